@@ -1,0 +1,82 @@
+"""The hub's one typed, frozen settings object, stored as ``hub.json`` in its data directory.
+
+``sanji hub init`` writes it; ``HubSettings.load`` reads it back, and ``SANJI_HUB_DATABASE_URL``
+may point the hub at PostgreSQL in production. Nothing else in the hub reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from shared.errors import InvalidInput
+from shared.sites import validate_site_code
+
+CONFIG_FILE = "hub.json"
+DATABASE_FILE = "hub.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """Everything a hub process needs to know about itself.
+
+    ``catalogue_file`` is the catalogue the hub serves until releases are imported
+    (``sanji hub import-catalog``); empty means the sample catalogue shipped with Sanji.
+    """
+
+    data_dir: Path
+    site_code: str = "431000"
+    site_name: str = "郴州市政务服务中心"
+    database_url: str = ""
+    catalogue_file: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+    testing: bool = False
+
+    def __post_init__(self) -> None:
+        validate_site_code(self.site_code, "site_code")
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.database_url:
+            url = f"sqlite:///{Path(self.data_dir) / DATABASE_FILE}"
+            object.__setattr__(self, "database_url", url)
+
+    @property
+    def key_dir(self) -> Path:
+        """The hub's private signing key lives here (mode 0700)."""
+        return self.data_dir / "keys"
+
+    def to_file_dict(self) -> dict[str, object]:
+        """What ``hub.json`` holds (not the data dir, not test flags, not the default URL)."""
+        data = asdict(self)
+        for key in ("data_dir", "testing"):
+            data.pop(key)
+        if data["database_url"] == f"sqlite:///{self.data_dir / DATABASE_FILE}":
+            data.pop("database_url")
+        return data
+
+    def write(self) -> Path:
+        """Store the settings as ``hub.json`` in the data directory."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / CONFIG_FILE
+        path.write_text(json.dumps(self.to_file_dict(), ensure_ascii=False, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> HubSettings:
+        """Settings from ``DATA_DIR/hub.json``, the database URL overridable by the env."""
+        env = os.environ if environ is None else environ
+        path = Path(data_dir) / CONFIG_FILE
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput("data_dir", f"{path} is missing: run 'sanji hub init' first")
+        except (OSError, ValueError) as exc:
+            raise InvalidInput("data_dir", f"cannot read {path}: {exc}")
+        if not isinstance(stored, dict):
+            raise InvalidInput("data_dir", f"{path} must hold a JSON object")
+        settings = cls(data_dir=Path(data_dir), **stored)
+        if "SANJI_HUB_DATABASE_URL" in env:
+            return replace(settings, database_url=env["SANJI_HUB_DATABASE_URL"])
+        return settings

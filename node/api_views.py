@@ -1,0 +1,187 @@
+"""The node's JSON API under ``/api/v1`` (the contract in ARCHITECTURE.md).
+
+``POST /cases`` registers a case (``Idempotency-Key`` required), ``POST /cases/<id>/materials``
+adds a scan, ``GET /cases/<id>`` shows a case, ``GET /catalog/items`` the held catalogue,
+``GET /public/status`` answers citizens for the cases this node holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import func, select
+
+from node.api_schemas import (
+    CaseCreateSchema,
+    CatalogueQuerySchema,
+    IdempotencyHeaderSchema,
+    MaterialUploadSchema,
+    StatusQuerySchema,
+)
+from node.app import services
+from node.auth import current_actor
+from node.case_actions import add_material
+from node.case_summary import case_api_dict, public_status
+from node.db_session import get_session
+from node.intake import (
+    IntakeRequest,
+    find_by_acceptance_no,
+    find_case,
+    query_code_matches,
+    register_case,
+)
+from node.materials import check_upload, material_of
+from node.models import NodeCase
+from node.outbox import pending_count
+from shared.api_errors import error_response
+from shared.catalogue import catalogue_api_dict, item_api_dict, search_items
+from shared.errors import InvalidInput, NotFound
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _json_body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidInput("body", "must be a JSON object (Content-Type: application/json)")
+    return body
+
+
+def _case_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound("case_id", "no such case at this site")
+
+
+@bp.post("/cases")
+def create_case() -> tuple[Response, int]:
+    """Register a case; 201 with its numbers, or 200 with the same case for a used key."""
+    header = IdempotencyHeaderSchema().load(
+        {"Idempotency-Key": request.headers.get("Idempotency-Key", "")}
+    )
+    body = CaseCreateSchema().load(_json_body())
+    node = services()
+    result = register_case(
+        get_session(),
+        node.intake_context(),
+        IntakeRequest(
+            item_code=body["item_code"],
+            applicant=body["applicant"],
+            form=body["form"],
+            delivery=body["delivery"],
+        ),
+        idempotency_key=header["key"],
+        actor=current_actor(),
+        now=node.clock(),
+    )
+    if result.created:
+        node_log("case registered", case_id=str(result.case_id), item=body["item_code"])
+    payload = {
+        "case_id": str(result.case_id),
+        "acceptance_no": result.acceptance_no,
+        "query_code": result.query_code,
+        "state": result.state,
+    }
+    return jsonify(payload), 201 if result.created else 200
+
+
+@bp.post("/cases/<case_id>/materials")
+def upload_material(case_id: str) -> tuple[Response, int]:
+    """Add one scan (multipart: ``material_code`` and ``file``) to a case."""
+    session = get_session()
+    node = services()
+    case = find_case(session, _case_id(case_id))
+    form = MaterialUploadSchema().load(request.form.to_dict())
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("file", "required: send the scan as multipart field 'file'")
+    item = node.catalogue.item(case.item_code)
+    checked = check_upload(material_of(item, form["material_code"]), upload.stream)
+    node.blobs.put(checked.data)
+    added = add_material(
+        session, case, checked, sealer=node.sealer, actor=current_actor(), now=node.clock()
+    )
+    body = {
+        "case_id": str(case.case_id),
+        "material_code": added.material_code,
+        "sha256": added.sha256,
+        "size": added.size,
+        "media_type": added.media_type,
+    }
+    return jsonify(body), 201 if added.created else 200
+
+
+@bp.get("/cases/<case_id>")
+def show_case(case_id: str) -> Response:
+    session = get_session()
+    case = find_case(session, _case_id(case_id))
+    return jsonify(case_api_dict(session, case, services().sealer))
+
+
+@bp.get("/catalog/items")
+def catalogue_items() -> Response:
+    query = CatalogueQuerySchema().load(request.args.to_dict())
+    catalogue = services().catalogue
+    if not query["q"]:
+        return jsonify(catalogue_api_dict(catalogue, query["lang"]))
+    items = [item_api_dict(i, query["lang"]) for i in search_items(catalogue, query["q"])]
+    return jsonify({"version": catalogue.version, "items": items})
+
+
+@bp.get("/public/status")
+def status() -> Response:
+    """A citizen's look-up; 404 for any wrong pair, 429 after too many wrong pairs."""
+    node = services()
+    address = request.remote_addr or "unknown"
+    if node.limiter.blocked(address, node.monotonic()):
+        response = error_response(429, "too_many_requests", "too many tries, try again later")
+        response.headers["Retry-After"] = str(node.limiter.retry_after(address, node.monotonic()))
+        return response
+    query = StatusQuerySchema().load(request.args.to_dict())
+    session = get_session()
+    case = find_by_acceptance_no(session, query["acceptance_no"].strip())
+    if case is None or not query_code_matches(case, query["query_code"]):
+        node.limiter.record_failure(address, node.monotonic())
+        return error_response(404, "not_found", "not found")
+    lang = query["lang"]
+    return jsonify(
+        public_status(session, case, node.catalogue, node.sealer, lang=lang, now=node.clock())
+    )
+
+
+def node_log(message: str, **fields: str) -> None:
+    """A structured log line with the site code; callers pass ids and codes only."""
+    from flask import current_app
+
+    node = services()
+    current_app.logger.info(message, extra={"fields": {"site": node.settings.site_code, **fields}})
+
+
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/healthz")
+def healthz() -> Response:
+    get_session().execute(select(1))
+    return jsonify({"status": "ok", "site": services().settings.site_code})
+
+
+@health_bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text: cases held and events still owed to the parent."""
+    session = get_session()
+    cases = session.scalar(select(func.count()).select_from(NodeCase)) or 0
+    pending = pending_count(session)
+    site = services().settings.site_code
+    text = (
+        "# HELP sanji_node_cases Cases held by this node.\n"
+        "# TYPE sanji_node_cases gauge\n"
+        f'sanji_node_cases{{site="{site}"}} {cases}\n'
+        "# HELP sanji_node_outbox_pending Events not yet acknowledged by the parent.\n"
+        "# TYPE sanji_node_outbox_pending gauge\n"
+        f'sanji_node_outbox_pending{{site="{site}"}} {pending}\n'
+    )
+    return Response(text, mimetype="text/plain; version=0.0.4")

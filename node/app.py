@@ -1,0 +1,121 @@
+"""The node's Flask app factory: ``create_app(settings)``.
+
+One app per process; its collaborators (catalogue, data sealer, blob store, ID-card reader,
+lookup limiter, clock) live in :class:`NodeServices` on ``app.extensions`` so that views and
+CLI commands get them without module globals. Blueprints per area: intake (HTML), cases
+(HTML), public status (HTML), and the JSON API under ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+
+from flask import Flask, current_app
+
+from node import db_session, i18n
+from node.catalogue_store import load_node_catalogue
+from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
+from node.intake import IntakeContext
+from node.materials import BlobStore
+from node.rate_limit import FailureLimiter
+from node.receipt_pdf import PdfFonts, find_fonts
+from node.sealing import DataSealer, load_sealer
+from node.settings import NodeSettings
+from shared import api_errors
+from shared.catalogue import Catalogue
+
+MAX_REQUEST_BYTES = 60 * 1024 * 1024
+_EXTENSION = "sanji_node"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class NodeServices:
+    """The node's collaborators, built once per app."""
+
+    settings: NodeSettings
+    catalogue: Catalogue
+    sealer: DataSealer
+    blobs: BlobStore
+    reader: IdCardReader
+    limiter: FailureLimiter
+    clock: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def fonts(self) -> PdfFonts:
+        return find_fonts()
+
+    def intake_context(self) -> IntakeContext:
+        return IntakeContext(self.settings.site_code, self.catalogue, self.sealer)
+
+
+def services() -> NodeServices:
+    """The current app's :class:`NodeServices`."""
+    found: NodeServices = current_app.extensions[_EXTENSION]
+    return found
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line; callers pass only codes and ids, never personal data."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def create_app(settings: NodeSettings) -> Flask:
+    """Build the node app for ``settings``; the database must have been migrated
+    (``sanji node init``)."""
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        TESTING=settings.testing,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonFormatter())
+    app.logger.handlers[:] = [handler]
+    app.logger.setLevel(logging.INFO)
+    reader: IdCardReader = (
+        SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
+    )
+    app.extensions[_EXTENSION] = NodeServices(
+        settings=settings,
+        catalogue=load_node_catalogue(settings.data_dir),
+        sealer=load_sealer(settings.key_dir),
+        blobs=BlobStore(settings.blob_dir),
+        reader=reader,
+        limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
+    )
+    db_session.init_app(app, settings.database_url)
+    i18n.init_app(app)
+    api_errors.init_app(app)
+
+    from node import api_views, case_views, intake_views, public_views
+
+    app.register_blueprint(intake_views.bp)
+    app.register_blueprint(case_views.bp)
+    app.register_blueprint(public_views.bp)
+    app.register_blueprint(api_views.bp)
+    app.register_blueprint(api_views.health_bp)
+    app.jinja_env.globals.update(site=settings)
+    return app

@@ -1,0 +1,196 @@
+"""What the agent records on a case after registering it; each is an event that travels up.
+
+Adding a material (a late scan, or the answer to a supplement request), handing the result
+to the citizen, the citizen's satisfaction rating (好差评, one per case) and dispatching the
+paper originals on a hand-over list (移交清单). Each function checks, then writes the event
+and its outbox row, and commits; a refused action writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node.case_log import NewEvent, append_local_event, case_events
+from node.case_progress import (
+    MATERIAL_ADDED,
+    ORIGINALS_DISPATCHED,
+    RATED,
+    RATINGS,
+    RESULT_HANDED_OVER,
+    is_decided,
+)
+from node.materials import CheckedFile
+from node.models import NodeCase, NodeMaterial
+from node.sealing import DataSealer
+from shared.errors import InvalidInput, StateConflict
+
+HANDOVER_METHODS = ("in_person", "proxy", "courier")
+COMMENT_MAX_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialAdded:
+    """A material attached to a case; ``created`` is False when the same file was held."""
+
+    material_code: str
+    sha256: str
+    size: int
+    media_type: str
+    created: bool
+
+
+def add_material(
+    session: Session,
+    case: NodeCase,
+    checked: CheckedFile,
+    *,
+    sealer: DataSealer,
+    actor: str,
+    now: datetime,
+) -> MaterialAdded:
+    """Attach a stored file to the case and queue a ``material_added`` event."""
+    held = session.scalar(
+        select(NodeMaterial).where(
+            NodeMaterial.case_id == case.case_id,
+            NodeMaterial.material_code == checked.material_code,
+            NodeMaterial.sha256 == checked.sha256,
+        )
+    )
+    if held is not None:
+        return MaterialAdded(held.material_code, held.sha256, held.size, held.media_type, False)
+    if case.stage == "handed_over":
+        raise StateConflict("case", "the result was already handed over")
+    session.add(
+        NodeMaterial(
+            case_id=case.case_id,
+            material_code=checked.material_code,
+            sha256=checked.sha256,
+            size=checked.size,
+            media_type=checked.media_type,
+            added_at=now,
+        )
+    )
+    payload = {
+        "code": checked.material_code,
+        "sha256": checked.sha256,
+        "size": checked.size,
+        "media_type": checked.media_type,
+    }
+    _commit_event(session, case, NewEvent(MATERIAL_ADDED, actor, payload), sealer, now)
+    return MaterialAdded(
+        checked.material_code, checked.sha256, checked.size, checked.media_type, True
+    )
+
+
+def record_handover(
+    session: Session,
+    case: NodeCase,
+    *,
+    method: str,
+    receiver_name: str,
+    sealer: DataSealer,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The result was given to the citizen (转交): once, and only after a decision."""
+    problems: dict[str, str] = {}
+    if method not in HANDOVER_METHODS:
+        problems["method"] = f"must be one of {', '.join(HANDOVER_METHODS)}"
+    receiver = receiver_name.strip()
+    if not receiver or len(receiver) > 100:
+        problems["receiver_name"] = "required, at most 100 characters"
+    if problems:
+        from shared.errors import Problems
+
+        raise Problems(problems, "the hand-over is not complete")
+    if case.stage == "handed_over":
+        raise StateConflict("case", "the result was already handed over")
+    if not is_decided(case.stage):
+        raise StateConflict("case", "no result has arrived for this case yet")
+    payload = {"method": method, "receiver_name": receiver}
+    _commit_event(session, case, NewEvent(RESULT_HANDED_OVER, actor, payload), sealer, now)
+
+
+def record_rating(
+    session: Session,
+    case: NodeCase,
+    *,
+    rating: str,
+    comment: str,
+    sealer: DataSealer,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The citizen's satisfaction rating (好差评): one per case, after the decision."""
+    if rating not in RATINGS:
+        raise InvalidInput("rating", f"must be one of {', '.join(RATINGS)}")
+    text = comment.strip()
+    if len(text) > COMMENT_MAX_LENGTH:
+        raise InvalidInput("comment", f"at most {COMMENT_MAX_LENGTH} characters")
+    if not is_decided(case.stage):
+        raise StateConflict("case", "the citizen rates the service once the case is decided")
+    if any(e.type == RATED for e in case_events(session, case.case_id)):
+        raise StateConflict("rating", "this case has already been rated")
+    payload = {"rating": rating, "comment": text}
+    _commit_event(session, case, NewEvent(RATED, actor, payload), sealer, now)
+
+
+def dispatch_originals(
+    session: Session,
+    cases: Sequence[NodeCase],
+    *,
+    destination: str,
+    sealer: DataSealer,
+    actor: str,
+    now: datetime,
+) -> uuid.UUID:
+    """Put the paper originals of ``cases`` on one hand-over list; returns the list's id."""
+    if not cases:
+        raise InvalidInput("cases", "choose at least one case")
+    if not destination.strip():
+        raise InvalidInput("destination", "required")
+    list_id = uuid.uuid4()
+    try:
+        for case in cases:
+            codes = sorted(
+                {
+                    m.material_code
+                    for m in session.scalars(
+                        select(NodeMaterial).where(NodeMaterial.case_id == case.case_id)
+                    )
+                }
+            )
+            payload = {
+                "list_id": str(list_id),
+                "destination": destination.strip(),
+                "materials": codes,
+            }
+            append_local_event(
+                session,
+                case,
+                NewEvent(ORIGINALS_DISPATCHED, actor, payload),
+                sealer=sealer,
+                now=now,
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return list_id
+
+
+def _commit_event(
+    session: Session, case: NodeCase, event: NewEvent, sealer: DataSealer, now: datetime
+) -> None:
+    try:
+        append_local_event(session, case, event, sealer=sealer, now=now)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

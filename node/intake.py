@@ -1,0 +1,325 @@
+"""Registering a case at this node, without waiting for the network.
+
+Everything is checked first — the item exists in the catalogue the node holds, the
+applicant, the form, the delivery choice, the files — and every problem is reported at once.
+Then one transaction writes the case, its ``registered`` event, the event's outbox row, the
+materials and the idempotency key. The acceptance number needs no coordination: the site
+code is unique in the tree and the sequence is the site's own for that day (and epoch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from node.case_log import NewEvent, append_local_event, current_epoch, next_value
+from node.case_progress import REGISTERED
+from node.materials import CheckedFile, material_of
+from node.models import NodeCase, NodeIdempotency, NodeMaterial
+from node.sealing import DataSealer
+from shared.catalogue import Catalogue, ServiceItem
+from shared.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
+from shared.form_validation import form_json_values, validate_form
+from shared.identity import Applicant, validate_applicant
+from shared.working_days import local_date
+
+DELIVERIES = ("village", "window", "courier")
+QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+QUERY_CODE_LENGTH = 8
+SEQUENCE_WIDTH = 4
+
+
+def acceptance_number(site_code: str, at: datetime, epoch: int, seq: int) -> str:
+    """``<site>-<YYYYMMDD>-<seq>`` in Asia/Shanghai; ``-E<n>`` before the sequence after a
+    restore started epoch ``n`` > 1, so numbers issued before the backup are never reused."""
+    day = local_date(at).strftime("%Y%m%d")
+    epoch_part = f"E{epoch}-" if epoch > 1 else ""
+    return f"{site_code}-{day}-{epoch_part}{seq:0{SEQUENCE_WIDTH}d}"
+
+
+def new_query_code() -> str:
+    """A random query code a citizen can read aloud without confusing characters."""
+    return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(QUERY_CODE_LENGTH))
+
+
+def normalise_query_code(text: str) -> str:
+    """Upper case without spaces or hyphens, as printed (``ABCD-EFGH`` -> ``ABCDEFGH``)."""
+    return "".join(text.split()).replace("-", "").upper()
+
+
+def query_code_hash(case_id: uuid.UUID, query_code: str) -> str:
+    """SHA-256 of the case id and the code: the form every tier stores and compares."""
+    data = case_id.bytes + normalise_query_code(query_code).encode("ascii", "replace")
+    return hashlib.sha256(data).hexdigest()
+
+
+def query_code_matches(case: NodeCase, query_code: str) -> bool:
+    """Constant-time comparison of a typed query code with the case's."""
+    return hmac.compare_digest(case.query_code_hash, query_code_hash(case.case_id, query_code))
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRequest:
+    """What the agent (or an API client) submits; nothing here is trusted yet."""
+
+    item_code: str
+    applicant: Mapping[str, Any]
+    form: Mapping[str, Any]
+    delivery: str = "village"
+    files: Sequence[CheckedFile] = field(default_factory=tuple)
+
+    def digest(self) -> str:
+        """A fingerprint of the request, to notice an Idempotency-Key reused for another."""
+        body = {
+            "item_code": self.item_code,
+            "applicant": self.applicant,
+            "form": self.form,
+            "delivery": self.delivery,
+            "files": sorted((f.material_code, f.sha256) for f in self.files),
+        }
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    """The registered case; ``created`` is False when an idempotency key found it again."""
+
+    case_id: uuid.UUID
+    acceptance_no: str
+    query_code: str
+    state: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    """What the intake needs from the node: who it is, what it offers, how it seals."""
+
+    site_code: str
+    catalogue: Catalogue
+    sealer: DataSealer
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    item: ServiceItem
+    applicant: Applicant
+    form: dict[str, str | int | bool]
+
+
+def check_request(ctx: IntakeContext, request: IntakeRequest, now: datetime) -> _Checked:
+    """Validate everything; :class:`Problems` lists every bad field, nothing is written."""
+    today = local_date(now)
+    problems: dict[str, str] = {}
+    item: ServiceItem | None = None
+    try:
+        item = ctx.catalogue.item(request.item_code)
+    except NotFound:
+        problems["item_code"] = (
+            f"no service item {request.item_code!r} in catalogue v{ctx.catalogue.version}"
+        )
+    applicant: Applicant | None = None
+    try:
+        applicant = validate_applicant(request.applicant, today)
+    except Problems as exc:
+        problems.update(exc.fields)
+    form: dict[str, str | int | bool] = {}
+    if item is not None:
+        try:
+            form = form_json_values(validate_form(item.form, request.form, today=today))
+        except Problems as exc:
+            problems.update(exc.fields)
+        for index, checked in enumerate(request.files):
+            try:
+                material_of(item, checked.material_code)
+            except InvalidInput as exc:
+                problems[f"files.{index}.material_code"] = exc.reason
+    if request.delivery not in DELIVERIES:
+        problems["delivery"] = f"must be one of {', '.join(DELIVERIES)}"
+    if problems or item is None or applicant is None:
+        raise Problems(problems, "the application is not complete or not valid")
+    return _Checked(item=item, applicant=applicant, form=form)
+
+
+def register_case(
+    session: Session,
+    ctx: IntakeContext,
+    request: IntakeRequest,
+    *,
+    idempotency_key: str | None,
+    actor: str,
+    now: datetime,
+) -> IntakeResult:
+    """Register a case in one transaction (committed here) and return its numbers.
+
+    With an ``idempotency_key`` already used for the same request, the case it created is
+    returned with ``created=False``; used for a different request, :class:`StateConflict`.
+    Files in ``request.files`` must already be in the blob store.
+    """
+    if idempotency_key is not None:
+        found = _find_by_key(session, ctx, idempotency_key, request)
+        if found is not None:
+            return found
+    checked = check_request(ctx, request, now)
+    try:
+        result = _write_case(session, ctx, request, checked, idempotency_key, actor, now)
+        session.commit()
+    except IntegrityError:
+        # Another submission with the same key won the race; answer with its case.
+        session.rollback()
+        if idempotency_key is None:
+            raise
+        found = _find_by_key(session, ctx, idempotency_key, request)
+        if found is None:
+            raise
+        return found
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+def _find_by_key(
+    session: Session, ctx: IntakeContext, key: str, request: IntakeRequest
+) -> IntakeResult | None:
+    row = session.get(NodeIdempotency, key)
+    if row is None:
+        return None
+    if row.request_sha256 != request.digest():
+        raise StateConflict(
+            "Idempotency-Key", "this key was already used for a different application"
+        )
+    case = session.get(NodeCase, row.case_id)
+    if case is None:  # pragma: no cover - the foreign key forbids it
+        raise DomainError("Idempotency-Key", "the key names a missing case")
+    return IntakeResult(
+        case_id=case.case_id,
+        acceptance_no=case.acceptance_no,
+        query_code=ctx.sealer.open(case.query_code_sealed, f"query:{case.case_id}"),
+        state=case.state,
+        created=False,
+    )
+
+
+def _write_case(
+    session: Session,
+    ctx: IntakeContext,
+    request: IntakeRequest,
+    checked: _Checked,
+    idempotency_key: str | None,
+    actor: str,
+    now: datetime,
+) -> IntakeResult:
+    case_id = uuid.uuid4()
+    epoch = current_epoch(session)
+    day = local_date(now).strftime("%Y%m%d")
+    seq = next_value(session, f"acceptance:{ctx.site_code}:{day}:{epoch}")
+    acceptance_no = acceptance_number(ctx.site_code, now, epoch, seq)
+    query_code = new_query_code()
+    code_hash = query_code_hash(case_id, query_code)
+    applicant = checked.applicant.to_dict()
+    item = checked.item
+    case = NodeCase(
+        case_id=case_id,
+        acceptance_no=acceptance_no,
+        query_code_hash=code_hash,
+        query_code_sealed=ctx.sealer.seal(query_code, f"query:{case_id}"),
+        site_code=ctx.site_code,
+        item_code=item.code,
+        catalogue_version=ctx.catalogue.version,
+        kind=item.kind.value,
+        window=item.window,
+        delivery=request.delivery,
+        state="registered",
+        stage="queued_here",
+        applicant_kind=checked.applicant.kind,
+        applicant_masked=str(checked.applicant.masked().get("name", "")),
+        applicant_sealed=ctx.sealer.seal(applicant, f"applicant:{case_id}"),
+        form_sealed=ctx.sealer.seal(checked.form, f"form:{case_id}"),
+        registered_by=actor,
+        registered_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    files = _unique_files(request.files)
+    for checked_file in files:
+        session.add(
+            NodeMaterial(
+                case_id=case_id,
+                material_code=checked_file.material_code,
+                sha256=checked_file.sha256,
+                size=checked_file.size,
+                media_type=checked_file.media_type,
+                added_at=now,
+            )
+        )
+    payload = {
+        "case_id": str(case_id),
+        "acceptance_no": acceptance_no,
+        "query_code_sha256": code_hash,
+        "item_code": item.code,
+        "catalogue_version": ctx.catalogue.version,
+        "kind": item.kind.value,
+        "window": item.window,
+        "delivery": request.delivery,
+        "applicant": applicant,
+        "form": checked.form,
+        "materials": [
+            {
+                "code": f.material_code,
+                "sha256": f.sha256,
+                "size": f.size,
+                "media_type": f.media_type,
+            }
+            for f in files
+        ],
+    }
+    append_local_event(
+        session, case, NewEvent(REGISTERED, actor, payload), sealer=ctx.sealer, now=now
+    )
+    if idempotency_key is not None:
+        session.add(
+            NodeIdempotency(
+                key=idempotency_key,
+                case_id=case_id,
+                request_sha256=request.digest(),
+                created_at=now,
+            )
+        )
+    session.flush()
+    return IntakeResult(case_id, acceptance_no, query_code, case.state, created=True)
+
+
+def _unique_files(files: Sequence[CheckedFile]) -> list[CheckedFile]:
+    seen: set[tuple[str, str]] = set()
+    unique: list[CheckedFile] = []
+    for f in files:
+        if (f.material_code, f.sha256) not in seen:
+            seen.add((f.material_code, f.sha256))
+            unique.append(f)
+    return unique
+
+
+def find_case(session: Session, case_id: uuid.UUID) -> NodeCase:
+    """The case ``case_id``; :class:`NotFound` when this node does not hold it."""
+    case = session.get(NodeCase, case_id)
+    if case is None:
+        raise NotFound("case_id", "no such case at this site")
+    return case
+
+
+def find_by_acceptance_no(session: Session, acceptance_no: str) -> NodeCase | None:
+    return session.scalar(select(NodeCase).where(NodeCase.acceptance_no == acceptance_no))

@@ -1,0 +1,157 @@
+"""The node's tables (all prefixed ``node_``), typed SQLAlchemy 2 models.
+
+Personal data lives only in the ``*_sealed`` columns (see :mod:`node.sealing`); the plain
+columns hold what the case list shows and what the sync layer routes by. ``node_events`` is
+append-only: rows are inserted, never updated or deleted. ``node_outbox`` names the events
+still owed to the parent; the intake writes a case, its events and their outbox rows in one
+transaction, so a case either exists with its way up queued or does not exist at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite keeps no zone itself)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+class NodeCase(Base):
+    """A case registered at or known to this node, with its state cached for the list."""
+
+    __tablename__ = "node_cases"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    acceptance_no: Mapped[str] = mapped_column(String(40), unique=True)
+    query_code_hash: Mapped[str] = mapped_column(String(64))
+    query_code_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    site_code: Mapped[str] = mapped_column(String(12))
+    item_code: Mapped[str] = mapped_column(String(40), index=True)
+    catalogue_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    window: Mapped[str] = mapped_column(String(40))
+    delivery: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(30))
+    stage: Mapped[str] = mapped_column(String(30), index=True)
+    applicant_kind: Mapped[str] = mapped_column(String(10))
+    applicant_masked: Mapped[str] = mapped_column(String(200))
+    applicant_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    form_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_by: Mapped[str] = mapped_column(String(80))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NodeEvent(Base):
+    """One event of a case's log, local or received; never updated, never deleted.
+
+    ``payload_sealed`` is the event's JSON payload sealed under the context
+    ``event:<origin>:<epoch>:<seq>``, opened with :func:`node.case_log.event_payload`.
+    """
+
+    __tablename__ = "node_events"
+    __table_args__ = (UniqueConstraint("origin", "epoch", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("node_cases.case_id"), index=True)
+    origin: Mapped[str] = mapped_column(String(12))
+    epoch: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NodeOutbox(Base):
+    """An event owed to the parent; the row stays until the parent acknowledges it."""
+
+    __tablename__ = "node_outbox"
+    __table_args__ = (Index("ix_node_outbox_pending", "destination", "acked_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("node_events.id"), unique=True)
+    destination: Mapped[str] = mapped_column(String(20), default="parent")
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class NodeMaterial(Base):
+    """A scanned material of a case; the file is ``blobs/<sha256[:2]>/<sha256>``."""
+
+    __tablename__ = "node_materials"
+    __table_args__ = (UniqueConstraint("case_id", "material_code", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("node_cases.case_id"), index=True)
+    material_code: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(40))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NodeIdempotency(Base):
+    """An Idempotency-Key already used, the case it created and a digest of the request."""
+
+    __tablename__ = "node_idempotency"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("node_cases.case_id"))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NodeSequence(Base):
+    """A named counter: acceptance numbers per site and day, event seqs per origin epoch."""
+
+    __tablename__ = "node_sequences"
+
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class NodeMeta(Base):
+    """Small facts about this node's store, e.g. its current ``epoch``."""
+
+    __tablename__ = "node_meta"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

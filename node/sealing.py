@@ -1,0 +1,74 @@
+"""Personal data sealed at rest: names, ID numbers, phones and forms are AES-GCM encrypted.
+
+A village PC is easy to carry away. The data key lives in ``DATA_DIR/keys/data.key``
+(readable by the service user only), apart from the database, so a copied database file alone
+reveals no applicant. Each sealed value carries its own random nonce; the associated data
+ties a value to its row, so a sealed value moved to another row fails to open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_FILE = "data.key"
+_NONCE_BYTES = 12
+_VERSION = b"\x01"
+
+
+class SealError(Exception):
+    """A sealed value does not open with this key (wrong key, wrong row, or tampered)."""
+
+
+class DataSealer:
+    """Seals and opens JSON values with one AES-256-GCM key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the data key must be 32 bytes")
+        self._aead = AESGCM(key)
+
+    def seal(self, value: Any, context: str) -> bytes:
+        """``value`` as JSON, encrypted; ``context`` (e.g. the case id) must match on open."""
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _VERSION + nonce + self._aead.encrypt(nonce, plain, context.encode("utf-8"))
+
+    def open(self, sealed: bytes, context: str) -> Any:
+        """The JSON value sealed under ``context``; :class:`SealError` otherwise."""
+        if len(sealed) < 1 + _NONCE_BYTES or sealed[:1] != _VERSION:
+            raise SealError("not a sealed value")
+        nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+        try:
+            plain = self._aead.decrypt(nonce, body, context.encode("utf-8"))
+        except InvalidTag:
+            raise SealError("the sealed value does not open with this key and context")
+        return json.loads(plain.decode("utf-8"))
+
+
+def create_key_file(key_dir: Path) -> Path:
+    """Write a new random data key (mode 0600) unless one exists; return its path."""
+    key_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(key_dir, 0o700)
+    path = key_dir / KEY_FILE
+    if path.exists():
+        return path
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    return path
+
+
+def load_sealer(key_dir: Path) -> DataSealer:
+    """The sealer for the key in ``key_dir``; a missing key is an error, never regenerated."""
+    path = key_dir / KEY_FILE
+    try:
+        return DataSealer(path.read_bytes())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing: run 'sanji node init' first")

@@ -1,0 +1,100 @@
+"""The node's one typed, frozen settings object, read from the data directory and env vars.
+
+``sanji node init`` writes ``node.json`` into the data directory; ``NodeSettings.load`` reads
+it back and lets a few ``SANJI_NODE_*`` variables override it. Nothing else in the node reads
+the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from shared.errors import InvalidInput
+from shared.sites import Tier, parse_tier, validate_site_code
+
+CONFIG_FILE = "node.json"
+DATABASE_FILE = "node.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """Everything a node process needs to know about itself.
+
+    ``public_base_url`` is printed into the receipt's QR code: the address citizens use to
+    look a case up (the hub's public page once it exists; the node's own otherwise).
+    ``database_url`` defaults to ``node.sqlite`` in the data directory.
+    """
+
+    data_dir: Path
+    site_code: str
+    site_name: str
+    tier: Tier
+    public_base_url: str = "http://127.0.0.1:8100"
+    database_url: str = ""
+    id_reader: str = "simulated"  # "simulated" or "none"
+    status_max_failures: int = 10  # wrong pairs per address within the window before 429
+    status_window_seconds: int = 600
+    page_size: int = 50
+    testing: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_site_code(self.site_code, "site_code")
+        object.__setattr__(self, "tier", parse_tier(self.tier))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.database_url:
+            url = f"sqlite:///{Path(self.data_dir) / DATABASE_FILE}"
+            object.__setattr__(self, "database_url", url)
+        if self.id_reader not in {"simulated", "none"}:
+            raise InvalidInput("id_reader", "must be simulated or none")
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where material files live, named by their SHA-256."""
+        return self.data_dir / "blobs"
+
+    @property
+    def key_dir(self) -> Path:
+        """Private keys: the data key here, the node's signing key later."""
+        return self.data_dir / "keys"
+
+    def to_file_dict(self) -> dict[str, object]:
+        """What ``node.json`` holds (the data dir itself and test flags are not stored)."""
+        data = asdict(self)
+        for key in ("data_dir", "testing", "extra"):
+            data.pop(key)
+        data["tier"] = self.tier.value
+        if data["database_url"] == f"sqlite:///{self.data_dir / DATABASE_FILE}":
+            data.pop("database_url")
+        return data
+
+    def write(self) -> Path:
+        """Store the settings as ``node.json`` in the data directory."""
+        path = self.data_dir / CONFIG_FILE
+        path.write_text(json.dumps(self.to_file_dict(), ensure_ascii=False, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> NodeSettings:
+        """Settings from ``DATA_DIR/node.json``, overridden by ``SANJI_NODE_*`` variables."""
+        env = os.environ if environ is None else environ
+        path = Path(data_dir) / CONFIG_FILE
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput("data_dir", f"{path} is missing: run 'sanji node init' first")
+        except (OSError, ValueError) as exc:
+            raise InvalidInput("data_dir", f"cannot read {path}: {exc}")
+        if not isinstance(stored, dict):
+            raise InvalidInput("data_dir", f"{path} must hold a JSON object")
+        settings = cls(data_dir=Path(data_dir), **stored)
+        overrides: dict[str, object] = {}
+        if "SANJI_NODE_PUBLIC_BASE_URL" in env:
+            overrides["public_base_url"] = env["SANJI_NODE_PUBLIC_BASE_URL"]
+        if "SANJI_NODE_DATABASE_URL" in env:
+            overrides["database_url"] = env["SANJI_NODE_DATABASE_URL"]
+        return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The domain every Sanji site runs: catalogue, cases, working days, validators, storage."""

@@ -1,0 +1,115 @@
+"""Body codecs and bounded decompression.
+
+A frame names its codec; the receiver decompresses at most the length the
+frame declares (itself capped), so a zstd or gzip bomb costs it nothing beyond
+that bound and is refused as ``TooLarge``.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+import zstandard
+
+from sync_protocol.errors import LocalProtocolError, Malformed, TooLarge
+
+
+class Codec(IntEnum):
+    """How a frame's body is compressed (the byte after the message kind)."""
+
+    NONE = 0
+    ZSTD = 1
+    ZSTD_DICT = 2
+    GZIP = 3
+
+
+ZSTD_LEVEL = 19
+MAX_WINDOW = 1 << 24
+
+
+@dataclass(frozen=True, slots=True)
+class ZstdDictionary:
+    """A trained zstd dictionary, named on the wire by its 32-bit id."""
+
+    dict_id: int
+    data: bytes
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ZstdDictionary:
+        zd = zstandard.ZstdCompressionDict(data)
+        if zd.dict_id() == 0:
+            raise LocalProtocolError("dictionary", "not a trained zstd dictionary")
+        return cls(zd.dict_id(), data)
+
+
+def train_dictionary(samples: Iterable[bytes], size: int = 16_384) -> ZstdDictionary:
+    """Train a dictionary on sample bodies (e.g. encoded groups of past events)."""
+    trained = zstandard.train_dictionary(size, list(samples))
+    return ZstdDictionary(trained.dict_id(), trained.as_bytes())
+
+
+def compress(body: bytes, codec: Codec, dictionary: ZstdDictionary | None = None,
+             level: int = ZSTD_LEVEL) -> bytes:
+    if codec is Codec.NONE:
+        return body
+    if codec is Codec.GZIP:
+        c = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return c.compress(body) + c.flush()
+    if codec is Codec.ZSTD_DICT:
+        if dictionary is None:
+            raise LocalProtocolError("dictionary", "codec zstd+dict needs a dictionary")
+        zd = zstandard.ZstdCompressionDict(dictionary.data)
+        return zstandard.ZstdCompressor(level=level, dict_data=zd).compress(body)
+    return zstandard.ZstdCompressor(level=level).compress(body)
+
+
+def decompress(data: bytes, codec: int, *, declared: int, limit: int,
+               dictionaries: Mapping[int, ZstdDictionary], dict_id: int = 0) -> bytes:
+    """Decompress into exactly ``declared`` bytes, never producing more than that.
+
+    ``declared`` must itself be within ``limit``.
+    """
+    if declared > limit:
+        raise TooLarge("frame.length", f"declared body of {declared} bytes exceeds {limit}")
+    if codec == Codec.NONE:
+        out = data
+    elif codec == Codec.GZIP:
+        d = zlib.decompressobj(31)
+        try:
+            out = d.decompress(data, declared + 1)
+        except zlib.error:
+            raise Malformed("frame.body", "not gzip") from None
+        if len(out) > declared or d.unconsumed_tail:
+            raise TooLarge("frame.body", "decompresses beyond its declared length")
+        if not d.eof:
+            raise Malformed("frame.body", "gzip stream is truncated")
+    elif codec in (Codec.ZSTD, Codec.ZSTD_DICT):
+        dctx = _decompressor(codec, dict_id, dictionaries)
+        try:
+            with dctx.stream_reader(io.BytesIO(data), read_across_frames=False) as reader:
+                out = reader.read(declared + 1)
+        except zstandard.ZstdError:
+            raise Malformed("frame.body", "not zstd") from None
+        if len(out) > declared:
+            raise TooLarge("frame.body", "decompresses beyond its declared length")
+    else:
+        raise Malformed("frame.codec", f"unknown codec {codec}")
+    if len(out) != declared:
+        raise Malformed("frame.body", "body length differs from the declared length")
+    return out
+
+
+def _decompressor(codec: int, dict_id: int,
+                  dictionaries: Mapping[int, ZstdDictionary]) -> zstandard.ZstdDecompressor:
+    if codec == Codec.ZSTD:
+        return zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+    known = dictionaries.get(dict_id)
+    if known is None:
+        raise Malformed("frame.dictionary", f"unknown dictionary {dict_id}")
+    return zstandard.ZstdDecompressor(
+        dict_data=zstandard.ZstdCompressionDict(known.data), max_window_size=MAX_WINDOW
+    )

@@ -1,0 +1,292 @@
+"""The parent's side of an exchange: verify a request, let the caller store, answer.
+
+Usage (one object per HTTP request)::
+
+    child = request_sender(data, keyring)          # whose link state to load
+    ex = ParentExchange(key=..., keyring=..., link=load(child), epoch=my_epoch)
+    try:
+        incoming = ex.receive(data, now)
+    except ProtocolError as err:
+        return ex.refuse(err, now)                  # persist ex.link (nonces) too
+    store(incoming.new_events)                      # one transaction, durably
+    save(ex.stored())                               # the link state with new heads
+    return ex.respond(now, down=outbox_after(incoming.down_ack))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from sync_protocol.blobs import BlobChunk, BlobOffer, BlobWant
+from sync_protocol.clock import WINDOW_MS, NonceCache, check_window
+from sync_protocol.compression import Codec, ZstdDictionary
+from sync_protocol.credentials import Credential, credential_from_wire
+from sync_protocol.errors import (
+    KeyRevoked,
+    KeyUnknown,
+    LocalProtocolError,
+    Malformed,
+    ProtocolError,
+    SignatureInvalid,
+    WrongAddress,
+    WrongOrigin,
+)
+from sync_protocol.events import ChainHead, Event, EventKey, chained_event
+from sync_protocol.fields import as_list, as_map
+from sync_protocol.framing import (
+    MAX_FRAME,
+    READABLE_VERSIONS,
+    Kind,
+    decode_frame,
+    encode_frame,
+    frame_digest,
+    peek_frame,
+)
+from sync_protocol.keyring import KeyRing
+from sync_protocol.keys import SiteKey, verify
+from sync_protocol.messages import (
+    DownItem,
+    GroupRefusal,
+    LinkPosition,
+    RefusalBody,
+    ResponseBody,
+    Watermark,
+    decode_request,
+    encode_refusal,
+    encode_response,
+)
+from sync_protocol.releases import Release
+from sync_protocol.sites import check_site_code
+from sync_protocol.state import PARENT_TRANSITIONS, Input, Machine
+from sync_protocol.times import from_ms, to_ms
+
+ChainId = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildLink:
+    """The parent's durable state for one child: what it holds of each chain below it
+    and the nonces it has seen. Persist it after every exchange."""
+
+    child: str
+    heads: Mapping[ChainId, ChainHead] = field(default_factory=dict)
+    nonces: NonceCache = field(default_factory=NonceCache)
+
+    def watermark(self, origin: str, epoch: int) -> int:
+        head = self.heads.get((origin, epoch))
+        return head.seq if head else 0
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    """A verified request: what to store, and what the child asked for."""
+
+    child: str
+    child_epoch: int
+    sent_at: datetime
+    new_events: tuple[Event, ...]
+    """Verified events not held before, in chain order; each run's last one is signed."""
+    duplicates: tuple[EventKey, ...]
+    refused: tuple[GroupRefusal, ...]
+    down_ack: LinkPosition
+    credentials: tuple[Credential, ...]
+    blob_offers: tuple[BlobOffer, ...]
+    blob_chunks: tuple[BlobChunk, ...]
+    releases_known: Mapping[str, int]
+    digest: bytes
+
+
+def request_sender(data: bytes, keyring: KeyRing, *,
+                   dictionaries: Mapping[int, ZstdDictionary] | None = None) -> str:
+    """The site a request claims to come from, to choose which :class:`ChildLink` to load.
+
+    Nothing is trusted here: :meth:`ParentExchange.receive` checks the claim. When
+    the signing key is known its site is answered without opening the body.
+    """
+    frame = peek_frame(data, dictionaries=dictionaries or {})
+    try:
+        return keyring.key(frame.key_id).site
+    except KeyUnknown:
+        pass
+    body = as_map(frame.open(), "request")
+    sender = body.get(0)
+    if not isinstance(sender, str):
+        raise Malformed("request.sender", "missing")
+    return check_site_code(sender, "request.sender")
+
+
+class ParentExchange:
+    """One request from one child, seen by the parent."""
+
+    def __init__(self, *, key: SiteKey, keyring: KeyRing, link: ChildLink, epoch: int,
+                 own_credentials: Sequence[Credential] = (),
+                 dictionaries: Mapping[int, ZstdDictionary] | None = None,
+                 window_ms: int = WINDOW_MS, max_frame: int = MAX_FRAME) -> None:
+        self.key = key
+        self.keyring = keyring
+        self.link = link
+        self.epoch = epoch
+        self.own_credentials = tuple(own_credentials)
+        self.dictionaries = dict(dictionaries or {})
+        self.window_ms = window_ms
+        self.max_frame = max_frame
+        self._machine = Machine(PARENT_TRANSITIONS)
+        self._incoming: IncomingRequest | None = None
+        self._heads_after: dict[ChainId, ChainHead] = {}
+        self._touched: list[ChainId] = []
+        self._parent_epoch_seen = 0
+        self._accept_codecs: tuple[int, ...] = (0,)
+        self._digest = b""
+
+    @property
+    def state(self) -> str:
+        return self._machine.state.value
+
+    # -- receiving ----------------------------------------------------------------
+    def _hop_public(self, key_id: bytes) -> Ed25519PublicKey:
+        record = self.keyring.key(key_id, field="frame.key_id")
+        if record.revoked:
+            raise KeyRevoked("frame.key_id", f"key of {record.site} is revoked")
+        return record.public
+
+    def _introduce(self, body: object) -> None:
+        m = as_map(body, "request")
+        for c in as_list(m.get(8, []), "request.credentials", max_len=64):
+            self.keyring.add(credential_from_wire(c))
+
+    def receive(self, data: bytes, now: datetime) -> IncomingRequest:
+        """Verify a request; raises a ``ProtocolError`` (answer it with :meth:`refuse`)."""
+        if not self._machine.can(Input.RECEIVE_REQUEST):
+            raise LocalProtocolError("state", f"cannot receive in state {self.state}")
+        self._digest = frame_digest(data)  # a refusal names even an unreadable request
+        frame = decode_frame(data, self._hop_public, dictionaries=self.dictionaries,
+                             max_frame=self.max_frame, introduce=self._introduce)
+        if frame.kind is not Kind.REQUEST:
+            raise Malformed("frame.kind", "expected a request")
+        body = decode_request(frame.body)
+        signer = self.keyring.key(frame.key_id).site
+        if signer != body.sender:
+            raise WrongAddress("request.sender", f"signed by {signer}, claims {body.sender}")
+        if body.sender != self.link.child:
+            raise WrongAddress("request.sender", f"{body.sender} is not {self.link.child}")
+        if body.recipient != self.key.site:
+            raise WrongAddress("request.recipient", f"addressed to {body.recipient}")
+        now_ms = to_ms(now)
+        check_window(body.sent_at_ms, now_ms, self.window_ms)
+        nonces = self.link.nonces.admit(body.nonce, body.sent_at_ms, now_ms,
+                                        window_ms=self.window_ms)
+        for credential in body.credentials:
+            self.keyring.add(credential)
+        heads = dict(self.link.heads)
+        new: list[Event] = []
+        dups: list[EventKey] = []
+        refused: list[GroupRefusal] = []
+        for g in body.groups:
+            cid = (g.origin, g.epoch)
+            if cid not in self._touched:
+                self._touched.append(cid)
+            try:
+                if not self.keyring.knows_site(g.origin):
+                    raise KeyUnknown("group.origin",
+                                     f"no certificate of {g.origin}; forward it with the run")
+                if not self.keyring.within(g.origin, body.sender):
+                    raise WrongOrigin("group.origin",
+                                      f"{g.origin} is not below {body.sender}")
+                record = self.keyring.for_event(g.signature.key_id, g.origin, g.epoch,
+                                                g.last_seq)
+                head = heads.get(cid) or ChainHead.genesis(g.origin, g.epoch)
+                if g.first_seq > head.seq + 1:
+                    refused.append(GroupRefusal(
+                        g.origin, g.epoch, g.first_seq, "gap",
+                        f"holds up to {head.seq}; send from {head.seq + 1}"))
+                    continue
+                skip = head.seq + 1 - g.first_seq
+                dups += [EventKey(g.origin, g.epoch, g.first_seq + i) for i in range(skip)]
+                if g.last_seq <= head.seq:
+                    dups += [EventKey(g.origin, g.epoch, s)
+                             for s in range(g.first_seq + skip, g.last_seq + 1)]
+                    continue
+                run: list[Event] = []
+                prev = head
+                for rec in g.records[skip:]:
+                    e = chained_event(prev, case_id=rec.case_id, actor=rec.actor,
+                                      at_ms=rec.at_ms, type_=rec.type, payload=rec.payload)
+                    run.append(e)
+                    prev = e.head
+                verify(record.public, g.signature.value, prev.statement(),
+                       field="group.signature")
+                run[-1] = replace(run[-1], signature=g.signature)
+                heads[cid] = prev
+                new += run
+            except (WrongOrigin, KeyUnknown, KeyRevoked, SignatureInvalid) as err:
+                refused.append(GroupRefusal(g.origin, g.epoch, g.first_seq, err.code,
+                                            err.reason))
+        self.link = replace(self.link, nonces=nonces)
+        self._heads_after = heads
+        self._parent_epoch_seen = body.parent_epoch_seen
+        self._accept_codecs = body.accept_codecs
+        self._incoming = IncomingRequest(
+            child=body.sender, child_epoch=body.sender_epoch, sent_at=from_ms(body.sent_at_ms),
+            new_events=tuple(new), duplicates=tuple(dups), refused=tuple(refused),
+            down_ack=body.down_ack, credentials=body.credentials,
+            blob_offers=body.blob_offers, blob_chunks=body.blob_chunks,
+            releases_known=dict(body.releases_known), digest=frame.digest,
+        )
+        self._machine.fire(Input.RECEIVE_REQUEST)
+        return self._incoming
+
+    def stored(self) -> ChildLink:
+        """Record that every one of ``new_events`` is durably stored; returns the new state."""
+        self._machine.fire(Input.MARK_STORED)
+        self.link = replace(self.link, heads=self._heads_after)
+        return self.link
+
+    # -- answering ----------------------------------------------------------------
+    def respond(self, now: datetime, *, down: Sequence[DownItem] = (),
+                releases: Sequence[Release] = (), blob_wants: Sequence[BlobWant] = (),
+                credentials: Sequence[Credential] = ()) -> bytes:
+        """The response frame: acks of what is stored, the next down items, releases."""
+        incoming = self._incoming
+        if incoming is None or not self._machine.can(Input.SEND_RESPONSE):
+            raise LocalProtocolError("state", f"cannot respond in state {self.state}")
+        last = incoming.down_ack
+        for d in down:
+            if d.position <= last:
+                raise LocalProtocolError("down", "items must follow the child's ack, in order")
+            last = d.position
+        complete = self._parent_epoch_seen != self.epoch
+        if complete:
+            chains = sorted(self.link.heads)
+            creds = (*self.own_credentials, *credentials)
+        else:
+            chains = self._touched
+            creds = tuple(credentials)
+        marks = tuple(Watermark(o, e, self.link.watermark(o, e)) for o, e in chains)
+        known = incoming.releases_known
+        body = ResponseBody(
+            sender=self.key.site, recipient=incoming.child, clock_ms=to_ms(now),
+            request_digest=incoming.digest, sender_epoch=self.epoch, watermarks=marks,
+            complete=complete, refused=incoming.refused, down=tuple(down),
+            releases=tuple(r for r in releases if r.version > known.get(r.kind, 0)),
+            blob_wants=tuple(blob_wants), credentials=creds,
+        )
+        codec = Codec.ZSTD if Codec.ZSTD in self._accept_codecs else Codec.NONE
+        data = encode_frame(Kind.RESPONSE, encode_response(body), self.key, codec=codec)
+        self._machine.fire(Input.SEND_RESPONSE)
+        return data
+
+    def refuse(self, error: ProtocolError, now: datetime) -> bytes:
+        """A signed refusal carrying the error code and the parent's clock."""
+        self._machine.fire(Input.SEND_REFUSAL)
+        body = RefusalBody(
+            sender=self.key.site, recipient=self.link.child, clock_ms=to_ms(now),
+            request_digest=self._digest, code=error.code,
+            reason=f"{error.field}: {error.reason}", readable_versions=READABLE_VERSIONS,
+            credentials=self.own_credentials,
+        )
+        return encode_frame(Kind.REFUSAL, encode_refusal(body), self.key, codec=Codec.NONE)
+

@@ -1,0 +1,71 @@
+"""Fixtures every test package may use: SQLite and PostgreSQL databases of their own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from shared.db import make_engine
+
+PG_URL = os.environ.get(
+    "SANJI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> str:
+    """The PostgreSQL URL, once the server answers.
+
+    Outside CI an unreachable server skips the PostgreSQL tests with a clear message;
+    in CI (CI=true) it fails them, because CI must run the storage tests on PostgreSQL.
+    """
+    engine = make_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        message = f"PostgreSQL at {PG_URL} is unreachable: {exc.__class__.__name__}: {exc}"
+        if _in_ci():
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(message + " (set SANJI_TEST_PG_URL or start the server)")
+    finally:
+        engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def pg_schema_url(pg_available: str) -> Iterator[str]:
+    """A URL whose connections use a fresh schema of their own, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(pg_available)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg_available else "?"
+    yield f"{pg_available}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """Each storage test runs twice: on a file SQLite database and on its own PG schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/test.sqlite"
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()

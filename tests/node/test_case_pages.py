@@ -1,0 +1,239 @@
+"""The case list and page, hand-over and rating, receipts and the hand-over list."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from node.case_log import record_received_event
+from node.db_session import app_session
+from node.models import NodeCase, NodeEvent, NodeOutbox
+from tests.node.conftest import PNG, Clock, case_body, node_services, post_case
+
+
+def _register(client: FlaskClient, key: str = "k") -> dict[str, Any]:
+    body: dict[str, Any] = post_case(client, case_body(), key=key).get_json()
+    return body
+
+
+def _arrive(
+    app: Flask,
+    case_id: str,
+    clock: Clock,
+    seq: int,
+    type_: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """An event coming down from the hub, as the sync layer will store it."""
+    node = node_services(app)
+    with app_session(app) as session:
+        case = session.get(NodeCase, uuid.UUID(case_id))
+        assert case is not None
+        record_received_event(
+            session,
+            case,
+            origin="431000",
+            epoch=1,
+            seq=seq,
+            type=type_,
+            actor="operator@431000",
+            at=clock(),
+            payload=payload or {},
+            sealer=node.sealer,
+            now=clock(),
+        )
+        session.commit()
+
+
+def _outbox_types(app: Flask, case_id: str) -> list[str]:
+    with app_session(app) as session:
+        rows = session.execute(
+            select(NodeEvent.type)
+            .join(NodeOutbox, NodeOutbox.event_id == NodeEvent.id)
+            .where(NodeEvent.case_id == uuid.UUID(case_id))
+            .order_by(NodeOutbox.id)
+        )
+        return [r[0] for r in rows]
+
+
+def test_the_list_shows_each_case_with_its_stage(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    first = _register(client, "a")
+    clock.advance(minutes=5)
+    second = _register(client, "b")
+    _arrive(app, second["case_id"], clock, 1, "received")
+    page = client.get("/cases").get_data(as_text=True)
+    assert page.index(second["acceptance_no"]) < page.index(first["acceptance_no"])
+    assert "待上传" in page and "市中心已接收" in page
+    assert "王**" in page and "王𠮷祥" not in page
+    filtered = client.get("/cases?stage=received_by_city").get_data(as_text=True)
+    assert second["acceptance_no"] in filtered and first["acceptance_no"] not in filtered
+
+
+def test_the_case_list_pages_on(app: Flask, client: FlaskClient, clock: Clock) -> None:
+    for n in range(node_services(app).settings.page_size + 3):
+        _register(client, f"p{n}")
+        clock.advance(seconds=30)
+    size = node_services(app).settings.page_size
+    page = client.get("/cases").get_data(as_text=True)
+    assert page.count('<td><a href="/cases/') == size
+    more = re.search(r'id="more" href="([^"]+)"', page)
+    assert more is not None
+    rest = client.get(html.unescape(more.group(1))).get_data(as_text=True)
+    assert rest.count('<td><a href="/cases/') == 3
+    assert "-0001<" in rest and 'id="more"' not in rest
+
+
+def test_a_supplement_request_lists_everything_missing_and_a_scan_answers_it(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    case = _register(client)
+    _arrive(app, case["case_id"], clock, 1, "received")
+    _arrive(
+        app,
+        case["case_id"],
+        clock,
+        2,
+        "supplement_requested",
+        {"missing": ["HARDSHIP_PROOF", "INCOME_PROOF"]},
+    )
+    page = client.get(f"/cases/{case['case_id']}").get_data(as_text=True)
+    assert "待补正材料" in page
+    assert "遭遇困难的相关证明" in page and "家庭收入情况说明" in page
+    response = client.post(
+        f"/cases/{case['case_id']}/materials",
+        data={"material_code": "HARDSHIP_PROOF", "file": (io.BytesIO(PNG), "bill.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    assert _outbox_types(app, case["case_id"]) == ["registered", "material_added"]
+    assert client.get(f"/api/v1/cases/{case['case_id']}").get_json()["stage"] == "at_window"
+
+
+def test_hand_over_and_rating_are_events_that_travel_up(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    case = _register(client)
+    url = f"/cases/{case['case_id']}"
+    early = client.post(f"{url}/handover", data={"method": "in_person", "receiver_name": "王𠮷祥"})
+    assert early.status_code == 409
+    assert "no result has arrived" in early.get_data(as_text=True)
+    _arrive(app, case["case_id"], clock, 1, "approved", {"outcome": "approved"})
+    page = client.get(url).get_data(as_text=True)
+    assert "已办结" in page and "非常满意" in page
+    assert client.post(f"{url}/rating", data={"rating": "great"}).status_code == 400
+    assert (
+        client.post(
+            f"{url}/rating", data={"rating": "very_satisfied", "comment": "办事快"}
+        ).status_code
+        == 303
+    )
+    assert client.post(f"{url}/rating", data={"rating": "satisfied"}).status_code == 409
+    done = client.post(f"{url}/handover", data={"method": "in_person", "receiver_name": "王𠮷祥"})
+    assert done.status_code == 303
+    assert (
+        client.post(
+            f"{url}/handover", data={"method": "in_person", "receiver_name": "王𠮷祥"}
+        ).status_code
+        == 409
+    )
+    assert _outbox_types(app, case["case_id"]) == ["registered", "rated", "result_handed_over"]
+    final = client.get(url).get_data(as_text=True)
+    assert "已转交申请人" in final
+    status = client.get(
+        "/api/v1/public/status",
+        query_string={"acceptance_no": case["acceptance_no"], "query_code": case["query_code"]},
+    ).get_json()
+    assert (status["stage"], status["outcome"]) == ("handed_over", "approved")
+
+
+def _pdf_text(pdf: bytes, tmp_path: Path, name: str) -> str:
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.mark.parametrize("layout", ["a4", "80mm"])
+def test_the_receipt_carries_the_rare_name_numbers_and_a_drawn_page(
+    client: FlaskClient, tmp_path: Path, layout: str
+) -> None:
+    case = _register(client)
+    response = client.get(f"/cases/{case['case_id']}/receipt.pdf?layout={layout}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    text = _pdf_text(response.data, tmp_path, layout)
+    assert "王𠮷祥" in text  # CJK Extension B through the fallback font
+    assert case["acceptance_no"] in text
+    assert f"{case['query_code'][:4]}-{case['query_code'][4:]}" in text
+    assert "临时救助申请" in text
+    assert "4310**********0017" in text and "431002198001010017" not in text
+    assert "http://status.example/status?acceptance_no=" in text.replace("\n", "")
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / f"{layout}.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    assert "WenQuanYi" in fonts and "HanaMinB" in fonts
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", str(tmp_path / f"{layout}.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
+    (png,) = tmp_path.glob("page*.png")
+    from PIL import Image
+
+    with Image.open(png) as image:
+        dark = sum(1 for p in image.convert("L").get_flattened_data() if p < 128)
+    assert dark > 500  # text and the QR code are drawn, not a blank page
+
+
+def test_the_hand_over_list_dispatches_originals_once(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    with_scan = _register(client, "a")
+    client.post(
+        f"/api/v1/cases/{with_scan['case_id']}/materials",
+        data={"material_code": "INCOME_PROOF", "file": (io.BytesIO(PNG), "p.png")},
+        content_type="multipart/form-data",
+    )
+    without = _register(client, "b")
+    page = client.get("/transfer").get_data(as_text=True)
+    assert with_scan["acceptance_no"] in page and without["acceptance_no"] not in page
+    bad = client.post("/transfer", data={"destination": "华塘镇便民服务中心"})
+    assert bad.status_code == 400
+    response = client.post(
+        "/transfer", data={"case_ids": [with_scan["case_id"]], "destination": "华塘镇便民服务中心"}
+    )
+    assert response.status_code == 303
+    pdf = client.get(response.headers["Location"])
+    text = _pdf_text(pdf.data, tmp_path, "list")
+    assert "纸质材料移交清单" in text and with_scan["acceptance_no"] in text
+    assert "家庭收入情况说明" in text and "华塘镇便民服务中心" in text
+    assert "王𠮷祥" in text
+    assert with_scan["acceptance_no"] not in client.get("/transfer").get_data(as_text=True)
+    assert _outbox_types(app, with_scan["case_id"])[-1] == "originals_dispatched"
+
+
+def test_the_public_status_page(client: FlaskClient) -> None:
+    case = _register(client)
+    page = client.get(
+        "/status",
+        query_string={"acceptance_no": case["acceptance_no"], "query_code": case["query_code"]},
+    )
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "临时救助申请" in text and "待上传" in text and "王" not in text.split("<main>")[1]
+    wrong = client.get(
+        "/status", query_string={"acceptance_no": case["acceptance_no"], "query_code": "ZZZZZZZZ"}
+    )
+    assert wrong.status_code == 404
