@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from shared.catalogue import FieldType, FormDefinition, FormField
-from shared.errors import Problems
+from shared.errors import InvalidInput, Problems
+from shared.identity import validate_id_number, validate_phone, validate_uscc
 
 FormValue = str | int | Decimal | date | bool
 
@@ -24,17 +25,6 @@ MAX_NUMBER_DIGITS = 20
 
 _TRUE = frozenset({"true", "1", "yes", "on", "是"})
 _FALSE = frozenset({"false", "0", "no", "off", "否"})
-
-# GB 11643-1999: weights of the first 17 digits and the check characters for sum mod 11.
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_ID_PATTERN = re.compile(r"[1-9]\d{16}[\dX]")
-# GB 32100-2015: the 31 characters of the code and the weights of the first 17.
-_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_PATTERN = re.compile(r"[1-9A-HJ-NPQRTUWXY][0-9A-HJ-NPQRTUWXY]{17}")
-_MOBILE_PATTERN = re.compile(r"1[3-9]\d{9}")
-
 
 class _Bad(Exception):
     """One field's value is not acceptable; carries the reason."""
@@ -109,9 +99,9 @@ def _coerce(form_field: FormField, raw: object, *, today: date | None) -> FormVa
         case FieldType.ID_NUMBER:
             return _id_number(raw, today)
         case FieldType.PHONE:
-            return _mobile(raw)
+            return _identity(validate_phone, raw)
         case FieldType.USCC:
-            return _uscc(raw)
+            return _identity(validate_uscc, raw)
 
 
 def _string(raw: object) -> str:
@@ -223,44 +213,18 @@ def _boolean(raw: object) -> bool:
     raise _Bad("must be true or false")
 
 
-def _id_number(raw: object, today: date | None) -> str:
-    """A resident ID number (GB 11643): 18 characters, real birth date, right check character."""
-    text = _compact(raw)
-    if not _ID_PATTERN.fullmatch(text):
-        raise _Bad("must be 18 characters: 17 digits and a digit or X")
+def _identity(check: Callable[[object], str], raw: object) -> str:
+    """Run one of :mod:`shared.identity`'s validators, turning its error into ``_Bad``."""
     try:
-        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
-    except ValueError:
-        raise _Bad("the birth date in the number is not a real date")
-    if today is not None and born > today:
-        raise _Bad("the birth date in the number is in the future")
-    total = sum(int(digit) * weight for digit, weight in zip(text[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != text[17]:
-        raise _Bad("checksum does not match")
-    return text
+        return check(raw)
+    except InvalidInput as exc:
+        raise _Bad(exc.reason) from None
 
 
-def _mobile(raw: object) -> str:
-    """A mainland mobile number of 11 digits; a +86 or 0086 prefix is dropped."""
-    text = _compact(raw)
-    text = re.sub(r"^(?:\+86|0086)", "", text)
-    if not _MOBILE_PATTERN.fullmatch(text):
-        raise _Bad("must be a mainland mobile number of 11 digits starting 13-19")
-    return text
-
-
-def _uscc(raw: object) -> str:
-    """A unified social credit code (GB 32100): 18 characters with a valid check character."""
-    text = _compact(raw)
-    if not _USCC_PATTERN.fullmatch(text):
-        raise _Bad("must be 18 characters of digits and capital letters (no I, O, S, V, Z)")
-    total = sum(
-        _USCC_CHARS.index(char) * weight
-        for char, weight in zip(text[:17], _USCC_WEIGHTS, strict=True)
-    )
-    if _USCC_CHARS[(31 - total % 31) % 31] != text[17]:
-        raise _Bad("check character does not match")
-    return text
+def _id_number(raw: object, today: date | None) -> str:
+    """A resident ID number (GB 11643), checked as :func:`shared.identity.validate_id_number`."""
+    assert today is not None  # validate_form insists on ``today`` for such forms
+    return _identity(lambda value: validate_id_number(value, today), raw)
 
 
 def form_json_values(clean: Mapping[str, FormValue]) -> dict[str, str | int | bool]:
