@@ -25,11 +25,11 @@ from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
 from node.materials import BlobStore
 from node.rate_limit import FailureLimiter
-from node.receipt_pdf import PdfFonts, find_fonts
 from node.sealing import DataSealer, load_sealer
 from node.settings import NodeSettings
 from shared import api_errors
 from shared.catalogue import Catalogue
+from shared.pdf_fonts import PdfFonts, find_fonts
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
 _EXTENSION = "sanji_node"

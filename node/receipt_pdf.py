@@ -9,14 +9,10 @@ or as an 80 mm roll for receipt printers; both carry a QR code to the public sta
 
 from __future__ import annotations
 
-import glob
 import io
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -25,52 +21,11 @@ import segno
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from shared.pdf_fonts import PdfFonts, add_fonts
+
 Layout = Literal["a4", "80mm"]
 LAYOUTS: tuple[Layout, ...] = ("a4", "80mm")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-_CJK_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",)
-_EXT_B_CANDIDATES = ("/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",)
-
-
-class FontMissing(Exception):
-    """No CJK TrueType font is installed (Debian: fonts-wqy-zenhei)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PdfFonts:
-    """The main CJK font and the optional fallback for CJK Extension B."""
-
-    cjk: Path
-    ext_b: Path | None
-
-
-def _fc_match(family: str, suffixes: tuple[str, ...]) -> Path | None:
-    if shutil.which("fc-match") is None:
-        return None
-    try:
-        found = subprocess.run(
-            ["fc-match", "-f", "%{file}", family], capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(found) if found.lower().endswith(suffixes) and Path(found).is_file() else None
-
-
-def find_fonts() -> PdfFonts:
-    """Locate the fonts on this machine: known Debian paths, a glob, then ``fc-match``."""
-    cjk = next((Path(p) for p in _CJK_CANDIDATES if Path(p).is_file()), None)
-    if cjk is None:
-        matches = sorted(glob.glob("/usr/share/fonts/**/wqy-zenhei.tt[cf]", recursive=True))
-        cjk = Path(matches[0]) if matches else _fc_match("WenQuanYi Zen Hei", (".ttc", ".ttf"))
-    if cjk is None:
-        raise FontMissing("no CJK TrueType font: install fonts-wqy-zenhei")
-    ext_b = next((Path(p) for p in _EXT_B_CANDIDATES if Path(p).is_file()), None)
-    if ext_b is None:
-        matches = sorted(glob.glob("/usr/share/fonts/**/HanaMinB.ttf", recursive=True))
-        ext_b = Path(matches[0]) if matches else _fc_match("HanaMinB", (".ttf",))
-    return PdfFonts(cjk=cjk, ext_b=ext_b)
-
 
 @dataclass(frozen=True, slots=True)
 class ReceiptData:
@@ -108,10 +63,7 @@ def _new_pdf(fonts: PdfFonts, layout: Layout, height_mm: float = 297) -> FPDF:
         pdf = FPDF(orientation="P", unit="mm", format=(80, height_mm))
         pdf.set_margins(4, 4, 4)
     pdf.set_auto_page_break(auto=True, margin=8)
-    pdf.add_font("cjk", fname=str(fonts.cjk))
-    if fonts.ext_b is not None:
-        pdf.add_font("extb", fname=str(fonts.ext_b))
-        pdf.set_fallback_fonts(["extb"])
+    add_fonts(pdf, fonts)
     pdf.set_title("受理回执")
     pdf.set_creator("Sanji")
     pdf.add_page()
