@@ -8,9 +8,11 @@ the app with waitress.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import click
+from flask import Flask
 
 from node.settings import CONFIG_FILE, NodeSettings
 from shared.errors import DomainError
@@ -90,6 +92,14 @@ def init_command(
     click.echo(f"node {site_code} ready in {data_dir}")
 
 
+def _warm_search_keys(app: Flask) -> None:
+    """Compute the catalogue's pinyin keys in the background, so the first search is quick."""
+    from shared.catalogue import search_items
+
+    catalogue = app.extensions["sanji_node"].catalogue
+    threading.Thread(target=search_items, args=(catalogue, "a"), daemon=True).start()
+
+
 @node_group.command("run")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -106,6 +116,7 @@ def run_command(data_dir: Path, host: str, port: int, threads: int) -> None:
     except DomainError as exc:
         raise click.ClickException(str(exc))
     app = create_app(settings)
+    _warm_search_keys(app)
     server = create_server(app, host=host, port=port, threads=threads, ident="sanji-node")
     # Printed once the socket is bound, so a supervisor (or a test) knows the node answers.
     click.echo(f"node {settings.site_code} serving on http://{host}:{server.effective_port}/")

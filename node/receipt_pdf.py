@@ -13,13 +13,12 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import segno
-from fpdf import FPDF
-from fpdf.fonts import FontFace
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 from shared.pdf_fonts import PdfFonts, add_fonts
 
@@ -56,6 +55,8 @@ _DELIVERY_ZH = {"village": "村代办点领取", "window": "窗口领取", "cour
 
 
 def _new_pdf(fonts: PdfFonts, layout: Layout, height_mm: float = 297) -> FPDF:
+    from fpdf import FPDF  # imported when a PDF is drawn: it costs ~40 MB resident
+
     if layout == "a4":
         pdf = FPDF(orientation="P", unit="mm", format="A4")
         pdf.set_margins(20, 20, 20)
@@ -70,7 +71,15 @@ def _new_pdf(fonts: PdfFonts, layout: Layout, height_mm: float = 297) -> FPDF:
     return pdf
 
 
+def _font_face(**style: object) -> object:
+    from fpdf.fonts import FontFace
+
+    return FontFace(**style)  # type: ignore[arg-type]
+
+
 def _qr_png(url: str) -> io.BytesIO:
+    import segno
+
     buffer = io.BytesIO()
     segno.make(url, error="m").save(buffer, kind="png", scale=6, border=2)
     buffer.seek(0)
@@ -177,7 +186,7 @@ def render_handover_list(
         col_widths=columns,
         text_align="LEFT",
         line_height=6,
-        headings_style=FontFace(emphasis=None, fill_color=(235, 235, 235)),
+        headings_style=_font_face(emphasis=None, fill_color=(235, 235, 235)),
     ) as table:
         header = table.row()
         for text in headers:

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
-from functools import lru_cache
 from typing import TypedDict
 
-from pypinyin import Style, lazy_pinyin
-
 from shared.errors import InvalidInput, NotFound
+from shared.pinyin_keys import pinyin_keys
 
 
 class DecidingTier(StrEnum):
@@ -592,15 +590,9 @@ def _compact(text: str) -> str:
     return _fold(text).replace(" ", "")
 
 
-@lru_cache(maxsize=4096)
-def _pinyin_keys(name: str) -> tuple[str, str]:
-    """(initials, full pinyin) of a Chinese name, lower case, without separators."""
-    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))
-    full = "".join(lazy_pinyin(name))
-    return _compact(initials), _compact(full)
-
-
-def _search_rank(item: ServiceItem, spaced: str, compact: str) -> int | None:
+def _search_rank(
+    item: ServiceItem, spaced: str, compact: str, keys: Mapping[str, tuple[str, str]]
+) -> int | None:
     code = item.code.casefold()
     bare_code = code.replace("-", "")
     if compact in (code, bare_code):
@@ -612,7 +604,7 @@ def _search_rank(item: ServiceItem, spaced: str, compact: str) -> int | None:
         return 2
     if compact in zh or spaced in _fold(item.name.en):
         return 3
-    initials, full = _pinyin_keys(item.name.zh)
+    initials, full = keys[item.name.zh]
     if initials.startswith(compact):
         return 4
     if compact in initials:
@@ -635,9 +627,10 @@ def search_items(catalogue: Catalogue | Iterable[ServiceItem], query: str) -> li
     if not spaced:
         return list(items)
     compact = spaced.replace(" ", "")
+    keys = pinyin_keys(item.name.zh for item in items)
     ranked: list[tuple[int, int, ServiceItem]] = []
     for position, item in enumerate(items):
-        rank = _search_rank(item, spaced, compact)
+        rank = _search_rank(item, spaced, compact, keys)
         if rank is not None:
             ranked.append((rank, position, item))
     ranked.sort(key=lambda entry: (entry[0], entry[1]))

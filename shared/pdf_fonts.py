@@ -13,8 +13,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
+if TYPE_CHECKING:  # fpdf costs ~40 MB resident: imported only when a PDF is drawn
+    from fpdf import FPDF
 
 _CJK_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",)
 _EXT_B_CANDIDATES = ("/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",)
