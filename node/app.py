@@ -110,12 +110,13 @@ def create_app(settings: NodeSettings) -> Flask:
     i18n.init_app(app)
     api_errors.init_app(app)
 
-    from node import api_views, case_views, intake_views, public_views
+    from node import api_views, case_views, enrol_views, intake_views, public_views
 
     app.register_blueprint(intake_views.bp)
     app.register_blueprint(case_views.bp)
     app.register_blueprint(public_views.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
+    app.register_blueprint(enrol_views.bp)
     app.jinja_env.globals.update(site=settings)
     return app

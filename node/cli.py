@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import Flask
 
+from node.enrolment_setup import site_from_code
 from node.settings import CONFIG_FILE, NodeSettings
+from shared.enrolment import EnrolmentRefused, Grant
 from shared.errors import DomainError
 
 DEFAULT_PORT = 8100
@@ -27,13 +30,20 @@ def node_group() -> None:
 
 @node_group.command("init")
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--site-code", required=True, help="e.g. 431002001201 for a village")
-@click.option("--name", "site_name", required=True, help="the site's name, e.g. 吉村代办点")
+@click.option("--parent-url", default="", help="the parent site, e.g. http://10.1.2.3:8100")
+@click.option("--enroll-code", default="", help="the one-time code issued at the hub")
+@click.option(
+    "--site-code",
+    default="",
+    help="e.g. 431002001201 (read from the enrolment code when it starts with it)",
+)
+@click.option("--name", "site_name", default="", help="without enrolment: the site's name")
 @click.option(
     "--tier",
     type=click.Choice(["village", "township", "county"]),
     default="village",
     show_default=True,
+    help="without enrolment: the site's tier",
 )
 @click.option(
     "--public-base-url",
@@ -49,18 +59,35 @@ def node_group() -> None:
 )
 def init_command(
     data_dir: Path,
+    parent_url: str,
+    enroll_code: str,
     site_code: str,
     site_name: str,
     tier: str,
     public_base_url: str,
     catalogue_file: Path | None,
 ) -> None:
-    """Create the data directory, the data key and the database."""
+    """Create the data directory, the keys and the database; enrol with the hub when given
+    ``--parent-url`` and ``--enroll-code``."""
     from node.db_session import upgrade_database
     from node.sealing import create_key_file
     from shared.catalogue_loader import load_catalogue
     from shared.db import make_engine
 
+    site_code = site_code or site_from_code(enroll_code) or ""
+    if bool(parent_url) != bool(enroll_code):
+        raise click.UsageError("--parent-url and --enroll-code go together")
+    if not site_code:
+        raise click.UsageError("--site-code is required (the enrolment code does not name it)")
+    if not enroll_code and not site_name:
+        raise click.UsageError("--name is required without enrolment")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    parent_code = hub_code = ""
+    if enroll_code:
+        granted = _enrol(data_dir, parent_url, enroll_code, site_code)
+        site_name, tier = granted.site.name, granted.site.tier
+        parent_code, hub_code = granted.site.parent or "", granted.hub_site
     try:
         settings = NodeSettings(
             data_dir=data_dir,
@@ -68,11 +95,12 @@ def init_command(
             site_name=site_name,
             tier=tier,  # type: ignore[arg-type]
             public_base_url=public_base_url,
+            parent_url=parent_url.rstrip("/"),
+            parent_code=parent_code,
+            hub_code=hub_code,
         )
     except DomainError as exc:
         raise click.BadParameter(str(exc))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
     settings.blob_dir.mkdir(exist_ok=True)
     create_key_file(settings.key_dir)
     if catalogue_file is not None:
@@ -90,6 +118,38 @@ def init_command(
     finally:
         engine.dispose()
     click.echo(f"node {site_code} ready in {data_dir}")
+
+
+def _enrol(data_dir: Path, parent_url: str, code: str, site_code: str) -> Grant:
+    """Enrol through the parent chain; a clear message and exit 1 when refused."""
+    import requests
+
+    from node.enrolment_setup import check_parent_url, enrol_node
+
+    try:
+        url = check_parent_url(parent_url)
+        done = enrol_node(
+            data_dir,
+            data_dir / "keys",
+            parent_url=url,
+            code=code,
+            site=site_code,
+            now=datetime.now(UTC),
+        )
+    except DomainError as exc:
+        raise click.BadParameter(str(exc))
+    except EnrolmentRefused as exc:
+        raise click.ClickException(f"enrolment refused ({exc.code}): {exc.message}")
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {parent_url}: {exc.__class__.__name__}")
+    g = done.grant
+    click.echo(
+        f"enrolled {g.site.code} {g.site.name} ({g.site.tier}) under {g.site.parent}; "
+        f"hub {g.hub_site} key pinned"
+    )
+    if done.catalogue_version is not None:
+        click.echo(f"catalogue v{done.catalogue_version} received")
+    return g
 
 
 def _warm_search_keys(app: Flask) -> None:

@@ -34,6 +34,9 @@ class NodeSettings:
     site_name: str
     tier: Tier
     public_base_url: str = "http://127.0.0.1:8100"
+    parent_url: str = ""  # where the sync job and enrolment relays go; empty: no parent yet
+    parent_code: str = ""
+    hub_code: str = ""
     database_url: str = ""
     id_reader: str = "simulated"  # "simulated" or "none"
     status_max_failures: int = 10  # wrong pairs per address within the window before 429
