@@ -29,6 +29,7 @@ from node.sealing import DataSealer, load_sealer
 from node.settings import NodeSettings
 from shared import api_errors
 from shared.catalogue import Catalogue
+from shared.openapi import openapi_blueprint
 from shared.pdf_fonts import PdfFonts, find_fonts
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
@@ -118,5 +119,6 @@ def create_app(settings: NodeSettings) -> Flask:
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(enrol_views.bp)
+    app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app

@@ -1,0 +1,305 @@
+"""``GET /api/openapi.json``: the HTTP API of a site, as OpenAPI 3.1.
+
+The paths are read from the app's own URL map, so the document lists exactly what this site
+serves (a village node has no window endpoints, the hub has no sync status); the shapes of
+the public contract (ARCHITECTURE.md) are written here once, as JSON Schema, for both the
+hub and the nodes. An endpoint without a written shape still appears, described as
+returning JSON, so the document never hides a route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify
+from werkzeug.wrappers import Response
+
+JSON = dict[str, Any]
+
+
+def _obj(needed: list[str], **props: JSON) -> JSON:
+    return {"type": "object", "required": needed, "properties": props}
+
+
+STR: JSON = {"type": "string"}
+NSTR: JSON = {"type": ["string", "null"]}
+INT: JSON = {"type": "integer"}
+BOOL: JSON = {"type": "boolean"}
+STR_LIST: JSON = {"type": "array", "items": STR}
+
+ERROR = _obj(
+    ["error"],
+    error=_obj(
+        ["code", "message", "fields"],
+        code=STR,
+        message=STR,
+        fields={"type": "object", "additionalProperties": STR},
+    ),
+)
+EVENT = _obj(
+    ["origin", "epoch", "seq", "type", "actor", "at"],
+    origin=STR,
+    epoch=INT,
+    seq=INT,
+    type=STR,
+    actor=STR,
+    at=STR,
+)
+CASE = _obj(
+    [
+        "case_id",
+        "acceptance_no",
+        "item_code",
+        "kind",
+        "state",
+        "site",
+        "window",
+        "deadline",
+        "events",
+    ],
+    case_id=STR,
+    acceptance_no=STR,
+    item_code=STR,
+    kind=STR,
+    state=STR,
+    site=STR,
+    window=NSTR,
+    deadline=NSTR,
+    events={"type": "array", "items": EVENT},
+)
+APPLICANT = _obj(["name", "id_number", "phone"], name=STR, id_number=STR, phone=STR)
+NEW_CASE = _obj(
+    ["item_code", "applicant", "form", "delivery"],
+    item_code=STR,
+    applicant=APPLICANT,
+    form={"type": "object"},
+    delivery={"enum": ["village", "window", "courier"]},
+)
+CREATED = _obj(
+    ["case_id", "acceptance_no", "query_code", "state"],
+    case_id=STR,
+    acceptance_no=STR,
+    query_code=STR,
+    state=STR,
+)
+ITEM = _obj(
+    [
+        "code",
+        "name",
+        "tier",
+        "window",
+        "authority",
+        "kind",
+        "promised_days",
+        "legal_days",
+        "materials",
+        "form",
+    ],
+    code=STR,
+    name=STR,
+    tier=STR,
+    window=STR,
+    authority={"enum": ["decision", "review_report", "preliminary"]},
+    kind=STR,
+    promised_days=INT,
+    legal_days=INT,
+    materials={
+        "type": "array",
+        "items": _obj(["code", "name", "required"], code=STR, name=STR, required=BOOL),
+    },
+    form=_obj(
+        ["fields"],
+        fields={
+            "type": "array",
+            "items": _obj(
+                ["key", "label", "type", "required", "choices"],
+                key=STR,
+                label=STR,
+                type=STR,
+                required=BOOL,
+                choices={"type": "array"},
+            ),
+        },
+    ),
+)
+ACTION = _obj(
+    ["action"],
+    action={
+        "enum": [
+            "claim",
+            "accept",
+            "request_supplement",
+            "approve",
+            "check",
+            "reject",
+            "report_up",
+            "co_approve",
+            "object",
+            "transfer",
+            "issue_result",
+        ]
+    },
+    reason=STR,
+    missing=STR_LIST,
+)
+
+# (rule, method) -> (summary, request body schema or None, success status, response schema)
+CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
+    ("/api/v1/auth/token", "post"): (
+        "Exchange a username, password and (for supervisors and admins) a one-time password "
+        "for a bearer token",
+        _obj(["username", "password"], username=STR, password=STR, otp=STR),
+        200,
+        _obj(
+            ["access_token", "token_type", "expires_in"],
+            access_token=STR,
+            token_type={"const": "Bearer"},
+            expires_in=INT,
+        ),
+    ),
+    ("/api/v1/cases", "post"): (
+        "Register a case (header Idempotency-Key: the same key again answers 200 with the "
+        "same case)",
+        NEW_CASE,
+        201,
+        CREATED,
+    ),
+    ("/api/v1/cases/<case_id>", "get"): ("A case and its event history", None, 200, CASE),
+    ("/api/v1/cases/<case_id>/materials", "post"): (
+        "Add one scanned material (multipart: material_code, file)",
+        None,
+        201,
+        {"type": "object"},
+    ),
+    ("/api/v1/cases/<case_id>/actions", "post"): (
+        "Act on a case at its window (approve is the reviewer's, check the second person's)",
+        ACTION,
+        200,
+        CASE,
+    ),
+    ("/api/v1/catalog/items", "get"): (
+        "The service items of the catalogue in force",
+        None,
+        200,
+        _obj(["version", "items"], version=INT, items={"type": "array", "items": ITEM}),
+    ),
+    ("/api/v1/windows/<code>/cases", "get"): (
+        "A window's queue, nearest deadline first",
+        None,
+        200,
+        _obj(
+            ["cases"],
+            cases={
+                "type": "array",
+                "items": _obj(
+                    ["case_id", "acceptance_no", "item_code", "state", "deadline"],
+                    case_id=STR,
+                    acceptance_no=STR,
+                    item_code=STR,
+                    state=STR,
+                    deadline=NSTR,
+                ),
+            },
+        ),
+    ),
+    ("/api/v1/public/status", "get"): (
+        "A citizen's status lookup by acceptance number and query code (no login; a wrong "
+        "pair is 404, too many tries 429)",
+        None,
+        200,
+        _obj(
+            [
+                "acceptance_no",
+                "item_name",
+                "state",
+                "stage",
+                "deadline",
+                "missing",
+                "outcome",
+                "as_of",
+            ],
+            acceptance_no=STR,
+            item_name=STR,
+            state=STR,
+            stage=STR,
+            deadline=NSTR,
+            missing=STR_LIST,
+            outcome=NSTR,
+            as_of=STR,
+        ),
+    ),
+    ("/api/v1/sync/status", "get"): (
+        "The link to the parent",
+        None,
+        200,
+        _obj(
+            ["parent_reachable", "pending_up", "pending_down", "last_success", "last_error"],
+            parent_reachable=BOOL,
+            pending_up=INT,
+            pending_down=INT,
+            last_success=NSTR,
+            last_error=NSTR,
+        ),
+    ),
+}
+
+
+def _openapi_path(rule: str) -> str:
+    return rule.replace("<", "{").replace(">", "}").replace("{uuid:", "{").replace("{int:", "{")
+
+
+def _parameters(rule: str) -> list[JSON]:
+    names = [part[1:-1].split(":")[-1] for part in rule.split("/") if part.startswith("<")]
+    return [{"name": n, "in": "path", "required": True, "schema": STR} for n in names]
+
+
+def build_document(app: Flask, title: str) -> JSON:
+    """The OpenAPI document of ``app``'s ``/api`` routes."""
+    paths: dict[str, JSON] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            key = (rule.rule, method.lower())
+            summary, body, status, answer = CONTRACT.get(
+                key, (rule.endpoint, None, 200, {"type": "object"})
+            )
+            operation: JSON = {
+                "summary": summary,
+                "operationId": f"{rule.endpoint}_{method.lower()}",
+                "parameters": _parameters(rule.rule),
+                "responses": {
+                    str(status): {
+                        "description": "success",
+                        "content": {"application/json": {"schema": answer}},
+                    },
+                    "default": {
+                        "description": "error",
+                        "content": {"application/json": {"schema": ERROR}},
+                    },
+                },
+            }
+            if body is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": body}},
+                }
+            paths.setdefault(_openapi_path(rule.rule), {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+def openapi_blueprint(title: str) -> Blueprint:
+    """A blueprint serving ``/api/openapi.json`` for the app it is registered on."""
+    bp = Blueprint("openapi", __name__)
+
+    @bp.get("/api/openapi.json")
+    def document() -> Response:
+        return jsonify(build_document(current_app._get_current_object(), title))  # type: ignore[attr-defined]
+
+    return bp
