@@ -34,10 +34,10 @@ from node.intake import (
 )
 from node.materials import check_upload, material_of
 from node.models import NodeCase
-from node.outbox import pending_count
 from shared.api_errors import error_response
 from shared.catalogue import catalogue_api_dict, item_api_dict, search_items
 from shared.errors import InvalidInput, NotFound
+from shared.sync_store import count_pending_up
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -102,7 +102,7 @@ def upload_material(case_id: str) -> tuple[Response, int]:
     checked = check_upload(material_of(item, form["material_code"]), upload.stream)
     node.blobs.put(checked.data)
     added = add_material(
-        session, case, checked, sealer=node.sealer, actor=current_actor(), now=node.clock()
+        session, case, checked, site=node.sync_site, actor=current_actor(), now=node.clock()
     )
     body = {
         "case_id": str(case.case_id),
@@ -174,7 +174,7 @@ def metrics() -> Response:
     """Prometheus text: cases held and events still owed to the parent."""
     session = get_session()
     cases = session.scalar(select(func.count()).select_from(NodeCase)) or 0
-    pending = pending_count(session)
+    pending = count_pending_up(session)
     site = services().settings.site_code
     text = (
         "# HELP sanji_node_cases Cases held by this node.\n"

@@ -20,6 +20,7 @@ from functools import cached_property
 from flask import Flask, current_app
 
 from node import db_session, i18n
+from node.case_log import current_epoch
 from node.catalogue_store import load_node_catalogue
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
@@ -27,8 +28,11 @@ from node.materials import BlobStore
 from node.rate_limit import FailureLimiter
 from node.sealing import DataSealer, load_sealer
 from node.settings import NodeSettings
+from node.sync_setup import node_sync_site
 from shared import api_errors
 from shared.catalogue import Catalogue
+from shared.exchange import SyncSite
+from shared.exchange_views import exchange_blueprint
 from shared.openapi import openapi_blueprint
 from shared.pdf_fonts import PdfFonts, find_fonts
 
@@ -50,16 +54,23 @@ class NodeServices:
     blobs: BlobStore
     reader: IdCardReader
     limiter: FailureLimiter
+    build_sync_site: Callable[[], SyncSite]
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def sync_site(self) -> SyncSite:
+        """This node in the tree (built on first use: it reads the store's epoch)."""
+        return self.build_sync_site()
 
     @cached_property
     def fonts(self) -> PdfFonts:
         return find_fonts()
 
     def intake_context(self) -> IntakeContext:
-        return IntakeContext(self.settings.site_code, self.catalogue, self.sealer)
+        return IntakeContext(self.settings.site_code, self.catalogue, self.sealer,
+                             self.sync_site)
 
 
 def services() -> NodeServices:
@@ -99,15 +110,23 @@ def create_app(settings: NodeSettings) -> Flask:
     reader: IdCardReader = (
         SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
     )
+    db_session.init_app(app, settings.database_url)
+    sealer = load_sealer(settings.key_dir)
+
+    def build_sync_site() -> SyncSite:
+        with db_session.app_session(app) as session:
+            epoch = current_epoch(session)
+        return node_sync_site(settings, sealer, epoch)
+
     app.extensions[_EXTENSION] = NodeServices(
         settings=settings,
+        build_sync_site=build_sync_site,
         catalogue=load_node_catalogue(settings.data_dir),
-        sealer=load_sealer(settings.key_dir),
+        sealer=sealer,
         blobs=BlobStore(settings.blob_dir),
         reader=reader,
         limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
     )
-    db_session.init_app(app, settings.database_url)
     i18n.init_app(app)
     api_errors.init_app(app)
 
@@ -119,6 +138,10 @@ def create_app(settings: NodeSettings) -> Flask:
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(enrol_views.bp)
+    app.register_blueprint(
+        exchange_blueprint(db_session.get_session, lambda: services().sync_site,
+                           lambda: services().clock())
+    )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app

@@ -27,8 +27,8 @@ from node.case_progress import (
 )
 from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
-from node.sealing import DataSealer
 from shared.errors import InvalidInput, StateConflict
+from shared.exchange import SyncSite
 
 HANDOVER_METHODS = ("in_person", "proxy", "courier")
 COMMENT_MAX_LENGTH = 500
@@ -50,7 +50,7 @@ def add_material(
     case: NodeCase,
     checked: CheckedFile,
     *,
-    sealer: DataSealer,
+    site: SyncSite,
     actor: str,
     now: datetime,
 ) -> MaterialAdded:
@@ -82,7 +82,7 @@ def add_material(
         "size": checked.size,
         "media_type": checked.media_type,
     }
-    _commit_event(session, case, NewEvent(MATERIAL_ADDED, actor, payload), sealer, now)
+    _commit_event(session, case, NewEvent(MATERIAL_ADDED, actor, payload), site, now)
     return MaterialAdded(
         checked.material_code, checked.sha256, checked.size, checked.media_type, True
     )
@@ -94,7 +94,7 @@ def record_handover(
     *,
     method: str,
     receiver_name: str,
-    sealer: DataSealer,
+    site: SyncSite,
     actor: str,
     now: datetime,
 ) -> None:
@@ -114,7 +114,7 @@ def record_handover(
     if not is_decided(case.stage):
         raise StateConflict("case", "no result has arrived for this case yet")
     payload = {"method": method, "receiver_name": receiver}
-    _commit_event(session, case, NewEvent(RESULT_HANDED_OVER, actor, payload), sealer, now)
+    _commit_event(session, case, NewEvent(RESULT_HANDED_OVER, actor, payload), site, now)
 
 
 def record_rating(
@@ -123,7 +123,7 @@ def record_rating(
     *,
     rating: str,
     comment: str,
-    sealer: DataSealer,
+    site: SyncSite,
     actor: str,
     now: datetime,
 ) -> None:
@@ -138,7 +138,7 @@ def record_rating(
     if any(e.type == RATED for e in case_events(session, case.case_id)):
         raise StateConflict("rating", "this case has already been rated")
     payload = {"rating": rating, "comment": text}
-    _commit_event(session, case, NewEvent(RATED, actor, payload), sealer, now)
+    _commit_event(session, case, NewEvent(RATED, actor, payload), site, now)
 
 
 def dispatch_originals(
@@ -146,7 +146,7 @@ def dispatch_originals(
     cases: Sequence[NodeCase],
     *,
     destination: str,
-    sealer: DataSealer,
+    site: SyncSite,
     actor: str,
     now: datetime,
 ) -> uuid.UUID:
@@ -175,7 +175,7 @@ def dispatch_originals(
                 session,
                 case,
                 NewEvent(ORIGINALS_DISPATCHED, actor, payload),
-                sealer=sealer,
+                site=site,
                 now=now,
             )
         session.commit()
@@ -186,10 +186,10 @@ def dispatch_originals(
 
 
 def _commit_event(
-    session: Session, case: NodeCase, event: NewEvent, sealer: DataSealer, now: datetime
+    session: Session, case: NodeCase, event: NewEvent, site: SyncSite, now: datetime
 ) -> None:
     try:
-        append_local_event(session, case, event, sealer=sealer, now=now)
+        append_local_event(session, case, event, site=site, now=now)
         session.commit()
     except BaseException:
         session.rollback()

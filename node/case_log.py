@@ -1,11 +1,10 @@
 """Appending to a case's event log on the node, and the counters behind it.
 
-Every event this node authors gets the next ``seq`` of ``(site code, epoch)`` and an outbox row
-toward the parent, in the caller's transaction: whoever commits the event commits its way up.
-Events received from the parent (decisions, receipts) are recorded with
-:func:`record_received_event`, at most once per ``(origin, epoch, seq)``, and are never queued
-up again. The sync layer signs events when it sends them; here they are stored with origin,
-epoch, seq, type, actor, time and a sealed payload.
+Every event this node authors is the next link of the node's hash chain, signed with the
+site key, and queued toward the parent, in the caller's transaction (:mod:`shared.sync_store`):
+whoever commits the event commits its way up. Events that come down from the parent
+(decisions, receipts) are stored by the exchange (:mod:`shared.exchange`), at most once per
+``(origin, epoch, seq)``; :func:`refresh_progress` then updates the case list.
 """
 
 from __future__ import annotations
@@ -17,30 +16,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from node.case_progress import progress_of
-from node.models import NodeCase, NodeEvent, NodeMeta, NodeOutbox, NodeSequence
-from node.sealing import DataSealer
-
-PARENT = "parent"
+from node.models import NodeCase, NodeMeta
+from shared import sync_store
+from shared.exchange import SyncSite
+from shared.link_state import load_parent_link
+from shared.sync_store import ACKED, SyncEvent, SyncOutbox, next_counter
+from sync_protocol.times import to_ms
 
 
 def next_value(session: Session, scope: str) -> int:
     """The next value of the counter ``scope`` (1 first), atomic in one statement."""
-    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
-    statement = (
-        insert(NodeSequence)
-        .values(scope=scope, last_value=1)
-        .on_conflict_do_update(
-            index_elements=[NodeSequence.scope],
-            set_={"last_value": NodeSequence.last_value + 1},
-        )
-        .returning(NodeSequence.last_value)
-    )
-    value = session.execute(statement).scalar_one()
-    return int(value)
+    return next_counter(session, scope)
 
 
 def current_epoch(session: Session) -> int:
@@ -49,25 +38,26 @@ def current_epoch(session: Session) -> int:
     return int(row.value) if row is not None else 1
 
 
-def event_context(origin: str, epoch: int, seq: int) -> str:
-    """The sealing context of an event's payload."""
-    return f"event:{origin}:{epoch}:{seq}"
-
-
-def event_payload(event: NodeEvent, sealer: DataSealer) -> dict[str, Any]:
+def event_payload(event: SyncEvent, sealer: sync_store.PayloadSealer) -> dict[str, Any]:
     """An event's payload, opened."""
-    payload = sealer.open(event.payload_sealed, event_context(event.origin, event.epoch, event.seq))
-    assert isinstance(payload, dict)
-    return payload
+    return sync_store.open_payload(event, sealer)
 
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An event this node authors for one of its cases."""
+    """An event this node authors for one of its cases (``actor`` is ``role:username``)."""
 
     type: str
     actor: str
     payload: Mapping[str, Any]
+
+
+def corrected_now(session: Session, site: SyncSite, now: datetime) -> datetime:
+    """``now`` on the parent's clock, as learnt from the last exchange (events carry it)."""
+    if site.parent is None:
+        return now
+    link = load_parent_link(session, site=site.code, parent=site.parent, epoch=site.epoch)
+    return link.corrected(now)
 
 
 def append_local_event(
@@ -75,94 +65,75 @@ def append_local_event(
     case: NodeCase,
     event: NewEvent,
     *,
-    sealer: DataSealer,
+    site: SyncSite,
     now: datetime,
-) -> NodeEvent:
-    """Add ``event`` to the case's log with the next seq, queue it for the parent, refresh
-    the case's cached state. Nothing is committed here."""
-    epoch = current_epoch(session)
-    origin = case.site_code
-    seq = next_value(session, f"events:{origin}:{epoch}")
-    row = NodeEvent(
+) -> SyncEvent:
+    """Add ``event`` to the case's log as the next event of this node's chain, queue it for
+    the parent, refresh the case's cached state. Nothing is committed here."""
+    row = sync_store.author_event(
+        session,
+        site.key,
+        site.sealer,
+        epoch=site.epoch,
         case_id=case.case_id,
-        origin=origin,
-        epoch=epoch,
-        seq=seq,
-        type=event.type,
         actor=event.actor,
-        at=now,
-        payload_sealed=sealer.seal(dict(event.payload), event_context(origin, epoch, seq)),
-        recorded_at=now,
+        type=event.type,
+        payload=dict(event.payload),
+        at_ms=to_ms(corrected_now(session, site, now)),
+        up=not site.is_root,
+        now_ms=to_ms(now),
     )
-    session.add(row)
-    session.flush()
-    session.add(NodeOutbox(event_id=row.id, destination=PARENT, enqueued_at=now, attempts=0))
     refresh_progress(session, case, now=now)
     return row
 
 
-def record_received_event(
-    session: Session,
-    case: NodeCase,
-    *,
-    origin: str,
-    epoch: int,
-    seq: int,
-    type: str,
-    actor: str,
-    at: datetime,
-    payload: Mapping[str, Any],
-    sealer: DataSealer,
-    now: datetime,
-) -> bool:
-    """Store an event that came down from the parent; False when it was already held."""
-    held = session.scalar(
-        select(NodeEvent.id).where(
-            NodeEvent.origin == origin, NodeEvent.epoch == epoch, NodeEvent.seq == seq
-        )
-    )
-    if held is not None:
-        return False
-    session.add(
-        NodeEvent(
-            case_id=case.case_id,
-            origin=origin,
-            epoch=epoch,
-            seq=seq,
-            type=type,
-            actor=actor,
-            at=at,
-            payload_sealed=sealer.seal(dict(payload), event_context(origin, epoch, seq)),
-            recorded_at=now,
-        )
-    )
-    session.flush()
-    refresh_progress(session, case, now=now)
-    return True
-
-
-def case_events(session: Session, case_id: uuid.UUID) -> list[NodeEvent]:
+def case_events(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
     """A case's events in the order this node recorded them."""
-    return list(
-        session.scalars(
-            select(NodeEvent).where(NodeEvent.case_id == case_id).order_by(NodeEvent.id)
-        )
+    return sync_store.case_rows(session, case_id)
+
+
+def receipt_through(session: Session, origin: str, epoch: int) -> int:
+    """How far the city's receipts say it holds this node's chain ``(origin, epoch)``."""
+    data = sync_store.read_state(session, f"receipt:{origin}:{epoch}")
+    return int(data.decode()) if data else 0
+
+
+def record_receipt(session: Session, origin: str, epoch: int, through_seq: int,
+                   now: datetime) -> None:
+    """Keep the city's receipt for chain ``(origin, epoch)`` and refresh the cases whose
+    registration it covers (they show "received by the city")."""
+    if receipt_through(session, origin, epoch) >= through_seq:
+        return
+    sync_store.write_state(session, f"receipt:{origin}:{epoch}", str(through_seq).encode())
+    covered = select(SyncEvent.case_id).where(
+        SyncEvent.type == "registered", SyncEvent.origin == origin, SyncEvent.epoch == epoch,
+        SyncEvent.seq <= through_seq,
     )
+    for case in session.scalars(select(NodeCase).where(NodeCase.case_id.in_(covered),
+                                                       NodeCase.stage.in_(("queued_here",
+                                                                           "sent_up")))):
+        refresh_progress(session, case, now=now)
 
 
 def refresh_progress(session: Session, case: NodeCase, *, now: datetime) -> None:
     """Recompute the case's cached ``state`` and ``stage`` from its log and its outbox rows."""
     rows = session.execute(
-        select(NodeEvent.type, NodeEvent.origin, NodeOutbox.acked_at)
-        .outerjoin(NodeOutbox, NodeOutbox.event_id == NodeEvent.id)
-        .where(NodeEvent.case_id == case.case_id)
-        .order_by(NodeEvent.id)
+        select(SyncEvent.type, SyncEvent.origin, SyncEvent.epoch, SyncEvent.seq,
+               SyncOutbox.state)
+        .outerjoin(SyncOutbox, SyncOutbox.event_id == SyncEvent.id)
+        .where(SyncEvent.case_id == case.case_id)
+        .order_by(SyncEvent.id)
     ).all()
     registered_acked = any(
-        r.type == "registered" and r.origin == case.site_code and r.acked_at is not None
-        for r in rows
+        r.type == "registered" and r.origin == case.site_code and r.state == ACKED for r in rows
     )
-    progress = progress_of([r.type for r in rows], registered_acked=registered_acked)
+    types: list[str] = []
+    for r in rows:
+        types.append(r.type)
+        if (r.type == "registered" and r.origin == case.site_code
+                and receipt_through(session, r.origin, r.epoch) >= r.seq):
+            types.append("receipt")
+    progress = progress_of(types, registered_acked=registered_acked)
     case.state = progress.state
     case.stage = progress.stage
     case.updated_at = now

@@ -37,11 +37,12 @@ from node.case_summary import (
 from node.db_session import get_session
 from node.i18n import locale_name
 from node.materials import check_upload, material_of
-from node.models import NodeCase, NodeEvent, NodeMaterial
+from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import LAYOUTS, HandoverLine, render_handover_list, render_receipt
 from shared.api_errors import flatten_messages
 from shared.errors import DomainError, NotFound
 from shared.identity import mask_id_number
+from shared.sync_store import SyncEvent
 
 bp = Blueprint("cases", __name__)
 
@@ -160,7 +161,7 @@ def add_material_form(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
             get_session(),
             case,
             checked,
-            sealer=node.sealer,
+            site=node.sync_site,
             actor=current_actor(),
             now=node.clock(),
         )
@@ -180,7 +181,7 @@ def hand_over(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
             case,
             method=data["method"],
             receiver_name=data["receiver_name"],
-            sealer=node.sealer,
+            site=node.sync_site,
             actor=current_actor(),
             now=node.clock(),
         )
@@ -202,7 +203,7 @@ def rate(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
             case,
             rating=data["rating"],
             comment=data["comment"],
-            sealer=node.sealer,
+            site=node.sync_site,
             actor=current_actor(),
             now=node.clock(),
         )
@@ -239,7 +240,7 @@ def receipt(case_id: uuid.UUID) -> Response:
 def _awaiting_transfer() -> list[NodeCase]:
     """Cases with materials whose originals are not on any hand-over list yet."""
     session = get_session()
-    dispatched = select(NodeEvent.case_id).where(NodeEvent.type == ORIGINALS_DISPATCHED)
+    dispatched = select(SyncEvent.case_id).where(SyncEvent.type == ORIGINALS_DISPATCHED)
     with_materials = select(NodeMaterial.case_id)
     statement = (
         select(NodeCase)
@@ -268,7 +269,7 @@ def transfer() -> WerkzeugResponse | tuple[str, int]:
             session,
             cases,
             destination=data["destination"],
-            sealer=node.sealer,
+            site=node.sync_site,
             actor=current_actor(),
             now=node.clock(),
         )
@@ -285,9 +286,9 @@ def transfer_pdf(list_id: uuid.UUID) -> Response:
     lines: list[HandoverLine] = []
     destination, at = "", None
     events = session.scalars(
-        select(NodeEvent)
-        .where(NodeEvent.type == ORIGINALS_DISPATCHED)
-        .order_by(NodeEvent.id.desc())
+        select(SyncEvent)
+        .where(SyncEvent.type == ORIGINALS_DISPATCHED)
+        .order_by(SyncEvent.id.desc())
         .limit(2000)
     )
     for event in events:

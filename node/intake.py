@@ -30,6 +30,7 @@ from node.models import NodeCase, NodeIdempotency, NodeMaterial
 from node.sealing import DataSealer
 from shared.catalogue import Catalogue, ServiceItem
 from shared.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
+from shared.exchange import SyncSite
 from shared.form_validation import form_json_values, validate_form
 from shared.identity import Applicant, validate_applicant
 from shared.working_days import local_date
@@ -110,6 +111,7 @@ class IntakeContext:
     site_code: str
     catalogue: Catalogue
     sealer: DataSealer
+    sync_site: SyncSite
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +290,7 @@ def _write_case(
         ],
     }
     append_local_event(
-        session, case, NewEvent(REGISTERED, actor, payload), sealer=ctx.sealer, now=now
+        session, case, NewEvent(REGISTERED, actor, payload), site=ctx.sync_site, now=now
     )
     if idempotency_key is not None:
         session.add(

@@ -1,10 +1,10 @@
 """The node's tables (all prefixed ``node_``), typed SQLAlchemy 2 models.
 
 Personal data lives only in the ``*_sealed`` columns (see :mod:`node.sealing`); the plain
-columns hold what the case list shows and what the sync layer routes by. ``node_events`` is
-append-only: rows are inserted, never updated or deleted. ``node_outbox`` names the events
-still owed to the parent; the intake writes a case, its events and their outbox rows in one
-transaction, so a case either exists with its way up queued or does not exist at all.
+columns hold what the case list shows. A case's events live in the shared ``sync_events``
+table (:mod:`shared.sync_store`, payloads sealed the same way) with their outbox rows; the
+intake writes a case, its events and their outbox rows in one transaction, so a case either
+exists with its way up queued or does not exist at all.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -77,42 +76,6 @@ class NodeCase(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class NodeEvent(Base):
-    """One event of a case's log, local or received; never updated, never deleted.
-
-    ``payload_sealed`` is the event's JSON payload sealed under the context
-    ``event:<origin>:<epoch>:<seq>``, opened with :func:`node.case_log.event_payload`.
-    """
-
-    __tablename__ = "node_events"
-    __table_args__ = (UniqueConstraint("origin", "epoch", "seq"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("node_cases.case_id"), index=True)
-    origin: Mapped[str] = mapped_column(String(12))
-    epoch: Mapped[int] = mapped_column(Integer)
-    seq: Mapped[int] = mapped_column(Integer)
-    type: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(80))
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class NodeOutbox(Base):
-    """An event owed to the parent; the row stays until the parent acknowledges it."""
-
-    __tablename__ = "node_outbox"
-    __table_args__ = (Index("ix_node_outbox_pending", "destination", "acked_at", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("node_events.id"), unique=True)
-    destination: Mapped[str] = mapped_column(String(20), default="parent")
-    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-
-
 class NodeMaterial(Base):
     """A scanned material of a case; the file is ``blobs/<sha256[:2]>/<sha256>``."""
 
@@ -137,15 +100,6 @@ class NodeIdempotency(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("node_cases.case_id"))
     request_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class NodeSequence(Base):
-    """A named counter: acceptance numbers per site and day, event seqs per origin epoch."""
-
-    __tablename__ = "node_sequences"
-
-    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
-    last_value: Mapped[int] = mapped_column(Integer)
 
 
 class NodeMeta(Base):

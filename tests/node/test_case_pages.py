@@ -15,10 +15,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from node.case_log import record_received_event
 from node.db_session import app_session
-from node.models import NodeCase, NodeEvent, NodeOutbox
+from shared.sync_store import SyncEvent, SyncOutbox, store_received
+from sync_protocol import ChainHead, append_event, generate_key
+from sync_protocol.times import to_ms
 from tests.node.conftest import PNG, Clock, case_body, node_services, post_case
+
+_HUB_KEY = generate_key("431000")
 
 
 def _register(client: FlaskClient, key: str = "k") -> dict[str, Any]:
@@ -34,34 +37,25 @@ def _arrive(
     type_: str,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    """An event coming down from the hub, as the sync layer will store it."""
+    """An event coming down from the hub, stored as the exchange stores it."""
     node = node_services(app)
+    head = ChainHead("431000", 1, seq - 1, bytes(32))
+    event = append_event(head, _HUB_KEY, case_id=uuid.UUID(case_id),
+                         actor="window_operator:operator", at=clock(), type=type_,
+                         payload=payload or {})
     with app_session(app) as session:
-        case = session.get(NodeCase, uuid.UUID(case_id))
-        assert case is not None
-        record_received_event(
-            session,
-            case,
-            origin="431000",
-            epoch=1,
-            seq=seq,
-            type=type_,
-            actor="operator@431000",
-            at=clock(),
-            payload=payload or {},
-            sealer=node.sealer,
-            now=clock(),
-        )
+        assert store_received(session, node.sealer, event, up=False, now_ms=to_ms(clock()))
+        node.sync_site.hooks.events_arrived(session, [event], clock())
         session.commit()
 
 
 def _outbox_types(app: Flask, case_id: str) -> list[str]:
     with app_session(app) as session:
         rows = session.execute(
-            select(NodeEvent.type)
-            .join(NodeOutbox, NodeOutbox.event_id == NodeEvent.id)
-            .where(NodeEvent.case_id == uuid.UUID(case_id))
-            .order_by(NodeOutbox.id)
+            select(SyncEvent.type)
+            .join(SyncOutbox, SyncOutbox.event_id == SyncEvent.id)
+            .where(SyncEvent.case_id == uuid.UUID(case_id))
+            .order_by(SyncOutbox.event_id)
         )
         return [r[0] for r in rows]
 

@@ -44,8 +44,8 @@ def test_a_valid_case_gets_numbers_at_once(client: FlaskClient, settings: NodeSe
     assert body["state"] == "registered"
     # the case, its registered event and the event's outbox row, together
     assert _count(settings, "node_cases") == 1
-    assert _count(settings, "node_events") == 1
-    assert _count(settings, "node_outbox") == 1
+    assert _count(settings, "sync_events") == 1
+    assert _count(settings, "sync_outbox") == 1
 
 
 def test_acceptance_numbers_count_per_day_in_shanghai_time(
@@ -69,7 +69,7 @@ def test_the_same_idempotency_key_returns_the_same_case(
     assert again.status_code == 200
     assert again.get_json() == first.get_json()
     assert _count(settings, "node_cases") == 1
-    assert _count(settings, "node_outbox") == 1
+    assert _count(settings, "sync_outbox") == 1
 
 
 def test_a_key_reused_for_another_application_is_refused(client: FlaskClient) -> None:
@@ -126,8 +126,8 @@ def test_bad_input_names_the_field_and_writes_nothing(
     assert field in error["fields"]
     assert reason_part in error["fields"][field]
     assert _count(settings, "node_cases") == 0
-    assert _count(settings, "node_events") == 0
-    assert _count(settings, "node_outbox") == 0
+    assert _count(settings, "sync_events") == 0
+    assert _count(settings, "sync_outbox") == 0
     assert _count(settings, "node_idempotency") == 0
 
 

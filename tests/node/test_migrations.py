@@ -12,12 +12,15 @@ from shared.db import make_engine
 
 NODE_TABLES = {
     "node_cases",
-    "node_events",
-    "node_outbox",
+    "sync_events",
+    "sync_outbox",
     "node_materials",
     "node_idempotency",
-    "node_sequences",
     "node_meta",
+    "sync_state",
+    "sync_releases",
+    "sync_down",
+    "sync_credentials",
 }
 
 

@@ -1,0 +1,82 @@
+"""The node's place in the sync layer: its :class:`~shared.exchange.SyncSite` and hooks.
+
+Built once per app from the data directory: the site key (made at ``init``), the hub's
+grant (pinned hub key, certificate, parent) and the store's epoch. A node that was set up
+without enrolment still signs its events and queues them, so nothing is lost when it is
+enrolled later; it just has no parent to send them to yet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from node.case_log import record_receipt, refresh_progress
+from node.enrolment_setup import GRANT_FILE, site_key
+from node.models import NodeCase
+from node.settings import NodeSettings
+from shared.enrolment import Grant, decode_grant
+from shared.exchange import SyncSite
+from shared.sync_store import PayloadSealer
+from sync_protocol import Event, Receipt, Release
+
+
+class NodeHooks:
+    """What the node does with what the exchange stored: refresh the case list."""
+
+    def __init__(self, site_code: str) -> None:
+        self.site_code = site_code
+
+    def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        self._refresh(session, {e.case_id for e in events}, now)
+
+    def receipts_arrived(self, session: Session, receipts: Sequence[Receipt],
+                         now: datetime) -> None:
+        for receipt in receipts:
+            if receipt.origin == self.site_code:
+                record_receipt(session, receipt.origin, receipt.epoch, receipt.through_seq,
+                               now)
+
+    def releases_arrived(self, session: Session, releases: Sequence[Release],
+                         now: datetime) -> None:
+        return None
+
+    def cases_acked(self, session: Session, case_ids: set[uuid.UUID], now: datetime) -> None:
+        self._refresh(session, case_ids, now)
+
+    @staticmethod
+    def _refresh(session: Session, case_ids: set[uuid.UUID], now: datetime) -> None:
+        for case_id in case_ids:
+            case = session.get(NodeCase, case_id)
+            if case is not None:
+                refresh_progress(session, case, now=now)
+
+
+def read_grant(data_dir: Path) -> Grant | None:
+    path = data_dir / GRANT_FILE
+    return decode_grant(path.read_bytes()) if path.exists() else None
+
+
+def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int) -> SyncSite:
+    """This node in the tree; a node without a grant has no parent to talk to."""
+    key = site_key(settings.key_dir, settings.site_code)
+    grant = read_grant(settings.data_dir)
+    if grant is None:
+        return SyncSite(key=key, hub_site=settings.hub_code or "", hub_public_raw=b"",
+                        sealer=sealer, epoch=epoch, hooks=NodeHooks(settings.site_code))
+    return SyncSite(
+        key=key,
+        hub_site=grant.hub_site,
+        hub_public_raw=grant.hub_public_raw,
+        sealer=sealer,
+        epoch=epoch,
+        parent=grant.site.parent,
+        parent_url=settings.parent_url or None,
+        own_credentials=(grant.certificate,),
+        hooks=NodeHooks(settings.site_code),
+    )
+

@@ -1,0 +1,549 @@
+"""Durable storage of the sync layer, the same tables at every site (all prefixed ``sync_``).
+
+The sans-I/O core (:mod:`sync_protocol`) decides; this module remembers, in the caller's
+transaction:
+
+- ``sync_events``: every event the site holds (its own and its descendants', and the
+  decisions that came down), append-only, unique on ``(origin, epoch, seq)``, with the chain
+  hash, the predecessor's hash and the origin's signature where the site has it. Payloads are
+  sealed by a :class:`PayloadSealer` (nodes encrypt personal data at rest).
+- ``sync_outbox``: events still owed to the parent; a row is acked only by the parent's
+  watermark and never deleted before.
+- ``sync_down``: the per-child downward stream, each item at a link position.
+- ``sync_state``: small durable records (the link toward the parent, one per child).
+- ``sync_credentials`` and ``sync_releases``: certificates, rotations and releases held.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import cbor2
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shared.db import Base
+from sync_protocol import (
+    ChainHead,
+    Credential,
+    DownItem,
+    Event,
+    KeyRing,
+    LinkPosition,
+    ProtocolError,
+    Receipt,
+    Release,
+    Signature,
+    SiteKey,
+    append_event,
+    revocations_in,
+)
+from sync_protocol.credentials import credential_from_wire
+from sync_protocol.events import genesis_hash
+from sync_protocol.messages import down_item_from_wire, down_item_to_wire, down_payload
+from sync_protocol.releases import release_from_wire
+from sync_protocol.times import from_ms, to_ms
+
+PENDING, ACKED, DEAD = 0, 1, 2
+"""Outbox row states: owed to the parent, acknowledged by it, refused for good."""
+
+
+class PayloadSealer(Protocol):
+    """Turns an event payload into stored bytes and back; the context binds bytes to a row."""
+
+    def seal(self, value: Any, context: str) -> bytes: ...
+
+    def open(self, sealed: bytes, context: str) -> Any: ...
+
+
+class PlainPayloads:
+    """Payloads stored as UTF-8 JSON (the hub, whose database is protected as a whole)."""
+
+    def seal(self, value: Any, context: str) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def open(self, sealed: bytes, context: str) -> Any:
+        return json.loads(sealed)
+
+
+class SyncEvent(Base):
+    """One event as this site holds it; rows are inserted, never updated or deleted."""
+
+    __tablename__ = "sync_events"
+    __table_args__ = (UniqueConstraint("origin", "epoch", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    origin: Mapped[str] = mapped_column(String(15))
+    epoch: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(80))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    recorded_ms: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def at(self) -> datetime:
+        """The origin's (corrected) time of the event."""
+        return from_ms(self.at_ms)
+
+
+class SyncOutbox(Base):
+    """An event owed to the parent (``state`` PENDING until the parent's watermark covers it)."""
+
+    __tablename__ = "sync_outbox"
+    __table_args__ = (Index("ix_sync_outbox_state", "state", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("sync_events.id"), primary_key=True)
+    state: Mapped[int] = mapped_column(Integer, default=PENDING)
+    enqueued_ms: Mapped[int] = mapped_column(BigInteger)
+    done_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class SyncDown(Base):
+    """One item of the downward stream toward ``child`` at ``(link_epoch, link_seq)``."""
+
+    __tablename__ = "sync_down"
+    __table_args__ = (UniqueConstraint("child", "link_epoch", "link_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    child: Mapped[str] = mapped_column(String(15))
+    link_epoch: Mapped[int] = mapped_column(Integer)
+    link_seq: Mapped[int] = mapped_column(Integer)
+    item: Mapped[bytes] = mapped_column(LargeBinary)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class SyncState(Base):
+    """A small durable record: ``parent_link``, ``child:<code>``, ``counter:<scope>``, ..."""
+
+    __tablename__ = "sync_state"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SyncCredential(Base):
+    """A certificate or key rotation this site holds; ``forward`` until sent to the parent."""
+
+    __tablename__ = "sync_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(15), index=True)
+    wire: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    forward: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SyncRelease(Base):
+    """A signed release this site accepted (the hub: published), by kind and version."""
+
+    __tablename__ = "sync_releases"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wire: Mapped[bytes] = mapped_column(LargeBinary)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+SYNC_TABLES = (SyncEvent, SyncOutbox, SyncDown, SyncState, SyncCredential, SyncRelease)
+
+
+# -- counters and small records ----------------------------------------------------------------
+
+
+def next_counter(session: Session, scope: str) -> int:
+    """The next value of counter ``scope`` (1 first), atomic in one statement.
+
+    The upsert takes the row's write lock, so concurrent authors of one chain (threads on
+    SQLite, hub processes on PostgreSQL) are serialised until the caller commits.
+    """
+    key = f"counter:{scope}"
+    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    statement = (
+        insert(SyncState)
+        .values(key=key, value=b"", counter=1)
+        .on_conflict_do_update(
+            index_elements=[SyncState.key], set_={"counter": SyncState.counter + 1}
+        )
+        .returning(SyncState.counter)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def read_state(session: Session, key: str, *, lock: bool = False) -> bytes | None:
+    """The record ``key``; ``lock`` holds it (FOR UPDATE) until the transaction ends."""
+    query = select(SyncState.value).where(SyncState.key == key)
+    if lock:
+        query = query.with_for_update()
+    value = session.scalar(query)
+    return None if value is None else bytes(value)
+
+
+def write_state(session: Session, key: str, value: bytes) -> None:
+    row = session.get(SyncState, key)
+    if row is None:
+        session.add(SyncState(key=key, value=value, counter=0))
+    else:
+        row.value = value
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+def event_context(origin: str, epoch: int, seq: int) -> str:
+    """The sealing context of an event's payload."""
+    return f"event:{origin}:{epoch}:{seq}"
+
+
+def _row(event: Event, sealer: PayloadSealer, now_ms: int) -> SyncEvent:
+    sig = event.signature
+    return SyncEvent(
+        case_id=event.case_id,
+        origin=event.origin,
+        epoch=event.epoch,
+        seq=event.seq,
+        actor=event.actor,
+        at_ms=to_ms(event.at),
+        type=event.type,
+        payload=sealer.seal(dict(event.payload), event_context(event.origin, event.epoch,
+                                                                event.seq)),
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+        key_id=sig.key_id if sig else None,
+        signature=sig.value if sig else None,
+        recorded_ms=now_ms,
+    )
+
+
+def as_event(row: SyncEvent, sealer: PayloadSealer) -> Event:
+    """The protocol's :class:`Event` for a stored row (payload opened)."""
+    payload = sealer.open(row.payload, event_context(row.origin, row.epoch, row.seq))
+    signature = (
+        Signature(bytes(row.key_id), bytes(row.signature))
+        if row.key_id is not None and row.signature is not None
+        else None
+    )
+    return Event(row.case_id, row.origin, row.epoch, row.seq, row.actor, from_ms(row.at_ms),
+                 row.type, payload, bytes(row.prev_hash), bytes(row.hash), signature)
+
+
+def open_payload(row: SyncEvent, sealer: PayloadSealer) -> dict[str, Any]:
+    payload = sealer.open(row.payload, event_context(row.origin, row.epoch, row.seq))
+    assert isinstance(payload, dict)
+    return payload
+
+
+def author_event(
+    session: Session,
+    key: SiteKey,
+    sealer: PayloadSealer,
+    *,
+    epoch: int,
+    case_id: uuid.UUID,
+    actor: str,
+    type: str,
+    payload: Mapping[str, Any],
+    at_ms: int,
+    up: bool,
+    now_ms: int,
+) -> SyncEvent:
+    """Append the next event of this site's chain, hashed and signed, and queue it for the
+    parent when ``up``. Nothing is committed here."""
+    origin = key.site
+    seq = next_counter(session, f"chain:{origin}:{epoch}")
+    if seq == 1:
+        prev = genesis_hash(origin, epoch)
+    else:
+        prev_row = session.scalar(
+            select(SyncEvent.hash).where(
+                SyncEvent.origin == origin, SyncEvent.epoch == epoch, SyncEvent.seq == seq - 1
+            )
+        )
+        if prev_row is None:
+            raise RuntimeError(f"chain {origin}/{epoch} has no event {seq - 1}")
+        prev = bytes(prev_row)
+    head = ChainHead(origin, epoch, seq - 1, prev)
+    event = append_event(head, key, case_id=case_id, actor=actor, at=from_ms(at_ms), type=type,
+                         payload=dict(payload))
+    row = _row(event, sealer, now_ms)
+    session.add(row)
+    session.flush()
+    if up:
+        session.add(SyncOutbox(event_id=row.id, state=PENDING, enqueued_ms=now_ms))
+    return row
+
+
+def store_received(
+    session: Session, sealer: PayloadSealer, event: Event, *, up: bool, now_ms: int
+) -> SyncEvent | None:
+    """Insert an event that arrived from a child or the parent unless it is already held;
+    queue it for the parent when ``up``. Returns the new row, or None for a duplicate."""
+    held = session.scalar(
+        select(SyncEvent.id).where(
+            SyncEvent.origin == event.origin,
+            SyncEvent.epoch == event.epoch,
+            SyncEvent.seq == event.seq,
+        )
+    )
+    if held is not None:
+        return None
+    row = _row(event, sealer, now_ms)
+    session.add(row)
+    session.flush()
+    if up:
+        session.add(SyncOutbox(event_id=row.id, state=PENDING, enqueued_ms=now_ms))
+    return row
+
+
+def is_held(session: Session, origin: str, epoch: int, seq: int) -> bool:
+    return (
+        session.scalar(
+            select(SyncEvent.id).where(
+                SyncEvent.origin == origin, SyncEvent.epoch == epoch, SyncEvent.seq == seq
+            )
+        )
+        is not None
+    )
+
+
+def case_rows(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
+    """A case's events in the order this site recorded them."""
+    return list(
+        session.scalars(select(SyncEvent).where(SyncEvent.case_id == case_id)
+                        .order_by(SyncEvent.id))
+    )
+
+
+def case_origin(session: Session, case_id: uuid.UUID) -> str | None:
+    """The site that registered the case, by its ``registered`` event."""
+    origin = session.scalar(
+        select(SyncEvent.origin).where(SyncEvent.case_id == case_id,
+                                       SyncEvent.type == "registered").limit(1)
+    )
+    return None if origin is None else str(origin)
+
+
+# -- the outbox toward the parent -----------------------------------------------------------
+
+
+def pending_up(session: Session, sealer: PayloadSealer, limit: int) -> list[Event]:
+    """The oldest events still owed to the parent, at most ``limit``."""
+    rows = session.scalars(
+        select(SyncEvent)
+        .join(SyncOutbox, SyncOutbox.event_id == SyncEvent.id)
+        .where(SyncOutbox.state == PENDING)
+        .order_by(SyncOutbox.event_id)
+        .limit(limit)
+    )
+    return [as_event(r, sealer) for r in rows]
+
+
+def count_pending_up(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(SyncOutbox)
+                              .where(SyncOutbox.state == PENDING)) or 0)
+
+
+def _outbox_ids(session: Session, origin: str, epoch: int, *, state: int) -> Any:
+    return (
+        select(SyncOutbox.event_id)
+        .join(SyncEvent, SyncEvent.id == SyncOutbox.event_id)
+        .where(SyncOutbox.state == state, SyncEvent.origin == origin, SyncEvent.epoch == epoch)
+    )
+
+
+def ack_up(session: Session, watermarks: Mapping[tuple[str, int], int],
+           now_ms: int) -> set[uuid.UUID]:
+    """Mark every pending event at or below its chain's watermark acknowledged; returns the
+    cases those events belong to (an ack repeated changes nothing)."""
+    cases: set[uuid.UUID] = set()
+    for (origin, epoch), through in watermarks.items():
+        ids = list(session.scalars(
+            _outbox_ids(session, origin, epoch, state=PENDING).where(SyncEvent.seq <= through)
+        ))
+        if not ids:
+            continue
+        cases.update(session.scalars(select(SyncEvent.case_id).where(SyncEvent.id.in_(ids))))
+        session.execute(
+            update(SyncOutbox).where(SyncOutbox.event_id.in_(ids))
+            .values(state=ACKED, done_ms=now_ms).execution_options(synchronize_session=False)
+        )
+    return cases
+
+
+def reopen_above(session: Session, watermarks: Mapping[tuple[str, int], int]) -> None:
+    """After a complete answer: acked events above the parent's watermark are owed again
+    (the parent was restored from an older backup)."""
+    rows = session.execute(
+        select(SyncOutbox.event_id, SyncEvent.origin, SyncEvent.epoch, SyncEvent.seq)
+        .join(SyncEvent, SyncEvent.id == SyncOutbox.event_id)
+        .where(SyncOutbox.state == ACKED)
+    )
+    again = [r.event_id for r in rows if r.seq > watermarks.get((r.origin, r.epoch), 0)]
+    if again:
+        session.execute(
+            update(SyncOutbox).where(SyncOutbox.event_id.in_(again))
+            .values(state=PENDING, done_ms=None).execution_options(synchronize_session=False)
+        )
+
+
+def dead_letter(session: Session, origin: str, epoch: int, first_seq: int, reason: str,
+                now_ms: int) -> None:
+    """Events the parent refused for good: kept, no longer sent, reason recorded."""
+    ids = _outbox_ids(session, origin, epoch, state=PENDING).where(SyncEvent.seq >= first_seq)
+    session.execute(
+        update(SyncOutbox).where(SyncOutbox.event_id.in_(ids))
+        .values(state=DEAD, done_ms=now_ms, reason=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- the downward streams ------------------------------------------------------------------------
+
+
+def enqueue_down(session: Session, child: str, item: Event | Receipt, *, epoch: int,
+                 now_ms: int) -> LinkPosition:
+    """Append ``item`` to the stream toward ``child``."""
+    seq = next_counter(session, f"down:{child}:{epoch}")
+    position = LinkPosition(epoch, seq)
+    wire = cbor2.dumps(down_item_to_wire(DownItem(position, item)), canonical=True)
+    session.add(SyncDown(child=child, link_epoch=epoch, link_seq=seq, item=wire,
+                         created_ms=now_ms))
+    return position
+
+
+def down_after(session: Session, child: str, after: LinkPosition, limit: int) -> list[DownItem]:
+    """The items toward ``child`` after its ack, in order, at most ``limit``."""
+    rows = session.scalars(
+        select(SyncDown)
+        .where(SyncDown.child == child)
+        .where(
+            (SyncDown.link_epoch > after.epoch)
+            | ((SyncDown.link_epoch == after.epoch) & (SyncDown.link_seq > after.seq))
+        )
+        .order_by(SyncDown.link_epoch, SyncDown.link_seq)
+        .limit(limit)
+    )
+    items: list[DownItem] = []
+    for row in rows:
+        position, kind, fields = down_item_from_wire(cbor2.loads(row.item))
+        items.append(DownItem(position, down_payload(kind, fields)))
+    return items
+
+
+def count_down_after(session: Session, child: str, after: LinkPosition) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(
+        select(func.count()).select_from(SyncDown).where(SyncDown.child == child).where(
+            (SyncDown.link_epoch > after.epoch)
+            | ((SyncDown.link_epoch == after.epoch) & (SyncDown.link_seq > after.seq))
+        )
+    ) or 0)
+
+
+# -- credentials, releases and the keyring ----------------------------------------------------
+
+
+def add_credentials(session: Session, credentials: Iterable[Credential], *,
+                    forward: bool) -> int:
+    """Keep credentials not held yet; ``forward`` marks them for the parent. Returns new ones."""
+    added = 0
+    for credential in credentials:
+        wire = cbor2.dumps(credential.to_wire(), canonical=True)
+        if session.scalar(select(SyncCredential.id).where(SyncCredential.wire == wire)):
+            continue
+        session.add(SyncCredential(site=credential.site, wire=wire, forward=forward))
+        added += 1
+    session.flush()
+    return added
+
+
+def all_credentials(session: Session) -> list[Credential]:
+    return [credential_from_wire(cbor2.loads(w))
+            for w in session.scalars(select(SyncCredential.wire).order_by(SyncCredential.id))]
+
+
+def credentials_to_forward(session: Session) -> list[Credential]:
+    rows = session.scalars(select(SyncCredential.wire).where(SyncCredential.forward.is_(True))
+                           .order_by(SyncCredential.id))
+    return [credential_from_wire(cbor2.loads(w)) for w in rows]
+
+
+def forwarded(session: Session, credentials: Sequence[Credential]) -> None:
+    wires = [cbor2.dumps(c.to_wire(), canonical=True) for c in credentials]
+    if wires:
+        session.execute(update(SyncCredential).where(SyncCredential.wire.in_(wires))
+                        .values(forward=False).execution_options(synchronize_session=False))
+
+
+def forward_again(session: Session, site: str) -> None:
+    """The parent does not know ``site``'s key: send its credentials with the next request."""
+    session.execute(update(SyncCredential).where(SyncCredential.site == site)
+                    .values(forward=True).execution_options(synchronize_session=False))
+
+
+def keep_release(session: Session, release: Release, now_ms: int) -> bool:
+    if session.get(SyncRelease, (release.kind, release.version)) is not None:
+        return False
+    session.add(SyncRelease(kind=release.kind, version=release.version,
+                            wire=cbor2.dumps(release.to_wire(), canonical=True),
+                            received_ms=now_ms))
+    return True
+
+
+def latest_releases(session: Session) -> list[Release]:
+    """The newest release of each kind held (what a parent passes down)."""
+    rows = session.scalars(select(SyncRelease).order_by(SyncRelease.kind,
+                                                        SyncRelease.version.desc()))
+    latest: dict[str, Release] = {}
+    for row in rows:
+        if row.kind not in latest:
+            latest[row.kind] = release_from_wire(cbor2.loads(row.wire))
+    return list(latest.values())
+
+
+def release_versions(session: Session) -> dict[str, int]:
+    return {r.kind: r.version for r in latest_releases(session)}
+
+
+def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> KeyRing:
+    """The keys this site believes: the pinned hub key, every credential held, minus the
+    revocations of the newest revocation release."""
+    ring = KeyRing(hub_site, hub_public_raw)
+    for credential in all_credentials(session):
+        try:
+            ring.add(credential)
+        except ProtocolError:  # a credential that no longer checks is skipped
+            continue
+    for release in latest_releases(session):
+        if release.kind == "revocations":
+            ring.revoke(revocations_in(release))
+    return ring
