@@ -2,24 +2,44 @@
 
 The hub's collaborators live in :class:`HubServices` on ``app.extensions`` so views and CLI
 commands reach them without module globals. Blueprints per area: the public service guide
-(HTML), the catalogue API, health.
+(HTML), the catalogue API, health, login and tokens, enrolment, the exchange with the
+children, and the window API.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from flask import Flask, current_app
 
+from hub import db_session
+from hub.identity import hub_key, token_secret
+from hub.ingest import HUB_TIER, HubHooks, HubWindowStore
+from hub.releases import releases_to_send
 from hub.settings import HubSettings
 from shared import api_errors
+from shared.accounts import TokenSigner
+from shared.auth_api import auth_blueprint
 from shared.catalogue import Catalogue
 from shared.catalogue_loader import load_catalogue, load_sample_catalogue
+from shared.exchange import SyncSite
+from shared.exchange_views import exchange_blueprint
+from shared.openapi import openapi_blueprint
+from shared.sync_store import PlainPayloads
+from shared.window_api import WindowContext, window_blueprint
+from shared.working_days import WorkingDayCalendar
+from sync_protocol import SiteKey
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
 _EXTENSION = "sanji_hub"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -28,6 +48,43 @@ class HubServices:
 
     settings: HubSettings
     catalogue: Catalogue
+    clock: Callable[[], datetime] = utc_now
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def key(self) -> SiteKey:
+        return hub_key(self.settings.key_dir, self.settings.site_code)
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        return TokenSigner(token_secret(self.settings.key_dir))
+
+    @cached_property
+    def calendar(self) -> WorkingDayCalendar:
+        return WorkingDayCalendar.standard()
+
+    @cached_property
+    def sync_site(self) -> SyncSite:
+        return SyncSite(
+            key=self.key,
+            hub_site=self.settings.site_code,
+            hub_public_raw=self.key.public_raw,
+            sealer=PlainPayloads(),
+            root=True,
+            releases=releases_to_send,
+            hooks=HubHooks(lambda: self.sync_site, lambda: self.catalogue),
+        )
+
+    @cached_property
+    def windows(self) -> WindowContext:
+        return WindowContext(
+            site=self.sync_site,
+            tier=HUB_TIER,
+            catalogue=lambda: self.catalogue,
+            calendar=lambda: self.calendar,
+            store=HubWindowStore(lambda: self.sync_site),
+            clock=lambda: self.clock(),
+        )
 
 
 def services() -> HubServices:
@@ -43,21 +100,35 @@ def _catalogue_for(settings: HubSettings) -> Catalogue:
 
 
 def create_app(settings: HubSettings) -> Flask:
-    """Build the hub app for ``settings``."""
+    """Build the hub app for ``settings``; the database must have been migrated
+    (``sanji hub init``)."""
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secrets.token_hex(32),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         TESTING=settings.testing,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions[_EXTENSION] = HubServices(settings=settings, catalogue=_catalogue_for(settings))
+    hub = HubServices(settings=settings, catalogue=_catalogue_for(settings))
+    app.extensions[_EXTENSION] = hub
+    # Every hub process signs session cookies with the same secret, so a login survives a
+    # restart and works against any process behind the load balancer.
+    app.config["SECRET_KEY"] = token_secret(settings.key_dir).hex()
+    db_session.init_app(app, settings.database_url, pool_pre_ping=True)
     api_errors.init_app(app)
 
-    from hub import catalogue_api, guide_views
+    from hub import catalogue_api, enrol_views, guide_views
 
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(catalogue_api.bp)
     app.register_blueprint(catalogue_api.health_bp)
+    app.register_blueprint(enrol_views.bp)
+    app.register_blueprint(auth_blueprint(db_session.get_session, lambda: services().signer,
+                                          lambda: services().clock()))
+    app.register_blueprint(exchange_blueprint(db_session.get_session,
+                                              lambda: services().sync_site,
+                                              lambda: services().clock()))
+    app.register_blueprint(window_blueprint(db_session.get_session,
+                                            lambda: services().windows))
+    app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,7 +66,21 @@ def init_command(
         click.echo(f"{data_dir / CONFIG_FILE} exists; keeping it")
     else:
         settings.write()
+    _prepare(HubSettings.load(data_dir))
     click.echo(f"hub {site_code} ready in {data_dir}")
+
+
+def _prepare(settings: HubSettings) -> None:
+    """Make the hub key, bring the schema up to date and record the hub in the registry."""
+    from hub.identity import hub_key, token_secret
+    from hub.sites import register_hub
+
+    hub_key(settings.key_dir, settings.site_code)
+    token_secret(settings.key_dir)
+    _, factory = _open(settings.data_dir)
+    with factory() as session:
+        register_hub(session, settings.site_code, settings.site_name, _now())
+        session.commit()
 
 
 @hub_group.command("run")
@@ -85,3 +102,144 @@ def run_command(data_dir: Path, host: str, port: int, threads: int) -> None:
     server = create_server(app, host=host, port=port, threads=threads, ident="sanji-hub")
     click.echo(f"hub {settings.site_code} serving on http://{host}:{server.effective_port}/")
     server.run()
+
+
+def _open(data_dir: Path) -> tuple[HubSettings, Any]:
+    """Settings and a session factory for a CLI command (the schema brought up to date)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from hub.db_session import MIGRATIONS
+    from shared.db import make_engine
+
+    try:
+        settings = HubSettings.load(data_dir)
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    engine = make_engine(settings.database_url)
+    MIGRATIONS.upgrade(engine)
+    return settings, sessionmaker(engine, expire_on_commit=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fail(exc: DomainError) -> click.ClickException:
+    fields = getattr(exc, "fields", None) or {}
+    lines = [str(exc.reason or exc.code)] + [f"  {k}: {v}" for k, v in fields.items()]
+    return click.ClickException("\n".join(lines))
+
+
+@hub_group.command("add-site")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--code", required=True, help="e.g. 431002001201")
+@click.option("--name", required=True)
+@click.option("--tier", type=click.Choice(["county", "township", "village"]), required=True)
+@click.option("--parent", required=True, help="the parent site's code (the hub's for a top one)")
+@click.option("--days", default=7, show_default=True, help="days the enrolment code is valid")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def add_site_command(data_dir: Path, code: str, name: str, tier: str, parent: str, days: int,
+                     as_json: bool) -> None:
+    """Register a site under its parent and print its one-time enrolment code."""
+    from hub.sites import add_site, register_hub
+
+    settings, factory = _open(data_dir)
+    with factory() as session:
+        register_hub(session, settings.site_code, settings.site_name, _now())
+        try:
+            issued = add_site(session, code=code, name=name, tier=tier, parent=parent,
+                              now=_now(), days=days)
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+    _print_code(issued, as_json)
+
+
+@hub_group.command("reenrol-site")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--code", required=True)
+@click.option("--days", default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def reenrol_command(data_dir: Path, code: str, days: int, as_json: bool) -> None:
+    """A new one-time code for a site whose PC was replaced (its history stays)."""
+    from hub.sites import issue_code
+
+    _, factory = _open(data_dir)
+    with factory() as session:
+        try:
+            issued = issue_code(session, code, now=_now(), days=days)
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+    _print_code(issued, as_json)
+
+
+def _print_code(issued: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"site": issued.site, "code": issued.code,
+                               "expires_at": issued.expires_at.isoformat()}))
+    else:
+        click.echo(f"enrolment code for {issued.site}: {issued.code}")
+        click.echo(f"valid until {issued.expires_at.isoformat(timespec='minutes')}")
+
+
+@hub_group.command("add-user")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", required=True,
+              type=click.Choice(["agent", "window_operator", "finance", "supervisor", "admin"]))
+@click.option("--site", required=True, help="the site the user works at")
+@click.option("--window", default=None, help="the window code (window operators, finance)")
+@click.option("--department", default=None)
+@click.option("--totp-secret", default=None, help="base32; made for supervisors and admins")
+def add_user_command(data_dir: Path, username: str, password: str, role: str, site: str,
+                     window: str | None, department: str | None,
+                     totp_secret: str | None) -> None:
+    """Add a user; supervisors and admins get a TOTP secret for their authenticator app."""
+    from shared.accounts import add_user
+
+    _, factory = _open(data_dir)
+    with factory() as session:
+        try:
+            user = add_user(session, username=username, password=password, role=role,
+                            site=site, window=window, department=department,
+                            totp_secret=totp_secret, now=_now())
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+        click.echo(f"user {user.username} ({user.role} at {user.site}) added")
+        if user.totp_secret:
+            click.echo(f"TOTP secret (add it to an authenticator app): {user.totp_secret}")
+
+
+@hub_group.command("import-catalog")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--effective-from", default=None, help="ISO date-time; default: now")
+@click.option("--by", default="admin", show_default=True, help="who publishes (recorded)")
+def import_catalog_command(file: Path, data_dir: Path, effective_from: str | None,
+                           by: str) -> None:
+    """Validate a catalogue file (every problem listed) and publish it as a signed release."""
+    from hub.identity import hub_key
+    from hub.releases import import_catalogue
+
+    settings, factory = _open(data_dir)
+    when = None
+    if effective_from:
+        try:
+            when = datetime.fromisoformat(effective_from)
+        except ValueError:
+            raise click.ClickException("--effective-from: expected an ISO date-time")
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    key = hub_key(settings.key_dir, settings.site_code)
+    with factory() as session:
+        try:
+            release = import_catalogue(session, key, file, effective_from=when, now=_now(),
+                                       by=by)
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+    click.echo(f"catalogue version {release.version} published, in force from "
+               f"{release.effective_from.isoformat(timespec='minutes')}")

@@ -77,6 +77,7 @@ def create_case() -> tuple[Response, int]:
         actor=current_actor(),
         now=node.clock(),
     )
+    node.nudge_sync()
     if result.created:
         node_log("case registered", case_id=str(result.case_id), item=body["item_code"])
     payload = {

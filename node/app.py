@@ -68,6 +68,13 @@ class NodeServices:
     def fonts(self) -> PdfFonts:
         return find_fonts()
 
+    def nudge_sync(self) -> None:
+        """Bring the next exchange with the parent forward (a new case is waiting)."""
+        job = self.extra.get("sync_job")
+        nudge = getattr(job, "nudge", None)
+        if callable(nudge):
+            nudge()
+
     def intake_context(self) -> IntakeContext:
         return IntakeContext(self.settings.site_code, self.catalogue, self.sealer,
                              self.sync_site)

@@ -12,8 +12,9 @@ from node.app import services
 
 
 def current_actor() -> str:
-    """The user recorded on events: the logged-in user once logins exist."""
+    """The user recorded on events as ``role:username``: the logged-in user once logins
+    exist."""
     actor = g.get("actor")
     if isinstance(actor, str):
         return actor
-    return f"agent@{services().settings.site_code}"
+    return f"agent:agent@{services().settings.site_code}"

@@ -165,8 +165,11 @@ def _warm_search_keys(app: Flask) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
-def run_command(data_dir: Path, host: str, port: int, threads: int) -> None:
-    """Serve the node with waitress."""
+@click.option("--sync-interval", default=60.0, show_default=True, type=float,
+              help="seconds between exchanges with the parent (0: no background sync)")
+def run_command(data_dir: Path, host: str, port: int, threads: int,
+                sync_interval: float) -> None:
+    """Serve the node with waitress, and exchange with the parent in the background."""
     from waitress.server import create_server
 
     from node.app import create_app
@@ -177,7 +180,38 @@ def run_command(data_dir: Path, host: str, port: int, threads: int) -> None:
         raise click.ClickException(str(exc))
     app = create_app(settings)
     _warm_search_keys(app)
+    if sync_interval > 0 and settings.parent_url:
+        from node.sync_job import SyncJob
+        from node.sync_runner import job_run
+
+        job = SyncJob(lambda: job_run(app), interval_seconds=sync_interval)
+        app.extensions["sanji_node"].extra["sync_job"] = job
+        job.start()
     server = create_server(app, host=host, port=port, threads=threads, ident="sanji-node")
     # Printed once the socket is bound, so a supervisor (or a test) knows the node answers.
     click.echo(f"node {settings.site_code} serving on http://{host}:{server.effective_port}/")
     server.run()
+
+
+@node_group.command("sync-now")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def sync_now_command(data_dir: Path) -> None:
+    """Exchange with the parent now, until nothing is left to move; exit 1 on failure."""
+    from node.app import create_app
+    from node.sync_runner import sync_app
+
+    try:
+        settings = NodeSettings.load(data_dir)
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    app = create_app(settings)
+    outcomes = sync_app(app)
+    sent = sum(o.sent for o in outcomes)
+    received = sum(o.received for o in outcomes)
+    up = sum(o.bytes_up for o in outcomes)
+    down = sum(o.bytes_down for o in outcomes)
+    click.echo(f"{len(outcomes)} exchange(s): {sent} event(s) up, {received} down, "
+               f"{up} bytes up, {down} bytes down")
+    last = outcomes[-1]
+    if not last.ok:
+        raise click.ClickException(f"sync failed: {last.error}")

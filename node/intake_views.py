@@ -174,6 +174,7 @@ def submit(item_code: str) -> Response | tuple[str, int]:
             kind=kind,
             status=exc.http_status,
         )
+    node.nudge_sync()
     return redirect(url_for("cases.show_case", case_id=result.case_id, registered=1), 303)
 
 

@@ -112,6 +112,8 @@ class SyncSite:
     own_credentials: tuple[Credential, ...] = ()
     hooks: SyncHooks = field(default_factory=NoHooks)
     root: bool = False  # the top hub: nothing goes further up, it issues receipts
+    releases: Callable[[Session, datetime], list[Release]] | None = None
+    """What to pass down; default: the newest release of each kind this site holds."""
 
     @property
     def code(self) -> str:
@@ -224,7 +226,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     store.write_state(session, f"child_ack:{sender}",
                       cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]))
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)
-    releases = store.latest_releases(session)
+    releases = (site.releases(session, now) if site.releases is not None
+                else store.latest_releases(session))
     session.commit()
     return Answer(200, ex.respond(now, down=down, releases=releases))
 

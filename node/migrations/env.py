@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 import node.models  # noqa: F401  (registers the node's tables on the metadata)
+import shared.accounts
 import shared.sync_store  # noqa: F401  (the shared sync tables)
 from node.db_session import include_object
 from shared.db import Base

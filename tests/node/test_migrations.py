@@ -21,6 +21,7 @@ NODE_TABLES = {
     "sync_releases",
     "sync_down",
     "sync_credentials",
+    "acct_users",
 }
 
 

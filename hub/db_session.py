@@ -1,0 +1,12 @@
+"""The hub's database: PostgreSQL in production, SQLite for the demo, one schema made only by
+the migrations in ``hub/migrations`` (they own the ``hub_`` tables and the shared ``sync_``
+and ``acct_`` tables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.web_db import SHARED_PREFIXES, Migrations, app_session, get_session, init_app
+
+MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), ("hub_", *SHARED_PREFIXES))
+__all__ = ["MIGRATIONS", "app_session", "get_session", "init_app"]

@@ -1,0 +1,67 @@
+"""The hub's own tables (prefixed ``hub_``); times are epoch milliseconds (UTC) so SQLite
+(the demo) and PostgreSQL (production) store them alike.
+
+``hub_sites`` is the registry of the tree: a site's parent is recorded here at
+``add-site``, never derived from its code. ``hub_enrolment_codes`` keeps each one-time code
+retrievably (the node proves it knows the code with an HMAC keyed by it) until it is used or
+expires. ``hub_cases`` is the projection of every case the city holds, folded from the
+events in ``sync_events``; window queues and supervision read it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import BigInteger, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+
+
+class HubSite(Base):
+    """A site of the tree below (and including) the hub."""
+
+    __tablename__ = "hub_sites"
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    tier: Mapped[str] = mapped_column(String(10))
+    parent: Mapped[str | None] = mapped_column(String(15), nullable=True, index=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    enrolled_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_contact_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class HubEnrolmentCode(Base):
+    """A one-time enrolment code issued by ``sanji hub add-site`` (or re-enrolment)."""
+
+    __tablename__ = "hub_enrolment_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(15), index=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    used_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class HubCase(Base):
+    """Where a case stands, as the city sees it (rebuilt from its events on every change)."""
+
+    __tablename__ = "hub_cases"
+    __table_args__ = (Index("ix_hub_cases_queue", "owner_site", "window", "open", "due_ms"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    acceptance_no: Mapped[str] = mapped_column(String(40), index=True)
+    origin: Mapped[str] = mapped_column(String(15), index=True)
+    item_code: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    window: Mapped[str] = mapped_column(String(40))
+    owner_site: Mapped[str] = mapped_column(String(15))
+    state: Mapped[str] = mapped_column(String(30))
+    stage: Mapped[str] = mapped_column(String(40))
+    open: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    registered_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

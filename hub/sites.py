@@ -1,0 +1,145 @@
+"""The registry of the tree and enrolment at the hub.
+
+``sanji hub add-site`` records a site with its explicit parent and issues a one-time code
+``<site>.<secret>`` with an expiry; :func:`enrol` turns a node's request (made with that code)
+into a hub-signed grant, stores the certificate with the sync layer's credentials (so the
+exchange recognises the site and routes toward it) and marks the code used, in one
+transaction. Re-enrolling a site (a dead village PC replaced) issues a new code; the new key's
+certificate replaces the old one for routing, and the site's history stays.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import HubEnrolmentCode, HubSite
+from shared import sync_store
+from shared.accounts import export_credentials
+from shared.case_events import TIERS
+from shared.enrolment import SiteFacts, grant, read_request
+from shared.errors import InvalidInput, NotFound, NotPermitted, Problems, StateConflict
+from shared.sites import validate_site_code
+from sync_protocol import Release, SiteKey
+from sync_protocol.times import from_ms, to_ms
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+DEFAULT_CODE_DAYS = 7
+SITE_TIERS = tuple(t for t in TIERS if t not in ("province",))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    site: str
+    code: str
+    expires_at: datetime
+
+
+def register_hub(session: Session, code: str, name: str, now: datetime) -> None:
+    """The hub's own row (the root of the tree), once."""
+    if session.get(HubSite, code) is None:
+        session.add(HubSite(code=code, name=name, tier="city", parent=None,
+                            created_ms=to_ms(now), enrolled_ms=to_ms(now)))
+
+
+def add_site(session: Session, *, code: str, name: str, tier: str, parent: str,
+             now: datetime, days: int = DEFAULT_CODE_DAYS) -> IssuedCode:
+    """Record a site under ``parent`` and issue its first one-time enrolment code."""
+    problems: dict[str, str] = {}
+    try:
+        validate_site_code(code, "code")
+    except InvalidInput as exc:
+        problems["code"] = exc.reason
+    if not name.strip() or len(name) > 80:
+        problems["name"] = "1-80 characters"
+    if tier not in ("county", "township", "village"):
+        problems["tier"] = "one of county, township, village"
+    parent_row = session.get(HubSite, parent)
+    if parent_row is None:
+        problems["parent"] = f"no site {parent}: add the parent first"
+    elif parent_row.tier == "village":
+        problems["parent"] = "a village has no sites below it"
+    if session.get(HubSite, code) is not None:
+        problems["code"] = f"site {code} exists already"
+    if problems:
+        raise Problems(problems, "the site cannot be added")
+    session.add(HubSite(code=code, name=name.strip(), tier=tier, parent=parent,
+                        created_ms=to_ms(now)))
+    return issue_code(session, code, now=now, days=days)
+
+
+def issue_code(session: Session, site: str, *, now: datetime,
+               days: int = DEFAULT_CODE_DAYS) -> IssuedCode:
+    """A new one-time code for ``site`` (earlier unused codes stop working)."""
+    if session.get(HubSite, site) is None:
+        raise NotFound("site", f"no site {site}")
+    for old in session.scalars(select(HubEnrolmentCode).where(
+            HubEnrolmentCode.site == site, HubEnrolmentCode.used_ms.is_(None))):
+        old.used_ms = to_ms(now)
+    secret = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    code = f"{site}.{secret}"
+    expires = now + timedelta(days=days)
+    session.add(HubEnrolmentCode(site=site, code=code, expires_ms=to_ms(expires)))
+    session.flush()
+    return IssuedCode(site, code, expires)
+
+
+def move_site(session: Session, site: str, new_parent: str) -> None:
+    """Put ``site`` under another parent; it takes effect at its next enrolment."""
+    row = session.get(HubSite, site)
+    parent = session.get(HubSite, new_parent)
+    if row is None or parent is None:
+        raise NotFound("site", "both sites must exist")
+    if parent.tier == "village":
+        raise Problems({"parent": "a village has no sites below it"}, "cannot move")
+    row.parent = new_parent
+
+
+def path_up(session: Session, site: str) -> list[tuple[str, str]]:
+    """``(code, tier)`` from ``site`` up to the hub, by the registry's parents."""
+    path: list[tuple[str, str]] = []
+    current: str | None = site
+    for _ in range(32):
+        if current is None:
+            break
+        row = session.get(HubSite, current)
+        if row is None:
+            break
+        path.append((row.code, row.tier))
+        current = row.parent
+    return path
+
+
+def enrol(session: Session, hub_key: SiteKey, body: bytes, *, releases: list[Release],
+          now: datetime) -> bytes:
+    """Check a node's enrolment request and answer the signed grant; commits nothing."""
+    request = read_request(body)
+    row = session.scalar(select(HubEnrolmentCode).where(
+        HubEnrolmentCode.site == request.site, HubEnrolmentCode.used_ms.is_(None)
+    ).order_by(HubEnrolmentCode.id.desc()).limit(1).with_for_update())
+    if row is None:
+        raise NotPermitted("code", "no unused enrolment code for this site; ask the city")
+    if from_ms(row.expires_ms) <= now:
+        raise StateConflict("code", "the enrolment code has expired; ask for a new one")
+    site = session.get(HubSite, request.site)
+    if site is None:  # pragma: no cover - codes exist only for registered sites
+        raise NotFound("site", "unknown site")
+    facts = SiteFacts(site.code, site.name, site.tier, site.parent)
+    issued, data = grant(request, row.code, hub_key=hub_key, site=facts, releases=releases,
+                         users=export_credentials(session, [site.code]), now=now)
+    row.used_ms = to_ms(now)
+    site.enrolled_ms = to_ms(now)
+    site.key_id = issued.certificate.key_id.hex()
+    sync_store.add_credentials(session, [issued.certificate], forward=False)
+    return data
+
+
+def touch(session: Session, site: str, now: datetime) -> None:
+    row = session.get(HubSite, site)
+    if row is not None:
+        row.last_contact_ms = to_ms(now)

@@ -1,0 +1,38 @@
+"""Running the exchange with the parent from a node process: ``sanji node sync-now`` and the
+scheduled job (:mod:`node.sync_job`) both call :func:`sync_app`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from node.db_session import app_session
+from shared.exchange import SyncOutcome, http_transport, sync_until_quiet
+
+LOG = logging.getLogger("sanji.node.sync")
+_TRANSPORT_TIMEOUT = 60.0
+
+
+def sync_app(app: Flask, max_rounds: int = 50) -> list[SyncOutcome]:
+    """Exchange with the parent until nothing is left to move (bounded) or it fails."""
+    node = app.extensions["sanji_node"]
+    site = node.sync_site
+    if site.parent is None or site.parent_url is None:
+        return [SyncOutcome(ok=False, error="not enrolled: no parent to sync with")]
+    with app_session(app) as session:
+        outcomes = sync_until_quiet(session, site, http_transport(_TRANSPORT_TIMEOUT),
+                                    node.clock, max_rounds=max_rounds)
+    for outcome in outcomes:
+        LOG.info("sync", extra={"fields": {"ok": outcome.ok, "sent": outcome.sent,
+                                           "received": outcome.received,
+                                           "bytes_up": outcome.bytes_up,
+                                           "bytes_down": outcome.bytes_down,
+                                           "error": outcome.error}})
+    return outcomes
+
+
+def job_run(app: Flask) -> bool:
+    """One scheduled run: True when the parent answered (the backoff resets)."""
+    outcomes = sync_app(app)
+    return bool(outcomes) and outcomes[-1].ok
