@@ -201,18 +201,22 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     link = load_child_link(session, sender, lock=True)
     ex = ParentExchange(key=site.key, keyring=ring, link=link, epoch=site.epoch,
                         own_credentials=site.own_credentials)
-    if sender not in children_of(session, site.code):
-        session.rollback()
-        return Answer(403, ex.refuse(WrongAddress("request.sender",
-                                                  "not a child of this site"), now))
     try:
         incoming = ex.receive(data, now)
     except ProtocolError as err:
-        save_child_link(session, ex.link)
-        session.commit()
+        if sender in children_of(session, site.code):
+            save_child_link(session, ex.link)
+            session.commit()
+        else:
+            session.rollback()
         return Answer(err.http_status, ex.refuse(err, now))
     now_ms = _now_ms(now)
+    # A child introduces itself with its hub-signed certificate on first contact.
     store.add_credentials(session, incoming.credentials, forward=not site.is_root)
+    if sender not in children_of(session, site.code):
+        session.rollback()
+        refusal = WrongAddress("request.sender", "not a child of this site")
+        return Answer(refusal.http_status, ex.refuse(refusal, now))
     stored: list[Event] = []
     for event in incoming.new_events:
         if store.store_received(session, site.sealer, event, up=not site.is_root,

@@ -1,0 +1,170 @@
+"""A village, a township and the hub as separate processes over real HTTP on 127.0.0.1.
+
+The tree is built the way an operator builds it: ``sanji hub add-site`` issues one-time codes,
+``sanji node init --parent-url --enroll-code`` enrols each node through its parent. A case
+registered at the village travels up through the township, is routed to the hub window
+authorised for its item, is decided there by two different operators (一审一核), and the
+decision comes back down to the village exactly once. A village killed with SIGKILL before its
+case was acknowledged sends it after restart, and the hub holds it once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.processes import Site, free_port, sanji
+
+HUB = "431000"
+TOWNSHIP = "431002001"
+VILLAGE = "431002001201"
+CITY_ITEM = "MZ-0520"  # 社会团体成立登记: decided at the city window W-MZ-01
+PASSWORD = "window-pass-2026"
+FORM = {"org_name": "郴州市摄影家协会", "registered_funds": 30000, "member_count": 60,
+        "business_scope": "摄影交流与培训"}
+
+
+@dataclass
+class Tree:
+    hub: Site
+    township: Site
+    village: Site
+    dirs: dict[str, Path]
+
+    def sync(self, *names: str) -> None:
+        for name in names:
+            sanji("node", "sync-now", "--data-dir", str(self.dirs[name]))
+
+
+def _add_site(hub_dir: Path, code: str, name: str, tier: str, parent: str) -> str:
+    out = sanji("hub", "add-site", "--data-dir", str(hub_dir), "--code", code, "--name", name,
+                "--tier", tier, "--parent", parent, "--json")
+    code_line: dict[str, str] = json.loads(out.strip().splitlines()[-1])
+    return code_line["code"]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Iterator[Tree]:
+    dirs = {n: tmp_path / n for n in ("hub", "township", "village")}
+    hub_port, town_port, village_port = free_port(), free_port(), free_port()
+    sanji("hub", "init", "--data-dir", str(dirs["hub"]))
+    town_code = _add_site(dirs["hub"], TOWNSHIP, "良田镇便民服务中心", "township", HUB)
+    village_code = _add_site(dirs["hub"], VILLAGE, "吉村代办点", "village", TOWNSHIP)
+    for username in ("mz-review", "mz-check"):
+        sanji("hub", "add-user", "--data-dir", str(dirs["hub"]), "--username", username,
+              "--password", PASSWORD, "--role", "window_operator", "--site", HUB,
+              "--window", "W-MZ-01")
+    hub = Site("hub", ["hub", "run", "--data-dir", str(dirs["hub"])], hub_port,
+               tmp_path / "hub.log").start()
+    sites: list[Site] = [hub]
+    try:
+        sanji("node", "init", "--data-dir", str(dirs["township"]), "--parent-url", hub.url,
+              "--enroll-code", town_code)
+        township = Site("township", ["node", "run", "--data-dir", str(dirs["township"]),
+                                     "--sync-interval", "0"], town_port,
+                        tmp_path / "township.log").start()
+        sites.append(township)
+        sanji("node", "init", "--data-dir", str(dirs["village"]), "--parent-url",
+              township.url, "--enroll-code", village_code)
+        village = Site("village", ["node", "run", "--data-dir", str(dirs["village"]),
+                                   "--sync-interval", "0"], village_port,
+                       tmp_path / "village.log").start()
+        sites.append(village)
+        yield Tree(hub, township, village, dirs)
+    finally:
+        for site in reversed(sites):
+            site.stop()
+
+
+def _register(village: Site, key: str) -> dict[str, Any]:
+    body = {
+        "item_code": CITY_ITEM,
+        "applicant": {"name": "李四", "id_number": "11010519491231002X", "phone": "13800138000"},
+        "form": FORM,
+        "delivery": "village",
+    }
+    response = requests.post(f"{village.url}/api/v1/cases", json=body,
+                             headers={"Idempotency-Key": key}, timeout=10)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def _token(hub: Site, username: str) -> dict[str, str]:
+    response = requests.post(f"{hub.url}/api/v1/auth/token",
+                             json={"username": username, "password": PASSWORD}, timeout=10)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _act(hub: Site, headers: dict[str, str], case_id: str, action: str,
+         **extra: object) -> requests.Response:
+    return requests.post(f"{hub.url}/api/v1/cases/{case_id}/actions",
+                         json={"action": action, **extra}, headers=headers, timeout=10)
+
+
+def test_a_village_case_is_decided_at_the_city_and_the_outcome_returns_once(
+    tree: Tree,
+) -> None:
+    case = _register(tree.village, "first")
+    case_id = case["case_id"]
+    tree.sync("village", "township")
+    review, check = _token(tree.hub, "mz-review"), _token(tree.hub, "mz-check")
+    queue = requests.get(f"{tree.hub.url}/api/v1/windows/W-MZ-01/cases", headers=review,
+                         timeout=10).json()["cases"]
+    assert [c["case_id"] for c in queue] == [case_id]
+    assert queue[0]["acceptance_no"] == case["acceptance_no"]
+    assert queue[0]["state"] == "routed"
+
+    for action in ("claim", "accept", "approve"):
+        response = _act(tree.hub, review, case_id, action)
+        assert response.status_code == 200, response.text
+    same_person = _act(tree.hub, review, case_id, "check")
+    assert same_person.status_code in (403, 409), same_person.text  # 一审一核
+    for action in ("claim", "check"):
+        response = _act(tree.hub, check, case_id, action)
+        assert response.status_code == 200, response.text
+    issued = _act(tree.hub, check, case_id, "issue_result")
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["outcome"] == "approved"
+
+    tree.sync("township", "village")
+    tree.sync("township", "village")  # a second round changes nothing
+    shown = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+    assert shown["stage"] == "decided"
+    types = [e["type"] for e in shown["events"]]
+    assert types.count("checked") == 1 and types.count("result_issued") == 1
+    assert types[0] == "registered" and "routed" in types
+    status = requests.get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
+    assert status["pending_up"] == 0 and status["parent_reachable"] is True
+    assert status["last_error"] is None
+
+
+def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> None:
+    case = _register(tree.village, "power-cut")
+    tree.village.kill()
+    tree.village.start()
+    again = requests.post(
+        f"{tree.village.url}/api/v1/cases",
+        json={"item_code": CITY_ITEM,
+              "applicant": {"name": "李四", "id_number": "11010519491231002X",
+                            "phone": "13800138000"},
+              "form": FORM, "delivery": "village"},
+        headers={"Idempotency-Key": "power-cut"}, timeout=10)
+    assert again.status_code == 200 and again.json()["case_id"] == case["case_id"]
+    tree.sync("village", "township", "village", "township")
+    headers = _token(tree.hub, "mz-review")
+    queue = requests.get(f"{tree.hub.url}/api/v1/windows/W-MZ-01/cases", headers=headers,
+                         timeout=10).json()["cases"]
+    assert [c["case_id"] for c in queue] == [case["case_id"]]
+    hub_case = requests.get(f"{tree.hub.url}/api/v1/cases/{case['case_id']}",
+                            headers=headers, timeout=10).json()
+    assert [e["type"] for e in hub_case["events"]].count("registered") == 1
+    assert uuid.UUID(hub_case["case_id"])
