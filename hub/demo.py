@@ -15,11 +15,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import click
 import requests
+
+from hub.demo_plan import DemoPlan, plan_city
 
 START_TIMEOUT_SECONDS = 60.0
 
@@ -69,12 +72,60 @@ def print_table(sites: list[DemoSite], users: list[dict[str, object]]) -> None:
         click.echo(f"{site.code:<14}{site.tier:<10}{site.url:<28}{site.name}")
     if users:
         click.echo("")
-        click.echo(f"{'username':<24}{'password':<20}{'role':<18}site")
+        click.echo(f"{'username':<24}{'password':<20}{'role':<18}{'site':<14}window / TOTP")
         for user in users:
+            extra = user.get("window") or user.get("totp_secret") or ""
             click.echo(
                 f"{user['username']!s:<24}{user['password']!s:<20}{user['role']!s:<18}"
-                f"{user['site']}"
+                f"{user['site']!s:<14}{extra}"
             )
+
+
+def _register_plan(hub_dir: Path, plan: DemoPlan) -> dict[str, str]:
+    """Record every site and user at the hub (in this process); the sites' enrolment codes."""
+    from sqlalchemy.orm import sessionmaker
+
+    from hub.db_session import MIGRATIONS
+    from hub.settings import HubSettings
+    from hub.sites import add_site, register_hub
+    from shared.accounts import add_user
+    from shared.db import make_engine
+
+    settings = HubSettings.load(hub_dir)
+    engine = make_engine(settings.database_url)
+    MIGRATIONS.upgrade(engine)
+    now = datetime.now(UTC)
+    codes: dict[str, str] = {}
+    with sessionmaker(engine)() as session:
+        register_hub(session, settings.site_code, settings.site_name, now)
+        for site in plan.sites:
+            if site.parent is not None:
+                codes[site.code] = add_site(session, code=site.code, name=site.name,
+                                            tier=site.tier, parent=site.parent, now=now).code
+        for user in plan.users:
+            add_user(session, username=user.username, password=user.password, role=user.role,
+                     site=user.site, window=user.window, department=user.department,
+                     totp_secret=user.totp_secret, now=now)
+        session.commit()
+    engine.dispose()
+    return codes
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:
+        return subprocess.Popen(_sanji(*args), stdout=handle, stderr=subprocess.STDOUT)
+
+
+def _sync_line(sites: list[DemoSite]) -> str:
+    """``code: pending up`` for every node, as their sync status says."""
+    parts = []
+    for site in sites[1:]:
+        try:
+            status = requests.get(f"{site.url}/api/v1/sync/status", timeout=2).json()
+            parts.append(f"{site.code}:{status.get('pending_up')}")
+        except (requests.RequestException, ValueError):
+            parts.append(f"{site.code}:?")
+    return "sync (events waiting to go up) " + " ".join(parts)
 
 
 @click.command("demo")
@@ -85,18 +136,34 @@ def print_table(sites: list[DemoSite], users: list[dict[str, object]]) -> None:
     help="default: a fresh temporary directory",
 )
 @click.option("--base-port", default=8000, show_default=True, type=int)
-def demo_command(data_dir: Path | None, base_port: int) -> None:
-    """Start the city hub on 127.0.0.1 with the sample catalogue and print where it is."""
+@click.option("--townships", default=2, show_default=True, type=int)
+@click.option("--villages-per-township", default=2, show_default=True, type=int)
+@click.option("--depth", default=3, show_default=True, type=click.Choice(["3", "4"]),
+              help="4 puts a county centre between the hub and the townships")
+@click.option("--sync-interval", default=5.0, show_default=True, type=float,
+              help="seconds between each node's exchanges with its parent")
+def demo_command(data_dir: Path | None, base_port: int, townships: int,
+                 villages_per_township: int, depth: str, sync_interval: float) -> None:
+    """Start a living city on 127.0.0.1: the hub, townships and villages, each a process,
+    enrolled through the real enrolment path; print every site, URL and login."""
+    from shared.catalogue_loader import load_sample_catalogue
+
     root = data_dir or Path(tempfile.mkdtemp(prefix="sanji-demo-"))
     root.mkdir(parents=True, exist_ok=True)
+    try:
+        plan = plan_city(load_sample_catalogue(), townships=townships,
+                         villages_per_township=villages_per_township, depth=int(depth),
+                         base_port=base_port)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
+    hub_plan = plan.sites[0]
     hub_dir = root / "hub"
-    url = f"http://127.0.0.1:{base_port}"
-    hub = DemoSite("431000", "郴州市政务服务中心", "city", None, url, hub_dir)
     subprocess.run(
-        _sanji("hub", "init", "--data-dir", str(hub_dir), "--public-base-url", url),
+        _sanji("hub", "init", "--data-dir", str(hub_dir), "--public-base-url", hub_plan.url),
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    codes = _register_plan(hub_dir, plan)
     processes: list[subprocess.Popen[bytes]] = []
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -104,26 +171,43 @@ def demo_command(data_dir: Path | None, base_port: int) -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        log = (root / "hub.log").open("ab")
-        processes.append(
-            subprocess.Popen(
-                _sanji("hub", "run", "--data-dir", str(hub_dir), "--port", str(base_port)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        processes.append(_start(["hub", "run", "--data-dir", str(hub_dir), "--port",
+                                 str(hub_plan.port)], root / "hub.log"))
+        _wait_healthy(hub_plan.url, processes[0], time.monotonic() + START_TIMEOUT_SECONDS)
+        sites = [DemoSite(hub_plan.code, hub_plan.name, hub_plan.tier, None, hub_plan.url,
+                          hub_dir)]
+        urls = {hub_plan.code: hub_plan.url}
+        for planned in plan.sites[1:]:
+            assert planned.parent is not None
+            site_dir = root / planned.code
+            subprocess.run(
+                _sanji("node", "init", "--data-dir", str(site_dir), "--parent-url",
+                       urls[planned.parent], "--enroll-code", codes[planned.code],
+                       "--public-base-url", hub_plan.url),
+                check=True, stdout=subprocess.DEVNULL,
             )
-        )
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        _wait_healthy(url, processes[0], deadline)
-        sites = [hub]
-        users: list[dict[str, object]] = []
+            process = _start(["node", "run", "--data-dir", str(site_dir), "--port",
+                              str(planned.port), "--sync-interval", str(sync_interval)],
+                             root / f"{planned.code}.log")
+            processes.append(process)
+            _wait_healthy(planned.url, process, time.monotonic() + START_TIMEOUT_SECONDS)
+            urls[planned.code] = planned.url
+            sites.append(DemoSite(planned.code, planned.name, planned.tier, planned.parent,
+                                  planned.url, site_dir))
+        users = [u.as_json() for u in plan.users]
         (root / "demo.json").write_text(
             json.dumps(demo_facts(sites, users), ensure_ascii=False, indent=2) + "\n"
         )
         print_table(sites, users)
-        click.echo(f"\n办事指南 service guide: {url}/guide")
-        click.echo(f"data and logs in {root}; Ctrl-C stops everything")
+        click.echo(f"\n办事指南 service guide: {hub_plan.url}/guide")
+        click.echo(f"demo.json, data and logs in {root}; Ctrl-C stops everything")
+        last = ""
         while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
+            line = _sync_line(sites)
+            if line != last:
+                click.echo(line)
+                last = line
+            time.sleep(max(1.0, sync_interval))
         raise click.ClickException("a site stopped; see the logs in " + str(root))
     except KeyboardInterrupt:
         click.echo("stopping ...")

@@ -117,6 +117,8 @@ def plan_city(
         *_operators(catalogue, SiteTier.CITY, HUB_CODE, "city-"),
     ]
     township_parent = HUB_CODE
+    if depth == 3:  # no county centre: the city hall's windows decide county items
+        users += _operators(catalogue, SiteTier.COUNTY, HUB_CODE, "county-")
     if depth == 4:
         sites.append(PlannedSite(COUNTY_CODE, COUNTY_NAME, "county", HUB_CODE, next(port)))
         users += _operators(catalogue, SiteTier.COUNTY, COUNTY_CODE, "county-")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy.engine import Engine
 
 from node.enrolment_setup import site_from_code
 from node.settings import CONFIG_FILE, NodeSettings
@@ -84,6 +85,7 @@ def init_command(
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     parent_code = hub_code = ""
+    granted: Grant | None = None
     if enroll_code:
         granted = _enrol(data_dir, parent_url, enroll_code, site_code)
         site_name, tier = granted.site.name, granted.site.tier
@@ -115,9 +117,23 @@ def init_command(
     engine = make_engine(NodeSettings.load(data_dir).database_url)
     try:
         upgrade_database(engine)
+        if granted is not None:
+            _import_users(engine, granted)
     finally:
         engine.dispose()
     click.echo(f"node {site_code} ready in {data_dir}")
+
+
+def _import_users(engine: Engine, granted: Grant) -> None:
+    """The site's users from the grant (password hashes only): agents log in offline."""
+    from sqlalchemy.orm import Session
+
+    from shared.accounts import import_credentials
+
+    with Session(engine) as session:
+        count = import_credentials(session, granted.users, now=datetime.now(UTC))
+        session.commit()
+    click.echo(f"{count} user account(s) received")
 
 
 def _enrol(data_dir: Path, parent_url: str, code: str, site_code: str) -> Grant:

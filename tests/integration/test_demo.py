@@ -41,7 +41,21 @@ def test_demo_serves_the_guide_writes_demo_json_and_stops_on_sigterm(tmp_path: P
         hub = facts["sites"][0]
         assert hub == {"code": "431000", "name": "郴州市政务服务中心", "tier": "city",
                        "parent": None, "url": f"http://127.0.0.1:{port}"}
-        assert isinstance(facts["users"], list)
+        tiers = [site["tier"] for site in facts["sites"]]
+        assert tiers.count("township") == 2 and tiers.count("village") == 4
+        by_code = {site["code"]: site for site in facts["sites"]}
+        for site in facts["sites"]:
+            assert requests.get(f"{site['url']}/healthz", timeout=5).status_code == 200
+            if site["parent"] is not None:
+                assert by_code[site["parent"]]["tier"] in ("city", "county", "township")
+        roles = {user["role"] for user in facts["users"]}
+        assert {"agent", "window_operator", "supervisor", "admin"} <= roles
+        operator = next(u for u in facts["users"] if u["role"] == "window_operator"
+                        and u["site"] == "431000")
+        token = requests.post(f"{hub['url']}/api/v1/auth/token", timeout=10,
+                              json={"username": operator["username"],
+                                    "password": operator["password"]})
+        assert token.status_code == 200 and token.json()["token_type"] == "Bearer"
         guide = requests.get(f"{hub['url']}/guide", timeout=10)
         assert guide.status_code == 200
         assert "办事指南" in guide.text
