@@ -11,6 +11,9 @@ case was acknowledged sends it after restart, and the hub holds it once.
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,6 +148,19 @@ def test_a_village_case_is_decided_at_the_city_and_the_outcome_returns_once(
     status = requests.get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
     assert status["pending_up"] == 0 and status["parent_reachable"] is True
     assert status["last_error"] is None
+
+    # every chain each site holds whole verifies; an edited event is named
+    for name in ("hub", "township", "village"):
+        assert "every chain verifies" in sanji("audit", "verify", "--data-dir",
+                                               str(tree.dirs[name]))
+    with sqlite3.connect(tree.dirs["hub"] / "hub.sqlite") as db:
+        db.execute("UPDATE sync_events SET actor = 'agent:forger' WHERE origin = ? AND seq = 1",
+                   (VILLAGE,))
+    tampered = subprocess.run([sys.executable, "-m", "sanji_cli", "audit", "verify",
+                               "--data-dir", str(tree.dirs["hub"])],
+                              capture_output=True, text=True, timeout=120)
+    assert tampered.returncode == 1
+    assert f"case {case_id} event {VILLAGE}/1/1" in tampered.stdout
 
 
 def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> None:
