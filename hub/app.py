@@ -18,7 +18,7 @@ from flask import Flask, current_app
 
 from hub import db_session
 from hub.identity import hub_key, token_secret
-from hub.ingest import HUB_TIER, HubHooks, HubWindowStore
+from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
 from hub.releases import releases_to_send
 from hub.settings import HubSettings
 from shared import api_errors
@@ -72,7 +72,7 @@ class HubServices:
             sealer=PlainPayloads(),
             root=True,
             releases=releases_to_send,
-            hooks=HubHooks(lambda: self.sync_site, lambda: self.catalogue),
+            hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue),
         )
 
     @cached_property

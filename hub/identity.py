@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.accounts import load_or_create_secret
+from shared.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from sync_protocol import SiteKey, dump_key, generate_key, load_key
 
 HUB_KEY_FILE = "hub.key"
-TOKEN_SECRET_FILE = "token.secret"  # noqa: S105 - a file name, not a secret
 
 
 def hub_key(key_dir: Path, site: str) -> SiteKey:

@@ -10,11 +10,10 @@ events in ``sync_events``; window queues and supervision read it.
 
 from __future__ import annotations
 
-import uuid
-
-from sqlalchemy import BigInteger, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.case_projection import CaseProjectionColumns
 from shared.db import Base
 
 
@@ -45,23 +44,8 @@ class HubEnrolmentCode(Base):
     used_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class HubCase(Base):
+class HubCase(CaseProjectionColumns, Base):
     """Where a case stands, as the city sees it (rebuilt from its events on every change)."""
 
     __tablename__ = "hub_cases"
     __table_args__ = (Index("ix_hub_cases_queue", "owner_site", "window", "open", "due_ms"),)
-
-    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    acceptance_no: Mapped[str] = mapped_column(String(40), index=True)
-    origin: Mapped[str] = mapped_column(String(15), index=True)
-    item_code: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(20))
-    window: Mapped[str] = mapped_column(String(40))
-    owner_site: Mapped[str] = mapped_column(String(15))
-    state: Mapped[str] = mapped_column(String(30))
-    stage: Mapped[str] = mapped_column(String(40))
-    open: Mapped[int] = mapped_column(Integer, default=1)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    registered_ms: Mapped[int] = mapped_column(BigInteger)
-    updated_ms: Mapped[int] = mapped_column(BigInteger)

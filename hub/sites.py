@@ -138,8 +138,3 @@ def enrol(session: Session, hub_key: SiteKey, body: bytes, *, releases: list[Rel
     sync_store.add_credentials(session, [issued.certificate], forward=False)
     return data
 
-
-def touch(session: Session, site: str, now: datetime) -> None:
-    row = session.get(HubSite, site)
-    if row is not None:
-        row.last_contact_ms = to_ms(now)

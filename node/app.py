@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,16 +24,22 @@ from node.catalogue_store import load_node_catalogue
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
 from node.materials import BlobStore
+from node.models import NodeWindowCase
 from node.rate_limit import FailureLimiter
 from node.sealing import DataSealer, load_sealer
 from node.settings import NodeSettings
-from node.sync_setup import node_sync_site
+from node.sync_setup import DECIDING_TIERS, node_sync_site
 from shared import api_errors
+from shared.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
+from shared.auth_api import auth_blueprint
+from shared.case_projection import ProjectionStore
 from shared.catalogue import Catalogue
 from shared.exchange import SyncSite
 from shared.exchange_views import exchange_blueprint
 from shared.openapi import openapi_blueprint
 from shared.pdf_fonts import PdfFonts, find_fonts
+from shared.window_api import WindowContext, window_blueprint
+from shared.working_days import WorkingDayCalendar
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
 _EXTENSION = "sanji_node"
@@ -65,6 +70,21 @@ class NodeServices:
         return self.build_sync_site()
 
     @cached_property
+    def signer(self) -> TokenSigner:
+        return TokenSigner(load_or_create_secret(self.settings.key_dir / TOKEN_SECRET_FILE))
+
+    @cached_property
+    def windows(self) -> WindowContext:
+        return WindowContext(
+            site=self.sync_site,
+            tier=str(self.settings.tier.value),
+            catalogue=lambda: self.catalogue,
+            calendar=WorkingDayCalendar.standard,
+            store=ProjectionStore(NodeWindowCase, lambda: self.sync_site),
+            clock=lambda: self.clock(),
+        )
+
+    @cached_property
     def fonts(self) -> PdfFonts:
         return find_fonts()
 
@@ -78,6 +98,11 @@ class NodeServices:
     def intake_context(self) -> IntakeContext:
         return IntakeContext(self.settings.site_code, self.catalogue, self.sealer,
                              self.sync_site)
+
+
+def services_of(app: Flask) -> NodeServices:
+    found: NodeServices = app.extensions[_EXTENSION]
+    return found
 
 
 def services() -> NodeServices:
@@ -104,7 +129,6 @@ def create_app(settings: NodeSettings) -> Flask:
     (``sanji node init``)."""
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secrets.token_hex(32),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         TESTING=settings.testing,
         JSON_AS_ASCII=False,
@@ -123,7 +147,7 @@ def create_app(settings: NodeSettings) -> Flask:
     def build_sync_site() -> SyncSite:
         with db_session.app_session(app) as session:
             epoch = current_epoch(session)
-        return node_sync_site(settings, sealer, epoch)
+        return node_sync_site(settings, sealer, epoch, lambda: services_of(app).catalogue)
 
     app.extensions[_EXTENSION] = NodeServices(
         settings=settings,
@@ -149,6 +173,16 @@ def create_app(settings: NodeSettings) -> Flask:
         exchange_blueprint(db_session.get_session, lambda: services().sync_site,
                            lambda: services().clock())
     )
+    app.config["SECRET_KEY"] = load_or_create_secret(settings.key_dir / TOKEN_SECRET_FILE).hex()
+    app.register_blueprint(
+        auth_blueprint(db_session.get_session, lambda: services().signer,
+                       lambda: services().clock())
+    )
+    if str(settings.tier.value) in DECIDING_TIERS:
+        app.register_blueprint(
+            window_blueprint(db_session.get_session, lambda: services().windows,
+                             case_view=False)
+        )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.case_projection import CaseProjectionColumns
 from shared.db import Base
 
 
@@ -109,3 +111,12 @@ class NodeMeta(Base):
 
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class NodeWindowCase(CaseProjectionColumns, Base):
+    """A case this township or county node decides or watches, for its window queues."""
+
+    __tablename__ = "node_window_cases"
+    __table_args__ = (
+        Index("ix_node_window_cases_queue", "owner_site", "window", "open", "due_ms"),
+    )

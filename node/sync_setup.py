@@ -9,7 +9,7 @@ enrolled later; it just has no parent to send them to yet.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -17,21 +17,29 @@ from sqlalchemy.orm import Session
 
 from node.case_log import record_receipt, refresh_progress
 from node.enrolment_setup import GRANT_FILE, site_key
-from node.models import NodeCase
+from node.models import NodeCase, NodeWindowCase
 from node.settings import NodeSettings
+from shared.case_projection import DecidingHooks
+from shared.catalogue import Catalogue, ServiceItem
 from shared.enrolment import Grant, decode_grant
 from shared.exchange import SyncSite
 from shared.sync_store import PayloadSealer
 from sync_protocol import Event, Receipt, Release
 
+DECIDING_TIERS = ("township", "county")
+
 
 class NodeHooks:
-    """What the node does with what the exchange stored: refresh the case list."""
+    """What the node does with what the exchange stored: refresh the agents' case list and,
+    at a township or county, route and project the cases its windows decide."""
 
-    def __init__(self, site_code: str) -> None:
+    def __init__(self, site_code: str, deciding: DecidingHooks | None = None) -> None:
         self.site_code = site_code
+        self.deciding = deciding
 
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        if self.deciding is not None:
+            self.deciding.events_arrived(session, events, now)
         self._refresh(session, {e.case_id for e in events}, now)
 
     def receipts_arrived(self, session: Session, receipts: Sequence[Receipt],
@@ -61,14 +69,17 @@ def read_grant(data_dir: Path) -> Grant | None:
     return decode_grant(path.read_bytes()) if path.exists() else None
 
 
-def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int) -> SyncSite:
+def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
+                   catalogue: Callable[[], Catalogue]) -> SyncSite:
     """This node in the tree; a node without a grant has no parent to talk to."""
     key = site_key(settings.key_dir, settings.site_code)
     grant = read_grant(settings.data_dir)
+    tier = str(settings.tier.value)
+    hooks = NodeHooks(settings.site_code)
     if grant is None:
         return SyncSite(key=key, hub_site=settings.hub_code or "", hub_public_raw=b"",
-                        sealer=sealer, epoch=epoch, hooks=NodeHooks(settings.site_code))
-    return SyncSite(
+                        sealer=sealer, epoch=epoch, hooks=hooks)
+    site = SyncSite(
         key=key,
         hub_site=grant.hub_site,
         hub_public_raw=grant.hub_public_raw,
@@ -77,6 +88,14 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int) ->
         parent=grant.site.parent,
         parent_url=settings.parent_url or None,
         own_credentials=(grant.certificate,),
-        hooks=NodeHooks(settings.site_code),
+        hooks=hooks,
     )
+    if tier in DECIDING_TIERS:
+
+        def owner(session: Session, origin: str, item: ServiceItem) -> str:
+            return site.code if str(item.tier) == tier else ""
+
+        hooks.deciding = DecidingHooks(site=lambda: site, catalogue=catalogue, tier=tier,
+                                       model=NodeWindowCase, owner=owner)
+    return site
 

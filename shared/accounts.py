@@ -420,6 +420,10 @@ def _claims_from(payload: object) -> Claims | None:
     )
 
 
+TOKEN_SECRET_FILE = "token.secret"  # noqa: S105 - a file name, not a secret
+"""Where a site keeps the secret behind its tokens and session cookies (in its key dir)."""
+
+
 def load_or_create_secret(path: Path) -> bytes:
     """The site's token secret: 32 random bytes kept in ``path`` (mode 0600).
 

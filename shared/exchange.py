@@ -227,6 +227,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     if site.is_root:
         _issue_receipts(session, site, sender, stored, new_link.heads, now)
     site.hooks.events_arrived(session, stored, now)
+    store.write_state(session, f"contact:{sender}", str(now_ms).encode())
     store.write_state(session, f"child_ack:{sender}",
                       cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]))
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)

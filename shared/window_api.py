@@ -144,7 +144,10 @@ def case_body(ctx: WindowContext, session: Session, case_id: uuid.UUID) -> dict[
 
 
 def window_blueprint(get_session: Callable[[], Session],
-                     get_ctx: Callable[[], WindowContext]) -> Blueprint:
+                     get_ctx: Callable[[], WindowContext], *,
+                     case_view: bool = True) -> Blueprint:
+    """The window API; ``case_view=False`` where the site already serves
+    ``GET /api/v1/cases/<id>`` (a node, whose case body adds the agent's view)."""
     bp = Blueprint("window_api", __name__, url_prefix="/api/v1")
 
     @bp.get("/windows/<code>/cases")
@@ -175,10 +178,12 @@ def window_blueprint(get_session: Callable[[], Session],
             })
         return jsonify({"window": code, "cases": cases})
 
-    @bp.get("/cases/<uuid:case_id>")
-    @require_user()
     def show(case_id: uuid.UUID) -> Response:
         return jsonify(case_body(get_ctx(), get_session(), case_id))
+
+    if case_view:
+        bp.add_url_rule("/cases/<uuid:case_id>", view_func=require_user()(show),
+                        methods=["GET"])
 
     @bp.post("/cases/<uuid:case_id>/actions")
     @require_user()

@@ -29,6 +29,10 @@ HUB = "431000"
 TOWNSHIP = "431002001"
 VILLAGE = "431002001201"
 CITY_ITEM = "MZ-0520"  # 社会团体成立登记: decided at the city window W-MZ-01
+TOWNSHIP_ITEM = "MZ-0305"  # 临时救助申请: decided at the township window W-MZ-11
+TOWNSHIP_FORM = {"hardship_type": "emergency", "hardship_date": "2026-11-20",
+                 "amount_requested": 2000, "description": "房屋失火，衣物家具全部烧毁",
+                 "bank_account": "6222020200112233"}
 PASSWORD = "window-pass-2026"
 FORM = {"org_name": "郴州市摄影家协会", "registered_funds": 30000, "member_count": 60,
         "business_scope": "摄影交流与培训"}
@@ -64,6 +68,10 @@ def tree(tmp_path: Path) -> Iterator[Tree]:
         sanji("hub", "add-user", "--data-dir", str(dirs["hub"]), "--username", username,
               "--password", PASSWORD, "--role", "window_operator", "--site", HUB,
               "--window", "W-MZ-01")
+    for username in ("t-review", "t-check"):  # the township's own civil-affairs window
+        sanji("hub", "add-user", "--data-dir", str(dirs["hub"]), "--username", username,
+              "--password", PASSWORD, "--role", "window_operator", "--site", TOWNSHIP,
+              "--window", "W-MZ-11")
     hub = Site("hub", ["hub", "run", "--data-dir", str(dirs["hub"])], hub_port,
                tmp_path / "hub.log").start()
     sites: list[Site] = [hub]
@@ -86,11 +94,12 @@ def tree(tmp_path: Path) -> Iterator[Tree]:
             site.stop()
 
 
-def _register(village: Site, key: str) -> dict[str, Any]:
+def _register(village: Site, key: str, item: str = CITY_ITEM,
+              form: dict[str, object] | None = None) -> dict[str, Any]:
     body = {
-        "item_code": CITY_ITEM,
+        "item_code": item,
         "applicant": {"name": "李四", "id_number": "11010519491231002X", "phone": "13800138000"},
-        "form": FORM,
+        "form": FORM if form is None else form,
         "delivery": "village",
     }
     response = requests.post(f"{village.url}/api/v1/cases", json=body,
@@ -100,8 +109,8 @@ def _register(village: Site, key: str) -> dict[str, Any]:
     return created
 
 
-def _token(hub: Site, username: str) -> dict[str, str]:
-    response = requests.post(f"{hub.url}/api/v1/auth/token",
+def _token(site: Site, username: str) -> dict[str, str]:
+    response = requests.post(f"{site.url}/api/v1/auth/token",
                              json={"username": username, "password": PASSWORD}, timeout=10)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
@@ -184,3 +193,34 @@ def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> 
                             headers=headers, timeout=10).json()
     assert [e["type"] for e in hub_case["events"]].count("registered") == 1
     assert uuid.UUID(hub_case["case_id"])
+
+
+def test_a_township_item_is_decided_at_the_township_and_the_hub_still_sees_it(
+    tree: Tree,
+) -> None:
+    case = _register(tree.village, "township-item", TOWNSHIP_ITEM, TOWNSHIP_FORM)
+    case_id = case["case_id"]
+    tree.sync("village")
+    review, check = _token(tree.township, "t-review"), _token(tree.township, "t-check")
+    queue = requests.get(f"{tree.township.url}/api/v1/windows/W-MZ-11/cases",
+                         headers=review, timeout=10).json()["cases"]
+    assert [c["case_id"] for c in queue] == [case_id]
+    for headers, action in ((review, "claim"), (review, "accept"), (review, "approve"),
+                            (check, "claim"), (check, "check"), (check, "issue_result")):
+        response = _act(tree.township, headers, case_id, action)
+        assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "approved"
+    tree.sync("village", "township")
+    shown = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+    assert shown["stage"] == "decided"
+    # the hub supervises: it holds every event of the case, but no city window queues it
+    hub_headers = _token(tree.hub, "mz-review")
+    at_hub = requests.get(f"{tree.hub.url}/api/v1/cases/{case_id}", headers=hub_headers,
+                          timeout=10).json()
+    types = [e["type"] for e in at_hub["events"]]
+    assert types[0] == "registered" and types[-1] == "result_issued"
+    assert {e["origin"] for e in at_hub["events"]} == {VILLAGE, TOWNSHIP}
+    assert at_hub["outcome"] == "approved"
+    city_queue = requests.get(f"{tree.hub.url}/api/v1/windows/W-MZ-01/cases",
+                              headers=hub_headers, timeout=10).json()["cases"]
+    assert city_queue == []
