@@ -23,8 +23,10 @@ from node.case_progress import (
     RATED,
     RATINGS,
     RESULT_HANDED_OVER,
+    SUPPLEMENT_PROVIDED,
     is_decided,
 )
+from node.case_summary import missing_materials
 from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
 from shared.errors import InvalidInput, StateConflict
@@ -82,7 +84,16 @@ def add_material(
         "size": checked.size,
         "media_type": checked.media_type,
     }
-    _commit_event(session, case, NewEvent(MATERIAL_ADDED, actor, payload), site, now)
+    missing = missing_materials(session, case, site.sealer)
+    events = [NewEvent(MATERIAL_ADDED, actor, payload)]
+    held_codes = {checked.material_code} | set(
+        session.scalars(select(NodeMaterial.material_code).where(
+            NodeMaterial.case_id == case.case_id))
+    )
+    if missing and set(missing) <= held_codes:
+        # Everything the window asked for (一次性告知) is here: the answer goes up.
+        events.append(NewEvent(SUPPLEMENT_PROVIDED, actor, {"provided": sorted(missing)}))
+    _commit_events(session, case, events, site, now)
     return MaterialAdded(
         checked.material_code, checked.sha256, checked.size, checked.media_type, True
     )
@@ -188,8 +199,15 @@ def dispatch_originals(
 def _commit_event(
     session: Session, case: NodeCase, event: NewEvent, site: SyncSite, now: datetime
 ) -> None:
+    _commit_events(session, case, [event], site, now)
+
+
+def _commit_events(
+    session: Session, case: NodeCase, events: Sequence[NewEvent], site: SyncSite, now: datetime
+) -> None:
     try:
-        append_local_event(session, case, event, site=site, now=now)
+        for event in events:
+            append_local_event(session, case, event, site=site, now=now)
         session.commit()
     except BaseException:
         session.rollback()

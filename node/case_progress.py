@@ -17,6 +17,7 @@ MATERIAL_ADDED = "material_added"
 RESULT_HANDED_OVER = "result_handed_over"
 RATED = "rated"
 ORIGINALS_DISPATCHED = "originals_dispatched"
+SUPPLEMENT_PROVIDED = "supplement_provided"
 
 # Events that come down from the deciding site, grouped by the stage they reveal.
 RECEIVED_EVENTS = frozenset({"received", "receipt", "received_by_city"})
@@ -68,8 +69,8 @@ def progress_of(event_types: Sequence[str], *, registered_acked: bool) -> Progre
             if stage not in ("decided", "handed_over"):
                 stage = "supplement_requested"
             state = "supplement_requested"
-        elif event_type == MATERIAL_ADDED and stage == "supplement_requested":
-            # The answer travels up; the window takes it from here.
+        elif event_type == SUPPLEMENT_PROVIDED and stage == "supplement_requested":
+            # Everything asked for is here and travels up; the window takes it from here.
             stage, state = "at_window", "supplement_answered"
         elif event_type in DECIDED_EVENTS:
             stage = _later(stage, "decided")

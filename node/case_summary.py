@@ -17,10 +17,10 @@ from node.case_log import case_events, event_payload
 from node.case_progress import DECIDED_EVENTS, SUPPLEMENT_EVENTS
 from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import ReceiptData, status_url
-from node.sealing import DataSealer
 from shared.catalogue import Catalogue
 from shared.errors import NotFound
 from shared.identity import mask_id_number
+from shared.sync_store import PayloadSealer
 
 
 def item_name(catalogue: Catalogue, code: str, lang: str = "zh") -> str:
@@ -31,20 +31,20 @@ def item_name(catalogue: Catalogue, code: str, lang: str = "zh") -> str:
         return code
 
 
-def applicant_of(case: NodeCase, sealer: DataSealer) -> dict[str, Any]:
+def applicant_of(case: NodeCase, sealer: PayloadSealer) -> dict[str, Any]:
     """The applicant as registered (personal data: show only to those who may see it)."""
     data = sealer.open(case.applicant_sealed, f"applicant:{case.case_id}")
     assert isinstance(data, dict)
     return data
 
 
-def query_code_of(case: NodeCase, sealer: DataSealer) -> str:
+def query_code_of(case: NodeCase, sealer: PayloadSealer) -> str:
     code = sealer.open(case.query_code_sealed, f"query:{case.case_id}")
     assert isinstance(code, str)
     return code
 
 
-def form_of(case: NodeCase, sealer: DataSealer) -> dict[str, Any]:
+def form_of(case: NodeCase, sealer: PayloadSealer) -> dict[str, Any]:
     data = sealer.open(case.form_sealed, f"form:{case.case_id}")
     assert isinstance(data, dict)
     return data
@@ -61,7 +61,7 @@ def materials_of(session: Session, case: NodeCase) -> list[NodeMaterial]:
 
 
 def _latest_payload(
-    session: Session, case: NodeCase, sealer: DataSealer, types: frozenset[str]
+    session: Session, case: NodeCase, sealer: PayloadSealer, types: frozenset[str]
 ) -> tuple[str, dict[str, Any]] | None:
     found = None
     for event in case_events(session, case.case_id):
@@ -70,7 +70,7 @@ def _latest_payload(
     return found
 
 
-def missing_materials(session: Session, case: NodeCase, sealer: DataSealer) -> list[str]:
+def missing_materials(session: Session, case: NodeCase, sealer: PayloadSealer) -> list[str]:
     """Every material the last supplement request asked for (一次性告知), unless answered."""
     if case.stage != "supplement_requested":
         return []
@@ -81,7 +81,7 @@ def missing_materials(session: Session, case: NodeCase, sealer: DataSealer) -> l
     return [str(code) for code in missing] if isinstance(missing, list) else []
 
 
-def outcome_of(session: Session, case: NodeCase, sealer: DataSealer) -> str | None:
+def outcome_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str | None:
     found = _latest_payload(session, case, sealer, DECIDED_EVENTS)
     if found is None:
         return None
@@ -89,7 +89,7 @@ def outcome_of(session: Session, case: NodeCase, sealer: DataSealer) -> str | No
     return str(payload.get("outcome", event_type))
 
 
-def deadline_of(session: Session, case: NodeCase, sealer: DataSealer) -> str | None:
+def deadline_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str | None:
     """The deadline the deciding window set at acceptance, once it came down; else null."""
     deadline = None
     for event in case_events(session, case.case_id):
@@ -100,7 +100,7 @@ def deadline_of(session: Session, case: NodeCase, sealer: DataSealer) -> str | N
     return deadline
 
 
-def case_api_dict(session: Session, case: NodeCase, sealer: DataSealer) -> dict[str, Any]:
+def case_api_dict(session: Session, case: NodeCase, sealer: PayloadSealer) -> dict[str, Any]:
     """``GET /api/v1/cases/<id>``: the contract's keys, then ``stage``, the masked
     applicant and the materials."""
     applicant = applicant_of(case, sealer)
@@ -149,7 +149,7 @@ def public_status(
     session: Session,
     case: NodeCase,
     catalogue: Catalogue,
-    sealer: DataSealer,
+    sealer: PayloadSealer,
     *,
     lang: str,
     now: datetime,
@@ -171,7 +171,7 @@ def receipt_data(
     session: Session,
     case: NodeCase,
     catalogue: Catalogue,
-    sealer: DataSealer,
+    sealer: PayloadSealer,
     *,
     site_name: str,
     public_base_url: str,

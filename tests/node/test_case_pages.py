@@ -112,6 +112,17 @@ def test_a_supplement_request_lists_everything_missing_and_a_scan_answers_it(
     )
     assert response.status_code == 303
     assert _outbox_types(app, case["case_id"]) == ["registered", "material_added"]
+    shown = client.get(f"/api/v1/cases/{case['case_id']}").get_json()
+    assert shown["stage"] == "supplement_requested"  # one of two is not an answer yet
+    response = client.post(
+        f"/cases/{case['case_id']}/materials",
+        data={"material_code": "INCOME_PROOF", "file": (io.BytesIO(PNG + b"2"), "pay.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    assert _outbox_types(app, case["case_id"]) == [
+        "registered", "material_added", "material_added", "supplement_provided"
+    ]
     assert client.get(f"/api/v1/cases/{case['case_id']}").get_json()["stage"] == "at_window"
 
 
