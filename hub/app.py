@@ -116,7 +116,7 @@ def create_app(settings: HubSettings) -> Flask:
     db_session.init_app(app, settings.database_url, pool_pre_ping=True)
     api_errors.init_app(app)
 
-    from hub import catalogue_api, enrol_views, guide_views
+    from hub import catalogue_api, enrol_views, guide_views, window_views
 
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(catalogue_api.bp)
@@ -129,6 +129,7 @@ def create_app(settings: HubSettings) -> Flask:
                                               lambda: services().clock()))
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
+    app.register_blueprint(window_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app
