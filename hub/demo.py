@@ -142,8 +142,11 @@ def _sync_line(sites: list[DemoSite]) -> str:
               help="4 puts a county centre between the hub and the townships")
 @click.option("--sync-interval", default=5.0, show_default=True, type=float,
               help="seconds between each node's exchanges with its parent")
+@click.option("--scenario", is_flag=True,
+              help="also drive one case of each of the six kinds and print their timelines")
 def demo_command(data_dir: Path | None, base_port: int, townships: int,
-                 villages_per_township: int, depth: str, sync_interval: float) -> None:
+                 villages_per_township: int, depth: str, sync_interval: float,
+                 scenario: bool) -> None:
     """Start a living city on 127.0.0.1: the hub, townships and villages, each a process,
     enrolled through the real enrolment path; print every site, URL and login."""
     from shared.catalogue_loader import load_sample_catalogue
@@ -201,6 +204,8 @@ def demo_command(data_dir: Path | None, base_port: int, townships: int,
         print_table(sites, users)
         click.echo(f"\n办事指南 service guide: {hub_plan.url}/guide")
         click.echo(f"demo.json, data and logs in {root}; Ctrl-C stops everything")
+        if scenario:
+            run_scenario(sites, users)
         last = ""
         while all(p.poll() is None for p in processes):
             line = _sync_line(sites)
@@ -213,6 +218,51 @@ def demo_command(data_dir: Path | None, base_port: int, townships: int,
         click.echo("stopping ...")
     finally:
         stop_quietly(processes)
+
+
+def wait_for_sync(sites: list[DemoSite], rounds: int = 3, limit_seconds: float = 180) -> None:
+    """Wait until every node has exchanged with its parent ``rounds`` times since now (each
+    round moves events one hop) with nothing left to send; bounded."""
+    deadline = time.monotonic() + limit_seconds
+    for _ in range(rounds):
+        mark = datetime.now(UTC)
+        while time.monotonic() < deadline:
+            done = True
+            for site in sites[1:]:
+                try:
+                    status = requests.get(f"{site.url}/api/v1/sync/status", timeout=2).json()
+                except (requests.RequestException, ValueError):
+                    done = False
+                    break
+                last = status.get("last_success")
+                if not last or datetime.fromisoformat(last) <= mark:
+                    done = False
+                    break
+            if done:
+                break
+            time.sleep(0.5)
+
+
+def run_scenario(sites: list[DemoSite], users: list[dict[str, object]]) -> None:
+    """The six kinds through the public API, then each case's timeline."""
+    from hub.demo_scenario import STORIES, Scenario, ScenarioError, operators_from, timeline
+
+    hub = sites[0]
+    village = next(s for s in sites if s.tier == "village")
+    tiers = {s.code: s.tier for s in sites}
+    click.echo(f"\nscenario: six cases registered at {village.code} {village.name}")
+    driver = Scenario(hub.url, village.url, operators_from(users, hub.code),
+                      lambda: wait_for_sync(sites), say=click.echo)
+    try:
+        finished = driver.run()
+    except ScenarioError as exc:
+        click.echo(f"scenario stopped: {exc}")
+        return
+    for story in STORIES:
+        case = finished[story.kind]
+        click.echo(f"\n{story.title}  {case.get('acceptance_no')}  -> {case.get('stage')}")
+        for line in timeline(case, tiers):
+            click.echo(line)
 
 
 def stop_quietly(processes: list[subprocess.Popen[bytes]]) -> None:

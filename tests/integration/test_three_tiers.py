@@ -10,88 +10,35 @@ case was acknowledged sends it after restart, and the hub holds it once.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.integration.processes import Site, free_port, sanji
+from tests.integration.city import HUB, PASSWORD, TOWNSHIP, VILLAGE, Tree, city
+from tests.integration.processes import Site, sanji
 
-HUB = "431000"
-TOWNSHIP = "431002001"
-VILLAGE = "431002001201"
 CITY_ITEM = "MZ-0520"  # 社会团体成立登记: decided at the city window W-MZ-01
 TOWNSHIP_ITEM = "MZ-0305"  # 临时救助申请: decided at the township window W-MZ-11
 TOWNSHIP_FORM = {"hardship_type": "emergency", "hardship_date": "2026-11-20",
                  "amount_requested": 2000, "description": "房屋失火，衣物家具全部烧毁",
                  "bank_account": "6222020200112233"}
-PASSWORD = "window-pass-2026"
 FORM = {"org_name": "郴州市摄影家协会", "registered_funds": 30000, "member_count": 60,
         "business_scope": "摄影交流与培训"}
 
 
-@dataclass
-class Tree:
-    hub: Site
-    township: Site
-    village: Site
-    dirs: dict[str, Path]
-
-    def sync(self, *names: str) -> None:
-        for name in names:
-            sanji("node", "sync-now", "--data-dir", str(self.dirs[name]))
-
-
-def _add_site(hub_dir: Path, code: str, name: str, tier: str, parent: str) -> str:
-    out = sanji("hub", "add-site", "--data-dir", str(hub_dir), "--code", code, "--name", name,
-                "--tier", tier, "--parent", parent, "--json")
-    code_line: dict[str, str] = json.loads(out.strip().splitlines()[-1])
-    return code_line["code"]
-
-
 @pytest.fixture
 def tree(tmp_path: Path) -> Iterator[Tree]:
-    dirs = {n: tmp_path / n for n in ("hub", "township", "village")}
-    hub_port, town_port, village_port = free_port(), free_port(), free_port()
-    sanji("hub", "init", "--data-dir", str(dirs["hub"]))
-    town_code = _add_site(dirs["hub"], TOWNSHIP, "良田镇便民服务中心", "township", HUB)
-    village_code = _add_site(dirs["hub"], VILLAGE, "吉村代办点", "village", TOWNSHIP)
-    for username in ("mz-review", "mz-check"):
-        sanji("hub", "add-user", "--data-dir", str(dirs["hub"]), "--username", username,
-              "--password", PASSWORD, "--role", "window_operator", "--site", HUB,
-              "--window", "W-MZ-01")
-    for username in ("t-review", "t-check"):  # the township's own civil-affairs window
-        sanji("hub", "add-user", "--data-dir", str(dirs["hub"]), "--username", username,
-              "--password", PASSWORD, "--role", "window_operator", "--site", TOWNSHIP,
-              "--window", "W-MZ-11")
-    hub = Site("hub", ["hub", "run", "--data-dir", str(dirs["hub"])], hub_port,
-               tmp_path / "hub.log").start()
-    sites: list[Site] = [hub]
-    try:
-        sanji("node", "init", "--data-dir", str(dirs["township"]), "--parent-url", hub.url,
-              "--enroll-code", town_code)
-        township = Site("township", ["node", "run", "--data-dir", str(dirs["township"]),
-                                     "--sync-interval", "0"], town_port,
-                        tmp_path / "township.log").start()
-        sites.append(township)
-        sanji("node", "init", "--data-dir", str(dirs["village"]), "--parent-url",
-              township.url, "--enroll-code", village_code)
-        village = Site("village", ["node", "run", "--data-dir", str(dirs["village"]),
-                                   "--sync-interval", "0"], village_port,
-                       tmp_path / "village.log").start()
-        sites.append(village)
-        yield Tree(hub, township, village, dirs)
-    finally:
-        for site in reversed(sites):
-            site.stop()
+    operators = {HUB: [("mz-review", "W-MZ-01"), ("mz-check", "W-MZ-01")],
+                 TOWNSHIP: [("t-review", "W-MZ-11"), ("t-check", "W-MZ-11")]}
+    with city(tmp_path, operators) as built:
+        yield built
 
 
 def _register(village: Site, key: str, item: str = CITY_ITEM,
