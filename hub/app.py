@@ -15,11 +15,12 @@ from functools import cached_property
 from pathlib import Path
 
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db_session
 from hub.identity import hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
-from hub.releases import releases_to_send
+from hub.releases import current_catalogue_release, releases_to_send
 from hub.settings import HubSettings
 from shared import api_errors
 from shared.accounts import TokenSigner
@@ -29,6 +30,7 @@ from shared.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.exchange import SyncSite
 from shared.exchange_views import exchange_blueprint
 from shared.openapi import openapi_blueprint
+from shared.release_content import catalogue_from_release
 from shared.sync_store import PlainPayloads
 from shared.window_api import WindowContext, window_blueprint
 from shared.working_days import WorkingDayCalendar
@@ -99,6 +101,16 @@ def _catalogue_for(settings: HubSettings) -> Catalogue:
     return load_sample_catalogue()
 
 
+def _published_catalogue(app: Flask, hub: HubServices) -> Catalogue | None:
+    """The catalogue release in force, once ``sanji hub import-catalog`` published one."""
+    try:
+        with db_session.app_session(app) as session:
+            release = current_catalogue_release(session, hub.clock())
+    except SQLAlchemyError:
+        return None  # no schema yet (``sanji hub init`` makes it): the configured catalogue
+    return catalogue_from_release(release.content) if release is not None else None
+
+
 def create_app(settings: HubSettings) -> Flask:
     """Build the hub app for ``settings``; the database must have been migrated
     (``sanji hub init``)."""
@@ -114,6 +126,7 @@ def create_app(settings: HubSettings) -> Flask:
     # restart and works against any process behind the load balancer.
     app.config["SECRET_KEY"] = token_secret(settings.key_dir).hex()
     db_session.init_app(app, settings.database_url, pool_pre_ping=True)
+    hub.catalogue = _published_catalogue(app, hub) or hub.catalogue
     api_errors.init_app(app)
 
     from hub import catalogue_api, enrol_views, guide_views, window_views

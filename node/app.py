@@ -20,7 +20,7 @@ from flask import Flask, current_app
 
 from node import db_session, i18n
 from node.case_log import current_epoch
-from node.catalogue_store import load_node_catalogue
+from node.catalogue_store import keep_catalogue_release, load_node_catalogue
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
 from node.materials import BlobStore
@@ -147,7 +147,11 @@ def create_app(settings: NodeSettings) -> Flask:
     def build_sync_site() -> SyncSite:
         with db_session.app_session(app) as session:
             epoch = current_epoch(session)
-        return node_sync_site(settings, sealer, epoch, lambda: services_of(app).catalogue)
+        return node_sync_site(settings, sealer, epoch, lambda: services_of(app).catalogue,
+                              catalogue_arrived)
+
+    def catalogue_arrived(content: bytes) -> None:
+        services_of(app).catalogue = keep_catalogue_release(settings.data_dir, content)
 
     app.extensions[_EXTENSION] = NodeServices(
         settings=settings,

@@ -23,6 +23,7 @@ from shared.case_projection import DecidingHooks
 from shared.catalogue import Catalogue, ServiceItem
 from shared.enrolment import Grant, decode_grant
 from shared.exchange import SyncSite
+from shared.release_content import CATALOGUE
 from shared.sync_store import PayloadSealer
 from sync_protocol import Event, Receipt, Release
 
@@ -33,9 +34,11 @@ class NodeHooks:
     """What the node does with what the exchange stored: refresh the agents' case list and,
     at a township or county, route and project the cases its windows decide."""
 
-    def __init__(self, site_code: str, deciding: DecidingHooks | None = None) -> None:
+    def __init__(self, site_code: str, deciding: DecidingHooks | None = None,
+                 catalogue_arrived: Callable[[bytes], None] | None = None) -> None:
         self.site_code = site_code
         self.deciding = deciding
+        self.catalogue_arrived = catalogue_arrived
 
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
         if self.deciding is not None:
@@ -51,7 +54,11 @@ class NodeHooks:
 
     def releases_arrived(self, session: Session, releases: Sequence[Release],
                          now: datetime) -> None:
-        return None
+        """A catalogue release in force replaces the catalogue intake offers (one that takes
+        effect later waits in ``sync_releases`` until then)."""
+        current = [r for r in releases if r.kind == CATALOGUE and r.effective_from <= now]
+        if current and self.catalogue_arrived is not None:
+            self.catalogue_arrived(max(current, key=lambda r: r.version).content)
 
     def cases_acked(self, session: Session, case_ids: set[uuid.UUID], now: datetime) -> None:
         self._refresh(session, case_ids, now)
@@ -70,12 +77,13 @@ def read_grant(data_dir: Path) -> Grant | None:
 
 
 def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
-                   catalogue: Callable[[], Catalogue]) -> SyncSite:
+                   catalogue: Callable[[], Catalogue],
+                   catalogue_arrived: Callable[[bytes], None] | None = None) -> SyncSite:
     """This node in the tree; a node without a grant has no parent to talk to."""
     key = site_key(settings.key_dir, settings.site_code)
     grant = read_grant(settings.data_dir)
     tier = str(settings.tier.value)
-    hooks = NodeHooks(settings.site_code)
+    hooks = NodeHooks(settings.site_code, catalogue_arrived=catalogue_arrived)
     if grant is None:
         return SyncSite(key=key, hub_site=settings.hub_code or "", hub_public_raw=b"",
                         sealer=sealer, epoch=epoch, hooks=hooks)

@@ -59,6 +59,7 @@ LOG = logging.getLogger("sanji.sync")
 EXCHANGE_PATH = "/api/v1/sync/exchange"
 CONTENT_TYPE = "application/vnd.sanji.frame"
 DOWN_LIMIT = 500
+WIRE_VERSION = 1
 STATUS_KEY = "status"
 
 
@@ -227,7 +228,10 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     if site.is_root:
         _issue_receipts(session, site, sender, stored, new_link.heads, now)
     site.hooks.events_arrived(session, stored, now)
-    store.write_state(session, f"contact:{sender}", str(now_ms).encode())
+    store.write_state(session, child_info_key(sender), json.dumps({
+        "last_contact_ms": now_ms, "epoch": incoming.child_epoch, "wire_version": WIRE_VERSION,
+        "releases_known": dict(incoming.releases_known),
+    }).encode())
     store.write_state(session, f"child_ack:{sender}",
                       cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]))
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)
@@ -434,6 +438,20 @@ def sync_status(session: Session, site: SyncSite) -> dict[str, object]:
         "bytes_down": status.get("bytes_down", 0),
         "down_ack": [link.down_ack.epoch, link.down_ack.seq],
     }
+
+
+def child_info_key(child: str) -> str:
+    return f"child_info:{child}"
+
+
+def child_info(session: Session, child: str) -> dict[str, Any] | None:
+    """What the last request of ``child`` said: ``last_contact_ms``, its ``epoch``, the
+    ``wire_version`` and the releases it holds (``releases_known``: kind -> version)."""
+    data = store.read_state(session, child_info_key(child))
+    if not data:
+        return None
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
 
 
 def child_ack(session: Session, child: str) -> LinkPosition:
