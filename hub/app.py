@@ -129,7 +129,7 @@ def create_app(settings: HubSettings) -> Flask:
     hub.catalogue = _published_catalogue(app, hub) or hub.catalogue
     api_errors.init_app(app)
 
-    from hub import catalogue_api, enrol_views, guide_views, window_views
+    from hub import admin_views, catalogue_api, enrol_views, guide_views, window_views
 
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(catalogue_api.bp)
@@ -143,6 +143,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)
+    app.register_blueprint(admin_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app
