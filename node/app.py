@@ -39,6 +39,7 @@ from shared.exchange_views import exchange_blueprint
 from shared.openapi import openapi_blueprint
 from shared.pdf_fonts import PdfFonts, find_fonts
 from shared.window_api import WindowContext, window_blueprint
+from shared.window_views import window_views_blueprint
 from shared.working_days import WorkingDayCalendar
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
@@ -186,6 +187,9 @@ def create_app(settings: NodeSettings) -> Flask:
         app.register_blueprint(
             window_blueprint(db_session.get_session, lambda: services().windows,
                              case_view=False)
+        )
+        app.register_blueprint(
+            window_views_blueprint(db_session.get_session, lambda: services().windows)
         )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)

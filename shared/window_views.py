@@ -1,0 +1,569 @@
+"""The window operators' pages (窗口工作台) of every deciding site: the hub's city windows and
+the township and county nodes' windows. A window's queue, and a case's page with one small
+form per action the signed-in operator may take now.
+
+One implementation for all of them: :func:`window_views_blueprint` is given the app's request
+session and its :class:`WindowContext`, the same pair its JSON window API gets, so a page and
+an API call can never disagree about a case.
+
+Plain server-rendered HTML with a few hundred bytes of inline CSS and no script, so each page
+stays far below 60 KB and opens over a 64 kbit/s link. Nothing about *who may do what* is
+decided here: the buttons are :func:`shared.window_workflow.allowed_actions`, and a submitted
+form takes the same path as ``POST /api/v1/cases/<id>/actions`` (:class:`ActionSchema`,
+:func:`actor_of`, :func:`shared.case_work.act`, the store's refresh) in one transaction that is
+rolled back whole when the workflow refuses. The login lives in a cookie, so every form carries
+a per-session CSRF token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import session as web_session
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from shared import case_work
+from shared.accounts import Claims
+from shared.api_errors import flatten_messages
+from shared.auth_api import require_user
+from shared.case_events import CaseEvent, EventType
+from shared.case_state import CaseState, Status, fold
+from shared.catalogue import Catalogue, ServiceItem, SiteTier, Window
+from shared.errors import DomainError, NotPermitted
+from shared.window_api import ActionSchema, WindowContext, actor_of, case_body
+from shared.window_workflow import ActionRequest, ItemRules, allowed_actions
+from shared.working_days import SHANGHAI, local_date
+from sync_protocol.times import from_ms
+
+ROLES = ("window_operator", "finance", "supervisor", "admin")
+WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
+"""Roles that belong to one window and see only its queue and cases."""
+CSRF_KEY = "windows_csrf"
+PAGE_ROWS = 100
+"""Queue rows shown, nearest deadline first: a full page stays under about 40 KB."""
+
+STATE_NAMES: Mapping[str, str] = {
+    Status.NEW: "新建 New",
+    Status.REGISTERED: "已登记 Registered",
+    Status.RECEIVED: "已接收 Received",
+    Status.ROUTED: "待受理 Routed",
+    Status.AWAITING_SUPPLEMENT: "待补正 Awaiting supplement",
+    Status.ACCEPTED: "已受理 Accepted",
+    Status.PAUSED_FOR_SUPPLEMENT: "补正中(暂停计时) Paused for supplement",
+    Status.REVIEWED: "已审核待核准 Reviewed",
+    Status.JOINT_APPROVAL: "联办会签中 Joint approval",
+    Status.REPORTED_UP: "已上报 Reported up",
+    Status.DECIDED: "已决定 Decided",
+    Status.RESULT_ISSUED: "已出具结果 Result issued",
+    Status.HANDED_OVER: "已送达 Handed over",
+    Status.WITHDRAWN: "已撤件 Withdrawn",
+}
+EVENT_NAMES: Mapping[str, str] = {
+    EventType.REGISTERED: "登记",
+    EventType.MATERIAL_ADDED: "补充材料",
+    EventType.REGISTRATION_CORRECTED: "更正登记",
+    EventType.WITHDRAWN: "撤件",
+    EventType.RECEIVED: "接收",
+    EventType.ROUTED: "分派窗口",
+    EventType.TRANSFERRED: "转办",
+    EventType.CLAIMED: "认领",
+    EventType.CLAIM_RELEASED: "释放认领",
+    EventType.REASSIGNED: "改派",
+    EventType.ACCEPTED: "受理",
+    EventType.COPIES_SENT: "抄告联办部门",
+    EventType.SUPPLEMENT_REQUESTED: "一次性告知补正",
+    EventType.SUPPLEMENT_PROVIDED: "已补正",
+    EventType.REVIEWED: "审核通过(审)",
+    EventType.CHECKED: "核准(核)",
+    EventType.REJECTED: "退回",
+    EventType.REPORTED_UP: "上报",
+    EventType.EXTERNAL_DECISION_RECORDED: "登记上级决定",
+    EventType.CO_APPROVED: "会签同意",
+    EventType.OBJECTED: "会签异议",
+    EventType.DEEMED_CONSENT: "缺席默许",
+    EventType.DEEMED_APPROVED: "超时许可",
+    EventType.RESULT_ISSUED: "出具结果",
+    EventType.RESULT_HANDED_OVER: "送达",
+    EventType.RATED: "评价",
+    EventType.REFUSED: "拒收",
+}
+KIND_NAMES: Mapping[str, str] = {
+    "immediate": "即办件",
+    "promised": "承办件",
+    "joint": "联办件",
+    "report_up": "上报件",
+    "supplement": "补办件",
+    "returned": "退回件",
+}
+OUTCOME_NAMES: Mapping[str, str] = {
+    "approved": "准予 Approved",
+    "rejected": "不予 Rejected",
+    "withdrawn": "撤件 Withdrawn",
+}
+APPLICANT_LABELS: Mapping[str, str] = {
+    "kind": "类型 Kind",
+    "name": "姓名/名称 Name",
+    "id_number": "证件号码 ID number",
+    "phone": "电话 Phone",
+    "uscc": "统一社会信用代码 USCC",
+    "legal_representative": "法定代表人",
+    "proxy": "委托代理人",
+}
+APPLICANT_KINDS: Mapping[str, str] = {"person": "个人 Person", "company": "单位 Company"}
+REFUSAL_TITLES: Mapping[int, str] = {
+    400: "请检查 Please check",
+    403: "无权操作 Not permitted",
+    404: "未找到 Not found",
+    409: "案件状态不允许 Conflict",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionForm:
+    """How one action is offered on the case page: its label and the inputs it needs.
+
+    ``inputs`` names the form parts the template knows: ``reason`` (optional), ``reason!``
+    (required: 退回 and 转办 need a written reason), ``missing`` (checkbox list of the item's
+    materials, 一次性告知), ``provided``, ``to_window``, ``authority``, ``outcome``,
+    ``reference``, ``assignee``.
+    """
+
+    zh: str
+    en: str
+    inputs: tuple[str, ...] = ()
+
+
+ACTION_FORMS: Mapping[str, ActionForm] = {
+    "claim": ActionForm("认领", "Claim"),
+    "release_claim": ActionForm("释放认领", "Release claim"),
+    "reassign": ActionForm("改派", "Reassign", ("assignee", "reason")),
+    "accept": ActionForm("受理", "Accept"),
+    "request_supplement": ActionForm("一次性告知补正", "Request supplement",
+                                     ("missing", "reason")),
+    "supplement_provided": ActionForm("已补正", "Supplement provided", ("provided",)),
+    "approve": ActionForm("审核通过", "Approve"),
+    "check": ActionForm("核准", "Check"),
+    "reject": ActionForm("退回", "Reject", ("reason!",)),
+    "report_up": ActionForm("上报", "Report up", ("authority",)),
+    "record_external_decision": ActionForm("登记上级决定", "Record decision",
+                                           ("outcome", "reference", "reason")),
+    "co_approve": ActionForm("会签同意", "Co-approve"),
+    "object": ActionForm("会签异议", "Object", ("reason!",)),
+    "transfer": ActionForm("转办", "Transfer", ("to_window", "reason!")),
+    "issue_result": ActionForm("出具结果", "Issue result", ("reference",)),
+    "withdraw": ActionForm("撤件", "Withdraw", ("reason",)),
+}
+"""Actions a window page offers. The rest need inputs the action API does not take
+(corrections, hand-over, ratings) or are the system's own."""
+
+_TEXT_INPUTS = ("reason", "to_window", "authority", "outcome", "reference", "assignee")
+_LIST_INPUTS = ("missing", "provided")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    case_id: uuid.UUID
+    acceptance_no: str
+    item: str
+    state: str
+    claimed_by: str | None
+    due: str | None
+    left: int | None
+
+    @property
+    def late(self) -> bool:
+        return self.left is not None and self.left < 0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    at: str
+    type: str
+    name: str
+    actor: str
+    origin: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an action was not done, as the page shows it."""
+
+    status: int
+    title: str
+    message: str
+    action: str
+    reason: str
+
+
+# -- access ---------------------------------------------------------------------------------
+
+
+def _claims() -> Claims:
+    claims: Claims = g.claims
+    return claims
+
+
+def _check_window(claims: Claims, window: str | None) -> None:
+    """An operator (or finance clerk) works one window: other windows' cases are not theirs
+    to read, applicants' personal data included."""
+    if claims.role in WINDOW_BOUND_ROLES and claims.window != window:
+        raise NotPermitted("window", f"you work at window {claims.window}, not {window}")
+
+
+def csrf_token() -> str:
+    """This browser session's form token, made on first use. Any server-rendered form that
+    changes something (here, and the node's sync page) carries it."""
+    token = web_session.get(CSRF_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        web_session[CSRF_KEY] = token
+    return token
+
+
+def csrf_ok(sent: str | None) -> bool:
+    """Whether a submitted form carries this session's token (compared in constant time)."""
+    expected = web_session.get(CSRF_KEY)
+    if not isinstance(expected, str) or not sent:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _refused(exc: DomainError) -> ResponseReturnValue:
+    """A refusal as a small page, with the status the error carries."""
+    title = REFUSAL_TITLES.get(exc.http_status, "错误 Error")
+    html = render_template("windows/base.html", problem=f"{title}: {exc.reason}",
+                           me=getattr(g, "claims", None))
+    return html, exc.http_status
+
+
+def _private(response: Any) -> Any:
+    """Pages carry applicants' personal data and action forms: not cached, never framed."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+def mask_id_number(value: str) -> str:
+    """An ID number with only the first 6 (area) and last 4 characters shown."""
+    if len(value) <= 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _due_day(due: datetime) -> str:
+    """The calendar day a deadline falls on (it is stored as the end of that day, 24:00)."""
+    return local_date(due - timedelta(microseconds=1)).isoformat()
+
+
+def _days_left(ctx: WindowContext, due: datetime, now: datetime) -> int | None:
+    try:
+        return ctx.calendar().remaining_working_days(due, now)
+    except DomainError:  # a year the calendar holds no data for: show no count
+        return None
+
+
+def _item_name(catalogue: Catalogue, code: str) -> str:
+    try:
+        return catalogue.item(code).name.zh
+    except DomainError:
+        return code
+
+
+def _material_name(item: ServiceItem | None, code: str) -> str:
+    material = item.material(code) if item is not None else None
+    return material.name.zh if material is not None else code
+
+
+def _size(size: object) -> str:
+    if not isinstance(size, int):
+        return "—"
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _applicant_rows(applicant: Mapping[str, Any], reveal_id: bool,
+                    prefix: str = "") -> list[tuple[str, str]]:
+    """The applicant as label/value rows; ID numbers masked unless ``reveal_id``."""
+    rows: list[tuple[str, str]] = []
+    for key, value in applicant.items():
+        label = prefix + APPLICANT_LABELS.get(key, key)
+        if isinstance(value, Mapping):
+            rows.extend(_applicant_rows(value, reveal_id, label + " · "))
+        elif key == "id_number" and not reveal_id:
+            rows.append((label, mask_id_number(str(value))))
+        elif key == "kind":
+            rows.append((label, APPLICANT_KINDS.get(str(value), str(value))))
+        else:
+            rows.append((label, str(value)))
+    return rows
+
+
+def _form_rows(item: ServiceItem | None, form: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in form.items():
+        field = item.form.field(key) if item is not None else None
+        label = field.label.zh if field is not None else key
+        text = "是" if value is True else "否" if value is False else str(value)
+        if field is not None:
+            for choice in field.choices:
+                if choice.value == value:
+                    text = choice.label.zh
+        rows.append((label, text))
+    return rows
+
+
+def _detail(event: CaseEvent, item: ServiceItem | None) -> str:
+    """The few payload facts worth a line in the history (never the registration's data)."""
+    if event.type is EventType.REGISTERED:
+        return ""
+    payload = event.payload
+    parts: list[str] = []
+    for key in ("window", "to_window", "department", "authority", "reference"):
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+    deadline = payload.get("deadline")
+    if isinstance(deadline, str):
+        parts.append("期限 " + _due_day(datetime.fromisoformat(deadline)))
+    missing = payload.get("missing")
+    if isinstance(missing, list):
+        parts.append("缺 " + "、".join(_material_name(item, str(code)) for code in missing))
+    outcome = payload.get("outcome")
+    if isinstance(outcome, str):
+        parts.append(OUTCOME_NAMES.get(outcome, outcome))
+    reason = payload.get("reason")
+    if isinstance(reason, str) and reason:
+        parts.append("理由:" + reason)
+    return ";".join(parts)
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+def window_views_blueprint(get_session: Callable[[], Session],
+                           get_ctx: Callable[[], WindowContext]) -> Blueprint:
+    """The ``windows`` blueprint: ``/windows``, ``/windows/<code>``,
+    ``/windows/cases/<id>`` and ``/windows/cases/<id>/act``.
+
+    ``get_session`` gives the request's database session and ``get_ctx`` the site's
+    :class:`WindowContext`, the pair the app's :func:`~shared.window_api.window_blueprint`
+    is given. The app must also register :func:`shared.auth_api.auth_blueprint` (the login)
+    and set ``site`` (with ``site_name``) as a Jinja global.
+    """
+    bp = Blueprint("windows", __name__, url_prefix="/windows", template_folder="templates")
+    bp.register_error_handler(DomainError, _refused)
+    bp.after_request(_private)
+
+    @bp.get("")
+    @require_user(*ROLES)
+    def index() -> ResponseReturnValue:
+        """An operator goes straight to their window; others pick one of the site's
+        windows."""
+        claims = _claims()
+        ctx = get_ctx()
+        actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())
+        if claims.role in WINDOW_BOUND_ROLES and claims.window:
+            return redirect(url_for(".queue", code=claims.window))
+        windows = ctx.catalogue().windows_at(SiteTier(ctx.tier))
+        return render_template("windows/index.html", windows=windows, me=claims)
+
+    @bp.get("/<code>")
+    @require_user(*ROLES)
+    def queue(code: str) -> ResponseReturnValue:
+        """The window's open cases, nearest deadline first."""
+        claims = _claims()
+        ctx = get_ctx()
+        catalogue = ctx.catalogue()
+        actor_of(claims, ctx.site, ctx.tier, catalogue)
+        _check_window(claims, code)
+        window: Window = catalogue.window(code)
+        now = ctx.clock()
+        rows: list[QueueRow] = []
+        for entry in ctx.store.queue(get_session(), code, PAGE_ROWS):
+            due = from_ms(entry.due_ms) if entry.due_ms is not None else None
+            rows.append(QueueRow(
+                case_id=entry.case_id,
+                acceptance_no=entry.acceptance_no,
+                item=_item_name(catalogue, entry.item_code),
+                state=STATE_NAMES.get(entry.state, entry.state),
+                claimed_by=entry.claimed_by,
+                due=_due_day(due) if due is not None else None,
+                left=_days_left(ctx, due, now) if due is not None else None,
+            ))
+        done = request.args.get("done", "")
+        return render_template("windows/queue.html", window=window, rows=rows,
+                               limit=PAGE_ROWS, me=claims, done=ACTION_FORMS.get(done))
+
+    @bp.get("/cases/<uuid:case_id>")
+    @require_user(*ROLES)
+    def case_page(case_id: uuid.UUID) -> ResponseReturnValue:
+        """A case with its registration, materials, history and the actions open to the
+        user."""
+        done = request.args.get("done", "")
+        return _render_case(get_ctx(), get_session(), case_id,
+                            done=done if done in ACTION_FORMS else "")
+
+    @bp.post("/cases/<uuid:case_id>/act")
+    @require_user(*ROLES)
+    def act(case_id: uuid.UUID) -> ResponseReturnValue:
+        """Run one action from a case page's form; back to the page (303) when done, or the
+        page again with the refusal and its status."""
+        if not csrf_ok(request.form.get("csrf_token")):
+            html = render_template("windows/base.html", me=_claims(),
+                                   problem="表单已过期,请刷新页面后重试 "
+                                           "The form has expired: reload the page and try again")
+            return html, 400
+        claims = _claims()
+        ctx = get_ctx()
+        session = get_session()
+        catalogue = ctx.catalogue()
+        actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+        _check_window(claims, case_work.case_state(session, ctx.site, case_id).window)
+        action = request.form.get("action", "")
+        try:
+            act_request = _action_request(request.form)
+        except ValidationError as exc:
+            message = "; ".join(f"{k}: {v}"
+                                for k, v in flatten_messages(exc.messages).items())
+            refusal = Refusal(400, REFUSAL_TITLES[400], message, action, _reason_sent())
+            return _render_case(ctx, session, case_id, refusal=refusal)
+        now = ctx.clock()
+        try:
+            after = case_work.act(session, ctx.site, catalogue, ctx.calendar(), actor, case_id,
+                                  act_request, now)
+            ctx.store.refresh(session, case_id, now)
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            message = exc.reason if not exc.field else f"{exc.field}: {exc.reason}"
+            refusal = Refusal(exc.http_status,
+                              REFUSAL_TITLES.get(exc.http_status, "错误 Error"),
+                              message, action, _reason_sent())
+            return _render_case(ctx, session, case_id, refusal=refusal)
+        except BaseException:
+            session.rollback()
+            raise
+        if claims.role in WINDOW_BOUND_ROLES and after.window != claims.window:
+            # Transferred away: the case is no longer this operator's to read.
+            return redirect(url_for(".queue", code=claims.window, done=action), 303)
+        return redirect(url_for(".case_page", case_id=case_id, done=action), 303)
+
+    return bp
+
+
+def _reason_sent() -> str:
+    return request.form.get("reason", "")[:2000]
+
+
+def _action_request(form: MultiDict[str, str]) -> ActionRequest:
+    """The form's fields, validated by the action API's own schema (blank inputs left out,
+    so the schema's defaults apply)."""
+    body: dict[str, Any] = {"action": form.get("action", "")}
+    for name in _TEXT_INPUTS:
+        value = form.get(name, "").strip()
+        if value:
+            body[name] = value
+    for name in _LIST_INPUTS:
+        values = [v.strip() for v in form.getlist(name) if v.strip()]
+        if values:
+            body[name] = values
+    data = ActionSchema().load(body)
+    return ActionRequest(**{k: v for k, v in data.items() if v is not None})
+
+
+def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
+                 done: str = "", refusal: Refusal | None = None) -> ResponseReturnValue:
+    claims = _claims()
+    catalogue = ctx.catalogue()
+    actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+    body = case_body(ctx, session, case_id)
+    _check_window(claims, body["window"])
+    events = case_work.case_events(session, ctx.site, case_id)
+    state = fold(events)
+    item: ServiceItem | None = None
+    rules: ItemRules | None = None
+    # An item this catalogue does not know is shown, but nothing can be done to it.
+    with contextlib.suppress(DomainError):
+        item, rules = case_work.item_rules(catalogue, state.item_code or "")
+    now = ctx.clock()
+    actions = [a for a in allowed_actions(state, rules, actor, now)
+               if a in ACTION_FORMS] if rules is not None else []
+    registered = next((e.payload for e in events if e.type is EventType.REGISTERED), {})
+    applicant = registered.get("applicant")
+    form = registered.get("form")
+    materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
+    reveal = claims.role == "window_operator" and claims.window == state.window
+    due_text, left = _deadline(ctx, body.get("deadline"), state, now)
+    page = render_template(
+        "windows/case.html",
+        me=claims,
+        case=body,
+        item=item,
+        item_name=item.name.zh if item is not None else "",
+        kind=KIND_NAMES.get(body["kind"] or "", body["kind"] or "—"),
+        state_name=STATE_NAMES.get(body["state"], body["state"]),
+        outcome=OUTCOME_NAMES.get(body["outcome"] or "", ""),
+        due=due_text,
+        left=left,
+        applicant=_applicant_rows(applicant, reveal) if isinstance(applicant, Mapping) else [],
+        form_rows=_form_rows(item, form) if isinstance(form, Mapping) else [],
+        materials=[(str(m.get("code", "")), _material_name(item, str(m.get("code", ""))),
+                    str(m.get("media_type", "")), _size(m.get("size"))) for m in materials],
+        uploaded={str(m.get("code", "")) for m in materials},
+        missing=[(code, _material_name(item, code)) for code in state.missing],
+        history=_history(events, item),
+        actions=actions,
+        forms=ACTION_FORMS,
+        windows=_transfer_targets(catalogue, ctx.tier, state),
+        done=ACTION_FORMS[done] if done else None,
+        refusal=refusal,
+        csrf=csrf_token(),
+    )
+    return page, refusal.status if refusal is not None else 200
+
+
+def _deadline(ctx: WindowContext, deadline: object, state: CaseState,
+              now: datetime) -> tuple[str, int | None]:
+    """The due day and, while the case is open, the working days left."""
+    if not isinstance(deadline, str):
+        return "—", None
+    due = datetime.fromisoformat(deadline)
+    left = None if state.is_closed else _days_left(ctx, due, now)
+    return _due_day(due), left
+
+
+def _history(events: Sequence[CaseEvent], item: ServiceItem | None) -> list[HistoryRow]:
+    return [HistoryRow(at=_local(e.at), type=e.type.value, name=EVENT_NAMES.get(e.type, ""),
+                       actor=f"{e.actor.username} ({e.actor.role.value})",
+                       origin=f"{e.origin}#{e.seq}", detail=_detail(e, item))
+            for e in events]
+
+
+def _transfer_targets(catalogue: Catalogue, tier: str, state: CaseState) -> list[Window]:
+    try:
+        windows = catalogue.windows_at(SiteTier(tier))
+    except ValueError:
+        return []
+    return [w for w in windows if w.code != state.window]
