@@ -41,3 +41,34 @@ def keep_catalogue_release(data_dir: Path, content: bytes) -> Catalogue:
         os.fsync(handle.fileno())
     os.replace(temporary, target)
     return catalogue
+
+
+class HeldCatalogue:
+    """The catalogue a node process offers, re-read when its file changes on disk (the sync
+    job of this process, ``sanji node sync-now`` or an operator may have replaced it)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._stamp: tuple[str, int] | None = None
+        self._catalogue: Catalogue | None = None
+
+    def _file_stamp(self) -> tuple[str, int] | None:
+        for name in CATALOGUE_FILES:
+            path = self.data_dir / name
+            try:
+                return name, path.stat().st_mtime_ns
+            except FileNotFoundError:
+                continue
+        return None
+
+    def current(self) -> Catalogue:
+        stamp = self._file_stamp()
+        if self._catalogue is None or stamp != self._stamp:
+            self._catalogue = load_node_catalogue(self.data_dir)
+            self._stamp = stamp
+        return self._catalogue
+
+    def replace(self, content: bytes) -> Catalogue:
+        self._catalogue = keep_catalogue_release(self.data_dir, content)
+        self._stamp = self._file_stamp()
+        return self._catalogue

@@ -11,7 +11,7 @@ from node.db_session import app_session
 from shared.exchange import SyncOutcome, http_transport, sync_until_quiet
 
 LOG = logging.getLogger("sanji.node.sync")
-_TRANSPORT_TIMEOUT = 60.0
+_TRANSPORT_TIMEOUT = 180.0  # a parent applying a large batch on a busy machine
 
 
 def sync_app(app: Flask, max_rounds: int = 50) -> list[SyncOutcome]:

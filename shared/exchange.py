@@ -19,13 +19,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import cbor2
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared import sync_store as store
@@ -42,6 +42,7 @@ from sync_protocol import (
     Event,
     EventKey,
     LinkPosition,
+    LocalProtocolError,
     ParentExchange,
     ProtocolError,
     Receipt,
@@ -52,6 +53,7 @@ from sync_protocol import (
     issue_receipt,
     request_sender,
 )
+from sync_protocol.batching import MIN_BATCH
 from sync_protocol.credentials import credential_from_wire
 from sync_protocol.times import to_ms
 
@@ -132,14 +134,30 @@ def _now_ms(now: datetime) -> int:
 # -- the tree below this site ------------------------------------------------------------------
 
 
+_PARENTS_CACHE: dict[tuple[str, int, int], dict[str, str | None]] = {}
+
+
 def site_parents(session: Session) -> dict[str, str | None]:
-    """Each certified site's parent, from the certificates this site holds."""
+    """Each certified site's parent, from the certificates this site holds (the newest
+    certificate of a site wins: a moved site). Credentials are only ever added, so the
+    parsed map is cached per database and highest credential id."""
+    newest, count = session.execute(
+        select(func.max(store.SyncCredential.id), func.count(store.SyncCredential.id))
+    ).one()
+    cache_key = (str(session.get_bind().engine.url), int(newest or 0), int(count or 0))
+    cached = _PARENTS_CACHE.get(cache_key)
+    if cached is not None:
+        return dict(cached)
     parents: dict[str, str | None] = {}
-    for wire in session.scalars(select(store.SyncCredential.wire)):
+    for wire in session.scalars(select(store.SyncCredential.wire)
+                                .order_by(store.SyncCredential.id)):
         credential = credential_from_wire(cbor2.loads(wire))
         if isinstance(credential, Certificate):
             parents[credential.site] = credential.parent
-    return parents
+    if len(_PARENTS_CACHE) > 64:
+        _PARENTS_CACHE.clear()
+    _PARENTS_CACHE[cache_key] = parents
+    return dict(parents)
 
 
 def children_of(session: Session, site: str) -> set[str]:
@@ -303,12 +321,21 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         return SyncOutcome(ok=False, error="this site has no parent")
     link = load_parent_link(session, site=site.code, parent=site.parent, epoch=site.epoch)
     ring = store.build_keyring(session, site.hub_site, site.hub_public_raw)
-    pending = store.pending_up(session, site.sealer, max(2 * link.batch_events, 200))
+    limit = max(2 * link.batch_events, 200)
+    pending = store.pending_up(session, site.sealer, limit)
     forward = store.credentials_to_forward(session)
     session.rollback()  # no transaction stays open across the round trip
-    ex = ChildExchange(key=site.key, keyring=ring, link=link,
-                       own_credentials=site.own_credentials)
-    out = ex.request(clock(), pending=pending, credentials=forward)
+    for _ in range(16):
+        ex = ChildExchange(key=site.key, keyring=ring, link=link,
+                           own_credentials=site.own_credentials)
+        try:
+            out = ex.request(clock(), pending=pending, credentials=forward)
+            break
+        except LocalProtocolError:
+            # the batch would not fit in one frame (large payloads): halve it and try again
+            link = replace(link, batch_events=max(MIN_BATCH, link.batch_events // 2))
+    else:
+        return SyncOutcome(ok=False, error="an event is too large to send in one frame")
     started = time.monotonic()
     try:
         data = transport(site.parent_url, out.data)
@@ -364,8 +391,8 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     site.hooks.releases_arrived(session, result.releases, now)
     site.hooks.cases_acked(session, acked_cases, now)
     save_parent_link(session, ex.stored())
-    more = len(out.sent) < len(pending) or len(result.new_events) + len(result.receipts) >= \
-        DOWN_LIMIT
+    more = (len(out.sent) < len(pending) or len(pending) == limit
+            or len(result.new_events) + len(result.receipts) >= DOWN_LIMIT)
     _record_status(session, now, ok=True, error=None, reachable=True,
                    bytes_up=len(out.data), bytes_down=len(data),
                    seconds=time.monotonic() - started)

@@ -37,7 +37,9 @@ def sanji(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
-    assert done.returncode == 0, f"sanji {' '.join(args)}: {done.stdout}{done.stderr}"
+    assert done.returncode == 0, (
+        f"sanji {' '.join(args)}: {done.stdout[-1000:]}{done.stderr[-3000:]}"
+    )
     return done.stdout
 
 
