@@ -166,7 +166,9 @@ def create_app(settings: NodeSettings) -> Flask:
     i18n.init_app(app)
     api_errors.init_app(app)
 
-    from node import api_views, case_views, enrol_views, intake_views, public_views
+    from node import api_views, case_views, enrol_views, intake_views, public_views, sync_indicator
+
+    sync_indicator.init_app(app)
 
     app.register_blueprint(intake_views.bp)
     app.register_blueprint(case_views.bp)

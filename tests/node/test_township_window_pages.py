@@ -84,6 +84,8 @@ def test_two_township_operators_decide_a_township_item_through_the_pages(tree: T
     link = re.search(r'href="(/windows/cases/[0-9a-f-]+)">([^<]+)</a>', row.group(0))
     assert link is not None and link.group(2) == case["acceptance_no"]
     assert "临时救助" in row.group(0) and "待受理" in row.group(0)
+    # the township's own sync badge is in the desk's header too
+    assert re.search(r'id="sync-indicator" class="sync sync-(green|amber)"', queue.text)
     case_url = base + link.group(1)
     assert case_url == f"{base}/windows/cases/{case['case_id']}"
 
