@@ -39,6 +39,7 @@ from sync_protocol import (
     Certificate,
     ChildExchange,
     Credential,
+    DownItem,
     Event,
     EventKey,
     LinkPosition,
@@ -255,8 +256,24 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)
     releases = (site.releases(session, now) if site.releases is not None
                 else store.latest_releases(session))
+    vouching = _credentials_for(session, site, down)
     session.commit()
-    return Answer(200, ex.respond(now, down=down, releases=releases))
+    return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching))
+
+
+def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
+                     ) -> list[Credential]:
+    """The certificates (and rotations) of the authors of the events going down, so the
+    child can check each event's signature: a township's village has never met the county
+    whose window decided its case. The hub's key is pinned everywhere; ours travels anyway."""
+    origins = {d.item.origin for d in down
+               if isinstance(d.item, Event) and d.item.origin not in (site.hub_site, site.code)}
+    if not origins:
+        return []
+    rows = session.scalars(select(store.SyncCredential.wire)
+                           .where(store.SyncCredential.site.in_(sorted(origins)))
+                           .order_by(store.SyncCredential.id))
+    return [credential_from_wire(cbor2.loads(wire)) for wire in rows]
 
 
 def _issue_receipts(session: Session, site: SyncSite, child: str, events: Sequence[Event],
@@ -386,6 +403,10 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         send_down(session, site, receipt, receipt.origin, now)
     for release in result.releases:
         store.keep_release(session, release, now_ms)
+    for rejected in result.rejected:
+        LOG.warning("down item rejected", extra={"fields": {
+            "position": [rejected.position.epoch, rejected.position.seq],
+            "code": rejected.code, "reason": rejected.reason}})
     site.hooks.events_arrived(session, stored, now)
     site.hooks.receipts_arrived(session, result.receipts, now)
     site.hooks.releases_arrived(session, result.releases, now)
@@ -395,7 +416,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
             or len(result.new_events) + len(result.receipts) >= DOWN_LIMIT)
     _record_status(session, now, ok=True, error=None, reachable=True,
                    bytes_up=len(out.data), bytes_down=len(data),
-                   seconds=time.monotonic() - started)
+                   seconds=time.monotonic() - started, rejected=len(result.rejected))
     session.commit()
     return SyncOutcome(ok=True, sent=len(out.sent), acked=len(acked_cases), received=len(stored),
                        receipts=len(result.receipts), releases=len(result.releases),
@@ -423,12 +444,13 @@ def sync_until_quiet(session: Session, site: SyncSite, transport: Transport,
 
 def _record_status(session: Session, now: datetime, *, ok: bool, error: str | None,
                    reachable: bool, bytes_up: int = 0, bytes_down: int = 0,
-                   seconds: float = 0.0) -> None:
+                   seconds: float = 0.0, rejected: int = 0) -> None:
     status: dict[str, Any] = read_status(session)
     status["last_attempt"] = now.isoformat()
     status["parent_reachable"] = reachable
     status["bytes_up"] = int(status.get("bytes_up", 0)) + bytes_up
     status["bytes_down"] = int(status.get("bytes_down", 0)) + bytes_down
+    status["rejected_down"] = int(status.get("rejected_down", 0)) + rejected
     if ok:
         status["last_success"] = now.isoformat()
         status["last_error"] = None
@@ -463,6 +485,7 @@ def sync_status(session: Session, site: SyncSite) -> dict[str, object]:
         "last_attempt": status.get("last_attempt"),
         "bytes_up": status.get("bytes_up", 0),
         "bytes_down": status.get("bytes_down", 0),
+        "rejected_down": status.get("rejected_down", 0),
         "down_ack": [link.down_ack.epoch, link.down_ack.seq],
     }
 

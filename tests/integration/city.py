@@ -21,6 +21,7 @@ from shared.db import make_engine
 from tests.integration.processes import Site, free_port, sanji
 
 HUB = "431000"
+COUNTY = "431002"
 TOWNSHIP = "431002001"
 VILLAGE = "431002001201"
 PASSWORD = "window-pass-2026"
@@ -32,14 +33,16 @@ class Tree:
     township: Site
     village: Site
     dirs: dict[str, Path]
+    county: Site | None = None
 
     def sync(self, *names: str) -> None:
         for name in names:
             sanji("node", "sync-now", "--data-dir", str(self.dirs[name]))
 
     def settle(self) -> None:
-        """Up from the village to the hub and back down, twice."""
-        self.sync("village", "township", "village", "township", "village")
+        """Up from the village to the hub and back down to the village."""
+        middle = ["township", "county"] if self.county is not None else ["township"]
+        self.sync("village", *middle, *reversed(middle), "village")
 
 
 def _add_site(hub_dir: Path, code: str, name: str, tier: str, parent: str) -> str:
@@ -66,11 +69,28 @@ def add_operators(hub_dir: Path, operators: Mapping[str, Sequence[tuple[str, str
     engine.dispose()
 
 
+def _start_node(tmp_path: Path, dirs: dict[str, Path], name: str, parent: Site,
+                code: str, sites: list[Site]) -> Site:
+    sanji("node", "init", "--data-dir", str(dirs[name]), "--parent-url", parent.url,
+          "--enroll-code", code)
+    site = Site(name, ["node", "run", "--data-dir", str(dirs[name]), "--sync-interval", "0"],
+                free_port(), tmp_path / f"{name}.log").start()
+    sites.append(site)
+    return site
+
+
 @contextmanager
-def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]]) -> Iterator[Tree]:
-    dirs = {n: tmp_path / n for n in ("hub", "township", "village")}
+def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
+         depth: int = 3) -> Iterator[Tree]:
+    """Hub, township and village (``depth`` 4: a county centre between hub and township)."""
+    dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village")}
     sanji("hub", "init", "--data-dir", str(dirs["hub"]))
-    town_code = _add_site(dirs["hub"], TOWNSHIP, "良田镇便民服务中心", "township", HUB)
+    top = HUB
+    county_code = ""
+    if depth == 4:
+        county_code = _add_site(dirs["hub"], COUNTY, "北湖区政务服务中心", "county", HUB)
+        top = COUNTY
+    town_code = _add_site(dirs["hub"], TOWNSHIP, "良田镇便民服务中心", "township", top)
     village_code = _add_site(dirs["hub"], VILLAGE, "吉村代办点", "village", TOWNSHIP)
     engine = make_engine(HubSettings.load(dirs["hub"]).database_url)
     MIGRATIONS.upgrade(engine)
@@ -80,19 +100,14 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]]) -> 
                tmp_path / "hub.log").start()
     sites: list[Site] = [hub]
     try:
-        sanji("node", "init", "--data-dir", str(dirs["township"]), "--parent-url", hub.url,
-              "--enroll-code", town_code)
-        township = Site("township", ["node", "run", "--data-dir", str(dirs["township"]),
-                                     "--sync-interval", "0"], free_port(),
-                        tmp_path / "township.log").start()
-        sites.append(township)
-        sanji("node", "init", "--data-dir", str(dirs["village"]), "--parent-url",
-              township.url, "--enroll-code", village_code)
-        village = Site("village", ["node", "run", "--data-dir", str(dirs["village"]),
-                                   "--sync-interval", "0"], free_port(),
-                       tmp_path / "village.log").start()
-        sites.append(village)
-        yield Tree(hub, township, village, dirs)
+        county = None
+        parent = hub
+        if depth == 4:
+            county = _start_node(tmp_path, dirs, "county", hub, county_code, sites)
+            parent = county
+        township = _start_node(tmp_path, dirs, "township", parent, town_code, sites)
+        village = _start_node(tmp_path, dirs, "village", township, village_code, sites)
+        yield Tree(hub, township, village, dirs, county)
     finally:
         for site in reversed(sites):
             site.stop()
