@@ -20,7 +20,7 @@ from flask import Flask, current_app
 
 from node import db_session, i18n
 from node.case_log import current_epoch
-from node.catalogue_store import keep_catalogue_release, load_node_catalogue
+from node.catalogue_store import HeldCatalogue
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
 from node.materials import BlobStore
@@ -55,7 +55,7 @@ class NodeServices:
     """The node's collaborators, built once per app."""
 
     settings: NodeSettings
-    catalogue: Catalogue
+    held_catalogue: HeldCatalogue
     sealer: DataSealer
     blobs: BlobStore
     reader: IdCardReader
@@ -69,6 +69,11 @@ class NodeServices:
     def sync_site(self) -> SyncSite:
         """This node in the tree (built on first use: it reads the store's epoch)."""
         return self.build_sync_site()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue intake offers now (the newest release held)."""
+        return self.held_catalogue.current()
 
     @cached_property
     def signer(self) -> TokenSigner:
@@ -152,12 +157,12 @@ def create_app(settings: NodeSettings) -> Flask:
                               catalogue_arrived)
 
     def catalogue_arrived(content: bytes) -> None:
-        services_of(app).catalogue = keep_catalogue_release(settings.data_dir, content)
+        services_of(app).held_catalogue.replace(content)
 
     app.extensions[_EXTENSION] = NodeServices(
         settings=settings,
         build_sync_site=build_sync_site,
-        catalogue=load_node_catalogue(settings.data_dir),
+        held_catalogue=HeldCatalogue(settings.data_dir),
         sealer=sealer,
         blobs=BlobStore(settings.blob_dir),
         reader=reader,
