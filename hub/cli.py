@@ -88,8 +88,10 @@ def _prepare(settings: HubSettings) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def run_command(data_dir: Path, host: str, port: int, threads: int) -> None:
-    """Serve the hub with waitress."""
+@click.option("--timers/--no-timers", default=True, show_default=True,
+              help="run the deadline timers in this process (safe in several at once)")
+def run_command(data_dir: Path, host: str, port: int, threads: int, timers: bool) -> None:
+    """Serve the hub with waitress, and run the deadline timers every minute."""
     from waitress.server import create_server
 
     from hub.app import create_app
@@ -99,6 +101,10 @@ def run_command(data_dir: Path, host: str, port: int, threads: int) -> None:
         app = create_app(settings)
     except DomainError as exc:
         raise click.ClickException(str(exc))
+    if timers:
+        from hub.background import start_background
+
+        start_background(app)
     server = create_server(app, host=host, port=port, threads=threads, ident="sanji-hub")
     click.echo(f"hub {settings.site_code} serving on http://{host}:{server.effective_port}/")
     server.run()

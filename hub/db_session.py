@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.web_db import SHARED_PREFIXES, Migrations, app_session, get_session, init_app
+from shared.web_db import (
+    SHARED_PREFIXES,
+    Migrations,
+    app_session,
+    get_session,
+    init_app,
+    session_factory,
+)
 
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), ("hub_", *SHARED_PREFIXES))
-__all__ = ["MIGRATIONS", "app_session", "get_session", "init_app"]
+__all__ = ["MIGRATIONS", "app_session", "get_session", "init_app", "session_factory"]

@@ -70,6 +70,12 @@ def engine_of(app: Flask) -> Engine:
     return bind
 
 
+def session_factory(app: Flask) -> sessionmaker[Session]:
+    """The app's session factory, for work outside a request (background jobs)."""
+    factory: sessionmaker[Session] = app.extensions[_EXTENSION]
+    return factory
+
+
 def get_session() -> Session:
     """This request's session, opened on first use."""
     if "db_session" not in g:
