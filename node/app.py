@@ -25,7 +25,6 @@ from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
 from node.materials import BlobStore
 from node.models import NodeWindowCase
-from node.rate_limit import FailureLimiter
 from node.sealing import DataSealer, load_sealer
 from node.settings import NodeSettings
 from node.sync_setup import DECIDING_TIERS, node_sync_site
@@ -38,6 +37,7 @@ from shared.exchange import SyncSite
 from shared.exchange_views import exchange_blueprint
 from shared.openapi import openapi_blueprint
 from shared.pdf_fonts import PdfFonts, find_fonts
+from shared.rate_limit import FailureLimiter
 from shared.window_api import WindowContext, window_blueprint
 from shared.window_views import window_views_blueprint
 from shared.working_days import WorkingDayCalendar

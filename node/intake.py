@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,41 +27,17 @@ from node.case_progress import REGISTERED
 from node.materials import CheckedFile, material_of
 from node.models import NodeCase, NodeIdempotency, NodeMaterial
 from node.sealing import DataSealer
-from shared.catalogue import Catalogue, ServiceItem
+from shared.application import (
+    CheckedApplication,
+    acceptance_number,
+    check_application,
+    new_query_code,
+    query_code_hash,
+)
+from shared.catalogue import Catalogue
 from shared.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.exchange import SyncSite
-from shared.form_validation import form_json_values, validate_form
-from shared.identity import Applicant, validate_applicant
 from shared.working_days import local_date
-
-DELIVERIES = ("village", "window", "courier")
-QUERY_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
-QUERY_CODE_LENGTH = 8
-SEQUENCE_WIDTH = 4
-
-
-def acceptance_number(site_code: str, at: datetime, epoch: int, seq: int) -> str:
-    """``<site>-<YYYYMMDD>-<seq>`` in Asia/Shanghai; ``-E<n>`` before the sequence after a
-    restore started epoch ``n`` > 1, so numbers issued before the backup are never reused."""
-    day = local_date(at).strftime("%Y%m%d")
-    epoch_part = f"E{epoch}-" if epoch > 1 else ""
-    return f"{site_code}-{day}-{epoch_part}{seq:0{SEQUENCE_WIDTH}d}"
-
-
-def new_query_code() -> str:
-    """A random query code a citizen can read aloud without confusing characters."""
-    return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(QUERY_CODE_LENGTH))
-
-
-def normalise_query_code(text: str) -> str:
-    """Upper case without spaces or hyphens, as printed (``ABCD-EFGH`` -> ``ABCDEFGH``)."""
-    return "".join(text.split()).replace("-", "").upper()
-
-
-def query_code_hash(case_id: uuid.UUID, query_code: str) -> str:
-    """SHA-256 of the case id and the code: the form every tier stores and compares."""
-    data = case_id.bytes + normalise_query_code(query_code).encode("ascii", "replace")
-    return hashlib.sha256(data).hexdigest()
 
 
 def query_code_matches(case: NodeCase, query_code: str) -> bool:
@@ -114,45 +89,20 @@ class IntakeContext:
     sync_site: SyncSite
 
 
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    item: ServiceItem
-    applicant: Applicant
-    form: dict[str, str | int | bool]
-
-
-def check_request(ctx: IntakeContext, request: IntakeRequest, now: datetime) -> _Checked:
+def check_request(ctx: IntakeContext, request: IntakeRequest, now: datetime) -> CheckedApplication:
     """Validate everything; :class:`Problems` lists every bad field, nothing is written."""
-    today = local_date(now)
-    problems: dict[str, str] = {}
-    item: ServiceItem | None = None
-    try:
-        item = ctx.catalogue.item(request.item_code)
-    except NotFound:
-        problems["item_code"] = (
-            f"no service item {request.item_code!r} in catalogue v{ctx.catalogue.version}"
-        )
-    applicant: Applicant | None = None
-    try:
-        applicant = validate_applicant(request.applicant, today)
-    except Problems as exc:
-        problems.update(exc.fields)
-    form: dict[str, str | int | bool] = {}
-    if item is not None:
-        try:
-            form = form_json_values(validate_form(item.form, request.form, today=today))
-        except Problems as exc:
-            problems.update(exc.fields)
-        for index, checked in enumerate(request.files):
+    checked, problems = check_application(
+        ctx.catalogue, request.item_code, request.applicant, request.form, request.delivery, now
+    )
+    if checked is not None:
+        for index, held in enumerate(request.files):
             try:
-                material_of(item, checked.material_code)
+                material_of(checked.item, held.material_code)
             except InvalidInput as exc:
                 problems[f"files.{index}.material_code"] = exc.reason
-    if request.delivery not in DELIVERIES:
-        problems["delivery"] = f"must be one of {', '.join(DELIVERIES)}"
-    if problems or item is None or applicant is None:
+    if problems or checked is None:
         raise Problems(problems, "the application is not complete or not valid")
-    return _Checked(item=item, applicant=applicant, form=form)
+    return checked
 
 
 def register_case(
@@ -219,7 +169,7 @@ def _write_case(
     session: Session,
     ctx: IntakeContext,
     request: IntakeRequest,
-    checked: _Checked,
+    checked: CheckedApplication,
     idempotency_key: str | None,
     actor: str,
     now: datetime,

@@ -22,8 +22,9 @@ from node.auth import current_actor
 from node.db_session import get_session
 from node.i18n import t
 from node.id_reader import ReaderUnavailable
-from node.intake import DELIVERIES, IntakeRequest, check_request, register_case
+from node.intake import IntakeRequest, check_request, register_case
 from node.materials import CheckedFile, check_upload, material_of
+from shared.application import DELIVERIES
 from shared.catalogue import ServiceItem, search_items
 from shared.errors import DomainError, NotFound, Problems
 

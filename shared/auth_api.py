@@ -32,10 +32,10 @@ from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
-from node.rate_limit import FailureLimiter
 from shared.accounts import USER_ROLES, Claims, NotAuthenticated, TokenSigner, authenticate
 from shared.api_errors import error_response, flatten_messages
 from shared.errors import InvalidInput
+from shared.rate_limit import FailureLimiter
 
 EXTENSION = "sanji_auth"
 SESSION_KEY = "token"

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from node.intake import QUERY_CODE_ALPHABET
 from node.settings import NodeSettings
+from shared.application import QUERY_CODE_ALPHABET
 from shared.identity import uscc_check_char
 from tests.node.conftest import (
     ID_LI,
