@@ -129,12 +129,20 @@ def create_app(settings: HubSettings) -> Flask:
     hub.catalogue = _published_catalogue(app, hub) or hub.catalogue
     api_errors.init_app(app)
 
-    from hub import admin_views, catalogue_api, enrol_views, guide_views, window_views
+    from hub import (
+        admin_views,
+        catalogue_api,
+        enrol_views,
+        front_desk,
+        guide_views,
+        window_views,
+    )
 
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(catalogue_api.bp)
     app.register_blueprint(catalogue_api.health_bp)
     app.register_blueprint(enrol_views.bp)
+    app.register_blueprint(front_desk.bp)
     app.register_blueprint(auth_blueprint(db_session.get_session, lambda: services().signer,
                                           lambda: services().clock()))
     app.register_blueprint(exchange_blueprint(db_session.get_session,

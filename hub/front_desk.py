@@ -1,0 +1,176 @@
+"""The city hall's own front desk and the public status lookup at the hub.
+
+``POST /api/v1/cases``: a walk-in applicant registered by a front-desk agent through the same
+checks as at a village (:mod:`shared.application`), with an ``Idempotency-Key`` so a double
+submit makes one case. The ``registered`` event is the hub's own; the hub's sync hooks then
+route it like any case that arrived from below (received, routed to the authorised window).
+
+``GET /api/v1/public/status``: a citizen's lookup with the acceptance number and the query
+code, for any case the hub holds; a wrong pair is a bare 404, too many tries from one address
+a 429.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy import select
+
+from hub.app import services
+from hub.db_session import get_session
+from hub.models import HubCase
+from shared import case_work, sync_store
+from shared.api_errors import error_response, flatten_messages
+from shared.application import (
+    DELIVERIES,
+    acceptance_number,
+    check_application,
+    new_query_code,
+    normalise_query_code,
+    query_code_hash,
+)
+from shared.auth_api import require_user
+from shared.errors import DomainError, Problems, StateConflict
+from shared.rate_limit import FailureLimiter
+from shared.working_days import local_date
+from sync_protocol.times import from_ms, to_ms
+
+bp = Blueprint("hub_front_desk", __name__, url_prefix="/api/v1")
+STATUS_FIELDS = ("acceptance_no", "query_code")
+
+
+class CaseBodySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    item_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    applicant = fields.Dict(required=True)
+    form = fields.Dict(load_default=dict)
+    delivery = fields.String(load_default="window", validate=validate.OneOf(DELIVERIES))
+
+
+class StatusQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    acceptance_no = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    query_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@bp.post("/cases")
+@require_user("agent", "admin")
+def register_walk_in() -> tuple[Response, int]:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not 1 <= len(key) <= 100:
+        return error_response(400, "invalid", "the Idempotency-Key header is required",
+                              {"Idempotency-Key": "1-100 characters"}), 400
+    raw = request.get_json(silent=True)
+    if not isinstance(raw, dict):
+        return error_response(400, "invalid", "expected a JSON object"), 400
+    try:
+        body = CaseBodySchema().load(raw)
+    except ValidationError as exc:
+        return error_response(400, "invalid", "invalid application",
+                              flatten_messages(exc.messages)), 400
+    hub = services()
+    session = get_session()
+    now = hub.clock()
+    digest = _digest(body)
+    held = sync_store.read_state(session, f"idem:{g.claims.username}:{key}")
+    if held is not None:
+        first = json.loads(held)
+        if first["digest"] != digest:
+            raise StateConflict("Idempotency-Key",
+                                "this key was already used for a different application")
+        return jsonify(first["result"]), 200
+    checked, problems = check_application(hub.catalogue, body["item_code"], body["applicant"],
+                                          body["form"], body["delivery"], now)
+    if checked is None:
+        raise Problems(problems, "the application is not complete or not valid")
+    site = hub.sync_site
+    case_id = uuid.uuid4()
+    day = local_date(now).strftime("%Y%m%d")
+    number = acceptance_number(site.code, now, site.epoch,
+                               sync_store.next_counter(session, f"acceptance:{site.code}:{day}"))
+    query_code = new_query_code()
+    payload = {
+        "case_id": str(case_id), "acceptance_no": number,
+        "query_code_sha256": query_code_hash(case_id, query_code),
+        "item_code": checked.item.code, "catalogue_version": hub.catalogue.version,
+        "kind": checked.item.kind.value, "window": checked.item.window,
+        "delivery": body["delivery"], "applicant": checked.applicant.to_dict(),
+        "form": checked.form, "materials": [],
+    }
+    try:
+        row = sync_store.author_event(
+            session, site.key, site.sealer, epoch=site.epoch, case_id=case_id,
+            actor=f"agent:{g.claims.username}", type="registered", payload=payload,
+            at_ms=to_ms(now), up=False, now_ms=to_ms(now))
+        site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)], now)
+        state = case_work.case_state(session, site, case_id)
+        result = {"case_id": str(case_id), "acceptance_no": number, "query_code": query_code,
+                  "state": state.state.value}
+        sync_store.write_state(session, f"idem:{g.claims.username}:{key}",
+                               json.dumps({"digest": digest, "result": {
+                                   **result, "query_code": query_code}}).encode())
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return jsonify(result), 201
+
+
+@bp.get("/public/status")
+def public_status() -> Response | tuple[Response, int]:
+    address = request.remote_addr or "unknown"
+    hub = services()
+    now = hub.clock()
+    limiter = hub.extra.setdefault("status_limiter", FailureLimiter(10, 600))
+    assert isinstance(limiter, FailureLimiter)
+    if limiter.blocked(address, now.timestamp()):
+        response = error_response(429, "too_many_requests", "too many tries; wait a while")
+        response.headers["Retry-After"] = "600"
+        return response, 429
+    try:
+        query = StatusQuerySchema().load(request.args.to_dict())
+    except ValidationError as exc:
+        return error_response(400, "invalid", "acceptance_no and query_code are required",
+                              flatten_messages(exc.messages)), 400
+    session = get_session()
+    row = session.scalar(select(HubCase).where(HubCase.acceptance_no == query["acceptance_no"]))
+    expected = None
+    if row is not None:
+        events = case_work.case_events(session, hub.sync_site, row.case_id)
+        if events:
+            expected = events[0].payload.get("query_code_sha256")
+    given = query_code_hash(row.case_id, normalise_query_code(query["query_code"])) \
+        if row is not None else ""
+    if row is None or not isinstance(expected, str) or not hmac.compare_digest(expected, given):
+        limiter.record_failure(address, now.timestamp())
+        return error_response(404, "not_found", "no case with this number and code"), 404
+    state = case_work.case_state(session, hub.sync_site, row.case_id)
+    try:
+        item_name = hub.catalogue.item(row.item_code).name.get(query["lang"])
+    except DomainError:  # an item withdrawn since: show its code
+        item_name = row.item_code
+    deadline = from_ms(row.due_ms) if row.due_ms else None
+    return jsonify({
+        "acceptance_no": row.acceptance_no, "item_name": item_name,
+        "state": state.state.value, "stage": state.stage,
+        "deadline": deadline.isoformat() if deadline else None,
+        "missing": list(state.missing),
+        "outcome": state.outcome.value if state.outcome else None,
+        "as_of": now.isoformat(),
+    })

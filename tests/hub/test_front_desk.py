@@ -1,0 +1,123 @@
+"""The city hall's front desk (``POST /api/v1/cases`` at the hub) and the public status
+lookup at the hub, through the Flask test client on a real hub data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hub.app import HubServices, create_app
+from hub.cli import hub_group
+from hub.db_session import app_session
+from hub.settings import HubSettings
+from shared.accounts import add_user
+
+HUB = "431000"
+PASSWORD = "desk-pass-2026"
+BODY = {
+    "item_code": "MZ-0520",
+    "applicant": {"name": "李四", "id_number": "11010519491231002X", "phone": "13800138000"},
+    "form": {"org_name": "郴州市摄影家协会", "registered_funds": 30000, "member_count": 60,
+             "business_scope": "摄影交流与培训"},
+    "delivery": "window",
+}
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    data_dir = tmp_path / "hub"
+    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    app = create_app(replace(HubSettings.load(data_dir), testing=True))
+    hub: HubServices = app.extensions["sanji_hub"]
+    hub.clock = Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    with app_session(app) as session:
+        add_user(session, username="desk", password=PASSWORD, role="agent", site=HUB,
+                 now=hub.clock())
+        add_user(session, username="mz-1", password=PASSWORD, role="window_operator",
+                 site=HUB, window="W-MZ-01", now=hub.clock())
+        session.commit()
+    return app
+
+
+def _headers(client: FlaskClient, username: str, key: str | None = None) -> dict[str, str]:
+    token = client.post("/api/v1/auth/token",
+                        json={"username": username, "password": PASSWORD}).get_json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+def _register(client: FlaskClient, key: str, body: dict[str, Any] | None = None) -> Any:
+    return client.post("/api/v1/cases", json=body or BODY, headers=_headers(client, "desk", key))
+
+
+def test_a_walk_in_is_registered_once_and_routed_to_the_authorised_window(app: Flask) -> None:
+    client = app.test_client()
+    first = _register(client, "walk-in-1")
+    assert first.status_code == 201, first.get_data(as_text=True)
+    case = first.get_json()
+    assert case["acceptance_no"] == f"{HUB}-20260302-0001"
+    assert case["state"] == "routed" and len(case["query_code"]) == 8
+    again = _register(client, "walk-in-1")
+    assert again.status_code == 200 and again.get_json() == case
+    other = dict(BODY, delivery="courier")
+    conflict = _register(client, "walk-in-1", other)
+    assert conflict.status_code == 409
+    queue = client.get("/api/v1/windows/W-MZ-01/cases",
+                       headers=_headers(client, "mz-1")).get_json()["cases"]
+    assert [c["case_id"] for c in queue] == [case["case_id"]]
+
+
+def test_a_bad_application_lists_every_problem_and_writes_nothing(app: Flask) -> None:
+    client = app.test_client()
+    bad = dict(BODY, applicant={"name": "", "id_number": "110105194912310021",
+                                "phone": "12"}, form={})
+    response = _register(client, "bad", bad)
+    assert response.status_code == 400
+    fields = response.get_json()["error"]["fields"]
+    assert {"applicant.id_number", "applicant.phone", "form.org_name"} <= set(fields)
+    no_key = client.post("/api/v1/cases", json=BODY, headers=_headers(client, "desk"))
+    assert no_key.status_code == 400
+    operator = client.post("/api/v1/cases", json=BODY,
+                           headers=_headers(client, "mz-1", "op-key"))
+    assert operator.status_code == 403
+    anonymous = client.post("/api/v1/cases", json=BODY, headers={"Idempotency-Key": "x"})
+    assert anonymous.status_code == 401
+    queue = client.get("/api/v1/windows/W-MZ-01/cases",
+                       headers=_headers(client, "mz-1")).get_json()["cases"]
+    assert queue == []
+
+
+def test_the_citizen_looks_the_case_up_with_number_and_code(app: Flask) -> None:
+    client = app.test_client()
+    case = _register(client, "walk-in-2").get_json()
+    found = client.get("/api/v1/public/status", query_string={
+        "acceptance_no": case["acceptance_no"], "query_code": case["query_code"].lower()})
+    assert found.status_code == 200
+    body = found.get_json()
+    assert body["item_name"] == "社会团体成立登记" and body["stage"] == "at_window"
+    wrong = client.get("/api/v1/public/status", query_string={
+        "acceptance_no": case["acceptance_no"], "query_code": "WRONG234"})
+    assert wrong.status_code == 404
+    assert wrong.get_json()["error"]["message"] == "no case with this number and code"
+    for _ in range(12):
+        last = client.get("/api/v1/public/status", query_string={
+            "acceptance_no": case["acceptance_no"], "query_code": "WRONG234"})
+    assert last.status_code == 429 and last.headers["Retry-After"]
