@@ -1,12 +1,16 @@
-"""``GET /api/v1/catalog/items`` and the health endpoint."""
+"""``GET /api/v1/catalog/items``, the health endpoint and the Prometheus metrics."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from hub.app import services
+from hub.db_session import get_session
+from hub.models import HubCase, HubSite
 from shared.catalogue import catalogue_api_dict
+from shared.sync_store import SyncEvent
 
 bp = Blueprint("catalogue_api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
@@ -23,3 +27,29 @@ def items() -> Response:
 def healthz() -> Response:
     settings = services().settings
     return jsonify({"status": "ok", "site": settings.site_code, "tier": "city"})
+
+
+@health_bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text: open cases per window, sites enrolled, events held."""
+    site = services().settings.site_code
+    session = get_session()
+    open_cases = session.execute(
+        select(HubCase.window, func.count()).where(HubCase.open == 1)
+        .group_by(HubCase.window).order_by(HubCase.window)
+    ).all()
+    enrolled = session.scalar(select(func.count()).select_from(HubSite)
+                              .where(HubSite.enrolled_ms.is_not(None))) or 0
+    events = session.scalar(select(func.count()).select_from(SyncEvent)) or 0
+    lines = [
+        "# HELP sanji_hub_cases_open Open cases by window.",
+        "# TYPE sanji_hub_cases_open gauge",
+        *(f'sanji_hub_cases_open{{site="{site}",window="{w}"}} {n}' for w, n in open_cases),
+        "# HELP sanji_hub_sites_enrolled Sites of the tree enrolled (the hub included).",
+        "# TYPE sanji_hub_sites_enrolled gauge",
+        f'sanji_hub_sites_enrolled{{site="{site}"}} {enrolled}',
+        "# HELP sanji_hub_events Events held.",
+        "# TYPE sanji_hub_events gauge",
+        f'sanji_hub_events{{site="{site}"}} {events}',
+    ]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

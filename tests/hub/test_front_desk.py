@@ -83,6 +83,8 @@ def test_a_walk_in_is_registered_once_and_routed_to_the_authorised_window(app: F
     queue = client.get("/api/v1/windows/W-MZ-01/cases",
                        headers=_headers(client, "mz-1")).get_json()["cases"]
     assert [c["case_id"] for c in queue] == [case["case_id"]]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'sanji_hub_cases_open{site="431000",window="W-MZ-01"} 1' in metrics
 
 
 def test_a_bad_application_lists_every_problem_and_writes_nothing(app: Flask) -> None:
