@@ -12,7 +12,6 @@ file is written last, so a failed enrolment leaves a data directory that a secon
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +19,9 @@ from pathlib import Path
 
 from shared.enrolment import Grant, enrol
 from shared.errors import InvalidInput
+from shared.key_files import signing_key, write_private
 from shared.release_content import CATALOGUE, catalogue_from_release
-from sync_protocol import SiteKey, dump_key, generate_key, load_key
+from sync_protocol import SiteKey
 
 SITE_KEY_FILE = "site.key"
 HUB_KEY_FILE = "hub.pub"
@@ -36,25 +36,9 @@ def site_from_code(code: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(path, 0o600)
-
-
 def site_key(key_dir: Path, site: str) -> SiteKey:
     """The node's signing key, made on first use (private to the service user)."""
-    key_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(key_dir, 0o700)
-    path = key_dir / SITE_KEY_FILE
-    if path.exists():
-        return load_key(site, path.read_bytes())
-    key = generate_key(site)
-    _write_private(path, dump_key(key))
-    return key
+    return signing_key(key_dir, SITE_KEY_FILE, site)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +64,10 @@ def enrol_node(
     if releases:
         newest = releases[-1]
         catalogue = catalogue_from_release(newest.content)  # checked before anything is kept
-        _write_private(data_dir / CATALOGUE_FILE, newest.content)
+        write_private(data_dir / CATALOGUE_FILE, newest.content)
         catalogue_version = catalogue.version
-    _write_private(key_dir / HUB_KEY_FILE, granted.hub_public_raw)
-    _write_private(data_dir / GRANT_FILE, raw)
+    write_private(key_dir / HUB_KEY_FILE, granted.hub_public_raw)
+    write_private(data_dir / GRANT_FILE, raw)
     return Enrolled(granted, catalogue_version)
 
 

@@ -23,9 +23,9 @@ from shared import case_work
 from shared.case_state import CaseState, fold
 from shared.catalogue import Catalogue, ServiceItem
 from shared.errors import DomainError
-from shared.exchange import SyncSite
+from shared.exchange import NoHooks, SyncSite
 from shared.window_api import QueueEntry
-from sync_protocol import Event, Receipt, Release
+from sync_protocol import Event
 from sync_protocol.times import to_ms
 
 
@@ -122,7 +122,7 @@ class OwnerRule(Protocol):
     def __call__(self, session: Session, origin: str, item: ServiceItem) -> str: ...
 
 
-class DecidingHooks:
+class DecidingHooks(NoHooks):
     """The sync hooks of a site with windows: project every case, route the ones it owns."""
 
     def __init__(self, *, site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
@@ -169,14 +169,3 @@ class DecidingHooks:
                 case_work.route_arrived(session, site, self._catalogue(), self.tier, case_id,
                                         now)
         refresh(session, self.model, site, case_id, owner, now)
-
-    def receipts_arrived(self, session: Session, receipts: Sequence[Receipt],
-                         now: datetime) -> None:
-        return None
-
-    def releases_arrived(self, session: Session, releases: Sequence[Release],
-                         now: datetime) -> None:
-        return None
-
-    def cases_acked(self, session: Session, case_ids: set[uuid.UUID], now: datetime) -> None:
-        return None
