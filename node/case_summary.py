@@ -14,11 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from node.case_log import case_events, event_payload
-from node.case_progress import DECIDED_EVENTS, SUPPLEMENT_EVENTS
+from node.case_progress import SUPPLEMENT_EVENTS
 from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import ReceiptData, status_url
+from shared.case_state import fold
+from shared.case_work import sealed_case_events
 from shared.catalogue import Catalogue
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.identity import mask_id_number
 from shared.sync_store import PayloadSealer
 
@@ -82,11 +84,13 @@ def missing_materials(session: Session, case: NodeCase, sealer: PayloadSealer) -
 
 
 def outcome_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str | None:
-    found = _latest_payload(session, case, sealer, DECIDED_EVENTS)
-    if found is None:
-        return None
-    event_type, payload = found
-    return str(payload.get("outcome", event_type))
+    """``approved``, ``rejected`` or ``withdrawn`` once decided, as the deciding window's
+    events say (the same fold as at every tier); else None."""
+    try:
+        state = fold(sealed_case_events(session, sealer, case.case_id))
+    except DomainError:
+        return None  # a log this node cannot fold yet (an event still on its way)
+    return state.outcome.value if state.outcome is not None else None
 
 
 def deadline_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str | None:

@@ -27,10 +27,12 @@ from node.case_log import case_events, event_payload
 from node.case_progress import ORIGINALS_DISPATCHED, RATED, RATINGS, STAGES, is_decided
 from node.case_summary import (
     applicant_of,
+    deadline_of,
     form_of,
     item_name,
     materials_of,
     missing_materials,
+    outcome_of,
     query_code_of,
     receipt_data,
 )
@@ -43,6 +45,7 @@ from shared.api_errors import flatten_messages
 from shared.errors import DomainError, NotFound
 from shared.identity import mask_id_number
 from shared.sync_store import SyncEvent
+from shared.window_views import EVENT_NAMES
 
 bp = Blueprint("cases", __name__)
 
@@ -122,6 +125,9 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         item_materials=item_materials,
         missing=missing,
         events=events,
+        event_names=EVENT_NAMES,
+        outcome=outcome_of(session, case, node.sealer),
+        deadline=deadline_of(session, case, node.sealer),
         can_hand_over=is_decided(case.stage) and case.stage != "handed_over",
         can_rate=is_decided(case.stage) and not rated,
         methods=HANDOVER_METHODS,

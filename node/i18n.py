@@ -94,6 +94,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "stage_at_window": ("窗口办理中", "at the window"),
     "stage_supplement_requested": ("待补正材料", "supplement requested"),
     "stage_decided": ("已办结", "decided"),
+    "outcome": ("办理结果", "Decision"),
+    "outcome_approved": ("准予", "approved"),
+    "outcome_rejected": ("不予 (退回)", "rejected (returned)"),
+    "outcome_withdrawn": ("已撤件", "withdrawn"),
     "stage_handed_over": ("已转交申请人", "handed to the citizen"),
     "missing": ("需补正的材料", "Missing materials"),
     "transfer_title": ("纸质材料移交清单", "Hand-over list of paper originals"),
@@ -162,12 +166,26 @@ def local_time(at: datetime) -> str:
     return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
+def local_day(value: str | None) -> str:
+    """An ISO time (a deadline) as its date in Asia/Shanghai; empty for none."""
+    if not value:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+
+
 def init_app(app: Flask) -> None:
     """Wire Flask-Babel, the ``t`` template global and the language cookie."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
     Babel(app, locale_selector=_select_locale)
-    app.jinja_env.globals.update(t=t, lang=locale_name, local_time=local_time)
+    app.jinja_env.globals.update(t=t, lang=locale_name, local_time=local_time,
+                                  local_day=local_day)
 
     @app.after_request
     def remember_language(response: Response) -> Response:

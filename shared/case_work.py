@@ -41,14 +41,19 @@ SYSTEM_USER = "system"
 def case_events(session: Session, site: SyncSite, case_id: uuid.UUID) -> list[CaseEvent]:
     """The case's domain events in this site's order (site-local bookkeeping types, such as
     the hand-over list of paper originals, are left out of the fold)."""
+    return sealed_case_events(session, site.sealer, case_id)
+
+
+def sealed_case_events(session: Session, sealer: sync_store.PayloadSealer,
+                       case_id: uuid.UUID) -> list[CaseEvent]:
+    """:func:`case_events` for a caller that holds only the payload sealer."""
     events: list[CaseEvent] = []
     for row in sync_store.case_rows(session, case_id):
         if row.type not in _KNOWN_TYPES:
             continue
-        actor = _actor(row.actor)
         events.append(CaseEvent(str(row.case_id), row.origin, row.epoch, row.seq,
-                                EventType(row.type),
-                                actor, row.at, sync_store.open_payload(row, site.sealer)))
+                                EventType(row.type), _actor(row.actor), row.at,
+                                sync_store.open_payload(row, sealer)))
     return events
 
 

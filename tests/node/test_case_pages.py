@@ -36,17 +36,34 @@ def _arrive(
     seq: int,
     type_: str,
     payload: dict[str, Any] | None = None,
+    actor: str = "window_operator:operator",
 ) -> None:
     """An event coming down from the hub, stored as the exchange stores it."""
     node = node_services(app)
     head = ChainHead("431000", 1, seq - 1, bytes(32))
-    event = append_event(head, _HUB_KEY, case_id=uuid.UUID(case_id),
-                         actor="window_operator:operator", at=clock(), type=type_,
-                         payload=payload or {})
+    event = append_event(head, _HUB_KEY, case_id=uuid.UUID(case_id), actor=actor, at=clock(),
+                         type=type_, payload=payload or {})
     with app_session(app) as session:
         assert store_received(session, node.sealer, event, up=False, now_ms=to_ms(clock()))
         node.sync_site.hooks.events_arrived(session, [event], clock())
         session.commit()
+
+
+def _decide(app: Flask, case_id: str, clock: Clock) -> None:
+    """The city window's events of an approved case (一审一核), as they come down."""
+    steps: list[tuple[str, dict[str, Any], str]] = [
+        ("received", {"tier": "city"}, "system:system"),
+        ("routed", {"window": "W-MZ-11", "site": "431000"}, "system:system"),
+        ("claimed", {}, "window_operator:op-a"),
+        ("accepted", {"kind": "promised", "deadline": "2025-03-10T15:59:59+00:00"},
+         "window_operator:op-a"),
+        ("reviewed", {}, "window_operator:op-a"),
+        ("claimed", {}, "window_operator:op-b"),
+        ("checked", {}, "window_operator:op-b"),
+        ("result_issued", {}, "window_operator:op-b"),
+    ]
+    for seq, (type_, payload, actor) in enumerate(steps, start=1):
+        _arrive(app, case_id, clock, seq, type_, payload, actor)
 
 
 def _outbox_types(app: Flask, case_id: str) -> list[str]:
@@ -134,9 +151,10 @@ def test_hand_over_and_rating_are_events_that_travel_up(
     early = client.post(f"{url}/handover", data={"method": "in_person", "receiver_name": "王𠮷祥"})
     assert early.status_code == 409
     assert "no result has arrived" in early.get_data(as_text=True)
-    _arrive(app, case["case_id"], clock, 1, "approved", {"outcome": "approved"})
+    _decide(app, case["case_id"], clock)
     page = client.get(url).get_data(as_text=True)
     assert "已办结" in page and "非常满意" in page
+    assert "准予" in page and "2025-03-10" in page  # the decision and the deadline
     assert client.post(f"{url}/rating", data={"rating": "great"}).status_code == 400
     assert (
         client.post(
