@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask import session as web_session
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
@@ -40,7 +40,9 @@ from shared.auth_api import require_user
 from shared.case_events import CaseEvent, EventType
 from shared.case_state import CaseState, Status, fold
 from shared.catalogue import Catalogue, ServiceItem, SiteTier, Window
-from shared.errors import DomainError, NotPermitted
+from shared.errors import DomainError, NotFound, NotPermitted, StateConflict
+from shared.pdf_fonts import find_fonts
+from shared.result_pdf import render_result, result_document
 from shared.window_api import ActionSchema, WindowContext, actor_of, case_body
 from shared.window_workflow import ActionRequest, ItemRules, allowed_actions
 from shared.working_days import SHANGHAI, local_date
@@ -424,6 +426,27 @@ def window_views_blueprint(get_session: Callable[[], Session],
         done = request.args.get("done", "")
         return _render_case(get_ctx(), get_session(), case_id,
                             done=done if done in ACTION_FORMS else "")
+
+    @bp.get("/cases/<uuid:case_id>/result.pdf")
+    @require_user(*ROLES)
+    def result_pdf(case_id: uuid.UUID) -> ResponseReturnValue:
+        """The result document (准予决定书 / 办理结果告知书) of a decided case."""
+        ctx = get_ctx()
+        events = case_work.case_events(get_session(), ctx.site, case_id)
+        if not events:
+            raise NotFound("case_id", "no such case at this site")
+        item_code = str(events[0].payload.get("item_code", ""))
+        site = current_app.jinja_env.globals.get("site")
+        try:
+            document = result_document(events, site_name=str(getattr(site, "site_name", "")),
+                                       item_name=_item_name(ctx.catalogue(), item_code))
+        except ValueError:
+            raise StateConflict("state", "the case has no decision yet") from None
+        data = render_result(document, find_fonts())
+        response = Response(data, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = (
+            f'inline; filename="{document.acceptance_no}-result.pdf"')
+        return response
 
     @bp.post("/cases/<uuid:case_id>/act")
     @require_user(*ROLES)
