@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import cbor2
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -25,8 +26,10 @@ from shared.release_content import (
     calendar_release_content,
     catalogue_release_content,
 )
+from shared.sync_store import keep_release
 from shared.working_days import YearCalendar
-from sync_protocol import Release, Signature, SiteKey, sign_release
+from sync_protocol import Release, Revocation, Signature, SiteKey, revocations_content, sign_release
+from sync_protocol.credentials import revocation_from_wire
 from sync_protocol.times import from_ms, to_ms
 
 VALIDITY = timedelta(days=400)
@@ -198,3 +201,25 @@ def published_years(session: Session) -> list[YearCalendar]:
         year = calendar_from_release_content(row.content)
         years[year.year] = year
     return [years[y] for y in sorted(years)]
+
+
+REVOCATIONS = "revocations"
+
+
+def revoke_key(session: Session, hub_key: SiteKey, revocation: Revocation, *,
+               now: datetime, by: str) -> Release:
+    """Publish a revocations release holding every revocation so far plus ``revocation``
+    (the list accumulates; a node applies the newest). Events the key signed up to
+    ``(through_epoch, through_seq)`` stay valid; nothing newer signed by it is accepted."""
+    held: list[Revocation] = []
+    newest = session.scalar(select(HubRelease).where(HubRelease.kind == REVOCATIONS)
+                            .order_by(HubRelease.version.desc()).limit(1))
+    if newest is not None:
+        held = [revocation_from_wire(v) for v in cbor2.loads(newest.content)]
+    entries = [r for r in held if r.key_id != revocation.key_id] + [revocation]
+    release = publish(session, hub_key, kind=REVOCATIONS,
+                      version=latest_version(session, REVOCATIONS) + 1,
+                      content=revocations_content(entries), effective_from=now, now=now, by=by,
+                      note=f"key {revocation.key_id.hex()} of {revocation.site}")
+    keep_release(session, release, to_ms(now))  # the hub's own exchanges honour it at once
+    return release

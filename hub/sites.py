@@ -14,17 +14,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models import HubEnrolmentCode, HubSite
+from hub.releases import revoke_key
 from shared import sync_store
 from shared.accounts import export_credentials
 from shared.case_events import TIERS
 from shared.enrolment import SiteFacts, grant, read_request
 from shared.errors import InvalidInput, NotFound, NotPermitted, Problems, StateConflict
 from shared.sites import validate_site_code
-from sync_protocol import Release, SiteKey
+from shared.sync_store import SyncEvent
+from sync_protocol import Release, Revocation, SiteKey
 from sync_protocol.times import from_ms, to_ms
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -130,11 +132,29 @@ def enrol(session: Session, hub_key: SiteKey, body: bytes, *, releases: list[Rel
     if site is None:  # pragma: no cover - codes exist only for registered sites
         raise NotFound("site", "unknown site")
     facts = SiteFacts(site.code, site.name, site.tier, site.parent)
+    held_epoch = session.scalar(select(func.max(SyncEvent.epoch))
+                                .where(SyncEvent.origin == site.code))
     issued, data = grant(request, row.code, hub_key=hub_key, site=facts, releases=releases,
-                         users=export_credentials(session, [site.code]), now=now)
+                         users=export_credentials(session, [site.code]), now=now,
+                         epoch=int(held_epoch or 0) + 1)
     row.used_ms = to_ms(now)
+    if site.key_id is not None and site.key_id != issued.certificate.key_id.hex():
+        _revoke_old_key(session, hub_key, site.code, bytes.fromhex(site.key_id), now)
     site.enrolled_ms = to_ms(now)
     site.key_id = issued.certificate.key_id.hex()
     sync_store.add_credentials(session, [issued.certificate], forward=False)
     return data
 
+
+
+def _revoke_old_key(session: Session, hub_key: SiteKey, site: str, key_id: bytes,
+                    now: datetime) -> None:
+    """A re-enrolled site's old key (a replaced PC): what the hub holds of its chain stays
+    valid, nothing newer signed by it is accepted anywhere once the release arrives."""
+    newest = session.execute(
+        select(SyncEvent.epoch, SyncEvent.seq).where(SyncEvent.origin == site)
+        .order_by(SyncEvent.epoch.desc(), SyncEvent.seq.desc()).limit(1)
+    ).first()
+    epoch, seq = (int(newest[0]), int(newest[1])) if newest is not None else (0, 0)
+    revoke_key(session, hub_key, Revocation(key_id, site, epoch, seq), now=now,
+               by="re-enrolment")

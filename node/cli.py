@@ -125,13 +125,18 @@ def init_command(
 
 
 def _import_users(engine: Engine, granted: Grant) -> None:
-    """The site's users from the grant (password hashes only): agents log in offline."""
+    """The site's users from the grant (password hashes only: agents log in offline) and
+    the epoch its chain starts at."""
     from sqlalchemy.orm import Session
 
+    from node.models import NodeMeta
     from shared.accounts import import_credentials
 
     with Session(engine) as session:
         count = import_credentials(session, granted.users, now=datetime.now(UTC))
+        if session.get(NodeMeta, "epoch") is None and granted.epoch > 1:
+            # a replaced PC: its chain starts above the one the hub holds of the old PC
+            session.add(NodeMeta(key="epoch", value=str(granted.epoch)))
         session.commit()
     click.echo(f"{count} user account(s) received")
 

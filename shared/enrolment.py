@@ -39,7 +39,7 @@ from sync_protocol import (
 from sync_protocol.canonical import decode, encode
 from sync_protocol.credentials import credential_from_wire
 from sync_protocol.errors import Malformed
-from sync_protocol.fields import as_bytes, as_list, as_str
+from sync_protocol.fields import as_bytes, as_int, as_list, as_str
 from sync_protocol.keys import public_key, verify
 from sync_protocol.releases import release_from_wire
 
@@ -81,6 +81,9 @@ class Grant:
     site: SiteFacts
     releases: tuple[Release, ...] = ()
     users: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    epoch: int = 1
+    """The epoch the site's chain starts at: above every epoch the hub holds of the site, so
+    a replaced PC never writes over the chain of the one it replaces."""
 
     def keyring(self) -> KeyRing:
         """A keyring pinning the hub key, holding this site's certificate."""
@@ -111,6 +114,7 @@ def grant(
     releases: Sequence[Release],
     users: Sequence[Mapping[str, Any]],
     now: datetime,
+    epoch: int = 1,
 ) -> tuple[Grant, bytes]:
     """Check the request against the site's one-time ``code`` and issue the grant.
 
@@ -130,7 +134,8 @@ def grant(
         now=now,
     )
     issued = Grant(
-        certificate, hub_key.site, hub_key.public_raw, site, tuple(releases), tuple(users)
+        certificate, hub_key.site, hub_key.public_raw, site, tuple(releases), tuple(users),
+        epoch,
     )
     body = _grant_body(issued)
     signature = hub_key.sign(_GRANT_STATEMENT + hashlib.sha256(body).digest())
@@ -147,6 +152,7 @@ def _grant_body(value: Grant) -> bytes:
             [value.site.code, value.site.name, value.site.tier, value.site.parent],
             [release.to_wire() for release in value.releases],
             [dict(user) for user in value.users],
+            value.epoch,
         ]
     )
 
@@ -159,9 +165,12 @@ def decode_grant(data: bytes) -> Grant:
         raise Malformed("grant", "expected the body and the hub's signature")
     body = as_bytes(outer[0], "grant.body", max_len=MAX_GRANT_BYTES)
     signature = as_bytes(outer[1], "grant.signature", size=64)
-    items = as_list(decode(body, field="grant.body", max_size=MAX_GRANT_BYTES), "grant", max_len=7)
-    if len(items) != 7 or items[0] != GRANT_VERSION:
-        raise Malformed("grant", f"expected a version {GRANT_VERSION} grant of 7 elements")
+    items = as_list(decode(body, field="grant.body", max_size=MAX_GRANT_BYTES), "grant", max_len=8)
+    if len(items) not in (7, 8) or items[0] != GRANT_VERSION:
+        raise Malformed("grant", f"expected a version {GRANT_VERSION} grant of 7 or 8 elements")
+    epoch = as_int(items[7], "grant.epoch") if len(items) == 8 else 1
+    if epoch < 1:
+        raise Malformed("grant.epoch", "epochs start at 1")
     certificate = credential_from_wire(items[1], "grant.certificate")
     if not isinstance(certificate, Certificate):
         raise Malformed("grant.certificate", "expected a certificate")
@@ -191,6 +200,7 @@ def decode_grant(data: bytes) -> Grant:
         site,
         releases,
         tuple(users),
+        epoch,
     )
     verify(
         public_key(value.hub_public_raw),

@@ -4,6 +4,7 @@ withdraws an item on its way down to every village."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -127,3 +128,40 @@ def test_a_catalogue_release_reaches_the_village_and_a_withdrawn_item_is_refused
     login = requests.post(f"{tree.hub.url}/api/v1/auth/token", timeout=10,
                           json={"username": "ga-1", "password": PASSWORD})
     assert login.status_code == 200
+
+
+def test_a_replaced_village_pc_enrols_again_and_the_old_key_is_revoked(
+    tree: Tree, tmp_path: Path,
+) -> None:
+    import shutil
+
+    for n in range(2):
+        assert _register(tree, f"old-pc-{n}").status_code == 201
+    tree.settle()
+    tree.village.kill()  # the PC dies; a copy of its disk turns up later
+    old_disk = tmp_path / "old-village"
+    shutil.copytree(tree.dirs["village"], old_disk)
+    shutil.rmtree(tree.dirs["village"])
+    out = sanji("hub", "reenrol-site", "--data-dir", str(tree.dirs["hub"]), "--code", VILLAGE,
+                "--json")
+    code = json.loads(out.strip().splitlines()[-1])["code"]
+    sanji("node", "init", "--data-dir", str(tree.dirs["village"]), "--parent-url",
+          tree.township.url, "--enroll-code", code)
+    tree.village.start()
+    created = _register(tree, "new-pc-1")
+    assert created.status_code == 201
+    assert "-E2-" in created.json()["acceptance_no"]  # the new PC's chain is a new epoch
+    tree.settle()
+    cases = _hub_cases(tree)
+    assert len(cases) == 3 and {c[1] for c in cases} == {VILLAGE}
+    assert "every chain verifies" in sanji("audit", "verify", "--data-dir",
+                                           str(tree.dirs["hub"]))
+    # the old disk, brought back to life, is refused by its township: its key is revoked
+    old = _sync_dir_may_fail(old_disk)
+    assert old.returncode == 1 and "key_revoked" in old.stderr
+
+
+def _sync_dir_may_fail(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanji_cli", "node", "sync-now",
+                           "--data-dir", str(data_dir)], capture_output=True, text=True,
+                          timeout=300)
