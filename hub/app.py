@@ -8,11 +8,13 @@ children, and the window API.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import db_session
 from hub.identity import hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
-from hub.releases import current_catalogue_release, releases_to_send
+from hub.releases import current_catalogue_release, published_years, releases_to_send
 from hub.settings import HubSettings
 from shared import api_errors
 from shared.accounts import TokenSigner
@@ -33,10 +35,11 @@ from shared.openapi import openapi_blueprint
 from shared.release_content import catalogue_from_release
 from shared.sync_store import PlainPayloads
 from shared.window_api import WindowContext, window_blueprint
-from shared.working_days import WorkingDayCalendar
+from shared.working_days import WorkingDayCalendar, YearCalendar
 from sync_protocol import SiteKey
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
+CATALOGUE_RECHECK_SECONDS = 5.0
 _EXTENSION = "sanji_hub"
 
 
@@ -49,9 +52,28 @@ class HubServices:
     """The hub's collaborators, built once per app."""
 
     settings: HubSettings
-    catalogue: Catalogue
+    configured_catalogue: Catalogue
     clock: Callable[[], datetime] = utc_now
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue release in force (re-read at most every few seconds, so every hub
+        process follows ``sanji hub import-catalog`` and the admin page without a restart);
+        the configured catalogue until one is published."""
+        published = self.extra.get("published_catalogue")
+        checked = self.extra.get("catalogue_checked_at")
+        now = time.monotonic()
+        loader = self.extra.get("catalogue_loader")
+        if callable(loader) and (not isinstance(checked, float)
+                                 or now - checked > CATALOGUE_RECHECK_SECONDS):
+            self.extra["catalogue_checked_at"] = now
+            fresh = loader(published)
+            if fresh is not None:
+                self.extra["published_catalogue"] = published = fresh
+        if isinstance(published, Catalogue):
+            return published
+        return self.configured_catalogue
 
     @cached_property
     def key(self) -> SiteKey:
@@ -63,7 +85,9 @@ class HubServices:
 
     @cached_property
     def calendar(self) -> WorkingDayCalendar:
-        return WorkingDayCalendar.standard()
+        """The shipped years and every year the hub has published."""
+        years = self.extra.get("published_years")
+        return WorkingDayCalendar.standard(releases=years if isinstance(years, list) else ())
 
     @cached_property
     def sync_site(self) -> SyncSite:
@@ -101,14 +125,30 @@ def _catalogue_for(settings: HubSettings) -> Catalogue:
     return load_sample_catalogue()
 
 
-def _published_catalogue(app: Flask, hub: HubServices) -> Catalogue | None:
-    """The catalogue release in force, once ``sanji hub import-catalog`` published one."""
+def _catalogue_loader(app: Flask, hub: HubServices) -> Any:
+    """Reads the catalogue release in force when its version differs from ``held``'s."""
+
+    def load(held: object) -> Catalogue | None:
+        try:
+            with db_session.app_session(app) as session:
+                release = current_catalogue_release(session, hub.clock())
+        except SQLAlchemyError:
+            return None  # no schema yet (``sanji hub init`` makes it), or a database hiccup
+        if release is None:
+            return None
+        if isinstance(held, Catalogue) and held.version == release.version:
+            return held
+        return catalogue_from_release(release.content)
+
+    return load
+
+
+def _published_years(app: Flask) -> list[YearCalendar]:
     try:
         with db_session.app_session(app) as session:
-            release = current_catalogue_release(session, hub.clock())
+            return published_years(session)
     except SQLAlchemyError:
-        return None  # no schema yet (``sanji hub init`` makes it): the configured catalogue
-    return catalogue_from_release(release.content) if release is not None else None
+        return []  # no schema yet: the shipped years
 
 
 def create_app(settings: HubSettings) -> Flask:
@@ -120,13 +160,14 @@ def create_app(settings: HubSettings) -> Flask:
         TESTING=settings.testing,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    hub = HubServices(settings=settings, catalogue=_catalogue_for(settings))
+    hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
     app.extensions[_EXTENSION] = hub
     # Every hub process signs session cookies with the same secret, so a login survives a
     # restart and works against any process behind the load balancer.
     app.config["SECRET_KEY"] = token_secret(settings.key_dir).hex()
     db_session.init_app(app, settings.database_url, pool_pre_ping=True)
-    hub.catalogue = _published_catalogue(app, hub) or hub.catalogue
+    hub.extra["catalogue_loader"] = _catalogue_loader(app, hub)
+    hub.extra["published_years"] = _published_years(app)
     api_errors.init_app(app)
 
     from hub import (

@@ -249,3 +249,30 @@ def import_catalog_command(file: Path, data_dir: Path, effective_from: str | Non
         session.commit()
     click.echo(f"catalogue version {release.version} published, in force from "
                f"{release.effective_from.isoformat(timespec='minutes')}")
+
+
+@hub_group.command("publish-calendar")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--by", default="admin", show_default=True, help="who publishes (recorded)")
+def publish_calendar_command(file: Path, data_dir: Path, by: str) -> None:
+    """Publish a year's working-day calendar (holidays, adjusted working days) as a signed
+    release that travels down to every node; the file's problems are listed."""
+    from hub.identity import hub_key
+    from hub.releases import publish_calendar
+    from shared.working_days import load_calendar_file
+
+    settings, factory = _open(data_dir)
+    try:
+        year = load_calendar_file(file)
+    except DomainError as exc:
+        raise _fail(exc)
+    key = hub_key(settings.key_dir, settings.site_code)
+    with factory() as session:
+        try:
+            release = publish_calendar(session, key, year, now=_now(), by=by)
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+    click.echo(f"calendar {year.year} (version {year.version}) published as release "
+               f"{release.version}")
