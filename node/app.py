@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from node import db_session, i18n
+from node.calendar_store import HeldCalendar
 from node.case_log import current_epoch
 from node.catalogue_store import HeldCatalogue
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
@@ -40,7 +42,6 @@ from shared.pdf_fonts import PdfFonts, find_fonts
 from shared.rate_limit import FailureLimiter
 from shared.window_api import WindowContext, window_blueprint
 from shared.window_views import window_views_blueprint
-from shared.working_days import WorkingDayCalendar
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024
 _EXTENSION = "sanji_node"
@@ -61,6 +62,7 @@ class NodeServices:
     reader: IdCardReader
     limiter: FailureLimiter
     build_sync_site: Callable[[], SyncSite]
+    session_factory: Callable[[], Session]
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
     extra: dict[str, object] = field(default_factory=dict)
@@ -80,12 +82,17 @@ class NodeServices:
         return TokenSigner(load_or_create_secret(self.settings.key_dir / TOKEN_SECRET_FILE))
 
     @cached_property
+    def held_calendar(self) -> HeldCalendar:
+        """Shipped years plus the calendar releases that came down from the hub."""
+        return HeldCalendar(self.session_factory)
+
+    @cached_property
     def windows(self) -> WindowContext:
         return WindowContext(
             site=self.sync_site,
             tier=str(self.settings.tier.value),
             catalogue=lambda: self.catalogue,
-            calendar=WorkingDayCalendar.standard,
+            calendar=self.held_calendar.current,
             store=ProjectionStore(NodeWindowCase, lambda: self.sync_site),
             clock=lambda: self.clock(),
         )
@@ -162,6 +169,7 @@ def create_app(settings: NodeSettings) -> Flask:
     app.extensions[_EXTENSION] = NodeServices(
         settings=settings,
         build_sync_site=build_sync_site,
+        session_factory=db_session.session_factory(app),
         held_catalogue=HeldCatalogue(settings.data_dir),
         sealer=sealer,
         blobs=BlobStore(settings.blob_dir),

@@ -12,10 +12,24 @@ from typing import Any
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from shared.web_db import SHARED_PREFIXES, Migrations, app_session, get_session, init_app
+from shared.web_db import (
+    SHARED_PREFIXES,
+    Migrations,
+    app_session,
+    get_session,
+    init_app,
+    session_factory,
+)
 
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), ("node_", *SHARED_PREFIXES))
-__all__ = ["alembic_config", "app_session", "get_session", "init_app", "upgrade_database"]
+__all__ = [
+    "alembic_config",
+    "app_session",
+    "get_session",
+    "init_app",
+    "session_factory",
+    "upgrade_database",
+]
 
 
 def include_object(
