@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from bench.wire_data import GIVEN, SURNAMES, id_number, mobile
@@ -54,10 +54,12 @@ def _value(r: random.Random, f: FormField) -> object:
     if f.type is FieldType.TEXT:
         return _text(r, f)
     if f.type is FieldType.NUMBER:
-        low = int(f.min_value) if f.min_value is not None else 0
-        high = int(f.max_value) if f.max_value is not None else low + 5000
-        number = Decimal(r.randint(low, max(low, high)))
-        return str(number.quantize(Decimal(1).scaleb(-f.decimals))) if f.decimals else int(number)
+        low = f.min_value if f.min_value is not None else Decimal(0)
+        high = f.max_value if f.max_value is not None else low + 5000
+        step = Decimal(1).scaleb(-f.decimals)
+        number = Decimal(str(r.uniform(float(low), float(high)))).quantize(step, ROUND_UP)
+        number = min(max(number, low.quantize(step, ROUND_UP)), high)
+        return str(number) if f.decimals else int(number)
     if f.type is FieldType.DATE:
         return (TODAY - timedelta(days=r.randint(1, 900))).isoformat()
     if f.type is FieldType.CHOICE:

@@ -1,0 +1,623 @@
+"""Hub benchmark: ingest rate on PostgreSQL (verify, deduplicate, store, project and route).
+
+Run from the repository root (PostgreSQL at 127.0.0.1:5432, trust auth)::
+
+    .venv/bin/python -m bench.hub_ingest                       # 20,000 events, then HTTP
+    .venv/bin/python -m bench.hub_ingest --events 2000 --no-http   # quick
+
+Each run gets its own database (``sanji_bench_ingest_<pid>``, dropped at the end) made by
+the real ``sanji hub init --database-url`` and ``sanji hub import-catalog`` (the sample
+catalogue, so every answer carries the release a child must hold). Townships sit under the
+hub and villages under the townships, registered with ``add_site`` and certified by the hub
+key as enrolment would (``sync_store.add_credentials``). Every village is a real
+:class:`SiteKey` with its own signed chain (``bench/hub_bench_data.py``); each township relays
+its villages' events in arrival order, ``--batch`` events per request, as
+:class:`ChildExchange` builds them, and acknowledges each answer before its next request, so
+every answer carries only the receipts and routed events of its own request.
+
+The in-process figure times only the hub's side: a session from the pool, ``answer_child``
+with the hub's own ``SyncSite`` (``HubServices.sync_site``, whose hooks project every case
+and route the ones the hub decides) and the commit. Building frames and checking answers,
+the child's work, is outside the clock; CPU is counted for the hub's thread and for its
+PostgreSQL backend. The HTTP figure posts the same kind of frames to ``sanji hub run``
+(waitress) one at a time and times the round trip (CPU: the hub process and its backends).
+Afterwards the frames are sent again, byte for byte (a replay: refused) and rebuilt with
+fresh nonces (a child that never saw the acks): the counts of stored events, cases and down
+items must not move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import requests
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.hub_bench_data import Village, make_villages, site_codes
+from bench.node_intake import free_port, percentile, sanji
+from shared.catalogue import Catalogue
+from shared.catalogue_loader import load_sample_catalogue
+from sync_protocol import (
+    Certificate,
+    ChildExchange,
+    Event,
+    ExchangeResult,
+    KeyRing,
+    ParentLink,
+    SiteKey,
+    generate_key,
+    issue_certificate,
+)
+
+BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+HUB = "431000"
+SAMPLE_CATALOGUE = Path(__file__).resolve().parents[1] / "shared" / "data" / \
+    "sample_catalogue.yaml"
+Send = Callable[[bytes], tuple[int, bytes]]
+
+
+def machine_load() -> str:
+    """The 1/5/15-minute load averages: on 2 shared cores other work skews every figure."""
+    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def code_under_test() -> str:
+    """The commit measured, and any uncommitted change to the code it runs (the tree is
+    shared with other work, so a figure must say what it measured)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=False)
+        return done.stdout.rstrip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return f"code: {root} (not a git checkout)"
+    dirty = git("status", "--porcelain", "--", "hub", "shared", "sync_protocol").splitlines()
+    changed = ", ".join(line[3:] for line in dirty) or "none"
+    return f"code: commit {commit} in {root}; uncommitted in hub/ shared/ sync_protocol/: " \
+        f"{changed}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pid(engine: Engine) -> int:
+    """The PostgreSQL backend behind the engine's (single) pooled connection."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def other_backends(engine: Engine) -> list[int]:
+    """The backends on this database that are not the benchmark's own connection."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        return [int(r[0]) for r in rows]
+
+
+# -- a database of our own -------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(base_url: str, name: str) -> Iterator[str]:
+    """Create database ``name`` next to ``base_url``'s and drop it afterwards, whatever
+    happens, so runs never see each other's rows."""
+    url = make_url(base_url)
+    admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def init_hub(data_dir: Path, database_url: str) -> None:
+    """The hub's data directory, key and schema, made by the real CLI."""
+    subprocess.run(sanji("hub", "init", "--data-dir", str(data_dir), "--database-url",
+                         database_url), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(sanji("hub", "import-catalog", str(SAMPLE_CATALOGUE), "--data-dir",
+                         str(data_dir)), check=True, stdout=subprocess.DEVNULL)
+
+
+# -- the tree: registry, certificates, the townships' side of the link ---------------------
+
+
+@dataclass
+class Township:
+    """A township relaying its villages' events to the hub, one request at a time."""
+
+    key: SiteKey
+    certificate: Certificate
+    ring: KeyRing
+    link: ParentLink
+    batches: list[list[Event]]
+    frames: list[bytes] = field(default_factory=list)
+
+    @property
+    def code(self) -> str:
+        return self.key.site
+
+    def request(self, events: Sequence[Event], batch: int) -> tuple[ChildExchange, bytes]:
+        """The next request frame, acknowledging every down item answered so far."""
+        # The link adapts its batch size after each answer; the benchmark keeps it fixed.
+        self.link = replace(self.link, batch_events=batch)
+        ex = ChildExchange(key=self.key, keyring=self.ring, link=self.link,
+                           own_credentials=[self.certificate])
+        out = ex.request(datetime.now(UTC), pending=events)
+        if len(out.sent) != len(events):
+            raise SystemExit(f"{self.code}: {len(out.sent)} of {len(events)} events framed")
+        return ex, out.data
+
+    def answered(self, ex: ChildExchange, data: bytes, events: Sequence[Event]) -> int:
+        """Check the hub's answer as the township would; returns the down items it carried."""
+        result = ex.receive(data, datetime.now(UTC))
+        if not isinstance(result, ExchangeResult):
+            raise SystemExit(f"{self.code}: refused: {result.code}: {result.error.reason}")
+        for e in events:
+            if result.watermarks.get((e.origin, e.epoch), 0) < e.seq:
+                raise SystemExit(f"{self.code}: {e.origin}/{e.seq} not acknowledged")
+        self.link = ex.stored()
+        return len(result.new_events) + len(result.receipts)
+
+
+def relay_batches(villages: Sequence[Village], batch: int) -> list[list[Event]]:
+    """A township's outbox: its villages' events in the order they arrived, in batches."""
+    events = sorted((e for v in villages for e in v.events),
+                    key=lambda e: (e.at, e.origin, e.seq))
+    return [events[i:i + batch] for i in range(0, len(events), batch)]
+
+
+def register_tree(factory: sessionmaker[Session], hub_key: SiteKey, villages: list[Village],
+                  townships: int, per_township: int, batch: int) -> list[Township]:
+    """Record every site under its parent and store its hub-signed certificate, as
+    ``sanji hub add-site`` and enrolment do; returns the townships ready to relay."""
+    from hub.models import HubSite
+    from hub.sites import add_site
+    from shared import sync_store
+
+    now = datetime.now(UTC)
+    by_code = {v.code: v for v in villages}
+    relays: list[Township] = []
+    with factory() as session:
+        certificates: list[Certificate] = []
+        for town_code, village_codes in site_codes(townships, per_township):
+            add_site(session, code=town_code, name=f"乡镇{town_code[-3:]}便民服务中心",
+                     tier="township", parent=HUB, now=now)
+            town_key = generate_key(town_code)
+            town_cert = issue_certificate(hub_key, site=town_code, parent=HUB, tier="township",
+                                          public_raw=town_key.public_raw, now=now)
+            certificates.append(town_cert)
+            for code in village_codes:
+                add_site(session, code=code, name=f"村{code[-3:]}代办点", tier="village",
+                         parent=town_code, now=now)
+                certificates.append(issue_certificate(
+                    hub_key, site=code, parent=town_code, tier="village",
+                    public_raw=by_code[code].key.public_raw, now=now))
+            session.flush()
+            ring = KeyRing(HUB, hub_key.public_raw)
+            ring.add(town_cert)
+            relays.append(Township(
+                town_key, town_cert, ring, ParentLink(site=town_code, parent=HUB),
+                relay_batches([by_code[c] for c in village_codes], batch)))
+        sync_store.add_credentials(session, certificates, forward=False)
+        for cert in certificates:
+            row = session.get(HubSite, cert.site)
+            assert row is not None
+            row.enrolled_ms = int(now.timestamp() * 1000)
+            row.key_id = cert.key_id.hex()
+        session.commit()
+    return relays
+
+
+# -- counting what the hub holds -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """Row counts that a duplicate must leave unchanged."""
+
+    events_from_below: int
+    events_by_hub: int
+    cases: int
+    down_items: int
+
+
+def held(factory: sessionmaker[Session]) -> Held:
+    from hub.models import HubCase
+    from shared.sync_store import SyncDown, SyncEvent
+
+    with factory() as session:
+        below = session.scalar(select(func.count()).select_from(SyncEvent)
+                               .where(SyncEvent.origin != HUB)) or 0
+        own = session.scalar(select(func.count()).select_from(SyncEvent)
+                             .where(SyncEvent.origin == HUB)) or 0
+        cases = session.scalar(select(func.count()).select_from(HubCase)) or 0
+        down = session.scalar(select(func.count()).select_from(SyncDown)) or 0
+    return Held(below, own, cases, down)
+
+
+# -- the runs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one pass of requests did, as the township and the clock saw it."""
+
+    label: str
+    latencies_ms: list[float] = field(default_factory=list)
+    events: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    down_items: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    cpu_hub_s: float = 0.0
+    cpu_db_s: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.latencies_ms) / 1000
+
+    def line(self) -> str:
+        lat = self.latencies_ms
+        n = len(lat)
+        rate = self.events / self.seconds if self.seconds else 0.0
+        return (f"{self.label:<34} {self.events:>7,} ev {n:>5} req  {rate:>8,.0f} ev/s "
+                f"{n / self.seconds if self.seconds else 0:>7.1f} req/s  "
+                f"p50 {statistics.median(lat):6.1f} ms  p95 {percentile(lat, 0.95):6.1f} ms  "
+                f"max {max(lat):6.1f} ms")
+
+
+def interleaved(relays: Sequence[Township]) -> Iterator[tuple[Township, list[Event]]]:
+    """Requests in the order townships would send them: one batch from each in turn."""
+    rounds = max(len(t.batches) for t in relays)
+    for i in range(rounds):
+        for town in relays:
+            if i < len(town.batches):
+                yield town, town.batches[i]
+
+
+def ingest(relays: Sequence[Township], send: Send, batch: int, label: str,
+           deadline: float, keep_frames: bool) -> Run:
+    """Send every batch once (until ``deadline``), timing only ``send``."""
+    run = Run(label)
+    for town, events in interleaved(relays):
+        if time.monotonic() > deadline:
+            print(f"  ({label}: stopped at the --seconds cap)")
+            break
+        ex, data = town.request(events, batch)
+        cpu = time.thread_time()
+        started = time.perf_counter()
+        status, answer = send(data)
+        run.latencies_ms.append((time.perf_counter() - started) * 1000)
+        run.cpu_hub_s += time.thread_time() - cpu
+        if status != 200:
+            raise SystemExit(f"{label}: HTTP {status}: {answer[:300]!r}")
+        run.down_items += town.answered(ex, answer, events)
+        run.events += len(events)
+        run.bytes_up += len(data)
+        run.bytes_down += len(answer)
+        if keep_frames:
+            town.frames.append(data)
+    return run
+
+
+def replay(relays: Sequence[Township], send: Send, label: str) -> Run:
+    """Every frame again, byte for byte: the hub must refuse each (nonce seen, or older than
+    its five-minute window)."""
+    run = Run(label)
+    for town in relays:
+        for data in town.frames:
+            started = time.perf_counter()
+            status, _ = send(data)
+            run.latencies_ms.append((time.perf_counter() - started) * 1000)
+            run.statuses[status] = run.statuses.get(status, 0) + 1
+    return run
+
+
+def resend(relays: Sequence[Township], send: Send, batch: int, label: str,
+           sent: int) -> Run:
+    """The same events in new frames (fresh nonces), as a township that lost the acks."""
+    run = Run(label)
+    for town, events in interleaved(relays):
+        if run.events >= sent:
+            break
+        ex, data = town.request(events, batch)
+        started = time.perf_counter()
+        status, answer = send(data)
+        run.latencies_ms.append((time.perf_counter() - started) * 1000)
+        run.statuses[status] = run.statuses.get(status, 0) + 1
+        if status == 200:
+            run.down_items += town.answered(ex, answer, events)
+        run.events += len(events)
+    return run
+
+
+def check_unchanged(before: Held, after: Held, label: str) -> None:
+    print(f"  {label}: events from below {before.events_from_below:,} -> "
+          f"{after.events_from_below:,}, hub events {before.events_by_hub:,} -> "
+          f"{after.events_by_hub:,}, cases {before.cases:,} -> {after.cases:,}, "
+          f"down items {before.down_items:,} -> {after.down_items:,}")
+    if after != before:
+        raise SystemExit(f"{label}: the hub stored something new from a duplicate")
+
+
+def expected(villages: Sequence[Village], relays: Sequence[Township], sent: int,
+             catalogue: Catalogue) -> tuple[int, int]:
+    """Registrations among the first ``sent`` events, and how many cases the hub routes: the
+    ones it decides, unless withdrawn in the very request that brought the registration."""
+    from shared.case_work import owner_of
+
+    township = {v.code: v.township for v in villages}
+    registered = routed = count = 0
+    for _, events in interleaved(relays):
+        if count >= sent:
+            break
+        count += len(events)
+        withdrawn = {e.case_id for e in events if e.type == "withdrawn"}
+        for e in events:
+            if e.type != "registered":
+                continue
+            registered += 1
+            item = catalogue.item(str(e.payload["item_code"]))
+            path = [(e.origin, "village"), (township[e.origin], "township"), (HUB, "city")]
+            routed += owner_of(item, path) == HUB and e.case_id not in withdrawn
+    return registered, routed
+
+
+def report(run: Run) -> None:
+    print(run.line())
+    if run.events and run.cpu_db_s is not None:
+        total = run.cpu_hub_s + run.cpu_db_s
+        print(f"{'':<34} CPU per request: hub {run.cpu_hub_s * 1000 / len(run.latencies_ms):,.0f}"
+              f" ms + PostgreSQL {run.cpu_db_s * 1000 / len(run.latencies_ms):,.0f} ms; "
+              f"{total * 1e6 / run.events:,.0f} µs per event = "
+              f"{run.events / total:,.0f} events per CPU-second")
+    if run.events:
+        print(f"{'':<34} request {run.bytes_up / run.events:,.1f} B/event, answer "
+              f"{run.bytes_down / run.events:,.1f} B/event "
+              f"({run.down_items:,} down items: receipts and routed events)")
+
+
+# -- in-process and HTTP -------------------------------------------------------------------
+
+
+def in_process_sender(factory: sessionmaker[Session], data_dir: Path,
+                      catalogue: Catalogue) -> Send:
+    """``answer_child`` with the hub's own SyncSite, a fresh session per request (as the
+    Flask app has)."""
+    from hub.app import HubServices
+    from hub.settings import HubSettings
+    from shared.exchange import answer_child
+
+    services = HubServices(HubSettings.load(data_dir), catalogue)
+    site = services.sync_site
+
+    def send(data: bytes) -> tuple[int, bytes]:
+        with factory() as session:
+            answer = answer_child(session, site, data, datetime.now(UTC))
+        return answer.status, answer.data
+
+    return send
+
+
+def http_sender(base: str) -> Send:
+    http = requests.Session()
+
+    def send(data: bytes) -> tuple[int, bytes]:
+        response = http.post(f"{base}/api/v1/sync/exchange", data=data,
+                             headers={"Content-Type": "application/vnd.sanji.frame"},
+                             timeout=120)
+        return response.status_code, response.content
+
+    return send
+
+
+@contextmanager
+def hub_process(data_dir: Path, threads: int) -> Iterator[tuple[str, int]]:
+    """``sanji hub run`` on a free port; yields its base URL and process id."""
+    port = free_port()
+    log = (data_dir / "hub.log").open("wb")
+    proc = subprocess.Popen(sanji("hub", "run", "--data-dir", str(data_dir), "--port",
+                                  str(port), "--threads", str(threads)),
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("sanji hub run did not answer /healthz")
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@contextmanager
+def statement_count(engine: Engine) -> Iterator[list[int]]:
+    """How many statements the engine sends inside the block (one counter, no timing)."""
+    count = [0]
+
+    def bump(*_args: object) -> None:
+        count[0] += 1
+
+    event.listen(engine, "before_cursor_execute", bump)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", bump)
+
+
+@dataclass
+class Setup:
+    factory: sessionmaker[Session]
+    engine: Engine
+    relays: list[Township]
+    hub_key: SiteKey
+
+
+@contextmanager
+def hub_on(base_url: str, name: str, tmp: Path, villages: list[Village],
+           args: argparse.Namespace) -> Iterator[tuple[Setup, Path]]:
+    """A fresh hub database and data directory with the tree registered."""
+    from hub.identity import hub_key
+    from shared.db import make_engine
+
+    with scratch_database(base_url, name) as url:
+        data_dir = tmp / name
+        init_hub(data_dir, url)
+        key = hub_key(data_dir / "keys", HUB)
+        engine = make_engine(url, pool_pre_ping=True)
+        try:
+            factory = sessionmaker(engine, expire_on_commit=False)
+            relays = register_tree(factory, key, villages, args.townships, args.villages,
+                                   args.batch)
+            yield Setup(factory, engine, relays, key), data_dir
+        finally:
+            engine.dispose()
+
+
+def duplicate_runs(setup: Setup, send: Send, args: argparse.Namespace, sent: int,
+                   prefix: str) -> None:
+    before = held(setup.factory)
+    again = replay(setup.relays, send, f"{prefix} replay (same bytes)")
+    after = held(setup.factory)
+    print(again.line() + f"  statuses {again.statuses}")
+    check_unchanged(before, after, "replay")
+    if 200 in again.statuses:
+        raise SystemExit("a replayed frame was accepted")
+    rebuilt = resend(setup.relays, send, args.batch, f"{prefix} resend (new frames)", sent)
+    print(rebuilt.line() + f"  statuses {rebuilt.statuses}")
+    check_unchanged(after, held(setup.factory), "resend")
+    if set(rebuilt.statuses) != {200}:
+        raise SystemExit("a resent batch was not answered 200")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100, help="events per request")
+    parser.add_argument("--townships", type=int, default=10)
+    parser.add_argument("--villages", type=int, default=10, help="villages per township")
+    parser.add_argument("--seconds", type=float, default=300.0,
+                        help="cap on each timed run (in-process, HTTP)")
+    parser.add_argument("--database-url", default=BASE_URL,
+                        help="any database on the server; the benchmark makes its own")
+    parser.add_argument("--no-http", action="store_true", help="skip the sanji hub run figure")
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the in-process run's hottest functions (slower)")
+    args = parser.parse_args(argv)
+
+    print(f"{os.cpu_count()} cores, {machine_load()}\n{code_under_test()}")
+    catalogue = load_sample_catalogue()
+    started = time.perf_counter()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    villages = make_villages(args.townships, args.villages, args.events, catalogue, start)
+    types: dict[str, int] = {}
+    for v in villages:
+        for e in v.events:
+            types[e.type] = types.get(e.type, 0) + 1
+    payload = sum(len(json.dumps(dict(e.payload), ensure_ascii=False,
+                                 separators=(",", ":")).encode())
+                  for v in villages for e in v.events) / max(1, args.events)
+    print(f"{len(villages)} villages under {args.townships} townships authored "
+          f"{args.events:,} signed events in {time.perf_counter() - started:.1f} s: "
+          + ", ".join(f"{k} {n:,}" for k, n in sorted(types.items()))
+          + f"; payload {payload:,.0f} B of JSON per event on average")
+
+    with tempfile.TemporaryDirectory(prefix="sanji-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        name = f"sanji_bench_ingest_{os.getpid()}"
+        with hub_on(args.database_url, name, tmp, villages, args) as (setup, data_dir):
+            send = in_process_sender(setup.factory, data_dir, catalogue)
+            profiler = cProfile.Profile() if args.profile else None
+            deadline = time.monotonic() + args.seconds
+            if profiler is not None:
+                profiler.enable()
+            backend = backend_pid(setup.engine)
+            db_cpu = cpu_seconds(backend)
+            with statement_count(setup.engine) as statements:
+                run = ingest(setup.relays, send, args.batch, "in-process answer_child",
+                             deadline, keep_frames=True)
+            if backend_pid(setup.engine) == backend:  # one pooled connection did all the work
+                run.cpu_db_s = cpu_seconds(backend) - db_cpu
+            if profiler is not None:
+                profiler.disable()
+            counts = held(setup.factory)
+            registered, routed = expected(villages, setup.relays, run.events, catalogue)
+            print(f"\nin-process, PostgreSQL, batches of {args.batch} "
+                  f"({machine_load()} after the run)"
+                  f"\n({args.townships} townships relaying {len(villages)} villages):")
+            report(run)
+            sql = statements[0]
+            print(f"  SQL: {sql:,} statements, {sql / len(run.latencies_ms):,.0f} per request, "
+                  f"{sql / max(1, run.events):.1f} per event")
+            print(f"  held: {counts.events_from_below:,} events from below, "
+                  f"{counts.events_by_hub:,} authored by the hub (received + routed), "
+                  f"{counts.cases:,} cases projected, {counts.down_items:,} down items")
+            if (counts.events_from_below, counts.cases, counts.events_by_hub) != (
+                    run.events, registered, 2 * routed):
+                raise SystemExit(f"expected {run.events} events, {registered} cases and "
+                                 f"{2 * routed} hub events")
+            duplicate_runs(setup, send, args, run.events, "in-process")
+            if profiler is not None:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+                print(out.getvalue())
+
+        if args.no_http:
+            return
+        name = f"sanji_bench_ingest_http_{os.getpid()}"
+        with hub_on(args.database_url, name, tmp, villages, args) as (setup, data_dir), \
+                hub_process(data_dir, args.threads) as (base, pid):
+            send = http_sender(base)
+            deadline = time.monotonic() + args.seconds
+            hub_cpu = cpu_seconds(pid)
+            run = ingest(setup.relays, send, args.batch, "HTTP sanji hub run", deadline,
+                         keep_frames=True)
+            run.cpu_hub_s = cpu_seconds(pid) - hub_cpu  # the hub's own CPU, not the client's
+            run.cpu_db_s = sum(cpu_seconds(b) for b in other_backends(setup.engine))
+            counts = held(setup.factory)
+            print(f"\nover HTTP to sanji hub run (waitress, {args.threads} threads), "
+                  f"one request at a time ({machine_load()} after the run):")
+            report(run)
+            if counts.events_from_below != run.events:
+                raise SystemExit(f"expected {run.events} events, hold "
+                                 f"{counts.events_from_below}")
+            duplicate_runs(setup, send, args, run.events, "HTTP")
+
+
+if __name__ == "__main__":
+    main()
