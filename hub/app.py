@@ -27,6 +27,8 @@ from hub.settings import HubSettings
 from shared import api_errors
 from shared.accounts import TokenSigner
 from shared.auth_api import auth_blueprint
+from shared.blob_store import BlobStore
+from shared.blob_views import blob_blueprint
 from shared.catalogue import Catalogue
 from shared.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.exchange import SyncSite
@@ -189,6 +191,8 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(exchange_blueprint(db_session.get_session,
                                               lambda: services().sync_site,
                                               lambda: services().clock()))
+    app.register_blueprint(blob_blueprint(db_session.get_session, lambda: services().sync_site,
+                                          BlobStore(settings.data_dir / "blobs")))
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)

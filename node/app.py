@@ -33,6 +33,7 @@ from node.sync_setup import DECIDING_TIERS, node_sync_site
 from shared import api_errors
 from shared.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.auth_api import auth_blueprint
+from shared.blob_views import blob_blueprint
 from shared.case_projection import ProjectionStore
 from shared.catalogue import Catalogue
 from shared.exchange import SyncSite
@@ -192,6 +193,10 @@ def create_app(settings: NodeSettings) -> Flask:
     app.register_blueprint(
         exchange_blueprint(db_session.get_session, lambda: services().sync_site,
                            lambda: services().clock())
+    )
+    app.register_blueprint(
+        blob_blueprint(db_session.get_session, lambda: services().sync_site,
+                       services_of(app).blobs, views=str(settings.tier.value) in DECIDING_TIERS)
     )
     app.config["SECRET_KEY"] = load_or_create_secret(settings.key_dir / TOKEN_SECRET_FILE).hex()
     app.register_blueprint(

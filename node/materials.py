@@ -2,7 +2,8 @@
 
 A file is accepted only when its first bytes say it is a JPEG, PNG, WebP or PDF (the name
 and the browser's declared type are not trusted) and it is within the item's size limit for
-that material. Files are content-addressed: ``blobs/<sha256[:2]>/<sha256>``, written to a
+that material. Files are content-addressed: ``blobs/<sha256[:2]>/<sha256>`` in the
+:class:`~shared.blob_store.BlobStore` every site shares (re-exported here), written to a
 temporary name, flushed to disk and renamed, so a power cut leaves either the whole file or
 none. The same scan added twice is stored once.
 """
@@ -10,16 +11,23 @@ none. The same scan added twice is stored once.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
+from shared.blob_store import ACCEPTED_TYPES, BlobStore, sniff_media_type
 from shared.catalogue import Material, ServiceItem
 from shared.errors import DomainError, InvalidInput
 
-ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+__all__ = [
+    "ACCEPTED_TYPES",
+    "BlobStore",
+    "CheckedFile",
+    "TooLarge",
+    "check_upload",
+    "material_of",
+    "sniff_media_type",
+]
+
 _READ_CHUNK = 64 * 1024
 
 
@@ -28,19 +36,6 @@ class TooLarge(DomainError):
 
     code = "too_large"
     http_status = 413
-
-
-def sniff_media_type(head: bytes) -> str | None:
-    """The media type the file's magic bytes announce, or ``None`` when not accepted."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,40 +81,3 @@ def check_upload(material: Material, stream: IO[bytes], field: str = "file") -> 
     if media_type is None:
         raise InvalidInput(field, "not an image (JPEG, PNG, WebP) or a PDF")
     return CheckedFile(material.code, data, media_type, hashlib.sha256(data).hexdigest())
-
-
-class BlobStore:
-    """Files named by their SHA-256 under one directory."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-            raise InvalidInput("sha256", "not a SHA-256 hex digest")
-        return self.root / sha256[:2] / sha256
-
-    def has(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
-
-    def put(self, data: bytes) -> str:
-        """Store ``data`` durably (once) and return its SHA-256."""
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if target.is_file():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp_name, target)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        return digest
-
-    def read(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()

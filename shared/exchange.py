@@ -10,15 +10,24 @@ answers every chain it stores with a signed receipt.
 
 The domain reacts through :class:`SyncHooks` inside the same transactions: the hub routes new
 cases, a township routes the cases of its own windows, a village refreshes its case list.
+
+Scans follow their events (decision 5: metadata first, scans after). Once the parent has
+acknowledged the events that reference a scan, the child offers it; the parent wants what it
+lacks from the offset it already holds; the child sends chunks within a byte budget per
+exchange (:class:`BlobSettings`). A relay keeps what it receives and offers it upward in
+turn. Files live in the site's :class:`~shared.blob_store.BlobStore`; what the site knows of
+each is a ``sync_state`` row (:class:`~shared.sync_store.BlobRecord`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,9 +35,11 @@ from typing import Any, Protocol
 import cbor2
 import requests
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared import sync_store as store
+from shared.blob_store import BlobOutOfPlace, BlobStore, is_sha256_hex
 from shared.link_state import (
     load_child_link,
     load_parent_link,
@@ -36,6 +47,11 @@ from shared.link_state import (
     save_parent_link,
 )
 from sync_protocol import (
+    BlobChunk,
+    BlobMismatch,
+    BlobOffer,
+    BlobProgress,
+    BlobWant,
     Certificate,
     ChildExchange,
     Credential,
@@ -55,6 +71,7 @@ from sync_protocol import (
     request_sender,
 )
 from sync_protocol.batching import MIN_BATCH
+from sync_protocol.blobs import CHUNK_SIZE, MAX_BLOB
 from sync_protocol.credentials import credential_from_wire
 from sync_protocol.times import to_ms
 
@@ -102,6 +119,41 @@ class NoHooks:
         return None
 
 
+BLOB_BUDGET = 256 << 10
+"""Scan bytes per exchange: 32 s at 64 kbit/s, so a cut loses at most one such exchange."""
+MAX_BLOB_BUDGET = 2 << 20  # whatever the setting says, a request stays far below the frame limit
+BLOB_BUDGET_ENV = "SANJI_SYNC_BLOB_BUDGET"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobSettings:
+    """How scans travel up: at most ``budget`` bytes of chunks per exchange, in chunks of
+    ``chunk_size``, and at most ``max_offers`` offers per request.
+
+    ``SANJI_SYNC_BLOB_BUDGET`` (bytes) overrides the budget, for a line slower than 64 kbit/s
+    or to force a transfer over several exchanges in a test; it is read here and nowhere else.
+    """
+
+    budget: int = BLOB_BUDGET
+    chunk_size: int = CHUNK_SIZE
+    max_offers: int = 64
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BlobSettings:
+        env = os.environ if environ is None else environ
+        raw = env.get(BLOB_BUDGET_ENV, "").strip()
+        if not raw:
+            return cls()
+        try:
+            budget = int(raw)
+        except ValueError:
+            # a typo must not stop intake (every site object is built from this): say so
+            LOG.warning("blob budget ignored", extra={"fields": {
+                "variable": BLOB_BUDGET_ENV, "value": raw[:40], "using": BLOB_BUDGET}})
+            return cls()
+        return cls(budget=max(1, min(budget, MAX_BLOB_BUDGET)))
+
+
 @dataclass
 class SyncSite:
     """Who this site is in the tree, for the exchange glue."""
@@ -118,6 +170,10 @@ class SyncSite:
     root: bool = False  # the top hub: nothing goes further up, it issues receipts
     releases: Callable[[Session, datetime], list[Release]] | None = None
     """What to pass down; default: the newest release of each kind this site holds."""
+    blobs: BlobStore | None = None
+    """Where this site's scans are; None: the store the app attached to its database
+    engine with :func:`use_blob_store` (no store at all: scans do not travel)."""
+    blob_settings: BlobSettings = field(default_factory=BlobSettings.from_env)
 
     @property
     def code(self) -> str:
@@ -130,6 +186,23 @@ class SyncSite:
 
 def _now_ms(now: datetime) -> int:
     return to_ms(now)
+
+
+_BLOB_STORES: weakref.WeakKeyDictionary[Engine, BlobStore] = weakref.WeakKeyDictionary()
+
+
+def use_blob_store(engine: Engine, store: BlobStore) -> None:
+    """Attach the site's blob store to its database engine. The app factories do it (through
+    :func:`shared.blob_views.blob_blueprint`), so the exchange endpoint, the sync job and
+    ``sync-now`` find the scans of the site whose database they use."""
+    _BLOB_STORES[engine] = store
+
+
+def blob_store_of(session: Session, site: SyncSite) -> BlobStore | None:
+    """The site's blob store: its own field, else the one attached to the session's engine."""
+    if site.blobs is not None:
+        return site.blobs
+    return _BLOB_STORES.get(session.get_bind().engine)
 
 
 # -- the tree below this site ------------------------------------------------------------------
@@ -247,6 +320,11 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     if site.is_root:
         _issue_receipts(session, site, sender, stored, new_link.heads, now)
     site.hooks.events_arrived(session, stored, now)
+    wants: list[BlobWant] = []
+    blobs = blob_store_of(session, site)
+    if blobs is not None:
+        note_blobs(session, blobs, stored, owed=False, now_ms=now_ms)
+        wants = receive_blobs(session, blobs, incoming.blob_offers, incoming.blob_chunks)
     store.write_state(session, child_info_key(sender), json.dumps({
         "last_contact_ms": now_ms, "epoch": incoming.child_epoch, "wire_version": WIRE_VERSION,
         "releases_known": dict(incoming.releases_known),
@@ -257,8 +335,9 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     releases = (site.releases(session, now) if site.releases is not None
                 else store.latest_releases(session))
     vouching = _credentials_for(session, site, down)
-    session.commit()
-    return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching))
+    session.commit()  # chunks were flushed to disk before: the wants below are durable
+    return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching,
+                                  blob_wants=wants))
 
 
 def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
@@ -308,6 +387,8 @@ class SyncOutcome:
     bytes_down: int = 0
     more: bool = False
     error: str | None = None
+    blob_bytes: int = 0
+    """Scan bytes sent up in chunks (part of ``bytes_up``)."""
 
 
 Transport = Callable[[str, bytes], bytes]
@@ -341,12 +422,15 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     limit = max(2 * link.batch_events, 200)
     pending = store.pending_up(session, site.sealer, limit)
     forward = store.credentials_to_forward(session)
+    blobs = blob_store_of(session, site)
+    plan = plan_blobs(session, blobs, site.blob_settings) if blobs is not None else BlobPlan()
     session.rollback()  # no transaction stays open across the round trip
     for _ in range(16):
         ex = ChildExchange(key=site.key, keyring=ring, link=link,
                            own_credentials=site.own_credentials)
         try:
-            out = ex.request(clock(), pending=pending, credentials=forward)
+            out = ex.request(clock(), pending=pending, credentials=forward,
+                             blob_offers=plan.offers, blob_chunks=plan.chunks)
             break
         except LocalProtocolError:
             # the batch would not fit in one frame (large payloads): halve it and try again
@@ -387,7 +471,14 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         elif refusal.code != "gap":
             store.dead_letter(session, refusal.origin, refusal.epoch, refusal.first_seq,
                               f"{refusal.code}: {refusal.reason}", now_ms)
+    acked = (_acked_events(session, site, pending, result.watermarks)
+             if blobs is not None else [])
     acked_cases = store.ack_up(session, result.watermarks, now_ms)
+    blob_more = False
+    if blobs is not None:
+        owed = note_blobs(session, blobs, acked, owed=True, now_ms=now_ms)
+        progressed = apply_wants(session, plan, result.blob_wants, now_ms)
+        blob_more = (owed > 0 or progressed) and blobs_to_move(session, blobs)
     if result.complete:
         store.reopen_above(session, result.watermarks)
     stored: list[Event] = []
@@ -413,18 +504,251 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     site.hooks.cases_acked(session, acked_cases, now)
     save_parent_link(session, ex.stored())
     more = (len(out.sent) < len(pending) or len(pending) == limit
-            or len(result.new_events) + len(result.receipts) >= DOWN_LIMIT)
+            or len(result.new_events) + len(result.receipts) >= DOWN_LIMIT or blob_more)
     _record_status(session, now, ok=True, error=None, reachable=True,
                    bytes_up=len(out.data), bytes_down=len(data),
-                   seconds=time.monotonic() - started, rejected=len(result.rejected))
+                   seconds=time.monotonic() - started, rejected=len(result.rejected),
+                   blob_bytes=plan.bytes)
     session.commit()
     return SyncOutcome(ok=True, sent=len(out.sent), acked=len(acked_cases), received=len(stored),
                        receipts=len(result.receipts), releases=len(result.releases),
-                       bytes_up=len(out.data), bytes_down=len(data), more=more)
+                       bytes_up=len(out.data), bytes_down=len(data), more=more,
+                       blob_bytes=plan.bytes)
 
 
 def _held(session: Session, key: EventKey) -> bool:
     return store.is_held(session, key.origin, key.epoch, key.seq)
+
+
+def _acked_events(session: Session, site: SyncSite, pending: Sequence[Event],
+                  watermarks: Mapping[tuple[str, int], int]) -> list[Event]:
+    """The events this answer acknowledges (read before they are marked): those already open
+    in ``pending``, and any other owed event the watermarks cover (after a complete answer)."""
+    acked = [e for e in pending if e.seq <= watermarks.get((e.origin, e.epoch), 0)]
+    more = store.pending_through(session, site.sealer, watermarks,
+                                 skip=[(e.origin, e.epoch, e.seq) for e in pending])
+    return acked + more
+
+
+# -- scans -------------------------------------------------------------------------------------
+
+
+def blob_refs(payload: Mapping[str, Any]) -> list[tuple[str, int, str]]:
+    """The scans an event names, as (sha256 hex, size, media type): a ``registered`` event
+    lists them under ``materials``, a ``material_added`` event is one. Any map holding a
+    SHA-256 and a size counts, so a new event type that carries scans needs nothing here."""
+    found: dict[str, tuple[str, int, str]] = {}
+
+    def visit(value: object, depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(value, Mapping):
+            sha, size = value.get("sha256"), value.get("size")
+            if (isinstance(sha, str) and is_sha256_hex(sha) and isinstance(size, int)
+                    and not isinstance(size, bool) and 0 < size <= MAX_BLOB):
+                found.setdefault(sha, (sha, size, str(value.get("media_type") or "")))
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            return
+        for child in children:
+            if isinstance(child, Mapping | list):
+                visit(child, depth + 1)
+
+    visit(payload, 0)
+    return list(found.values())
+
+
+def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, owed: bool,
+               now_ms: int) -> int:
+    """Remember the scans ``events`` reference. ``owed``: the parent has acknowledged those
+    events, so it should hold the scans too; a scan it was found to hold is asked about
+    again (it costs one offer, and a parent restored from a backup gets it back). Returns
+    how many became owed."""
+    became = 0
+    for event in events:
+        for sha, size, media_type in blob_refs(event.payload):
+            record = store.blob_record(session, sha)
+            if record is None:
+                record = store.BlobRecord(
+                    sha, size, media_type,
+                    state=store.BLOB_OWED if owed else store.BLOB_NOT_OWED,
+                    held=blobs.has(sha), noted_ms=now_ms)
+                if store.add_blob_record(session, record):
+                    became += owed
+                    continue
+                record = store.blob_record(session, sha)  # another process noted it first
+                if record is None:  # pragma: no cover - inserted a moment ago
+                    continue
+            changed = False
+            if not record.held and blobs.has(sha):
+                record.held = changed = True
+            if owed and record.state != store.BLOB_OWED:
+                record.state, record.want, record.done_ms = store.BLOB_OWED, None, None
+                changed = True
+                became += 1
+            if changed:
+                store.save_blob_record(session, record)
+    return became
+
+
+def _mark_held(session: Session, record: store.BlobRecord) -> None:
+    if not record.held:
+        record.held = True
+        store.save_blob_record(session, record)
+
+
+def _trimmed(chunk: BlobChunk, held: int) -> BlobChunk:
+    """The part of ``chunk`` beyond what is held (a resent chunk that overlaps the end)."""
+    if chunk.offset < held < chunk.offset + len(chunk.data):
+        return BlobChunk(chunk.sha256, held, chunk.data[held - chunk.offset:])
+    return chunk
+
+
+def receive_blobs(session: Session, blobs: BlobStore, offers: Sequence[BlobOffer],
+                  chunks: Sequence[BlobChunk]) -> list[BlobWant]:
+    """The parent's side: keep the chunks (flushed to disk), finish and verify what is
+    complete, and want each offered or unfinished blob from the offset held.
+
+    Only blobs named by events this site holds are wanted, at the size those events give:
+    a child cannot park arbitrary bytes here. A chunk that does not continue what is held
+    is not an error worth refusing the whole request for (its events are good): the want
+    tells the child where to resume."""
+    wants: dict[bytes, BlobWant] = {}
+    for offer in offers:
+        sha = offer.sha256.hex()
+        record = store.blob_record(session, sha)
+        if record is None or record.size != offer.size:
+            LOG.warning("blob offer ignored", extra={"fields": {
+                "sha256": sha, "size": offer.size,
+                "reason": "no event here names it" if record is None else "size differs"}})
+            continue
+        if blobs.has(sha):
+            _mark_held(session, record)
+            continue
+        if blobs.received(sha) > record.size:
+            blobs.discard(sha)
+        wants[offer.sha256] = BlobWant(offer.sha256, blobs.received(sha))
+    by_blob: dict[bytes, list[BlobChunk]] = {}
+    for chunk in chunks:
+        by_blob.setdefault(chunk.sha256, []).append(chunk)
+    for name, parts in by_blob.items():
+        sha = name.hex()
+        record = store.blob_record(session, sha)
+        if record is None:
+            continue
+        if blobs.has(sha):
+            wants.pop(name, None)
+            _mark_held(session, record)
+            continue
+        progress = BlobProgress(name, record.size, min(blobs.received(sha), record.size))
+        for chunk in sorted(parts, key=lambda c: c.offset):
+            piece = _trimmed(chunk, progress.received)
+            try:
+                after = progress.accept(piece)
+            except BlobMismatch:
+                break
+            if after.received > progress.received:
+                try:
+                    blobs.append(sha, piece.offset, piece.data)
+                except BlobOutOfPlace as exc:  # another process moved it: answer where it is
+                    LOG.warning("blob chunk not kept", extra={"fields": {
+                        "sha256": sha, "error": str(exc)}})
+                    break
+            progress = after
+        if progress.complete:
+            if blobs.finish(sha):
+                wants.pop(name, None)
+                _mark_held(session, record)
+                continue
+            LOG.warning("blob discarded", extra={"fields": {
+                "sha256": sha, "reason": "the bytes received do not hash to its name"}})
+        wants[name] = BlobWant(name, min(blobs.received(sha), record.size))
+    return list(wants.values())
+
+
+@dataclass
+class BlobPlan:
+    """What one request carries of the scans: offers, chunks, and the records they belong to."""
+
+    offers: list[BlobOffer] = field(default_factory=list)
+    chunks: list[BlobChunk] = field(default_factory=list)
+    named: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(c.data) for c in self.chunks)
+
+
+def plan_blobs(session: Session, blobs: BlobStore, settings: BlobSettings) -> BlobPlan:
+    """The child's side before a request: offer owed scans the parent has not answered
+    about yet, and send what it wants, oldest first, within the byte budget. Reads only."""
+    plan = BlobPlan()
+    budget = settings.budget
+    for record in store.blob_records(session, store.BLOB_OWED):
+        sha = record.sha256
+        if not record.held and not blobs.has(sha):
+            continue  # a relay still receiving it from below
+        if record.want is None or record.want >= record.size:
+            if len(plan.offers) >= settings.max_offers:
+                continue
+            if not blobs.verify(sha):
+                plan.broken.append(sha)
+                continue
+            plan.offers.append(BlobOffer(bytes.fromhex(sha), record.size))
+            plan.named.append(sha)
+            continue
+        if budget <= 0:
+            continue
+        offset = record.want
+        data = blobs.read_range(sha, offset, min(budget, record.size - offset))
+        for start in range(0, len(data), settings.chunk_size):
+            plan.chunks.append(BlobChunk(bytes.fromhex(sha), offset + start,
+                                         data[start:start + settings.chunk_size]))
+        budget -= len(data)
+        plan.named.append(sha)
+    return plan
+
+
+def apply_wants(session: Session, plan: BlobPlan, wants: Sequence[BlobWant],
+                now_ms: int) -> bool:
+    """The child's side after the answer: a blob the request named and the parent does not
+    want is held there whole; the others resume from the offset wanted. True when anything
+    moved (so another exchange is worth it)."""
+    wanted = {w.sha256.hex(): w.offset for w in wants}
+    sent: dict[str, int] = {}
+    for chunk in plan.chunks:
+        sent[chunk.sha256.hex()] = sent.get(chunk.sha256.hex(), 0) + len(chunk.data)
+    moved = False
+    for sha in plan.named:
+        record = store.blob_record(session, sha)
+        if record is None or record.state != store.BLOB_OWED:
+            continue
+        before = record.want
+        record.held = True
+        record.sent += sent.get(sha, 0)
+        if sha in wanted:
+            record.want = max(0, min(wanted[sha], record.size))
+        else:
+            record.state, record.want, record.done_ms = store.BLOB_DONE, None, now_ms
+        moved = moved or record.want != before or record.state == store.BLOB_DONE
+        store.save_blob_record(session, record)
+    for sha in plan.broken:
+        record = store.blob_record(session, sha)
+        if record is not None and record.state == store.BLOB_OWED:
+            LOG.error("blob not sent", extra={"fields": {
+                "sha256": sha, "reason": "the file here does not hash to its name"}})
+            record.state = store.BLOB_BROKEN
+            store.save_blob_record(session, record)
+    return moved
+
+
+def blobs_to_move(session: Session, blobs: BlobStore) -> bool:
+    """Whether an owed scan this site holds is still to be offered or sent."""
+    return any(r.held or blobs.has(r.sha256)
+               for r in store.blob_records(session, store.BLOB_OWED))
 
 
 def sync_until_quiet(session: Session, site: SyncSite, transport: Transport,
@@ -444,11 +768,12 @@ def sync_until_quiet(session: Session, site: SyncSite, transport: Transport,
 
 def _record_status(session: Session, now: datetime, *, ok: bool, error: str | None,
                    reachable: bool, bytes_up: int = 0, bytes_down: int = 0,
-                   seconds: float = 0.0, rejected: int = 0) -> None:
+                   seconds: float = 0.0, rejected: int = 0, blob_bytes: int = 0) -> None:
     status: dict[str, Any] = read_status(session)
     status["last_attempt"] = now.isoformat()
     status["parent_reachable"] = reachable
     status["bytes_up"] = int(status.get("bytes_up", 0)) + bytes_up
+    status["blob_bytes_up"] = int(status.get("blob_bytes_up", 0)) + blob_bytes
     status["bytes_down"] = int(status.get("bytes_down", 0)) + bytes_down
     status["rejected_down"] = int(status.get("rejected_down", 0)) + rejected
     if ok:
@@ -487,6 +812,8 @@ def sync_status(session: Session, site: SyncSite) -> dict[str, object]:
         "bytes_down": status.get("bytes_down", 0),
         "rejected_down": status.get("rejected_down", 0),
         "down_ack": [link.down_ack.epoch, link.down_ack.seq],
+        "blobs_pending_up": store.count_blob_records(session, store.BLOB_OWED),
+        "blob_bytes_up": status.get("blob_bytes_up", 0),
     }
 
 

@@ -12,6 +12,9 @@ transaction:
 - ``sync_down``: the per-child downward stream, each item at a link position.
 - ``sync_state``: small durable records (the link toward the parent, one per child).
 - ``sync_credentials`` and ``sync_releases``: certificates, rotations and releases held.
+
+Scans the events reference are files in the site's blob store; what the site knows of each
+(size, type, whether it is held and owed to the parent) is a ``sync_state`` row per blob.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -547,3 +551,118 @@ def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> Key
         if release.kind == "revocations":
             ring.revoke(revocations_in(release))
     return ring
+
+
+def pending_through(session: Session, sealer: PayloadSealer,
+                    watermarks: Mapping[tuple[str, int], int], *,
+                    skip: Iterable[tuple[str, int, int]] = ()) -> list[Event]:
+    """The events still owed to the parent that ``watermarks`` cover (read them before
+    :func:`ack_up` marks them), except the ``(origin, epoch, seq)`` keys in ``skip`` that the
+    caller already has open: the glue offers the scans those events reference."""
+    known = set(skip)
+    found: list[Event] = []
+    for (origin, epoch), through in watermarks.items():
+        rows = session.execute(
+            select(SyncEvent.id, SyncEvent.seq)
+            .join(SyncOutbox, SyncOutbox.event_id == SyncEvent.id)
+            .where(SyncOutbox.state == PENDING, SyncEvent.origin == origin,
+                   SyncEvent.epoch == epoch, SyncEvent.seq <= through)
+        ).all()
+        ids = [r.id for r in rows if (origin, epoch, r.seq) not in known]
+        if ids:
+            found += [as_event(r, sealer) for r in
+                      session.scalars(select(SyncEvent).where(SyncEvent.id.in_(ids))
+                                      .order_by(SyncEvent.seq))]
+    return found
+
+
+# -- scans the site's events reference ------------------------------------------------------
+#
+# One ``sync_state`` row per blob, key ``blob:<sha256 hex>``, its ``counter`` the upward
+# state (so the rows still owed to the parent are found without opening the others), its
+# value a small CBOR map. The file itself is in the site's BlobStore.
+
+BLOB_KEY_PREFIX = "blob:"
+BLOB_NOT_OWED, BLOB_OWED, BLOB_DONE, BLOB_BROKEN = 0, 1, 2, 3
+"""Upward states of a blob: not (yet) owed to the parent (its events are not acked there,
+or this is the root); owed (offer it, then send what the parent wants); the parent holds it
+whole; not sendable (the file here does not hash to its name)."""
+
+
+@dataclass
+class BlobRecord:
+    """What a site knows of one blob its events reference."""
+
+    sha256: str
+    size: int
+    media_type: str = ""
+    state: int = BLOB_NOT_OWED
+    held: bool = False
+    """The whole file is in this site's blob store."""
+    want: int | None = None
+    """The offset the parent last asked for; None until it answered an offer."""
+    sent: int = 0
+    """Chunk bytes sent to the parent (all attempts)."""
+    noted_ms: int = 0
+    done_ms: int | None = None
+
+    def to_value(self) -> bytes:
+        return cbor2.dumps({0: self.size, 1: self.media_type, 2: self.held, 3: self.want,
+                            4: self.sent, 5: self.noted_ms, 6: self.done_ms}, canonical=True)
+
+    @classmethod
+    def from_row(cls, key: str, value: bytes, counter: int) -> BlobRecord:
+        m = cbor2.loads(value)
+        return cls(sha256=key[len(BLOB_KEY_PREFIX):], size=int(m[0]), media_type=str(m[1]),
+                   state=int(counter), held=bool(m[2]),
+                   want=None if m[3] is None else int(m[3]), sent=int(m[4]),
+                   noted_ms=int(m[5]), done_ms=None if m[6] is None else int(m[6]))
+
+
+def blob_record(session: Session, sha256: str) -> BlobRecord | None:
+    row = session.execute(select(SyncState.value, SyncState.counter)
+                          .where(SyncState.key == BLOB_KEY_PREFIX + sha256)).first()
+    if row is None:
+        return None
+    return BlobRecord.from_row(BLOB_KEY_PREFIX + sha256, bytes(row.value), int(row.counter))
+
+
+def add_blob_record(session: Session, record: BlobRecord) -> bool:
+    """Insert ``record`` unless the blob is known already (two hub processes may note the
+    same scan at once); True when inserted."""
+    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    result = session.execute(
+        insert(SyncState)
+        .values(key=BLOB_KEY_PREFIX + record.sha256, value=record.to_value(),
+                counter=record.state)
+        .on_conflict_do_nothing(index_elements=[SyncState.key])
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def save_blob_record(session: Session, record: BlobRecord) -> None:
+    session.execute(
+        update(SyncState).where(SyncState.key == BLOB_KEY_PREFIX + record.sha256)
+        .values(value=record.to_value(), counter=record.state)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _blob_keys() -> Any:
+    # a range on the primary key rather than LIKE, so the index serves it everywhere
+    return (SyncState.key >= BLOB_KEY_PREFIX) & (SyncState.key < "blob;")
+
+
+def blob_records(session: Session, state: int) -> list[BlobRecord]:
+    """The blobs in ``state``, oldest noted first."""
+    rows = session.execute(select(SyncState.key, SyncState.value, SyncState.counter)
+                           .where(_blob_keys(), SyncState.counter == state))
+    records = [BlobRecord.from_row(r.key, bytes(r.value), int(r.counter)) for r in rows]
+    return sorted(records, key=lambda r: (r.noted_ms, r.sha256))
+
+
+def count_blob_records(session: Session, state: int) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(SyncState)
+                              .where(_blob_keys(), SyncState.counter == state)) or 0)
