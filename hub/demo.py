@@ -245,14 +245,22 @@ def wait_for_sync(sites: list[DemoSite], rounds: int = 3, limit_seconds: float =
 
 def run_scenario(sites: list[DemoSite], users: list[dict[str, object]]) -> None:
     """The six kinds through the public API, then each case's timeline."""
-    from hub.demo_scenario import STORIES, Scenario, ScenarioError, operators_from, timeline
+    from hub.demo_scenario import (
+        STORIES,
+        Scenario,
+        ScenarioError,
+        agent_of,
+        operators_from,
+        timeline,
+    )
 
     hub = sites[0]
     village = next(s for s in sites if s.tier == "village")
     tiers = {s.code: s.tier for s in sites}
     click.echo(f"\nscenario: six cases registered at {village.code} {village.name}")
     driver = Scenario(hub.url, village.url, operators_from(users, hub.code),
-                      lambda: wait_for_sync(sites), say=click.echo)
+                      lambda: wait_for_sync(sites), agent_of(users, village.code),
+                      say=click.echo)
     try:
         finished = driver.run()
     except ScenarioError as exc:

@@ -133,12 +133,15 @@ class Scenario:
     village_url: str
     operators: Mapping[str, tuple[Login, Login]]
     settle: Callable[[], None]
+    agent: Login
     say: Callable[[str], None] = print
     _tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def token(self, login: Login) -> dict[str, str]:
+    def token(self, login: Login, url: str | None = None) -> dict[str, str]:
+        """A Bearer header for ``login`` from the hub (or from the site at ``url``)."""
         if login.username not in self._tokens:
-            response = requests.post(f"{self.hub_url}/api/v1/auth/token", timeout=TIMEOUT,
+            response = requests.post(f"{url or self.hub_url}/api/v1/auth/token",
+                                     timeout=TIMEOUT,
                                      json={"username": login.username,
                                            "password": login.password})
             _expect(response, 200, f"login {login.username}")
@@ -151,7 +154,8 @@ class Scenario:
             f"{self.village_url}/api/v1/cases", timeout=TIMEOUT,
             json={"item_code": story.item, "applicant": APPLICANT, "form": dict(story.form),
                   "delivery": "village"},
-            headers={"Idempotency-Key": f"scenario-{story.kind}-{uuid.uuid4().hex[:8]}"})
+            headers={"Idempotency-Key": f"scenario-{story.kind}-{uuid.uuid4().hex[:8]}",
+                     **self.token(self.agent, self.village_url)})
         _expect(response, 201, f"register {story.item}")
         created: dict[str, Any] = response.json()
         return created
@@ -169,11 +173,13 @@ class Scenario:
         response = requests.post(f"{self.village_url}/api/v1/cases/{case_id}/materials",
                                  data={"material_code": code},
                                  files={"file": (f"{code}.png", io.BytesIO(PNG), "image/png")},
+                                 headers=self.token(self.agent, self.village_url),
                                  timeout=TIMEOUT)
         _expect(response, 201, f"scan {code}", also=(200,))
 
     def village_case(self, case_id: str) -> dict[str, Any]:
-        response = requests.get(f"{self.village_url}/api/v1/cases/{case_id}", timeout=TIMEOUT)
+        response = requests.get(f"{self.village_url}/api/v1/cases/{case_id}", timeout=TIMEOUT,
+                                headers=self.token(self.agent, self.village_url))
         _expect(response, 200, "village case")
         body: dict[str, Any] = response.json()
         return body
@@ -214,6 +220,14 @@ def timeline(case: Mapping[str, Any], tiers: Mapping[str, str]) -> list[str]:
         lines.append(f"  {at}  {tier:<9}{event['origin']:<14}{event['type']:<28}"
                      f"{event.get('actor', '')}")
     return lines
+
+
+def agent_of(users: Sequence[Mapping[str, Any]], site: str) -> Login:
+    """The agent of ``site`` from ``demo.json``'s users."""
+    for user in users:
+        if user.get("role") == "agent" and user.get("site") == site:
+            return Login(str(user["username"]), str(user["password"]))
+    raise ScenarioError(f"no agent at {site}")
 
 
 def operators_from(users: Sequence[Mapping[str, Any]], site: str) -> dict[str, tuple[Login,

@@ -180,8 +180,17 @@ def create_app(settings: NodeSettings) -> Flask:
     i18n.init_app(app)
     api_errors.init_app(app)
 
-    from node import api_views, case_views, enrol_views, intake_views, public_views, sync_indicator
+    from node import (
+        api_views,
+        auth,
+        case_views,
+        enrol_views,
+        intake_views,
+        public_views,
+        sync_indicator,
+    )
 
+    auth.init_app(app)
     sync_indicator.init_app(app)
 
     app.register_blueprint(intake_views.bp)

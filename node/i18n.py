@@ -12,6 +12,8 @@ from datetime import datetime
 from flask import Flask, Response, request
 from flask_babel import Babel, get_locale
 
+from shared.working_days import due_day
+
 LANGUAGES = ("zh", "en")
 COOKIE = "lang"
 
@@ -167,16 +169,15 @@ def local_time(at: datetime) -> str:
 
 
 def local_day(value: str | None) -> str:
-    """An ISO time (a deadline) as its date in Asia/Shanghai; empty for none."""
+    """A deadline (an ISO time at the end of its day) as the day it falls on in
+    Asia/Shanghai; empty for none."""
     if not value:
         return ""
-    from zoneinfo import ZoneInfo
-
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+    return due_day(at).isoformat()
 
 
 def init_app(app: Flask) -> None:

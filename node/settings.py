@@ -42,6 +42,7 @@ class NodeSettings:
     status_max_failures: int = 10  # wrong pairs per address within the window before 429
     status_window_seconds: int = 600
     page_size: int = 50
+    require_sign_in: bool = True  # once enrolled: every page and API call needs a user
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 

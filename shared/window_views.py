@@ -23,7 +23,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
@@ -45,7 +45,7 @@ from shared.pdf_fonts import find_fonts
 from shared.result_pdf import render_result, result_document
 from shared.window_api import ActionSchema, WindowContext, actor_of, case_body
 from shared.window_workflow import ActionRequest, ItemRules, allowed_actions
-from shared.working_days import SHANGHAI, local_date
+from shared.working_days import SHANGHAI, due_day
 from sync_protocol.times import from_ms
 
 ROLES = ("window_operator", "finance", "supervisor", "admin")
@@ -273,7 +273,7 @@ def _local(at: datetime) -> str:
 
 def _due_day(due: datetime) -> str:
     """The calendar day a deadline falls on (it is stored as the end of that day, 24:00)."""
-    return local_date(due - timedelta(microseconds=1)).isoformat()
+    return due_day(due).isoformat()
 
 
 def _days_left(ctx: WindowContext, due: datetime, now: datetime) -> int | None:

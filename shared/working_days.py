@@ -223,6 +223,11 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
 
 
+def due_day(due: datetime) -> date:
+    """The calendar day a deadline falls on: the inverse of :func:`end_of_day`."""
+    return local_date(due - timedelta(microseconds=1))
+
+
 def _plain_date(d: date, field_name: str) -> date:
     if isinstance(d, datetime) or not isinstance(d, date):
         raise InvalidInput(field_name, "must be a date (convert an instant with local_date)")

@@ -31,7 +31,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.integration.city import HUB, PASSWORD, Tree, city
+from tests.integration.city import AGENT, HUB, PASSWORD, Tree, city
 from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
 
 WINDOW = "W-MZ-01"
@@ -123,7 +123,12 @@ def _register_at_the_village(
 ) -> tuple[str, str, str]:
     """Step 1: the intake form, the case page it lands on and the printed receipt;
     the case id, and the acceptance number and query code as the receipt prints them."""
-    page.goto(f"{village}/intake")
+    page.goto(f"{village}/intake")  # an enrolled village asks its agent to sign in first
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("#username", AGENT)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{village}/intake")
     page.fill("input[name=q]", "社会团体")
     page.click("button:has-text('查找')")
     expect(page).to_have_url(re.compile(r"/intake\?q="))

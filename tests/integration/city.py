@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import requests
 from sqlalchemy.orm import Session
 
 from hub.db_session import MIGRATIONS
 from hub.settings import HubSettings
-from shared.accounts import add_user
+from shared.accounts import UserAccount, add_user
 from shared.db import make_engine
 from tests.integration.processes import Site, free_port, sanji
 
@@ -25,6 +26,8 @@ COUNTY = "431002"
 TOWNSHIP = "431002001"
 VILLAGE = "431002001201"
 PASSWORD = "window-pass-2026"
+AGENT = "village-agent"  # the village's agent, sent to the village with its enrolment
+TOWNSHIP_AGENT = "township-agent"  # the township's front desk
 
 
 @dataclass
@@ -35,6 +38,11 @@ class Tree:
     dirs: dict[str, Path]
     county: Site | None = None
 
+    def agent(self) -> requests.Session:
+        """An HTTP session signed in as the village's agent (a Bearer token from the
+        village itself: the credentials came down at enrolment)."""
+        return signed_in(self.village, AGENT)
+
     def sync(self, *names: str) -> None:
         for name in names:
             sanji("node", "sync-now", "--data-dir", str(self.dirs[name]))
@@ -43,6 +51,16 @@ class Tree:
         """Up from the village to the hub and back down to the village."""
         middle = ["township", "county"] if self.county is not None else ["township"]
         self.sync("village", *middle, *reversed(middle), "village")
+
+
+def signed_in(site: Site, username: str) -> requests.Session:
+    """A ``requests`` session carrying a token ``site`` issued to ``username``."""
+    response = requests.post(f"{site.url}/api/v1/auth/token", timeout=10,
+                             json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return session
 
 
 def _add_site(hub_dir: Path, code: str, name: str, tier: str, parent: str) -> str:
@@ -59,6 +77,10 @@ def add_operators(hub_dir: Path, operators: Mapping[str, Sequence[tuple[str, str
     catalogue = load_sample_catalogue()
     engine = make_engine(HubSettings.load(hub_dir).database_url)
     with Session(engine) as session:
+        for username, site in ((AGENT, VILLAGE), (TOWNSHIP_AGENT, TOWNSHIP)):
+            if session.get(UserAccount, username) is None:
+                add_user(session, username=username, password=PASSWORD, role="agent",
+                         site=site, now=datetime.now(UTC))
         for site, users in operators.items():
             for username, window in users:
                 add_user(session, username=username, password=PASSWORD,

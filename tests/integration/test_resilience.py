@@ -16,7 +16,15 @@ import pytest
 import requests
 import yaml
 
-from tests.integration.city import HUB, PASSWORD, VILLAGE, Tree, city
+from tests.integration.city import (
+    HUB,
+    PASSWORD,
+    TOWNSHIP_AGENT,
+    VILLAGE,
+    Tree,
+    city,
+    signed_in,
+)
 from tests.integration.processes import sanji
 
 ITEM = "GA-5601"  # 公章刻制备案, decided at the city window W-GA-01
@@ -32,7 +40,7 @@ def tree(tmp_path: Path) -> Iterator[Tree]:
 
 
 def _register(tree: Tree, key: str, item: str = ITEM) -> requests.Response:
-    return requests.post(f"{tree.village.url}/api/v1/cases", timeout=10,
+    return tree.agent().post(f"{tree.village.url}/api/v1/cases", timeout=10,
                          json={"item_code": item, "applicant": APPLICANT, "form": FORM,
                                "delivery": "village"},
                          headers={"Idempotency-Key": key})
@@ -56,7 +64,9 @@ def _village_stages(tree: Tree) -> dict[str, int]:
 
 def _status(tree: Tree, site: str) -> dict[str, Any]:
     url = tree.village.url if site == "village" else tree.township.url
-    body: dict[str, Any] = requests.get(f"{url}/api/v1/sync/status", timeout=10).json()
+    session = (tree.agent() if site == "village"
+               else signed_in(tree.township, TOWNSHIP_AGENT))
+    body: dict[str, Any] = session.get(f"{url}/api/v1/sync/status", timeout=10).json()
     return body
 
 
@@ -115,7 +125,7 @@ def test_a_catalogue_release_reaches_the_village_and_a_withdrawn_item_is_refused
     out = sanji("hub", "import-catalog", str(newer), "--data-dir", str(tree.dirs["hub"]))
     assert f"catalogue version {data['version']} published" in out
     tree.sync("township", "village")
-    items = requests.get(f"{tree.village.url}/api/v1/catalog/items", timeout=10).json()
+    items = tree.agent().get(f"{tree.village.url}/api/v1/catalog/items", timeout=10).json()
     assert items["version"] == data["version"]
     assert ITEM not in {i["code"] for i in items["items"]}
     refused = _register(tree, "withdrawn")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.city import HUB, PASSWORD, Tree, city
+from tests.integration.city import AGENT, HUB, PASSWORD, Tree, city, signed_in
 from tests.integration.processes import Site
 
 CITY_ITEM = "MZ-0520"  # decided at the city window W-MZ-01
@@ -46,7 +46,7 @@ def sha(data: bytes) -> str:
 def _register(village: Site, key: str) -> str:
     body = {"item_code": CITY_ITEM, "applicant": APPLICANT, "form": FORM,
             "delivery": "village"}
-    response = requests.post(f"{village.url}/api/v1/cases", json=body,
+    response = signed_in(village, AGENT).post(f"{village.url}/api/v1/cases", json=body,
                              headers={"Idempotency-Key": key}, timeout=10)
     assert response.status_code == 201, response.text
     case_id: str = response.json()["case_id"]
@@ -54,7 +54,7 @@ def _register(village: Site, key: str) -> str:
 
 
 def _add_scan(village: Site, case_id: str, code: str, data: bytes, name: str) -> None:
-    response = requests.post(f"{village.url}/api/v1/cases/{case_id}/materials",
+    response = signed_in(village, AGENT).post(f"{village.url}/api/v1/cases/{case_id}/materials",
                              data={"material_code": code}, files={"file": (name, data)},
                              timeout=30)
     assert response.status_code == 201, response.text
@@ -156,7 +156,7 @@ def _register_with_form(village: Site, scan: bytes) -> str:
               "applicant.phone": APPLICANT["phone"], "delivery": "village",
               "idempotency_key": uuid.uuid4().hex,
               **{f"form.{k}": str(v) for k, v in FORM.items()}}
-    response = requests.post(f"{village.url}/intake/{CITY_ITEM}", data=fields,
+    response = signed_in(village, AGENT).post(f"{village.url}/intake/{CITY_ITEM}", data=fields,
                              files={"file.APPLICATION": ("desk.jpg", scan, "image/jpeg")},
                              allow_redirects=False, timeout=30)
     assert response.status_code == 303, response.text

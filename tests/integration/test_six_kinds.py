@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.demo_scenario import STORIES, Login, Scenario
-from tests.integration.city import HUB, PASSWORD, city
+from tests.integration.city import AGENT, HUB, PASSWORD, city
 
 WINDOWS = ("W-GA-01", "W-MZ-01", "W-SJ-01", "W-SW-01", "W-ZR-01")
 
@@ -20,7 +20,7 @@ def test_each_kind_reaches_its_window_and_the_outcome_returns_to_the_village_onc
               for w in WINDOWS}
     with city(tmp_path, operators) as tree:
         scenario = Scenario(tree.hub.url, tree.village.url, logins, tree.settle,
-                            say=lambda _line: None)
+                            Login(AGENT, PASSWORD), say=lambda _line: None)
         finished = scenario.run()
     assert set(finished) == {s.kind for s in STORIES}
     for story in STORIES:

@@ -21,7 +21,16 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.city import HUB, PASSWORD, TOWNSHIP, VILLAGE, Tree, city
+from tests.integration.city import (
+    AGENT,
+    HUB,
+    PASSWORD,
+    TOWNSHIP,
+    VILLAGE,
+    Tree,
+    city,
+    signed_in,
+)
 from tests.integration.processes import Site, sanji
 
 CITY_ITEM = "MZ-0520"  # 社会团体成立登记: decided at the city window W-MZ-01
@@ -49,7 +58,7 @@ def _register(village: Site, key: str, item: str = CITY_ITEM,
         "form": FORM if form is None else form,
         "delivery": "village",
     }
-    response = requests.post(f"{village.url}/api/v1/cases", json=body,
+    response = signed_in(village, AGENT).post(f"{village.url}/api/v1/cases", json=body,
                              headers={"Idempotency-Key": key}, timeout=10)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -96,12 +105,12 @@ def test_a_village_case_is_decided_at_the_city_and_the_outcome_returns_once(
 
     tree.sync("township", "village")
     tree.sync("township", "village")  # a second round changes nothing
-    shown = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+    shown = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
     assert shown["stage"] == "decided"
     types = [e["type"] for e in shown["events"]]
     assert types.count("checked") == 1 and types.count("result_issued") == 1
     assert types[0] == "registered" and "routed" in types
-    status = requests.get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
+    status = tree.agent().get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
     assert status["pending_up"] == 0 and status["parent_reachable"] is True
     assert status["last_error"] is None
 
@@ -123,7 +132,7 @@ def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> 
     case = _register(tree.village, "power-cut")
     tree.village.kill()
     tree.village.start()
-    again = requests.post(
+    again = tree.agent().post(
         f"{tree.village.url}/api/v1/cases",
         json={"item_code": CITY_ITEM,
               "applicant": {"name": "李四", "id_number": "11010519491231002X",
@@ -158,7 +167,7 @@ def test_a_township_item_is_decided_at_the_township_and_the_hub_still_sees_it(
         assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "approved"
     tree.sync("village", "township")
-    shown = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+    shown = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
     assert shown["stage"] == "decided"
     # the hub supervises: it holds every event of the case, but no city window queues it
     hub_headers = _token(tree.hub, "mz-review")
@@ -171,3 +180,25 @@ def test_a_township_item_is_decided_at_the_township_and_the_hub_still_sees_it(
     city_queue = requests.get(f"{tree.hub.url}/api/v1/windows/W-MZ-01/cases",
                               headers=hub_headers, timeout=10).json()["cases"]
     assert city_queue == []
+
+
+def test_an_enrolled_village_asks_its_agents_to_sign_in(tree: Tree) -> None:
+    base = tree.village.url
+    anonymous = requests.post(f"{base}/api/v1/cases", json={}, timeout=10,
+                              headers={"Idempotency-Key": "x"})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "not_authenticated"
+    page = requests.get(f"{base}/intake", allow_redirects=False, timeout=10)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+    assert tree.agent().get(f"{base}/intake", timeout=10).status_code == 200
+    # what must stay open: the citizen's lookup, the catalogue, the probes
+    for path in ("/status", "/api/v1/catalog/items", "/healthz", "/api/v1/sync/status"):
+        assert requests.get(f"{base}{path}", timeout=10).status_code == 200, path
+    # a token of another site means nothing here
+    elsewhere = signed_in(tree.township, "t-review")
+    assert elsewhere.get(f"{base}/intake", allow_redirects=False,
+                         timeout=10).status_code == 302
+    # the agent's name is on the events it registers
+    case = _register(tree.village, "signed")
+    shown = tree.agent().get(f"{base}/api/v1/cases/{case['case_id']}", timeout=10).json()
+    assert shown["events"][0]["actor"] == f"agent:{AGENT}"
