@@ -19,7 +19,7 @@ CITY_ITEM = ("GA-5601", {"enterprise_name": "郴州市良田米业有限公司",
 
 
 def _register(tree: Tree, key: str, item: tuple[str, dict[str, Any]]) -> str:
-    response = requests.post(f"{tree.village.url}/api/v1/cases", timeout=10,
+    response = tree.agent().post(f"{tree.village.url}/api/v1/cases", timeout=10,
                              json={"item_code": item[0], "applicant": APPLICANT,
                                    "form": item[1], "delivery": "village"},
                              headers={"Idempotency-Key": key})
@@ -62,11 +62,11 @@ def test_a_county_sits_between_the_hub_and_the_township(tmp_path: Path) -> None:
         assert decided["outcome"] == "approved"
         tree.settle()
         for case_id in (county_case, city_case):
-            shown = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}",
+            shown = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case_id}",
                                  timeout=10).json()
             assert shown["stage"] == "decided"
             assert [e["type"] for e in shown["events"]].count("result_issued") == 1
-        status = requests.get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
+        status = tree.agent().get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
         assert status["rejected_down"] == 0  # every event came with its author's certificate
         token = requests.post(f"{tree.hub.url}/api/v1/auth/token", timeout=10,
                               json={"username": "ga-1", "password": PASSWORD}).json()

@@ -115,6 +115,6 @@ def test_two_township_operators_decide_a_township_item_through_the_pages(tree: T
     assert "没有待办案件" in check.get(f"{base}/windows/{WINDOW}", timeout=TIMEOUT).text
 
     tree.sync("township", "village")
-    shown = requests.get(f"{tree.village.url}/api/v1/cases/{case['case_id']}",
+    shown = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case['case_id']}",
                          timeout=TIMEOUT).json()
     assert shown["stage"] == "decided"
