@@ -10,10 +10,10 @@ events in ``sync_events``; window queues and supervision read it.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.case_projection import CaseProjectionColumns
+from shared.case_projection import CaseProjectionColumns, queue_index
 from shared.db import Base
 
 
@@ -48,4 +48,4 @@ class HubCase(CaseProjectionColumns, Base):
     """Where a case stands, as the city sees it (rebuilt from its events on every change)."""
 
     __tablename__ = "hub_cases"
-    __table_args__ = (Index("ix_hub_cases_queue", "owner_site", "window", "open", "due_ms"),)
+    __table_args__ = (queue_index("hub_cases"),)

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.case_projection import CaseProjectionColumns
+from shared.case_projection import CaseProjectionColumns, queue_index
 from shared.db import Base
 
 
@@ -117,6 +116,4 @@ class NodeWindowCase(CaseProjectionColumns, Base):
     """A case this township or county node decides or watches, for its window queues."""
 
     __tablename__ = "node_window_cases"
-    __table_args__ = (
-        Index("ix_node_window_cases_queue", "owner_site", "window", "open", "due_ms"),
-    )
+    __table_args__ = (queue_index("node_window_cases"),)
