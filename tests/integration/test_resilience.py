@@ -93,6 +93,7 @@ def test_cases_queue_while_the_hub_is_down_and_all_arrive_after_it_restarts(
     assert _village_stages(tree) == {"at_window": 3}
 
 
+@pytest.mark.timeout(900)  # 2,000 intakes over HTTP and their way to the hub: minutes
 def test_a_village_offline_for_a_month_catches_up_with_two_thousand_cases(tree: Tree) -> None:
     tree.township.stop()  # the village's only link is down
     for n in range(2000):

@@ -9,7 +9,7 @@ uses, so each colour is reached through the state the real exchange leaves behin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,12 @@ IDS = ("431002198001010017", ID_LI, ID_ZHAO)
 
 
 def _enrol(app: Flask) -> None:
-    """Give the node a parent, as the hub's grant does at enrolment."""
-    site = node_services(app).sync_site
+    """Give the node a parent, as the hub's grant does at enrolment. Sign-in, which an
+    enrolled node then asks for, is left off here: these tests are about the badge (the
+    sign-in has its own test in tests/integration/test_three_tiers.py)."""
+    node = node_services(app)
+    node.settings = replace(node.settings, require_sign_in=False)
+    site = node.sync_site
     site.parent = PARENT
     site.parent_url = "http://10.8.0.1:8100"
 
