@@ -260,6 +260,9 @@ class WorkingDayCalendar:
                 raise InvalidInput("years", f"the year {yc.year} is given twice")
             held[yc.year] = yc
         self._years: Mapping[int, YearCalendar] = MappingProxyType(dict(sorted(held.items())))
+        # Counts between two days never change for an immutable calendar; a queue asks the
+        # same few (today, due day) pairs for every row, so they are kept (bounded).
+        self._between: dict[tuple[date, date], int] = {}
         self._overrides = overrides
 
     @classmethod
@@ -384,6 +387,16 @@ class WorkingDayCalendar:
         b = _plain_date(b, "b")
         if b < a:
             return -self.working_days_between(b, a)
+        known = self._between.get((a, b))
+        if known is not None:
+            return known
+        count = self._count_between(a, b)
+        if len(self._between) > 50_000:
+            self._between.clear()
+        self._between[(a, b)] = count
+        return count
+
+    def _count_between(self, a: date, b: date) -> int:
         self.year_data(a.year)
         count = 0
         d = a
