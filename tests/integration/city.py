@@ -37,11 +37,18 @@ class Tree:
     village: Site
     dirs: dict[str, Path]
     county: Site | None = None
+    _agent: tuple[tuple[str, int, int], requests.Session] | None = None
 
     def agent(self) -> requests.Session:
         """An HTTP session signed in as the village's agent (a Bearer token from the
-        village itself: the credentials came down at enrolment)."""
-        return signed_in(self.village, AGENT)
+        village itself: the credentials came down at enrolment). Kept while the village's
+        token secret is the same file: signing in costs an argon2 hash on purpose."""
+        secret = self.dirs["village"] / "keys" / "token.secret"
+        stat = secret.stat()
+        key = (self.village.url, stat.st_ino, stat.st_mtime_ns)
+        if self._agent is None or self._agent[0] != key:
+            self._agent = (key, signed_in(self.village, AGENT))
+        return self._agent[1]
 
     def sync(self, *names: str) -> None:
         for name in names:
