@@ -110,9 +110,10 @@ def main(argv: list[str] | None = None) -> None:
             f"({args.seed / max(seconds, 1e-9):.0f}/s in-process)"
         )
         port = free_port()
+        log = (data_dir / "node.log").open("wb")  # a pipe nobody reads would fill and block
         node = subprocess.Popen(
             sanji("node", "run", "--data-dir", str(data_dir), "--port", str(port)),
-            stdout=subprocess.PIPE,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
