@@ -24,7 +24,12 @@ HUB_TIER = "city"
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue]) -> DecidingHooks:
     def owner(session: Session, origin: str, item: ServiceItem) -> str:
-        return case_work.owner_of(item, path_up(session, origin) or [(site().code, HUB_TIER)])
+        # the registry's path of an origin, read once per transaction (a batch holds many
+        # cases of few origins)
+        paths: dict[str, list[tuple[str, str]]] = session.info.setdefault("path_up", {})
+        if origin not in paths:
+            paths[origin] = path_up(session, origin) or [(site().code, HUB_TIER)]
+        return case_work.owner_of(item, paths[origin])
 
     return DecidingHooks(site=site, catalogue=catalogue, tier=HUB_TIER, model=HubCase,
                          owner=owner)

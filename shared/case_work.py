@@ -102,7 +102,8 @@ class Stamped:
 
 
 def append_drafts(session: Session, site: SyncSite, case_id: uuid.UUID,
-                  drafts: Sequence[EventDraft], now: datetime) -> list[Stamped]:
+                  drafts: Sequence[EventDraft], now: datetime,
+                  origin: str | None = None) -> list[Stamped]:
     """Append the workflow's drafts as this site's next events; send them down to the
     case's origin (and up, unless this is the hub)."""
     stamped: list[Stamped] = []
@@ -112,7 +113,7 @@ def append_drafts(session: Session, site: SyncSite, case_id: uuid.UUID,
             actor=draft.actor.to_wire(), type=draft.type.value, payload=draft.payload,
             at_ms=to_ms(draft.at), up=not site.is_root, now_ms=to_ms(now),
         )
-        send_event_down(session, site, row, now)
+        send_event_down(session, site, row, now, origin)
         stamped.append(Stamped(row, draft))
     return stamped
 
@@ -135,7 +136,7 @@ def route_arrived(session: Session, site: SyncSite, catalogue: Catalogue, tier: 
                              {"window": state.window, "site": site.code}))
     for draft in drafts:
         state = apply(state, draft)
-    append_drafts(session, site, case_id, drafts, now)
+    append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return state
 
 
@@ -159,7 +160,7 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         deadline = calendar.deadline(now, item.promised_days).due_at
         request = _with_deadline(request, deadline)
     result = perform(state, rules, actor, request, now)
-    append_drafts(session, site, case_id, result.events, now)
+    append_drafts(session, site, case_id, result.events, now, state.origin_site)
     return result.state
 
 

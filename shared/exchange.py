@@ -265,10 +265,11 @@ def send_down(session: Session, site: SyncSite, item: Event | Receipt, origin: s
 
 
 def send_event_down(session: Session, site: SyncSite, row: store.SyncEvent,
-                    now: datetime) -> bool:
-    """Queue an event of a case toward the site that registered the case."""
-    origin = store.case_origin(session, row.case_id)
-    if origin is None:
+                    now: datetime, origin: str | None = None) -> bool:
+    """Queue an event of a case toward the site that registered the case (``origin`` when
+    the caller knows it, else looked up)."""
+    origin = origin or store.case_origin(session, row.case_id)
+    if origin is None or origin == site.code:
         return False
     return send_down(session, site, store.as_event(row, site.sealer), origin, now)
 
