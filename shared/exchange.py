@@ -319,7 +319,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     new_link = ex.stored()
     save_child_link(session, new_link)
     if site.is_root:
-        _issue_receipts(session, site, sender, stored, new_link.heads, now)
+        _issue_receipts(session, site, sender, stored, now)
     site.hooks.events_arrived(session, stored, now)
     wants: list[BlobWant] = []
     blobs = blob_store_of(session, site)
@@ -357,7 +357,7 @@ def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
 
 
 def _issue_receipts(session: Session, site: SyncSite, child: str, events: Sequence[Event],
-                    heads: object, now: datetime) -> None:
+                    now: datetime) -> None:
     chains: dict[tuple[str, int], int] = {}
     for e in events:
         chains[(e.origin, e.epoch)] = max(chains.get((e.origin, e.epoch), 0), e.seq)

@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    func,
     select,
     update,
 )
@@ -369,8 +370,6 @@ def pending_up(session: Session, sealer: PayloadSealer, limit: int) -> list[Even
 
 
 def count_pending_up(session: Session) -> int:
-    from sqlalchemy import func
-
     return int(session.scalar(select(func.count()).select_from(SyncOutbox)
                               .where(SyncOutbox.state == PENDING)) or 0)
 
@@ -463,8 +462,6 @@ def down_after(session: Session, child: str, after: LinkPosition, limit: int) ->
 
 
 def count_down_after(session: Session, child: str, after: LinkPosition) -> int:
-    from sqlalchemy import func
-
     return int(session.scalar(
         select(func.count()).select_from(SyncDown).where(SyncDown.child == child).where(
             (SyncDown.link_epoch > after.epoch)
@@ -662,7 +659,5 @@ def blob_records(session: Session, state: int) -> list[BlobRecord]:
 
 
 def count_blob_records(session: Session, state: int) -> int:
-    from sqlalchemy import func
-
     return int(session.scalar(select(func.count()).select_from(SyncState)
                               .where(_blob_keys(), SyncState.counter == state)) or 0)
