@@ -12,11 +12,9 @@ a 429.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import uuid
-from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -34,6 +32,7 @@ from shared.application import (
     new_query_code,
     normalise_query_code,
     query_code_hash,
+    request_digest,
 )
 from shared.auth_api import require_user
 from shared.errors import DomainError, Problems, StateConflict
@@ -64,11 +63,6 @@ class StatusQuerySchema(Schema):
     lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
 
 
-def _digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 @bp.post("/cases")
 @require_user("agent", "admin")
 def register_walk_in() -> tuple[Response, int]:
@@ -87,7 +81,7 @@ def register_walk_in() -> tuple[Response, int]:
     hub = services()
     session = get_session()
     now = hub.clock()
-    digest = _digest(body)
+    digest = request_digest(body)
     held = sync_store.read_state(session, f"idem:{g.claims.username}:{key}")
     if held is not None:
         first = json.loads(held)

@@ -9,9 +9,7 @@ code is unique in the tree and the sequence is the site's own for that day (and 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from shared.application import (
     check_application,
     new_query_code,
     query_code_hash,
+    request_digest,
 )
 from shared.catalogue import Catalogue
 from shared.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
@@ -64,8 +63,7 @@ class IntakeRequest:
             "delivery": self.delivery,
             "files": sorted((f.material_code, f.sha256) for f in self.files),
         }
-        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return request_digest(body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ only secret a citizen holds; every tier stores only its hash, bound to the case 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -51,6 +52,13 @@ def query_code_hash(case_id: uuid.UUID, query_code: str) -> str:
     data = case_id.bytes + normalise_query_code(query_code).encode("ascii", "replace")
     return hashlib.sha256(data).hexdigest()
 
+
+
+def request_digest(body: Mapping[str, Any]) -> str:
+    """A fingerprint of a submitted application, to notice an ``Idempotency-Key`` reused
+    for a different one."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
