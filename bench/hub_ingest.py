@@ -537,7 +537,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-http", action="store_true", help="skip the sanji hub run figure")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
     parser.add_argument("--profile", action="store_true",
-                        help="print the in-process run's hottest functions (slower)")
+                        help="print the in-process run's hottest functions (slower) and keep "
+                             "the profile in $TMPDIR/sanji-hub-ingest.prof")
     args = parser.parse_args(argv)
 
     print(f"{os.cpu_count()} cores, {machine_load()}\n{code_under_test()}")
@@ -594,7 +595,10 @@ def main(argv: list[str] | None = None) -> None:
             duplicate_runs(setup, send, args, run.events, "in-process")
             if profiler is not None:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+                profiler.dump_stats(Path(tempfile.gettempdir()) / "sanji-hub-ingest.prof")
+                stats = pstats.Stats(profiler, stream=out)
+                stats.sort_stats("cumulative").print_stats(45)
+                stats.sort_stats("tottime").print_stats(30)
                 print(out.getvalue())
 
         if args.no_http:

@@ -8,12 +8,12 @@ projected: the hub supervises every case of the city.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
 from hub.models import HubCase
-from hub.sites import path_up
+from hub.sites import paths_up
 from shared import case_work
 from shared.case_projection import DecidingHooks, ProjectionStore
 from shared.catalogue import Catalogue, ServiceItem
@@ -23,13 +23,16 @@ HUB_TIER = "city"
 
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue]) -> DecidingHooks:
-    def owner(session: Session, origin: str, item: ServiceItem) -> str:
-        # the registry's path of an origin, read once per transaction (a batch holds many
-        # cases of few origins)
+    def owner(session: Session, cases: Sequence[tuple[str, ServiceItem]]) -> list[str]:
+        # the registry's paths of the origins, read once per transaction (a batch holds
+        # many cases of few origins)
         paths: dict[str, list[tuple[str, str]]] = session.info.setdefault("path_up", {})
-        if origin not in paths:
-            paths[origin] = path_up(session, origin) or [(site().code, HUB_TIER)]
-        return case_work.owner_of(item, paths[origin])
+        missing = {origin for origin, _ in cases if origin not in paths}
+        if missing:
+            paths.update(paths_up(session, missing))
+        hub_path = [(site().code, HUB_TIER)]
+        return [case_work.owner_of(item, paths.get(origin) or hub_path)
+                for origin, item in cases]
 
     return DecidingHooks(site=site, catalogue=catalogue, tier=HUB_TIER, model=HubCase,
                          owner=owner)

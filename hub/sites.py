@@ -11,6 +11,7 @@ certificate replaces the old one for routing, and the site's history stays.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -104,17 +105,34 @@ def move_site(session: Session, site: str, new_parent: str) -> None:
 
 def path_up(session: Session, site: str) -> list[tuple[str, str]]:
     """``(code, tier)`` from ``site`` up to the hub, by the registry's parents."""
-    path: list[tuple[str, str]] = []
-    current: str | None = site
+    return paths_up(session, [site]).get(site, [])
+
+
+def paths_up(session: Session, sites: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """:func:`path_up` of many sites, one query per level of the tree; a site the registry
+    does not hold has no entry."""
+    codes = list(sites)
+    rows: dict[str, tuple[str, str | None]] = {}
+    wanted = set(codes)
     for _ in range(32):
-        if current is None:
+        wanted -= rows.keys()
+        if not wanted:
             break
-        row = session.get(HubSite, current)
-        if row is None:
-            break
-        path.append((row.code, row.tier))
-        current = row.parent
-    return path
+        found = session.execute(select(HubSite.code, HubSite.tier, HubSite.parent)
+                                .where(HubSite.code.in_(sorted(wanted)))).all()
+        rows.update((r.code, (r.tier, r.parent)) for r in found)
+        wanted = {r.parent for r in found if r.parent is not None}
+    paths: dict[str, list[tuple[str, str]]] = {}
+    for code in codes:
+        path: list[tuple[str, str]] = []
+        current: str | None = code
+        while current is not None and current in rows and len(path) < 32:
+            tier, parent = rows[current]
+            path.append((current, tier))
+            current = parent
+        if path:
+            paths[code] = path
+    return paths
 
 
 def enrol(session: Session, hub_key: SiteKey, body: bytes, *, releases: list[Release],

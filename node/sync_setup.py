@@ -100,8 +100,8 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
     )
     if tier in DECIDING_TIERS:
 
-        def owner(session: Session, origin: str, item: ServiceItem) -> str:
-            return site.code if str(item.tier) == tier else ""
+        def owner(session: Session, cases: Sequence[tuple[str, ServiceItem]]) -> list[str]:
+            return [site.code if str(item.tier) == tier else "" for _, item in cases]
 
         hooks.deciding = DecidingHooks(site=lambda: site, catalogue=catalogue, tier=tier,
                                        model=NodeWindowCase, owner=owner)

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import BigInteger, Index, Integer, String, Uuid, select, text
+from sqlalchemy import BigInteger, Index, Integer, String, Table, Uuid, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
 
 from shared import case_work
-from shared.case_state import CaseState, fold
+from shared.bulk_insert import OnConflict, insert_rows
+from shared.case_events import CaseEvent, EventDraft
+from shared.case_state import CaseState, apply, fold
 from shared.catalogue import Catalogue, ServiceItem
 from shared.errors import DomainError
 from shared.exchange import NoHooks, SyncSite
@@ -58,44 +62,57 @@ def queue_index(table: str) -> Index:
                  postgresql_where=text("open = 1"), sqlite_where=text("open = 1"))
 
 
-def project(session: Session, model: ProjectionModel, case_id: uuid.UUID, state: CaseState,
-            owner: str, acceptance_no: str, due_ms: int | None,
-            now: datetime) -> CaseProjectionColumns:
-    """Write the case's projection row from its folded state."""
-    row = session.get(model, case_id)
-    if row is None:
-        registered = state.registered_at or now
-        row = model()
-        row.case_id = case_id
-        row.origin = state.origin_site or ""
-        row.item_code = state.item_code or ""
-        row.registered_ms = to_ms(registered)
-        session.add(row)
-    row.acceptance_no = acceptance_no
-    row.state = state.state.value
-    row.stage = state.stage
-    row.kind = state.kind.value if state.kind else ""
-    row.window = state.window or ""
-    row.owner_site = owner
-    row.open = 0 if state.state.value == "withdrawn" or state.result_issued_at else 1
-    row.claimed_by = state.claimed_by
-    row.due_ms = due_ms
-    row.updated_ms = to_ms(now)
-    return row
+_INSERT_ONLY = ("case_id", "origin", "item_code", "registered_ms")
+"""Columns a case keeps from its first projection: the rest follow every change."""
 
 
-def refresh(session: Session, model: ProjectionModel, site: SyncSite, case_id: uuid.UUID,
-            owner: str, now: datetime) -> CaseProjectionColumns:
-    """Fold the case's events and write its projection."""
-    events = case_work.case_events(session, site, case_id)
-    state = fold(events)
+def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent], state: CaseState,
+                      owner: str, now: datetime) -> dict[str, Any]:
+    """The projection row of a case from its log and folded state."""
     due: int | None = None
     for event in events:
         value = event.payload.get("deadline")
         if isinstance(value, str):
             due = to_ms(datetime.fromisoformat(value))
-    acceptance_no = str(events[0].payload.get("acceptance_no", "")) if events else ""
-    return project(session, model, case_id, state, owner, acceptance_no, due, now)
+    return {
+        "case_id": case_id,
+        "origin": state.origin_site or "",
+        "item_code": state.item_code or "",
+        "registered_ms": to_ms(state.registered_at or now),
+        "acceptance_no": str(events[0].payload.get("acceptance_no", "")) if events else "",
+        "state": state.state.value,
+        "stage": state.stage,
+        "kind": state.kind.value if state.kind else "",
+        "window": state.window or "",
+        "owner_site": owner,
+        "open": 0 if state.state.value == "withdrawn" or state.result_issued_at else 1,
+        "claimed_by": state.claimed_by,
+        "due_ms": due,
+        "updated_ms": to_ms(now),
+    }
+
+
+def write_projections(session: Session, model: ProjectionModel,
+                      rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update the projection rows in one statement; objects of them the session
+    already holds are expired, so a later read sees the new values."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    insert_rows(session, table, rows, on_conflict=OnConflict(
+        ("case_id",), tuple(c for c in rows[0] if c not in _INSERT_ONLY)))
+    for row in rows:
+        held = session.identity_map.get(identity_key(model, row["case_id"]))
+        if held is not None:
+            session.expire(held)
+
+
+def refresh(session: Session, model: ProjectionModel, site: SyncSite, case_id: uuid.UUID,
+            owner: str, now: datetime) -> None:
+    """Fold the case's events and write its projection."""
+    events = case_work.case_events(session, site, case_id)
+    write_projections(session, model, [projection_values(case_id, events, fold(events), owner,
+                                                         now)])
 
 
 class ProjectionStore:
@@ -124,9 +141,11 @@ class ProjectionStore:
 
 
 class OwnerRule(Protocol):
-    """Which site decides a case of ``item`` registered at ``origin``."""
+    """Which site decides each case, given as ``(origin, item)``: asked once per exchange
+    for all the cases it touched, so the hub reads its registry once."""
 
-    def __call__(self, session: Session, origin: str, item: ServiceItem) -> str: ...
+    def __call__(self, session: Session, cases: Sequence[tuple[str, ServiceItem]]
+                 ) -> list[str]: ...
 
 
 class DecidingHooks(NoHooks):
@@ -144,35 +163,62 @@ class DecidingHooks(NoHooks):
         self._also = also
 
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        """Everything an exchange's events need here, in a few statements for the batch:
+        the touched cases' logs read in one query, each folded once, the owner's own
+        events (refusals, routing) authored as one run, the projection written at once."""
         site = self._site()
-        by_case: dict[uuid.UUID, list[Event]] = {}
+        arrived: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
         for event in events:
-            by_case.setdefault(event.case_id, []).append(event)
-        for case_id, arrived in by_case.items():
-            self._case_arrived(session, site, case_id, arrived, now)
+            arrived.setdefault(event.case_id, set()).add((event.origin, event.epoch, event.seq))
+        logs = case_work.many_case_events(session, site.sealer, arrived)
+        registered = [(case_id, logs[case_id], item) for case_id in arrived
+                      if (item := self._registered_item(logs[case_id])) is not None]
+        owners = self._owner(session, [(events[0].origin, item)
+                                       for _, events, item in registered])
+        outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now)
+                    for (case_id, events, _), owner in zip(registered, owners, strict=True)]
+        case_work.append_all(session, site, [o.drafts for o in outcomes if o.drafts.drafts],
+                             now)
+        write_projections(session, self.model, [o.projection for o in outcomes])
         if self._also is not None:
-            self._also(session, set(by_case), now)
+            self._also(session, set(arrived), now)
 
-    def _case_arrived(self, session: Session, site: SyncSite, case_id: uuid.UUID,
-                      arrived: list[Event], now: datetime) -> None:
-        events = case_work.case_events(session, site, case_id)
+    def _registered_item(self, events: Sequence[CaseEvent]) -> ServiceItem | None:
+        """The item of a case whose registration this site holds; None while it has not
+        arrived (or never passes here) and for an item the catalogue does not know: the
+        events are kept either way."""
         if not events or events[0].type.value != "registered":
-            return  # the registration has not arrived yet (or never passes this site)
-        item_code = str(events[0].payload.get("item_code", ""))
+            return None
         try:
-            item = self._catalogue().item(item_code)
+            return self._catalogue().item(str(events[0].payload.get("item_code", "")))
         except DomainError:
-            return  # an item this catalogue does not know: the events are kept
-        owner = self._owner(session, events[0].origin, item)
-        if owner == site.code:
-            new_keys = {(e.origin, e.epoch, e.seq) for e in arrived}
-            before = [e for e in events if e.key not in new_keys]
+            return None
+
+    def _case_arrived(self, site: SyncSite, case_id: uuid.UUID, events: list[CaseEvent],
+                      arrived: set[tuple[str, int, int]], owner: str, now: datetime
+                      ) -> _Outcome:
+        drafts: list[EventDraft] = []
+        if owner != site.code:
+            state = fold(events)
+        else:
+            before = [e for e in events if e.key not in arrived]
             state = fold(before) if before else CaseState()
             for event in events:
-                if event.key in new_keys:
-                    state = case_work.admit_arrived(session, site, self.tier, case_id, event,
-                                                    state, now)
+                if event.key in arrived:
+                    state, refusal = case_work.admit_arrived(site, self.tier, event, state, now)
+                    if refusal is not None:
+                        drafts.append(refusal)
             if state.state.value == "registered":
-                case_work.route_arrived(session, site, self._catalogue(), self.tier, case_id,
-                                        now)
-        refresh(session, self.model, site, case_id, owner, now)
+                for draft in case_work.route_drafts(site, self.tier, state, now):
+                    state = apply(state, draft)
+                    drafts.append(draft)
+        return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
+                        projection_values(case_id, events, state, owner, now))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one case's arrival asks of the site: events to author, the projection row."""
+
+    drafts: case_work.CaseDrafts
+    projection: dict[str, Any]

@@ -4,11 +4,11 @@ township and county nodes that decide delegated items.
 - :func:`owner_of` says which site decides a case: the nearest site on the way from the
   case's origin to the hub whose tier is the item's (the hub for city and external items, and
   for a county item where no county site stands between).
-- :func:`route_arrived` is called by the owner when a case's registration reaches it: it
-  records ``received`` and ``routed`` (the queue of the item's window) as events.
+- :func:`route_drafts` says what the owner records when a case's registration reaches it:
+  ``received`` and ``routed`` (the queue of the item's window).
 - :func:`act` runs one window action through :func:`shared.window_workflow.perform` and
-  appends the events it returns; :func:`admit_arrived` applies events that came from another
-  site, answering one the case no longer allows with a ``refused`` event.
+  appends the events it returns; :func:`admit_arrived` applies an event that came from
+  another site, or gives the ``refused`` event that answers one the case no longer allows.
 
 Events the owner authors go up (so the hub sees every case of the city) and down toward the
 case's origin, in the caller's transaction.
@@ -18,21 +18,23 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from shared import sync_store
 from shared.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
-from shared.case_state import CaseState, apply, fold
+from shared.case_state import CaseState, fold
 from shared.catalogue import Catalogue, ServiceItem
 from shared.errors import NotFound
-from shared.exchange import SyncSite, send_event_down
+from shared.exchange import SyncSite, send_all_down
 from shared.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
 from shared.working_days import WorkingDayCalendar
-from sync_protocol.times import to_ms
+from sync_protocol import Event
+from sync_protocol.times import from_ms, to_ms
 
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
 SYSTEM_USER = "system"
@@ -47,14 +49,22 @@ def case_events(session: Session, site: SyncSite, case_id: uuid.UUID) -> list[Ca
 def sealed_case_events(session: Session, sealer: sync_store.PayloadSealer,
                        case_id: uuid.UUID) -> list[CaseEvent]:
     """:func:`case_events` for a caller that holds only the payload sealer."""
-    events: list[CaseEvent] = []
-    for row in sync_store.case_rows(session, case_id):
-        if row.type not in _KNOWN_TYPES:
-            continue
-        events.append(CaseEvent(str(row.case_id), row.origin, row.epoch, row.seq,
-                                EventType(row.type), _actor(row.actor), row.at,
-                                sync_store.open_payload(row, sealer)))
-    return events
+    return _domain_events(sync_store.case_rows(session, case_id), sealer)
+
+
+def many_case_events(session: Session, sealer: sync_store.PayloadSealer,
+                     case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[CaseEvent]]:
+    """:func:`case_events` of many cases, read in one query."""
+    return {case_id: _domain_events(rows, sealer)
+            for case_id, rows in sync_store.case_logs(session, case_ids).items()}
+
+
+def _domain_events(rows: Iterable[Any], sealer: sync_store.PayloadSealer) -> list[CaseEvent]:
+    """Rows of ``sync_events`` (objects or plain rows) as the domain's events."""
+    return [CaseEvent.from_store(str(row.case_id), row.origin, row.epoch, row.seq,
+                                 EventType(row.type), _actor(row.actor), from_ms(row.at_ms),
+                                 sync_store.open_payload(row, sealer))
+            for row in rows if row.type in _KNOWN_TYPES]
 
 
 def _actor(text: str) -> EventActor:
@@ -94,59 +104,60 @@ def item_rules(catalogue: Catalogue, item_code: str) -> tuple[ServiceItem, ItemR
 
 
 @dataclass(frozen=True, slots=True)
-class Stamped:
-    """An event the site appended, as stored."""
+class CaseDrafts:
+    """Events the site decided on for one case, and the site that registered the case (their
+    way down; None: looked up)."""
 
-    row: sync_store.SyncEvent
-    draft: EventDraft
+    case_id: uuid.UUID
+    drafts: Sequence[EventDraft]
+    origin: str | None = None
 
 
 def append_drafts(session: Session, site: SyncSite, case_id: uuid.UUID,
                   drafts: Sequence[EventDraft], now: datetime,
-                  origin: str | None = None) -> list[Stamped]:
+                  origin: str | None = None) -> list[Event]:
     """Append the workflow's drafts as this site's next events; send them down to the
     case's origin (and up, unless this is the hub)."""
-    stamped: list[Stamped] = []
-    for draft in drafts:
-        row = sync_store.author_event(
-            session, site.key, site.sealer, epoch=site.epoch, case_id=case_id,
-            actor=draft.actor.to_wire(), type=draft.type.value, payload=draft.payload,
-            at_ms=to_ms(draft.at), up=not site.is_root, now_ms=to_ms(now),
-        )
-        send_event_down(session, site, row, now, origin)
-        stamped.append(Stamped(row, draft))
-    return stamped
+    return append_all(session, site, [CaseDrafts(case_id, drafts, origin)], now)
+
+
+def append_all(session: Session, site: SyncSite, cases: Sequence[CaseDrafts],
+               now: datetime) -> list[Event]:
+    """:func:`append_drafts` for many cases at once: one run of the site's chain, written
+    and queued down in a few statements whatever the number of events."""
+    own = [sync_store.OwnEvent(c.case_id, d.actor.to_wire(), d.type.value, d.payload,
+                               to_ms(d.at))
+           for c in cases for d in c.drafts]
+    authored = sync_store.author_events(session, site.key, site.sealer, own, epoch=site.epoch,
+                                        up=not site.is_root, now_ms=to_ms(now))
+    origins = [c.origin for c in cases for _ in c.drafts]
+    send_all_down(session, site, list(zip(authored, origins, strict=True)), now)
+    return authored
 
 
 def system_actor(site: SyncSite, tier: str) -> Actor:
     return Actor(SYSTEM_USER, Role.SYSTEM, site.code, tier)
 
 
-def route_arrived(session: Session, site: SyncSite, catalogue: Catalogue, tier: str,
-                  case_id: uuid.UUID, now: datetime) -> CaseState:
-    """The owner records that the case reached it and puts it in its window's queue."""
-    state = case_state(session, site, case_id)
+def route_drafts(site: SyncSite, tier: str, state: CaseState, now: datetime
+                 ) -> list[EventDraft]:
+    """What the owner records when a case's registration reaches it: ``received``, then
+    ``routed`` to its window's queue (nothing for a case without item or window)."""
     if state.item_code is None or state.window is None:
-        return state
+        return []
     system = EventActor(SYSTEM_USER, Role.SYSTEM)
-    drafts = []
     received_tier = tier if tier in ("township", "county", "city", "province") else "city"
-    drafts.append(EventDraft(EventType.RECEIVED, system, now, {"tier": received_tier}))
-    drafts.append(EventDraft(EventType.ROUTED, system, now,
-                             {"window": state.window, "site": site.code}))
-    for draft in drafts:
-        state = apply(state, draft)
-    append_drafts(session, site, case_id, drafts, now, state.origin_site)
-    return state
+    return [EventDraft(EventType.RECEIVED, system, now, {"tier": received_tier}),
+            EventDraft(EventType.ROUTED, system, now,
+                       {"window": state.window, "site": site.code})]
 
 
-def admit_arrived(session: Session, site: SyncSite, tier: str, case_id: uuid.UUID,
-                  event: CaseEvent, before: CaseState, now: datetime) -> CaseState:
-    """Apply an event from another site to a case this site owns, or refuse it (kept)."""
+def admit_arrived(site: SyncSite, tier: str, event: CaseEvent, before: CaseState,
+                  now: datetime) -> tuple[CaseState, EventDraft | None]:
+    """The case after an event from another site, and the ``refused`` event to append when
+    the case no longer allows it (the event itself is kept either way)."""
     admission = admit(before, event, system_actor(site, tier), now)
-    if admission.refusal is not None:
-        append_drafts(session, site, case_id, [admission.refusal], now)
-    return admission.state
+    return admission.state, admission.refusal
 
 
 def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: WorkingDayCalendar,

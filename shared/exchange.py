@@ -240,7 +240,10 @@ def children_of(session: Session, site: str) -> set[str]:
 
 def child_toward(session: Session, site: str, target: str) -> str | None:
     """The child of ``site`` on the way down to ``target`` (None if not below ``site``)."""
-    parents = site_parents(session)
+    return _child_toward(site_parents(session), site, target)
+
+
+def _child_toward(parents: Mapping[str, str | None], site: str, target: str) -> str | None:
     current: str | None = target
     for _ in range(32):
         if current is None:
@@ -255,23 +258,28 @@ def child_toward(session: Session, site: str, target: str) -> str | None:
 def send_down(session: Session, site: SyncSite, item: Event | Receipt, origin: str,
               now: datetime) -> bool:
     """Queue ``item`` toward the child on the way to ``origin``; False if not below us."""
-    if origin == site.code:
-        return False
-    child = child_toward(session, site.code, origin)
-    if child is None:
-        return False
-    store.enqueue_down(session, child, item, epoch=site.epoch, now_ms=_now_ms(now))
-    return True
+    return send_all_down(session, site, [(item, origin)], now) == 1
 
 
-def send_event_down(session: Session, site: SyncSite, row: store.SyncEvent,
-                    now: datetime, origin: str | None = None) -> bool:
-    """Queue an event of a case toward the site that registered the case (``origin`` when
-    the caller knows it, else looked up)."""
-    origin = origin or store.case_origin(session, row.case_id)
-    if origin is None or origin == site.code:
-        return False
-    return send_down(session, site, store.as_event(row, site.sealer), origin, now)
+def send_all_down(session: Session, site: SyncSite,
+                  items: Sequence[tuple[Event | Receipt, str | None]], now: datetime) -> int:
+    """Queue each ``(item, origin)`` toward the child on the way to ``origin`` (an event's
+    origin None: the site that registered its case, looked up); items bound for this site
+    or for no site below it are left. Returns how many were queued."""
+    parents = site_parents(session)
+    unknown = {i.case_id for i, o in items if o is None and isinstance(i, Event)}
+    registered = store.case_origins(session, unknown) if unknown else {}
+    queued: list[tuple[str, Event | Receipt]] = []
+    for item, origin in items:
+        if origin is None and isinstance(item, Event):
+            origin = registered.get(item.case_id)
+        if origin is None or origin == site.code:
+            continue
+        child = _child_toward(parents, site.code, origin)
+        if child is not None:
+            queued.append((child, item))
+    store.enqueue_down_many(session, queued, epoch=site.epoch, now_ms=_now_ms(now))
+    return len(queued)
 
 
 # -- the parent's side ---------------------------------------------------------------------
@@ -311,11 +319,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         session.rollback()
         refusal = WrongAddress("request.sender", "not a child of this site")
         return Answer(refusal.http_status, ex.refuse(refusal, now))
-    stored: list[Event] = []
-    for event in incoming.new_events:
-        if store.store_received(session, site.sealer, event, up=not site.is_root,
-                                now_ms=now_ms) is not None:
-            stored.append(event)
+    stored = store.store_received_many(session, site.sealer, incoming.new_events,
+                                       up=not site.is_root, now_ms=now_ms)
     new_link = ex.stored()
     save_child_link(session, new_link)
     if site.is_root:
@@ -361,9 +366,10 @@ def _issue_receipts(session: Session, site: SyncSite, child: str, events: Sequen
     chains: dict[tuple[str, int], int] = {}
     for e in events:
         chains[(e.origin, e.epoch)] = max(chains.get((e.origin, e.epoch), 0), e.seq)
-    for (origin, epoch), seq in sorted(chains.items()):
-        receipt = issue_receipt(site.key, origin=origin, epoch=epoch, through_seq=seq, now=now)
-        store.enqueue_down(session, child, receipt, epoch=site.epoch, now_ms=_now_ms(now))
+    receipts = [(child, issue_receipt(site.key, origin=origin, epoch=epoch, through_seq=seq,
+                                      now=now))
+                for (origin, epoch), seq in sorted(chains.items())]
+    store.enqueue_down_many(session, receipts, epoch=site.epoch, now_ms=_now_ms(now))
 
 
 def _refusal_json(err: ProtocolError) -> bytes:
@@ -482,17 +488,10 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         blob_more = (owed > 0 or progressed) and blobs_to_move(session, blobs)
     if result.complete:
         store.reopen_above(session, result.watermarks)
-    stored: list[Event] = []
-    for event in result.new_events:
-        row = store.store_received(session, site.sealer, event, up=False, now_ms=now_ms)
-        if row is None:
-            continue
-        stored.append(event)
-        origin = store.case_origin(session, event.case_id)
-        if origin is not None:
-            send_down(session, site, event, origin, now)
-    for receipt in result.receipts:
-        send_down(session, site, receipt, receipt.origin, now)
+    stored = store.store_received_many(session, site.sealer, result.new_events, up=False,
+                                       now_ms=now_ms)
+    send_all_down(session, site, [(e, None) for e in stored]
+                  + [(r, r.origin) for r in result.receipts], now)
     for release in result.releases:
         store.keep_release(session, release, now_ms)
     for rejected in result.rejected:

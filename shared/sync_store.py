@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import cbor2
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     UniqueConstraint,
     Uuid,
     func,
@@ -43,7 +44,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
 
+from shared.bulk_insert import OnConflict, insert_rows
 from shared.db import Base
 from sync_protocol import (
     ChainHead,
@@ -178,25 +181,35 @@ class SyncRelease(Base):
 
 SYNC_TABLES = (SyncEvent, SyncOutbox, SyncDown, SyncState, SyncCredential, SyncRelease)
 
+_EVENTS = cast(Table, SyncEvent.__table__)
+_OUTBOX = cast(Table, SyncOutbox.__table__)
+_DOWN = cast(Table, SyncDown.__table__)
+_STATE = cast(Table, SyncState.__table__)
+_IN_CHUNK = 1000
+"""Values per IN list of a query by many keys."""
+
 
 # -- counters and small records ----------------------------------------------------------------
 
 
-def next_counter(session: Session, scope: str) -> int:
-    """The next value of counter ``scope`` (1 first), atomic in one statement.
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT (both dialects the sites run on have ON CONFLICT)."""
+    return sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+
+
+def next_counter(session: Session, scope: str, step: int = 1) -> int:
+    """Take the next ``step`` values of counter ``scope`` (1 first) in one statement; returns
+    the last of them.
 
     The upsert takes the row's write lock, so concurrent authors of one chain (threads on
     SQLite, hub processes on PostgreSQL) are serialised until the caller commits.
     """
     key = f"counter:{scope}"
-    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
     statement = (
-        insert(SyncState)
-        .values(key=key, value=b"", counter=1)
-        .on_conflict_do_update(
-            index_elements=[SyncState.key], set_={"counter": SyncState.counter + 1}
-        )
-        .returning(SyncState.counter)
+        _insert(session)(_STATE)
+        .values(key=key, value=b"", counter=step)
+        .on_conflict_do_update(index_elements=["key"], set_={"counter": _STATE.c.counter + step})
+        .returning(_STATE.c.counter)
     )
     return int(session.execute(statement).scalar_one())
 
@@ -211,11 +224,13 @@ def read_state(session: Session, key: str, *, lock: bool = False) -> bytes | Non
 
 
 def write_state(session: Session, key: str, value: bytes) -> None:
-    row = session.get(SyncState, key)
-    if row is None:
-        session.add(SyncState(key=key, value=value, counter=0))
-    else:
-        row.value = value
+    """Set the record ``key`` (created with counter 0), in one statement."""
+    statement = _insert(session)(_STATE).values(key=key, value=value, counter=0)
+    session.execute(statement.on_conflict_do_update(index_elements=["key"],
+                                                    set_={"value": statement.excluded.value}))
+    held = session.identity_map.get(identity_key(SyncState, key))
+    if held is not None:
+        session.expire(held)
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -226,24 +241,32 @@ def event_context(origin: str, epoch: int, seq: int) -> str:
     return f"event:{origin}:{epoch}:{seq}"
 
 
-def _row(event: Event, sealer: PayloadSealer, now_ms: int) -> SyncEvent:
+def _event_values(event: Event, sealer: PayloadSealer, now_ms: int) -> dict[str, Any]:
     sig = event.signature
-    return SyncEvent(
-        case_id=event.case_id,
-        origin=event.origin,
-        epoch=event.epoch,
-        seq=event.seq,
-        actor=event.actor,
-        at_ms=to_ms(event.at),
-        type=event.type,
-        payload=sealer.seal(dict(event.payload), event_context(event.origin, event.epoch,
-                                                                event.seq)),
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-        key_id=sig.key_id if sig else None,
-        signature=sig.value if sig else None,
-        recorded_ms=now_ms,
-    )
+    return {
+        "case_id": event.case_id, "origin": event.origin, "epoch": event.epoch,
+        "seq": event.seq, "actor": event.actor, "at_ms": to_ms(event.at), "type": event.type,
+        "payload": sealer.seal(dict(event.payload),
+                               event_context(event.origin, event.epoch, event.seq)),
+        "prev_hash": event.prev_hash, "hash": event.hash,
+        "key_id": sig.key_id if sig else None, "signature": sig.value if sig else None,
+        "recorded_ms": now_ms,
+    }
+
+
+def _insert_events(session: Session, events: Sequence[Event], sealer: PayloadSealer,
+                   now_ms: int) -> dict[tuple[str, int, int], int]:
+    """Insert the events not held yet, in order, in one statement; returns the new rows' ids
+    by ``(origin, epoch, seq)``."""
+    rows = insert_rows(session, _EVENTS, [_event_values(e, sealer, now_ms) for e in events],
+                       on_conflict=OnConflict(("origin", "epoch", "seq")),
+                       returning=("id", "origin", "epoch", "seq"))
+    return {(r.origin, r.epoch, r.seq): int(r.id) for r in rows}
+
+
+def _queue_up(session: Session, event_ids: Sequence[int], now_ms: int) -> None:
+    insert_rows(session, _OUTBOX, [{"event_id": i, "state": PENDING, "enqueued_ms": now_ms}
+                                   for i in event_ids])
 
 
 def as_event(row: SyncEvent, sealer: PayloadSealer) -> Event:
@@ -258,10 +281,58 @@ def as_event(row: SyncEvent, sealer: PayloadSealer) -> Event:
                  row.type, payload, bytes(row.prev_hash), bytes(row.hash), signature)
 
 
-def open_payload(row: SyncEvent, sealer: PayloadSealer) -> dict[str, Any]:
+def open_payload(row: Any, sealer: PayloadSealer) -> dict[str, Any]:
+    """The payload of a stored event (a :class:`SyncEvent` or a row with its columns)."""
     payload = sealer.open(row.payload, event_context(row.origin, row.epoch, row.seq))
     assert isinstance(payload, dict)
     return payload
+
+
+@dataclass(frozen=True, slots=True)
+class OwnEvent:
+    """An event this site is about to author: everything but its place in the chain."""
+
+    case_id: uuid.UUID
+    actor: str
+    type: str
+    payload: Mapping[str, Any]
+    at_ms: int
+
+
+def author_events(session: Session, key: SiteKey, sealer: PayloadSealer, events:
+                  Sequence[OwnEvent], *, epoch: int, up: bool, now_ms: int) -> list[Event]:
+    """Append ``events`` as the next events of this site's chain, hashed and each signed,
+    in two statements whatever their number, and queue them for the parent when ``up``.
+
+    The counter is advanced by the whole batch at once: its row stays locked until the
+    caller commits, so the chain head read here cannot move under us. Nothing is committed.
+    """
+    if not events:
+        return []
+    origin = key.site
+    last = next_counter(session, f"chain:{origin}:{epoch}", len(events))
+    first = last - len(events) + 1
+    if first == 1:
+        prev = genesis_hash(origin, epoch)
+    else:
+        prev_row = session.scalar(select(SyncEvent.hash).where(
+            SyncEvent.origin == origin, SyncEvent.epoch == epoch, SyncEvent.seq == first - 1))
+        if prev_row is None:
+            raise RuntimeError(f"chain {origin}/{epoch} has no event {first - 1}")
+        prev = bytes(prev_row)
+    head = ChainHead(origin, epoch, first - 1, prev)
+    authored: list[Event] = []
+    for own in events:
+        event = append_event(head, key, case_id=own.case_id, actor=own.actor,
+                             at=from_ms(own.at_ms), type=own.type, payload=dict(own.payload))
+        authored.append(event)
+        head = event.head
+    ids = _insert_events(session, authored, sealer, now_ms)
+    if len(ids) != len(authored):
+        raise RuntimeError(f"chain {origin}/{epoch} already holds events {first}-{last}")
+    if up:
+        _queue_up(session, [ids[(e.origin, e.epoch, e.seq)] for e in authored], now_ms)
+    return authored
 
 
 def author_event(
@@ -278,52 +349,37 @@ def author_event(
     up: bool,
     now_ms: int,
 ) -> SyncEvent:
-    """Append the next event of this site's chain, hashed and signed, and queue it for the
-    parent when ``up``. Nothing is committed here."""
-    origin = key.site
-    seq = next_counter(session, f"chain:{origin}:{epoch}")
-    if seq == 1:
-        prev = genesis_hash(origin, epoch)
-    else:
-        prev_row = session.scalar(
-            select(SyncEvent.hash).where(
-                SyncEvent.origin == origin, SyncEvent.epoch == epoch, SyncEvent.seq == seq - 1
-            )
-        )
-        if prev_row is None:
-            raise RuntimeError(f"chain {origin}/{epoch} has no event {seq - 1}")
-        prev = bytes(prev_row)
-    head = ChainHead(origin, epoch, seq - 1, prev)
-    event = append_event(head, key, case_id=case_id, actor=actor, at=from_ms(at_ms), type=type,
-                         payload=dict(payload))
-    row = _row(event, sealer, now_ms)
-    session.add(row)
-    session.flush()
+    """:func:`author_events` for one event, returned as its stored row."""
+    event, = author_events(session, key, sealer, [OwnEvent(case_id, actor, type, payload, at_ms)],
+                           epoch=epoch, up=up, now_ms=now_ms)
+    return _held_row(session, event)
+
+
+def _held_row(session: Session, event: Event) -> SyncEvent:
+    return session.scalars(select(SyncEvent).where(
+        SyncEvent.origin == event.origin, SyncEvent.epoch == event.epoch,
+        SyncEvent.seq == event.seq)).one()
+
+
+def store_received_many(session: Session, sealer: PayloadSealer, events: Sequence[Event], *,
+                        up: bool, now_ms: int) -> list[Event]:
+    """Insert the events that arrived from a child or the parent and are not held yet, and
+    queue them for the parent when ``up``; returns those stored, in arrival order. A
+    duplicate (another process stored it first) is skipped by the unique key, not an error."""
+    ids = _insert_events(session, events, sealer, now_ms)
+    stored = [e for e in events if (e.origin, e.epoch, e.seq) in ids]
     if up:
-        session.add(SyncOutbox(event_id=row.id, state=PENDING, enqueued_ms=now_ms))
-    return row
+        _queue_up(session, [ids[(e.origin, e.epoch, e.seq)] for e in stored], now_ms)
+    return stored
 
 
 def store_received(
     session: Session, sealer: PayloadSealer, event: Event, *, up: bool, now_ms: int
 ) -> SyncEvent | None:
-    """Insert an event that arrived from a child or the parent unless it is already held;
-    queue it for the parent when ``up``. Returns the new row, or None for a duplicate."""
-    held = session.scalar(
-        select(SyncEvent.id).where(
-            SyncEvent.origin == event.origin,
-            SyncEvent.epoch == event.epoch,
-            SyncEvent.seq == event.seq,
-        )
-    )
-    if held is not None:
+    """:func:`store_received_many` for one event: its new row, or None for a duplicate."""
+    if not store_received_many(session, sealer, [event], up=up, now_ms=now_ms):
         return None
-    row = _row(event, sealer, now_ms)
-    session.add(row)
-    session.flush()
-    if up:
-        session.add(SyncOutbox(event_id=row.id, state=PENDING, enqueued_ms=now_ms))
-    return row
+    return _held_row(session, event)
 
 
 def is_held(session: Session, origin: str, epoch: int, seq: int) -> bool:
@@ -347,11 +403,34 @@ def case_rows(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
 
 def case_origin(session: Session, case_id: uuid.UUID) -> str | None:
     """The site that registered the case, by its ``registered`` event."""
-    origin = session.scalar(
-        select(SyncEvent.origin).where(SyncEvent.case_id == case_id,
-                                       SyncEvent.type == "registered").limit(1)
-    )
-    return None if origin is None else str(origin)
+    return case_origins(session, [case_id]).get(case_id)
+
+
+def case_origins(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The site that registered each case held here, in one query."""
+    wanted = sorted(set(case_ids))
+    found: dict[uuid.UUID, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = session.execute(select(SyncEvent.case_id, SyncEvent.origin).where(
+            SyncEvent.case_id.in_(wanted[start:start + _IN_CHUNK]),
+            SyncEvent.type == "registered"))
+        found.update({r.case_id: str(r.origin) for r in rows})
+    return found
+
+
+def case_logs(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """:func:`case_rows` of many cases in one query per thousand cases, as plain rows (the
+    columns of :class:`SyncEvent` but ``at``): no ORM objects for a batch's thousands."""
+    wanted = sorted(set(case_ids))
+    logs: dict[uuid.UUID, list[Any]] = {c: [] for c in wanted}
+    columns = [c for c in _EVENTS.c if c.name not in ("prev_hash", "hash", "key_id",
+                                                        "signature")]
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start:start + _IN_CHUNK]
+        for row in session.execute(select(*columns).where(_EVENTS.c.case_id.in_(chunk))
+                                   .order_by(_EVENTS.c.id)):
+            logs[row.case_id].append(row)
+    return logs
 
 
 # -- the outbox toward the parent -----------------------------------------------------------
@@ -434,18 +513,36 @@ def dead_letter(session: Session, origin: str, epoch: int, first_seq: int, reaso
 def enqueue_down(session: Session, child: str, item: Event | Receipt, *, epoch: int,
                  now_ms: int) -> LinkPosition:
     """Append ``item`` to the stream toward ``child``."""
-    seq = next_counter(session, f"down:{child}:{epoch}")
-    position = LinkPosition(epoch, seq)
-    wire = cbor2.dumps(down_item_to_wire(DownItem(position, item)), canonical=True)
-    session.add(SyncDown(child=child, link_epoch=epoch, link_seq=seq, item=wire,
-                         created_ms=now_ms))
-    return position
+    return enqueue_down_many(session, [(child, item)], epoch=epoch, now_ms=now_ms)[0]
+
+
+def enqueue_down_many(session: Session, items: Sequence[tuple[str, Event | Receipt]], *,
+                      epoch: int, now_ms: int) -> list[LinkPosition]:
+    """Append each ``(child, item)`` to the stream toward that child, in order: one counter
+    statement per child and one INSERT for all. Returns the positions given."""
+    per_child: dict[str, int] = {}
+    for child, _ in items:
+        per_child[child] = per_child.get(child, 0) + 1
+    next_seq = {child: next_counter(session, f"down:{child}:{epoch}", n) - n + 1
+                for child, n in per_child.items()}
+    positions: list[LinkPosition] = []
+    rows: list[dict[str, Any]] = []
+    for child, item in items:
+        position = LinkPosition(epoch, next_seq[child])
+        next_seq[child] += 1
+        positions.append(position)
+        rows.append({"child": child, "link_epoch": epoch, "link_seq": position.seq,
+                     "item": cbor2.dumps(down_item_to_wire(DownItem(position, item)),
+                                         canonical=True),
+                     "created_ms": now_ms})
+    insert_rows(session, _DOWN, rows)
+    return positions
 
 
 def down_after(session: Session, child: str, after: LinkPosition, limit: int) -> list[DownItem]:
     """The items toward ``child`` after its ack, in order, at most ``limit``."""
     rows = session.scalars(
-        select(SyncDown)
+        select(SyncDown.item)
         .where(SyncDown.child == child)
         .where(
             (SyncDown.link_epoch > after.epoch)
@@ -455,8 +552,8 @@ def down_after(session: Session, child: str, after: LinkPosition, limit: int) ->
         .limit(limit)
     )
     items: list[DownItem] = []
-    for row in rows:
-        position, kind, fields = down_item_from_wire(cbor2.loads(row.item))
+    for wire in rows:
+        position, kind, fields = down_item_from_wire(cbor2.loads(wire))
         items.append(DownItem(position, down_payload(kind, fields)))
     return items
 
@@ -535,9 +632,25 @@ def release_versions(session: Session) -> dict[str, int]:
     return {r.kind: r.version for r in latest_releases(session)}
 
 
+_KEYRINGS: dict[tuple[str, str, bytes, int, int, int], KeyRing] = {}
+
+
 def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> KeyRing:
     """The keys this site believes: the pinned hub key, every credential held, minus the
-    revocations of the newest revocation release."""
+    revocations of the newest revocation release.
+
+    Checking every certificate costs a signature each, so the ring is kept per process and
+    rebuilt only when a credential or a revocations release was added (both are only ever
+    added); the caller gets its own copy to add a request's credentials to."""
+    newest, count = session.execute(
+        select(func.max(SyncCredential.id), func.count(SyncCredential.id))).one()
+    revoked = session.scalar(select(func.max(SyncRelease.version))
+                             .where(SyncRelease.kind == "revocations"))
+    cache_key = (str(session.get_bind().engine.url), hub_site, hub_public_raw,
+                 int(newest or 0), int(count or 0), int(revoked or 0))
+    cached = _KEYRINGS.get(cache_key)
+    if cached is not None:
+        return cached.copy()
     ring = KeyRing(hub_site, hub_public_raw)
     for credential in all_credentials(session):
         try:
@@ -547,7 +660,10 @@ def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> Key
     for release in latest_releases(session):
         if release.kind == "revocations":
             ring.revoke(revocations_in(release))
-    return ring
+    if len(_KEYRINGS) > 64:
+        _KEYRINGS.clear()
+    _KEYRINGS[cache_key] = ring
+    return ring.copy()
 
 
 def pending_through(session: Session, sealer: PayloadSealer,
@@ -627,9 +743,8 @@ def blob_record(session: Session, sha256: str) -> BlobRecord | None:
 def add_blob_record(session: Session, record: BlobRecord) -> bool:
     """Insert ``record`` unless the blob is known already (two hub processes may note the
     same scan at once); True when inserted."""
-    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
     result = session.execute(
-        insert(SyncState)
+        _insert(session)(SyncState)
         .values(key=BLOB_KEY_PREFIX + record.sha256, value=record.to_value(),
                 counter=record.state)
         .on_conflict_do_nothing(index_elements=[SyncState.key])

@@ -105,10 +105,7 @@ def encode_frame(kind: Kind, body: bytes, key: SiteKey, *, codec: Codec = Codec.
         head += dictionary.dict_id.to_bytes(4, "big")
     head += uvarint(len(body))
     head += key.key_id
-    if level is None:
-        head += compress(body, codec, dictionary)
-    else:
-        head += compress(body, codec, dictionary, level)
+    head += compress(body, codec, dictionary, level)
     signed = bytes(head)
     return signed + key.sign(statements.FRAME + signed).value
 

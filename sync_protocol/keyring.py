@@ -51,6 +51,15 @@ class KeyRing:
         kid = key_id_of(hub_public_raw)
         self._keys[kid] = KeyRecord(kid, hub_site, public_key(hub_public_raw), anchor=True)
 
+    def copy(self) -> KeyRing:
+        """An independent ring with the same keys (records are immutable, so shared)."""
+        other = KeyRing.__new__(KeyRing)
+        other.hub_site = self.hub_site
+        other._keys = dict(self._keys)
+        other._parents = dict(self._parents)
+        other._revocations = dict(self._revocations)
+        return other
+
     # -- adding -----------------------------------------------------------------
     def add(self, credential: Credential) -> KeyRecord:
         """Check and adopt a certificate or rotation; re-adding one is harmless."""
