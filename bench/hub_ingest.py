@@ -37,9 +37,10 @@ import pstats
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -278,10 +279,12 @@ class Run:
     statuses: dict[int, int] = field(default_factory=dict)
     cpu_hub_s: float = 0.0
     cpu_db_s: float | None = None
+    wall_s: float | None = None
+    """Elapsed time of a run whose requests overlap (else the sum of their latencies)."""
 
     @property
     def seconds(self) -> float:
-        return sum(self.latencies_ms) / 1000
+        return self.wall_s if self.wall_s is not None else sum(self.latencies_ms) / 1000
 
     def line(self) -> str:
         lat = self.latencies_ms
@@ -325,6 +328,37 @@ def ingest(relays: Sequence[Township], send: Send, batch: int, label: str,
         if keep_frames:
             town.frames.append(data)
     return run
+
+
+def ingest_parallel(groups: Sequence[Sequence[Township]], sends: Sequence[Send], batch: int,
+                    label: str, deadline: float) -> Run:
+    """Each group of townships sends its batches through its own sender (one hub process
+    each), all groups at once; the rate is events over elapsed time."""
+    runs = [Run(label) for _ in groups]
+    failures: list[BaseException] = []
+
+    def drive(i: int) -> None:
+        try:
+            runs[i] = ingest(groups[i], sends[i], batch, label, deadline, keep_frames=True)
+        except BaseException as exc:  # SystemExit too: raised again after the join
+            failures.append(exc)
+
+    threads = [threading.Thread(target=drive, args=(i,)) for i in range(len(groups))]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    merged = Run(label, wall_s=time.perf_counter() - started)
+    for run in runs:
+        merged.latencies_ms += run.latencies_ms
+        merged.events += run.events
+        merged.bytes_up += run.bytes_up
+        merged.bytes_down += run.bytes_down
+        merged.down_items += run.down_items
+    return merged
 
 
 def replay(relays: Sequence[Township], send: Send, label: str) -> Run:
@@ -409,14 +443,17 @@ def report(run: Run) -> None:
 
 def in_process_sender(factory: sessionmaker[Session], data_dir: Path,
                       catalogue: Catalogue) -> Send:
-    """``answer_child`` with the hub's own SyncSite, a fresh session per request (as the
-    Flask app has)."""
+    """``answer_child`` with the hub's own SyncSite and blob store, a fresh session per request
+    (as the Flask app has)."""
     from hub.app import HubServices
     from hub.settings import HubSettings
-    from shared.exchange import answer_child
+    from shared.blob_store import BlobStore
+    from shared.exchange import answer_child, use_blob_store
 
     services = HubServices(HubSettings.load(data_dir), catalogue)
     site = services.sync_site
+    engine = factory.kw["bind"]
+    use_blob_store(engine, BlobStore(data_dir / "blobs"))  # as the app factory does
 
     def send(data: bytes) -> tuple[int, bytes]:
         with factory() as session:
@@ -536,6 +573,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="any database on the server; the benchmark makes its own")
     parser.add_argument("--no-http", action="store_true", help="skip the sanji hub run figure")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="hub processes on one database for the parallel HTTP run "
+                             "(0: skip it)")
     parser.add_argument("--profile", action="store_true",
                         help="print the in-process run's hottest functions (slower) and keep "
                              "the profile in $TMPDIR/sanji-hub-ingest.prof")
@@ -621,6 +661,44 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"expected {run.events} events, hold "
                                  f"{counts.events_from_below}")
             duplicate_runs(setup, send, args, run.events, "HTTP")
+        if args.processes > 0:
+            parallel_http(args, villages, tmp)
+
+
+def parallel_http(args: argparse.Namespace, villages: list[Village], tmp: Path) -> None:
+    """Several ``sanji hub run`` processes on one database, as deployed behind nginx; the
+    townships are shared among them and post at once, one request at a time each."""
+    name = f"sanji_bench_ingest_par_{os.getpid()}"
+    n = args.processes
+    with hub_on(args.database_url, name, tmp, villages, args) as (setup, data_dir), \
+            ExitStack() as stack:
+        hubs = [stack.enter_context(hub_process(data_dir, args.threads)) for _ in range(n)]
+        groups = [setup.relays[i::n] for i in range(n)]
+        sends = [http_sender(base) for base, _ in hubs]
+        deadline = time.monotonic() + args.seconds
+        hub_cpu = sum(cpu_seconds(pid) for _, pid in hubs)
+        client_cpu = time.process_time()
+        run = ingest_parallel(groups, sends, args.batch,
+                              f"HTTP {n} processes, {n} at once", deadline)
+        client_cpu = time.process_time() - client_cpu
+        run.cpu_hub_s = sum(cpu_seconds(pid) for _, pid in hubs) - hub_cpu
+        run.cpu_db_s = sum(cpu_seconds(b) for b in other_backends(setup.engine))
+        counts = held(setup.factory)
+        print(f"\nover HTTP to {n} sanji hub run processes on one database, {n} townships "
+              f"posting at once ({machine_load()} after the run; the benchmark's own "
+              f"townships used {client_cpu:,.1f} s of CPU on the same cores):")
+        report(run)
+        if counts.events_from_below != run.events:
+            raise SystemExit(f"expected {run.events} events, hold {counts.events_from_below}")
+        print(f"  held: {counts.events_from_below:,} events from below, "
+              f"{counts.events_by_hub:,} authored by the hub, {counts.cases:,} cases, "
+              f"{counts.down_items:,} down items")
+        everything = sum(len(v.events) for v in villages)
+        registered, routed = expected(villages, setup.relays, everything,
+                                      load_sample_catalogue())
+        if run.events == everything and (counts.cases, counts.events_by_hub) != (
+                registered, 2 * routed):
+            raise SystemExit(f"expected {registered} cases and {2 * routed} hub events")
 
 
 if __name__ == "__main__":

@@ -566,30 +566,35 @@ def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, o
     events, so it should hold the scans too; a scan it was found to hold is asked about
     again (it costs one offer, and a parent restored from a backup gets it back). Returns
     how many became owed."""
-    became = 0
+    refs: dict[str, tuple[int, str]] = {}
     for event in events:
         for sha, size, media_type in blob_refs(event.payload):
-            record = store.blob_record(session, sha)
-            if record is None:
-                record = store.BlobRecord(
-                    sha, size, media_type,
-                    state=store.BLOB_OWED if owed else store.BLOB_NOT_OWED,
-                    held=blobs.has(sha), noted_ms=now_ms)
-                if store.add_blob_record(session, record):
-                    became += owed
-                    continue
-                record = store.blob_record(session, sha)  # another process noted it first
-                if record is None:  # pragma: no cover - inserted a moment ago
-                    continue
-            changed = False
-            if not record.held and blobs.has(sha):
-                record.held = changed = True
-            if owed and record.state != store.BLOB_OWED:
-                record.state, record.want, record.done_ms = store.BLOB_OWED, None, None
-                changed = True
-                became += 1
-            if changed:
-                store.save_blob_record(session, record)
+            refs.setdefault(sha, (size, media_type))
+    if not refs:
+        return 0
+    known = store.blob_records_of(session, refs)
+    new = [store.BlobRecord(sha, size, media_type,
+                            state=store.BLOB_OWED if owed else store.BLOB_NOT_OWED,
+                            held=blobs.has(sha), noted_ms=now_ms)
+           for sha, (size, media_type) in refs.items() if sha not in known]
+    inserted = store.add_blob_records(session, new)
+    became = len(inserted) if owed else 0
+    if len(inserted) < len(new):  # another process noted some first: take theirs
+        known.update(store.blob_records_of(session, [r.sha256 for r in new
+                                                     if r.sha256 not in inserted]))
+    for sha in refs:
+        record = known.get(sha)
+        if record is None:
+            continue
+        changed = False
+        if not record.held and blobs.has(sha):
+            record.held = changed = True
+        if owed and record.state != store.BLOB_OWED:
+            record.state, record.want, record.done_ms = store.BLOB_OWED, None, None
+            changed = True
+            became += 1
+        if changed:
+            store.save_blob_record(session, record)
     return became
 
 

@@ -733,23 +733,29 @@ class BlobRecord:
 
 
 def blob_record(session: Session, sha256: str) -> BlobRecord | None:
-    row = session.execute(select(SyncState.value, SyncState.counter)
-                          .where(SyncState.key == BLOB_KEY_PREFIX + sha256)).first()
-    if row is None:
-        return None
-    return BlobRecord.from_row(BLOB_KEY_PREFIX + sha256, bytes(row.value), int(row.counter))
+    return blob_records_of(session, [sha256]).get(sha256)
 
 
-def add_blob_record(session: Session, record: BlobRecord) -> bool:
-    """Insert ``record`` unless the blob is known already (two hub processes may note the
-    same scan at once); True when inserted."""
-    result = session.execute(
-        _insert(session)(SyncState)
-        .values(key=BLOB_KEY_PREFIX + record.sha256, value=record.to_value(),
-                counter=record.state)
-        .on_conflict_do_nothing(index_elements=[SyncState.key])
-    )
-    return bool(getattr(result, "rowcount", 0))
+def blob_records_of(session: Session, shas: Iterable[str]) -> dict[str, BlobRecord]:
+    """The records of the blobs ``shas`` that this site knows, one query per thousand."""
+    keys = sorted({BLOB_KEY_PREFIX + sha for sha in shas})
+    found: dict[str, BlobRecord] = {}
+    for start in range(0, len(keys), _IN_CHUNK):
+        rows = session.execute(select(SyncState.key, SyncState.value, SyncState.counter)
+                               .where(SyncState.key.in_(keys[start:start + _IN_CHUNK])))
+        for r in rows:
+            record = BlobRecord.from_row(r.key, bytes(r.value), int(r.counter))
+            found[record.sha256] = record
+    return found
+
+
+def add_blob_records(session: Session, records: Sequence[BlobRecord]) -> set[str]:
+    """Insert the records of blobs not known yet (two hub processes may note the same scan at
+    once: the second skips it); returns the hashes inserted."""
+    rows = insert_rows(session, _STATE, [
+        {"key": BLOB_KEY_PREFIX + r.sha256, "value": r.to_value(), "counter": r.state}
+        for r in records], on_conflict=OnConflict(("key",)), returning=("key",))
+    return {str(r.key)[len(BLOB_KEY_PREFIX):] for r in rows}
 
 
 def save_blob_record(session: Session, record: BlobRecord) -> None:
