@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared import sync_store as store
+from shared.account_events import account_destination
 from shared.blob_store import BlobOutOfPlace, BlobStore, is_sha256_hex
 from shared.link_state import (
     load_child_link,
@@ -264,6 +265,13 @@ def send_down(session: Session, site: SyncSite, item: Event | Receipt, origin: s
     return True
 
 
+def down_destination(session: Session, site: SyncSite, event: Event) -> str | None:
+    """Where an event that came down goes on to: an account copy to the account's site, any
+    other event to the site that registered its case."""
+    return (account_destination(event, site.hub_site)
+            or store.case_origin(session, event.case_id))
+
+
 def send_event_down(session: Session, site: SyncSite, row: store.SyncEvent,
                     now: datetime, origin: str | None = None) -> bool:
     """Queue an event of a case toward the site that registered the case (``origin`` when
@@ -348,12 +356,21 @@ def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
     whose window decided its case. The hub's key is pinned everywhere; ours travels anyway."""
     origins = {d.item.origin for d in down
                if isinstance(d.item, Event) and d.item.origin not in (site.hub_site, site.code)}
+    origins |= _account_destinations(site, down)
     if not origins:
         return []
     rows = session.scalars(select(store.SyncCredential.wire)
                            .where(store.SyncCredential.site.in_(sorted(origins)))
                            .order_by(store.SyncCredential.id))
     return [credential_from_wire(cbor2.loads(wire)) for wire in rows]
+
+
+def _account_destinations(site: SyncSite, down: Sequence[DownItem]) -> set[str]:
+    """The sites account copies in ``down`` go to: their certificates travel with them, so a
+    relay that has not heard from a newly enrolled child yet still knows the way."""
+    found = {account_destination(d.item, site.hub_site) for d in down
+             if isinstance(d.item, Event)}
+    return {code for code in found if code is not None and code != site.code}
 
 
 def _issue_receipts(session: Session, site: SyncSite, child: str, events: Sequence[Event],
@@ -488,7 +505,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         if row is None:
             continue
         stored.append(event)
-        origin = store.case_origin(session, event.case_id)
+        origin = down_destination(session, site, event)
         if origin is not None:
             send_down(session, site, event, origin, now)
     for receipt in result.receipts:
