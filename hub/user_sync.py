@@ -11,6 +11,7 @@ certificate before the event looks for the way down, never neither.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,7 +21,8 @@ from hub.models import HubSite
 from hub.settings import HubSettings
 from shared import sync_store
 from shared.account_events import ACCOUNT_EVENT, account_stream
-from shared.accounts import UserAccount, account_copy
+from shared.accounts import UserAccount, account_copy, change_role, set_active, set_password
+from shared.errors import InvalidInput, NotFound
 from shared.exchange import SyncSite, send_down
 from sync_protocol.times import to_ms
 
@@ -42,6 +44,51 @@ def publish_account(session: Session, site: SyncSite, user: UserAccount, *, acto
         up=not site.is_root, now_ms=to_ms(now),
     )
     return send_down(session, site, sync_store.as_event(row, site.sealer), user.site, now)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What an admin changes of one account (None: left as it is). ``window`` and
+    ``department`` go with ``role``."""
+
+    active: bool | None = None
+    password: str | None = None
+    role: str | None = None
+    window: str | None = None
+    department: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedAccount:
+    user: UserAccount
+    queued: bool
+    """On its way to the user's site (False: the hub's own user, or a site not enrolled)."""
+    new_secret: bool
+    """The new role made a one-time-code secret: show it to the person once."""
+
+
+def change_account(session: Session, site: SyncSite, username: str, change: AccountChange,
+                   *, actor: str, now: datetime) -> ChangedAccount:
+    """Apply ``change`` (role first, then password, then enabled or not) and publish the
+    account once; a refused change raises before anything is published. The caller
+    commits."""
+    if change.role is None and (change.window is not None or change.department is not None):
+        raise InvalidInput("role", "a window or department goes with a role")
+    if change.role is None and change.password is None and change.active is None:
+        raise InvalidInput("", "nothing to change")
+    user = session.get(UserAccount, username)
+    if user is None:
+        raise NotFound("username", f"no user {username}")
+    had_secret = user.totp_secret is not None
+    if change.role is not None:
+        change_role(session, username, role=change.role, window=change.window,
+                    department=change.department)
+    if change.password is not None:
+        set_password(session, username, change.password)
+    if change.active is not None:
+        set_active(session, username, change.active)
+    queued = publish_account(session, site, user, actor=actor, now=now)
+    return ChangedAccount(user, queued, new_secret=not had_secret and user.totp_secret is not None)
 
 
 def command_site(settings: HubSettings) -> SyncSite:
