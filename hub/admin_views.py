@@ -42,6 +42,7 @@ from hub.db_session import get_session
 from hub.models import HubCase, HubEnrolmentCode, HubSite
 from hub.releases import HubRelease, import_catalogue, published_years
 from hub.sites import IssuedCode, add_site, issue_code, move_site, path_up
+from hub.user_sync import AccountChange, change_account, publish_account
 from shared import sync_store
 from shared.accounts import USER_ROLES, Claims, UserAccount, add_user
 from shared.auth_api import require_user
@@ -522,6 +523,8 @@ def add_user_form() -> ResponseReturnValue:
             raise Problems({**context, **exc.fields}, exc.reason) from None
         if context:
             raise Problems(context, "the account is not valid")
+        publish_account(session, services().sync_site, user, actor=_actor(),
+                        now=services().clock())
         session.commit()
     except DomainError as exc:
         session.rollback()
@@ -533,6 +536,78 @@ def add_user_form() -> ResponseReturnValue:
     if secret is None:
         return redirect(url_for(".users", added=user.username), 303)
     return _render_users(secret=secret, status=201)
+
+
+def _actor() -> str:
+    """Who changes an account, as the event that carries it down records it."""
+    return f"{_claims().role}:{_claims().username}"
+
+
+def _render_user(user: UserAccount, *, secret: NewSecret | None = None,
+                 problems: Mapping[str, str] | None = None, changed: str = "",
+                 status: int = 200) -> ResponseReturnValue:
+    html = render_template(
+        "admin/user.html", me=_claims(), admin=_is_admin(), user=user, roles=ROLE_NAMES,
+        role_codes=USER_ROLES, windows=services().catalogue.windows, when=_when,
+        secret=secret, problems=problems or {}, changed=changed,
+        hub_code=services().settings.site_code, csrf=csrf_token(),
+    )
+    return html, status
+
+
+def _account(session: Session, username: str) -> UserAccount:
+    user = session.get(UserAccount, username[:64])
+    if user is None:
+        raise NotFound("username", f"no user {username[:64]}")
+    return user
+
+
+@bp.get("/admin/users/<username>")
+@require_user(*VIEW_ROLES)
+def user_page(username: str) -> ResponseReturnValue:
+    """One account, with the forms that disable it, set a new password or change its role."""
+    return _render_user(_account(get_session(), username),
+                        changed=request.args.get("changed", "")[:20])
+
+
+def _form_change() -> AccountChange:
+    """The one change the submitted form asks for (each form sends its ``change``)."""
+    kind = _field("change", 20)
+    if kind in ("disable", "enable"):
+        return AccountChange(active=kind == "enable")
+    if kind == "password":
+        return AccountChange(password=request.form.get("password", "")[:300])
+    if kind == "role":
+        return AccountChange(role=_field("role", 20), window=_field("window", 60) or None,
+                             department=_field("department", 60) or None)
+    raise InvalidInput("change", "one of disable, enable, password, role")
+
+
+@bp.post("/admin/users/<username>")
+@require_user(EDIT_ROLE)
+def change_user_form(username: str) -> ResponseReturnValue:
+    """Apply one change; it goes down to the user's site at its next exchange."""
+    if not csrf_ok(request.form.get("csrf_token")):
+        return _csrf_refused()
+    session = get_session()
+    user = _account(session, username)
+    try:
+        change = _form_change()
+        context = _account_context_problems(session, "", change.window)
+        if context:
+            raise Problems(context, "the account is not valid")
+        done = change_account(session, services().sync_site, user.username, change,
+                              actor=_actor(), now=services().clock())
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _render_user(_account(session, username), problems=_refusal(exc),
+                            status=exc.http_status)
+    if done.new_secret:
+        return _render_user(done.user, secret=_new_secret(done.user), changed="role",
+                            status=200)
+    return redirect(url_for(".user_page", username=done.user.username,
+                            changed=_field("change", 20)), 303)
 
 
 # -- releases -------------------------------------------------------------------------------

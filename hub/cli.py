@@ -202,10 +202,12 @@ def _print_code(issued: Any, as_json: bool) -> None:
 def add_user_command(data_dir: Path, username: str, password: str, role: str, site: str,
                      window: str | None, department: str | None,
                      totp_secret: str | None) -> None:
-    """Add a user; supervisors and admins get a TOTP secret for their authenticator app."""
+    """Add a user; supervisors and admins get a TOTP secret for their authenticator app.
+    The account goes down to its site at the site's next exchange (or with its enrolment)."""
+    from hub.user_sync import CLI_ACTOR, command_site, publish_account
     from shared.accounts import add_user
 
-    _, factory = _open(data_dir)
+    settings, factory = _open(data_dir)
     with factory() as session:
         try:
             user = add_user(session, username=username, password=password, role=role,
@@ -213,10 +215,69 @@ def add_user_command(data_dir: Path, username: str, password: str, role: str, si
                             totp_secret=totp_secret, now=_now())
         except DomainError as exc:
             raise _fail(exc)
+        queued = publish_account(session, command_site(settings), user, actor=CLI_ACTOR,
+                                 now=_now())
         session.commit()
         click.echo(f"user {user.username} ({user.role} at {user.site}) added")
+        _echo_delivery(user.site, settings.site_code, queued)
         if user.totp_secret:
             click.echo(f"TOTP secret (add it to an authenticator app): {user.totp_secret}")
+
+
+def _echo_delivery(site: str, hub_code: str, queued: bool) -> None:
+    if queued:
+        click.echo(f"on its way to {site} (at its next exchange)")
+    elif site != hub_code:
+        click.echo(f"{site} receives it when it enrols")
+
+
+def _password_option(value: str | None) -> str | None:
+    """``--password -`` asks for it (hidden, twice) instead of taking it from the command."""
+    if value == "-":
+        entered: str = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        return entered
+    return value
+
+
+@hub_group.command("update-user")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--username", required=True)
+@click.option("--enable/--disable", "active", default=None,
+              help="re-enable, or disable (the person can no longer sign in anywhere)")
+@click.option("--password", default=None, help="a new password; '-' asks for it")
+@click.option("--role", default=None,
+              type=click.Choice(["agent", "window_operator", "finance", "supervisor", "admin"]))
+@click.option("--window", default=None, help="with --role: the window code")
+@click.option("--department", default=None, help="with --role")
+def update_user_command(data_dir: Path, username: str, active: bool | None,
+                        password: str | None, role: str | None, window: str | None,
+                        department: str | None) -> None:
+    """Disable or re-enable a user, set a new password, or give another role; the change goes
+    down to the user's site at its next exchange, and the site's earlier sign-ins end."""
+    from hub.user_sync import CLI_ACTOR, AccountChange, change_account, command_site
+
+    if role is None and (window is not None or department is not None):
+        raise click.UsageError("--window and --department go with --role")
+    if role is None and active is None and password is None:
+        raise click.UsageError("nothing to change: give --disable, --enable, --password "
+                               "or --role")
+    change = AccountChange(active=active, password=_password_option(password), role=role,
+                           window=window, department=department)
+    settings, factory = _open(data_dir)
+    with factory() as session:
+        try:
+            done = change_account(session, command_site(settings), username, change,
+                                  actor=CLI_ACTOR, now=_now())
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+    user = done.user
+    state = "active" if user.active else "disabled"
+    click.echo(f"user {user.username} ({user.role} at {user.site}, {state}) "
+               f"revision {user.revision}")
+    _echo_delivery(user.site, settings.site_code, done.queued)
+    if done.new_secret:
+        click.echo(f"TOTP secret (add it to an authenticator app): {user.totp_secret}")
 
 
 @hub_group.command("import-catalog")

@@ -146,7 +146,9 @@ def enrol(session: Session, hub_key: SiteKey, body: bytes, *, releases: list[Rel
         raise NotPermitted("code", "no unused enrolment code for this site; ask the city")
     if from_ms(row.expires_ms) <= now:
         raise StateConflict("code", "the enrolment code has expired; ask for a new one")
-    site = session.get(HubSite, request.site)
+    # locked like an account change of the site (hub.user_sync): the grant below holds every
+    # change committed before, and a later change finds the certificate issued here
+    site = session.get(HubSite, request.site, with_for_update=True)
     if site is None:  # pragma: no cover - codes exist only for registered sites
         raise NotFound("site", "unknown site")
     facts = SiteFacts(site.code, site.name, site.tier, site.parent)

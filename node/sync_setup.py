@@ -19,6 +19,7 @@ from node.case_log import record_receipt, refresh_progress
 from node.enrolment_setup import GRANT_FILE, site_key
 from node.models import NodeCase, NodeWindowCase
 from node.settings import NodeSettings
+from shared.account_events import keep_account_copies
 from shared.case_projection import DecidingHooks
 from shared.catalogue import Catalogue, ServiceItem
 from shared.enrolment import Grant, decode_grant
@@ -31,16 +32,23 @@ DECIDING_TIERS = ("township", "county")
 
 
 class NodeHooks:
-    """What the node does with what the exchange stored: refresh the agents' case list and,
-    at a township or county, route and project the cases its windows decide."""
+    """What the node does with what the exchange stored: take in the hub's copies of this
+    site's accounts, refresh the agents' case list and, at a township or county, route and
+    project the cases its windows decide."""
 
     def __init__(self, site_code: str, deciding: DecidingHooks | None = None,
-                 catalogue_arrived: Callable[[bytes], None] | None = None) -> None:
+                 catalogue_arrived: Callable[[bytes], None] | None = None,
+                 hub_site: str = "") -> None:
         self.site_code = site_code
         self.deciding = deciding
         self.catalogue_arrived = catalogue_arrived
+        self.hub_site = hub_site
+        """Whose account copies count (the pinned hub's); empty before enrolment."""
 
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        if self.hub_site:
+            keep_account_copies(session, events, site=self.site_code, hub_site=self.hub_site,
+                                now=now)
         if self.deciding is not None:
             self.deciding.events_arrived(session, events, now)
         self._refresh(session, {e.case_id for e in events}, now)
@@ -83,7 +91,8 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
     key = site_key(settings.key_dir, settings.site_code)
     grant = read_grant(settings.data_dir)
     tier = str(settings.tier.value)
-    hooks = NodeHooks(settings.site_code, catalogue_arrived=catalogue_arrived)
+    hooks = NodeHooks(settings.site_code, catalogue_arrived=catalogue_arrived,
+                      hub_site=grant.hub_site if grant is not None else "")
     if grant is None:
         return SyncSite(key=key, hub_site=settings.hub_code or "", hub_public_raw=b"",
                         sealer=sealer, epoch=epoch, hooks=hooks)

@@ -25,12 +25,12 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import BigInteger, Boolean, String, select
+from sqlalchemy import BigInteger, Boolean, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.case_events import Role, check_aware_utc, check_site_code, check_username
 from shared.db import Base
-from shared.errors import DomainError, InvalidInput, Problems, StateConflict
+from shared.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 
 
 class NotAuthenticated(DomainError):
@@ -80,6 +80,9 @@ class UserAccount(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Epoch milliseconds (UTC): the same integer on SQLite and PostgreSQL, no tz guessing.
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Counts the hub's changes to the account (1 when added). A node's copy carries the
+    # revision it reflects, so an older copy arriving late never overwrites a newer one.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="0")
 
     @property
     def created(self) -> datetime:
@@ -221,8 +224,59 @@ def add_user(
         totp_secret=totp_secret,
         active=True,
         created_at=_epoch_ms(now or datetime.now(UTC)),
+        revision=1,
     )
     session.add(user)
+    return user
+
+
+# --- changes at the hub ------------------------------------------------------------------
+
+
+def _changing(session: Session, username: str) -> UserAccount:
+    """The account about to change, with its revision moved on (the caller commits)."""
+    user = session.get(UserAccount, username) if isinstance(username, str) else None
+    if user is None:
+        raise NotFound("username", f"no user {username}")
+    user.revision = (user.revision or 0) + 1
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> UserAccount:
+    """Give ``username`` a new password (argon2id); the old one stops working."""
+    problem = _password_problem(password)
+    if problem is not None:
+        raise Problems({"password": problem}, "the password is not valid")
+    user = _changing(session, username)
+    user.password_hash = _HASHER.hash(password)
+    return user
+
+
+def set_active(session: Session, username: str, active: bool) -> UserAccount:
+    """Disable (``active`` False) or re-enable an account; a disabled one cannot sign in."""
+    user = _changing(session, username)
+    user.active = bool(active)
+    return user
+
+
+def change_role(session: Session, username: str, *, role: str, window: str | None = None,
+                department: str | None = None) -> UserAccount:
+    """Give ``username`` another role (with its window and department), listing every
+    problem at once. A role that needs a second factor gets a fresh one-time-code secret
+    when it had none (read ``totp_secret`` to show it); other roles lose theirs."""
+    existing = session.get(UserAccount, username) if isinstance(username, str) else None
+    if existing is None:
+        raise NotFound("username", f"no user {username}")
+    problems = _account_problems(username=username, role=role, site=existing.site,
+                                 window=window, department=department)
+    if problems:
+        raise Problems(problems, "the account is not valid")
+    user = _changing(session, username)
+    user.role, user.window, user.department = role, window, department
+    if role in NEEDS_SECOND_FACTOR:
+        user.totp_secret = user.totp_secret or pyotp.random_base32()
+    else:
+        user.totp_secret = None
     return user
 
 
@@ -256,6 +310,15 @@ def authenticate(
 # --- copies of accounts at the nodes ---------------------------------------------------
 
 _EXPORTED_FIELDS = ("username", "password_hash", "role", "site", "window", "department", "active")
+REVISION = "revision"
+"""Sent with every copy; optional when read (a hub of an earlier release sends none: 0)."""
+
+
+def account_copy(user: UserAccount) -> dict[str, Any]:
+    """What a node keeps of ``user``: the argon2 hash, never the one-time-code secret."""
+    copy = {name: getattr(user, name) for name in _EXPORTED_FIELDS}
+    copy[REVISION] = int(user.revision or 0)
+    return copy
 
 
 def export_credentials(session: Session, sites: Iterable[str]) -> list[dict[str, Any]]:
@@ -266,7 +329,7 @@ def export_credentials(session: Session, sites: Iterable[str]) -> list[dict[str,
     users = session.scalars(
         select(UserAccount).where(UserAccount.site.in_(wanted)).order_by(UserAccount.username)
     )
-    return [{name: getattr(user, name) for name in _EXPORTED_FIELDS} for user in users]
+    return [account_copy(user) for user in users]
 
 
 def _check_entry(index: int, entry: object) -> dict[str, Any]:
@@ -295,12 +358,41 @@ def _check_entry(index: int, entry: object) -> dict[str, Any]:
         problems["password_hash"] = hash_problem
     if not isinstance(entry["active"], bool):
         problems["active"] = "must be true or false"
+    revision = entry.get(REVISION, 0)
+    if not isinstance(revision, int) or isinstance(revision, bool) or not 0 <= revision < 2**31:
+        problems[REVISION] = "must be a whole number from 0"
     if problems:
         raise Problems(
             {f"{where}.{name}": reason for name, reason in problems.items()},
             f"{where} is not a valid account",
         )
-    return {name: entry[name] for name in _EXPORTED_FIELDS}
+    values = {name: entry[name] for name in _EXPORTED_FIELDS}
+    values[REVISION] = revision
+    return values
+
+
+def _keep_copy(session: Session, values: Mapping[str, Any], created_at: int) -> bool:
+    """Insert or update one checked copy unless the copy held is of a later revision;
+    whether anything changed."""
+    user = session.get(UserAccount, values["username"])
+    if user is None:
+        session.add(UserAccount(**values, totp_secret=None, created_at=created_at))
+        return True
+    if values[REVISION] < (user.revision or 0):
+        return False  # a late, older copy: the newer one stays
+    differs = False
+    for name, value in values.items():
+        if getattr(user, name) != value:
+            setattr(user, name, value)
+            differs = True
+    return differs
+
+
+def import_credential(session: Session, entry: object, now: datetime | None = None) -> bool:
+    """Keep one account a hub sent (checked first); whether anything changed. The caller
+    commits."""
+    values = _check_entry(0, entry)
+    return _keep_copy(session, values, _epoch_ms(now or datetime.now(UTC)))
 
 
 def import_credentials(
@@ -309,7 +401,8 @@ def import_credentials(
     """Insert or update the accounts a hub exported; the number of accounts changed.
 
     Every entry is checked before anything is applied (a bad one names its index). An
-    account's local one-time-code secret is kept. The caller commits.
+    account's local one-time-code secret is kept, and so is a copy of a later revision than
+    the entry's. The caller commits.
     """
     checked: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -320,20 +413,7 @@ def import_credentials(
         seen.add(values["username"])
         checked.append(values)
     created_at = _epoch_ms(now or datetime.now(UTC))
-    changed = 0
-    for values in checked:
-        user = session.get(UserAccount, values["username"])
-        if user is None:
-            session.add(UserAccount(**values, totp_secret=None, created_at=created_at))
-            changed += 1
-            continue
-        differs = False
-        for name, value in values.items():
-            if getattr(user, name) != value:
-                setattr(user, name, value)
-                differs = True
-        changed += differs
-    return changed
+    return sum(_keep_copy(session, values, created_at) for values in checked)
 
 
 # --- tokens ---------------------------------------------------------------------------
@@ -349,14 +429,30 @@ class Claims:
     window: str | None
     department: str | None
     expires_at: datetime
+    revision: int | None = None
+    """The account's revision when the token was issued (None: a token of an earlier
+    release)."""
+
+
+def still_honoured(session: Session, claims: Claims) -> bool:
+    """Whether the account behind ``claims`` still stands as the token says: present, active,
+    same role, site and window, and (when the token names one) the same revision. A disabled
+    account, a new password or a changed role ends the tokens issued before, at the hub and,
+    once the change has come down, at the node."""
+    user = session.get(UserAccount, claims.username)
+    if user is None or not user.active:
+        return False
+    if (user.role, user.site, user.window) != (claims.role, claims.site, claims.window):
+        return False
+    return claims.revision is None or claims.revision == (user.revision or 0)
 
 
 class TokenSigner:
     """Issues and reads stateless HMAC-SHA256 signed tokens valid for ``ttl_seconds``.
 
     Expiry is judged against the ``now`` passed in, so tests and the app share one clock.
-    A token stays valid until it expires even if the account changes meanwhile: keep the
-    lifetime short (a working day by default).
+    The signature alone does not follow changes to the account: the HTTP layer also asks
+    :func:`still_honoured` (one primary-key read), so a disabled account stops at once.
     """
 
     def __init__(self, secret: bytes, ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS) -> None:
@@ -378,6 +474,7 @@ class TokenSigner:
             "s": user.site,
             "w": user.window,
             "d": user.department,
+            "v": int(user.revision or 0),
             "exp": expires,
         }
         token: str = self._serializer.dumps(payload)
@@ -410,6 +507,9 @@ def _claims_from(payload: object) -> Claims | None:
         return None
     if not isinstance(expires, int) or isinstance(expires, bool):
         return None
+    revision = payload.get("v")
+    if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
+        return None
     return Claims(
         username=payload["u"],
         role=payload["r"],
@@ -417,6 +517,7 @@ def _claims_from(payload: object) -> Claims | None:
         window=payload["w"],
         department=payload["d"],
         expires_at=datetime.fromtimestamp(expires, UTC),
+        revision=revision,
     )
 
 

@@ -32,7 +32,14 @@ from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
-from shared.accounts import USER_ROLES, Claims, NotAuthenticated, TokenSigner, authenticate
+from shared.accounts import (
+    USER_ROLES,
+    Claims,
+    NotAuthenticated,
+    TokenSigner,
+    authenticate,
+    still_honoured,
+)
 from shared.api_errors import error_response, flatten_messages
 from shared.errors import InvalidInput
 from shared.rate_limit import FailureLimiter
@@ -240,7 +247,8 @@ def _render_login(message: str | None, status: int, username: str = "") -> Respo
 
 
 def current_claims() -> Claims | None:
-    """Who is asking: the bearer token if one is sent, else the login session's token."""
+    """Who is asking: the bearer token if one is sent, else the login session's token; None
+    as well when the account has since been disabled or changed (:func:`still_honoured`)."""
     auth = _services()
     header = request.headers.get("Authorization")
     if header is not None:
@@ -254,9 +262,10 @@ def current_claims() -> Claims | None:
             return None
         token = stored
     try:
-        return auth.get_signer().read(token, auth.clock())
+        claims = auth.get_signer().read(token, auth.clock())
     except NotAuthenticated:
         return None
+    return claims if still_honoured(auth.get_session(), claims) else None
 
 
 _FORBIDDEN_PAGE = (

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared import sync_store as store
+from shared.account_events import account_destination
 from shared.blob_store import BlobOutOfPlace, BlobStore, is_sha256_hex
 from shared.link_state import (
     load_child_link,
@@ -353,12 +354,21 @@ def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
     whose window decided its case. The hub's key is pinned everywhere; ours travels anyway."""
     origins = {d.item.origin for d in down
                if isinstance(d.item, Event) and d.item.origin not in (site.hub_site, site.code)}
+    origins |= _account_destinations(site, down)
     if not origins:
         return []
     rows = session.scalars(select(store.SyncCredential.wire)
                            .where(store.SyncCredential.site.in_(sorted(origins)))
                            .order_by(store.SyncCredential.id))
     return [credential_from_wire(cbor2.loads(wire)) for wire in rows]
+
+
+def _account_destinations(site: SyncSite, down: Sequence[DownItem]) -> set[str]:
+    """The sites account copies in ``down`` go to: their certificates travel with them, so a
+    relay that has not heard from a newly enrolled child yet still knows the way."""
+    found = {account_destination(d.item, site.hub_site) for d in down
+             if isinstance(d.item, Event)}
+    return {code for code in found if code is not None and code != site.code}
 
 
 def _issue_receipts(session: Session, site: SyncSite, child: str, events: Sequence[Event],
@@ -490,7 +500,8 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         store.reopen_above(session, result.watermarks)
     stored = store.store_received_many(session, site.sealer, result.new_events, up=False,
                                        now_ms=now_ms)
-    send_all_down(session, site, [(e, None) for e in stored]
+    # an account copy goes on to the account's site, any other event to the case's origin
+    send_all_down(session, site, [(e, account_destination(e, site.hub_site)) for e in stored]
                   + [(r, r.origin) for r in result.receipts], now)
     for release in result.releases:
         store.keep_release(session, release, now_ms)

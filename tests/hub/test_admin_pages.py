@@ -522,6 +522,112 @@ def test_a_bad_user_form_lists_every_problem(hub: Hub) -> None:
     assert _count(hub.app, UserAccount) == 3
 
 
+def _change(client: FlaskClient, username: str, **fields: str) -> TestResponse:
+    return _post(client, f"/admin/users/{username}", f"/admin/users/{username}", **fields)
+
+
+def test_a_disabled_user_is_signed_out_at_once_and_enabled_again(hub: Hub) -> None:
+    desk = hub.login("mz-desk")
+    assert desk.get("/windows/W-MZ-01").status_code == 200
+    admin = hub.login("city-admin")
+    page = admin.get("/admin/users/mz-desk")
+    assert page.status_code == 200 and len(page.data) < MAX_PAGE_BYTES
+    assert 'id="revision">1<' in page.get_data(as_text=True)
+
+    disabled = _change(admin, "mz-desk", change="disable")
+    assert disabled.status_code == 303
+    shown = admin.get(disabled.headers["Location"]).get_data(as_text=True)
+    assert 'id="changed"' in shown and 'id="revision">2<' in shown and "disabled" in shown
+    assert desk.get("/windows/W-MZ-01").status_code == 302  # the session ended with it
+    refused = hub.app.test_client().post("/login", data={"username": "mz-desk",
+                                                         "password": PASSWORD})
+    assert refused.status_code == 401
+
+    assert _change(admin, "mz-desk", change="enable").status_code == 303
+    assert hub.login("mz-desk").get("/windows/W-MZ-01").status_code == 200
+
+
+def test_a_new_password_and_a_role_change_are_checked_and_a_supervisor_may_not(
+    hub: Hub,
+) -> None:
+    admin = hub.login("city-admin")
+    short = _change(admin, "mz-desk", change="password", password="short")
+    assert short.status_code == 400
+    assert "<b>password</b>: " in _problems(short.get_data(as_text=True))
+    no_window = _change(admin, "mz-desk", change="role", role="finance", window="")
+    assert no_window.status_code == 400
+    assert "<b>window</b>: " in _problems(no_window.get_data(as_text=True))
+    unknown = _change(admin, "mz-desk", change="role", role="finance", window="W-NOPE")
+    assert unknown.status_code == 400 and "W-NOPE" in unknown.get_data(as_text=True)
+    with app_session(hub.app) as session:
+        user = session.get(UserAccount, "mz-desk")
+        assert user is not None and (user.role, user.revision) == ("window_operator", 1)
+
+    lead = hub.login("city-lead")
+    assert lead.get("/admin/users/mz-desk").status_code == 200
+    with lead.session_transaction() as session:
+        session["windows_csrf"] = "known-token"
+    assert lead.post("/admin/users/mz-desk", data={"csrf_token": "known-token",
+                                                   "change": "disable"}).status_code == 403
+
+    new_password = _change(admin, "mz-desk", change="password", password="another horse battery")
+    assert new_password.status_code == 303
+    promoted = _change(admin, "mz-desk", change="role", role="supervisor")
+    assert promoted.status_code == 200  # the new one-time-code secret, shown once
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', promoted.get_data(as_text=True))
+    assert secret is not None
+    assert admin.get("/admin/users/nobody").status_code == 404
+
+
+def _enrolled(hub: Hub, code: str, tier: str, parent: str) -> None:
+    """A site registered and enrolled with a key of its own (its certificate held here)."""
+    from hub.sites import add_site, enrol
+    from shared.enrolment import request_bytes
+
+    services = _services(hub.app)
+    with app_session(hub.app) as session:
+        issued = add_site(session, code=code, name=f"站点{code[-3:]}", tier=tier, parent=parent,
+                          now=NOW)
+        enrol(session, services.key, request_bytes(generate_key(code), issued.code, NOW),
+              releases=[], now=NOW)
+        session.commit()
+
+
+def _account_items_toward(hub: Hub, child: str) -> list[dict[str, Any]]:
+    """The account copies queued in the stream toward ``child``, in order."""
+    import cbor2
+
+    with app_session(hub.app) as session:
+        rows = session.scalars(select(sync_store.SyncDown.item).where(
+            sync_store.SyncDown.child == child).order_by(sync_store.SyncDown.link_seq))
+        items = [cbor2.loads(row)[3] for row in rows]
+    return [fields[7] for fields in items if fields[6] == "account_state"]
+
+
+def test_changes_to_a_village_user_are_queued_toward_the_village_signed_by_the_hub(
+    hub: Hub,
+) -> None:
+    _enrolled(hub, TOWNSHIP, "township", HUB)
+    _enrolled(hub, VILLAGE, "village", TOWNSHIP)
+    admin = hub.login("city-admin")
+    added = _post(admin, "/admin/users", "/admin/users", username="village-agent",
+                  password=PASSWORD, role="agent", site=VILLAGE)
+    assert added.status_code == 303
+    assert _change(admin, "village-agent", change="disable").status_code == 303
+    assert _change(admin, "mz-desk", change="disable").status_code == 303  # the hub's own
+
+    copies = _account_items_toward(hub, TOWNSHIP)
+    assert [(c["username"], c["active"], c["revision"]) for c in copies] == [
+        ("village-agent", True, 1), ("village-agent", False, 2)]
+    assert all(c["site"] == VILLAGE and c["password_hash"].startswith("$argon2id$")
+               for c in copies)
+    assert all("totp_secret" not in c for c in copies)
+    with app_session(hub.app) as session:
+        actors = set(session.scalars(select(sync_store.SyncEvent.actor).where(
+            sync_store.SyncEvent.type == "account_state")))
+    assert actors == {"admin:city-admin"}
+
+
 # -- releases -------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +38,8 @@ class Tree:
     dirs: dict[str, Path]
     county: Site | None = None
     _agent: tuple[tuple[str, int, int], requests.Session] | None = None
+    others: dict[str, Site] = field(default_factory=dict)
+    """More villages under the township, by site code (their data dirs are ``dirs[code]``)."""
 
     def agent(self) -> requests.Session:
         """An HTTP session signed in as the village's agent (a Bearer token from the
@@ -110,9 +112,10 @@ def _start_node(tmp_path: Path, dirs: dict[str, Path], name: str, parent: Site,
 
 @contextmanager
 def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
-         depth: int = 3) -> Iterator[Tree]:
-    """Hub, township and village (``depth`` 4: a county centre between hub and township)."""
-    dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village")}
+         depth: int = 3, other_villages: Sequence[str] = ()) -> Iterator[Tree]:
+    """Hub, township and village (``depth`` 4: a county centre between hub and township;
+    ``other_villages``: more village codes under the same township)."""
+    dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village", *other_villages)}
     sanji("hub", "init", "--data-dir", str(dirs["hub"]))
     top = HUB
     county_code = ""
@@ -121,6 +124,8 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
         top = COUNTY
     town_code = _add_site(dirs["hub"], TOWNSHIP, "良田镇便民服务中心", "township", top)
     village_code = _add_site(dirs["hub"], VILLAGE, "吉村代办点", "village", TOWNSHIP)
+    other_codes = {code: _add_site(dirs["hub"], code, f"代办点{code[-3:]}", "village", TOWNSHIP)
+                   for code in other_villages}
     engine = make_engine(HubSettings.load(dirs["hub"]).database_url)
     MIGRATIONS.upgrade(engine)
     engine.dispose()
@@ -136,7 +141,9 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
             parent = county
         township = _start_node(tmp_path, dirs, "township", parent, town_code, sites)
         village = _start_node(tmp_path, dirs, "village", township, village_code, sites)
-        yield Tree(hub, township, village, dirs, county)
+        others = {code: _start_node(tmp_path, dirs, code, township, enrol_code, sites)
+                  for code, enrol_code in other_codes.items()}
+        yield Tree(hub, township, village, dirs, county, others=others)
     finally:
         for site in reversed(sites):
             site.stop()

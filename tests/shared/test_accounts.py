@@ -21,14 +21,19 @@ from shared.accounts import (
     UserAccount,
     add_user,
     authenticate,
+    change_role,
     export_credentials,
     hash_password,
+    import_credential,
     import_credentials,
     load_or_create_secret,
+    set_active,
+    set_password,
+    still_honoured,
     verify_password,
 )
 from shared.db import Base, make_engine
-from shared.errors import InvalidInput, Problems, StateConflict
+from shared.errors import InvalidInput, NotFound, Problems, StateConflict
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 SITE = "110101001"
@@ -265,6 +270,7 @@ def test_token_round_trip_carries_the_claims(session: Session) -> None:
         window="民政窗口",
         department="民政",
         expires_at=NOW + timedelta(hours=1),
+        revision=1,
     )
 
 
@@ -338,6 +344,7 @@ def test_export_then_import_lets_the_node_log_people_in(
             "window",
             "department",
             "active",
+            "revision",
         }
 
     assert import_credentials(node_session, exported) == 3
@@ -404,3 +411,80 @@ def test_import_rejects_bad_entries_by_index_and_applies_nothing(
     assert caught.value.field == "entries[1].username"
 
     assert _count(node_session) == 0
+
+
+# --- changes at the hub and the copies that follow them ---------------------------------
+
+
+def test_each_change_moves_the_revision_on_and_takes_effect(session: Session) -> None:
+    user = add_user(session, username="li.agent", password=PASSWORD, role="agent", site=SITE)
+    assert user.revision == 1
+    set_password(session, "li.agent", "新的密码-2026")
+    assert user.revision == 2
+    assert authenticate(session, "li.agent", "新的密码-2026", None, NOW).revision == 2
+    with pytest.raises(NotAuthenticated):
+        authenticate(session, "li.agent", PASSWORD, None, NOW)
+    set_active(session, "li.agent", False)
+    assert user.revision == 3
+    with pytest.raises(NotAuthenticated):
+        authenticate(session, "li.agent", "新的密码-2026", None, NOW)
+    set_active(session, "li.agent", True)
+    change_role(session, "li.agent", role="window_operator", window="民政窗口", department="民政")
+    assert (user.revision, user.role, user.window) == (5, "window_operator", "民政窗口")
+
+
+def test_a_role_change_is_checked_whole_and_a_second_factor_follows_the_role(
+    session: Session,
+) -> None:
+    add_user(session, username="li.agent", password=PASSWORD, role="agent", site=SITE)
+    with pytest.raises(Problems) as caught:
+        change_role(session, "li.agent", role="window_operator", department="x" * 41)
+    assert set(caught.value.fields) == {"window", "department"}
+    assert session.get(UserAccount, "li.agent").revision == 1  # type: ignore[union-attr]
+    boss = change_role(session, "li.agent", role="supervisor")
+    assert boss.totp_secret is not None and boss.revision == 2
+    back = change_role(session, "li.agent", role="agent")
+    assert back.totp_secret is None
+    with pytest.raises(NotFound):
+        set_active(session, "nobody", False)
+    with pytest.raises(Problems) as short:
+        set_password(session, "li.agent", "short")
+    assert "password" in short.value.fields
+
+
+def test_a_copy_never_goes_back_to_an_older_revision(
+    session: Session, node_session: Session
+) -> None:
+    add_user(session, username="li.agent", password=PASSWORD, role="agent", site=SITE)
+    first = export_credentials(session, [SITE])[0]
+    set_active(session, "li.agent", False)
+    disabled = export_credentials(session, [SITE])[0]
+    assert (first["revision"], disabled["revision"]) == (1, 2)
+
+    assert import_credential(node_session, disabled)
+    assert not import_credential(node_session, first)  # late and older: ignored
+    assert not import_credential(node_session, disabled)  # the same again: nothing changes
+    node_session.commit()
+    copy = node_session.get(UserAccount, "li.agent")
+    assert copy is not None and (copy.active, copy.revision) == (False, 2)
+    # a hub of an earlier release sends no revision: read as 0, kept when nothing is newer
+    legacy = {k: v for k, v in first.items() if k != "revision"}
+    assert import_credentials(node_session, [{**legacy, "username": "old.hub"}]) == 1
+    with pytest.raises(InvalidInput) as caught:
+        import_credential(node_session, {**first, "revision": -1})
+    assert "entries[0].revision" in caught.value.fields
+
+
+def test_a_token_is_honoured_only_while_its_account_stands_as_it_says(session: Session) -> None:
+    signer = TokenSigner(b"k" * 32)
+    user = add_user(session, username="li.agent", password=PASSWORD, role="agent", site=SITE)
+    claims = signer.read(signer.issue(user, NOW), NOW)
+    assert still_honoured(session, claims)
+    set_password(session, "li.agent", "新的密码-2026")
+    assert not still_honoured(session, claims)  # a new password ends earlier tokens
+    fresh = signer.read(signer.issue(user, NOW), NOW)
+    assert still_honoured(session, fresh)
+    set_active(session, "li.agent", False)
+    assert not still_honoured(session, signer.read(signer.issue(user, NOW), NOW))
+    unknown = Claims("nobody", "agent", SITE, None, None, NOW)
+    assert not still_honoured(session, unknown)
