@@ -29,7 +29,6 @@ class HubSite(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     enrolled_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    last_contact_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class HubEnrolmentCode(Base):

@@ -315,7 +315,9 @@ class CaseState:
 
     ``pauses`` are the supplement waits after acceptance, as the working-day deadline takes
     them (the last one open while the applicant has not answered). ``kind_history`` holds each
-    kind the case has been, with the time it became it.
+    kind the case has been, with the time it became it. ``handed_on_from`` is the window that
+    reviewed the case and handed it on to be decided elsewhere (a transfer after review, which
+    only a preliminary window may make).
     """
 
     state: Status = Status.NEW
@@ -341,6 +343,7 @@ class CaseState:
     joint_answers: tuple[tuple[str, JointAnswer | None], ...] = ()
     objections: tuple[tuple[str, str], ...] = ()
     reported_to: str | None = None
+    handed_on_from: str | None = None
     accepted_at: datetime | None = None
     decided_at: datetime | None = None
     pauses: tuple[Pause, ...] = ()
@@ -516,12 +519,14 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
     if t is E.ROUTED:
         return {"window": p["window"], "site": p["site"], "claimed_by": None}
     if t is E.TRANSFERRED:
+        handed_on = case.window if case.state is S.REVIEWED else case.handed_on_from
         return {
             "window": p["to_window"],
             "site": p["to_site"],
             "claimed_by": None,
             "reviewer": None,
             "reason": p["reason"].strip(),
+            "handed_on_from": handed_on,
         }
     if t is E.CLAIMED:
         return {"claimed_by": who}

@@ -168,7 +168,10 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         raise NotFound("case_id", "the case has no registration here yet")
     item, rules = item_rules(catalogue, state.item_code)
     if request.action == "accept" and request.deadline is None:
-        deadline = calendar.deadline(now, item.promised_days).due_at
+        # The first acceptance starts the clock: a case handed on or transferred after it
+        # and accepted again keeps the deadline the applicant was given.
+        started = state.accepted_at or now
+        deadline = calendar.deadline(started, item.promised_days, state.pauses).due_at
         request = _with_deadline(request, deadline)
     result = perform(state, rules, actor, request, now)
     append_drafts(session, site, case_id, result.events, now, state.origin_site)

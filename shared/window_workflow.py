@@ -298,6 +298,18 @@ def _decides(rules: ItemRules, action: str) -> None:
         )
 
 
+def _rules_at_window(case: CaseState, rules: ItemRules) -> ItemRules:
+    """The item's rules where the case now is: a case its preliminary window reviewed and
+    handed on is decided by the window it was handed to (初审及组织办理权 organises, another
+    section decides), so that window works it as a decision-level window."""
+    window = case.window
+    if (window is None or window == rules.window
+            or rules.authority is not AuthorityLevel.PRELIMINARY
+            or case.handed_on_from != rules.window):
+        return rules
+    return dataclasses.replace(rules, window=window, authority=AuthorityLevel.DECISION)
+
+
 def _payloads(
     case: CaseState, rules: ItemRules, actor: Actor, request: ActionRequest, now: datetime
 ) -> list[tuple[EventType, dict[str, Any]]]:
@@ -442,6 +454,7 @@ def perform(
     一审一核). Nothing is returned unless every event applies.
     """
     now = check_aware_utc(now, "now")
+    rules = _rules_at_window(case, rules)
     event_type = ACTIONS[request.action]
     if actor.role not in EVENT_ROLES[event_type]:
         roles = ", ".join(sorted(EVENT_ROLES[event_type]))

@@ -306,6 +306,23 @@ def test_an_overdue_case_is_shown_in_red(hub: Hub) -> None:
     assert "超期" in client.get(hub.case_url).get_data(as_text=True)
 
 
+def test_a_case_accepted_again_after_a_transfer_keeps_its_first_deadline(hub: Hub) -> None:
+    review, elsewhere = _login(hub, "mz-review"), _login(hub, "ny-desk")
+    for action in ("claim", "accept"):
+        _done(review, hub, action)
+    moved = _act(review, hub, "transfer", to_window="W-NY-01", reason="误转农业窗口")
+    assert moved.status_code == 303, moved.get_data(as_text=True)
+    _done(elsewhere, hub, "claim")
+    back = _act(elsewhere, hub, "transfer", reason="退回民政窗口办理")
+    assert back.status_code == 303, back.get_data(as_text=True)
+    hub.clock.now += timedelta(days=7)  # accepted again a week later
+    review = _login(hub, "mz-review")
+    for action in ("claim", "accept"):
+        _done(review, hub, action)
+    page = review.get(hub.case_url).get_data(as_text=True)
+    assert "2025-03-31(剩余 15 个工作日" in page  # the day the first acceptance promised
+
+
 # -- the browser, against the real tree -----------------------------------------------------
 
 

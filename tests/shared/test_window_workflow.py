@@ -298,6 +298,25 @@ def test_preliminary_window_reviews_and_hands_on() -> None:
         desk.do(b, "reject", reason="现场核查不符合食品经营条件")
     state = desk.do(b, "transfer", to_window="W-SJ-03", reason="初审完成，转审批科作出决定")
     assert (state.state, state.window, state.claimed_by) == (Status.ROUTED, "W-SJ-03", None)
+    assert state.handed_on_from == "W-SJ-02"
+    # the window it was handed to decides, with its own reviewer and checker (一审一核)
+    c, d = ops(dataclasses.replace(PRELIMINARY, window="W-SJ-03"), COUNTY, "county")
+    decided = decide(desk, c, d)
+    assert (decided.outcome, decided.reviewer, decided.checker) == (
+        Outcome.APPROVED, c.username, d.username)
+
+
+def test_a_window_given_a_preliminary_case_before_its_review_may_not_decide_it() -> None:
+    desk = Desk(PRELIMINARY)
+    desk.at_window(COUNTY, "county")
+    a, _ = ops(PRELIMINARY, COUNTY, "county")
+    desk.do(a, "claim")
+    state = desk.do(a, "transfer", to_window="W-SJ-03", reason="未经初审，转其他窗口")
+    assert state.handed_on_from is None
+    c, _ = ops(dataclasses.replace(PRELIMINARY, window="W-SJ-03"), COUNTY, "county")
+    desk.do(c, "claim")
+    with pytest.raises(NotPermitted, match="transfer the case to W-SJ-02"):
+        desk.do(c, "accept")
 
 
 def test_preliminary_window_may_report_to_a_named_authority() -> None:
