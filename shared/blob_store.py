@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 """What a scan may be: the types :func:`sniff_media_type` recognises."""
 PART_SUFFIX = ".part"
 _READ_CHUNK = 1 << 20
-_HEX = frozenset("0123456789abcdef")
+_SHA256_HEX = re.compile("[0-9a-f]{64}")
 
 
 class BlobOutOfPlace(Exception):
@@ -51,7 +52,7 @@ def sniff_media_type(head: bytes) -> str | None:
 
 
 def is_sha256_hex(text: str) -> bool:
-    return len(text) == 64 and all(c in _HEX for c in text)
+    return len(text) == 64 and _SHA256_HEX.fullmatch(text) is not None
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -37,6 +37,7 @@ from sync_protocol import Event
 from sync_protocol.times import from_ms, to_ms
 
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
+_ROLES = frozenset(r.value for r in Role)
 SYSTEM_USER = "system"
 
 
@@ -69,7 +70,7 @@ def _domain_events(rows: Iterable[Any], sealer: sync_store.PayloadSealer) -> lis
 
 def _actor(text: str) -> EventActor:
     role, sep, username = text.partition(":")
-    if sep and role in {r.value for r in Role}:
+    if sep and role in _ROLES:
         return EventActor(username, Role(role))
     return EventActor(text.replace(":", "_")[:64] or "unknown", Role.AGENT)
 
