@@ -285,7 +285,7 @@ def test_two_operators_decide_the_case_through_the_forms(hub: Hub) -> None:
     for action in ("claim", "check", "issue_result"):
         _done(check, hub, action)
     decided = check.get(f"{hub.case_url}?done=issue_result").get_data(as_text=True)
-    assert 'id="outcome"><b>准予 Approved' in decided
+    assert 'id="outcome"><b>准予<' in decided
     assert 'id="state">已出具结果' in decided
     history = re.findall(r'class="ev-([a-z_]+)"', decided)
     assert history == ["registered", "received", "routed", "claimed", "accepted", "reviewed",
