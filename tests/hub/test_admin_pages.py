@@ -12,93 +12,42 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.resources import files
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from hub.admin_views import SITE_ROWS, USER_ROWS
-from hub.app import HubServices, create_app
-from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.models import HubCase, HubEnrolmentCode, HubSite
 from hub.releases import HubRelease
-from hub.settings import HubSettings
 from shared import sync_store
 from shared.accounts import UserAccount, add_user
 from shared.exchange import child_info_key
 from sync_protocol import generate_key
 from sync_protocol.times import to_ms
+from tests.hub.conftest import HUB, PASSWORD, Hub, User
 from tests.integration.test_three_tiers import FORM
 
-HUB = "431000"
 COUNTY = "431002"
 TOWNSHIP = "431002001"
 OTHER_TOWNSHIP = "431002002"
 VILLAGE = "431002001201"
-PASSWORD = "correct horse battery"
 MAX_PAGE_BYTES = 60 * 1024
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 
 
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Hub:
-    app: Flask
-    clock: Clock
-    secrets: dict[str, str]
-
-    def login(self, username: str) -> FlaskClient:
-        client = self.app.test_client()
-        data = {"username": username, "password": PASSWORD}
-        if username in self.secrets:
-            data["otp"] = pyotp.TOTP(self.secrets[username]).at(self.clock.now)
-        response = client.post("/login", data=data)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
-
-
-def _services(app: Flask) -> HubServices:
-    found: HubServices = app.extensions["sanji_hub"]
-    return found
-
-
 @pytest.fixture
-def hub(tmp_path: Path) -> Hub:
-    data_dir = tmp_path / "hub"
-    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir)])
-    assert result.exit_code == 0, result.output
-    app = create_app(replace(HubSettings.load(data_dir), testing=True))
-    clock = Clock(NOW)
-    _services(app).clock = clock
-    secrets: dict[str, str] = {}
-    with app_session(app) as session:
-        for username, role, window in (("city-admin", "admin", None),
-                                       ("city-lead", "supervisor", None),
-                                       ("mz-desk", "window_operator", "W-MZ-01")):
-            user = add_user(session, username=username, password=PASSWORD, role=role, site=HUB,
-                            window=window, now=NOW)
-            if user.totp_secret:
-                secrets[username] = user.totp_secret
-        session.commit()
-    return Hub(app, clock, secrets)
+def hub(make_hub: Callable[[datetime, list[User]], Hub]) -> Hub:
+    return make_hub(NOW, [("city-admin", "admin", None), ("city-lead", "supervisor", None),
+                          ("mz-desk", "window_operator", "W-MZ-01")])
 
 
 def _token(page: str) -> str:
@@ -349,7 +298,7 @@ def test_the_map_shows_contact_pending_items_events_and_open_cases(hub: Hub) -> 
     admin = hub.login("city-admin")
     _add_site(admin, TOWNSHIP, "栖凤渡镇", "township", HUB)
     _add_site(admin, VILLAGE, "石门村", "village", TOWNSHIP)
-    services = _services(hub.app)
+    services = hub.services
     case_id = uuid.uuid4()
     with app_session(hub.app) as session:
         # a village case reaches the hub through its township, as the exchange stores it
