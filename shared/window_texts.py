@@ -69,6 +69,17 @@ MESSAGES: Messages = {
     "win.refused_403": ("无权操作", "Not permitted"),
     "win.refused_404": ("未找到", "Not found"),
     "win.refused_409": ("案件状态不允许", "Conflict"),
+    # the supervisor's bulk reassignment (a window's cases of an absent operator)
+    "win.bulk_title": ("批量改派", "Reassign an absent operator's cases"),
+    "win.bulk_hint": ("把本窗口由某人认领的全部案件改派给本窗口的另一位工作人员,每件记一条改派记录",
+                      "Moves every case of this window claimed by one operator to another "
+                      "operator of the window; each case records its own reassignment"),
+    "win.bulk_from": ("原认领人", "From"),
+    "win.bulk_to": ("改派给", "To"),
+    "win.bulk_submit": ("全部改派", "Reassign all"),
+    "win.bulk_done": ("已将 {n} 件由 {from_} 改派给 {to}", "{n} cases moved from {from_} to {to}"),
+    "win.bulk_more": ("还有 {n} 件未改派,请再次提交", "{n} more remain: submit again"),
+    "win.choose": ("请选择", "choose"),
     # kinds of case
     "win.kind.immediate": ("即办件", "immediate"),
     "win.kind.promised": ("承办件", "promised"),

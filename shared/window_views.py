@@ -12,7 +12,9 @@ decided here: the buttons are :func:`shared.window_workflow.allowed_actions`, an
 form takes the same path as ``POST /api/v1/cases/<id>/actions`` (:class:`ActionSchema`,
 :func:`actor_of`, :func:`shared.case_work.act`, the store's refresh) in one transaction that is
 rolled back whole when the workflow refuses. The login lives in a cookie, so every form carries
-a per-session CSRF token.
+a per-session CSRF token. A supervisor's queue page also carries the form that moves an absent
+operator's cases to a colleague (:mod:`shared.bulk_reassign`, the same as its API). The texts
+are :mod:`shared.window_texts`' in the page's language (:mod:`shared.i18n`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask import session as web_session
@@ -33,7 +36,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from shared import case_work
+from shared import bulk_reassign, case_work
 from shared.accounts import Claims
 from shared.api_errors import flatten_messages
 from shared.auth_api import require_user
@@ -44,7 +47,7 @@ from shared.errors import DomainError, NotFound, NotPermitted, StateConflict
 from shared.i18n import add_messages, locale_name, t
 from shared.pdf_fonts import find_fonts
 from shared.result_pdf import render_result, result_document
-from shared.window_api import ActionSchema, WindowContext, actor_of, case_body
+from shared.window_api import ActionSchema, BulkReassignSchema, WindowContext, actor_of, case_body
 from shared.window_texts import MESSAGES, name_of
 from shared.window_workflow import ActionRequest, ItemRules, allowed_actions
 from shared.working_days import SHANGHAI, due_day
@@ -337,6 +340,45 @@ def window_views_blueprint(get_session: Callable[[], Session],
         """The window's open cases, nearest deadline first."""
         return _render_queue(get_ctx(), get_session(), code)
 
+    @bp.post("/<code>/reassign")
+    @require_user(*ROLES)
+    def reassign(code: str) -> ResponseReturnValue:
+        """A supervisor moves every case of the window an absent operator holds to a
+        colleague (:mod:`shared.bulk_reassign`); back to the queue (303) with the count, or
+        the queue again with what was wrong and nothing moved."""
+        claims = _claims()
+        if not csrf_ok(request.form.get("csrf_token")):
+            html = render_template("windows/base.html", me=claims, problem=t("form_expired"))
+            return html, 400
+        ctx = get_ctx()
+        session = get_session()
+        catalogue = ctx.catalogue()
+        actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+        _check_window(claims, code)
+        catalogue.window(code)
+        form = {k: request.form.get(k, "").strip() for k in ("from", "to", "reason")}
+        try:
+            body = BulkReassignSchema().load(form)
+            done = bulk_reassign.reassign_all(
+                session, ctx, actor, code, body["from_operator"], body["to_operator"],
+                body["reason"], ctx.clock())
+            session.commit()
+        except ValidationError as exc:
+            session.rollback()
+            return _render_queue(ctx, session, code, problems=flatten_messages(exc.messages),
+                                 form=form, status=400)
+        except DomainError as exc:
+            session.rollback()
+            problems = exc.fields or {"": exc.reason}
+            return _render_queue(ctx, session, code, problems=problems, form=form,
+                                 status=exc.http_status)
+        except BaseException:
+            session.rollback()
+            raise
+        report = {"moved": len(done.moved), "from": done.from_operator,
+                  "to": done.to_operator, "more": done.remaining}
+        return redirect(f"{url_for('.queue', code=code)}?{urlencode(report)}", 303)
+
     @bp.get("/cases/<uuid:case_id>")
     @require_user(*ROLES)
     def case_page(case_id: uuid.UUID) -> ResponseReturnValue:
@@ -415,12 +457,35 @@ def window_views_blueprint(get_session: Callable[[], Session],
     return bp
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A bulk reassignment just done, as the queue page reports it."""
+
+    count: int
+    from_operator: str
+    to_operator: str
+    more: int
+
+
+def _moved_notice() -> Moved | None:
+    """The outcome the reassignment's redirect put in the address, if any."""
+    count = request.args.get("moved", "")
+    if not count.isdigit():
+        return None
+    more = request.args.get("more", "")
+    return Moved(int(count), request.args.get("from", "")[:64], request.args.get("to", "")[:64],
+                 int(more) if more.isdigit() else 0)
+
+
 def _render_queue(ctx: WindowContext, session: Session, code: str, *,
+                  problems: Mapping[str, str] | None = None,
+                  form: Mapping[str, str] | None = None,
                   status: int = 200) -> ResponseReturnValue:
-    """The queue page."""
+    """The queue page; for a supervisor with the form that moves an absent operator's
+    cases."""
     claims = _claims()
     catalogue = ctx.catalogue()
-    actor_of(claims, ctx.site, ctx.tier, catalogue)
+    actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
     _check_window(claims, code)
     window: Window = catalogue.window(code)
     now = ctx.clock()
@@ -436,9 +501,13 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
             due=_due_day(due) if due is not None else None,
             left=_days_left(ctx, due, now) if due is not None else None,
         ))
+    bulk = actor.role in bulk_reassign.BULK_ROLES
     html = render_template(
         "windows/queue.html", window=window, rows=rows, limit=PAGE_ROWS, me=claims,
-        done=ACTION_FORMS.get(request.args.get("done", "")),
+        done=ACTION_FORMS.get(request.args.get("done", "")), moved=_moved_notice(),
+        bulk=bulk, problems=problems or {}, form=form or {},
+        operators=bulk_reassign.window_operators(session, ctx.site.code, code) if bulk else [],
+        csrf=csrf_token() if bulk else "",
     )
     return html, status
 
