@@ -48,8 +48,10 @@ def _table(app: App) -> dict[str, tuple[str, str]]:
 
 
 def add_messages(app: App, messages: Messages) -> None:
-    """Add ``messages`` to ``app``'s table (in any order with :func:`init_app`); the same
-    key with other texts is a bug."""
+    """Add ``messages`` to ``app``'s table (in any order with :func:`init_app`, which it
+    calls for an app that has no language machinery yet); the same key with other texts is
+    a bug."""
+    _wire(app)
     table = _table(app)
     for key, pair in messages.items():
         held = table.get(key)
@@ -94,13 +96,17 @@ def _select_locale() -> str:
 
 def _page_address() -> tuple[str, list[tuple[str, str]]]:
     """The path and query of the page being shown. A page answering a form post (a refusal
-    shown again) links back to the page the form was on: the post's own address may answer
-    nothing but posts."""
+    shown again) links to the page the form was on, or to its own address when that answers
+    a GET too (the login form): a post-only address cannot be opened by a link."""
+    here = request.path, list(request.args.items(multi=True))
     if request.method in ("GET", "HEAD"):
-        return request.path, list(request.args.items(multi=True))
+        return here
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc == request.host and referrer.path.startswith("/"):
         return referrer.path, parse_qsl(referrer.query, keep_blank_values=True)
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    if adapter.test(request.path, method="GET"):
+        return here
     return "/", []
 
 
@@ -139,16 +145,23 @@ def _remember_language(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask, messages: Messages) -> None:
-    """Wire Flask-Babel, the language cookie and the template globals (``t``, ``lang``,
-    ``pick``, ``html_lang``, ``switch_url``, ``local_time``, ``local_day``) with ``messages``
-    as the app's table."""
+def _wire(app: App) -> None:
+    """Flask-Babel, the language cookie and the template globals, once per app."""
+    if "babel" in app.extensions:
+        return
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
     Babel(app, locale_selector=_select_locale)
-    add_messages(app, COMMON)
-    add_messages(app, messages)
     app.jinja_env.globals.update(t=t, lang=locale_name, pick=pick, html_lang=html_lang,
                                  switch_url=switch_url, local_time=local_time,
                                  local_day=local_day)
     app.after_request(_remember_language)
+    add_messages(app, COMMON)
+
+
+def init_app(app: Flask, messages: Messages) -> None:
+    """Wire Flask-Babel, the language cookie and the template globals (``t``, ``lang``,
+    ``pick``, ``html_lang``, ``switch_url``, ``local_time``, ``local_day``) with ``messages``
+    as the app's table."""
+    _wire(app)
+    add_messages(app, messages)
