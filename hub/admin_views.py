@@ -8,6 +8,7 @@ catalogue. Admins and supervisors may look; only admins change anything. Like th
 pages these are plain server-rendered HTML with a few hundred bytes of inline CSS and no
 script, every page far below 60 KB (long lists are paged) so it opens over a 64 kbit/s link;
 every form carries the login session's CSRF token (:func:`shared.window_views.csrf_token`).
+The texts are :mod:`hub.i18n`'s: Chinese by default, English with ``?lang=en``.
 
 The domain rules live where the CLI uses them too (:mod:`hub.sites`, :func:`add_user`,
 :func:`import_catalogue`); a refusal is shown on the page with every problem it lists. One-time
@@ -48,6 +49,7 @@ from shared.accounts import USER_ROLES, Claims, UserAccount, add_user
 from shared.auth_api import require_user
 from shared.errors import DomainError, InvalidInput, NotFound, Problems
 from shared.exchange import WIRE_VERSION, child_ack, child_info, children_of
+from shared.i18n import t
 from shared.release_content import CALENDAR, CATALOGUE
 from shared.window_views import csrf_ok, csrf_token
 from shared.working_days import SHANGHAI, WorkingDayCalendar, local_date
@@ -68,37 +70,27 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 """A catalogue file is a few hundred KB; anything far larger is a wrong file."""
 CHILD_TIERS = ("county", "township", "village")
 
-TIER_NAMES: Mapping[str, str] = {
-    "city": "市 City",
-    "county": "县 County",
-    "township": "乡镇 Township",
-    "village": "村 Village",
-}
-ROLE_NAMES: Mapping[str, str] = {
-    "agent": "代办员 Agent",
-    "window_operator": "窗口人员 Window operator",
-    "finance": "收费人员 Finance",
-    "supervisor": "主管 Supervisor",
-    "admin": "管理员 Admin",
-}
-KIND_NAMES: Mapping[str, str] = {CATALOGUE: "事项目录 Catalogue", CALENDAR: "工作日历 Calendar"}
-HOLIDAY_NAMES_EN: Mapping[str, str] = {
-    "元旦": "New Year's Day",
-    "春节": "Spring Festival",
-    "清明节": "Tomb-sweeping Day",
-    "劳动节": "Labour Day",
-    "端午节": "Dragon Boat Festival",
-    "中秋节": "Mid-autumn Festival",
-    "国庆节": "National Day",
-}
-WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
-REFUSAL_TITLES: Mapping[int, str] = {
-    400: "请检查 Please check",
-    403: "无权操作 Not permitted",
-    404: "未找到 Not found",
-    409: "冲突 Conflict",
-}
-CSRF_PROBLEM = "表单已过期,请刷新页面后重试 The form has expired: reload the page and try again"
+TIERS = ("city", "county", "township", "village")
+RELEASE_KINDS = (CATALOGUE, CALENDAR)
+
+
+def _names(prefix: str, codes: Sequence[str]) -> dict[str, str]:
+    """``code -> name`` in this request's language, from the ``prefix.code`` texts."""
+    return {code: t(f"{prefix}.{code}") for code in codes}
+
+
+def _refusal_title(status: int) -> str:
+    key = f"adm.refused_{status}"
+    text = t(key)
+    return t("adm.error") if text == key else text
+
+
+def _holiday(name: str) -> str:
+    """A holiday's name in this request's language (as the calendar data names it when the
+    table does not know it)."""
+    key = f"cal.h.{name}"
+    text = t(key)
+    return name if text == key else text
 
 
 # -- what the pages show --------------------------------------------------------------------
@@ -161,7 +153,6 @@ class DayCell:
 @dataclass(frozen=True, slots=True)
 class HolidayPeriod:
     name: str
-    name_en: str
     off: list[str]
     """Runs of days off, ``MM-DD – MM-DD``."""
     off_days: int
@@ -216,13 +207,13 @@ def _refusal(exc: DomainError) -> dict[str, str]:
 
 
 def _csrf_refused() -> ResponseReturnValue:
-    return render_template("admin/base.html", me=_claims(), problem=CSRF_PROBLEM), 400
+    return render_template("admin/base.html", me=_claims(), problem=t("form_expired")), 400
 
 
 @bp.errorhandler(DomainError)
 def _refused(exc: DomainError) -> ResponseReturnValue:
     """A refusal no form can show (an unknown site in the address) as a small page."""
-    title = REFUSAL_TITLES.get(exc.http_status, "错误 Error")
+    title = _refusal_title(exc.http_status)
     html = render_template("admin/base.html", problem=f"{title}: {exc.reason}",
                            me=getattr(g, "claims", None))
     return html, exc.http_status
@@ -345,7 +336,7 @@ def _render_sites(*, issued: IssuedCode | None = None, issued_kind: str = "",
         "admin/sites.html", me=_claims(), admin=_is_admin(), rows=rows, total=len(order),
         start=start, limit=SITE_ROWS, under=under,
         path=list(reversed(path_up(session, under))) if under else [],
-        tiers=TIER_NAMES, child_tiers=CHILD_TIERS, hub_code=hub_code,
+        tiers=_names("adm.tier", TIERS), child_tiers=CHILD_TIERS, hub_code=hub_code,
         issued=issued, issued_kind=issued_kind, issued_until=(
             issued.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             if issued else None),
@@ -474,7 +465,8 @@ def _render_users(*, secret: NewSecret | None = None,
     html = render_template(
         "admin/users.html", me=_claims(), admin=_is_admin(), users=users,
         total=int(session.scalar(count_query) or 0), start=start, limit=USER_ROWS,
-        site_filter=site, site_names=names, roles=ROLE_NAMES, role_codes=USER_ROLES,
+        site_filter=site, site_names=names, roles=_names("adm.role", USER_ROLES),
+        role_codes=USER_ROLES,
         windows=catalogue.windows, when=_when, secret=secret, problems=problems or {},
         form=request.form, added=request.args.get("added", ""),
         hub_code=services().settings.site_code, csrf=csrf_token(),
@@ -547,7 +539,8 @@ def _render_user(user: UserAccount, *, secret: NewSecret | None = None,
                  problems: Mapping[str, str] | None = None, changed: str = "",
                  status: int = 200) -> ResponseReturnValue:
     html = render_template(
-        "admin/user.html", me=_claims(), admin=_is_admin(), user=user, roles=ROLE_NAMES,
+        "admin/user.html", me=_claims(), admin=_is_admin(), user=user,
+        roles=_names("adm.role", USER_ROLES),
         role_codes=USER_ROLES, windows=services().catalogue.windows, when=_when,
         secret=secret, problems=problems or {}, changed=changed,
         hub_code=services().settings.site_code, csrf=csrf_token(),
@@ -673,7 +666,8 @@ def _render_releases(*, published: int | None = None,
         "admin/releases.html", me=_claims(), admin=_is_admin(),
         releases=_release_rows(session, in_force, now), limit=RELEASE_ROWS,
         in_force=in_force, children=_children_releases(session, in_force),
-        kinds=KIND_NAMES, catalogue_in_use=hub.catalogue.version, published=published,
+        kinds=_names("adm.kind", RELEASE_KINDS), catalogue_in_use=hub.catalogue.version,
+        published=published,
         problems=listed[:MAX_PROBLEMS], more_problems=max(0, len(listed) - MAX_PROBLEMS),
         csrf=csrf_token(),
     )
@@ -793,8 +787,8 @@ def _periods(held: WorkingDayCalendar, year: int) -> list[HolidayPeriod]:
     for day, name in data.workdays.items():
         worked[name].append(day)
     names = sorted(off.keys() | worked.keys(), key=lambda n: min(off[n] or worked[n]))
-    return [HolidayPeriod(name, HOLIDAY_NAMES_EN.get(name, ""), _runs(off[name]),
-                          len(off[name]), [f"{d:%m-%d}" for d in sorted(worked[name])])
+    return [HolidayPeriod(name, _runs(off[name]), len(off[name]),
+                          [f"{d:%m-%d}" for d in sorted(worked[name])])
             for name in names]
 
 
@@ -812,12 +806,15 @@ def calendar_year(year: int) -> ResponseReturnValue:
     years = set(held.years)
     if year not in years:
         html = render_template("admin/calendar.html", year=year, months=[], held=False,
+                               holiday=_holiday,
                                prev_held=year - 1 in years, next_held=year + 1 in years,
                                years=sorted(years))
         return html, 404
     html = render_template(
         "admin/calendar.html", year=year, held=True, data=held.year_data(year),
-        months=_months(held, year), periods=_periods(held, year), weekdays=WEEKDAYS,
+        months=_months(held, year), periods=_periods(held, year),
+        weekdays=t("cal.weekdays").split(), month_names=t("cal.months").split(),
+        holiday=_holiday,
         prev_held=year - 1 in years, next_held=year + 1 in years, years=sorted(years),
     )
     return html, 200, {"Cache-Control": "public, max-age=3600"}

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import db_session
+from hub import db_session, i18n
 from hub.identity import hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
 from hub.releases import current_catalogue_release, published_years, releases_to_send
@@ -171,6 +171,7 @@ def create_app(settings: HubSettings) -> Flask:
     hub.extra["catalogue_loader"] = _catalogue_loader(app, hub)
     hub.extra["published_years"] = _published_years(app)
     api_errors.init_app(app)
+    i18n.init_app(app)
 
     from hub import (
         admin_views,

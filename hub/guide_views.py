@@ -1,4 +1,5 @@
-"""The public service guide (办事指南): every item of the catalogue, searchable, in Chinese.
+"""The public service guide (办事指南): every item of the catalogue, searchable, in Chinese
+(English with ``?lang=en``: the catalogue carries both names of everything it lists).
 
 No login: this is what a citizen or an agent opens to learn which materials to bring, what it
 costs, how long it takes and who decides. Pages are plain HTML with one small stylesheet, so
@@ -13,37 +14,14 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from hub.app import services
-from shared.catalogue import Authority, DecidingTier, ItemKind, ServiceItem, search_items
+from shared.catalogue import ServiceItem, search_items
 
 bp = Blueprint("guide", __name__)
 
-KIND_NAMES: dict[str, str] = {
-    ItemKind.IMMEDIATE: "即办件",
-    ItemKind.PROMISED: "承办件",
-    ItemKind.JOINT: "联办件",
-    ItemKind.REPORT_UP: "上报件",
-}
-TIER_NAMES: dict[str, str] = {
-    DecidingTier.TOWNSHIP: "乡镇(街道)",
-    DecidingTier.COUNTY: "县(市、区)",
-    DecidingTier.CITY: "市级",
-    DecidingTier.EXTERNAL: "上级机关",
-}
-AUTHORITY_NAMES: dict[str, str] = {
-    Authority.DECISION: "审批决定权",
-    Authority.REVIEW_REPORT: "审核上报权",
-    Authority.PRELIMINARY: "初审及组织办理权",
-}
-
 
 def yuan(fen: int) -> str:
-    """An amount in fen written in yuan, e.g. ``12.50 元``."""
-    return f"{fen // 100}.{fen % 100:02d} 元"
-
-
-@bp.app_template_global()
-def guide_names() -> dict[str, dict[str, str]]:
-    return {"kind": KIND_NAMES, "tier": TIER_NAMES, "authority": AUTHORITY_NAMES}
+    """An amount in fen written in yuan, e.g. ``12.50`` (the page adds 元 or CNY)."""
+    return f"{fen // 100}.{fen % 100:02d}"
 
 
 @bp.get("/")

@@ -45,7 +45,7 @@ from shared.api_errors import flatten_messages
 from shared.errors import DomainError, NotFound
 from shared.identity import mask_id_number
 from shared.sync_store import SyncEvent
-from shared.window_views import EVENT_NAMES
+from shared.window_texts import EVENT_NAMES
 
 bp = Blueprint("cases", __name__)
 

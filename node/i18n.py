@@ -1,21 +1,18 @@
-"""Chinese by default, English with ``?lang=en`` (remembered in a cookie).
+"""The node's interface texts, Chinese by default and English with ``?lang=en``.
 
-Flask-Babel picks the locale and formats dates in Asia/Shanghai; the node's interface texts
-are a small table here, looked up with ``t(key)`` in templates and views, so the node needs
-no compiled message catalogues on a village PC.
+The mechanism (locale from the query or the cookie, ``t(key)``, the switch link) is
+:mod:`shared.i18n`, the same as the hub's; this module holds only the node's own table. The
+window desk and the login form bring their texts with their blueprints.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from flask import Flask
 
-from flask import Flask, Response, request
-from flask_babel import Babel, get_locale
+from shared import i18n
+from shared.i18n import locale_name, t
 
-from shared.working_days import due_day
-
-LANGUAGES = ("zh", "en")
-COOKIE = "lang"
+__all__ = ["MESSAGES", "init_app", "locale_name", "t"]
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "app_title": ("三级政务服务 · 代办点", "Sanji service point"),
@@ -143,54 +140,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def locale_name() -> str:
-    """``zh`` or ``en`` for this request."""
-    return str(get_locale() or "zh")
-
-
-def t(key: str) -> str:
-    """The interface text ``key`` in this request's language (the key itself if unknown)."""
-    pair = MESSAGES.get(key)
-    if pair is None:
-        return key
-    return pair[1] if locale_name() == "en" else pair[0]
-
-
-def _select_locale() -> str:
-    asked = request.args.get("lang") or request.cookies.get(COOKIE)
-    return asked if asked in LANGUAGES else "zh"
-
-
-def local_time(at: datetime) -> str:
-    """A UTC time shown in Asia/Shanghai, minutes precision."""
-    from zoneinfo import ZoneInfo
-
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
-
-
-def local_day(value: str | None) -> str:
-    """A deadline (an ISO time at the end of its day) as the day it falls on in
-    Asia/Shanghai; empty for none."""
-    if not value:
-        return ""
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return due_day(at).isoformat()
-
-
 def init_app(app: Flask) -> None:
-    """Wire Flask-Babel, the ``t`` template global and the language cookie."""
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh")
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
-    Babel(app, locale_selector=_select_locale)
-    app.jinja_env.globals.update(t=t, lang=locale_name, local_time=local_time,
-                                  local_day=local_day)
-
-    @app.after_request
-    def remember_language(response: Response) -> Response:
-        asked = request.args.get("lang")
-        if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
-            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
-        return response
+    """The shared language machinery with the node's table."""
+    i18n.init_app(app, MESSAGES)

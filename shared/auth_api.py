@@ -29,6 +29,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from markupsafe import escape
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ from shared.accounts import (
 )
 from shared.api_errors import error_response, flatten_messages
 from shared.errors import InvalidInput
+from shared.i18n import Messages, add_messages, locale_name, t
 from shared.rate_limit import FailureLimiter
 
 EXTENSION = "sanji_auth"
@@ -166,6 +168,7 @@ def auth_blueprint(
             state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 
     bp.record_once(_install)
+    bp.record_once(lambda state: add_messages(state.app, MESSAGES))
 
     @bp.post("/api/v1/auth/token")
     def issue_token() -> ResponseReturnValue:
@@ -204,15 +207,16 @@ def auth_blueprint(
             credentials = TokenRequestSchema().load(form)
         except ValidationError as exc:
             fields_text = ", ".join(flatten_messages(exc.messages))
-            return _render_login(f"请检查 Please check: {fields_text}", 400, username)
+            return _render_login(f"{t('login.check')}: {fields_text}", 400, username)
         retry_after = _blocked_seconds(credentials["username"])
         if retry_after is not None:
-            message = f"尝试次数过多 Too many failed logins; try again in {retry_after} s"
+            message = t("login.too_many").format(seconds=retry_after)
             return _render_login(message, 429, credentials["username"])
         try:
             token = _login(credentials)
         except NotAuthenticated as exc:
-            return _render_login(_LOGIN_MESSAGES.get(exc.reason, exc.reason), 401, username)
+            key = _LOGIN_MESSAGES.get(exc.reason)
+            return _render_login(t(key) if key else exc.reason, 401, username)
         session[SESSION_KEY] = token
         return redirect(safe_next(request.args.get("next")))
 
@@ -224,13 +228,30 @@ def auth_blueprint(
     return bp
 
 
+MESSAGES: Messages = {
+    "login.title": ("登录", "Log in"),
+    "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"),
+    "login.otp": ("动态验证码", "One-time code"),
+    "login.otp_hint": ("主管和管理员必填", "Required for supervisors and admins"),
+    "login.check": ("请检查", "Please check"),
+    "login.too_many": ("尝试次数过多,请 {seconds} 秒后再试",
+                       "Too many failed logins; try again in {seconds} s"),
+    "login.wrong_password": ("用户名或密码错误", "Wrong username or password"),
+    "login.otp_required": ("请输入动态验证码", "A one-time code is required"),
+    "login.wrong_otp": ("动态验证码错误", "Wrong one-time code"),
+    "login.no_otp_here": ("此账号在本站未设置动态验证码",
+                          "No one-time code is set up for this account here"),
+    "login.forbidden": ("无权访问", "Not permitted"),
+    "login.forbidden_role": ("您的角色不能使用此页面。", "Your role may not use this page."),
+}
+"""The login form's texts (and the page a wrong role gets), Chinese and English."""
+
 _LOGIN_MESSAGES = {
-    "wrong username or password": "用户名或密码错误 Wrong username or password",
-    "a one-time code is required": "请输入动态验证码 A one-time code is required",
-    "wrong one-time code": "动态验证码错误 Wrong one-time code",
-    "no one-time code is set up for this account here": (
-        "此账号在本站未设置动态验证码 No one-time code is set up for this account here"
-    ),
+    "wrong username or password": "login.wrong_password",
+    "a one-time code is required": "login.otp_required",
+    "wrong one-time code": "login.wrong_otp",
+    "no one-time code is set up for this account here": "login.no_otp_here",
 }
 
 
@@ -268,11 +289,12 @@ def current_claims() -> Claims | None:
     return claims if still_honoured(auth.get_session(), claims) else None
 
 
-_FORBIDDEN_PAGE = (
-    '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>403</title>'
-    "<h1>无权访问 Not permitted</h1><p>您的角色不能使用此页面。"
-    "Your role may not use this page.</p></html>"
-)
+def _forbidden_page() -> str:
+    """The small page a signed-in user whose role may not use a page gets (403)."""
+    lang = "en" if locale_name() == "en" else "zh-CN"
+    return (f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>403</title>'
+            f"<h1>{escape(t('login.forbidden'))}</h1>"
+            f"<p>{escape(t('login.forbidden_role'))}</p></html>")
 
 
 def require_user(
@@ -304,7 +326,7 @@ def require_user(
                     return error_response(
                         403, "not_permitted", f"role {claims.role} may not do this"
                     )
-                return Response(_FORBIDDEN_PAGE, status=403, mimetype="text/html")
+                return Response(_forbidden_page(), status=403, mimetype="text/html")
             g.claims = claims
             return view(*args, **kwargs)
 

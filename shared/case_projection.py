@@ -133,6 +133,21 @@ class ProjectionStore:
         return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
                            r.claimed_by, r.due_ms) for r in rows]
 
+    def claimed(self, session: Session, window: str, username: str,
+                limit: int) -> list[QueueEntry]:
+        """Open cases of ``window`` that ``username`` holds the claim on, nearest deadline
+        first."""
+        m = self.model
+        rows = session.scalars(
+            select(m)
+            .where(m.owner_site == self._site().code, m.window == window, m.open == 1,
+                   m.claimed_by == username)
+            .order_by(m.due_ms.asc().nulls_last(), m.registered_ms)
+            .limit(limit)
+        )
+        return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
+                           r.claimed_by, r.due_ms) for r in rows]
+
     def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None:
         site = self._site()
         row = session.get(self.model, case_id)

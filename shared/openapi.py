@@ -202,6 +202,21 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
             },
         ),
     ),
+    ("/api/v1/windows/<code>/reassign", "post"): (
+        "A supervisor moves every case of the window an absent operator holds to another "
+        "operator of the window, one reassigned event each (all or none)",
+        _obj(["from", "to"], **{"from": STR, "to": STR, "reason": STR}),
+        200,
+        _obj(
+            ["window", "from", "to", "moved", "remaining"],
+            window=STR,
+            moved={"type": "array",
+                   "items": _obj(["case_id", "acceptance_no"], case_id=STR,
+                                 acceptance_no=STR)},
+            remaining=INT,
+            **{"from": STR, "to": STR},
+        ),
+    ),
     ("/api/v1/public/status", "get"): (
         "A citizen's status lookup by acceptance number and query code (no login; a wrong "
         "pair is 404, too many tries 429)",

@@ -3,6 +3,8 @@
 - ``GET /api/v1/windows/<code>/cases``: the window's open queue, by deadline, with the
   working days left;
 - ``POST /api/v1/cases/<id>/actions``: one action of the window workflow;
+- ``POST /api/v1/windows/<code>/reassign``: a supervisor moves every case of the window an
+  absent operator holds to a colleague (:mod:`shared.bulk_reassign`);
 - ``GET /api/v1/windows/<code>/cases`` and the case body share :func:`case_body`.
 
 Who may do what is :func:`shared.window_workflow.perform`'s to say; this module turns the
@@ -23,7 +25,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
-from shared import case_work
+from shared import bulk_reassign, case_work
 from shared.accounts import Claims
 from shared.api_errors import error_response, flatten_messages
 from shared.auth_api import require_user
@@ -54,6 +56,9 @@ class WindowStore(Protocol):
     """The deciding site's projection of its cases."""
 
     def queue(self, session: Session, window: str, limit: int) -> list[QueueEntry]: ...
+
+    def claimed(self, session: Session, window: str, username: str,
+                limit: int) -> list[QueueEntry]: ...
 
     def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None: ...
 
@@ -88,6 +93,20 @@ class ActionSchema(Schema):
     department = fields.String(load_default=None, validate=validate.Length(max=40))
     assignee = fields.String(load_default=None, validate=validate.Length(max=64))
     document = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class BulkReassignSchema(Schema):
+    """The body of ``POST /api/v1/windows/<code>/reassign`` (and the queue page's form):
+    ``{"from", "to", "reason"}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    from_operator = fields.String(data_key="from", required=True,
+                                  validate=validate.Length(min=1, max=64))
+    to_operator = fields.String(data_key="to", required=True,
+                                validate=validate.Length(min=1, max=64))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class QueueQuerySchema(Schema):
@@ -177,6 +196,34 @@ def window_blueprint(get_session: Callable[[], Session],
                 "working_days_left": left,
             })
         return jsonify({"window": code, "cases": cases})
+
+    @bp.post("/windows/<code>/reassign")
+    @require_user()
+    def reassign(code: str) -> Response:
+        """``{"from", "to", "reason"}`` -> ``{"window", "from", "to", "moved": [{"case_id",
+        "acceptance_no"}], "remaining"}``; every case moved, or none."""
+        ctx = get_ctx()
+        session = get_session()
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return error_response(400, "invalid", "expected a JSON object")
+        try:
+            data = BulkReassignSchema().load(body)
+        except ValidationError as exc:
+            return error_response(400, "invalid", "invalid reassignment",
+                                  flatten_messages(exc.messages))
+        actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
+        try:
+            done = bulk_reassign.reassign_all(session, ctx, actor, code, data["from_operator"],
+                                              data["to_operator"], data["reason"], ctx.clock())
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        moved = [{"case_id": str(e.case_id), "acceptance_no": e.acceptance_no}
+                 for e in done.moved]
+        return jsonify({"window": code, "from": done.from_operator, "to": done.to_operator,
+                        "moved": moved, "remaining": done.remaining})
 
     def show(case_id: uuid.UUID) -> Response:
         return jsonify(case_body(get_ctx(), get_session(), case_id))

@@ -12,7 +12,9 @@ decided here: the buttons are :func:`shared.window_workflow.allowed_actions`, an
 form takes the same path as ``POST /api/v1/cases/<id>/actions`` (:class:`ActionSchema`,
 :func:`actor_of`, :func:`shared.case_work.act`, the store's refresh) in one transaction that is
 rolled back whole when the workflow refuses. The login lives in a cookie, so every form carries
-a per-session CSRF token.
+a per-session CSRF token. A supervisor's queue page also carries the form that moves an absent
+operator's cases to a colleague (:mod:`shared.bulk_reassign`, the same as its API). The texts
+are :mod:`shared.window_texts`' in the page's language (:mod:`shared.i18n`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask import session as web_session
@@ -33,17 +36,19 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from shared import case_work
+from shared import bulk_reassign, case_work
 from shared.accounts import Claims
 from shared.api_errors import flatten_messages
 from shared.auth_api import require_user
 from shared.case_events import CaseEvent, EventType
-from shared.case_state import CaseState, Status, fold
+from shared.case_state import CaseState, fold
 from shared.catalogue import Catalogue, ServiceItem, SiteTier, Window
 from shared.errors import DomainError, NotFound, NotPermitted, StateConflict
+from shared.i18n import add_messages, locale_name, t
 from shared.pdf_fonts import find_fonts
 from shared.result_pdf import render_result, result_document
-from shared.window_api import ActionSchema, WindowContext, actor_of, case_body
+from shared.window_api import ActionSchema, BulkReassignSchema, WindowContext, actor_of, case_body
+from shared.window_texts import MESSAGES, name_of
 from shared.window_workflow import ActionRequest, ItemRules, allowed_actions
 from shared.working_days import SHANGHAI, due_day
 from sync_protocol.times import from_ms
@@ -54,82 +59,6 @@ WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
 CSRF_KEY = "windows_csrf"
 PAGE_ROWS = 100
 """Queue rows shown, nearest deadline first: a full page stays under about 40 KB."""
-
-STATE_NAMES: Mapping[str, str] = {
-    Status.NEW: "新建 New",
-    Status.REGISTERED: "已登记 Registered",
-    Status.RECEIVED: "已接收 Received",
-    Status.ROUTED: "待受理 Routed",
-    Status.AWAITING_SUPPLEMENT: "待补正 Awaiting supplement",
-    Status.ACCEPTED: "已受理 Accepted",
-    Status.PAUSED_FOR_SUPPLEMENT: "补正中(暂停计时) Paused for supplement",
-    Status.REVIEWED: "已审核待核准 Reviewed",
-    Status.JOINT_APPROVAL: "联办会签中 Joint approval",
-    Status.REPORTED_UP: "已上报 Reported up",
-    Status.DECIDED: "已决定 Decided",
-    Status.RESULT_ISSUED: "已出具结果 Result issued",
-    Status.HANDED_OVER: "已送达 Handed over",
-    Status.WITHDRAWN: "已撤件 Withdrawn",
-}
-EVENT_NAMES: Mapping[str, str] = {
-    EventType.REGISTERED: "登记",
-    EventType.MATERIAL_ADDED: "补充材料",
-    EventType.REGISTRATION_CORRECTED: "更正登记",
-    EventType.WITHDRAWN: "撤件",
-    EventType.RECEIVED: "接收",
-    EventType.ROUTED: "分派窗口",
-    EventType.TRANSFERRED: "转办",
-    EventType.CLAIMED: "认领",
-    EventType.CLAIM_RELEASED: "释放认领",
-    EventType.REASSIGNED: "改派",
-    EventType.ACCEPTED: "受理",
-    EventType.COPIES_SENT: "抄告联办部门",
-    EventType.SUPPLEMENT_REQUESTED: "一次性告知补正",
-    EventType.SUPPLEMENT_PROVIDED: "已补正",
-    EventType.REVIEWED: "审核通过(审)",
-    EventType.CHECKED: "核准(核)",
-    EventType.REJECTED: "退回",
-    EventType.REPORTED_UP: "上报",
-    EventType.EXTERNAL_DECISION_RECORDED: "登记上级决定",
-    EventType.CO_APPROVED: "会签同意",
-    EventType.OBJECTED: "会签异议",
-    EventType.DEEMED_CONSENT: "缺席默许",
-    EventType.DEEMED_APPROVED: "超时许可",
-    EventType.RESULT_ISSUED: "出具结果",
-    EventType.RESULT_HANDED_OVER: "送达",
-    EventType.RATED: "评价",
-    EventType.REFUSED: "拒收",
-}
-KIND_NAMES: Mapping[str, str] = {
-    "immediate": "即办件",
-    "promised": "承办件",
-    "joint": "联办件",
-    "report_up": "上报件",
-    "supplement": "补办件",
-    "returned": "退回件",
-}
-OUTCOME_NAMES: Mapping[str, str] = {
-    "approved": "准予 Approved",
-    "rejected": "不予 Rejected",
-    "withdrawn": "撤件 Withdrawn",
-}
-APPLICANT_LABELS: Mapping[str, str] = {
-    "kind": "类型 Kind",
-    "name": "姓名/名称 Name",
-    "id_number": "证件号码 ID number",
-    "phone": "电话 Phone",
-    "uscc": "统一社会信用代码 USCC",
-    "legal_representative": "法定代表人",
-    "proxy": "委托代理人",
-}
-APPLICANT_KINDS: Mapping[str, str] = {"person": "个人 Person", "company": "单位 Company"}
-REFUSAL_TITLES: Mapping[int, str] = {
-    400: "请检查 Please check",
-    403: "无权操作 Not permitted",
-    404: "未找到 Not found",
-    409: "案件状态不允许 Conflict",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ActionForm:
@@ -242,9 +171,15 @@ def csrf_ok(sent: str | None) -> bool:
     return hmac.compare_digest(sent.encode(), expected.encode())
 
 
+def _refusal_title(status: int) -> str:
+    key = f"win.refused_{status}"
+    text = t(key)
+    return t("win.error") if text == key else text
+
+
 def _refused(exc: DomainError) -> ResponseReturnValue:
     """A refusal as a small page, with the status the error carries."""
-    title = REFUSAL_TITLES.get(exc.http_status, "错误 Error")
+    title = _refusal_title(exc.http_status)
     html = render_template("windows/base.html", problem=f"{title}: {exc.reason}",
                            me=getattr(g, "claims", None))
     return html, exc.http_status
@@ -283,16 +218,17 @@ def _days_left(ctx: WindowContext, due: datetime, now: datetime) -> int | None:
         return None
 
 
-def _item_name(catalogue: Catalogue, code: str) -> str:
+def _item_name(catalogue: Catalogue, code: str, lang: str | None = None) -> str:
+    """The item's name in ``lang`` (this page's language by default)."""
     try:
-        return catalogue.item(code).name.zh
+        return catalogue.item(code).name.get(lang or locale_name())
     except DomainError:
         return code
 
 
 def _material_name(item: ServiceItem | None, code: str) -> str:
     material = item.material(code) if item is not None else None
-    return material.name.zh if material is not None else code
+    return material.name.get(locale_name()) if material is not None else code
 
 
 def _size(size: object) -> str:
@@ -310,13 +246,13 @@ def _applicant_rows(applicant: Mapping[str, Any], reveal_id: bool,
     """The applicant as label/value rows; ID numbers masked unless ``reveal_id``."""
     rows: list[tuple[str, str]] = []
     for key, value in applicant.items():
-        label = prefix + APPLICANT_LABELS.get(key, key)
+        label = prefix + name_of("applicant", key)
         if isinstance(value, Mapping):
             rows.extend(_applicant_rows(value, reveal_id, label + " · "))
         elif key == "id_number" and not reveal_id:
             rows.append((label, mask_id_number(str(value))))
         elif key == "kind":
-            rows.append((label, APPLICANT_KINDS.get(str(value), str(value))))
+            rows.append((label, name_of("applicant", str(value))))
         else:
             rows.append((label, str(value)))
     return rows
@@ -324,14 +260,15 @@ def _applicant_rows(applicant: Mapping[str, Any], reveal_id: bool,
 
 def _form_rows(item: ServiceItem | None, form: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
+    lang = locale_name()
     for key, value in form.items():
         field = item.form.field(key) if item is not None else None
-        label = field.label.zh if field is not None else key
-        text = "是" if value is True else "否" if value is False else str(value)
+        label = field.label.get(lang) if field is not None else key
+        text = t("win.yes") if value is True else t("win.no") if value is False else str(value)
         if field is not None:
             for choice in field.choices:
                 if choice.value == value:
-                    text = choice.label.zh
+                    text = choice.label.get(lang)
         rows.append((label, text))
     return rows
 
@@ -348,17 +285,22 @@ def _detail(event: CaseEvent, item: ServiceItem | None) -> str:
             parts.append(value)
     deadline = payload.get("deadline")
     if isinstance(deadline, str):
-        parts.append("期限 " + _due_day(datetime.fromisoformat(deadline)))
+        parts.append(t("win.due_on") + " " + _due_day(datetime.fromisoformat(deadline)))
     missing = payload.get("missing")
     if isinstance(missing, list):
-        parts.append("缺 " + "、".join(_material_name(item, str(code)) for code in missing))
+        names = [_material_name(item, str(code)) for code in missing]
+        parts.append(t("win.lacks") + " " + _list_sep().join(names))
     outcome = payload.get("outcome")
     if isinstance(outcome, str):
-        parts.append(OUTCOME_NAMES.get(outcome, outcome))
+        parts.append(name_of("outcome", outcome))
     reason = payload.get("reason")
     if isinstance(reason, str) and reason:
-        parts.append("理由:" + reason)
-    return ";".join(parts)
+        parts.append(t("win.reason_is") + reason)
+    return ("; " if locale_name() == "en" else ";").join(parts)
+
+
+def _list_sep() -> str:
+    return ", " if locale_name() == "en" else "、"
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -376,6 +318,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
     """
     bp = Blueprint("windows", __name__, url_prefix="/windows", template_folder="templates")
     bp.register_error_handler(DomainError, _refused)
+    bp.record_once(lambda state: add_messages(state.app, MESSAGES))
     bp.after_request(_private)
 
     @bp.get("")
@@ -395,28 +338,46 @@ def window_views_blueprint(get_session: Callable[[], Session],
     @require_user(*ROLES)
     def queue(code: str) -> ResponseReturnValue:
         """The window's open cases, nearest deadline first."""
+        return _render_queue(get_ctx(), get_session(), code)
+
+    @bp.post("/<code>/reassign")
+    @require_user(*ROLES)
+    def reassign(code: str) -> ResponseReturnValue:
+        """A supervisor moves every case of the window an absent operator holds to a
+        colleague (:mod:`shared.bulk_reassign`); back to the queue (303) with the count, or
+        the queue again with what was wrong and nothing moved."""
         claims = _claims()
+        if not csrf_ok(request.form.get("csrf_token")):
+            html = render_template("windows/base.html", me=claims, problem=t("form_expired"))
+            return html, 400
         ctx = get_ctx()
+        session = get_session()
         catalogue = ctx.catalogue()
-        actor_of(claims, ctx.site, ctx.tier, catalogue)
+        actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
         _check_window(claims, code)
-        window: Window = catalogue.window(code)
-        now = ctx.clock()
-        rows: list[QueueRow] = []
-        for entry in ctx.store.queue(get_session(), code, PAGE_ROWS):
-            due = from_ms(entry.due_ms) if entry.due_ms is not None else None
-            rows.append(QueueRow(
-                case_id=entry.case_id,
-                acceptance_no=entry.acceptance_no,
-                item=_item_name(catalogue, entry.item_code),
-                state=STATE_NAMES.get(entry.state, entry.state),
-                claimed_by=entry.claimed_by,
-                due=_due_day(due) if due is not None else None,
-                left=_days_left(ctx, due, now) if due is not None else None,
-            ))
-        done = request.args.get("done", "")
-        return render_template("windows/queue.html", window=window, rows=rows,
-                               limit=PAGE_ROWS, me=claims, done=ACTION_FORMS.get(done))
+        catalogue.window(code)
+        form = {k: request.form.get(k, "").strip() for k in ("from", "to", "reason")}
+        try:
+            body = BulkReassignSchema().load(form)
+            done = bulk_reassign.reassign_all(
+                session, ctx, actor, code, body["from_operator"], body["to_operator"],
+                body["reason"], ctx.clock())
+            session.commit()
+        except ValidationError as exc:
+            session.rollback()
+            return _render_queue(ctx, session, code, problems=flatten_messages(exc.messages),
+                                 form=form, status=400)
+        except DomainError as exc:
+            session.rollback()
+            problems = exc.fields or {"": exc.reason}
+            return _render_queue(ctx, session, code, problems=problems, form=form,
+                                 status=exc.http_status)
+        except BaseException:
+            session.rollback()
+            raise
+        report = {"moved": len(done.moved), "from": done.from_operator,
+                  "to": done.to_operator, "more": done.remaining}
+        return redirect(f"{url_for('.queue', code=code)}?{urlencode(report)}", 303)
 
     @bp.get("/cases/<uuid:case_id>")
     @require_user(*ROLES)
@@ -439,7 +400,8 @@ def window_views_blueprint(get_session: Callable[[], Session],
         site = current_app.jinja_env.globals.get("site")
         try:
             document = result_document(events, site_name=str(getattr(site, "site_name", "")),
-                                       item_name=_item_name(ctx.catalogue(), item_code))
+                                       # the official document is in Chinese
+                                       item_name=_item_name(ctx.catalogue(), item_code, "zh"))
         except ValueError:
             raise StateConflict("state", "the case has no decision yet") from None
         data = render_result(document, find_fonts())
@@ -455,8 +417,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         page again with the refusal and its status."""
         if not csrf_ok(request.form.get("csrf_token")):
             html = render_template("windows/base.html", me=_claims(),
-                                   problem="表单已过期,请刷新页面后重试 "
-                                           "The form has expired: reload the page and try again")
+                                   problem=t("form_expired"))
             return html, 400
         claims = _claims()
         ctx = get_ctx()
@@ -470,7 +431,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         except ValidationError as exc:
             message = "; ".join(f"{k}: {v}"
                                 for k, v in flatten_messages(exc.messages).items())
-            refusal = Refusal(400, REFUSAL_TITLES[400], message, action, _reason_sent())
+            refusal = Refusal(400, _refusal_title(400), message, action, _reason_sent())
             return _render_case(ctx, session, case_id, refusal=refusal)
         now = ctx.clock()
         try:
@@ -482,7 +443,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
             session.rollback()
             message = exc.reason if not exc.field else f"{exc.field}: {exc.reason}"
             refusal = Refusal(exc.http_status,
-                              REFUSAL_TITLES.get(exc.http_status, "错误 Error"),
+                              _refusal_title(exc.http_status),
                               message, action, _reason_sent())
             return _render_case(ctx, session, case_id, refusal=refusal)
         except BaseException:
@@ -494,6 +455,61 @@ def window_views_blueprint(get_session: Callable[[], Session],
         return redirect(url_for(".case_page", case_id=case_id, done=action), 303)
 
     return bp
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A bulk reassignment just done, as the queue page reports it."""
+
+    count: int
+    from_operator: str
+    to_operator: str
+    more: int
+
+
+def _moved_notice() -> Moved | None:
+    """The outcome the reassignment's redirect put in the address, if any."""
+    count = request.args.get("moved", "")
+    if not count.isdigit():
+        return None
+    more = request.args.get("more", "")
+    return Moved(int(count), request.args.get("from", "")[:64], request.args.get("to", "")[:64],
+                 int(more) if more.isdigit() else 0)
+
+
+def _render_queue(ctx: WindowContext, session: Session, code: str, *,
+                  problems: Mapping[str, str] | None = None,
+                  form: Mapping[str, str] | None = None,
+                  status: int = 200) -> ResponseReturnValue:
+    """The queue page; for a supervisor with the form that moves an absent operator's
+    cases."""
+    claims = _claims()
+    catalogue = ctx.catalogue()
+    actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+    _check_window(claims, code)
+    window: Window = catalogue.window(code)
+    now = ctx.clock()
+    rows: list[QueueRow] = []
+    for entry in ctx.store.queue(session, code, PAGE_ROWS):
+        due = from_ms(entry.due_ms) if entry.due_ms is not None else None
+        rows.append(QueueRow(
+            case_id=entry.case_id,
+            acceptance_no=entry.acceptance_no,
+            item=_item_name(catalogue, entry.item_code),
+            state=name_of("state", entry.state),
+            claimed_by=entry.claimed_by,
+            due=_due_day(due) if due is not None else None,
+            left=_days_left(ctx, due, now) if due is not None else None,
+        ))
+    bulk = actor.role in bulk_reassign.BULK_ROLES
+    html = render_template(
+        "windows/queue.html", window=window, rows=rows, limit=PAGE_ROWS, me=claims,
+        done=ACTION_FORMS.get(request.args.get("done", "")), moved=_moved_notice(),
+        bulk=bulk, problems=problems or {}, form=form or {},
+        operators=bulk_reassign.window_operators(session, ctx.site.code, code) if bulk else [],
+        csrf=csrf_token() if bulk else "",
+    )
+    return html, status
 
 
 def _reason_sent() -> str:
@@ -544,10 +560,10 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         me=claims,
         case=body,
         item=item,
-        item_name=item.name.zh if item is not None else "",
-        kind=KIND_NAMES.get(body["kind"] or "", body["kind"] or "—"),
-        state_name=STATE_NAMES.get(body["state"], body["state"]),
-        outcome=OUTCOME_NAMES.get(body["outcome"] or "", ""),
+        item_name=item.name.get(locale_name()) if item is not None else "",
+        kind=name_of("kind", body["kind"]) if body["kind"] else "—",
+        state_name=name_of("state", body["state"]),
+        outcome=name_of("outcome", body["outcome"]) if body["outcome"] else "",
         due=due_text,
         left=left,
         applicant=_applicant_rows(applicant, reveal) if isinstance(applicant, Mapping) else [],
@@ -578,7 +594,7 @@ def _deadline(ctx: WindowContext, deadline: object, state: CaseState,
 
 
 def _history(events: Sequence[CaseEvent], item: ServiceItem | None) -> list[HistoryRow]:
-    return [HistoryRow(at=_local(e.at), type=e.type.value, name=EVENT_NAMES.get(e.type, ""),
+    return [HistoryRow(at=_local(e.at), type=e.type.value, name=name_of("event", e.type.value),
                        actor=f"{e.actor.username} ({e.actor.role.value})",
                        origin=f"{e.origin}#{e.seq}", detail=_detail(e, item))
             for e in events]
