@@ -10,11 +10,13 @@ above every version published before.
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import cbor2
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, func, select
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, func, select, tuple_
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.db import Base
@@ -167,19 +169,33 @@ def publish_calendar(
     )
 
 
+_SIGNED: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], Release]] = (
+    weakref.WeakKeyDictionary())
+"""Releases already read, per database engine, by kind and version: a published release
+never changes, and the catalogue's content is large to fetch for every exchange."""
+
+
 def releases_to_send(session: Session, now: datetime) -> list[Release]:
     """What every child should hold: per kind, the release in force and any later one."""
-    rows = session.scalars(select(HubRelease).order_by(HubRelease.kind, HubRelease.version))
-    by_kind: dict[str, list[HubRelease]] = {}
-    for row in rows:
-        by_kind.setdefault(row.kind, []).append(row)
+    rows = session.execute(select(HubRelease.kind, HubRelease.version,
+                                  HubRelease.effective_from_ms)
+                           .order_by(HubRelease.kind, HubRelease.version)).all()
+    by_kind: dict[str, list[tuple[int, int]]] = {}
+    for kind, version, effective_from_ms in rows:
+        by_kind.setdefault(kind, []).append((version, effective_from_ms))
     now_ms = to_ms(now)
-    chosen: list[Release] = []
-    for kind_rows in by_kind.values():
-        in_force = [r for r in kind_rows if r.effective_from_ms <= now_ms]
-        start = in_force[-1].version if in_force else 0
-        chosen += [r.release() for r in kind_rows if r.version >= start]
-    return chosen
+    wanted: list[tuple[str, int]] = []
+    for kind, versions in by_kind.items():
+        in_force = [v for v, effective in versions if effective <= now_ms]
+        start = in_force[-1] if in_force else 0
+        wanted += [(kind, v) for v, _ in versions if v >= start]
+    held = _SIGNED.setdefault(session.get_bind().engine, {})
+    missing = [key for key in wanted if key not in held]
+    if missing:
+        for row in session.scalars(select(HubRelease).where(
+                tuple_(HubRelease.kind, HubRelease.version).in_(missing))):
+            held[(row.kind, row.version)] = row.release()
+    return [held[key] for key in wanted]
 
 
 def current_catalogue_release(session: Session, now: datetime) -> HubRelease | None:

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from hub.models import HubEnrolmentCode, HubSite
 from hub.releases import revoke_key
@@ -109,29 +109,22 @@ def path_up(session: Session, site: str) -> list[tuple[str, str]]:
 
 
 def paths_up(session: Session, sites: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-    """:func:`path_up` of many sites, one query per level of the tree; a site the registry
-    does not hold has no entry."""
-    codes = list(sites)
-    rows: dict[str, tuple[str, str | None]] = {}
-    wanted = set(codes)
-    for _ in range(32):
-        wanted -= rows.keys()
-        if not wanted:
-            break
-        found = session.execute(select(HubSite.code, HubSite.tier, HubSite.parent)
-                                .where(HubSite.code.in_(sorted(wanted)))).all()
-        rows.update((r.code, (r.tier, r.parent)) for r in found)
-        wanted = {r.parent for r in found if r.parent is not None}
+    """:func:`path_up` of many sites in one (recursive) query; a site the registry does not
+    hold has no entry."""
+    codes = sorted(set(sites))
+    if not codes:
+        return {}
+    walk = (select(HubSite.code.label("start"), HubSite.code, HubSite.tier, HubSite.parent,
+                   literal(0).label("depth"))
+            .where(HubSite.code.in_(codes)).cte("walk", recursive=True))
+    up = aliased(HubSite)
+    walk = walk.union_all(
+        select(walk.c.start, up.code, up.tier, up.parent, walk.c.depth + 1)
+        .join(up, up.code == walk.c.parent).where(walk.c.depth < 32))
     paths: dict[str, list[tuple[str, str]]] = {}
-    for code in codes:
-        path: list[tuple[str, str]] = []
-        current: str | None = code
-        while current is not None and current in rows and len(path) < 32:
-            tier, parent = rows[current]
-            path.append((current, tier))
-            current = parent
-        if path:
-            paths[code] = path
+    for row in session.execute(select(walk.c.start, walk.c.code, walk.c.tier)
+                               .order_by(walk.c.start, walk.c.depth)):
+        paths.setdefault(row.start, []).append((row.code, row.tier))
     return paths
 
 

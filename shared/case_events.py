@@ -160,7 +160,7 @@ class EventActor:
 
     def to_wire(self) -> str:
         """``role:username``, the actor string the sync layer carries."""
-        return f"{self.role}:{self.username}"
+        return f"{self.role.value}:{self.username}"
 
     @classmethod
     def from_wire(cls, text: str) -> EventActor:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import cbor2
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ from shared import sync_store as store
 from shared.account_events import account_destination
 from shared.blob_store import BlobOutOfPlace, BlobStore, is_sha256_hex
 from shared.link_state import (
+    child_link_record,
     load_child_link,
     load_parent_link,
     save_child_link,
@@ -73,6 +74,7 @@ from sync_protocol import (
 )
 from sync_protocol.batching import MIN_BATCH
 from sync_protocol.blobs import CHUNK_SIZE, MAX_BLOB
+from sync_protocol.compression import ZSTD_LEVEL_LARGE
 from sync_protocol.credentials import credential_from_wire
 from sync_protocol.times import to_ms
 
@@ -209,18 +211,17 @@ def blob_store_of(session: Session, site: SyncSite) -> BlobStore | None:
 # -- the tree below this site ------------------------------------------------------------------
 
 
-_PARENTS_CACHE: dict[tuple[str, int, int], dict[str, str | None]] = {}
+_PARENTS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], dict[str, str | None]]] = (
+    weakref.WeakKeyDictionary())
 
 
 def site_parents(session: Session) -> dict[str, str | None]:
     """Each certified site's parent, from the certificates this site holds (the newest
     certificate of a site wins: a moved site). Credentials are only ever added, so the
-    parsed map is cached per database and highest credential id."""
-    newest, count = session.execute(
-        select(func.max(store.SyncCredential.id), func.count(store.SyncCredential.id))
-    ).one()
-    cache_key = (str(session.get_bind().engine.url), int(newest or 0), int(count or 0))
-    cached = _PARENTS_CACHE.get(cache_key)
+    parsed map is kept per database engine, newest credential id and count."""
+    newest, count, _ = store.credentials_version(session)
+    kept = _PARENTS.setdefault(session.get_bind().engine, {})
+    cached = kept.get((newest, count))
     if cached is not None:
         return dict(cached)
     parents: dict[str, str | None] = {}
@@ -229,9 +230,8 @@ def site_parents(session: Session) -> dict[str, str | None]:
         credential = credential_from_wire(cbor2.loads(wire))
         if isinstance(credential, Certificate):
             parents[credential.site] = credential.parent
-    if len(_PARENTS_CACHE) > 64:
-        _PARENTS_CACHE.clear()
-    _PARENTS_CACHE[cache_key] = parents
+    kept.clear()
+    kept[(newest, count)] = parents
     return dict(parents)
 
 
@@ -303,7 +303,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         return Answer(err.http_status, _refusal_json(err))
     link = load_child_link(session, sender, lock=True)
     ex = ParentExchange(key=site.key, keyring=ring, link=link, epoch=site.epoch,
-                        own_credentials=site.own_credentials)
+                        own_credentials=site.own_credentials,
+                        large_level=ZSTD_LEVEL_LARGE if site.is_root else None)
     try:
         incoming = ex.receive(data, now)
     except ProtocolError as err:
@@ -322,8 +323,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         return Answer(refusal.http_status, ex.refuse(refusal, now))
     stored = store.store_received_many(session, site.sealer, incoming.new_events,
                                        up=not site.is_root, now_ms=now_ms)
-    new_link = ex.stored()
-    save_child_link(session, new_link)
+    link_key, link_value = child_link_record(ex.stored())
     if site.is_root:
         _issue_receipts(session, site, sender, stored, now)
     site.hooks.events_arrived(session, stored, now)
@@ -332,12 +332,14 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     if blobs is not None:
         note_blobs(session, blobs, stored, owed=False, now_ms=now_ms)
         wants = receive_blobs(session, blobs, incoming.blob_offers, incoming.blob_chunks)
-    store.write_state(session, child_info_key(sender), json.dumps({
-        "last_contact_ms": now_ms, "epoch": incoming.child_epoch, "wire_version": WIRE_VERSION,
-        "releases_known": dict(incoming.releases_known),
-    }).encode())
-    store.write_state(session, f"child_ack:{sender}",
-                      cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]))
+    store.write_states(session, {
+        link_key: link_value,  # the link row is locked since load_child_link: written once
+        child_info_key(sender): json.dumps({
+            "last_contact_ms": now_ms, "epoch": incoming.child_epoch,
+            "wire_version": WIRE_VERSION, "releases_known": dict(incoming.releases_known),
+        }).encode(),
+        f"child_ack:{sender}": cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]),
+    })
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)
     releases = (site.releases(session, now) if site.releases is not None
                 else store.latest_releases(session))

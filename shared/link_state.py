@@ -92,4 +92,9 @@ def load_child_link(session: Session, child: str, *, lock: bool = False) -> Chil
 
 
 def save_child_link(session: Session, link: ChildLink) -> None:
-    write_state(session, child_key(link.child), child_link_bytes(link))
+    write_state(session, *child_link_record(link))
+
+
+def child_link_record(link: ChildLink) -> tuple[str, bytes]:
+    """The ``sync_state`` key and value that keep ``link`` (for a caller writing several)."""
+    return child_key(link.child), child_link_bytes(link)

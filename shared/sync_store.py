@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
@@ -224,13 +226,20 @@ def read_state(session: Session, key: str, *, lock: bool = False) -> bytes | Non
 
 
 def write_state(session: Session, key: str, value: bytes) -> None:
-    """Set the record ``key`` (created with counter 0), in one statement."""
-    statement = _insert(session)(_STATE).values(key=key, value=value, counter=0)
-    session.execute(statement.on_conflict_do_update(index_elements=["key"],
-                                                    set_={"value": statement.excluded.value}))
-    held = session.identity_map.get(identity_key(SyncState, key))
-    if held is not None:
-        session.expire(held)
+    """Set the record ``key`` (created with counter 0)."""
+    write_states(session, {key: value})
+
+
+def write_states(session: Session, values: Mapping[str, bytes]) -> None:
+    """Set several records in one statement (created with counter 0); objects of them the
+    session holds are expired, so a later read sees the new values."""
+    insert_rows(session, _STATE, [{"key": k, "value": v, "counter": 0}
+                                  for k, v in values.items()],
+                on_conflict=OnConflict(("key",), ("value",)))
+    for key in values:
+        held = session.identity_map.get(identity_key(SyncState, key))
+        if held is not None:
+            session.expire(held)
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -581,6 +590,8 @@ def add_credentials(session: Session, credentials: Iterable[Credential], *,
         session.add(SyncCredential(site=credential.site, wire=wire, forward=forward))
         added += 1
     session.flush()
+    if added:
+        _forget_credentials_version(session)
     return added
 
 
@@ -614,6 +625,8 @@ def keep_release(session: Session, release: Release, now_ms: int) -> bool:
     session.add(SyncRelease(kind=release.kind, version=release.version,
                             wire=cbor2.dumps(release.to_wire(), canonical=True),
                             received_ms=now_ms))
+    session.flush()
+    _forget_credentials_version(session)
     return True
 
 
@@ -632,7 +645,30 @@ def release_versions(session: Session) -> dict[str, int]:
     return {r.kind: r.version for r in latest_releases(session)}
 
 
-_KEYRINGS: dict[tuple[str, str, bytes, int, int, int], KeyRing] = {}
+_KEYRINGS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int, int, str, bytes], KeyRing]] = (
+    weakref.WeakKeyDictionary())
+_VERSION = "sanji.credentials_version"
+
+
+def credentials_version(session: Session) -> tuple[int, int, int]:
+    """What the keyring and the tree of certified sites are built from, in one small query
+    per transaction: the newest credential id and the count (credentials are only ever
+    added) and the newest revocations release. Adding either forgets it."""
+    transaction = session.get_transaction()
+    held = session.info.get(_VERSION)
+    if held is not None and transaction is not None and held[0] is transaction:
+        return cast(tuple[int, int, int], held[1])
+    revoked = (select(func.max(SyncRelease.version))
+               .where(SyncRelease.kind == "revocations").scalar_subquery())
+    newest, count, revocations = session.execute(
+        select(func.max(SyncCredential.id), func.count(SyncCredential.id), revoked)).one()
+    version = (int(newest or 0), int(count or 0), int(revocations or 0))
+    session.info[_VERSION] = (session.get_transaction(), version)
+    return version
+
+
+def _forget_credentials_version(session: Session) -> None:
+    session.info.pop(_VERSION, None)
 
 
 def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> KeyRing:
@@ -642,13 +678,9 @@ def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> Key
     Checking every certificate costs a signature each, so the ring is kept per process and
     rebuilt only when a credential or a revocations release was added (both are only ever
     added); the caller gets its own copy to add a request's credentials to."""
-    newest, count = session.execute(
-        select(func.max(SyncCredential.id), func.count(SyncCredential.id))).one()
-    revoked = session.scalar(select(func.max(SyncRelease.version))
-                             .where(SyncRelease.kind == "revocations"))
-    cache_key = (str(session.get_bind().engine.url), hub_site, hub_public_raw,
-                 int(newest or 0), int(count or 0), int(revoked or 0))
-    cached = _KEYRINGS.get(cache_key)
+    cache_key = (*credentials_version(session), hub_site, hub_public_raw)
+    kept = _KEYRINGS.setdefault(session.get_bind().engine, {})
+    cached = kept.get(cache_key)
     if cached is not None:
         return cached.copy()
     ring = KeyRing(hub_site, hub_public_raw)
@@ -660,9 +692,8 @@ def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> Key
     for release in latest_releases(session):
         if release.kind == "revocations":
             ring.revoke(revocations_in(release))
-    if len(_KEYRINGS) > 64:
-        _KEYRINGS.clear()
-    _KEYRINGS[cache_key] = ring
+    kept.clear()  # only the newest ring of a database is asked for again
+    kept[cache_key] = ring
     return ring.copy()
 
 

@@ -29,11 +29,11 @@ class Codec(IntEnum):
 
 
 ZSTD_LEVEL = 19
-"""The level for the bodies a village link carries: a few cases, where every byte counts."""
+"""Every frame's level unless its sender chooses otherwise: links are slow, bytes count."""
 ZSTD_LEVEL_LARGE = 12
 LARGE_BODY = 32 * 1024
-"""Above this many bytes (a township relaying a full batch, the hub's answer to it) level 19
-costs about 10 ms of CPU per frame for some 5 % fewer bytes, so such bodies use level 12."""
+"""A body above this many bytes costs about 10 ms of CPU at level 19, and some 5 % more
+bytes at level 12: a busy parent may choose the latter (``ParentExchange.large_level``)."""
 MAX_WINDOW = 1 << 24
 
 
@@ -60,9 +60,9 @@ def train_dictionary(samples: Iterable[bytes], size: int = 16_384) -> ZstdDictio
 
 def compress(body: bytes, codec: Codec, dictionary: ZstdDictionary | None = None,
              level: int | None = None) -> bytes:
-    """``body`` compressed with ``codec`` (zstd at ``level``, by default by its size)."""
+    """``body`` compressed with ``codec`` (zstd at ``level``, 19 by default)."""
     if level is None:
-        level = ZSTD_LEVEL if len(body) <= LARGE_BODY else ZSTD_LEVEL_LARGE
+        level = ZSTD_LEVEL
     if codec is Codec.NONE:
         return body
     if codec is Codec.GZIP:

@@ -47,16 +47,16 @@ class SiteKey:
 
     site: str
     private: Ed25519PrivateKey = field(repr=False)
+    public_raw: bytes = field(init=False, repr=False, compare=False)
+    key_id: bytes = field(init=False, repr=False, compare=False)
+    """Both derived once: a hub signs every event it authors, thousands a second."""
 
-    @property
-    def public_raw(self) -> bytes:
-        return self.private.public_key().public_bytes(
+    def __post_init__(self) -> None:
+        raw = self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-
-    @property
-    def key_id(self) -> bytes:
-        return key_id_of(self.public_raw)
+        object.__setattr__(self, "public_raw", raw)
+        object.__setattr__(self, "key_id", key_id_of(raw))
 
     def sign(self, message: bytes) -> Signature:
         return Signature(self.key_id, self.private.sign(message))

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobWant
 from sync_protocol.clock import WINDOW_MS, NonceCache, check_window
-from sync_protocol.compression import Codec, ZstdDictionary
+from sync_protocol.compression import LARGE_BODY, Codec, ZstdDictionary
 from sync_protocol.credentials import Credential, credential_from_wire
 from sync_protocol.errors import (
     KeyRevoked,
@@ -125,7 +125,8 @@ class ParentExchange:
     def __init__(self, *, key: SiteKey, keyring: KeyRing, link: ChildLink, epoch: int,
                  own_credentials: Sequence[Credential] = (),
                  dictionaries: Mapping[int, ZstdDictionary] | None = None,
-                 window_ms: int = WINDOW_MS, max_frame: int = MAX_FRAME) -> None:
+                 window_ms: int = WINDOW_MS, max_frame: int = MAX_FRAME,
+                 large_level: int | None = None) -> None:
         self.key = key
         self.keyring = keyring
         self.link = link
@@ -134,6 +135,10 @@ class ParentExchange:
         self.dictionaries = dict(dictionaries or {})
         self.window_ms = window_ms
         self.max_frame = max_frame
+        self.large_level = large_level
+        """The zstd level of a response body over ``LARGE_BODY`` bytes (None: the level of
+        every frame). The hub answers townships' full batches all day, and level 19 costs it
+        some 10 ms of CPU per answer for about 5 % fewer bytes."""
         self._machine = Machine(PARENT_TRANSITIONS)
         self._incoming: IncomingRequest | None = None
         self._heads_after: dict[ChainId, ChainHead] = {}
@@ -275,7 +280,9 @@ class ParentExchange:
             blob_wants=tuple(blob_wants), credentials=creds,
         )
         codec = Codec.ZSTD if Codec.ZSTD in self._accept_codecs else Codec.NONE
-        data = encode_frame(Kind.RESPONSE, encode_response(body), self.key, codec=codec)
+        encoded = encode_response(body)
+        level = self.large_level if len(encoded) > LARGE_BODY else None
+        data = encode_frame(Kind.RESPONSE, encoded, self.key, codec=codec, level=level)
         self._machine.fire(Input.SEND_RESPONSE)
         return data
 

@@ -19,6 +19,7 @@ from sync_protocol import (
     LinkPosition,
     LocalProtocolError,
     Malformed,
+    ParentExchange,
     ParentLink,
     ProtocolError,
     Refused,
@@ -308,3 +309,33 @@ def test_out_of_order_use_is_a_local_error(link: Link) -> None:
     parent = link.parent()
     with pytest.raises(LocalProtocolError):
         parent.respond(NOW)
+
+
+def test_a_busy_parent_compresses_large_answers_less_and_the_child_reads_them(
+        link: Link) -> None:
+    from sync_protocol import DownItem
+    from sync_protocol.compression import LARGE_BODY, ZSTD_LEVEL_LARGE
+
+    hub_key = link.tree.hub_key
+    head = ChainHead.genesis(HUB, 1)
+    items = []
+    for i in range(200):  # results with some bulk: the body is over LARGE_BODY
+        event = append_event(head, hub_key, case_id=link.events(1)[0].case_id,
+                             actor="window@431000", at=NOW, type="decided",
+                             payload={"ok": True, "note": f"决定书 {i} " * 8})
+        items.append(DownItem(LinkPosition(1, i + 1), event))
+        head = event.head
+    answers = []
+    for level in (None, ZSTD_LEVEL_LARGE):
+        child = link.child()
+        parent = ParentExchange(key=link.tree.keys[TOWNSHIP], keyring=link.parent_ring,
+                                link=link.child_link, epoch=1, large_level=level)
+        parent.receive(child.request(NOW).data, NOW)
+        data = parent.respond(NOW, down=items)
+        got = child.receive(data, NOW)
+        assert not isinstance(got, Refused)
+        assert [e.key for e in got.new_events] == [d.item.key for d in items]
+        answers.append(len(data))
+    default, busy = answers
+    assert default > LARGE_BODY // 20  # compressed, yet clearly a large answer
+    assert busy > default  # level 12 as chosen: a few more bytes for much less CPU
