@@ -192,9 +192,10 @@ class DecidingHooks(NoHooks):
                                        for _, events, item in registered])
         outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now)
                     for (case_id, events, _), owner in zip(registered, owners, strict=True)]
+        write_projections(session, self.model, [o.projection for o in outcomes])
+        # authored last: it holds the lock on this site's chain until the commit
         case_work.append_all(session, site, [o.drafts for o in outcomes if o.drafts.drafts],
                              now)
-        write_projections(session, self.model, [o.projection for o in outcomes])
         if self._also is not None:
             self._also(session, set(arrived), now)
 

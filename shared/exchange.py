@@ -326,12 +326,14 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     link_key, link_value = child_link_record(ex.stored())
     if site.is_root:
         _issue_receipts(session, site, sender, stored, now)
-    site.hooks.events_arrived(session, stored, now)
     wants: list[BlobWant] = []
     blobs = blob_store_of(session, site)
     if blobs is not None:
         note_blobs(session, blobs, stored, owed=False, now_ms=now_ms)
         wants = receive_blobs(session, blobs, incoming.blob_offers, incoming.blob_chunks)
+    # Last: a deciding site's hooks author its own events, which locks its chain's counter
+    # until the commit; other processes answering other children wait only for the tail.
+    site.hooks.events_arrived(session, stored, now)
     store.write_states(session, {
         link_key: link_value,  # the link row is locked since load_child_link: written once
         child_info_key(sender): json.dumps({
