@@ -99,9 +99,22 @@ def window_tier(item: ServiceItem) -> str:
     return "city" if str(item.tier) == "external" else str(item.tier)
 
 
-def item_rules(catalogue: Catalogue, item_code: str) -> tuple[ServiceItem, ItemRules]:
+_TIER_RANK = {"township": 1, "county": 2, "city": 3}
+
+
+def item_rules(catalogue: Catalogue, item_code: str, site_tier: str | None = None
+               ) -> tuple[ServiceItem, ItemRules]:
+    """The workflow's rules of an item worked at a ``site_tier`` site (None: at the item's
+    own tier). A site above the item's tier decides it where no site of that tier stands
+    between the case's origin and the hub (:func:`owner_of`): the hub takes the county
+    items of a city without county centres, and its window for them sits at the city."""
     item = catalogue.item(item_code)
-    return item, rules_from_item(item, window_tier(item))
+    rules = rules_from_item(item, window_tier(item))
+    own = _TIER_RANK.get(rules.window_tier, 0)
+    if site_tier is not None and str(item.tier) != "external" and (
+            _TIER_RANK.get(site_tier, 0) > own > 0):
+        rules = dataclasses.replace(rules, deciding_tier=site_tier, window_tier=site_tier)
+    return item, rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +180,7 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
     state = case_state(session, site, case_id)
     if state.item_code is None:
         raise NotFound("case_id", "the case has no registration here yet")
-    item, rules = item_rules(catalogue, state.item_code)
+    item, rules = item_rules(catalogue, state.item_code, actor.tier)
     if request.action == "accept" and request.deadline is None:
         # The first acceptance starts the clock: a case handed on or transferred after it
         # and accepted again keeps the deadline the applicant was given.

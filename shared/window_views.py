@@ -545,7 +545,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     rules: ItemRules | None = None
     # An item this catalogue does not know is shown, but nothing can be done to it.
     with contextlib.suppress(DomainError):
-        item, rules = case_work.item_rules(catalogue, state.item_code or "")
+        item, rules = case_work.item_rules(catalogue, state.item_code or "", ctx.tier)
     now = ctx.clock()
     actions = [a for a in allowed_actions(state, rules, actor, now)
                if a in ACTION_FORMS] if rules is not None else []
