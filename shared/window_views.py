@@ -33,11 +33,12 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask import session as web_session
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from shared import bulk_reassign, case_work
-from shared.accounts import Claims
+from shared.accounts import Claims, UserAccount
 from shared.api_errors import flatten_messages
 from shared.auth_api import require_user
 from shared.case_events import CaseEvent, EventType
@@ -331,8 +332,8 @@ def window_views_blueprint(get_session: Callable[[], Session],
         actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())
         if claims.role in WINDOW_BOUND_ROLES and claims.window:
             return redirect(url_for(".queue", code=claims.window))
-        windows = ctx.catalogue().windows_at(SiteTier(ctx.tier))
-        return render_template("windows/index.html", windows=windows, me=claims)
+        return render_template("windows/index.html", windows=_site_windows(ctx, get_session()),
+                               me=claims)
 
     @bp.get("/<code>")
     @require_user(*ROLES)
@@ -598,6 +599,18 @@ def _history(events: Sequence[CaseEvent], item: ServiceItem | None) -> list[Hist
                        actor=f"{e.actor.username} ({e.actor.role.value})",
                        origin=f"{e.origin}#{e.seq}", detail=_detail(e, item))
             for e in events]
+
+
+def _site_windows(ctx: WindowContext, session: Session) -> list[Window]:
+    """The windows of this site's tier, and the lower-tier windows it staffs: a hub that
+    decides county items for want of a county centre has operators of those windows."""
+    catalogue = ctx.catalogue()
+    windows = list(catalogue.windows_at(SiteTier(ctx.tier)))
+    staffed = set(session.scalars(select(UserAccount.window).distinct().where(
+        UserAccount.site == ctx.site.code, UserAccount.window.is_not(None))))
+    known = {w.code for w in windows}
+    windows += [w for w in catalogue.windows if w.code in staffed and w.code not in known]
+    return windows
 
 
 def _transfer_targets(catalogue: Catalogue, tier: str, state: CaseState) -> list[Window]:

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from flask import Flask
 
+from tests.hub.conftest import Hub, User
 from tests.hub.test_front_desk import HUB, PASSWORD, _headers, app  # noqa: F401
 
 COUNTY_ITEM = {
@@ -47,3 +51,13 @@ def test_the_hub_decides_a_county_item_where_no_county_centre_stands_between(
     same = client.post(f"/api/v1/cases/{case_id}/actions", json={"action": "check"},
                        headers=first)
     assert same.status_code in (403, 409)
+
+
+def test_a_supervisor_finds_the_lower_tier_windows_the_hub_staffs(
+        make_hub: Callable[[datetime, list[User]], Hub]) -> None:
+    hub = make_hub(datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
+                   [("boss", "supervisor", None), ("mz02-a", "window_operator", "W-MZ-02")])
+    page = hub.login("boss").get("/windows").get_data(as_text=True)
+    assert 'href="/windows/W-MZ-01"' in page  # a city window, as before
+    assert 'href="/windows/W-MZ-02"' in page  # a county window the hub staffs
+    assert 'href="/windows/W-MZ-03"' not in page  # a county window it does not
