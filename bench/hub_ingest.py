@@ -123,35 +123,21 @@ def other_backends(engine: Engine) -> list[int]:
 
 
 @contextmanager
-def scratch_database(base_url: str, name: str) -> Iterator[str]:
-    """Create database ``name`` next to ``base_url``'s and drop it afterwards, whatever
-    happens, so runs never see each other's rows."""
+def scratch_database(base_url: str, name: str, template: str | None = None) -> Iterator[str]:
+    """Create database ``name`` next to ``base_url``'s (a copy of ``template``, to which no
+    one may be connected, when given) and drop it afterwards, whatever happens, so runs
+    never see each other's rows."""
     url = make_url(base_url)
     admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def copy_database(base_url: str, name: str) -> Iterator[str]:
-    """A copy of database ``name`` (no one may be connected to it), dropped afterwards."""
-    url = make_url(base_url)
-    admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}"
-    twin = f"{name}_twin"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{twin}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{twin}" TEMPLATE "{name}"')
-    try:
-        yield url.set(database=twin).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{twin}" WITH (FORCE)')
 
 
 def init_hub(data_dir: Path, database_url: str) -> None:
@@ -612,7 +598,8 @@ def main(argv: list[str] | None = None) -> None:
             twin = None
             if args.processes > 0:  # the same hub, before anything arrived, for the replay
                 setup.engine.dispose()
-                twin = copies.enter_context(copy_database(args.database_url, name))
+                twin = copies.enter_context(scratch_database(args.database_url,
+                                                             f"{name}_twin", template=name))
             send = in_process_sender(setup.factory, data_dir, catalogue)
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:

@@ -117,6 +117,19 @@ class QueueQuerySchema(Schema):
                            validate=validate.Range(min=1, max=QUEUE_LIMIT))
 
 
+def _load_json(schema: Schema, what: str) -> dict[str, Any] | Response:
+    """The request's JSON object as ``schema`` loads it, or the error answer (400) naming
+    every field that is wrong."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, "invalid", "expected a JSON object")
+    try:
+        data: dict[str, Any] = schema.load(body)
+    except ValidationError as exc:
+        return error_response(400, "invalid", f"invalid {what}", flatten_messages(exc.messages))
+    return data
+
+
 def actor_of(claims: Claims, site: SyncSite, tier: str, catalogue: Catalogue) -> Actor:
     """The signed-in user as the workflow sees them (their site must be this one)."""
     if claims.site != site.code:
@@ -204,14 +217,9 @@ def window_blueprint(get_session: Callable[[], Session],
         "acceptance_no"}], "remaining"}``; every case moved, or none."""
         ctx = get_ctx()
         session = get_session()
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return error_response(400, "invalid", "expected a JSON object")
-        try:
-            data = BulkReassignSchema().load(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid", "invalid reassignment",
-                                  flatten_messages(exc.messages))
+        data = _load_json(BulkReassignSchema(), "reassignment")
+        if isinstance(data, Response):
+            return data
         actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
         try:
             done = bulk_reassign.reassign_all(session, ctx, actor, code, data["from_operator"],
@@ -237,14 +245,9 @@ def window_blueprint(get_session: Callable[[], Session],
     def action(case_id: uuid.UUID) -> Response:
         ctx = get_ctx()
         session = get_session()
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return error_response(400, "invalid", "expected a JSON object")
-        try:
-            data = ActionSchema().load(body)
-        except ValidationError as exc:
-            return error_response(400, "invalid", "invalid action",
-                                  flatten_messages(exc.messages))
+        data = _load_json(ActionSchema(), "action")
+        if isinstance(data, Response):
+            return data
         actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
         fields_ = {k: v for k, v in data.items() if v is not None}
         fields_["missing"] = tuple(data["missing"])
