@@ -587,16 +587,13 @@ def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, o
             refs.setdefault(sha, (size, media_type))
     if not refs:
         return 0
-    known = store.blob_records_of(session, refs)
     new = [store.BlobRecord(sha, size, media_type,
                             state=store.BLOB_OWED if owed else store.BLOB_NOT_OWED,
                             held=blobs.has(sha), noted_ms=now_ms)
-           for sha, (size, media_type) in refs.items() if sha not in known]
-    inserted = store.add_blob_records(session, new)
+           for sha, (size, media_type) in refs.items()]
+    inserted = store.add_blob_records(session, new)  # most scans are new: one statement
     became = len(inserted) if owed else 0
-    if len(inserted) < len(new):  # another process noted some first: take theirs
-        known.update(store.blob_records_of(session, [r.sha256 for r in new
-                                                     if r.sha256 not in inserted]))
+    known = store.blob_records_of(session, [sha for sha in refs if sha not in inserted])
     for sha in refs:
         record = known.get(sha)
         if record is None:
