@@ -169,32 +169,35 @@ def publish_calendar(
     )
 
 
-_SIGNED: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], Release]] = (
+_SIGNED: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int, bytes], Release]] = (
     weakref.WeakKeyDictionary())
-"""Releases already read, per database engine, by kind and version: a published release
-never changes, and the catalogue's content is large to fetch for every exchange."""
+"""Releases already read, per database engine, by kind, version and signature: a published
+release never changes, and the catalogue's content is large to fetch for every exchange."""
 
 
 def releases_to_send(session: Session, now: datetime) -> list[Release]:
     """What every child should hold: per kind, the release in force and any later one."""
     rows = session.execute(select(HubRelease.kind, HubRelease.version,
-                                  HubRelease.effective_from_ms)
+                                  HubRelease.effective_from_ms, HubRelease.signature)
                            .order_by(HubRelease.kind, HubRelease.version)).all()
-    by_kind: dict[str, list[tuple[int, int]]] = {}
-    for kind, version, effective_from_ms in rows:
-        by_kind.setdefault(kind, []).append((version, effective_from_ms))
+    by_kind: dict[str, list[tuple[int, int, bytes]]] = {}
+    for kind, version, effective_from_ms, signature in rows:
+        by_kind.setdefault(kind, []).append((version, effective_from_ms, bytes(signature)))
     now_ms = to_ms(now)
-    wanted: list[tuple[str, int]] = []
+    wanted: list[tuple[str, int, bytes]] = []
     for kind, versions in by_kind.items():
-        in_force = [v for v, effective in versions if effective <= now_ms]
+        in_force = [v for v, effective, _ in versions if effective <= now_ms]
         start = in_force[-1] if in_force else 0
-        wanted += [(kind, v) for v, _ in versions if v >= start]
+        wanted += [(kind, v, signature) for v, _, signature in versions if v >= start]
+    # keyed by the signature too: a release read inside a publishing transaction that was
+    # then rolled back can never stand in for the one published under its number later
     held = _SIGNED.setdefault(session.get_bind().engine, {})
-    missing = [key for key in wanted if key not in held]
+    missing = [(kind, version) for kind, version, signature in wanted
+               if (kind, version, signature) not in held]
     if missing:
         for row in session.scalars(select(HubRelease).where(
                 tuple_(HubRelease.kind, HubRelease.version).in_(missing))):
-            held[(row.kind, row.version)] = row.release()
+            held[(row.kind, row.version, bytes(row.signature))] = row.release()
     return [held[key] for key in wanted]
 
 

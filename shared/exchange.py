@@ -211,17 +211,17 @@ def blob_store_of(session: Session, site: SyncSite) -> BlobStore | None:
 # -- the tree below this site ------------------------------------------------------------------
 
 
-_PARENTS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], dict[str, str | None]]] = (
-    weakref.WeakKeyDictionary())
+_PARENTS: weakref.WeakKeyDictionary[
+    Engine, dict[tuple[int, int, bytes], dict[str, str | None]]] = weakref.WeakKeyDictionary()
 
 
 def site_parents(session: Session) -> dict[str, str | None]:
     """Each certified site's parent, from the certificates this site holds (the newest
     certificate of a site wins: a moved site). Credentials are only ever added, so the
-    parsed map is kept per database engine, newest credential id and count."""
-    newest, count, _ = store.credentials_version(session)
+    parsed map is kept per database engine and :func:`store.credentials_version`."""
+    newest, count, wire, _ = store.credentials_version(session)
     kept = _PARENTS.setdefault(session.get_bind().engine, {})
-    cached = kept.get((newest, count))
+    cached = kept.get((newest, count, wire))
     if cached is not None:
         return dict(cached)
     parents: dict[str, str | None] = {}
@@ -231,7 +231,7 @@ def site_parents(session: Session) -> dict[str, str | None]:
         if isinstance(credential, Certificate):
             parents[credential.site] = credential.parent
     kept.clear()
-    kept[(newest, count)] = parents
+    kept[(newest, count, wire)] = parents
     return dict(parents)
 
 

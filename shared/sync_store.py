@@ -645,24 +645,28 @@ def release_versions(session: Session) -> dict[str, int]:
     return {r.kind: r.version for r in latest_releases(session)}
 
 
-_KEYRINGS: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int, int, str, bytes], KeyRing]] = (
-    weakref.WeakKeyDictionary())
+_KEYRINGS: weakref.WeakKeyDictionary[
+    Engine, dict[tuple[int, int, bytes, int, str, bytes], KeyRing]] = weakref.WeakKeyDictionary()
 _VERSION = "sanji.credentials_version"
 
 
-def credentials_version(session: Session) -> tuple[int, int, int]:
+def credentials_version(session: Session) -> tuple[int, int, bytes, int]:
     """What the keyring and the tree of certified sites are built from, in one small query
-    per transaction: the newest credential id and the count (credentials are only ever
-    added) and the newest revocations release. Adding either forgets it."""
+    per transaction: the newest credential's id and wire form and the count (credentials
+    are only ever added; the wire tells apart a credential that took the id of one rolled
+    back) and the newest revocations release. Adding either forgets it."""
     transaction = session.get_transaction()
     held = session.info.get(_VERSION)
     if held is not None and transaction is not None and held[0] is transaction:
-        return cast(tuple[int, int, int], held[1])
+        return cast(tuple[int, int, bytes, int], held[1])
     revoked = (select(func.max(SyncRelease.version))
                .where(SyncRelease.kind == "revocations").scalar_subquery())
-    newest, count, revocations = session.execute(
-        select(func.max(SyncCredential.id), func.count(SyncCredential.id), revoked)).one()
-    version = (int(newest or 0), int(count or 0), int(revocations or 0))
+    newest_wire = (select(SyncCredential.wire).order_by(SyncCredential.id.desc()).limit(1)
+                   .scalar_subquery())
+    newest, count, wire, revocations = session.execute(
+        select(func.max(SyncCredential.id), func.count(SyncCredential.id), newest_wire,
+               revoked)).one()
+    version = (int(newest or 0), int(count or 0), bytes(wire or b""), int(revocations or 0))
     session.info[_VERSION] = (session.get_transaction(), version)
     return version
 

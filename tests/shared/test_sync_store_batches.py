@@ -151,3 +151,24 @@ def test_the_kept_keyring_follows_new_credentials_and_revocations(session: Sessi
     session.commit()
     revoked = store.build_keyring(session, HUB, hub.public_raw)
     assert revoked.key(village.key_id).revoked_through == (1, 3)
+
+
+def test_a_credential_rolled_back_never_lingers_in_the_kept_tree(session: Session) -> None:
+    from shared.exchange import site_parents
+
+    hub = generate_key(HUB)
+    village, other = generate_key(VILLAGE), generate_key(VILLAGE_2)
+    store.add_credentials(session, [issue_certificate(
+        hub, site=VILLAGE, parent="431002001", tier="village", public_raw=village.public_raw,
+        now=NOW)], forward=False)
+    assert VILLAGE in site_parents(session)
+    assert store.build_keyring(session, HUB, hub.public_raw).knows_site(VILLAGE)
+    session.rollback()  # the request that brought it was refused
+    store.add_credentials(session, [issue_certificate(
+        hub, site=VILLAGE_2, parent="431002001", tier="village", public_raw=other.public_raw,
+        now=NOW)], forward=False)
+    session.commit()
+    parents = site_parents(session)
+    assert VILLAGE_2 in parents and VILLAGE not in parents
+    ring = store.build_keyring(session, HUB, hub.public_raw)
+    assert ring.knows_site(VILLAGE_2) and not ring.knows_site(VILLAGE)
