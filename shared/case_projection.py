@@ -185,7 +185,7 @@ class DecidingHooks(NoHooks):
         arrived: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
         for event in events:
             arrived.setdefault(event.case_id, set()).add((event.origin, event.epoch, event.seq))
-        logs = case_work.many_case_events(session, site.sealer, arrived)
+        logs = case_work.many_case_events(session, site.sealer, events)
         registered = [(case_id, logs[case_id], item) for case_id in arrived
                       if (item := self._registered_item(logs[case_id])) is not None]
         owners = self._owner(session, [(events[0].origin, item)

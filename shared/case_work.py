@@ -54,10 +54,24 @@ def sealed_case_events(session: Session, sealer: sync_store.PayloadSealer,
 
 
 def many_case_events(session: Session, sealer: sync_store.PayloadSealer,
-                     case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[CaseEvent]]:
-    """:func:`case_events` of many cases, read in one query."""
-    return {case_id: _domain_events(rows, sealer)
-            for case_id, rows in sync_store.case_logs(session, case_ids).items()}
+                     arrived: Sequence[Event]) -> dict[uuid.UUID, list[CaseEvent]]:
+    """:func:`case_events` of every case the just stored ``arrived`` events touch, read in
+    one query. A case whose registration is among them holds nothing else here (its
+    origin's chain starts with it, and every other site's events follow it), so its log is
+    built from ``arrived`` without reading it back."""
+    by_case: dict[uuid.UUID, list[Event]] = {}
+    for event in arrived:
+        by_case.setdefault(event.case_id, []).append(event)
+    fresh = {case_id for case_id, events in by_case.items()
+             if events[0].type == EventType.REGISTERED.value}
+    logs = {case_id: _domain_events(rows, sealer) for case_id, rows in
+            sync_store.case_logs(session, [c for c in by_case if c not in fresh]).items()}
+    for case_id in fresh:
+        logs[case_id] = [
+            CaseEvent.from_store(str(e.case_id), e.origin, e.epoch, e.seq, EventType(e.type),
+                                 _actor(e.actor), e.at, dict(e.payload))
+            for e in by_case[case_id] if e.type in _KNOWN_TYPES]
+    return logs
 
 
 def _domain_events(rows: Iterable[Any], sealer: sync_store.PayloadSealer) -> list[CaseEvent]:
