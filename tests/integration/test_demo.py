@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -16,15 +17,30 @@ import requests
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
+def free_ports(count: int) -> int:
+    """A base port whose ``count`` ports from it are all free, below the kernel's range of
+    ephemeral ports (a port from that range can be taken by any outgoing connection between
+    this check and the demo binding it); bounded."""
+    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, ephemeral - count)
+        if all(_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no block of free ports below the ephemeral range")
+
+
+def _free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def test_demo_serves_the_guide_writes_demo_json_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_ports(7)  # the hub, two townships, four villages
     demo = subprocess.Popen(
         [sys.executable, "-m", "sanji_cli", "demo", "--data-dir", str(tmp_path),
          "--base-port", str(port)],
@@ -36,7 +52,10 @@ def test_demo_serves_the_guide_writes_demo_json_and_stops_on_sigterm(tmp_path: P
             if facts_file.exists() or demo.poll() is not None:
                 break
             time.sleep(0.2)
-        assert facts_file.exists(), "demo.json was not written"
+        if not facts_file.exists():
+            output = demo.stdout.read().decode(errors="replace") if demo.poll() is not None \
+                else "(still running)"
+            pytest.fail(f"demo.json was not written; the demo said: {output[-2000:]}")
         facts = json.loads(facts_file.read_text())
         hub = facts["sites"][0]
         assert hub == {"code": "431000", "name": "郴州市政务服务中心", "tier": "city",
