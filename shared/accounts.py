@@ -549,3 +549,19 @@ def load_or_create_secret(path: Path) -> bytes:
     if len(secret) < SECRET_BYTES:
         raise ValueError(f"{path} holds {len(secret)} bytes, not a {SECRET_BYTES}-byte secret")
     return secret
+
+
+def window_operator_problem(session: Session, site: str, window: str, username: str, *,
+                            must_be_active: bool) -> str | None:
+    """What is wrong with ``username`` as an operator of ``window`` at ``site`` (None: nothing):
+    a case is only ever handed to someone who can work it there."""
+    if not username:
+        return "required"
+    account = session.get(UserAccount, username)
+    if account is None or account.site != site:
+        return f"no user {username} at this site"
+    if account.role != Role.WINDOW_OPERATOR.value or account.window != window:
+        return f"{username} is not an operator of window {window}"
+    if must_be_active and not account.active:
+        return f"{username}'s account is not active"
+    return None

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared import case_work
-from shared.accounts import UserAccount
+from shared.accounts import UserAccount, window_operator_problem
 from shared.case_events import Actor, Role
 from shared.errors import NotPermitted, Problems
 from shared.window_workflow import ActionRequest
@@ -60,20 +60,6 @@ def window_operators(session: Session, site: str, window: str) -> list[str]:
         .order_by(UserAccount.username).limit(MAX_OPERATORS)))
 
 
-def _operator_problem(session: Session, site: str, window: str, username: str, *,
-                      must_be_active: bool) -> str | None:
-    if not username:
-        return "required"
-    account = session.get(UserAccount, username)
-    if account is None or account.site != site:
-        return f"no user {username} at this site"
-    if account.role != Role.WINDOW_OPERATOR.value or account.window != window:
-        return f"{username} is not an operator of window {window}"
-    if must_be_active and not account.active:
-        return f"{username}'s account is not active"
-    return None
-
-
 def check_request(session: Session, actor: Actor, window: str, from_operator: str,
                   to_operator: str) -> None:
     """Refuse a non-supervisor (403), or name every bad person in the request (400)."""
@@ -82,10 +68,12 @@ def check_request(session: Session, actor: Actor, window: str, from_operator: st
                                    f"not a {actor.role}")
     problems: dict[str, str] = {}
     # The absent operator's account may have been switched off meanwhile; the colleague's not.
-    found = _operator_problem(session, actor.site, window, from_operator, must_be_active=False)
+    found = window_operator_problem(session, actor.site, window, from_operator,
+                                    must_be_active=False)
     if found:
         problems["from"] = found
-    found = _operator_problem(session, actor.site, window, to_operator, must_be_active=True)
+    found = window_operator_problem(session, actor.site, window, to_operator,
+                                    must_be_active=True)
     if found:
         problems["to"] = found
     if not problems and from_operator == to_operator:

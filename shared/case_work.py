@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared import sync_store
+from shared.accounts import window_operator_problem
 from shared.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.case_state import CaseState, fold
 from shared.catalogue import Catalogue, ServiceItem
-from shared.errors import NotFound
+from shared.errors import NotFound, Problems
 from shared.exchange import SyncSite, send_all_down
 from shared.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
 from shared.working_days import WorkingDayCalendar
@@ -202,6 +203,11 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         deadline = calendar.deadline(started, item.promised_days, state.pauses).due_at
         request = _with_deadline(request, deadline)
     result = perform(state, rules, actor, request, now)
+    if request.action == "reassign":  # only to someone who can work the case here
+        problem = window_operator_problem(session, actor.site, state.window or "",
+                                          request.assignee or "", must_be_active=True)
+        if problem is not None:
+            raise Problems({"assignee": problem}, "the reassignment is not valid")
     append_drafts(session, site, case_id, result.events, now, state.origin_site)
     return result.state
 

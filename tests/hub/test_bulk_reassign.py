@@ -217,6 +217,25 @@ def test_the_api_refuses_in_the_contract_shape(desk: Desk, username: str, body: 
     assert desk.untouched()
 
 
+@pytest.mark.parametrize(("assignee", "problem"), [
+    ("nobody", "no user nobody"),
+    (ELSEWHERE, "not an operator of window"),
+    ("mz-cashier", "not an operator of window"),
+])
+def test_one_case_goes_only_to_an_operator_of_its_window(desk: Desk, assignee: str,
+                                                        problem: str) -> None:
+    lead = desk.hub.login(LEAD)
+    case_id = desk.absent_cases[0]
+    refused = lead.post(f"/api/v1/cases/{case_id}/actions",
+                        json={"action": "reassign", "assignee": assignee})
+    assert refused.status_code == 400
+    assert problem in refused.get_json()["error"]["fields"]["assignee"]
+    assert desk.untouched()
+    moved = lead.post(f"/api/v1/cases/{case_id}/actions",
+                      json={"action": "reassign", "assignee": PRESENT})
+    assert moved.status_code == 200 and moved.get_json()["claimed_by"] == PRESENT
+
+
 def test_the_api_knows_no_such_window(desk: Desk) -> None:
     client = desk.hub.app.test_client()
     response = client.post("/api/v1/windows/W-NOPE/reassign",
