@@ -239,12 +239,8 @@ def children_of(session: Session, site: str) -> set[str]:
     return {s for s, p in site_parents(session).items() if p == site}
 
 
-def child_toward(session: Session, site: str, target: str) -> str | None:
-    """The child of ``site`` on the way down to ``target`` (None if not below ``site``)."""
-    return _child_toward(site_parents(session), site, target)
-
-
 def _child_toward(parents: Mapping[str, str | None], site: str, target: str) -> str | None:
+    """The child of ``site`` on the way down to ``target`` (None if not below ``site``)."""
     current: str | None = target
     for _ in range(32):
         if current is None:
@@ -587,9 +583,10 @@ def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, o
             refs.setdefault(sha, (size, media_type))
     if not refs:
         return 0
+    held = {sha: blobs.has(sha) for sha in refs}  # one look at the disk per scan
     new = [store.BlobRecord(sha, size, media_type,
                             state=store.BLOB_OWED if owed else store.BLOB_NOT_OWED,
-                            held=blobs.has(sha), noted_ms=now_ms)
+                            held=held[sha], noted_ms=now_ms)
            for sha, (size, media_type) in refs.items()]
     inserted = store.add_blob_records(session, new)  # most scans are new: one statement
     became = len(inserted) if owed else 0
@@ -599,7 +596,7 @@ def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, o
         if record is None:
             continue
         changed = False
-        if not record.held and blobs.has(sha):
+        if not record.held and held[sha]:
             record.held = changed = True
         if owed and record.state != store.BLOB_OWED:
             record.state, record.want, record.done_ms = store.BLOB_OWED, None, None

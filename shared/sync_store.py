@@ -382,15 +382,6 @@ def store_received_many(session: Session, sealer: PayloadSealer, events: Sequenc
     return stored
 
 
-def store_received(
-    session: Session, sealer: PayloadSealer, event: Event, *, up: bool, now_ms: int
-) -> SyncEvent | None:
-    """:func:`store_received_many` for one event: its new row, or None for a duplicate."""
-    if not store_received_many(session, sealer, [event], up=up, now_ms=now_ms):
-        return None
-    return _held_row(session, event)
-
-
 def is_held(session: Session, origin: str, epoch: int, seq: int) -> bool:
     return (
         session.scalar(
@@ -408,11 +399,6 @@ def case_rows(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
         session.scalars(select(SyncEvent).where(SyncEvent.case_id == case_id)
                         .order_by(SyncEvent.id))
     )
-
-
-def case_origin(session: Session, case_id: uuid.UUID) -> str | None:
-    """The site that registered the case, by its ``registered`` event."""
-    return case_origins(session, [case_id]).get(case_id)
 
 
 def case_origins(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from node.db_session import app_session
-from shared.sync_store import SyncEvent, SyncOutbox, store_received
+from shared.sync_store import SyncEvent, SyncOutbox, store_received_many
 from sync_protocol import ChainHead, append_event, generate_key
 from sync_protocol.times import to_ms
 from tests.node.conftest import PNG, Clock, case_body, node_services, post_case
@@ -44,7 +44,8 @@ def _arrive(
     event = append_event(head, _HUB_KEY, case_id=uuid.UUID(case_id), actor=actor, at=clock(),
                          type=type_, payload=payload or {})
     with app_session(app) as session:
-        assert store_received(session, node.sealer, event, up=False, now_ms=to_ms(clock()))
+        assert store_received_many(session, node.sealer, [event], up=False,
+                                   now_ms=to_ms(clock())) == [event]
         node.sync_site.hooks.events_arrived(session, [event], clock())
         session.commit()
 

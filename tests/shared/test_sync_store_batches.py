@@ -89,8 +89,8 @@ def test_events_already_held_are_skipped_not_doubled(session: Session) -> None:
     assert [e.seq for e in again] == [4]
     assert session.scalar(select(func.count()).select_from(store.SyncEvent)) == 4
     assert session.scalar(select(func.count()).select_from(store.SyncOutbox)) == 4
-    assert store.store_received(session, store.PlainPayloads(), events[0], up=False,
-                                now_ms=to_ms(NOW)) is None
+    assert store.store_received_many(session, store.PlainPayloads(), events[:1], up=False,
+                                     now_ms=to_ms(NOW)) == []
     assert [r.seq for r in store.case_rows(session, case_id)] == [1, 2, 3, 4]
 
 
