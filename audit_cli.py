@@ -16,9 +16,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared import sync_store
-from shared.db import make_engine
-from shared.exchange import site_parents
+from shared.exchange.tree import site_parents
+from shared.storage import sync_store
+from shared.storage.db import make_engine
 from sync_protocol import Event, KeyRing, ProtocolError, load_key, verify_store
 
 

@@ -21,9 +21,9 @@ from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from bench.wire_data import GIVEN, SURNAMES, id_number, mobile
-from shared.catalogue import Catalogue, FieldType, FormField, ServiceItem
-from shared.form_validation import form_json_values, validate_form
-from shared.identity import USCC_CHARSET, uscc_check_char, validate_applicant
+from shared.domain.catalogue import Catalogue, FieldType, FormField, ServiceItem
+from shared.domain.form_validation import form_json_values, validate_form
+from shared.domain.identity import USCC_CHARSET, uscc_check_char, validate_applicant
 from sync_protocol import ChainHead, Event, SiteKey, append_event, generate_key
 
 TODAY = date(2026, 12, 1)

@@ -53,8 +53,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.hub_bench_data import Village, make_villages, site_codes
 from bench.node_intake import free_port, percentile, sanji
-from shared.catalogue import Catalogue
-from shared.catalogue_loader import load_sample_catalogue
+from shared.domain.catalogue import Catalogue
+from shared.domain.catalogue_loader import load_sample_catalogue
 from sync_protocol import (
     Certificate,
     ChildExchange,
@@ -69,7 +69,7 @@ from sync_protocol import (
 
 BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HUB = "431000"
-SAMPLE_CATALOGUE = Path(__file__).resolve().parents[1] / "shared" / "data" / \
+SAMPLE_CATALOGUE = Path(__file__).resolve().parents[1] / "shared" / "domain" / "data" / \
     "sample_catalogue.yaml"
 Send = Callable[[bytes], tuple[int, bytes]]
 
@@ -204,7 +204,7 @@ def register_tree(factory: sessionmaker[Session], hub_key: SiteKey, villages: li
     ``sanji hub add-site`` and enrolment do; returns the townships ready to relay."""
     from hub.models import HubSite
     from hub.sites import add_site
-    from shared import sync_store
+    from shared.storage import sync_store
 
     now = datetime.now(UTC)
     by_code = {v.code: v for v in villages}
@@ -255,7 +255,7 @@ class Held:
 
 def held(factory: sessionmaker[Session]) -> Held:
     from hub.models import HubCase
-    from shared.sync_store import SyncDown, SyncEvent
+    from shared.storage.sync_store import SyncDown, SyncEvent
 
     with factory() as session:
         below = session.scalar(select(func.count()).select_from(SyncEvent)
@@ -380,7 +380,7 @@ def expected(villages: Sequence[Village], relays: Sequence[Township], sent: int,
              catalogue: Catalogue) -> tuple[int, int]:
     """Registrations among the first ``sent`` events, and how many cases the hub routes: the
     ones it decides, unless withdrawn in the very request that brought the registration."""
-    from shared.case_work import owner_of
+    from shared.deciding.case_work import owner_of
 
     township = {v.code: v.township for v in villages}
     registered = routed = count = 0
@@ -421,10 +421,11 @@ def in_process_sender(factory: sessionmaker[Session], data_dir: Path,
                       catalogue: Catalogue) -> Send:
     """``answer_child`` with the hub's own SyncSite and blob store, a fresh session per request
     (as the Flask app has)."""
-    from hub.app import HubServices
+    from hub.services import HubServices
     from hub.settings import HubSettings
-    from shared.blob_store import BlobStore
-    from shared.exchange import answer_child, use_blob_store
+    from shared.exchange.parent import answer_child
+    from shared.exchange.site import use_blob_store
+    from shared.storage.blob_store import BlobStore
 
     services = HubServices(HubSettings.load(data_dir), catalogue)
     site = services.sync_site
@@ -519,7 +520,7 @@ def hub_on(base_url: str, name: str, tmp: Path, villages: list[Village],
            args: argparse.Namespace) -> Iterator[tuple[Setup, Path]]:
     """A fresh hub database and data directory with the tree registered."""
     from hub.identity import hub_key
-    from shared.db import make_engine
+    from shared.storage.db import make_engine
 
     with scratch_database(base_url, name) as url:
         data_dir = tmp / name
@@ -672,7 +673,7 @@ def parallel_replay(args: argparse.Namespace, relays: Sequence[Township], data_d
     of that hub's database taken before anything arrived: the hub does exactly the same work
     (the frames are new to the copy, and its answers come at the same link positions, which
     the frames acknowledge), while the sender only posts bytes and checks the status."""
-    from shared.db import make_engine
+    from shared.storage.db import make_engine
 
     n = args.processes
     window = time.monotonic() - min(t.recorded_at for t in relays if t.frames)

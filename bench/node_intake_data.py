@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.identity import resident_id_check_char
+from shared.domain.identity import resident_id_check_char
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["建国", "秀英", "𠮷祥", "桂兰", "志强", "海燕", "德明", "玉梅", "卫东", "春花"]

@@ -51,8 +51,8 @@ from bench.hub_ingest import (
     scratch_database,
 )
 from bench.node_intake import percentile
-from shared.catalogue import Catalogue
-from shared.catalogue_loader import load_sample_catalogue
+from shared.domain.catalogue import Catalogue
+from shared.domain.catalogue_loader import load_sample_catalogue
 
 DAY_MS = 86_400_000
 COLUMNS = ("case_id", "acceptance_no", "origin", "item_code", "kind", "window", "owner_site",
@@ -198,12 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
 
-    from hub.app import HubServices, create_app
+    from hub.app import create_app
     from hub.identity import token_secret
     from hub.ingest import HubWindowStore
+    from hub.services import HubServices
     from hub.settings import HubSettings
-    from shared.accounts import TokenSigner, add_user
-    from shared.db import make_engine
+    from shared.storage.accounts import TokenSigner, add_user
+    from shared.storage.db import make_engine
 
     print(code_under_test())
     catalogue = load_sample_catalogue()

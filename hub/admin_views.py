@@ -7,7 +7,7 @@ when a village PC is replaced, move a site under another parent, add users, publ
 catalogue. Admins and supervisors may look; only admins change anything. Like the window
 pages these are plain server-rendered HTML with a few hundred bytes of inline CSS and no
 script, every page far below 60 KB (long lists are paged) so it opens over a 64 kbit/s link;
-every form carries the login session's CSRF token (:func:`shared.window_views.csrf_token`).
+every form carries the login session's CSRF token (:func:`shared.web.pages.csrf_token`).
 The texts are :mod:`hub.i18n`'s: Chinese by default, English with ``?lang=en``.
 
 The domain rules live where the CLI uses them too (:mod:`hub.sites`, :func:`add_user`,
@@ -26,11 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
 
 import pyotp
 import segno
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -38,24 +37,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.utils import secure_filename
 
-from hub.app import services
 from hub.db_session import get_session
 from hub.models import HubCase, HubEnrolmentCode, HubSite
 from hub.releases import HubRelease, import_catalogue, published_years
+from hub.services import services
 from hub.sites import IssuedCode, add_site, issue_code, move_site, path_up
 from hub.user_sync import AccountChange, change_account, publish_account
-from shared import sync_store
-from shared.accounts import USER_ROLES, Claims, UserAccount, add_user
-from shared.auth_api import require_user
-from shared.errors import DomainError, InvalidInput, NotFound, Problems
-from shared.exchange import WIRE_VERSION, child_ack, child_info, children_of
-from shared.i18n import t
-from shared.release_content import CALENDAR, CATALOGUE
-from shared.window_views import csrf_ok, csrf_token
-from shared.working_days import SHANGHAI, WorkingDayCalendar, local_date
+from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems
+from shared.domain.release_content import CALENDAR, CATALOGUE
+from shared.domain.working_days import SHANGHAI, WorkingDayCalendar, local_date
+from shared.exchange.site import WIRE_VERSION
+from shared.exchange.status import child_ack, child_info
+from shared.exchange.tree import children_of
+from shared.storage import sync_store
+from shared.storage.accounts import USER_ROLES, UserAccount, add_user
+from shared.web.i18n import t
+from shared.web.pages import CSRF_FIELD, csrf_ok, csrf_token, no_store, refusal_page, signed_in
+from shared.web.sign_in import require_user
 from sync_protocol.times import to_ms
 
 bp = Blueprint("admin", __name__)
+bp.register_error_handler(
+    DomainError, lambda exc: refusal_page("admin/base.html", exc, "adm"))
+bp.after_request(no_store)
 
 VIEW_ROLES = ("admin", "supervisor")
 EDIT_ROLE = "admin"
@@ -77,12 +81,6 @@ RELEASE_KINDS = (CATALOGUE, CALENDAR)
 def _names(prefix: str, codes: Sequence[str]) -> dict[str, str]:
     """``code -> name`` in this request's language, from the ``prefix.code`` texts."""
     return {code: t(f"{prefix}.{code}") for code in codes}
-
-
-def _refusal_title(status: int) -> str:
-    key = f"adm.refused_{status}"
-    text = t(key)
-    return t("adm.error") if text == key else text
 
 
 def _holiday(name: str) -> str:
@@ -172,13 +170,8 @@ class NewSecret:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _claims() -> Claims:
-    claims: Claims = g.claims
-    return claims
-
-
 def _is_admin() -> bool:
-    return _claims().role == EDIT_ROLE
+    return signed_in().role == EDIT_ROLE
 
 
 def _when(ms: int | None) -> str | None:
@@ -207,26 +200,7 @@ def _refusal(exc: DomainError) -> dict[str, str]:
 
 
 def _csrf_refused() -> ResponseReturnValue:
-    return render_template("admin/base.html", me=_claims(), problem=t("form_expired")), 400
-
-
-@bp.errorhandler(DomainError)
-def _refused(exc: DomainError) -> ResponseReturnValue:
-    """A refusal no form can show (an unknown site in the address) as a small page."""
-    title = _refusal_title(exc.http_status)
-    html = render_template("admin/base.html", problem=f"{title}: {exc.reason}",
-                           me=getattr(g, "claims", None))
-    return html, exc.http_status
-
-
-@bp.after_request
-def _private(response: Any) -> Any:
-    """Admin pages carry one-time codes and secrets: never cached, never framed. The public
-    calendar sets its own caching first."""
-    if "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    return render_template("admin/base.html", me=signed_in(), problem=t("form_expired")), 400
 
 
 # -- sites ----------------------------------------------------------------------------------
@@ -333,7 +307,7 @@ def _render_sites(*, issued: IssuedCode | None = None, issued_kind: str = "",
     direct = _direct_children(session, hub_code, sites)
     rows = _site_rows(session, shown, hub_code, direct, hub.clock())
     html = render_template(
-        "admin/sites.html", me=_claims(), admin=_is_admin(), rows=rows, total=len(order),
+        "admin/sites.html", me=signed_in(), admin=_is_admin(), rows=rows, total=len(order),
         start=start, limit=SITE_ROWS, under=under,
         path=list(reversed(path_up(session, under))) if under else [],
         tiers=_names("adm.tier", TIERS), child_tiers=CHILD_TIERS, hub_code=hub_code,
@@ -363,7 +337,7 @@ def sites() -> ResponseReturnValue:
 @require_user(EDIT_ROLE)
 def add_site_form() -> ResponseReturnValue:
     """Register a site and show its one-time enrolment code, in this answer only."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return _csrf_refused()
     session = get_session()
     hub = services()
@@ -387,7 +361,7 @@ def add_site_form() -> ResponseReturnValue:
 def reenrol_form() -> ResponseReturnValue:
     """A new one-time code for a site whose PC was replaced; earlier unused codes stop
     working at once."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return _csrf_refused()
     session = get_session()
     hub = services()
@@ -416,7 +390,7 @@ def _move_problem(session: Session, hub_code: str, site: str, parent: str) -> st
 @require_user(EDIT_ROLE)
 def move_form() -> ResponseReturnValue:
     """Put a site under another parent; it takes effect at the site's next enrolment."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return _csrf_refused()
     session = get_session()
     site, parent = _field("site", 20), _field("parent", 20)
@@ -463,7 +437,7 @@ def _render_users(*, secret: NewSecret | None = None,
         HubSite.code.in_({u.site for u in users}))).all())
     catalogue = services().catalogue
     html = render_template(
-        "admin/users.html", me=_claims(), admin=_is_admin(), users=users,
+        "admin/users.html", me=signed_in(), admin=_is_admin(), users=users,
         total=int(session.scalar(count_query) or 0), start=start, limit=USER_ROWS,
         site_filter=site, site_names=names, roles=_names("adm.role", USER_ROLES),
         role_codes=USER_ROLES,
@@ -498,7 +472,7 @@ def _account_context_problems(session: Session, site: str, window: str | None) -
 @require_user(EDIT_ROLE)
 def add_user_form() -> ResponseReturnValue:
     """Add an account; a supervisor's or admin's TOTP secret is shown in this answer only."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return _csrf_refused()
     session = get_session()
     site = _field("site", 20)
@@ -532,14 +506,14 @@ def add_user_form() -> ResponseReturnValue:
 
 def _actor() -> str:
     """Who changes an account, as the event that carries it down records it."""
-    return f"{_claims().role}:{_claims().username}"
+    return f"{signed_in().role}:{signed_in().username}"
 
 
 def _render_user(user: UserAccount, *, secret: NewSecret | None = None,
                  problems: Mapping[str, str] | None = None, changed: str = "",
                  status: int = 200) -> ResponseReturnValue:
     html = render_template(
-        "admin/user.html", me=_claims(), admin=_is_admin(), user=user,
+        "admin/user.html", me=signed_in(), admin=_is_admin(), user=user,
         roles=_names("adm.role", USER_ROLES),
         role_codes=USER_ROLES, windows=services().catalogue.windows, when=_when,
         secret=secret, problems=problems or {}, changed=changed,
@@ -580,7 +554,7 @@ def _form_change() -> AccountChange:
 @require_user(EDIT_ROLE)
 def change_user_form(username: str) -> ResponseReturnValue:
     """Apply one change; it goes down to the user's site at its next exchange."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return _csrf_refused()
     session = get_session()
     user = _account(session, username)
@@ -663,7 +637,7 @@ def _render_releases(*, published: int | None = None,
     in_force = _newest_in_force(session, now)
     listed = list((problems or {}).items())
     html = render_template(
-        "admin/releases.html", me=_claims(), admin=_is_admin(),
+        "admin/releases.html", me=signed_in(), admin=_is_admin(),
         releases=_release_rows(session, in_force, now), limit=RELEASE_ROWS,
         in_force=in_force, children=_children_releases(session, in_force),
         kinds=_names("adm.kind", RELEASE_KINDS), catalogue_in_use=hub.catalogue.version,
@@ -700,7 +674,7 @@ def _effective_from(value: str, now: datetime) -> datetime | None:
 def upload_catalogue() -> ResponseReturnValue:
     """Check an uploaded catalogue file and publish it as the next signed release; a bad
     file is listed problem by problem and nothing is published."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return _csrf_refused()
     session = get_session()
     hub = services()
@@ -719,7 +693,7 @@ def upload_catalogue() -> ResponseReturnValue:
             path = Path(folder) / name
             path.write_bytes(data)
             release = import_catalogue(session, hub.key, path, effective_from=effective,
-                                       now=now, by=_claims().username)
+                                       now=now, by=signed_in().username)
         session.commit()
     except DomainError as exc:
         session.rollback()

@@ -1,7 +1,7 @@
 """The hub's background work: the deadline timers, every minute, in every hub process.
 
 Several processes may run it against one PostgreSQL database; the work is claimed row by
-row with ``FOR UPDATE SKIP LOCKED`` (:mod:`shared.deadline_timers`), so it is never done
+row with ``FOR UPDATE SKIP LOCKED`` (:mod:`shared.deciding.deadline_timers`), so it is never done
 twice."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from hub import db_session
-from hub.app import HubServices
 from hub.ingest import HUB_TIER
 from hub.models import HubCase
-from shared.deadline_timers import TimerRun, run_due_timers
+from hub.services import HubServices, services_of
+from shared.deciding.deadline_timers import TimerRun, run_due_timers
 
 LOG = logging.getLogger("sanji.hub.background")
 TIMER_SECONDS = 60.0
@@ -24,7 +24,7 @@ TIMER_SECONDS = 60.0
 
 def run_timers(app: Flask) -> TimerRun:
     """One run of the deadline timers."""
-    hub: HubServices = app.extensions["sanji_hub"]
+    hub: HubServices = services_of(app)
     return run_due_timers(db_session.session_factory(app), hub.sync_site,
                           hub.catalogue, hub.calendar, HUB_TIER, HubCase, hub.clock())
 

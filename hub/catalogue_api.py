@@ -6,11 +6,11 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from hub.app import services
 from hub.db_session import get_session
 from hub.models import HubCase, HubSite
-from shared.catalogue import catalogue_api_dict
-from shared.sync_store import SyncEvent
+from hub.services import services
+from shared.domain.catalogue import catalogue_api_dict
+from shared.storage.sync_store import SyncEvent
 
 bp = Blueprint("catalogue_api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from hub.settings import CONFIG_FILE, HubSettings
-from shared.errors import DomainError
+from shared.domain.errors import DomainError
 
 DEFAULT_PORT = 8000
 
@@ -44,7 +44,7 @@ def init_command(
     public_base_url: str,
 ) -> None:
     """Create the hub's data directory and settings."""
-    from shared.catalogue_loader import load_catalogue
+    from shared.domain.catalogue_loader import load_catalogue
 
     try:
         settings = HubSettings(
@@ -115,7 +115,7 @@ def _open(data_dir: Path) -> tuple[HubSettings, Any]:
     from sqlalchemy.orm import sessionmaker
 
     from hub.db_session import MIGRATIONS
-    from shared.db import make_engine
+    from shared.storage.db import make_engine
 
     try:
         settings = HubSettings.load(data_dir)
@@ -205,7 +205,7 @@ def add_user_command(data_dir: Path, username: str, password: str, role: str, si
     """Add a user; supervisors and admins get a TOTP secret for their authenticator app.
     The account goes down to its site at the site's next exchange (or with its enrolment)."""
     from hub.user_sync import CLI_ACTOR, command_site, publish_account
-    from shared.accounts import add_user
+    from shared.storage.accounts import add_user
 
     settings, factory = _open(data_dir)
     with factory() as session:
@@ -321,7 +321,7 @@ def publish_calendar_command(file: Path, data_dir: Path, by: str) -> None:
     release that travels down to every node; the file's problems are listed."""
     from hub.identity import hub_key
     from hub.releases import publish_calendar
-    from shared.working_days import load_calendar_file
+    from shared.domain.working_days import load_calendar_file
 
     settings, factory = _open(data_dir)
     try:

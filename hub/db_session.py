@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.web_db import (
-    SHARED_PREFIXES,
-    Migrations,
+from shared.storage.migrations import SHARED_PREFIXES, Migrations
+from shared.web.request_db import (
     app_session,
     get_session,
     init_app,

@@ -88,8 +88,8 @@ def _register_plan(hub_dir: Path, plan: DemoPlan) -> dict[str, str]:
     from hub.db_session import MIGRATIONS
     from hub.settings import HubSettings
     from hub.sites import add_site, register_hub
-    from shared.accounts import add_user
-    from shared.db import make_engine
+    from shared.storage.accounts import add_user
+    from shared.storage.db import make_engine
 
     settings = HubSettings.load(hub_dir)
     engine = make_engine(settings.database_url)
@@ -149,7 +149,7 @@ def demo_command(data_dir: Path | None, base_port: int, townships: int,
                  scenario: bool) -> None:
     """Start a living city on 127.0.0.1: the hub, townships and villages, each a process,
     enrolled through the real enrolment path; print every site, URL and login."""
-    from shared.catalogue_loader import load_sample_catalogue
+    from shared.domain.catalogue_loader import load_sample_catalogue
 
     root = data_dir or Path(tempfile.mkdtemp(prefix="sanji-demo-"))
     root.mkdir(parents=True, exist_ok=True)

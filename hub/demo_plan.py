@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pyotp
 
-from shared.catalogue import Catalogue, SiteTier
+from shared.domain.catalogue import Catalogue, SiteTier
 
 HUB_CODE = "431000"
 HUB_NAME = "郴州市政务服务中心"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from hub.app import services
 from hub.db_session import get_session
 from hub.releases import releases_to_send
+from hub.services import services
 from hub.sites import enrol
-from shared.api_errors import error_response
-from shared.enrolment import MAX_REQUEST_BYTES
+from shared.exchange.enrolment import MAX_REQUEST_BYTES
+from shared.web.error_responses import error_response
 from sync_protocol import ProtocolError
 
 bp = Blueprint("hub_enrol", __name__, url_prefix="/api/v1")

@@ -1,7 +1,7 @@
 """The city hall's own front desk and the public status lookup at the hub.
 
 ``POST /api/v1/cases``: a walk-in applicant registered by a front-desk agent through the same
-checks as at a village (:mod:`shared.application`), with an ``Idempotency-Key`` so a double
+checks as at a village (:mod:`shared.domain.application`), with an ``Idempotency-Key`` so a double
 submit makes one case. The ``registered`` event is the hub's own; the hub's sync hooks then
 route it like any case that arrived from below (received, routed to the authorised window).
 
@@ -20,12 +20,11 @@ from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
-from hub.app import services
 from hub.db_session import get_session
 from hub.models import HubCase
-from shared import case_work, sync_store
-from shared.api_errors import error_response, flatten_messages
-from shared.application import (
+from hub.services import services
+from shared.deciding import case_work
+from shared.domain.application import (
     DELIVERIES,
     acceptance_number,
     check_application,
@@ -34,10 +33,11 @@ from shared.application import (
     query_code_hash,
     request_digest,
 )
-from shared.auth_api import require_user
-from shared.errors import DomainError, Problems, StateConflict
-from shared.rate_limit import FailureLimiter
-from shared.working_days import local_date
+from shared.domain.errors import DomainError, Problems, StateConflict
+from shared.domain.working_days import local_date
+from shared.storage import sync_store
+from shared.web.error_responses import error_response, flatten_messages
+from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms, to_ms
 
 bp = Blueprint("hub_front_desk", __name__, url_prefix="/api/v1")
@@ -131,8 +131,7 @@ def public_status() -> Response | tuple[Response, int]:
     address = request.remote_addr or "unknown"
     hub = services()
     now = hub.clock()
-    limiter = hub.extra.setdefault("status_limiter", FailureLimiter(10, 600))
-    assert isinstance(limiter, FailureLimiter)
+    limiter = hub.status_limiter
     if limiter.blocked(address, now.timestamp()):
         response = error_response(429, "too_many_requests", "too many tries; wait a while")
         response.headers["Retry-After"] = "600"

@@ -13,8 +13,8 @@ from collections import defaultdict
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from hub.app import services
-from shared.catalogue import ServiceItem, search_items
+from hub.services import services
+from shared.domain.catalogue import ServiceItem, search_items
 
 bp = Blueprint("guide", __name__)
 

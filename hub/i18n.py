@@ -1,7 +1,7 @@
 """The hub's interface texts: the service guide, the calendar and the administration pages,
 Chinese by default and English with ``?lang=en``.
 
-The mechanism is :mod:`shared.i18n`, the same as the nodes'; the window desk and the login
+The mechanism is :mod:`shared.web.i18n`, the same as the nodes'; the window desk and the login
 form bring their own texts with their blueprints.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from shared import i18n
-from shared.i18n import Messages
+from shared.web import i18n
+from shared.web.i18n import Messages
 
 GUIDE: Messages = {
     "guide.title": ("办事指南", "Service guide"),

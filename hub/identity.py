@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.accounts import TOKEN_SECRET_FILE, load_or_create_secret
-from shared.key_files import signing_key
+from shared.exchange.key_files import signing_key
+from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from sync_protocol import SiteKey
 
 HUB_KEY_FILE = "hub.key"

@@ -2,7 +2,7 @@
 (``hub_cases``) and route the cases it decides.
 
 A case's deciding site is found from the registry (:func:`hub.sites.path_up`) and the item's
-tier (:func:`shared.case_work.owner_of`); cases a township or county decides are only
+tier (:func:`shared.deciding.case_work.owner_of`); cases a township or county decides are only
 projected: the hub supervises every case of the city.
 """
 
@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from hub.models import HubCase
 from hub.sites import paths_up
-from shared import case_work
-from shared.case_projection import DecidingHooks, ProjectionStore
-from shared.catalogue import Catalogue, ServiceItem
-from shared.exchange import SyncSite
+from shared.deciding import case_work
+from shared.deciding.case_projection import DecidingHooks, ProjectionStore
+from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.exchange.site import SyncSite
 
 HUB_TIER = "city"
 

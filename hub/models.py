@@ -13,8 +13,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.case_projection import CaseProjectionColumns, queue_index
-from shared.db import Base
+from shared.deciding.case_projection import CaseProjectionColumns, queue_index
+from shared.storage.db import Base
 
 
 class HubSite(Base):

@@ -19,17 +19,17 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, String, func, select, t
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from shared.db import Base
-from shared.errors import InvalidInput, StateConflict
-from shared.release_content import (
+from shared.domain.errors import InvalidInput, StateConflict
+from shared.domain.release_content import (
     CALENDAR,
     CATALOGUE,
     calendar_from_release_content,
     calendar_release_content,
     catalogue_release_content,
 )
-from shared.sync_store import keep_release
-from shared.working_days import YearCalendar
+from shared.domain.working_days import YearCalendar
+from shared.storage.db import Base
+from shared.storage.sync_store import keep_release
 from sync_protocol import Release, Revocation, Signature, SiteKey, revocations_content, sign_release
 from sync_protocol.credentials import revocation_from_wire
 from sync_protocol.times import from_ms, to_ms
@@ -126,7 +126,7 @@ def import_catalogue(
     now: datetime,
     by: str,
 ) -> Release:
-    """Check a catalogue file and publish it; :class:`~shared.errors.Problems` lists every
+    """Check a catalogue file and publish it; :class:`~shared.domain.errors.Problems` lists every
     problem of a bad file and nothing is published."""
     suffix = path.suffix.lower()
     fmt = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}.get(suffix)

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from shared.errors import InvalidInput
-from shared.sites import validate_site_code
+from shared.domain.errors import InvalidInput
+from shared.domain.sites import validate_site_code
 
 CONFIG_FILE = "hub.json"
 DATABASE_FILE = "hub.sqlite"

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session, aliased
 
 from hub.models import HubEnrolmentCode, HubSite
 from hub.releases import revoke_key
-from shared import sync_store
-from shared.accounts import export_credentials
-from shared.case_events import TIERS
-from shared.enrolment import SiteFacts, grant, read_request
-from shared.errors import InvalidInput, NotFound, NotPermitted, Problems, StateConflict
-from shared.sites import validate_site_code
-from shared.sync_store import SyncEvent
+from shared.domain.case_events import TIERS
+from shared.domain.errors import InvalidInput, NotFound, NotPermitted, Problems, StateConflict
+from shared.domain.sites import validate_site_code
+from shared.exchange.enrolment import SiteFacts, grant, read_request
+from shared.storage import sync_store
+from shared.storage.accounts import export_credentials
+from shared.storage.sync_store import SyncEvent
 from sync_protocol import Release, Revocation, SiteKey
 from sync_protocol.times import from_ms, to_ms
 

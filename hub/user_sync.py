@@ -1,5 +1,5 @@
 """The hub's side of user sync: each change to an account becomes a hub-signed event that goes
-down toward the account's site (:mod:`shared.account_events`).
+down toward the account's site (:mod:`shared.exchange.account_events`).
 
 Call :func:`publish_account` in the transaction that changes the account, after the change:
 the event and its place in the stream toward the site commit with it, or neither does. A site
@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from hub.identity import hub_key
 from hub.models import HubSite
 from hub.settings import HubSettings
-from shared import sync_store
-from shared.account_events import ACCOUNT_EVENT, account_stream
-from shared.accounts import UserAccount, account_copy, change_role, set_active, set_password
-from shared.errors import InvalidInput, NotFound
-from shared.exchange import SyncSite, send_down
+from shared.domain.errors import InvalidInput, NotFound
+from shared.exchange.account_events import ACCOUNT_EVENT, account_stream
+from shared.exchange.site import SyncSite
+from shared.exchange.tree import send_down
+from shared.storage import sync_store
+from shared.storage.accounts import UserAccount, account_copy, change_role, set_active, set_password
 from sync_protocol.times import to_ms
 
 CLI_ACTOR = "system:sanji-hub"

@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from node.case_actions import HANDOVER_METHODS
 from node.case_progress import RATINGS
-from shared.application import DELIVERIES
+from shared.domain.application import DELIVERIES
 
 IDEMPOTENCY_KEY = validate.Regexp(r"^[\x21-\x7e]{1,100}$", error="1-100 printable ASCII characters")
 

@@ -20,7 +20,6 @@ from node.api_schemas import (
     MaterialUploadSchema,
     StatusQuerySchema,
 )
-from node.app import services
 from node.auth import current_actor
 from node.case_actions import add_material
 from node.case_summary import case_api_dict, public_status
@@ -34,10 +33,11 @@ from node.intake import (
 )
 from node.materials import check_upload, material_of
 from node.models import NodeCase
-from shared.api_errors import error_response
-from shared.catalogue import catalogue_api_dict, item_api_dict, search_items
-from shared.errors import InvalidInput, NotFound
-from shared.sync_store import count_pending_up
+from node.services import services
+from shared.domain.catalogue import catalogue_api_dict, item_api_dict, search_items
+from shared.domain.errors import InvalidInput, NotFound
+from shared.storage.sync_store import count_pending_up
+from shared.web.error_responses import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

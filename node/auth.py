@@ -17,8 +17,8 @@ from __future__ import annotations
 from flask import Flask, Response, g, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from node.app import services
-from shared.auth_api import current_claims
+from node.services import services
+from shared.web.sign_in import current_claims
 
 OPEN_PATHS = (
     "/login", "/logout", "/status", "/healthz", "/metrics", "/static/",

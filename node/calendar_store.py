@@ -10,9 +10,9 @@ import cbor2
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.release_content import CALENDAR, calendar_from_release_content
-from shared.sync_store import SyncRelease
-from shared.working_days import WorkingDayCalendar, YearCalendar
+from shared.domain.release_content import CALENDAR, calendar_from_release_content
+from shared.domain.working_days import WorkingDayCalendar, YearCalendar
+from shared.storage.sync_store import SyncRelease
 from sync_protocol.releases import release_from_wire
 
 

@@ -29,8 +29,8 @@ from node.case_progress import (
 from node.case_summary import missing_materials
 from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
-from shared.errors import InvalidInput, StateConflict
-from shared.exchange import SyncSite
+from shared.domain.errors import InvalidInput, StateConflict
+from shared.exchange.site import SyncSite
 
 HANDOVER_METHODS = ("in_person", "proxy", "courier")
 COMMENT_MAX_LENGTH = 500
@@ -117,7 +117,7 @@ def record_handover(
     if not receiver or len(receiver) > 100:
         problems["receiver_name"] = "required, at most 100 characters"
     if problems:
-        from shared.errors import Problems
+        from shared.domain.errors import Problems
 
         raise Problems(problems, "the hand-over is not complete")
     if case.stage == "handed_over":

@@ -1,7 +1,8 @@
 """Appending to a case's event log on the node, and the counters behind it.
 
 Every event this node authors is the next link of the node's hash chain, signed with the
-site key, and queued toward the parent, in the caller's transaction (:mod:`shared.sync_store`):
+site key, and queued toward the parent, in the caller's transaction
+(:mod:`shared.storage.sync_store`):
 whoever commits the event commits its way up. Events that come down from the parent
 (decisions, receipts) are stored by the exchange (:mod:`shared.exchange`), at most once per
 ``(origin, epoch, seq)``; :func:`refresh_progress` then updates the case list.
@@ -20,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from node.case_progress import progress_of
 from node.models import NodeCase, NodeMeta
-from shared import sync_store
-from shared.exchange import SyncSite
-from shared.link_state import load_parent_link
-from shared.sync_store import ACKED, SyncEvent, SyncOutbox, next_counter
+from shared.exchange.site import SyncSite
+from shared.storage import sync_store
+from shared.storage.link_state import load_parent_link
+from shared.storage.sync_store import ACKED, SyncEvent, SyncOutbox, next_counter
 from sync_protocol.times import to_ms
 
 

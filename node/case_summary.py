@@ -17,12 +17,12 @@ from node.case_log import case_events, event_payload
 from node.case_progress import SUPPLEMENT_EVENTS
 from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import ReceiptData, status_url
-from shared.case_state import fold
-from shared.case_work import sealed_case_events
-from shared.catalogue import Catalogue
-from shared.errors import DomainError, NotFound
-from shared.identity import mask_id_number
-from shared.sync_store import PayloadSealer
+from shared.deciding.case_work import sealed_case_events
+from shared.domain.case_state import fold
+from shared.domain.catalogue import Catalogue
+from shared.domain.errors import DomainError, NotFound
+from shared.domain.identity import mask_id_number
+from shared.storage.sync_store import PayloadSealer
 
 
 def item_name(catalogue: Catalogue, code: str, lang: str = "zh") -> str:

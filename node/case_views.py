@@ -14,7 +14,6 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from node.api_schemas import HandoverSchema, RatingSchema, TransferSchema
-from node.app import services
 from node.auth import current_actor
 from node.case_actions import (
     HANDOVER_METHODS,
@@ -41,11 +40,12 @@ from node.i18n import locale_name
 from node.materials import check_upload, material_of
 from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import LAYOUTS, HandoverLine, render_handover_list, render_receipt
-from shared.api_errors import flatten_messages
-from shared.errors import DomainError, NotFound
-from shared.identity import mask_id_number
-from shared.sync_store import SyncEvent
-from shared.window_texts import EVENT_NAMES
+from node.services import services
+from shared.domain.errors import DomainError, NotFound
+from shared.storage.sync_store import SyncEvent
+from shared.web.error_responses import flatten_messages
+from shared.web.pages import id_on_page
+from shared.web.window_texts import EVENT_NAMES
 
 bp = Blueprint("cases", __name__)
 
@@ -119,7 +119,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         registered=request.args.get("registered") == "1",
         query_code=query_code_of(case, node.sealer),
         applicant=applicant,
-        masked_id=mask_id_number(str(person.get("id_number", ""))),
+        masked_id=id_on_page(str(person.get("id_number", ""))),
         form_rows=form_rows,
         materials=materials_of(session, case),
         item_materials=item_materials,

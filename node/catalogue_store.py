@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.catalogue import Catalogue
-from shared.catalogue_loader import load_catalogue, load_sample_catalogue
-from shared.release_content import catalogue_from_release
+from shared.domain.catalogue import Catalogue
+from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
+from shared.domain.release_content import catalogue_from_release
 
 CATALOGUE_FILES = ("catalogue.json", "catalogue.yaml")
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 
 from node.enrolment_setup import site_from_code
 from node.settings import CONFIG_FILE, NodeSettings
-from shared.enrolment import EnrolmentRefused, Grant
-from shared.errors import DomainError
+from shared.domain.errors import DomainError
+from shared.exchange.enrolment import EnrolmentRefused, Grant
 
 DEFAULT_PORT = 8100
 
@@ -72,8 +72,8 @@ def init_command(
     ``--parent-url`` and ``--enroll-code``."""
     from node.db_session import upgrade_database
     from node.sealing import create_key_file
-    from shared.catalogue_loader import load_catalogue
-    from shared.db import make_engine
+    from shared.domain.catalogue_loader import load_catalogue
+    from shared.storage.db import make_engine
 
     site_code = site_code or site_from_code(enroll_code) or ""
     if bool(parent_url) != bool(enroll_code):
@@ -130,7 +130,7 @@ def _import_users(engine: Engine, granted: Grant) -> None:
     from sqlalchemy.orm import Session
 
     from node.models import NodeMeta
-    from shared.accounts import import_credentials
+    from shared.storage.accounts import import_credentials
 
     with Session(engine) as session:
         count = import_credentials(session, granted.users, now=datetime.now(UTC))
@@ -175,9 +175,10 @@ def _enrol(data_dir: Path, parent_url: str, code: str, site_code: str) -> Grant:
 
 def _warm_search_keys(app: Flask) -> None:
     """Compute the catalogue's pinyin keys in the background, so the first search is quick."""
-    from shared.catalogue import search_items
+    from node.services import services_of
+    from shared.domain.catalogue import search_items
 
-    catalogue = app.extensions["sanji_node"].catalogue
+    catalogue = services_of(app).catalogue
     threading.Thread(target=search_items, args=(catalogue, "a"), daemon=True).start()
 
 
@@ -194,6 +195,7 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
     from waitress.server import create_server
 
     from node.app import create_app
+    from node.services import services_of
 
     try:
         settings = NodeSettings.load(data_dir)
@@ -206,7 +208,7 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
         from node.sync_runner import job_run
 
         job = SyncJob(lambda: job_run(app), interval_seconds=sync_interval)
-        app.extensions["sanji_node"].extra["sync_job"] = job
+        services_of(app).sync_job = job
         job.start()
     server = create_server(app, host=host, port=port, threads=threads, ident="sanji-node")
     # Printed once the socket is bound, so a supervisor (or a test) knows the node answers.

@@ -12,9 +12,8 @@ from typing import Any
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from shared.web_db import (
-    SHARED_PREFIXES,
-    Migrations,
+from shared.storage.migrations import SHARED_PREFIXES, Migrations
+from shared.web.request_db import (
     app_session,
     get_session,
     init_app,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import requests
 from flask import Blueprint, Response, request
 
-from node.app import services
-from shared.api_errors import error_response
-from shared.enrolment import MAX_REQUEST_BYTES, relay
+from node.services import services
+from shared.exchange.enrolment import MAX_REQUEST_BYTES, relay
+from shared.web.error_responses import error_response
 from sync_protocol import ProtocolError
 
 bp = Blueprint("enrol", __name__, url_prefix="/api/v1")

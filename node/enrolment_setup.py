@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from shared.enrolment import Grant, enrol
-from shared.errors import InvalidInput
-from shared.key_files import signing_key, write_private
-from shared.release_content import CATALOGUE, catalogue_from_release
+from shared.domain.errors import InvalidInput
+from shared.domain.release_content import CATALOGUE, catalogue_from_release
+from shared.exchange.enrolment import Grant, enrol
+from shared.exchange.key_files import signing_key, write_private
 from sync_protocol import SiteKey
 
 SITE_KEY_FILE = "site.key"
@@ -52,7 +52,7 @@ def enrol_node(
 ) -> Enrolled:
     """Enrol through ``parent_url`` and store the grant, the pinned hub key and the catalogue.
 
-    Raises :class:`shared.enrolment.EnrolmentRefused` or ``requests.RequestException``.
+    Raises :class:`shared.exchange.enrolment.EnrolmentRefused` or ``requests.RequestException``.
     """
     key = site_key(key_dir, site)
     granted, raw = enrol(parent_url, key, code, now=now)

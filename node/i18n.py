@@ -1,7 +1,7 @@
 """The node's interface texts, Chinese by default and English with ``?lang=en``.
 
 The mechanism (locale from the query or the cookie, ``t(key)``, the switch link) is
-:mod:`shared.i18n`, the same as the hub's; this module holds only the node's own table. The
+:mod:`shared.web.i18n`, the same as the hub's; this module holds only the node's own table. The
 window desk and the login form bring their texts with their blueprints.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from shared import i18n
-from shared.i18n import locale_name, t
+from shared.web import i18n
+from shared.web.i18n import locale_name, t
 
 __all__ = ["MESSAGES", "init_app", "locale_name", "t"]
 

@@ -25,7 +25,7 @@ from node.case_progress import REGISTERED
 from node.materials import CheckedFile, material_of
 from node.models import NodeCase, NodeIdempotency, NodeMaterial
 from node.sealing import DataSealer
-from shared.application import (
+from shared.domain.application import (
     CheckedApplication,
     acceptance_number,
     check_application,
@@ -33,10 +33,10 @@ from shared.application import (
     query_code_hash,
     request_digest,
 )
-from shared.catalogue import Catalogue
-from shared.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
-from shared.exchange import SyncSite
-from shared.working_days import local_date
+from shared.domain.catalogue import Catalogue
+from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
+from shared.domain.working_days import local_date
+from shared.exchange.site import SyncSite
 
 
 def query_code_matches(case: NodeCase, query_code: str) -> bool:

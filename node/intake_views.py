@@ -17,16 +17,16 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from node.api_schemas import IDEMPOTENCY_KEY
-from node.app import services
 from node.auth import current_actor
 from node.db_session import get_session
 from node.i18n import t
 from node.id_reader import ReaderUnavailable
 from node.intake import IntakeRequest, check_request, register_case
 from node.materials import CheckedFile, check_upload, material_of
-from shared.application import DELIVERIES
-from shared.catalogue import ServiceItem, search_items
-from shared.errors import DomainError, NotFound, Problems
+from node.services import services
+from shared.domain.application import DELIVERIES
+from shared.domain.catalogue import ServiceItem, search_items
+from shared.domain.errors import DomainError, NotFound, Problems
 
 bp = Blueprint("intake", __name__)
 MAX_LISTED_ITEMS = 40

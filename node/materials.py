@@ -3,7 +3,7 @@
 A file is accepted only when its first bytes say it is a JPEG, PNG, WebP or PDF (the name
 and the browser's declared type are not trusted) and it is within the item's size limit for
 that material. Files are content-addressed: ``blobs/<sha256[:2]>/<sha256>`` in the
-:class:`~shared.blob_store.BlobStore` every site shares (re-exported here), written to a
+:class:`~shared.storage.blob_store.BlobStore` every site shares (re-exported here), written to a
 temporary name, flushed to disk and renamed, so a power cut leaves either the whole file or
 none. The same scan added twice is stored once.
 """
@@ -14,9 +14,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import IO
 
-from shared.blob_store import ACCEPTED_TYPES, BlobStore, sniff_media_type
-from shared.catalogue import Material, ServiceItem
-from shared.errors import DomainError, InvalidInput
+from shared.domain.catalogue import Material, ServiceItem
+from shared.domain.errors import DomainError, InvalidInput
+from shared.storage.blob_store import ACCEPTED_TYPES, BlobStore, sniff_media_type
 
 __all__ = [
     "ACCEPTED_TYPES",

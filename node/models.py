@@ -2,7 +2,7 @@
 
 Personal data lives only in the ``*_sealed`` columns (see :mod:`node.sealing`); the plain
 columns hold what the case list shows. A case's events live in the shared ``sync_events``
-table (:mod:`shared.sync_store`, payloads sealed the same way) with their outbox rows; the
+table (:mod:`shared.storage.sync_store`, payloads sealed the same way) with their outbox rows; the
 intake writes a case, its events and their outbox rows in one transaction, so a case either
 exists with its way up queued or does not exist at all.
 """
@@ -27,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.case_projection import CaseProjectionColumns, queue_index
-from shared.db import Base
+from shared.deciding.case_projection import CaseProjectionColumns, queue_index
+from shared.storage.db import Base
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from node.app import services
 from node.case_summary import public_status
 from node.db_session import get_session
 from node.i18n import locale_name, t
 from node.intake import find_by_acceptance_no, query_code_matches
+from node.services import services
 
 bp = Blueprint("public", __name__)
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from fpdf import FPDF
 
-from shared.pdf_fonts import PdfFonts, add_fonts
+from shared.pdf.fonts import PdfFonts, add_fonts
 
 Layout = Literal["a4", "80mm"]
 LAYOUTS: tuple[Layout, ...] = ("a4", "80mm")

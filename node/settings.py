@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from shared.errors import InvalidInput
-from shared.sites import Tier, parse_tier, validate_site_code
+from shared.domain.errors import InvalidInput
+from shared.domain.sites import Tier, parse_tier, validate_site_code
 
 CONFIG_FILE = "node.json"
 DATABASE_FILE = "node.sqlite"

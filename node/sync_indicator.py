@@ -12,7 +12,7 @@ case has actually left the PC. Every page's header shows one small server-render
 The badge is computed lazily, at most once per request, from two small reads (the stored
 exchange status and the count of pending outbox rows) on a session of its own, so a request
 whose own session is mid-transaction or broken is not disturbed. ``GET /sync`` shows the full
-status (:func:`shared.exchange.sync_status`) and ``POST /sync/now`` brings the next exchange
+status (:func:`shared.exchange.status.sync_status`) and ``POST /sync/now`` brings the next exchange
 forward.
 """
 
@@ -28,13 +28,13 @@ from flask import Blueprint, Flask, current_app, g, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from node.app import services
 from node.db_session import app_session, get_session
 from node.i18n import t
-from shared.exchange import read_status, sync_status
-from shared.sync_store import count_pending_up
-from shared.window_views import csrf_ok, csrf_token
-from shared.working_days import SHANGHAI
+from node.services import services
+from shared.domain.working_days import SHANGHAI
+from shared.exchange.status import read_status, sync_status
+from shared.storage.sync_store import count_pending_up
+from shared.web.pages import CSRF_FIELD, csrf_ok, csrf_token
 
 LOG = logging.getLogger("sanji.node.sync")
 ERROR_TITLE_CHARS = 80
@@ -157,8 +157,7 @@ def page() -> ResponseReturnValue:
         get_session().rollback()
         LOG.warning("sync status unreadable", extra={"fields": {"error": type(exc).__name__}})
         status, parent, parent_url = None, None, None
-    job = node.extra.get("sync_job")
-    next_run = getattr(job, "next_run", None)
+    next_run = node.sync_job.next_run if node.sync_job is not None else None
     times = {key: _parse(status.get(key)) if status else None
              for key in ("last_success", "last_attempt")}
     return render_template(
@@ -176,7 +175,7 @@ def page() -> ResponseReturnValue:
 @bp.post("/sync/now")
 def now() -> ResponseReturnValue:
     """Ask the sync job to exchange soon, then back to the status page (303)."""
-    if not csrf_ok(request.form.get("csrf_token")):
+    if not csrf_ok(request.form.get(CSRF_FIELD)):
         return render_template("sync.html", status=None, parent=None, parent_url="", times={},
                                next_run=None, nudged=False, csrf=csrf_token(),
                                problem=t("form_expired")), 400

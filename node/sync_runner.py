@@ -8,7 +8,8 @@ import logging
 from flask import Flask
 
 from node.db_session import app_session
-from shared.exchange import SyncOutcome, http_transport, sync_until_quiet
+from shared.exchange.child import SyncOutcome, sync_until_quiet
+from shared.exchange.transport import http_transport
 
 LOG = logging.getLogger("sanji.node.sync")
 _TRANSPORT_TIMEOUT = 180.0  # a parent applying a large batch on a busy machine

@@ -1,4 +1,4 @@
-"""The node's place in the sync layer: its :class:`~shared.exchange.SyncSite` and hooks.
+"""The node's place in the sync layer: its :class:`~shared.exchange.site.SyncSite` and hooks.
 
 Built once per app from the data directory: the site key (made at ``init``), the hub's
 grant (pinned hub key, certificate, parent) and the store's epoch. A node that was set up
@@ -19,13 +19,13 @@ from node.case_log import record_receipt, refresh_progress
 from node.enrolment_setup import GRANT_FILE, site_key
 from node.models import NodeCase, NodeWindowCase
 from node.settings import NodeSettings
-from shared.account_events import keep_account_copies
-from shared.case_projection import DecidingHooks
-from shared.catalogue import Catalogue, ServiceItem
-from shared.enrolment import Grant, decode_grant
-from shared.exchange import SyncSite
-from shared.release_content import CATALOGUE
-from shared.sync_store import PayloadSealer
+from shared.deciding.case_projection import DecidingHooks
+from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.release_content import CATALOGUE
+from shared.exchange.account_events import keep_account_copies
+from shared.exchange.enrolment import Grant, decode_grant
+from shared.exchange.site import SyncSite
+from shared.storage.sync_store import PayloadSealer
 from sync_protocol import Event, Receipt, Release
 
 DECIDING_TIERS = ("township", "county")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from shared.db import make_engine
+from shared.storage.db import make_engine
 
 PG_URL = os.environ.get(
     "SANJI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,6 +1,6 @@
 """Alembic environment for the hub: ``hub_``, ``sync_`` and ``acct_`` tables.
 
-Run through :meth:`shared.web_db.Migrations.upgrade`, which passes the connection in
+Run through :meth:`shared.storage.migrations.Migrations.upgrade`, which passes the connection in
 ``config.attributes["connection"]``; there is no ``alembic.ini``.
 """
 
@@ -10,10 +10,10 @@ from alembic import context
 
 import hub.models
 import hub.releases  # noqa: F401
-import shared.accounts
-import shared.sync_store  # noqa: F401
+import shared.storage.accounts
+import shared.storage.sync_store  # noqa: F401
 from hub.db_session import MIGRATIONS
-from shared.db import Base
+from shared.storage.db import Base
 
 config = context.config
 

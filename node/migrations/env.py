@@ -9,10 +9,10 @@ from __future__ import annotations
 from alembic import context
 
 import node.models  # noqa: F401  (registers the node's tables on the metadata)
-import shared.accounts
-import shared.sync_store  # noqa: F401  (the shared sync tables)
+import shared.storage.accounts
+import shared.storage.sync_store  # noqa: F401  (the shared sync tables)
 from node.db_session import include_object
-from shared.db import Base
+from shared.storage.db import Base
 
 config = context.config
 

@@ -18,12 +18,13 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hub.app import HubServices, create_app
+from hub.app import create_app
 from hub.cli import hub_group
 from hub.db_session import app_session
+from hub.services import HubServices
 from hub.settings import HubSettings
-from shared import sync_store
-from shared.accounts import add_user
+from shared.storage import sync_store
+from shared.storage.accounts import add_user
 from sync_protocol.times import to_ms
 from tests.integration.test_three_tiers import FORM
 

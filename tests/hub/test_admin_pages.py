@@ -28,9 +28,10 @@ from hub.admin_views import SITE_ROWS, USER_ROWS
 from hub.db_session import app_session
 from hub.models import HubCase, HubEnrolmentCode, HubSite
 from hub.releases import HubRelease
-from shared import sync_store
-from shared.accounts import UserAccount, add_user
-from shared.exchange import child_info_key
+from shared.exchange.status import child_info_key
+from shared.storage import sync_store
+from shared.storage.accounts import UserAccount, add_user
+from shared.web.pages import CSRF_SESSION_KEY
 from sync_protocol import generate_key
 from sync_protocol.times import to_ms
 from tests.hub.conftest import HUB, PASSWORD, Hub, User
@@ -89,7 +90,7 @@ def _problems(page: str) -> str:
 def _catalogue_upload(version: int, *, break_it: bool = False,
                       name: str | None = None) -> tuple[BytesIO, str]:
     """The sample catalogue with its version raised (and, if asked, two mistakes)."""
-    text = (files("shared") / "data" / "sample_catalogue.yaml").read_text(encoding="utf-8")
+    text = (files("shared.domain") / "data" / "sample_catalogue.yaml").read_text(encoding="utf-8")
     assert "version: 1\n" in text
     text = text.replace("version: 1\n", f"version: {version}\n", 1)
     if break_it:
@@ -127,7 +128,7 @@ def test_a_window_operator_is_refused(hub: Hub) -> None:
     for path in PAGES:
         assert desk.get(path).status_code == 403, path
     with desk.session_transaction() as session:
-        session["windows_csrf"] = "known-token"
+        session[CSRF_SESSION_KEY] = "known-token"
     refused = desk.post("/admin/sites", data={"csrf_token": "known-token", "code": TOWNSHIP,
                                               "name": "栖凤渡镇", "tier": "township",
                                               "parent": HUB})
@@ -144,7 +145,7 @@ def test_a_supervisor_looks_but_does_not_change(hub: Hub) -> None:
         assert response.headers["Cache-Control"] == "private, no-store"
         assert 'method="post" action="/admin' not in response.get_data(as_text=True)
     with lead.session_transaction() as session:
-        session["windows_csrf"] = "known-token"
+        session[CSRF_SESSION_KEY] = "known-token"
     for path in FORMS:
         response = lead.post(path, data={"csrf_token": "known-token", "code": TOWNSHIP,
                                          "name": "栖凤渡镇", "tier": "township", "parent": HUB,
@@ -515,7 +516,7 @@ def test_a_new_password_and_a_role_change_are_checked_and_a_supervisor_may_not(
     lead = hub.login("city-lead")
     assert lead.get("/admin/users/mz-desk").status_code == 200
     with lead.session_transaction() as session:
-        session["windows_csrf"] = "known-token"
+        session[CSRF_SESSION_KEY] = "known-token"
     assert lead.post("/admin/users/mz-desk", data={"csrf_token": "known-token",
                                                    "change": "disable"}).status_code == 403
 
@@ -531,7 +532,7 @@ def test_a_new_password_and_a_role_change_are_checked_and_a_supervisor_may_not(
 def _enrolled(hub: Hub, code: str, tier: str, parent: str) -> None:
     """A site registered and enrolled with a key of its own (its certificate held here)."""
     from hub.sites import add_site, enrol
-    from shared.enrolment import request_bytes
+    from shared.exchange.enrolment import request_bytes
 
     services = hub.services
     with app_session(hub.app) as session:

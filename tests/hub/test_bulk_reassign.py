@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import expect, sync_playwright
 from waitress.server import create_server
 
+from shared.web.pages import CSRF_SESSION_KEY
 from tests.hub.conftest import PASSWORD, WINDOW, Hub, User, register_at_hub
 from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
 
@@ -128,7 +129,7 @@ def test_only_a_supervisor_gets_the_form_and_may_use_it(desk: Desk, username: st
     queue = client.get(f"/windows/{WINDOW}").get_data(as_text=True)
     assert 'id="form-reassign"' not in queue
     with client.session_transaction() as session:
-        session["windows_csrf"] = "known-token"
+        session[CSRF_SESSION_KEY] = "known-token"
     response = client.post(f"/windows/{WINDOW}/reassign", data={
         "csrf_token": "known-token", "from": ABSENT, "to": PRESENT})
     assert response.status_code == 403

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hub.app import HubServices, create_app
+from hub.app import create_app
 from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.releases import releases_to_send
+from hub.services import HubServices
 from hub.settings import HubSettings
-from shared.release_content import calendar_from_release_content
+from shared.domain.release_content import calendar_from_release_content
 
-SHIPPED = Path(__file__).parents[2] / "shared" / "data" / "calendar" / "2027.json"
+SHIPPED = Path(__file__).parents[2] / "shared" / "domain" / "data" / "calendar" / "2027.json"
 
 
 def test_a_published_calendar_is_signed_sent_down_and_used(tmp_path: Path) -> None:

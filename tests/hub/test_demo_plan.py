@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hub.demo_plan import plan_city
-from shared.catalogue import SiteTier
-from shared.catalogue_loader import load_sample_catalogue
-from shared.sites import Site, SiteTree, Tier
+from shared.domain.catalogue import SiteTier
+from shared.domain.catalogue_loader import load_sample_catalogue
+from shared.domain.sites import Site, SiteTree, Tier
 
 
 @pytest.mark.parametrize("depth", [3, 4])

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from hub.db_session import app_session
 from hub.models import HubCase
-from shared import sync_store
+from shared.storage import sync_store
 from sync_protocol import ChainHead, Event, append_event, generate_key
 from tests.hub.conftest import HUB, ID_NUMBER, ITEM, WINDOW, Hub, User
 from tests.integration.test_three_tiers import FORM

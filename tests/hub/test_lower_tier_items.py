@@ -22,9 +22,9 @@ COUNTY_ITEM = {
 
 def test_the_hub_decides_a_county_item_where_no_county_centre_stands_between(
         app: Flask) -> None:  # noqa: F811
-    from hub.app import HubServices
     from hub.db_session import app_session
-    from shared.accounts import add_user
+    from hub.services import HubServices
+    from shared.storage.accounts import add_user
 
     hub: HubServices = app.extensions["sanji_hub"]
     with app_session(app) as session:

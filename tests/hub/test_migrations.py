@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 # the modules whose tables the hub's migrations build, as hub/migrations/env.py imports them
 import hub.models
 import hub.releases  # noqa: F401
-import shared.accounts
-import shared.sync_store  # noqa: F401
+import shared.storage.accounts
+import shared.storage.sync_store  # noqa: F401
 from hub.db_session import MIGRATIONS
-from shared.db import Base
+from shared.storage.db import Base
 
 VERSION_TABLE = "hub_alembic_version"
 

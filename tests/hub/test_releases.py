@@ -18,9 +18,9 @@ from hub.releases import (
     published_years,
     releases_to_send,
 )
-from shared.errors import Problems, StateConflict
-from shared.release_content import catalogue_from_release
-from shared.working_days import YearCalendar
+from shared.domain.errors import Problems, StateConflict
+from shared.domain.release_content import catalogue_from_release
+from shared.domain.working_days import YearCalendar
 from sync_protocol import KeyRing, ReleaseLedger, generate_key
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ def session(db_engine: Engine) -> Iterator[Session]:
 
 
 def catalogue_file(tmp_path: Path, version: int, *, break_it: bool = False) -> Path:
-    text = (files("shared") / "data" / "sample_catalogue.yaml").read_text(encoding="utf-8")
+    text = (files("shared.domain") / "data" / "sample_catalogue.yaml").read_text(encoding="utf-8")
     text = text.replace("version: 1\n", f"version: {version}\n", 1)
     if break_it:
         text = text.replace("promised_days: 20", "promised_days: 999", 1)

@@ -19,9 +19,9 @@ def _pdf_text(data: bytes, tmp_path: Path) -> str:
 
 
 def test_the_decided_case_prints_its_result_document(app: Flask, tmp_path: Path) -> None:  # noqa: F811
-    from hub.app import HubServices
     from hub.db_session import app_session
-    from shared.accounts import add_user
+    from hub.services import HubServices
+    from shared.storage.accounts import add_user
 
     hub: HubServices = app.extensions["sanji_hub"]
     with app_session(app) as session:

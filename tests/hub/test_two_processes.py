@@ -26,14 +26,23 @@ from hub.ingest import HUB_TIER
 from hub.models import HubCase
 from hub.settings import HubSettings
 from hub.sites import add_site, register_hub
-from shared.accounts import add_user
-from shared.catalogue_loader import load_sample_catalogue
-from shared.db import Base, make_engine
-from shared.deadline_timers import run_due_timers
-from shared.enrolment import enrol
-from shared.exchange import SyncSite, http_transport, sync_until_quiet
-from shared.sync_store import ACKED, PENDING, SYNC_TABLES, PlainPayloads, SyncOutbox, author_event
-from shared.working_days import WorkingDayCalendar
+from shared.deciding.deadline_timers import run_due_timers
+from shared.domain.catalogue_loader import load_sample_catalogue
+from shared.domain.working_days import WorkingDayCalendar
+from shared.exchange.child import sync_until_quiet
+from shared.exchange.enrolment import enrol
+from shared.exchange.site import SyncSite
+from shared.exchange.transport import http_transport
+from shared.storage.accounts import add_user
+from shared.storage.db import Base, make_engine
+from shared.storage.sync_store import (
+    ACKED,
+    PENDING,
+    SYNC_TABLES,
+    PlainPayloads,
+    SyncOutbox,
+    author_event,
+)
 from sync_protocol import generate_key
 from sync_protocol.times import to_ms
 from tests.integration.processes import Site, free_port, sanji

@@ -26,9 +26,14 @@ from hub.sites import add_site, enrol, register_hub
 from hub.user_sync import publish_account
 from node.db_session import upgrade_database
 from node.sync_setup import NodeHooks
-from shared import sync_store
-from shared.account_events import ACCOUNT_EVENT, account_stream
-from shared.accounts import (
+from shared.exchange.account_events import ACCOUNT_EVENT, account_stream
+from shared.exchange.child import SyncOutcome, sync_with_parent
+from shared.exchange.enrolment import decode_grant, request_bytes
+from shared.exchange.parent import answer_child
+from shared.exchange.site import SyncSite
+from shared.exchange.tree import send_down
+from shared.storage import sync_store
+from shared.storage.accounts import (
     NotAuthenticated,
     UserAccount,
     add_user,
@@ -37,9 +42,7 @@ from shared.accounts import (
     set_active,
     set_password,
 )
-from shared.db import make_engine
-from shared.enrolment import decode_grant, request_bytes
-from shared.exchange import SyncOutcome, SyncSite, answer_child, send_down, sync_with_parent
+from shared.storage.db import make_engine
 from sync_protocol import Event, SiteKey, generate_key
 
 HUB, TOWNSHIP, VILLAGE, OTHER = "431000", "431002001", "431002001201", "431002001202"

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from hub.db_session import MIGRATIONS
 from hub.settings import HubSettings
-from shared.accounts import UserAccount, add_user
-from shared.db import make_engine
+from shared.storage.accounts import UserAccount, add_user
+from shared.storage.db import make_engine
 from tests.integration.processes import Site, free_port, sanji
 
 HUB = "431000"
@@ -81,7 +81,7 @@ def _add_site(hub_dir: Path, code: str, name: str, tier: str, parent: str) -> st
 
 def add_operators(hub_dir: Path, operators: Mapping[str, Sequence[tuple[str, str]]]) -> None:
     """Window operators ``{site: [(username, window), ...]}``, all with :data:`PASSWORD`."""
-    from shared.catalogue_loader import load_sample_catalogue
+    from shared.domain.catalogue_loader import load_sample_catalogue
 
     catalogue = load_sample_catalogue()
     engine = make_engine(HubSettings.load(hub_dir).database_url)

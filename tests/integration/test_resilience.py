@@ -115,7 +115,7 @@ def test_a_village_offline_for_a_month_catches_up_with_two_thousand_cases(tree: 
 def test_a_catalogue_release_reaches_the_village_and_a_withdrawn_item_is_refused(
     tree: Tree, tmp_path: Path,
 ) -> None:
-    sample = Path(__file__).parents[2] / "shared" / "data" / "sample_catalogue.yaml"
+    sample = Path(__file__).parents[2] / "shared" / "domain" / "data" / "sample_catalogue.yaml"
     data = yaml.safe_load(sample.read_text(encoding="utf-8"))
     data["version"] = int(data["version"]) + 1
     data["items"] = [i for i in data["items"] if i["code"] != ITEM]

@@ -178,7 +178,9 @@ def test_a_case_is_worked_on_while_its_scans_arrive_and_a_cut_transfer_resumes(
     from node.app import create_app, services_of
     from node.db_session import app_session
     from node.settings import NodeSettings
-    from shared.exchange import BLOB_BUDGET_ENV, http_transport, sync_with_parent
+    from shared.exchange.child import sync_with_parent
+    from shared.exchange.site import BLOB_BUDGET_ENV
+    from shared.exchange.transport import http_transport
 
     app = create_app(NodeSettings.load(tree.dirs["township"]))
     with monkeypatch.context() as patched:

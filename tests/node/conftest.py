@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from node.app import NodeServices, create_app
+from node.app import create_app
 from node.cli import node_group
+from node.services import NodeServices
 from node.settings import NodeSettings
 
 SITE = "431002001201"

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from node.db_session import app_session
-from shared.sync_store import SyncEvent, SyncOutbox, store_received_many
+from shared.storage.sync_store import SyncEvent, SyncOutbox, store_received_many
 from sync_protocol import ChainHead, append_event, generate_key
 from sync_protocol.times import to_ms
 from tests.node.conftest import PNG, Clock, case_body, node_services, post_case

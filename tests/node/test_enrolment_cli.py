@@ -1,6 +1,6 @@
 """``sanji node init --parent-url --enroll-code`` through a township relay, over real HTTP.
 
-The hub end here is a small Flask app built on the same ``shared.enrolment.grant`` the hub
+The hub end here is a small Flask app built on the same ``shared.exchange.enrolment.grant`` the hub
 uses; the township is the real node app served by werkzeug; the village runs the real CLI.
 """
 
@@ -22,8 +22,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from node.app import create_app
 from node.cli import node_group
 from node.settings import NodeSettings
-from shared.enrolment import SiteFacts, decode_grant, grant, read_request
-from shared.release_content import catalogue_release_content
+from shared.domain.release_content import catalogue_release_content
+from shared.exchange.enrolment import SiteFacts, decode_grant, grant, read_request
 from sync_protocol import CertificateInvalid, generate_key, sign_release
 
 HUB = "431000"
@@ -46,7 +46,7 @@ def serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
 @pytest.fixture
 def hub() -> Iterator[tuple[str, bytes]]:
     hub_key = generate_key(HUB)
-    text = (files("shared") / "data" / "sample_catalogue.yaml").read_bytes()
+    text = (files("shared.domain") / "data" / "sample_catalogue.yaml").read_bytes()
     _, content = catalogue_release_content(text, "yaml")
     now = datetime.now(UTC)
     release = sign_release(

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from node.settings import NodeSettings
-from shared.application import QUERY_CODE_ALPHABET
-from shared.identity import uscc_check_char
+from shared.domain.application import QUERY_CODE_ALPHABET
+from shared.domain.identity import uscc_check_char
 from tests.node.conftest import (
     ID_LI,
     ID_ZHAO,

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from node.id_reader import IdCardData, SimulatedReader
 from node.settings import NodeSettings
-from shared.identity import uscc_check_char
+from shared.domain.identity import uscc_check_char
 from tests.node.conftest import ID_LI, ID_ZHAO, PNG, node_services, temporary_assistance_form
 
 PAGE_BUDGET_BYTES = 60 * 1024

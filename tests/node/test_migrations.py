@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import inspect
 
 from node.db_session import alembic_config, upgrade_database
-from shared.db import make_engine
+from shared.storage.db import make_engine
 
 NODE_TABLES = {
     "node_cases",
@@ -51,7 +51,7 @@ def test_models_and_migrations_agree(tmp_path: Path) -> None:
 
     import node.models  # noqa: F401
     from node.db_session import include_object
-    from shared.db import Base
+    from shared.storage.db import Base
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
     upgrade_database(engine)

@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 from node.case_log import next_value
 from node.db_session import upgrade_database
 from node.sealing import DataSealer, SealError
-from shared.application import (
+from shared.domain.application import (
     QUERY_CODE_ALPHABET,
     acceptance_number,
     new_query_code,
     normalise_query_code,
     query_code_hash,
 )
-from shared.db import make_engine
-from shared.rate_limit import FailureLimiter
+from shared.storage.db import make_engine
+from shared.web.rate_limit import FailureLimiter
 
 
 def test_the_date_is_the_shanghai_date_and_later_epochs_are_marked() -> None:

@@ -7,9 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from node.app import NodeServices
 from node.db_session import app_session
-from shared.sync_store import ACKED, SyncOutbox, ack_up, count_pending_up, pending_up
+from node.services import NodeServices
+from shared.storage.sync_store import ACKED, SyncOutbox, ack_up, count_pending_up, pending_up
 from sync_protocol import KeyRing, verify_store
 from sync_protocol.credentials import issue_certificate
 from sync_protocol.keys import generate_key

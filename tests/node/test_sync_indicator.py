@@ -21,10 +21,10 @@ from sqlalchemy import event
 
 from node.db_session import app_session
 from node.sync_indicator import clock_text
-from shared.db import make_engine
-from shared.exchange import _record_status
-from shared.sync_store import ack_up, pending_up
-from shared.web_db import engine_of
+from shared.exchange.status import record_status
+from shared.storage.db import make_engine
+from shared.storage.sync_store import ack_up, pending_up
+from shared.web.request_db import engine_of
 from tests.node.conftest import ID_LI, ID_ZHAO, Clock, case_body, node_services, person, post_case
 
 PARENT = "431002001"
@@ -66,7 +66,7 @@ def _register(client: FlaskClient, count: int, first: int = 0) -> None:
 def _record(app: Flask, at: datetime, *, ok: bool, error: str | None = None,
             reachable: bool = True, bytes_up: int = 0, bytes_down: int = 0) -> None:
     with app_session(app) as session:
-        _record_status(session, at, ok=ok, error=error, reachable=reachable,
+        record_status(session, at, ok=ok, error=error, reachable=reachable,
                        bytes_up=bytes_up, bytes_down=bytes_down)
         session.commit()
 
@@ -210,7 +210,7 @@ def test_sync_now_needs_the_form_token_and_brings_the_exchange_forward(
 ) -> None:
     _enrol(app)
     job = FakeJob()
-    node_services(app).extra["sync_job"] = job
+    node_services(app).sync_job = job
     assert client.post("/sync/now").status_code == 400
     page = client.get("/sync").get_data(as_text=True)  # the session now holds a token
     assert 'id="next-run">2025-03-03 10:31<' in page

@@ -1,7 +1,7 @@
 """drop hub_sites.last_contact_ms
 
 Nothing wrote the column: a child's last contact is kept with its link state
-(``shared.exchange.child_info``), which the sites page reads.
+(``shared.exchange.status.child_info``), which the sites page reads.
 
 Revision ID: 0004
 Revises: 0003

@@ -1,0 +1,165 @@
+"""The hub's collaborators (:class:`HubServices`), one per app, on ``app.extensions``.
+
+Views, the CLI and the background timers reach them through :func:`services` (inside a
+request) or :func:`services_of` (with the app in hand); :func:`init_app` builds them. Views
+import this module, never :mod:`hub.app`, so the app factory is the only module that knows
+every blueprint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import db_session
+from hub.identity import hub_key, token_secret
+from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
+from hub.releases import current_catalogue_release, published_years, releases_to_send
+from hub.settings import HubSettings
+from shared.deciding.window_context import WindowContext
+from shared.domain.catalogue import Catalogue
+from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
+from shared.domain.release_content import catalogue_from_release
+from shared.domain.working_days import WorkingDayCalendar, YearCalendar
+from shared.exchange.site import SyncSite
+from shared.storage.accounts import TokenSigner
+from shared.storage.sync_store import PlainPayloads
+from shared.web.rate_limit import FailureLimiter
+from sync_protocol import SiteKey
+
+CATALOGUE_RECHECK_SECONDS = 5.0
+STATUS_MAX_FAILURES = 10
+STATUS_WINDOW_SECONDS = 600
+_EXTENSION = "sanji_hub"
+
+CatalogueLoader = Callable[[Catalogue | None], Catalogue | None]
+"""Reads the catalogue release in force; given the one held, returns it again when its
+version is still current, None when nothing is published (or the database cannot say)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class HubServices:
+    """The hub's collaborators, built once per app."""
+
+    settings: HubSettings
+    configured_catalogue: Catalogue
+    clock: Callable[[], datetime] = utc_now
+    catalogue_loader: CatalogueLoader | None = None
+    published_catalogue: Catalogue | None = None
+    catalogue_checked_at: float | None = None
+    published_years: list[YearCalendar] = field(default_factory=list)
+    status_limiter: FailureLimiter = field(
+        default_factory=lambda: FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS))
+    """Wrong query codes on the public status lookup, per client address."""
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue release in force (re-read at most every few seconds, so every hub
+        process follows ``sanji hub import-catalog`` and the admin page without a restart);
+        the configured catalogue until one is published."""
+        now = time.monotonic()
+        if self.catalogue_loader is not None and (
+                self.catalogue_checked_at is None
+                or now - self.catalogue_checked_at > CATALOGUE_RECHECK_SECONDS):
+            self.catalogue_checked_at = now
+            fresh = self.catalogue_loader(self.published_catalogue)
+            if fresh is not None:
+                self.published_catalogue = fresh
+        return self.published_catalogue or self.configured_catalogue
+
+    @cached_property
+    def key(self) -> SiteKey:
+        return hub_key(self.settings.key_dir, self.settings.site_code)
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        return TokenSigner(token_secret(self.settings.key_dir))
+
+    @cached_property
+    def calendar(self) -> WorkingDayCalendar:
+        """The shipped years and every year the hub has published."""
+        return WorkingDayCalendar.standard(releases=self.published_years)
+
+    @cached_property
+    def sync_site(self) -> SyncSite:
+        return SyncSite(
+            key=self.key,
+            hub_site=self.settings.site_code,
+            hub_public_raw=self.key.public_raw,
+            sealer=PlainPayloads(),
+            root=True,
+            releases=releases_to_send,
+            hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue),
+        )
+
+    @cached_property
+    def windows(self) -> WindowContext:
+        return WindowContext(
+            site=self.sync_site,
+            tier=HUB_TIER,
+            catalogue=lambda: self.catalogue,
+            calendar=lambda: self.calendar,
+            store=HubWindowStore(lambda: self.sync_site),
+            clock=lambda: self.clock(),
+        )
+
+
+def services() -> HubServices:
+    """The current app's :class:`HubServices` (inside a request or app context)."""
+    return services_of(current_app)
+
+
+def services_of(app: Flask) -> HubServices:
+    """``app``'s :class:`HubServices` (the CLI and the background timers)."""
+    found: HubServices = app.extensions[_EXTENSION]
+    return found
+
+
+def init_app(app: Flask, settings: HubSettings) -> HubServices:
+    """Build the hub's services for ``app`` (whose database session is set up already)."""
+    hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
+    hub.catalogue_loader = _catalogue_loader(app, hub)
+    hub.published_years = _published_years(app)
+    app.extensions[_EXTENSION] = hub
+    return hub
+
+
+def _catalogue_for(settings: HubSettings) -> Catalogue:
+    if settings.catalogue_file:
+        return load_catalogue(Path(settings.catalogue_file))
+    return load_sample_catalogue()
+
+
+def _catalogue_loader(app: Flask, hub: HubServices) -> CatalogueLoader:
+    def load(held: Catalogue | None) -> Catalogue | None:
+        try:
+            with db_session.app_session(app) as session:
+                release = current_catalogue_release(session, hub.clock())
+        except SQLAlchemyError:
+            return None  # no schema yet (``sanji hub init`` makes it), or a database hiccup
+        if release is None:
+            return None
+        if held is not None and held.version == release.version:
+            return held
+        return catalogue_from_release(release.content)
+
+    return load
+
+
+def _published_years(app: Flask) -> list[YearCalendar]:
+    try:
+        with db_session.app_session(app) as session:
+            return published_years(session)
+    except SQLAlchemyError:
+        return []  # no schema yet: the shipped years

@@ -1,0 +1,147 @@
+"""The node's collaborators (:class:`NodeServices`): catalogue, data sealer, blob store,
+ID-card reader, lookup limiter, clock and the sync job, one set per app on
+``app.extensions``.
+
+Views and the CLI reach them through :func:`services` (inside a request) or
+:func:`services_of` (with the app in hand); :func:`init_app` builds them. Views import this
+module, never :mod:`node.app`, so the app factory is the only module that knows every
+blueprint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from node import db_session
+from node.calendar_store import HeldCalendar
+from node.case_log import current_epoch
+from node.catalogue_store import HeldCatalogue
+from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
+from node.intake import IntakeContext
+from node.materials import BlobStore
+from node.models import NodeWindowCase
+from node.sealing import DataSealer, load_sealer
+from node.settings import NodeSettings
+from node.sync_job import SyncJob
+from node.sync_setup import node_sync_site
+from shared.deciding.case_projection import ProjectionStore
+from shared.deciding.window_context import WindowContext
+from shared.domain.catalogue import Catalogue
+from shared.exchange.site import SyncSite
+from shared.pdf.fonts import PdfFonts, find_fonts
+from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
+from shared.web.rate_limit import FailureLimiter
+
+_EXTENSION = "sanji_node"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class NodeServices:
+    """The node's collaborators, built once per app."""
+
+    settings: NodeSettings
+    held_catalogue: HeldCatalogue
+    sealer: DataSealer
+    blobs: BlobStore
+    reader: IdCardReader
+    limiter: FailureLimiter
+    build_sync_site: Callable[[], SyncSite]
+    session_factory: Callable[[], Session]
+    clock: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
+    sync_job: SyncJob | None = None
+    """The background exchange with the parent, when ``sanji node run`` started one."""
+
+    @cached_property
+    def sync_site(self) -> SyncSite:
+        """This node in the tree (built on first use: it reads the store's epoch)."""
+        return self.build_sync_site()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The catalogue intake offers now (the newest release held)."""
+        return self.held_catalogue.current()
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        return TokenSigner(load_or_create_secret(self.settings.key_dir / TOKEN_SECRET_FILE))
+
+    @cached_property
+    def held_calendar(self) -> HeldCalendar:
+        """Shipped years plus the calendar releases that came down from the hub."""
+        return HeldCalendar(self.session_factory)
+
+    @cached_property
+    def windows(self) -> WindowContext:
+        return WindowContext(
+            site=self.sync_site,
+            tier=str(self.settings.tier.value),
+            catalogue=lambda: self.catalogue,
+            calendar=self.held_calendar.current,
+            store=ProjectionStore(NodeWindowCase, lambda: self.sync_site),
+            clock=lambda: self.clock(),
+        )
+
+    @cached_property
+    def fonts(self) -> PdfFonts:
+        return find_fonts()
+
+    def nudge_sync(self) -> None:
+        """Bring the next exchange with the parent forward (a new case is waiting)."""
+        if self.sync_job is not None:
+            self.sync_job.nudge()
+
+    def intake_context(self) -> IntakeContext:
+        return IntakeContext(self.settings.site_code, self.catalogue, self.sealer,
+                             self.sync_site)
+
+
+def services_of(app: Flask) -> NodeServices:
+    found: NodeServices = app.extensions[_EXTENSION]
+    return found
+
+
+def services() -> NodeServices:
+    """The current app's :class:`NodeServices` (inside a request or app context)."""
+    return services_of(current_app)
+
+
+def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
+    """Build the node's services for ``app`` (whose database session is set up already)."""
+    reader: IdCardReader = (
+        SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
+    )
+    sealer = load_sealer(settings.key_dir)
+
+    def build_sync_site() -> SyncSite:
+        with db_session.app_session(app) as session:
+            epoch = current_epoch(session)
+        return node_sync_site(settings, sealer, epoch, lambda: services_of(app).catalogue,
+                              catalogue_arrived)
+
+    def catalogue_arrived(content: bytes) -> None:
+        services_of(app).held_catalogue.replace(content)
+
+    node = NodeServices(
+        settings=settings,
+        build_sync_site=build_sync_site,
+        session_factory=db_session.session_factory(app),
+        held_catalogue=HeldCatalogue(settings.data_dir),
+        sealer=sealer,
+        blobs=BlobStore(settings.blob_dir),
+        reader=reader,
+        limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
+    )
+    app.extensions[_EXTENSION] = node
+    return node

@@ -1,0 +1,240 @@
+"""Where each case stands at a deciding site, and what that site does when events arrive.
+
+The hub (``hub_cases``) and the deciding township and county nodes (``node_window_cases``)
+keep the same projection, folded from the event store on every change; window queues read
+it. :class:`DecidingHooks` is the sync layer's hook for such a site: for each case touched by
+an exchange it refreshes the projection and, when this site owns the case, routes a newly
+arrived registration to its window and answers events the case no longer allows with a
+``refused`` event. Who owns a case is the site's to say (:class:`OwnerRule`): the hub asks its
+registry of the tree, a node compares the item's tier with its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import BigInteger, Index, Integer, String, Table, Uuid, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
+
+from shared.deciding import case_work
+from shared.deciding.window_context import QueueEntry
+from shared.domain.case_events import CaseEvent, EventDraft
+from shared.domain.case_state import CaseState, apply, fold
+from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.errors import DomainError
+from shared.exchange.site import NoHooks, SyncSite
+from shared.storage.bulk_insert import OnConflict, insert_rows
+from sync_protocol import Event
+from sync_protocol.times import to_ms
+
+
+class CaseProjectionColumns:
+    """The columns of a projection table (mixed into each app's model)."""
+
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    acceptance_no: Mapped[str] = mapped_column(String(40), index=True)
+    origin: Mapped[str] = mapped_column(String(15), index=True)
+    item_code: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    window: Mapped[str] = mapped_column(String(40))
+    owner_site: Mapped[str] = mapped_column(String(15))
+    state: Mapped[str] = mapped_column(String(30))
+    stage: Mapped[str] = mapped_column(String(40))
+    open: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    registered_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+ProjectionModel = type[CaseProjectionColumns]
+
+
+def queue_index(table: str) -> Index:
+    """The index a window's queue reads in order: open cases of one window of one site by
+    deadline (none last), then registration; partial, so closed cases cost nothing."""
+    return Index(f"ix_{table}_open_queue", "owner_site", "window", "due_ms", "registered_ms",
+                 postgresql_where=text("open = 1"), sqlite_where=text("open = 1"))
+
+
+_INSERT_ONLY = ("case_id", "origin", "item_code", "registered_ms")
+"""Columns a case keeps from its first projection: the rest follow every change."""
+
+
+def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent], state: CaseState,
+                      owner: str, now: datetime) -> dict[str, Any]:
+    """The projection row of a case from its log and folded state."""
+    due: int | None = None
+    for event in events:
+        value = event.payload.get("deadline")
+        if isinstance(value, str):
+            due = to_ms(datetime.fromisoformat(value))
+    return {
+        "case_id": case_id,
+        "origin": state.origin_site or "",
+        "item_code": state.item_code or "",
+        "registered_ms": to_ms(state.registered_at or now),
+        "acceptance_no": str(events[0].payload.get("acceptance_no", "")) if events else "",
+        "state": state.state.value,
+        "stage": state.stage,
+        "kind": state.kind.value if state.kind else "",
+        "window": state.window or "",
+        "owner_site": owner,
+        "open": 0 if state.state.value == "withdrawn" or state.result_issued_at else 1,
+        "claimed_by": state.claimed_by,
+        "due_ms": due,
+        "updated_ms": to_ms(now),
+    }
+
+
+def write_projections(session: Session, model: ProjectionModel,
+                      rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update the projection rows in one statement; objects of them the session
+    already holds are expired, so a later read sees the new values."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    insert_rows(session, table, rows, on_conflict=OnConflict(
+        ("case_id",), tuple(c for c in rows[0] if c not in _INSERT_ONLY)))
+    for row in rows:
+        held = session.identity_map.get(identity_key(model, row["case_id"]))
+        if held is not None:
+            session.expire(held)
+
+
+def refresh(session: Session, model: ProjectionModel, site: SyncSite, case_id: uuid.UUID,
+            owner: str, now: datetime) -> None:
+    """Fold the case's events and write its projection."""
+    events = case_work.case_events(session, site, case_id)
+    write_projections(session, model, [projection_values(case_id, events, fold(events), owner,
+                                                         now)])
+
+
+class ProjectionStore:
+    """A deciding site's window queues over its projection table."""
+
+    def __init__(self, model: ProjectionModel, site: Callable[[], SyncSite]) -> None:
+        self.model = model
+        self._site = site
+
+    def queue(self, session: Session, window: str, limit: int) -> list[QueueEntry]:
+        m = self.model
+        rows = session.scalars(
+            select(m)
+            .where(m.owner_site == self._site().code, m.window == window, m.open == 1)
+            .order_by(m.due_ms.asc().nulls_last(), m.registered_ms)
+            .limit(limit)
+        )
+        return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
+                           r.claimed_by, r.due_ms) for r in rows]
+
+    def claimed(self, session: Session, window: str, username: str,
+                limit: int) -> list[QueueEntry]:
+        """Open cases of ``window`` that ``username`` holds the claim on, nearest deadline
+        first."""
+        m = self.model
+        rows = session.scalars(
+            select(m)
+            .where(m.owner_site == self._site().code, m.window == window, m.open == 1,
+                   m.claimed_by == username)
+            .order_by(m.due_ms.asc().nulls_last(), m.registered_ms)
+            .limit(limit)
+        )
+        return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
+                           r.claimed_by, r.due_ms) for r in rows]
+
+    def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None:
+        site = self._site()
+        row = session.get(self.model, case_id)
+        owner = row.owner_site if row is not None else site.code
+        refresh(session, self.model, site, case_id, owner, now)
+
+
+class OwnerRule(Protocol):
+    """Which site decides each case, given as ``(origin, item)``: asked once per exchange
+    for all the cases it touched, so the hub reads its registry once."""
+
+    def __call__(self, session: Session, cases: Sequence[tuple[str, ServiceItem]]
+                 ) -> list[str]: ...
+
+
+class DecidingHooks(NoHooks):
+    """The sync hooks of a site with windows: project every case, route the ones it owns."""
+
+    def __init__(self, *, site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
+                 tier: str, model: ProjectionModel, owner: OwnerRule,
+                 also: Callable[[Session, set[uuid.UUID], datetime], None] | None = None
+                 ) -> None:
+        self._site = site
+        self._catalogue = catalogue
+        self.tier = tier
+        self.model = model
+        self._owner = owner
+        self._also = also
+
+    def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        """Everything an exchange's events need here, in a few statements for the batch:
+        the touched cases' logs read in one query, each folded once, the owner's own
+        events (refusals, routing) authored as one run, the projection written at once."""
+        site = self._site()
+        arrived: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
+        for event in events:
+            arrived.setdefault(event.case_id, set()).add((event.origin, event.epoch, event.seq))
+        logs = case_work.many_case_events(session, site.sealer, events)
+        registered = [(case_id, logs[case_id], item) for case_id in arrived
+                      if (item := self._registered_item(logs[case_id])) is not None]
+        owners = self._owner(session, [(events[0].origin, item)
+                                       for _, events, item in registered])
+        outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now)
+                    for (case_id, events, _), owner in zip(registered, owners, strict=True)]
+        write_projections(session, self.model, [o.projection for o in outcomes])
+        # authored last: it holds the lock on this site's chain until the commit
+        case_work.append_all(session, site, [o.drafts for o in outcomes if o.drafts.drafts],
+                             now)
+        if self._also is not None:
+            self._also(session, set(arrived), now)
+
+    def _registered_item(self, events: Sequence[CaseEvent]) -> ServiceItem | None:
+        """The item of a case whose registration this site holds; None while it has not
+        arrived (or never passes here) and for an item the catalogue does not know: the
+        events are kept either way."""
+        if not events or events[0].type.value != "registered":
+            return None
+        try:
+            return self._catalogue().item(str(events[0].payload.get("item_code", "")))
+        except DomainError:
+            return None
+
+    def _case_arrived(self, site: SyncSite, case_id: uuid.UUID, events: list[CaseEvent],
+                      arrived: set[tuple[str, int, int]], owner: str, now: datetime
+                      ) -> _Outcome:
+        drafts: list[EventDraft] = []
+        if owner != site.code:
+            state = fold(events)
+        else:
+            before = [e for e in events if e.key not in arrived]
+            state = fold(before) if before else CaseState()
+            for event in events:
+                if event.key in arrived:
+                    state, refusal = case_work.admit_arrived(site, self.tier, event, state, now)
+                    if refusal is not None:
+                        drafts.append(refusal)
+            if state.state.value == "registered":
+                for draft in case_work.route_drafts(site, self.tier, state, now):
+                    state = apply(state, draft)
+                    drafts.append(draft)
+        return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
+                        projection_values(case_id, events, state, owner, now))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one case's arrival asks of the site: events to author, the projection row."""
+
+    drafts: case_work.CaseDrafts
+    projection: dict[str, Any]

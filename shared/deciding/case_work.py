@@ -1,0 +1,218 @@
+"""The deciding site's work on a case, over the event store: the same at the hub and at the
+township and county nodes that decide delegated items.
+
+- :func:`owner_of` says which site decides a case: the nearest site on the way from the
+  case's origin to the hub whose tier is the item's (the hub for city and external items, and
+  for a county item where no county site stands between).
+- :func:`route_drafts` says what the owner records when a case's registration reaches it:
+  ``received`` and ``routed`` (the queue of the item's window).
+- :func:`act` runs one window action through :func:`shared.domain.window_workflow.perform` and
+  appends the events it returns; :func:`admit_arrived` applies an event that came from
+  another site, or gives the ``refused`` event that answers one the case no longer allows.
+
+Events the owner authors go up (so the hub sees every case of the city) and down toward the
+case's origin, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shared.domain.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
+from shared.domain.case_state import CaseState, fold
+from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.errors import NotFound, Problems
+from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
+from shared.domain.working_days import WorkingDayCalendar
+from shared.exchange.site import SyncSite
+from shared.exchange.tree import send_all_down
+from shared.storage import sync_store
+from shared.storage.accounts import window_operator_problem
+from sync_protocol import Event
+from sync_protocol.times import from_ms, to_ms
+
+_KNOWN_TYPES = frozenset(t.value for t in EventType)
+_ROLES = frozenset(r.value for r in Role)
+SYSTEM_USER = "system"
+
+
+def case_events(session: Session, site: SyncSite, case_id: uuid.UUID) -> list[CaseEvent]:
+    """The case's domain events in this site's order (site-local bookkeeping types, such as
+    the hand-over list of paper originals, are left out of the fold)."""
+    return sealed_case_events(session, site.sealer, case_id)
+
+
+def sealed_case_events(session: Session, sealer: sync_store.PayloadSealer,
+                       case_id: uuid.UUID) -> list[CaseEvent]:
+    """:func:`case_events` for a caller that holds only the payload sealer."""
+    return _domain_events(sync_store.case_rows(session, case_id), sealer)
+
+
+def many_case_events(session: Session, sealer: sync_store.PayloadSealer,
+                     arrived: Sequence[Event]) -> dict[uuid.UUID, list[CaseEvent]]:
+    """:func:`case_events` of every case the just stored ``arrived`` events touch, read in
+    one query. A case whose registration is among them holds nothing else here (its
+    origin's chain starts with it, and every other site's events follow it), so its log is
+    built from ``arrived`` without reading it back."""
+    by_case: dict[uuid.UUID, list[Event]] = {}
+    for event in arrived:
+        by_case.setdefault(event.case_id, []).append(event)
+    fresh = {case_id for case_id, events in by_case.items()
+             if events[0].type == EventType.REGISTERED.value}
+    logs = {case_id: _domain_events(rows, sealer) for case_id, rows in
+            sync_store.case_logs(session, [c for c in by_case if c not in fresh]).items()}
+    for case_id in fresh:
+        logs[case_id] = [
+            CaseEvent.from_store(str(e.case_id), e.origin, e.epoch, e.seq, EventType(e.type),
+                                 _actor(e.actor), e.at, dict(e.payload))
+            for e in by_case[case_id] if e.type in _KNOWN_TYPES]
+    return logs
+
+
+def _domain_events(rows: Iterable[Any], sealer: sync_store.PayloadSealer) -> list[CaseEvent]:
+    """Rows of ``sync_events`` (objects or plain rows) as the domain's events."""
+    return [CaseEvent.from_store(str(row.case_id), row.origin, row.epoch, row.seq,
+                                 EventType(row.type), _actor(row.actor), from_ms(row.at_ms),
+                                 sync_store.open_payload(row, sealer))
+            for row in rows if row.type in _KNOWN_TYPES]
+
+
+def _actor(text: str) -> EventActor:
+    role, sep, username = text.partition(":")
+    if sep and role in _ROLES:
+        return EventActor(username, Role(role))
+    return EventActor(text.replace(":", "_")[:64] or "unknown", Role.AGENT)
+
+
+def case_state(session: Session, site: SyncSite, case_id: uuid.UUID) -> CaseState:
+    events = case_events(session, site, case_id)
+    if not events:
+        raise NotFound("case_id", "no such case at this site")
+    return fold(events)
+
+
+def owner_of(item: ServiceItem, path_up: Sequence[tuple[str, str]]) -> str:
+    """The deciding site of ``item`` for a case registered at ``path_up[0]``.
+
+    ``path_up`` lists ``(site code, tier)`` from the origin to the hub (the hub last).
+    """
+    wanted = str(item.tier)
+    for code, tier in path_up:
+        if tier == wanted:
+            return code
+    return path_up[-1][0]
+
+
+def window_tier(item: ServiceItem) -> str:
+    """The tier the item's window works at (external items are reviewed at the city)."""
+    return "city" if str(item.tier) == "external" else str(item.tier)
+
+
+_TIER_RANK = {"township": 1, "county": 2, "city": 3}
+
+
+def item_rules(catalogue: Catalogue, item_code: str, site_tier: str | None = None
+               ) -> tuple[ServiceItem, ItemRules]:
+    """The workflow's rules of an item worked at a ``site_tier`` site (None: at the item's
+    own tier). A site above the item's tier decides it where no site of that tier stands
+    between the case's origin and the hub (:func:`owner_of`): the hub takes the county
+    items of a city without county centres, and its window for them sits at the city."""
+    item = catalogue.item(item_code)
+    rules = rules_from_item(item, window_tier(item))
+    own = _TIER_RANK.get(rules.window_tier, 0)
+    if site_tier is not None and str(item.tier) != "external" and (
+            _TIER_RANK.get(site_tier, 0) > own > 0):
+        rules = dataclasses.replace(rules, deciding_tier=site_tier, window_tier=site_tier)
+    return item, rules
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDrafts:
+    """Events the site decided on for one case, and the site that registered the case (their
+    way down; None: looked up)."""
+
+    case_id: uuid.UUID
+    drafts: Sequence[EventDraft]
+    origin: str | None = None
+
+
+def append_drafts(session: Session, site: SyncSite, case_id: uuid.UUID,
+                  drafts: Sequence[EventDraft], now: datetime,
+                  origin: str | None = None) -> list[Event]:
+    """Append the workflow's drafts as this site's next events; send them down to the
+    case's origin (and up, unless this is the hub)."""
+    return append_all(session, site, [CaseDrafts(case_id, drafts, origin)], now)
+
+
+def append_all(session: Session, site: SyncSite, cases: Sequence[CaseDrafts],
+               now: datetime) -> list[Event]:
+    """:func:`append_drafts` for many cases at once: one run of the site's chain, written
+    and queued down in a few statements whatever the number of events."""
+    own = [sync_store.OwnEvent(c.case_id, d.actor.to_wire(), d.type.value, d.payload,
+                               to_ms(d.at))
+           for c in cases for d in c.drafts]
+    authored = sync_store.author_events(session, site.key, site.sealer, own, epoch=site.epoch,
+                                        up=not site.is_root, now_ms=to_ms(now))
+    origins = [c.origin for c in cases for _ in c.drafts]
+    send_all_down(session, site, list(zip(authored, origins, strict=True)), now)
+    return authored
+
+
+def system_actor(site: SyncSite, tier: str) -> Actor:
+    return Actor(SYSTEM_USER, Role.SYSTEM, site.code, tier)
+
+
+def route_drafts(site: SyncSite, tier: str, state: CaseState, now: datetime
+                 ) -> list[EventDraft]:
+    """What the owner records when a case's registration reaches it: ``received``, then
+    ``routed`` to its window's queue (nothing for a case without item or window)."""
+    if state.item_code is None or state.window is None:
+        return []
+    system = EventActor(SYSTEM_USER, Role.SYSTEM)
+    received_tier = tier if tier in ("township", "county", "city", "province") else "city"
+    return [EventDraft(EventType.RECEIVED, system, now, {"tier": received_tier}),
+            EventDraft(EventType.ROUTED, system, now,
+                       {"window": state.window, "site": site.code})]
+
+
+def admit_arrived(site: SyncSite, tier: str, event: CaseEvent, before: CaseState,
+                  now: datetime) -> tuple[CaseState, EventDraft | None]:
+    """The case after an event from another site, and the ``refused`` event to append when
+    the case no longer allows it (the event itself is kept either way)."""
+    admission = admit(before, event, system_actor(site, tier), now)
+    return admission.state, admission.refusal
+
+
+def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: WorkingDayCalendar,
+        actor: Actor, case_id: uuid.UUID, request: ActionRequest, now: datetime) -> CaseState:
+    """Run one window action; raises the workflow's typed error when it is not allowed."""
+    state = case_state(session, site, case_id)
+    if state.item_code is None:
+        raise NotFound("case_id", "the case has no registration here yet")
+    item, rules = item_rules(catalogue, state.item_code, actor.tier)
+    if request.action == "accept" and request.deadline is None:
+        # The first acceptance starts the clock: a case handed on or transferred after it
+        # and accepted again keeps the deadline the applicant was given.
+        started = state.accepted_at or now
+        deadline = calendar.deadline(started, item.promised_days, state.pauses).due_at
+        request = _with_deadline(request, deadline)
+    result = perform(state, rules, actor, request, now)
+    if request.action == "reassign":  # only to someone who can work the case here
+        problem = window_operator_problem(session, actor.site, state.window or "",
+                                          request.assignee or "", must_be_active=True)
+        if problem is not None:
+            raise Problems({"assignee": problem}, "the reassignment is not valid")
+    append_drafts(session, site, case_id, result.events, now, state.origin_site)
+    return result.state
+
+
+def _with_deadline(request: ActionRequest, deadline: datetime | None) -> ActionRequest:
+    return dataclasses.replace(request, deadline=deadline)
+

@@ -1,0 +1,104 @@
+"""Deadline timers of a deciding site: what the law says happens when a limit passes.
+
+- 缺席默许: a joint item whose co-approving departments did not answer by the shared deadline
+  is deemed to have their consent (``deemed_consent``), when the item says so;
+- 超时许可: an item the catalogue marks ``overdue_means_approval`` is deemed approved when its
+  window did not decide in time (``deemed_approval``).
+
+:func:`run_due_timers` claims overdue open cases from the site's projection with
+``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite serialises writers anyway), so
+several hub processes running it at once never apply a timer twice: a case is claimed by one
+transaction, and the next run finds the timer's events already in the case's log. Each case
+is handled in its own transaction; the events are the site's own (``system`` actor), signed
+and sent down to the origin like any window action.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.deciding import case_work
+from shared.deciding.case_projection import ProjectionModel, refresh
+from shared.domain.case_events import Actor, Role
+from shared.domain.case_state import Status
+from shared.domain.catalogue import Catalogue
+from shared.domain.errors import DomainError
+from shared.domain.window_workflow import ActionRequest
+from shared.domain.working_days import WorkingDayCalendar
+from shared.exchange.site import SyncSite
+from sync_protocol.times import from_ms, to_ms
+
+LOG = logging.getLogger("sanji.timers")
+BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRun:
+    """What one run did: cases looked at and timers applied."""
+
+    examined: int
+    applied: int
+
+
+def _overdue(session: Session, model: ProjectionModel, site: str, now_ms: int) -> list[uuid.UUID]:
+    m = model
+    query = (
+        select(m.case_id)
+        .where(m.owner_site == site, m.open == 1, m.due_ms.is_not(None), m.due_ms < now_ms)
+        .order_by(m.due_ms)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def _timer_for(session: Session, site: SyncSite, catalogue: Catalogue,
+               case_id: uuid.UUID) -> str | None:
+    """The timer action due for this case, or None."""
+    state = case_work.case_state(session, site, case_id)
+    if state.item_code is None:
+        return None
+    _, rules = case_work.item_rules(catalogue, state.item_code)
+    if state.state is Status.JOINT_APPROVAL and rules.absence_means_consent:
+        return "deemed_consent" if state.pending_departments else None
+    if rules.overdue_means_approval and state.outcome is None and state.state in (
+        Status.ACCEPTED, Status.REVIEWED,
+    ):
+        return "deemed_approval"
+    return None
+
+
+def run_due_timers(session_factory: Callable[[], Session], site: SyncSite,
+                   catalogue: Catalogue, calendar: WorkingDayCalendar, tier: str,
+                   model: ProjectionModel, now: datetime) -> TimerRun:
+    """Apply every timer that has come due (bounded to :data:`BATCH` cases per call)."""
+    examined = applied = 0
+    system = Actor(case_work.SYSTEM_USER, Role.SYSTEM, site.code, tier)
+    with session_factory() as session:
+        case_ids = _overdue(session, model, site.code, to_ms(now))
+        for case_id in case_ids:
+            examined += 1
+            row = session.get(model, case_id)
+            if row is None or row.due_ms is None:
+                continue
+            action = _timer_for(session, site, catalogue, case_id)
+            if action is None:
+                continue
+            try:
+                case_work.act(session, site, catalogue, calendar, system, case_id,
+                              ActionRequest(action=action, due_at=from_ms(row.due_ms)), now)
+            except DomainError as exc:
+                LOG.warning("timer not applied", extra={"fields": {
+                    "case_id": str(case_id), "action": action, "reason": exc.reason}})
+                continue
+            refresh(session, model, site, case_id, row.owner_site, now)
+            applied += 1
+        session.commit()  # releases the row locks taken by SKIP LOCKED
+    return TimerRun(examined, applied)

@@ -1,0 +1,52 @@
+"""What a deciding site's window code works with, free of any web framework: the queue's
+rows (:class:`QueueEntry`), the site's projection of its cases (:class:`WindowStore`, which
+hides whether it is ``hub_cases`` or a node's table) and the context every window action
+runs in (:class:`WindowContext`). The window API, the window pages, the projection and bulk
+reassignment all take these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from shared.domain.catalogue import Catalogue
+from shared.domain.working_days import WorkingDayCalendar
+from shared.exchange.site import SyncSite
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    case_id: uuid.UUID
+    acceptance_no: str
+    item_code: str
+    state: str
+    stage: str
+    claimed_by: str | None
+    due_ms: int | None
+
+
+class WindowStore(Protocol):
+    """The deciding site's projection of its cases."""
+
+    def queue(self, session: Session, window: str, limit: int) -> list[QueueEntry]: ...
+
+    def claimed(self, session: Session, window: str, username: str,
+                limit: int) -> list[QueueEntry]: ...
+
+    def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None: ...
+
+
+@dataclass
+class WindowContext:
+    site: SyncSite
+    tier: str
+    catalogue: Callable[[], Catalogue]
+    calendar: Callable[[], WorkingDayCalendar]
+    store: WindowStore
+    clock: Callable[[], datetime]

@@ -1,0 +1,542 @@
+"""The events of a case's log and the people (and timers) who author them.
+
+A case is an append-only list of :class:`CaseEvent` records. Each record checks itself when it
+is built, so a record that exists is well formed: its type is known, its time is aware UTC and
+its payload has what its type needs (a rejection carries a written reason, a supplement request
+lists every missing material). Whether the event may happen *now* is the state machine's
+question (:mod:`shared.domain.case_state`); this module only knows what a well-formed event is.
+
+Event type names are stable: they are stored, signed, sent between sites and listed by the API.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.domain.errors import InvalidInput
+
+
+class EventType(StrEnum):
+    """Every event a case's log may hold (past tense: each records something that happened)."""
+
+    REGISTERED = "registered"  # 登记: the application is registered at its origin
+    MATERIAL_ADDED = "material_added"  # a late scan, or one answering a supplement request
+    REGISTRATION_CORRECTED = "registration_corrected"  # a registration error put right
+    WITHDRAWN = "withdrawn"  # 撤件: the applicant withdrew the application
+    RECEIVED = "received"  # the receipt of a deciding site ("received by the city")
+    ROUTED = "routed"  # placed in the queue of the window authorised for the item
+    TRANSFERRED = "transferred"  # 转办: handed to another window
+    CLAIMED = "claimed"  # one operator takes the case so no one else works it meanwhile
+    CLAIM_RELEASED = "claim_released"
+    REASSIGNED = "reassigned"  # a supervisor moves the claim to another operator
+    ACCEPTED = "accepted"  # 受理: the deadline starts
+    COPIES_SENT = "copies_sent"  # 抄告相关: a joint case goes to every co-approving department
+    SUPPLEMENT_REQUESTED = "supplement_requested"  # 一次性告知 of everything missing
+    SUPPLEMENT_PROVIDED = "supplement_provided"
+    REVIEWED = "reviewed"  # 审: the reviewer's approval (the "approve" action)
+    CHECKED = "checked"  # 核: a second operator confirms: the case is approved
+    REJECTED = "rejected"  # 退回: refused, with a written reason
+    REPORTED_UP = "reported_up"  # 上报: sent to the deciding authority's queue
+    EXTERNAL_DECISION_RECORDED = "external_decision_recorded"
+    CO_APPROVED = "co_approved"  # a co-approving department agrees
+    OBJECTED = "objected"  # a co-approving department objects, with a reason
+    DEEMED_CONSENT = "deemed_consent"  # 缺席默许: a department that did not answer agrees
+    DEEMED_APPROVED = "deemed_approved"  # 超时许可: not decided in time, deemed approved
+    RESULT_ISSUED = "result_issued"  # the result document exists
+    RESULT_HANDED_OVER = "result_handed_over"  # 转交: the citizen has the result
+    RATED = "rated"  # 好差评
+    REFUSED = "refused"  # the owner's answer to an event that arrived too late
+
+
+class Role(StrEnum):
+    """Who may author an event. ``system`` is a site acting on its own (receipts, timers)."""
+
+    AGENT = "agent"
+    WINDOW_OPERATOR = "window_operator"
+    FINANCE = "finance"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+class Kind(StrEnum):
+    """The six kinds of case (六件六制)."""
+
+    IMMEDIATE = "immediate"  # 即办件
+    PROMISED = "promised"  # 承办件
+    JOINT = "joint"  # 联办件
+    REPORT_UP = "report_up"  # 上报件
+    SUPPLEMENT = "supplement"  # 补办件
+    RETURNED = "returned"  # 退回件
+
+
+ITEM_KINDS = frozenset({Kind.IMMEDIATE, Kind.PROMISED, Kind.JOINT, Kind.REPORT_UP})
+
+
+class Rating(StrEnum):
+    """The five levels of the national 好差评 scheme."""
+
+    VERY_SATISFIED = "very_satisfied"
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+    VERY_DISSATISFIED = "very_dissatisfied"
+
+
+class Decision(StrEnum):
+    """What an external authority decided about a reported-up case."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+TIERS = ("province", "city", "county", "township", "village")
+DECIDING_TIERS = ("province", "city", "county", "township")
+HANDOVER_METHODS = ("in_person", "proxy", "courier")
+MIN_REASON_LENGTH = 5
+"""A written reason shorter than this (after trimming) is not a clear answer."""
+MAX_TEXT_LENGTH = 2000
+MAX_COMMENT_LENGTH = 500
+MAX_NAME_LENGTH = 80
+
+_SITE_CODE = re.compile(r"\d{6}(?:\d{3}){0,2}")
+_USERNAME = re.compile(r"[^\s:]{1,64}")
+
+
+def check_site_code(value: object, field_name: str) -> str:
+    """A site code: 6, 9 or 12 digits (administrative division style)."""
+    if not isinstance(value, str) or not _SITE_CODE.fullmatch(value):
+        raise InvalidInput(field_name, "must be a site code of 6, 9 or 12 digits")
+    return value
+
+
+def check_username(value: object, field_name: str) -> str:
+    if not isinstance(value, str) or not _USERNAME.fullmatch(value):
+        raise InvalidInput(field_name, "1-64 characters, no spaces or colons")
+    return value
+
+
+def check_aware_utc(value: object, field_name: str) -> datetime:
+    """An aware datetime, converted to UTC; a naive one is refused, never guessed."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(field_name, "must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field_name, "must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def check_reason(value: object, field_name: str = "reason") -> str:
+    """A clear written reason: at least :data:`MIN_REASON_LENGTH` characters once trimmed."""
+    if not isinstance(value, str):
+        raise InvalidInput(field_name, "a written reason is required")
+    text = value.strip()
+    if len(text) < MIN_REASON_LENGTH:
+        raise InvalidInput(
+            field_name, f"a clear written reason of at least {MIN_REASON_LENGTH} characters"
+        )
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidInput(field_name, f"at most {MAX_TEXT_LENGTH} characters")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class EventActor:
+    """Who authored an event, as the log records it: a username and the role acted in."""
+
+    username: str
+    role: Role
+
+    def __post_init__(self) -> None:
+        check_username(self.username, "actor.username")
+        object.__setattr__(self, "role", parse_role(self.role))
+
+    def to_wire(self) -> str:
+        """``role:username``, the actor string the sync layer carries."""
+        return f"{self.role.value}:{self.username}"
+
+    @classmethod
+    def from_wire(cls, text: str) -> EventActor:
+        role, sep, username = text.partition(":")
+        if not sep:
+            raise InvalidInput("actor", "expected role:username")
+        return cls(username, parse_role(role))
+
+
+def parse_role(value: object) -> Role:
+    """A role from its name; :class:`InvalidInput` naming the roles otherwise."""
+    try:
+        return Role(str(value))
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise InvalidInput("actor.role", f"must be one of {names}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A signed-in person (or a site's timer) about to act, with where they sit.
+
+    ``tier`` is the tier of the actor's site. ``window`` is required for window operators and
+    finance staff; ``department`` is the department whose work a window operator does (it
+    decides which copy of a joint case is theirs).
+    """
+
+    username: str
+    role: Role
+    site: str
+    tier: str
+    window: str | None = None
+    department: str | None = None
+
+    def __post_init__(self) -> None:
+        event_actor = EventActor(self.username, self.role)
+        object.__setattr__(self, "role", event_actor.role)
+        check_site_code(self.site, "actor.site")
+        if self.tier not in TIERS:
+            raise InvalidInput("actor.tier", f"must be one of {', '.join(TIERS)}")
+        if self.role in (Role.WINDOW_OPERATOR, Role.FINANCE) and not self.window:
+            raise InvalidInput("actor.window", f"a {self.role} works at a window")
+
+    @property
+    def as_event_actor(self) -> EventActor:
+        return EventActor(self.username, self.role)
+
+
+# -- payload rules ----------------------------------------------------------------------------
+
+Payload = dict[str, Any]
+
+
+def _json_value(value: object, where: str, depth: int = 0) -> None:
+    if depth > 16:
+        raise InvalidInput(where, "nested too deeply")
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(where, "numbers must be finite")
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _json_value(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(where, "keys must be strings")
+            _json_value(item, f"{where}.{key}", depth + 1)
+        return
+    raise InvalidInput(where, f"not a JSON value: {type(value).__name__}")
+
+
+def _text(payload: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+    value = payload.get(key)
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"payload.{key}", "required text")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise InvalidInput(f"payload.{key}", f"at most {MAX_TEXT_LENGTH} characters")
+
+
+def _choice(payload: Mapping[str, Any], key: str, choices: Sequence[str]) -> None:
+    if payload.get(key) not in choices:
+        raise InvalidInput(f"payload.{key}", f"must be one of {', '.join(choices)}")
+
+
+def _codes(payload: Mapping[str, Any], key: str, *, at_least: int = 1) -> None:
+    value = payload.get(key)
+    where = f"payload.{key}"
+    if not isinstance(value, list | tuple) or len(value) < at_least:
+        raise InvalidInput(where, f"a list of at least {at_least} code(s)")
+    seen: set[str] = set()
+    for i, code in enumerate(value):
+        if not isinstance(code, str) or not code.strip():
+            raise InvalidInput(f"{where}[{i}]", "a non-empty code")
+        if code in seen:
+            raise InvalidInput(f"{where}[{i}]", f"{code} is listed twice")
+        seen.add(code)
+
+
+def _registered(p: Mapping[str, Any]) -> None:
+    _text(p, "item_code")
+    _text(p, "window")
+    _choice(p, "kind", sorted(ITEM_KINDS))
+
+
+def _material_added(p: Mapping[str, Any]) -> None:
+    _text(p, "code")
+
+
+def _registration_corrected(p: Mapping[str, Any]) -> None:
+    changes = p.get("changes")
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidInput("payload.changes", "name at least one corrected field")
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _received(p: Mapping[str, Any]) -> None:
+    _choice(p, "tier", DECIDING_TIERS)
+
+
+def _routed(p: Mapping[str, Any]) -> None:
+    _text(p, "window")
+    check_site_code(p.get("site"), "payload.site")
+
+
+def _transferred(p: Mapping[str, Any]) -> None:
+    _text(p, "to_window")
+    check_site_code(p.get("to_site"), "payload.to_site")
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _reassigned(p: Mapping[str, Any]) -> None:
+    to = p.get("to")
+    if to is not None:
+        check_username(to, "payload.to")
+
+
+def _accepted(p: Mapping[str, Any]) -> None:
+    _choice(p, "kind", sorted(ITEM_KINDS))
+
+
+def _copies_sent(p: Mapping[str, Any]) -> None:
+    _codes(p, "departments", at_least=2)
+
+
+def _supplement_requested(p: Mapping[str, Any]) -> None:
+    _codes(p, "missing")
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _rejected(p: Mapping[str, Any]) -> None:
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _reported_up(p: Mapping[str, Any]) -> None:
+    _text(p, "authority")
+
+
+def _external_decision(p: Mapping[str, Any]) -> None:
+    _choice(p, "outcome", [d.value for d in Decision])
+    _text(p, "authority")
+    if p.get("outcome") == Decision.REJECTED:
+        check_reason(p.get("reason"), "payload.reason")
+
+
+def _department(p: Mapping[str, Any]) -> None:
+    _text(p, "department")
+
+
+def _objected(p: Mapping[str, Any]) -> None:
+    _text(p, "department")
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _handed_over(p: Mapping[str, Any]) -> None:
+    _choice(p, "method", HANDOVER_METHODS)
+
+
+def _rated(p: Mapping[str, Any]) -> None:
+    _choice(p, "rating", [r.value for r in Rating])
+    comment = p.get("comment", "")
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT_LENGTH:
+        raise InvalidInput("payload.comment", f"text of at most {MAX_COMMENT_LENGTH} characters")
+
+
+def _refused(p: Mapping[str, Any]) -> None:
+    ref = p.get("refused")
+    if not isinstance(ref, Mapping):
+        raise InvalidInput("payload.refused", "the refused event's origin, epoch and seq")
+    check_site_code(ref.get("origin"), "payload.refused.origin")
+    for key in ("epoch", "seq"):
+        value = ref.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInput(f"payload.refused.{key}", "a whole number from 1")
+    _choice(p, "event_type", [t.value for t in EventType])
+    _text(p, "reason")
+
+
+def _nothing(p: Mapping[str, Any]) -> None:
+    """Types whose payload is free (it may carry notes, document references, deadlines)."""
+
+
+PAYLOAD_RULES: Mapping[EventType, Any] = {
+    EventType.REGISTERED: _registered,
+    EventType.MATERIAL_ADDED: _material_added,
+    EventType.REGISTRATION_CORRECTED: _registration_corrected,
+    EventType.WITHDRAWN: _nothing,
+    EventType.RECEIVED: _received,
+    EventType.ROUTED: _routed,
+    EventType.TRANSFERRED: _transferred,
+    EventType.CLAIMED: _nothing,
+    EventType.CLAIM_RELEASED: _nothing,
+    EventType.REASSIGNED: _reassigned,
+    EventType.ACCEPTED: _accepted,
+    EventType.COPIES_SENT: _copies_sent,
+    EventType.SUPPLEMENT_REQUESTED: _supplement_requested,
+    EventType.SUPPLEMENT_PROVIDED: _nothing,
+    EventType.REVIEWED: _nothing,
+    EventType.CHECKED: _nothing,
+    EventType.REJECTED: _rejected,
+    EventType.REPORTED_UP: _reported_up,
+    EventType.EXTERNAL_DECISION_RECORDED: _external_decision,
+    EventType.CO_APPROVED: _department,
+    EventType.OBJECTED: _objected,
+    EventType.DEEMED_CONSENT: _department,
+    EventType.DEEMED_APPROVED: _nothing,
+    EventType.RESULT_ISSUED: _nothing,
+    EventType.RESULT_HANDED_OVER: _handed_over,
+    EventType.RATED: _rated,
+    EventType.REFUSED: _refused,
+}
+"""What each event type's payload must hold; checked whenever a record or draft is built."""
+
+
+def check_payload(event_type: EventType, payload: object) -> Payload:
+    """A private deep copy of ``payload`` once it is JSON and fits ``event_type``."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInput("payload", "must be a mapping")
+    _json_value(payload, "payload")
+    checked = copy.deepcopy(dict(payload))
+    PAYLOAD_RULES[event_type](checked)
+    return checked
+
+
+def _event_type(value: object) -> EventType:
+    try:
+        return EventType(str(value))
+    except ValueError:
+        raise InvalidInput("type", f"unknown event type {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event decided on but not yet stamped with its place in the origin's chain.
+
+    The window workflow returns drafts; the storage layer gives each the origin's next
+    ``seq`` with :meth:`stamp` when it appends them.
+    """
+
+    type: EventType
+    actor: EventActor
+    at: datetime
+    payload: Payload = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", _event_type(self.type))
+        if not isinstance(self.actor, EventActor):
+            raise InvalidInput("actor", "must be an EventActor")
+        object.__setattr__(self, "at", check_aware_utc(self.at, "at"))
+        object.__setattr__(self, "payload", check_payload(self.type, self.payload))
+
+    def stamp(self, case_id: str, origin: str, epoch: int, seq: int) -> CaseEvent:
+        """The record of this draft as event ``seq`` of ``(origin, epoch)``."""
+        return CaseEvent(case_id, origin, epoch, seq, self.type, self.actor, self.at, self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    """One event of a case's log, as stored and exchanged.
+
+    ``(origin, epoch, seq)`` is the event's key, the same at every site; ``at`` is the origin's
+    (corrected) clock in UTC.
+    """
+
+    case_id: str
+    origin: str
+    epoch: int
+    seq: int
+    type: EventType
+    actor: EventActor
+    at: datetime
+    payload: Payload = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "case_id", check_case_id(self.case_id))
+        check_site_code(self.origin, "origin")
+        for name in ("epoch", "seq"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidInput(name, "a whole number from 1")
+        object.__setattr__(self, "type", _event_type(self.type))
+        if not isinstance(self.actor, EventActor):
+            raise InvalidInput("actor", "must be an EventActor")
+        object.__setattr__(self, "at", check_aware_utc(self.at, "at"))
+        object.__setattr__(self, "payload", check_payload(self.type, self.payload))
+
+    @classmethod
+    def from_store(cls, case_id: str, origin: str, epoch: int, seq: int, type: EventType,
+                   actor: EventActor, at: datetime, payload: Payload) -> CaseEvent:
+        """An event read back from the site's own store, whose columns were checked on the
+        way in and whose payload was just parsed from JSON (so it is JSON, and nobody else
+        holds it): only the payload's rules are checked, without the copy. Folding a batch's
+        cases reads thousands of these."""
+        PAYLOAD_RULES[type](payload)
+        event = object.__new__(cls)
+        for name, value in (("case_id", case_id), ("origin", origin), ("epoch", epoch),
+                            ("seq", seq), ("type", type), ("actor", actor), ("at", at),
+                            ("payload", payload)):
+            object.__setattr__(event, name, value)
+        return event
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """``(origin, epoch, seq)``: the event's identity at every site."""
+        return (self.origin, self.epoch, self.seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (``at`` as ISO 8601 UTC)."""
+        return {
+            "case_id": self.case_id,
+            "origin": self.origin,
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "type": self.type.value,
+            "actor": {"username": self.actor.username, "role": self.actor.role.value},
+            "at": self.at.isoformat(),
+            "payload": copy.deepcopy(self.payload),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseEvent:
+        """The inverse of :meth:`to_dict`; any missing or bad field is an :class:`InvalidInput`."""
+        try:
+            actor = data["actor"]
+            at = datetime.fromisoformat(data["at"])
+            return cls(
+                case_id=data["case_id"],
+                origin=data["origin"],
+                epoch=data["epoch"],
+                seq=data["seq"],
+                type=data["type"],
+                actor=EventActor(actor["username"], parse_role(actor["role"])),
+                at=at,
+                payload=data.get("payload", {}),
+            )
+        except KeyError as exc:
+            raise InvalidInput(str(exc.args[0]), "required") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("event", f"malformed: {exc}") from None
+
+
+def check_case_id(value: object) -> str:
+    """A case id: a UUID in its canonical lower-case form."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            pass
+        else:
+            if str(parsed) == value.lower():
+                return str(parsed)
+    raise InvalidInput("case_id", "must be a UUID")

@@ -1,0 +1,766 @@
+"""The case state machine: every transition of a case lives in this module.
+
+Two rules shape it. First, the machine is a set of dict tables (:data:`TRANSITIONS`,
+:data:`EVENT_ROLES`, :data:`EVENT_TIERS`, :data:`CLAIM_REQUIRED`); the docs' table is generated
+from them by :func:`transition_table_markdown`. Second, the machine knows nothing of the
+catalogue: whether a window may *decide* an item is the window workflow's question
+(:mod:`shared.domain.window_workflow`); here we only ask whether an event may follow in this state,
+by this role, and whether it keeps the case's own invariants (one claim holder, a checker who
+is not the reviewer, one supplement notice, every co-approving department answering once).
+
+:func:`apply` folds one event into a :class:`CaseState`; an illegal event raises
+:class:`~shared.domain.errors.StateConflict` or :class:`~shared.domain.errors.NotPermitted` and,
+the state
+being immutable, leaves it unchanged. :func:`fold` folds a whole log (the owner's order), and
+skips the events the owner answered with a ``refused`` event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from shared.domain.case_events import (
+    DECIDING_TIERS,
+    TIERS,
+    Actor,
+    CaseEvent,
+    EventActor,
+    EventDraft,
+    EventType,
+    Kind,
+    Rating,
+    Role,
+)
+from shared.domain.errors import InvalidInput, NotPermitted, StateConflict
+
+
+class Status(StrEnum):
+    """Where a case is in its life. ``new`` is the empty log before registration."""
+
+    NEW = "new"
+    REGISTERED = "registered"  # at its origin, on its way to the deciding site
+    RECEIVED = "received"  # a deciding site holds it and has sent its receipt
+    ROUTED = "routed"  # in the queue of a window, not yet accepted (pre-check)
+    AWAITING_SUPPLEMENT = "awaiting_supplement"  # told what is missing before acceptance
+    ACCEPTED = "accepted"  # 受理: the deadline runs; under review
+    PAUSED_FOR_SUPPLEMENT = "paused_for_supplement"  # after acceptance; the clock is stopped
+    REVIEWED = "reviewed"  # the reviewer approved; awaiting check, report-up or hand-on
+    JOINT_APPROVAL = "joint_approval"  # copies with every co-approving department
+    REPORTED_UP = "reported_up"  # in the deciding authority's queue
+    DECIDED = "decided"  # approved or rejected; the result document is next
+    RESULT_ISSUED = "result_issued"  # the result is on its way back to the origin
+    HANDED_OVER = "handed_over"  # the citizen has the result
+    WITHDRAWN = "withdrawn"  # 撤件: closed at the applicant's request
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class JointAnswer(StrEnum):
+    """How one co-approving department answered a joint case."""
+
+    APPROVED = "approved"
+    OBJECTED = "objected"
+    DEEMED_CONSENT = "deemed_consent"
+
+
+S = Status
+E = EventType
+
+_BEFORE_ACCEPTANCE = {
+    E.MATERIAL_ADDED: None,  # None: stays in the same state
+    E.REGISTRATION_CORRECTED: None,
+    E.WITHDRAWN: S.WITHDRAWN,
+}
+_CLAIMS = {E.CLAIMED: None, E.CLAIM_RELEASED: None, E.REASSIGNED: None}
+
+_TABLE: dict[Status, dict[EventType, Status | None]] = {
+    S.NEW: {E.REGISTERED: S.REGISTERED},
+    S.REGISTERED: {**_BEFORE_ACCEPTANCE, E.RECEIVED: S.RECEIVED, E.ROUTED: S.ROUTED},
+    S.RECEIVED: {**_BEFORE_ACCEPTANCE, E.ROUTED: S.ROUTED},
+    S.ROUTED: {
+        **_BEFORE_ACCEPTANCE,
+        **_CLAIMS,
+        E.TRANSFERRED: S.ROUTED,
+        E.ACCEPTED: S.ACCEPTED,
+        E.SUPPLEMENT_REQUESTED: S.AWAITING_SUPPLEMENT,
+        E.REJECTED: S.DECIDED,  # 不予受理, with a written reason
+    },
+    S.AWAITING_SUPPLEMENT: {**_BEFORE_ACCEPTANCE, E.SUPPLEMENT_PROVIDED: S.ROUTED},
+    S.ACCEPTED: {
+        **_CLAIMS,
+        E.MATERIAL_ADDED: None,
+        E.WITHDRAWN: S.WITHDRAWN,
+        E.TRANSFERRED: S.ROUTED,
+        E.COPIES_SENT: S.JOINT_APPROVAL,
+        E.SUPPLEMENT_REQUESTED: S.PAUSED_FOR_SUPPLEMENT,
+        E.REVIEWED: S.REVIEWED,
+        E.REJECTED: S.DECIDED,
+        E.DEEMED_APPROVED: S.DECIDED,
+    },
+    S.PAUSED_FOR_SUPPLEMENT: {
+        E.MATERIAL_ADDED: None,
+        E.WITHDRAWN: S.WITHDRAWN,
+        E.SUPPLEMENT_PROVIDED: S.ACCEPTED,
+    },
+    S.REVIEWED: {
+        **_CLAIMS,
+        E.MATERIAL_ADDED: None,
+        E.WITHDRAWN: S.WITHDRAWN,
+        E.CHECKED: S.DECIDED,
+        E.REJECTED: S.DECIDED,
+        E.REPORTED_UP: S.REPORTED_UP,
+        E.TRANSFERRED: S.ROUTED,
+        E.DEEMED_APPROVED: S.DECIDED,
+    },
+    S.JOINT_APPROVAL: {
+        E.MATERIAL_ADDED: None,
+        E.WITHDRAWN: S.WITHDRAWN,
+        E.CO_APPROVED: None,  # decided once every department has answered
+        E.OBJECTED: None,
+        E.DEEMED_CONSENT: None,
+    },
+    S.REPORTED_UP: {
+        **_CLAIMS,
+        E.MATERIAL_ADDED: None,
+        E.WITHDRAWN: S.WITHDRAWN,
+        E.EXTERNAL_DECISION_RECORDED: S.DECIDED,
+    },
+    S.DECIDED: {**_CLAIMS, E.RESULT_ISSUED: S.RESULT_ISSUED},
+    S.RESULT_ISSUED: {E.RESULT_HANDED_OVER: S.HANDED_OVER, E.RATED: None},
+    S.HANDED_OVER: {E.RATED: None},
+    S.WITHDRAWN: {},
+}
+
+TRANSITIONS: Mapping[Status, Mapping[EventType, Status]] = MappingProxyType(
+    {
+        state: MappingProxyType(
+            {
+                **{event: (state if target is None else target) for event, target in row.items()},
+                # The owner's answer to a late event may come in any state of a case.
+                **({} if state is S.NEW else {E.REFUSED: state}),
+            }
+        )
+        for state, row in _TABLE.items()
+    }
+)
+"""``TRANSITIONS[state][event type]`` is the next state; a missing entry is an illegal event."""
+
+SETTLEMENTS: Mapping[Status, tuple[Status, str]] = MappingProxyType(
+    {S.JOINT_APPROVAL: (S.DECIDED, "once every co-approving department has answered")}
+)
+"""States a case leaves on its own once a condition holds, checked after every event."""
+SETTLING_EVENTS = frozenset({E.CO_APPROVED, E.OBJECTED, E.DEEMED_CONSENT})
+
+_PEOPLE_AT_ORIGIN = frozenset({Role.AGENT, Role.WINDOW_OPERATOR})
+_OPERATOR = frozenset({Role.WINDOW_OPERATOR})
+_SYSTEM = frozenset({Role.SYSTEM})
+
+EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
+    {
+        E.REGISTERED: _PEOPLE_AT_ORIGIN,  # a village agent, or a centre's front desk
+        E.MATERIAL_ADDED: _PEOPLE_AT_ORIGIN,
+        E.REGISTRATION_CORRECTED: _PEOPLE_AT_ORIGIN,
+        E.WITHDRAWN: _PEOPLE_AT_ORIGIN,
+        E.RECEIVED: _SYSTEM,
+        E.ROUTED: _SYSTEM,
+        E.TRANSFERRED: _OPERATOR,
+        E.CLAIMED: _OPERATOR,
+        E.CLAIM_RELEASED: _OPERATOR,
+        E.REASSIGNED: frozenset({Role.SUPERVISOR, Role.ADMIN}),
+        E.ACCEPTED: _OPERATOR,
+        E.COPIES_SENT: _OPERATOR,
+        E.SUPPLEMENT_REQUESTED: _OPERATOR,
+        E.SUPPLEMENT_PROVIDED: _PEOPLE_AT_ORIGIN,
+        E.REVIEWED: _OPERATOR,
+        E.CHECKED: _OPERATOR,
+        E.REJECTED: _OPERATOR,
+        E.REPORTED_UP: _OPERATOR,
+        E.EXTERNAL_DECISION_RECORDED: _OPERATOR,
+        E.CO_APPROVED: _OPERATOR,
+        E.OBJECTED: _OPERATOR,
+        E.DEEMED_CONSENT: _SYSTEM,
+        E.DEEMED_APPROVED: _SYSTEM,
+        E.RESULT_ISSUED: _OPERATOR,
+        E.RESULT_HANDED_OVER: _PEOPLE_AT_ORIGIN,
+        E.RATED: _PEOPLE_AT_ORIGIN,
+        E.REFUSED: _SYSTEM,
+    }
+)
+"""The roles that may author each event type."""
+
+_ANY_TIER = frozenset(TIERS)
+_DECIDING = frozenset(DECIDING_TIERS)
+EVENT_TIERS: Mapping[EventType, frozenset[str]] = MappingProxyType(
+    {
+        event: (
+            _ANY_TIER
+            if event
+            in (
+                E.REGISTERED,
+                E.MATERIAL_ADDED,
+                E.REGISTRATION_CORRECTED,
+                E.WITHDRAWN,
+                E.SUPPLEMENT_PROVIDED,
+                E.RESULT_HANDED_OVER,
+                E.RATED,
+            )
+            else _DECIDING
+        )
+        for event in EventType
+    }
+)
+"""The tiers of site at which each event type may be authored (villages register only)."""
+
+CLAIM_REQUIRED: frozenset[EventType] = frozenset(
+    {
+        E.TRANSFERRED,
+        E.ACCEPTED,
+        E.COPIES_SENT,
+        E.SUPPLEMENT_REQUESTED,
+        E.REVIEWED,
+        E.CHECKED,
+        E.REJECTED,
+        E.REPORTED_UP,
+        E.EXTERNAL_DECISION_RECORDED,
+        E.RESULT_ISSUED,
+    }
+)
+"""Window work that only the operator holding the case's claim may do."""
+
+ACTIONS: Mapping[str, EventType] = MappingProxyType(
+    {
+        "receipt": E.RECEIVED,
+        "route": E.ROUTED,
+        "claim": E.CLAIMED,
+        "release_claim": E.CLAIM_RELEASED,
+        "reassign": E.REASSIGNED,
+        "accept": E.ACCEPTED,
+        "request_supplement": E.SUPPLEMENT_REQUESTED,
+        "supplement_provided": E.SUPPLEMENT_PROVIDED,
+        "approve": E.REVIEWED,
+        "check": E.CHECKED,
+        "reject": E.REJECTED,
+        "report_up": E.REPORTED_UP,
+        "record_external_decision": E.EXTERNAL_DECISION_RECORDED,
+        "co_approve": E.CO_APPROVED,
+        "object": E.OBJECTED,
+        "deemed_consent": E.DEEMED_CONSENT,
+        "deemed_approval": E.DEEMED_APPROVED,
+        "transfer": E.TRANSFERRED,
+        "issue_result": E.RESULT_ISSUED,
+        "withdraw": E.WITHDRAWN,
+        "correct_registration": E.REGISTRATION_CORRECTED,
+        "hand_over": E.RESULT_HANDED_OVER,
+        "rate": E.RATED,
+        "refuse": E.REFUSED,
+    }
+)
+"""Action names (the API's ``action``) and the event each one appends.
+
+``accept`` of a joint case appends ``copies_sent`` as well. ``registered`` (intake) and
+``material_added`` (uploads) are appended by their own endpoints, not as actions.
+"""
+
+_STAGES: Mapping[Status, str] = MappingProxyType(
+    {
+        S.NEW: "new",
+        S.REGISTERED: "queued_at_origin",
+        S.ROUTED: "at_window",
+        S.ACCEPTED: "at_window",
+        S.REVIEWED: "at_window",
+        S.AWAITING_SUPPLEMENT: "awaiting_supplement",
+        S.PAUSED_FOR_SUPPLEMENT: "awaiting_supplement",
+        S.JOINT_APPROVAL: "in_joint_approval",
+        S.REPORTED_UP: "with_higher_authority",
+        S.DECIDED: "decided",
+        S.RESULT_ISSUED: "result_issued",
+        S.HANDED_OVER: "handed_over",
+        S.WITHDRAWN: "withdrawn",
+    }
+)
+STAGES = (
+    "new",
+    "queued_at_origin",
+    "at_township",
+    "at_county",
+    "received_by_city",
+    "received_by_province",
+    "at_window",
+    "awaiting_supplement",
+    "in_joint_approval",
+    "with_higher_authority",
+    "decided",
+    "result_issued",
+    "handed_over",
+    "withdrawn",
+)
+"""Every stage code :attr:`CaseState.stage` may take (for the status pages)."""
+
+Pause = tuple[datetime, datetime | None]
+EventKey = tuple[str, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseState:
+    """What a case's log says about it now. Built only by :func:`fold` and :func:`apply`.
+
+    ``pauses`` are the supplement waits after acceptance, as the working-day deadline takes
+    them (the last one open while the applicant has not answered). ``kind_history`` holds each
+    kind the case has been, with the time it became it. ``handed_on_from`` is the window that
+    reviewed the case and handed it on to be decided elsewhere (a transfer after review, which
+    only a preliminary window may make).
+    """
+
+    state: Status = Status.NEW
+    case_id: str | None = None
+    origin_site: str | None = None
+    item_code: str | None = None
+    kind: Kind | None = None
+    item_kind: Kind | None = None
+    kind_history: tuple[tuple[Kind, datetime], ...] = ()
+    window: str | None = None
+    site: str | None = None
+    received_tier: str | None = None
+    registered_at: datetime | None = None
+    received_at: datetime | None = None
+    claimed_by: str | None = None
+    reviewer: str | None = None
+    checker: str | None = None
+    missing: tuple[str, ...] = ()
+    supplement_requests: int = 0
+    reason: str | None = None
+    outcome: Outcome | None = None
+    deemed: bool = False
+    joint_answers: tuple[tuple[str, JointAnswer | None], ...] = ()
+    objections: tuple[tuple[str, str], ...] = ()
+    reported_to: str | None = None
+    handed_on_from: str | None = None
+    accepted_at: datetime | None = None
+    decided_at: datetime | None = None
+    pauses: tuple[Pause, ...] = ()
+    result_issued_at: datetime | None = None
+    handed_over: bool = False
+    rating: Rating | None = None
+    rating_comment: str = ""
+    corrections: int = 0
+    refusals: tuple[EventKey, ...] = ()
+    events: int = 0
+
+    @property
+    def stage(self) -> str:
+        """A short user-facing code for where the case is (one of :data:`STAGES`)."""
+        if self.state is Status.RECEIVED:
+            tier = self.received_tier or "city"
+            return f"received_by_{tier}" if tier in ("city", "province") else f"at_{tier}"
+        return _STAGES[self.state]
+
+    @property
+    def co_approvals(self) -> dict[str, JointAnswer | None]:
+        """Each co-approving department of a joint case and its answer (``None``: none yet)."""
+        return dict(self.joint_answers)
+
+    @property
+    def pending_departments(self) -> tuple[str, ...]:
+        """Co-approving departments that have not answered yet."""
+        return tuple(dept for dept, answer in self.joint_answers if answer is None)
+
+    @property
+    def is_closed(self) -> bool:
+        """Decided or withdrawn: no window work is left but issuing the result."""
+        return self.outcome is not None
+
+    @property
+    def is_paused(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1][1] is None
+
+
+EventLike = CaseEvent | EventDraft
+
+
+# -- guards: the case's own invariants, beyond the tables ------------------------------------
+# Actor guards need only who acts (so allowed_actions can ask them); payload guards need the
+# event's content too.
+
+
+def _claim_guard(case: CaseState, event_type: EventType, actor: EventActor) -> None:
+    if event_type not in CLAIM_REQUIRED:
+        return
+    holder = case.claimed_by
+    if holder is None:
+        raise StateConflict("claimed_by", "claim the case before working on it")
+    if holder != actor.username:
+        raise StateConflict("claimed_by", f"the case is claimed by {holder}")
+
+
+def _guard_claimed(case: CaseState, actor: EventActor) -> None:
+    if case.claimed_by == actor.username:
+        raise StateConflict("claimed_by", "you already hold the claim on this case")
+    if case.claimed_by is not None:
+        raise StateConflict("claimed_by", f"the case is claimed by {case.claimed_by}")
+
+
+def _guard_claim_released(case: CaseState, actor: EventActor) -> None:
+    if case.claimed_by is None:
+        raise StateConflict("claimed_by", "nobody holds the claim on this case")
+    if case.claimed_by != actor.username:
+        raise NotPermitted("claimed_by", f"only {case.claimed_by} may release the claim")
+
+
+def _guard_copies_sent(case: CaseState, actor: EventActor) -> None:
+    if case.item_kind is not Kind.JOINT:
+        raise StateConflict("kind", "only a joint case is copied to co-approving departments")
+
+
+def _guard_supplement_requested(case: CaseState, actor: EventActor) -> None:
+    if case.supplement_requests:
+        raise StateConflict(
+            "missing",
+            "the applicant was already told everything missing once (一次性告知)",
+        )
+
+
+def _guard_checked(case: CaseState, actor: EventActor) -> None:
+    if actor.username == case.reviewer:
+        raise NotPermitted("checker", "一审一核: the reviewer may not also check the case")
+
+
+def _guard_rejected(case: CaseState, actor: EventActor) -> None:
+    if case.state is Status.REVIEWED and actor.username == case.reviewer:
+        raise NotPermitted(
+            "checker", "一审一核: after review only a different operator may reject the case"
+        )
+
+
+def _guard_rated(case: CaseState, actor: EventActor) -> None:
+    if case.rating is not None:
+        raise StateConflict("rating", "this case has already been rated")
+
+
+def _guard_joint(case: CaseState, payload: Mapping[str, Any]) -> None:
+    department = payload["department"]
+    answers = case.co_approvals
+    if department not in answers:
+        raise NotPermitted("department", f"{department} is not a co-approving department")
+    if answers[department] is not None:
+        raise StateConflict("department", f"{department} has already answered")
+
+
+def _guard_copies(case: CaseState, payload: Mapping[str, Any]) -> None:
+    if case.joint_answers:
+        raise StateConflict("departments", "the copies have already been sent")
+
+
+_ACTOR_GUARDS: Mapping[EventType, Callable[[CaseState, EventActor], None]] = {
+    E.CLAIMED: _guard_claimed,
+    E.CLAIM_RELEASED: _guard_claim_released,
+    E.COPIES_SENT: _guard_copies_sent,
+    E.SUPPLEMENT_REQUESTED: _guard_supplement_requested,
+    E.CHECKED: _guard_checked,
+    E.REJECTED: _guard_rejected,
+    E.RATED: _guard_rated,
+}
+_PAYLOAD_GUARDS: Mapping[EventType, Callable[[CaseState, Mapping[str, Any]], None]] = {
+    E.CO_APPROVED: _guard_joint,
+    E.OBJECTED: _guard_joint,
+    E.DEEMED_CONSENT: _guard_joint,
+    E.COPIES_SENT: _guard_copies,
+}
+
+
+# -- effects: what each event changes ---------------------------------------------------------
+
+Changes = dict[str, Any]
+
+
+def _becomes(case: CaseState, kind: Kind, at: datetime) -> Changes:
+    if case.kind is kind:
+        return {}
+    return {"kind": kind, "kind_history": (*case.kind_history, (kind, at))}
+
+
+def _close_pause(case: CaseState, at: datetime) -> Changes:
+    if not case.is_paused:
+        return {}
+    start = case.pauses[-1][0]
+    return {"pauses": (*case.pauses[:-1], (start, max(start, at)))}
+
+
+def _decide(case: CaseState, outcome: Outcome, at: datetime, reason: str | None) -> Changes:
+    changes: Changes = {"outcome": outcome, "decided_at": at, "reason": reason}
+    if outcome is Outcome.REJECTED:
+        changes.update(_becomes(case, Kind.RETURNED, at))
+    return changes
+
+
+def _effect(case: CaseState, event: EventLike) -> Changes:
+    t, p, at, who = event.type, event.payload, event.at, event.actor.username
+    if t is E.REGISTERED:
+        kind = Kind(p["kind"])
+        return {
+            "item_code": p["item_code"],
+            "window": p["window"],
+            "kind": kind,
+            "item_kind": kind,
+            "kind_history": ((kind, at),),
+            "registered_at": at,
+            "origin_site": event.origin if isinstance(event, CaseEvent) else None,
+        }
+    if t is E.RECEIVED:
+        return {"received_tier": p["tier"], "received_at": at}
+    if t is E.ROUTED:
+        return {"window": p["window"], "site": p["site"], "claimed_by": None}
+    if t is E.TRANSFERRED:
+        handed_on = case.window if case.state is S.REVIEWED else case.handed_on_from
+        return {
+            "window": p["to_window"],
+            "site": p["to_site"],
+            "claimed_by": None,
+            "reviewer": None,
+            "reason": p["reason"].strip(),
+            "handed_on_from": handed_on,
+        }
+    if t is E.CLAIMED:
+        return {"claimed_by": who}
+    if t is E.CLAIM_RELEASED:
+        return {"claimed_by": None}
+    if t is E.REASSIGNED:
+        return {"claimed_by": p.get("to")}
+    if t is E.REGISTRATION_CORRECTED:
+        return {"corrections": case.corrections + 1}
+    if t is E.ACCEPTED:
+        kind = Kind(p["kind"])
+        return {
+            "item_kind": kind,
+            "accepted_at": case.accepted_at or at,  # the first acceptance starts the clock
+            **_becomes(case, kind, at),
+        }
+    if t is E.COPIES_SENT:
+        departments = tuple(p["departments"])
+        return {"joint_answers": tuple((d, None) for d in departments), "claimed_by": None}
+    if t is E.SUPPLEMENT_REQUESTED:
+        changes: Changes = {
+            "missing": tuple(p["missing"]),
+            "reason": p["reason"].strip(),
+            "supplement_requests": case.supplement_requests + 1,
+            "claimed_by": None,
+            **_becomes(case, Kind.SUPPLEMENT, at),
+        }
+        if case.state is Status.ACCEPTED and case.accepted_at is not None:
+            # Origins' clocks differ a little: a pause never starts before what precedes it.
+            floors = [case.accepted_at, *(end for _, end in case.pauses if end is not None)]
+            changes["pauses"] = (*case.pauses, (max(at, *floors), None))
+        return changes
+    if t is E.SUPPLEMENT_PROVIDED:
+        back = case.item_kind or Kind.PROMISED
+        return {"missing": (), **_becomes(case, back, at), **_close_pause(case, at)}
+    if t is E.REVIEWED:
+        return {"reviewer": who, "claimed_by": None}
+    if t is E.CHECKED:
+        return {"checker": who, **_decide(case, Outcome.APPROVED, at, None)}
+    if t is E.REJECTED:
+        changes = _decide(case, Outcome.REJECTED, at, p["reason"].strip())
+        if case.state is Status.REVIEWED:
+            changes["checker"] = who
+        return changes
+    if t is E.REPORTED_UP:
+        return {"reported_to": p["authority"], "claimed_by": None}
+    if t is E.EXTERNAL_DECISION_RECORDED:
+        outcome = Outcome(p["outcome"])
+        reason = p.get("reason")
+        return _decide(case, outcome, at, reason.strip() if isinstance(reason, str) else None)
+    if t in (E.CO_APPROVED, E.OBJECTED, E.DEEMED_CONSENT):
+        department = p["department"]
+        answer = {
+            E.CO_APPROVED: JointAnswer.APPROVED,
+            E.OBJECTED: JointAnswer.OBJECTED,
+            E.DEEMED_CONSENT: JointAnswer.DEEMED_CONSENT,
+        }[t]
+        changes = {
+            "joint_answers": tuple(
+                (d, answer if d == department else a) for d, a in case.joint_answers
+            )
+        }
+        if t is E.OBJECTED:
+            changes["objections"] = (*case.objections, (department, p["reason"].strip()))
+        return changes
+    if t is E.DEEMED_APPROVED:
+        return {"deemed": True, **_decide(case, Outcome.APPROVED, at, None)}
+    if t is E.RESULT_ISSUED:
+        return {"result_issued_at": at, "claimed_by": None}
+    if t is E.RESULT_HANDED_OVER:
+        return {"handed_over": True}
+    if t is E.RATED:
+        return {"rating": Rating(p["rating"]), "rating_comment": str(p.get("comment", ""))}
+    if t is E.WITHDRAWN:
+        reason = p.get("reason")
+        return {
+            "claimed_by": None,
+            "missing": (),
+            **_close_pause(case, at),
+            **_decide(case, Outcome.WITHDRAWN, at, reason if isinstance(reason, str) else None),
+        }
+    if t is E.REFUSED:
+        ref = p["refused"]
+        return {"refusals": (*case.refusals, (ref["origin"], ref["epoch"], ref["seq"]))}
+    return {}  # material_added: recorded in the log, the state does not change
+
+
+def _settle(case: CaseState, at: datetime) -> CaseState:
+    """Leave a state whose condition (:data:`SETTLEMENTS`) now holds."""
+    if case.state is Status.JOINT_APPROVAL and case.joint_answers and not case.pending_departments:
+        if case.objections:
+            reason = "; ".join(f"{dept}: {text}" for dept, text in case.objections)
+            changes = _decide(case, Outcome.REJECTED, at, reason)
+        else:
+            changes = _decide(case, Outcome.APPROVED, at, None)
+        return dataclasses.replace(case, state=SETTLEMENTS[case.state][0], **changes)
+    return case
+
+
+# -- the public fold --------------------------------------------------------------------------
+
+
+def check_event(case: CaseState, event_type: EventType, actor: EventActor) -> Status:
+    """The state ``event_type`` by ``actor`` leads to, or why it may not happen now.
+
+    Checks the tables and the actor-dependent invariants (claim, 一审一核, one rating, one
+    supplement notice); payload-dependent ones are checked by :func:`apply`.
+    """
+    row = TRANSITIONS[case.state]
+    target = row.get(event_type)
+    if target is None:
+        raise StateConflict("state", f"{event_type} is not allowed when the case is {case.state}")
+    if actor.role not in EVENT_ROLES[event_type]:
+        roles = ", ".join(sorted(EVENT_ROLES[event_type]))
+        raise NotPermitted("role", f"{event_type} is for {roles}, not {actor.role}")
+    _claim_guard(case, event_type, actor)
+    guard = _ACTOR_GUARDS.get(event_type)
+    if guard is not None:
+        guard(case, actor)
+    return target
+
+
+def apply(case: CaseState, event: EventLike) -> CaseState:
+    """``case`` after ``event``; raises and changes nothing when the event is not allowed."""
+    if isinstance(event, CaseEvent) and case.case_id not in (None, event.case_id):
+        raise InvalidInput("case_id", f"event of case {event.case_id}, not {case.case_id}")
+    target = check_event(case, event.type, event.actor)
+    guard = _PAYLOAD_GUARDS.get(event.type)
+    if guard is not None:
+        guard(case, event.payload)
+    changes = _effect(case, event)
+    if isinstance(event, CaseEvent) and case.case_id is None:
+        changes["case_id"] = event.case_id
+    moved = dataclasses.replace(case, state=target, events=case.events + 1, **changes)
+    return _settle(moved, event.at)
+
+
+def refused_keys(events: Iterable[CaseEvent]) -> frozenset[EventKey]:
+    """The keys of the events that ``refused`` events among ``events`` answer."""
+    keys: set[EventKey] = set()
+    for event in events:
+        if event.type is E.REFUSED:
+            ref = event.payload["refused"]
+            keys.add((ref["origin"], ref["epoch"], ref["seq"]))
+    return frozenset(keys)
+
+
+def fold_more(case: CaseState, events: Sequence[CaseEvent]) -> CaseState:
+    """``case`` after ``events`` in order, skipping (but counting) refused events."""
+    skip = refused_keys(events)
+    for event in events:
+        if event.key in skip:
+            case = dataclasses.replace(case, events=case.events + 1)
+            continue
+        case = apply(case, event)
+    return case
+
+
+def fold(events: Sequence[CaseEvent]) -> CaseState:
+    """The state of a case from its log in the owner's order. Deterministic: the same events
+    give the same state at every site. An event no refusal answers must be legal in turn.
+    """
+    return fold_more(CaseState(), events)
+
+
+def allowed_events(case: CaseState, actor: Actor) -> list[EventType]:
+    """The event types ``actor`` could append now, by the tables and the case's invariants."""
+    allowed: list[EventType] = []
+    for event_type in TRANSITIONS[case.state]:
+        if actor.tier not in EVENT_TIERS[event_type]:
+            continue
+        try:
+            check_event(case, event_type, actor.as_event_actor)
+        except (StateConflict, NotPermitted):
+            continue
+        if event_type in (E.CO_APPROVED, E.OBJECTED) and (
+            actor.department not in case.pending_departments
+        ):
+            continue
+        if event_type is E.DEEMED_CONSENT and not case.pending_departments:
+            continue
+        allowed.append(event_type)
+    return allowed
+
+
+def allowed_actions(case: CaseState, actor: Actor) -> list[str]:
+    """The action names (see :data:`ACTIONS`) ``actor`` may take now, in a stable order.
+
+    This is the state machine's answer; :func:`shared.domain.window_workflow.allowed_actions` adds
+    the catalogue's (window, authority level, department).
+    """
+    events = set(allowed_events(case, actor))
+    return [action for action, event_type in ACTIONS.items() if event_type in events]
+
+
+# -- documentation ----------------------------------------------------------------------------
+
+
+def _roles(event_type: EventType) -> str:
+    return ", ".join(f"`{r}`" for r in sorted(EVENT_ROLES[event_type]))
+
+
+def _tiers(event_type: EventType) -> str:
+    tiers = EVENT_TIERS[event_type]
+    return "any" if tiers == _ANY_TIER else "not village"
+
+
+def transition_table_markdown() -> str:
+    """The transition table and the per-event rules as Markdown, generated from the tables."""
+    lines = [
+        "| state | event | next state |",
+        "|---|---|---|",
+    ]
+    for state, row in TRANSITIONS.items():
+        for event_type, target in row.items():
+            if event_type is E.REFUSED:
+                continue
+            settles = SETTLEMENTS.get(state) if event_type in SETTLING_EVENTS else None
+            shown = f"`{target}`"
+            if settles is not None:
+                shown += f", or `{settles[0]}` {settles[1]}"
+            lines.append(f"| `{state}` | `{event_type}` | {shown} |")
+    lines.append("| any state but `new` | `refused` | the same state |")
+    lines += [
+        "",
+        "| event | action | roles | tiers | claim holder only |",
+        "|---|---|---|---|---|",
+    ]
+    action_of = {event_type: action for action, event_type in ACTIONS.items()}
+    for event_type in EventType:
+        action = action_of.get(event_type)
+        lines.append(
+            f"| `{event_type}` | {f'`{action}`' if action else '—'} | {_roles(event_type)} "
+            f"| {_tiers(event_type)} | {'yes' if event_type in CLAIM_REQUIRED else ''} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,180 @@
+"""The child's side of one exchange (the sync job and ``sync-now`` call
+:func:`sync_with_parent`).
+
+The next upward batch goes in the request; the down ack moves only in the transaction that
+stores the down items, and what comes down goes on toward the child on the way to the case's
+origin. No transaction stays open across the round trip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from shared.exchange.account_events import account_destination
+from shared.exchange.scans import BlobPlan, apply_wants, blobs_to_move, note_blobs, plan_blobs
+from shared.exchange.site import DOWN_LIMIT, LOG, SyncSite, blob_store_of
+from shared.exchange.status import record_status
+from shared.exchange.transport import Transport, TransportError
+from shared.exchange.tree import send_all_down
+from shared.storage import sync_store as store
+from shared.storage.link_state import (
+    load_parent_link,
+    save_parent_link,
+)
+from sync_protocol import (
+    ChildExchange,
+    Event,
+    EventKey,
+    LocalProtocolError,
+    ProtocolError,
+    Refused,
+)
+from sync_protocol.batching import MIN_BATCH
+from sync_protocol.times import to_ms
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """What one exchange with the parent did."""
+
+    ok: bool
+    sent: int = 0
+    acked: int = 0
+    received: int = 0
+    receipts: int = 0
+    releases: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    more: bool = False
+    error: str | None = None
+    blob_bytes: int = 0
+    """Scan bytes sent up in chunks (part of ``bytes_up``)."""
+
+
+def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
+                     clock: Callable[[], datetime]) -> SyncOutcome:
+    """One exchange with the parent: send the next upward batch, store what comes back."""
+    if site.parent is None or site.parent_url is None:
+        return SyncOutcome(ok=False, error="this site has no parent")
+    link = load_parent_link(session, site=site.code, parent=site.parent, epoch=site.epoch)
+    ring = store.build_keyring(session, site.hub_site, site.hub_public_raw)
+    limit = max(2 * link.batch_events, 200)
+    pending = store.pending_up(session, site.sealer, limit)
+    forward = store.credentials_to_forward(session)
+    blobs = blob_store_of(session, site)
+    plan = plan_blobs(session, blobs, site.blob_settings) if blobs is not None else BlobPlan()
+    session.rollback()  # no transaction stays open across the round trip
+    for _ in range(16):
+        ex = ChildExchange(key=site.key, keyring=ring, link=link,
+                           own_credentials=site.own_credentials)
+        try:
+            out = ex.request(clock(), pending=pending, credentials=forward,
+                             blob_offers=plan.offers, blob_chunks=plan.chunks)
+            break
+        except LocalProtocolError:
+            # the batch would not fit in one frame (large payloads): halve it and try again
+            link = replace(link, batch_events=max(MIN_BATCH, link.batch_events // 2))
+    else:
+        return SyncOutcome(ok=False, error="an event is too large to send in one frame")
+    started = time.monotonic()
+    try:
+        data = transport(site.parent_url, out.data)
+    except TransportError as exc:
+        save_parent_link(session, ex.failed())
+        record_status(session, clock(), ok=False, error=str(exc), reachable=False)
+        session.commit()
+        return SyncOutcome(ok=False, bytes_up=len(out.data), error=str(exc))
+    now = clock()
+    try:
+        result = ex.receive(data, now, known=lambda k: _held(session, k))
+    except ProtocolError as err:
+        save_parent_link(session, ex.link)
+        message = f"{err.code}: {err.field}: {err.reason}"
+        record_status(session, now, ok=False, error=message, reachable=True)
+        session.commit()
+        return SyncOutcome(ok=False, bytes_up=len(out.data), bytes_down=len(data),
+                           error=message)
+    if isinstance(result, Refused):
+        save_parent_link(session, result.link)
+        message = f"refused: {result.code}: {result.error.reason}"
+        record_status(session, now, ok=False, error=message, reachable=True)
+        session.commit()
+        return SyncOutcome(ok=False, bytes_up=len(out.data), bytes_down=len(data),
+                           error=message)
+    now_ms = to_ms(now)
+    store.forwarded(session, forward)
+    store.add_credentials(session, result.credentials, forward=False)
+    for refusal in result.refused:
+        if refusal.code == "key_unknown":
+            store.forward_again(session, refusal.origin)
+        elif refusal.code != "gap":
+            store.dead_letter(session, refusal.origin, refusal.epoch, refusal.first_seq,
+                              f"{refusal.code}: {refusal.reason}", now_ms)
+    acked = (_acked_events(session, site, pending, result.watermarks)
+             if blobs is not None else [])
+    acked_cases = store.ack_up(session, result.watermarks, now_ms)
+    blob_more = False
+    if blobs is not None:
+        owed = note_blobs(session, blobs, acked, owed=True, now_ms=now_ms)
+        progressed = apply_wants(session, plan, result.blob_wants, now_ms)
+        blob_more = (owed > 0 or progressed) and blobs_to_move(session, blobs)
+    if result.complete:
+        store.reopen_above(session, result.watermarks)
+    stored = store.store_received_many(session, site.sealer, result.new_events, up=False,
+                                       now_ms=now_ms)
+    # an account copy goes on to the account's site, any other event to the case's origin
+    send_all_down(session, site, [(e, account_destination(e, site.hub_site)) for e in stored]
+                  + [(r, r.origin) for r in result.receipts], now)
+    for release in result.releases:
+        store.keep_release(session, release, now_ms)
+    for rejected in result.rejected:
+        LOG.warning("down item rejected", extra={"fields": {
+            "position": [rejected.position.epoch, rejected.position.seq],
+            "code": rejected.code, "reason": rejected.reason}})
+    site.hooks.events_arrived(session, stored, now)
+    site.hooks.receipts_arrived(session, result.receipts, now)
+    site.hooks.releases_arrived(session, result.releases, now)
+    site.hooks.cases_acked(session, acked_cases, now)
+    save_parent_link(session, ex.stored())
+    more = (len(out.sent) < len(pending) or len(pending) == limit
+            or len(result.new_events) + len(result.receipts) >= DOWN_LIMIT or blob_more)
+    record_status(session, now, ok=True, error=None, reachable=True,
+                   bytes_up=len(out.data), bytes_down=len(data),
+                   seconds=time.monotonic() - started, rejected=len(result.rejected),
+                   blob_bytes=plan.bytes)
+    session.commit()
+    return SyncOutcome(ok=True, sent=len(out.sent), acked=len(acked_cases), received=len(stored),
+                       receipts=len(result.receipts), releases=len(result.releases),
+                       bytes_up=len(out.data), bytes_down=len(data), more=more,
+                       blob_bytes=plan.bytes)
+
+
+def _held(session: Session, key: EventKey) -> bool:
+    return store.is_held(session, key.origin, key.epoch, key.seq)
+
+
+def _acked_events(session: Session, site: SyncSite, pending: Sequence[Event],
+                  watermarks: Mapping[tuple[str, int], int]) -> list[Event]:
+    """The events this answer acknowledges (read before they are marked): those already open
+    in ``pending``, and any other owed event the watermarks cover (after a complete answer)."""
+    acked = [e for e in pending if e.seq <= watermarks.get((e.origin, e.epoch), 0)]
+    more = store.pending_through(session, site.sealer, watermarks,
+                                 skip=[(e.origin, e.epoch, e.seq) for e in pending])
+    return acked + more
+
+
+def sync_until_quiet(session: Session, site: SyncSite, transport: Transport,
+                     clock: Callable[[], datetime], max_rounds: int = 50) -> list[SyncOutcome]:
+    """Exchange while there is more to send or receive (bounded); stops at the first failure."""
+    outcomes: list[SyncOutcome] = []
+    for _ in range(max_rounds):
+        outcome = sync_with_parent(session, site, transport, clock)
+        outcomes.append(outcome)
+        if not outcome.ok or not outcome.more:
+            break
+    return outcomes

@@ -1,0 +1,149 @@
+"""The parent's side of one exchange (the HTTP endpoint calls :func:`answer_child`).
+
+What arrived is verified, stored and committed before the answer that acknowledges it is
+sent. A relay forwards what comes from a child upward; the root (the hub) answers every chain
+it stores with a signed receipt. The domain reacts through the site's hooks inside the same
+transaction: the hub routes new cases, a township routes the cases of its own windows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import cbor2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.exchange.account_events import account_destination
+from shared.exchange.scans import note_blobs, receive_blobs
+from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_of
+from shared.exchange.status import child_info_key
+from shared.exchange.tree import children_of
+from shared.storage import sync_store as store
+from shared.storage.link_state import (
+    child_link_record,
+    load_child_link,
+    save_child_link,
+)
+from sync_protocol import (
+    BlobWant,
+    Credential,
+    DownItem,
+    Event,
+    ParentExchange,
+    ProtocolError,
+    WrongAddress,
+    issue_receipt,
+    request_sender,
+)
+from sync_protocol.compression import ZSTD_LEVEL_LARGE
+from sync_protocol.credentials import credential_from_wire
+from sync_protocol.times import to_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the HTTP layer sends back: status and the frame."""
+
+    status: int
+    data: bytes
+
+
+def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -> Answer:
+    """Verify, store and answer one request from a child; commits before answering."""
+    ring = store.build_keyring(session, site.hub_site, site.hub_public_raw)
+    try:
+        sender = request_sender(data, ring)
+    except ProtocolError as err:
+        return Answer(err.http_status, _refusal_json(err))
+    link = load_child_link(session, sender, lock=True)
+    ex = ParentExchange(key=site.key, keyring=ring, link=link, epoch=site.epoch,
+                        own_credentials=site.own_credentials,
+                        large_level=ZSTD_LEVEL_LARGE if site.is_root else None)
+    try:
+        incoming = ex.receive(data, now)
+    except ProtocolError as err:
+        if sender in children_of(session, site.code):
+            save_child_link(session, ex.link)
+            session.commit()
+        else:
+            session.rollback()
+        return Answer(err.http_status, ex.refuse(err, now))
+    now_ms = to_ms(now)
+    # A child introduces itself with its hub-signed certificate on first contact.
+    store.add_credentials(session, incoming.credentials, forward=not site.is_root)
+    if sender not in children_of(session, site.code):
+        session.rollback()
+        refusal = WrongAddress("request.sender", "not a child of this site")
+        return Answer(refusal.http_status, ex.refuse(refusal, now))
+    stored = store.store_received_many(session, site.sealer, incoming.new_events,
+                                       up=not site.is_root, now_ms=now_ms)
+    link_key, link_value = child_link_record(ex.stored())
+    if site.is_root:
+        _issue_receipts(session, site, sender, stored, now)
+    wants: list[BlobWant] = []
+    blobs = blob_store_of(session, site)
+    if blobs is not None:
+        note_blobs(session, blobs, stored, owed=False, now_ms=now_ms)
+        wants = receive_blobs(session, blobs, incoming.blob_offers, incoming.blob_chunks)
+    # Last: a deciding site's hooks author its own events, which locks its chain's counter
+    # until the commit; other processes answering other children wait only for the tail.
+    site.hooks.events_arrived(session, stored, now)
+    store.write_states(session, {
+        link_key: link_value,  # the link row is locked since load_child_link: written once
+        child_info_key(sender): json.dumps({
+            "last_contact_ms": now_ms, "epoch": incoming.child_epoch,
+            "wire_version": WIRE_VERSION, "releases_known": dict(incoming.releases_known),
+        }).encode(),
+        f"child_ack:{sender}": cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]),
+    })
+    down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)
+    releases = (site.releases(session, now) if site.releases is not None
+                else store.latest_releases(session))
+    vouching = _credentials_for(session, site, down)
+    session.commit()  # chunks were flushed to disk before: the wants below are durable
+    return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching,
+                                  blob_wants=wants))
+
+
+def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
+                     ) -> list[Credential]:
+    """The certificates (and rotations) of the authors of the events going down, so the
+    child can check each event's signature: a township's village has never met the county
+    whose window decided its case. The hub's key is pinned everywhere; ours travels anyway."""
+    origins = {d.item.origin for d in down
+               if isinstance(d.item, Event) and d.item.origin not in (site.hub_site, site.code)}
+    origins |= _account_destinations(site, down)
+    if not origins:
+        return []
+    rows = session.scalars(select(store.SyncCredential.wire)
+                           .where(store.SyncCredential.site.in_(sorted(origins)))
+                           .order_by(store.SyncCredential.id))
+    return [credential_from_wire(cbor2.loads(wire)) for wire in rows]
+
+
+def _account_destinations(site: SyncSite, down: Sequence[DownItem]) -> set[str]:
+    """The sites account copies in ``down`` go to: their certificates travel with them, so a
+    relay that has not heard from a newly enrolled child yet still knows the way."""
+    found = {account_destination(d.item, site.hub_site) for d in down
+             if isinstance(d.item, Event)}
+    return {code for code in found if code is not None and code != site.code}
+
+
+def _issue_receipts(session: Session, site: SyncSite, child: str, events: Sequence[Event],
+                    now: datetime) -> None:
+    chains: dict[tuple[str, int], int] = {}
+    for e in events:
+        chains[(e.origin, e.epoch)] = max(chains.get((e.origin, e.epoch), 0), e.seq)
+    receipts = [(child, issue_receipt(site.key, origin=origin, epoch=epoch, through_seq=seq,
+                                      now=now))
+                for (origin, epoch), seq in sorted(chains.items())]
+    store.enqueue_down_many(session, receipts, epoch=site.epoch, now_ms=to_ms(now))
+
+
+def _refusal_json(err: ProtocolError) -> bytes:
+    return json.dumps({"error": {"code": err.code, "message": f"{err.field}: {err.reason}",
+                                 "fields": {}}}).encode()

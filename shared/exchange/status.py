@@ -1,0 +1,97 @@
+"""What the last exchanges did, kept in ``sync_state``: the child's status (the contract's
+``GET /api/v1/sync/status``) and, at a parent, what each child last said of itself."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import cbor2
+from sqlalchemy.orm import Session
+
+from shared.exchange.site import SyncSite
+from shared.exchange.tree import children_of
+from shared.storage import sync_store as store
+from shared.storage.link_state import (
+    load_parent_link,
+)
+from sync_protocol import (
+    LinkPosition,
+)
+
+STATUS_KEY = "status"
+
+
+def record_status(session: Session, now: datetime, *, ok: bool, error: str | None,
+                   reachable: bool, bytes_up: int = 0, bytes_down: int = 0,
+                   seconds: float = 0.0, rejected: int = 0, blob_bytes: int = 0) -> None:
+    status: dict[str, Any] = read_status(session)
+    status["last_attempt"] = now.isoformat()
+    status["parent_reachable"] = reachable
+    status["bytes_up"] = int(status.get("bytes_up", 0)) + bytes_up
+    status["blob_bytes_up"] = int(status.get("blob_bytes_up", 0)) + blob_bytes
+    status["bytes_down"] = int(status.get("bytes_down", 0)) + bytes_down
+    status["rejected_down"] = int(status.get("rejected_down", 0)) + rejected
+    if ok:
+        status["last_success"] = now.isoformat()
+        status["last_error"] = None
+        status["last_seconds"] = round(seconds, 3)
+    else:
+        status["last_error"] = error
+    store.write_state(session, STATUS_KEY, json.dumps(status).encode())
+
+
+def read_status(session: Session) -> dict[str, Any]:
+    data = store.read_state(session, STATUS_KEY)
+    if not data:
+        return {"parent_reachable": None, "last_success": None, "last_error": None,
+                "last_attempt": None, "bytes_up": 0, "bytes_down": 0}
+    loaded = json.loads(data)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def sync_status(session: Session, site: SyncSite) -> dict[str, object]:
+    """The contract's ``GET /api/v1/sync/status`` body, plus byte counters."""
+    status = read_status(session)
+    link = load_parent_link(session, site=site.code, parent=site.parent or "", epoch=site.epoch)
+    pending_down = sum(store.count_down_after(session, child, child_ack(session, child))
+                       for child in children_of(session, site.code))
+    return {
+        "parent_reachable": status.get("parent_reachable"),
+        "pending_up": store.count_pending_up(session),
+        "pending_down": pending_down,
+        "last_success": status.get("last_success"),
+        "last_error": status.get("last_error"),
+        "last_attempt": status.get("last_attempt"),
+        "bytes_up": status.get("bytes_up", 0),
+        "bytes_down": status.get("bytes_down", 0),
+        "rejected_down": status.get("rejected_down", 0),
+        "down_ack": [link.down_ack.epoch, link.down_ack.seq],
+        "blobs_pending_up": store.count_blob_records(session, store.BLOB_OWED),
+        "blob_bytes_up": status.get("blob_bytes_up", 0),
+    }
+
+
+def child_info_key(child: str) -> str:
+    return f"child_info:{child}"
+
+
+def child_info(session: Session, child: str) -> dict[str, Any] | None:
+    """What the last request of ``child`` said: ``last_contact_ms``, its ``epoch``, the
+    ``wire_version`` and the releases it holds (``releases_known``: kind -> version)."""
+    data = store.read_state(session, child_info_key(child))
+    if not data:
+        return None
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
+
+
+def child_ack(session: Session, child: str) -> LinkPosition:
+    """The last down position ``child`` acknowledged."""
+    data = store.read_state(session, f"child_ack:{child}")
+    if not data:
+        return LinkPosition()
+    epoch, seq = cbor2.loads(data)
+    return LinkPosition(int(epoch), int(seq))

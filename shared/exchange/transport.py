@@ -1,0 +1,57 @@
+"""HTTP to the parent: the only module of ``shared`` that uses ``requests``.
+
+The exchange posts one frame and reads one back (:func:`http_transport`); enrolment posts
+its request and reads the grant (:func:`post_bytes`). Everything else in the glue takes a
+:data:`Transport` callable, so tests and benchmarks can put any path in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+
+from shared.exchange.site import CONTENT_TYPE, EXCHANGE_PATH
+
+HttpSession = requests.Session
+"""A kept-alive HTTP client a caller may pass in (enrolment reuses one across retries)."""
+
+Transport = Callable[[str, bytes], bytes]
+
+
+class TransportError(Exception):
+    """The parent could not be reached, or answered with something that is not a frame."""
+
+
+def http_transport(timeout: float = 30.0) -> Transport:
+    def post(url: str, data: bytes) -> bytes:
+        try:
+            response = requests.post(url.rstrip("/") + EXCHANGE_PATH, data=data,
+                                     headers={"Content-Type": CONTENT_TYPE}, timeout=timeout)
+        except requests.RequestException as exc:
+            raise TransportError(str(exc)) from exc
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+        return response.content
+
+    return post
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A parent's answer to :func:`post_bytes`."""
+
+    status: int
+    data: bytes
+    content_type: str
+
+
+def post_bytes(url: str, data: bytes, content_type: str, *, timeout: float,
+               http: HttpSession | None = None) -> Reply:
+    """POST ``data`` to ``url`` and return the answer whatever its status; raises
+    ``requests.RequestException`` when the parent cannot be reached."""
+    response = (http or requests.Session()).post(
+        url, data=data, headers={"Content-Type": content_type}, timeout=timeout)
+    return Reply(response.status_code, response.content,
+                 response.headers.get("Content-Type", "application/octet-stream"))

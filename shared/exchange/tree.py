@@ -1,0 +1,90 @@
+"""The tree below this site, as the certificates it holds draw it, and the way down to a
+case's origin: what goes toward a child is queued on that child's down link."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import cbor2
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from shared.exchange.site import SyncSite
+from shared.storage import sync_store as store
+from sync_protocol import (
+    Certificate,
+    Event,
+    Receipt,
+)
+from sync_protocol.credentials import credential_from_wire
+from sync_protocol.times import to_ms
+
+_PARENTS: weakref.WeakKeyDictionary[
+    Engine, dict[tuple[int, int, bytes], dict[str, str | None]]] = weakref.WeakKeyDictionary()
+
+
+def site_parents(session: Session) -> dict[str, str | None]:
+    """Each certified site's parent, from the certificates this site holds (the newest
+    certificate of a site wins: a moved site). Credentials are only ever added, so the
+    parsed map is kept per database engine and :func:`store.credentials_version`."""
+    newest, count, wire, _ = store.credentials_version(session)
+    kept = _PARENTS.setdefault(session.get_bind().engine, {})
+    cached = kept.get((newest, count, wire))
+    if cached is not None:
+        return dict(cached)
+    parents: dict[str, str | None] = {}
+    for wire in session.scalars(select(store.SyncCredential.wire)
+                                .order_by(store.SyncCredential.id)):
+        credential = credential_from_wire(cbor2.loads(wire))
+        if isinstance(credential, Certificate):
+            parents[credential.site] = credential.parent
+    kept.clear()
+    kept[(newest, count, wire)] = parents
+    return dict(parents)
+
+
+def children_of(session: Session, site: str) -> set[str]:
+    return {s for s, p in site_parents(session).items() if p == site}
+
+
+def _child_toward(parents: Mapping[str, str | None], site: str, target: str) -> str | None:
+    """The child of ``site`` on the way down to ``target`` (None if not below ``site``)."""
+    current: str | None = target
+    for _ in range(32):
+        if current is None:
+            return None
+        parent = parents.get(current)
+        if parent == site:
+            return current
+        current = parent
+    return None
+
+
+def send_down(session: Session, site: SyncSite, item: Event | Receipt, origin: str,
+              now: datetime) -> bool:
+    """Queue ``item`` toward the child on the way to ``origin``; False if not below us."""
+    return send_all_down(session, site, [(item, origin)], now) == 1
+
+
+def send_all_down(session: Session, site: SyncSite,
+                  items: Sequence[tuple[Event | Receipt, str | None]], now: datetime) -> int:
+    """Queue each ``(item, origin)`` toward the child on the way to ``origin`` (an event's
+    origin None: the site that registered its case, looked up); items bound for this site
+    or for no site below it are left. Returns how many were queued."""
+    parents = site_parents(session)
+    unknown = {i.case_id for i, o in items if o is None and isinstance(i, Event)}
+    registered = store.case_origins(session, unknown) if unknown else {}
+    queued: list[tuple[str, Event | Receipt]] = []
+    for item, origin in items:
+        if origin is None and isinstance(item, Event):
+            origin = registered.get(item.case_id)
+        if origin is None or origin == site.code:
+            continue
+        child = _child_toward(parents, site.code, origin)
+        if child is not None:
+            queued.append((child, item))
+    store.enqueue_down_many(session, queued, epoch=site.epoch, now_ms=to_ms(now))
+    return len(queued)

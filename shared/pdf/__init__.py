@@ -1,0 +1,1 @@
+"""PDF documents: the CJK fonts found on the machine and the result document a window issues."""

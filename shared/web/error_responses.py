@@ -1,0 +1,91 @@
+"""The contract's JSON error shape for every site's ``/api`` paths (hub and nodes alike).
+
+``{"error": {"code", "message", "fields"}}`` with the status of the error: 400 for invalid
+input (every bad field named), 404, 409, 413, 429, and 503 with ``Retry-After`` while the
+database cannot be reached. HTML pages keep Flask's own error pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from shared.domain.errors import DomainError
+
+RETRY_AFTER_SECONDS = 5
+
+
+def error_response(
+    status: int, code: str, message: str, fields: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON error response in the contract's shape."""
+    response = jsonify({"error": {"code": code, "message": message, "fields": dict(fields or {})}})
+    response.status_code = status
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested messages as ``{"applicant.name": "reason"}``."""
+    flat: dict[str, str] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = str(key) if key != "_schema" else ""
+            path = f"{prefix}.{name}" if prefix and name else (name or prefix or "body")
+            flat.update(flatten_messages(value, path))
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            flat[prefix or "body"] = " ".join(str(m) for m in messages)
+        else:
+            for message in messages:
+                flat.update(flatten_messages(message, prefix))
+    else:
+        flat[prefix or "body"] = str(messages)
+    return flat
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response | tuple[str, int]:
+        if not _wants_json():
+            return exc.reason, exc.http_status
+        message = exc.reason if exc.field == "" else f"{exc.field}: {exc.reason}"
+        return error_response(exc.http_status, exc.code, message, exc.fields)
+
+    @app.errorhandler(ValidationError)
+    def validation_error(exc: ValidationError) -> Response:
+        fields = flatten_messages(exc.messages)
+        return error_response(400, "invalid", "the request body is not valid", fields)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Response:
+        app.logger.error("database unavailable: %s", exc.__class__.__name__)
+        response = error_response(503, "unavailable", "the database is unavailable, retry soon")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | HTTPException:
+        if not _wants_json():
+            return exc
+        code = {
+            400: "invalid",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+            413: "too_large",
+            429: "too_many_requests",
+        }.get(exc.code or 500, "error")
+        return error_response(exc.code or 500, code, exc.description or code)

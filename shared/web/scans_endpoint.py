@@ -1,0 +1,146 @@
+"""Viewing scans where cases are decided, and wiring the site's blob store into the glue.
+
+:func:`blob_blueprint` is registered by every app: it attaches the site's
+:class:`~shared.storage.blob_store.BlobStore` to the app's database engine so the exchange glue
+(parent and child side) finds it, and, at the hub and deciding nodes, serves
+
+- ``GET /materials/<sha256>`` (people) and ``GET /api/v1/materials/<sha256>`` (programs):
+  the file with its media type once it is here; while it is still on its way up, 202 with
+  how much has arrived (a small page that reloads itself, or JSON); 404 if no event held
+  here names it;
+- ``GET /materials/case/<case_id>/<n>``: the ``n``-th material of the case's registration
+  (what the window case page lists), redirected to its ``/materials/<sha256>``.
+
+A case is routed and worked on while its scans are still arriving (decision 5), so "not here
+yet" is a normal answer, not an error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+
+from flask import Blueprint, Flask, Response, g, jsonify, redirect, request, send_file, url_for
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from markupsafe import escape
+from sqlalchemy.orm import Session
+
+from shared.deciding import case_work
+from shared.domain.case_events import EventType
+from shared.domain.errors import NotPermitted
+from shared.exchange.site import SyncSite, use_blob_store
+from shared.storage import sync_store as store
+from shared.storage.blob_store import ACCEPTED_TYPES, BlobStore, is_sha256_hex, sniff_media_type
+from shared.web.error_responses import error_response
+from shared.web.request_db import engine_of
+from shared.web.sign_in import require_user
+
+VIEW_ROLES = ("window_operator", "supervisor", "admin")
+RELOAD_SECONDS = 15
+
+_PAGE = (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+    '{refresh}<title>{title}</title><h1>{title}</h1><p>{text}</p></html>'
+)
+
+
+def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], SyncSite],
+                   blobs: BlobStore, *, views: bool = True) -> Blueprint:
+    """Attach ``blobs`` to the app's engine; with ``views``, serve the material pages."""
+    bp = Blueprint("materials", __name__)
+
+    def _attach(state: BlueprintSetupState) -> None:
+        app = state.app
+        assert isinstance(app, Flask)
+        use_blob_store(engine_of(app), blobs)
+
+    bp.record_once(_attach)
+    if not views:
+        return bp
+
+    @bp.get("/materials/<sha256>")
+    @require_user(*VIEW_ROLES)
+    def material_page(sha256: str) -> ResponseReturnValue:
+        """The scan, or a page saying how much of it has arrived."""
+        return _material(get_session(), blobs, sha256, api=False)
+
+    @bp.get("/api/v1/materials/<sha256>")
+    @require_user(*VIEW_ROLES)
+    def material_api(sha256: str) -> ResponseReturnValue:
+        """The scan, or 202 with how much of it has arrived."""
+        return _material(get_session(), blobs, sha256, api=True)
+
+    @bp.get("/materials/case/<uuid:case_id>/<int:index>")
+    @require_user(*VIEW_ROLES)
+    def case_material(case_id: uuid.UUID, index: int) -> ResponseReturnValue:
+        """The ``index``-th scan of the case's registration, as the case page lists them;
+        an operator reads only the cases of their own window, as on the case page."""
+        session = get_session()
+        site = get_site()
+        state = case_work.case_state(session, site, case_id)
+        claims = g.claims
+        if claims.role == "window_operator" and claims.window != state.window:
+            raise NotPermitted("window", f"you work at window {claims.window}, not {state.window}")
+        registered = next((e.payload for e in case_work.case_events(session, site, case_id)
+                           if e.type is EventType.REGISTERED), {})
+        materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
+        sha256 = materials[index].get("sha256") if 0 <= index < len(materials) else None
+        if not isinstance(sha256, str):
+            return _not_found(api=False)
+        return redirect(url_for(".material_page", sha256=sha256))
+
+    return bp
+
+
+def _not_found(*, api: bool) -> ResponseReturnValue:
+    if api:
+        return error_response(404, "not_found", "no case held here names this material")
+    page = _PAGE.format(refresh="", title="404 未找到 Not found",
+                        text="本站没有引用此材料的办件。No case held here names this material.")
+    return Response(page, status=404, mimetype="text/html")
+
+
+def _material(session: Session, blobs: BlobStore, sha256: str, *,
+              api: bool) -> ResponseReturnValue:
+    if not is_sha256_hex(sha256):
+        return _not_found(api=api)
+    record = store.blob_record(session, sha256)
+    if blobs.has(sha256):
+        return _send(blobs, sha256, record.media_type if record is not None else "")
+    if record is None:
+        return _not_found(api=api)
+    received = blobs.received(sha256)
+    if api or request.accept_mimetypes.best == "application/json":
+        response = jsonify({"sha256": sha256, "status": "on_its_way", "size": record.size,
+                            "received": received, "media_type": record.media_type})
+        response.status_code = 202
+        response.headers["Retry-After"] = str(RELOAD_SECONDS)
+        return response
+    percent = 100 * received // record.size if record.size else 0
+    page = _PAGE.format(
+        refresh=f'<meta http-equiv="refresh" content="{RELOAD_SECONDS}">',
+        title="材料传送中 On its way",
+        text=escape(f"此材料仍在从受理点上传,已收到 {received} / {record.size} 字节"
+                    f"({percent}%)。The scan is still on its way up: {received} of "
+                    f"{record.size} bytes here. This page reloads itself."),
+    )
+    response = Response(page, status=202, mimetype="text/html")
+    response.headers["Retry-After"] = str(RELOAD_SECONDS)
+    return response
+
+
+def _send(blobs: BlobStore, sha256: str, declared: str) -> Response:
+    """The file, typed by what its events declare (or its magic bytes), never guessed by the
+    browser; scans hold personal data, so nothing keeps a copy on the way."""
+    path = blobs.path(sha256)
+    media_type = declared if declared in ACCEPTED_TYPES else None
+    if media_type is None:
+        with path.open("rb") as handle:
+            media_type = sniff_media_type(handle.read(16))
+    response = send_file(path, mimetype=media_type or "application/octet-stream",
+                         as_attachment=media_type is None, download_name=sha256[:16],
+                         etag=sha256, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

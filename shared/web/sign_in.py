@@ -1,0 +1,335 @@
+"""Login for the hub and the nodes: a token endpoint for programs, a form for people.
+
+Programs post credentials to ``/api/v1/auth/token`` and send ``Authorization: Bearer``;
+the browser form keeps the same token in Flask's signed session cookie. Views say who may
+use them with :func:`require_user`. Wrong guesses are counted per username and address:
+after :data:`MAX_FAILURES` within :data:`FAILURE_WINDOW_SECONDS` the next tries get 429.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from markupsafe import escape
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy.orm import Session
+
+from shared.domain.errors import InvalidInput
+from shared.storage.accounts import (
+    USER_ROLES,
+    Claims,
+    NotAuthenticated,
+    TokenSigner,
+    authenticate,
+    still_honoured,
+)
+from shared.web.error_responses import error_response, flatten_messages
+from shared.web.i18n import Messages, add_messages, locale_name, t
+from shared.web.rate_limit import FailureLimiter
+
+EXTENSION = "sanji_auth"
+SESSION_KEY = "token"
+MAX_FAILURES = 10
+FAILURE_WINDOW_SECONDS = 15 * 60
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class AuthServices:
+    """What the auth views and :func:`require_user` need, kept on ``app.extensions``."""
+
+    get_session: Callable[[], Session]
+    get_signer: Callable[[], TokenSigner]
+    clock: Callable[[], datetime]
+    limiter: FailureLimiter
+
+
+def _services() -> AuthServices:
+    found = current_app.extensions.get(EXTENSION)
+    if not isinstance(found, AuthServices):
+        raise RuntimeError("the auth blueprint is not registered on this app")
+    return found
+
+
+class TokenRequestSchema(Schema):
+    """Credentials for a token; unknown fields are refused rather than silently ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    otp = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10))
+
+
+def _failure_key(username: str) -> str:
+    return f"{username}\x00{request.remote_addr or 'unknown'}"
+
+
+def _login(credentials: dict[str, Any]) -> str:
+    """A token for ``credentials``; counts the failure before re-raising it.
+
+    A missing one-time code counts too: otherwise its distinct answer would let a guesser
+    test passwords of supervisors for free.
+    """
+    auth = _services()
+    now = auth.clock()
+    key = _failure_key(credentials["username"])
+    try:
+        user = authenticate(
+            auth.get_session(),
+            credentials["username"],
+            credentials["password"],
+            credentials.get("otp"),
+            now,
+        )
+    except NotAuthenticated:
+        auth.limiter.record_failure(key, now.timestamp())
+        raise
+    return auth.get_signer().issue(user, now)
+
+
+def _blocked_seconds(username: str) -> int | None:
+    """Seconds to wait if this username and address have used up their tries, else None."""
+    auth = _services()
+    key = _failure_key(username)
+    moment = auth.clock().timestamp()
+    if auth.limiter.blocked(key, moment):
+        return auth.limiter.retry_after(key, moment)
+    return None
+
+
+def _too_many(retry_after: int) -> Response:
+    response = error_response(429, "too_many_attempts", "too many failed logins, try again later")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _unauthenticated(exc: NotAuthenticated) -> Response:
+    response = error_response(401, exc.code, exc.reason, exc.fields)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else ``/`` (no open redirects)."""
+    if not target or not target.startswith("/") or target[1:2] in {"/", "\\"}:
+        return "/"
+    if any(ch.isspace() or ord(ch) < 32 for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def auth_blueprint(
+    get_session: Callable[[], Session],
+    get_signer: Callable[[], TokenSigner],
+    clock: Callable[[], datetime],
+) -> Blueprint:
+    """The ``auth`` blueprint: token endpoint, login form, logout.
+
+    ``get_session`` gives the request's database session, ``get_signer`` the site's
+    :class:`TokenSigner`, ``clock`` aware UTC time (failures are counted on it too).
+    """
+    bp = Blueprint("auth", __name__, template_folder="templates")
+    services = AuthServices(
+        get_session=get_session,
+        get_signer=get_signer,
+        clock=clock,
+        limiter=FailureLimiter(MAX_FAILURES, FAILURE_WINDOW_SECONDS),
+    )
+
+    def _install(state: BlueprintSetupState) -> None:
+        state.app.extensions[EXTENSION] = services
+        # The session cookie carries a bearer token: keep it off cross-site requests.
+        if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
+            state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
+    bp.record_once(_install)
+    bp.record_once(lambda state: add_messages(state.app, MESSAGES))
+
+    @bp.post("/api/v1/auth/token")
+    def issue_token() -> ResponseReturnValue:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("body", "must be a JSON object")
+        credentials = TokenRequestSchema().load(body)
+        retry_after = _blocked_seconds(credentials["username"])
+        if retry_after is not None:
+            return _too_many(retry_after)
+        try:
+            token = _login(credentials)
+        except NotAuthenticated as exc:
+            return _unauthenticated(exc)
+        return jsonify(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": _services().get_signer().ttl_seconds,
+            }
+        )
+
+    @bp.get("/login")
+    def login_form() -> ResponseReturnValue:
+        return _render_login(None, 200)
+
+    @bp.post("/login")
+    def login_submit() -> ResponseReturnValue:
+        username = request.form.get("username", "").strip()
+        form = {
+            "username": username,
+            "password": request.form.get("password", ""),
+            "otp": request.form.get("otp", "").strip() or None,
+        }
+        try:
+            credentials = TokenRequestSchema().load(form)
+        except ValidationError as exc:
+            fields_text = ", ".join(flatten_messages(exc.messages))
+            return _render_login(f"{t('login.check')}: {fields_text}", 400, username)
+        retry_after = _blocked_seconds(credentials["username"])
+        if retry_after is not None:
+            message = t("login.too_many").format(seconds=retry_after)
+            return _render_login(message, 429, credentials["username"])
+        try:
+            token = _login(credentials)
+        except NotAuthenticated as exc:
+            key = _LOGIN_MESSAGES.get(exc.reason)
+            return _render_login(t(key) if key else exc.reason, 401, username)
+        session[SESSION_KEY] = token
+        return redirect(safe_next(request.args.get("next")))
+
+    @bp.post("/logout")
+    def logout() -> ResponseReturnValue:
+        session.pop(SESSION_KEY, None)
+        return redirect(url_for("auth.login_form"))
+
+    return bp
+
+
+MESSAGES: Messages = {
+    "login.title": ("登录", "Log in"),
+    "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"),
+    "login.otp": ("动态验证码", "One-time code"),
+    "login.otp_hint": ("主管和管理员必填", "Required for supervisors and admins"),
+    "login.check": ("请检查", "Please check"),
+    "login.too_many": ("尝试次数过多,请 {seconds} 秒后再试",
+                       "Too many failed logins; try again in {seconds} s"),
+    "login.wrong_password": ("用户名或密码错误", "Wrong username or password"),
+    "login.otp_required": ("请输入动态验证码", "A one-time code is required"),
+    "login.wrong_otp": ("动态验证码错误", "Wrong one-time code"),
+    "login.no_otp_here": ("此账号在本站未设置动态验证码",
+                          "No one-time code is set up for this account here"),
+    "login.forbidden": ("无权访问", "Not permitted"),
+    "login.forbidden_role": ("您的角色不能使用此页面。", "Your role may not use this page."),
+}
+"""The login form's texts (and the page a wrong role gets), Chinese and English."""
+
+_LOGIN_MESSAGES = {
+    "wrong username or password": "login.wrong_password",
+    "a one-time code is required": "login.otp_required",
+    "wrong one-time code": "login.wrong_otp",
+    "no one-time code is set up for this account here": "login.no_otp_here",
+}
+
+
+def _render_login(message: str | None, status: int, username: str = "") -> ResponseReturnValue:
+    next_path = request.args.get("next")
+    action = url_for("auth.login_submit", next=safe_next(next_path)) if next_path else None
+    html = render_template(
+        "auth/login.html",
+        message=message,
+        username=username,
+        action=action or url_for("auth.login_submit"),
+    )
+    return html, status
+
+
+def current_claims() -> Claims | None:
+    """Who is asking: the bearer token if one is sent, else the login session's token; None
+    as well when the account has since been disabled or changed (:func:`still_honoured`)."""
+    auth = _services()
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        token = token.strip()
+    else:
+        stored = session.get(SESSION_KEY)
+        if not isinstance(stored, str):
+            return None
+        token = stored
+    try:
+        claims = auth.get_signer().read(token, auth.clock())
+    except NotAuthenticated:
+        return None
+    return claims if still_honoured(auth.get_session(), claims) else None
+
+
+def _forbidden_page() -> str:
+    """The small page a signed-in user whose role may not use a page gets (403)."""
+    lang = "en" if locale_name() == "en" else "zh-CN"
+    return (f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>403</title>'
+            f"<h1>{escape(t('login.forbidden'))}</h1>"
+            f"<p>{escape(t('login.forbidden_role'))}</p></html>")
+
+
+def require_user(
+    *roles: str,
+) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
+    """Let a view run only for a logged-in user (holding one of ``roles``, when given).
+
+    The claims are on ``flask.g.claims``. Under ``/api/`` the refusals are JSON errors
+    (401, 403); elsewhere a stranger is sent to the login form and a wrong role gets 403.
+    """
+    unknown = [role for role in roles if role not in USER_ROLES]
+    if unknown:
+        raise ValueError(f"unknown roles: {', '.join(unknown)}")
+
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+        @functools.wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+            api = request.path.startswith("/api/")
+            claims = current_claims()
+            if claims is None:
+                if api:
+                    return _unauthenticated(
+                        NotAuthenticated("token", "a valid bearer token is required")
+                    )
+                target = request.full_path if request.query_string else request.path
+                return redirect(url_for("auth.login_form", next=target))
+            if roles and claims.role not in roles:
+                if api:
+                    return error_response(
+                        403, "not_permitted", f"role {claims.role} may not do this"
+                    )
+                return Response(_forbidden_page(), status=403, mimetype="text/html")
+            g.claims = claims
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate

@@ -1,0 +1,579 @@
+"""The window operators' pages (窗口工作台) of every deciding site: the hub's city windows and
+the township and county nodes' windows. A window's queue, and a case's page with one small
+form per action the signed-in operator may take now.
+
+One implementation for all of them: :func:`window_views_blueprint` is given the app's request
+session and its :class:`WindowContext`, the same pair its JSON window API gets, so a page and
+an API call can never disagree about a case.
+
+Plain server-rendered HTML with a few hundred bytes of inline CSS and no script, so each page
+stays far below 60 KB and opens over a 64 kbit/s link. Nothing about *who may do what* is
+decided here: the buttons are :func:`shared.domain.window_workflow.allowed_actions`, and a
+submitted form takes the same path as ``POST /api/v1/cases/<id>/actions``
+(:class:`ActionSchema`, :func:`actor_of`, :func:`shared.deciding.case_work.act`, the store's
+refresh) in one transaction that is rolled back whole when the workflow refuses. The login
+lives in a cookie, so every form carries a per-session CSRF token. A supervisor's queue page
+also carries the form that moves an absent operator's cases to a colleague
+(:mod:`shared.deciding.bulk_reassign`, the same as its API). The texts are
+:mod:`shared.web.window_texts`' in the page's language (:mod:`shared.web.i18n`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from shared.deciding import bulk_reassign, case_work
+from shared.deciding.window_context import WindowContext
+from shared.domain.case_events import CaseEvent, EventType
+from shared.domain.case_state import CaseState, fold
+from shared.domain.catalogue import Catalogue, ServiceItem, SiteTier, Window
+from shared.domain.errors import DomainError, NotFound, NotPermitted, StateConflict
+from shared.domain.window_workflow import ActionRequest, ItemRules, allowed_actions
+from shared.domain.working_days import SHANGHAI, due_day
+from shared.pdf.fonts import find_fonts
+from shared.pdf.result_document import render_result, result_document
+from shared.storage.accounts import Claims, UserAccount
+from shared.web.error_responses import flatten_messages
+from shared.web.i18n import add_messages, locale_name, t
+from shared.web.pages import (
+    CSRF_FIELD,
+    csrf_ok,
+    csrf_token,
+    id_on_page,
+    no_store,
+    refusal_page,
+    refusal_title,
+    signed_in,
+)
+from shared.web.sign_in import require_user
+from shared.web.window_api import ActionSchema, BulkReassignSchema, actor_of, case_body
+from shared.web.window_texts import MESSAGES, name_of
+from sync_protocol.times import from_ms
+
+ROLES = ("window_operator", "finance", "supervisor", "admin")
+WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
+"""Roles that belong to one window and see only its queue and cases."""
+PAGE_ROWS = 100
+"""Queue rows shown, nearest deadline first: a full page stays under about 40 KB."""
+
+@dataclass(frozen=True, slots=True)
+class ActionForm:
+    """How one action is offered on the case page: its label and the inputs it needs.
+
+    ``inputs`` names the form parts the template knows: ``reason`` (optional), ``reason!``
+    (required: 退回 and 转办 need a written reason), ``missing`` (checkbox list of the item's
+    materials, 一次性告知), ``provided``, ``to_window``, ``authority``, ``outcome``,
+    ``reference``, ``assignee``.
+    """
+
+    zh: str
+    en: str
+    inputs: tuple[str, ...] = ()
+
+
+ACTION_FORMS: Mapping[str, ActionForm] = {
+    "claim": ActionForm("认领", "Claim"),
+    "release_claim": ActionForm("释放认领", "Release claim"),
+    "reassign": ActionForm("改派", "Reassign", ("assignee", "reason")),
+    "accept": ActionForm("受理", "Accept"),
+    "request_supplement": ActionForm("一次性告知补正", "Request supplement",
+                                     ("missing", "reason")),
+    "supplement_provided": ActionForm("已补正", "Supplement provided", ("provided",)),
+    "approve": ActionForm("审核通过", "Approve"),
+    "check": ActionForm("核准", "Check"),
+    "reject": ActionForm("退回", "Reject", ("reason!",)),
+    "report_up": ActionForm("上报", "Report up", ("authority",)),
+    "record_external_decision": ActionForm("登记上级决定", "Record decision",
+                                           ("outcome", "reference", "reason")),
+    "co_approve": ActionForm("会签同意", "Co-approve"),
+    "object": ActionForm("会签异议", "Object", ("reason!",)),
+    "transfer": ActionForm("转办", "Transfer", ("to_window", "reason!")),
+    "issue_result": ActionForm("出具结果", "Issue result", ("reference",)),
+    "withdraw": ActionForm("撤件", "Withdraw", ("reason",)),
+}
+"""Actions a window page offers. The rest need inputs the action API does not take
+(corrections, hand-over, ratings) or are the system's own."""
+
+_TEXT_INPUTS = ("reason", "to_window", "authority", "outcome", "reference", "assignee")
+_LIST_INPUTS = ("missing", "provided")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    case_id: uuid.UUID
+    acceptance_no: str
+    item: str
+    state: str
+    claimed_by: str | None
+    due: str | None
+    left: int | None
+
+    @property
+    def late(self) -> bool:
+        return self.left is not None and self.left < 0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    at: str
+    type: str
+    name: str
+    actor: str
+    origin: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an action was not done, as the page shows it."""
+
+    status: int
+    title: str
+    message: str
+    action: str
+    reason: str
+
+
+# -- access ---------------------------------------------------------------------------------
+
+
+def _check_window(claims: Claims, window: str | None) -> None:
+    """An operator (or finance clerk) works one window: other windows' cases are not theirs
+    to read, applicants' personal data included."""
+    if claims.role in WINDOW_BOUND_ROLES and claims.window != window:
+        raise NotPermitted("window", f"you work at window {claims.window}, not {window}")
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _due_day(due: datetime) -> str:
+    """The calendar day a deadline falls on (it is stored as the end of that day, 24:00)."""
+    return due_day(due).isoformat()
+
+
+def _days_left(ctx: WindowContext, due: datetime, now: datetime) -> int | None:
+    try:
+        return ctx.calendar().remaining_working_days(due, now)
+    except DomainError:  # a year the calendar holds no data for: show no count
+        return None
+
+
+def _item_name(catalogue: Catalogue, code: str, lang: str | None = None) -> str:
+    """The item's name in ``lang`` (this page's language by default)."""
+    try:
+        return catalogue.item(code).name.get(lang or locale_name())
+    except DomainError:
+        return code
+
+
+def _material_name(item: ServiceItem | None, code: str) -> str:
+    material = item.material(code) if item is not None else None
+    return material.name.get(locale_name()) if material is not None else code
+
+
+def _size(size: object) -> str:
+    if not isinstance(size, int):
+        return "—"
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _applicant_rows(applicant: Mapping[str, Any], reveal_id: bool,
+                    prefix: str = "") -> list[tuple[str, str]]:
+    """The applicant as label/value rows; ID numbers masked unless ``reveal_id``."""
+    rows: list[tuple[str, str]] = []
+    for key, value in applicant.items():
+        label = prefix + name_of("applicant", key)
+        if isinstance(value, Mapping):
+            rows.extend(_applicant_rows(value, reveal_id, label + " · "))
+        elif key == "id_number" and not reveal_id:
+            rows.append((label, id_on_page(str(value))))
+        elif key == "kind":
+            rows.append((label, name_of("applicant", str(value))))
+        else:
+            rows.append((label, str(value)))
+    return rows
+
+
+def _form_rows(item: ServiceItem | None, form: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    lang = locale_name()
+    for key, value in form.items():
+        field = item.form.field(key) if item is not None else None
+        label = field.label.get(lang) if field is not None else key
+        text = t("win.yes") if value is True else t("win.no") if value is False else str(value)
+        if field is not None:
+            for choice in field.choices:
+                if choice.value == value:
+                    text = choice.label.get(lang)
+        rows.append((label, text))
+    return rows
+
+
+def _detail(event: CaseEvent, item: ServiceItem | None) -> str:
+    """The few payload facts worth a line in the history (never the registration's data)."""
+    if event.type is EventType.REGISTERED:
+        return ""
+    payload = event.payload
+    parts: list[str] = []
+    for key in ("window", "to_window", "department", "authority", "reference"):
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            parts.append(value)
+    deadline = payload.get("deadline")
+    if isinstance(deadline, str):
+        parts.append(t("win.due_on") + " " + _due_day(datetime.fromisoformat(deadline)))
+    missing = payload.get("missing")
+    if isinstance(missing, list):
+        names = [_material_name(item, str(code)) for code in missing]
+        parts.append(t("win.lacks") + " " + _list_sep().join(names))
+    outcome = payload.get("outcome")
+    if isinstance(outcome, str):
+        parts.append(name_of("outcome", outcome))
+    reason = payload.get("reason")
+    if isinstance(reason, str) and reason:
+        parts.append(t("win.reason_is") + reason)
+    return ("; " if locale_name() == "en" else ";").join(parts)
+
+
+def _list_sep() -> str:
+    return ", " if locale_name() == "en" else "、"
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+def window_views_blueprint(get_session: Callable[[], Session],
+                           get_ctx: Callable[[], WindowContext]) -> Blueprint:
+    """The ``windows`` blueprint: ``/windows``, ``/windows/<code>``,
+    ``/windows/cases/<id>`` and ``/windows/cases/<id>/act``.
+
+    ``get_session`` gives the request's database session and ``get_ctx`` the site's
+    :class:`WindowContext`, the pair the app's :func:`~shared.web.window_api.window_blueprint`
+    is given. The app must also register :func:`shared.web.sign_in.auth_blueprint` (the login)
+    and set ``site`` (with ``site_name``) as a Jinja global.
+    """
+    bp = Blueprint("windows", __name__, url_prefix="/windows", template_folder="templates")
+    bp.register_error_handler(
+        DomainError, lambda exc: refusal_page("windows/base.html", exc, "win"))
+    bp.record_once(lambda state: add_messages(state.app, MESSAGES))
+    bp.after_request(no_store)
+
+    @bp.get("")
+    @require_user(*ROLES)
+    def index() -> ResponseReturnValue:
+        """An operator goes straight to their window; others pick one of the site's
+        windows."""
+        claims = signed_in()
+        ctx = get_ctx()
+        actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())
+        if claims.role in WINDOW_BOUND_ROLES and claims.window:
+            return redirect(url_for(".queue", code=claims.window))
+        return render_template("windows/index.html", windows=_site_windows(ctx, get_session()),
+                               me=claims)
+
+    @bp.get("/<code>")
+    @require_user(*ROLES)
+    def queue(code: str) -> ResponseReturnValue:
+        """The window's open cases, nearest deadline first."""
+        return _render_queue(get_ctx(), get_session(), code)
+
+    @bp.post("/<code>/reassign")
+    @require_user(*ROLES)
+    def reassign(code: str) -> ResponseReturnValue:
+        """A supervisor moves every case of the window an absent operator holds to a
+        colleague (:mod:`shared.deciding.bulk_reassign`); back to the queue (303) with the count, or
+        the queue again with what was wrong and nothing moved."""
+        claims = signed_in()
+        if not csrf_ok(request.form.get(CSRF_FIELD)):
+            html = render_template("windows/base.html", me=claims, problem=t("form_expired"))
+            return html, 400
+        ctx = get_ctx()
+        session = get_session()
+        catalogue = ctx.catalogue()
+        actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+        _check_window(claims, code)
+        catalogue.window(code)
+        form = {k: request.form.get(k, "").strip() for k in ("from", "to", "reason")}
+        try:
+            body = BulkReassignSchema().load(form)
+            done = bulk_reassign.reassign_all(
+                session, ctx, actor, code, body["from_operator"], body["to_operator"],
+                body["reason"], ctx.clock())
+            session.commit()
+        except ValidationError as exc:
+            session.rollback()
+            return _render_queue(ctx, session, code, problems=flatten_messages(exc.messages),
+                                 form=form, status=400)
+        except DomainError as exc:
+            session.rollback()
+            problems = exc.fields or {"": exc.reason}
+            return _render_queue(ctx, session, code, problems=problems, form=form,
+                                 status=exc.http_status)
+        except BaseException:
+            session.rollback()
+            raise
+        report = {"moved": len(done.moved), "from": done.from_operator,
+                  "to": done.to_operator, "more": done.remaining}
+        return redirect(f"{url_for('.queue', code=code)}?{urlencode(report)}", 303)
+
+    @bp.get("/cases/<uuid:case_id>")
+    @require_user(*ROLES)
+    def case_page(case_id: uuid.UUID) -> ResponseReturnValue:
+        """A case with its registration, materials, history and the actions open to the
+        user."""
+        done = request.args.get("done", "")
+        return _render_case(get_ctx(), get_session(), case_id,
+                            done=done if done in ACTION_FORMS else "")
+
+    @bp.get("/cases/<uuid:case_id>/result.pdf")
+    @require_user(*ROLES)
+    def result_pdf(case_id: uuid.UUID) -> ResponseReturnValue:
+        """The result document (准予决定书 / 办理结果告知书) of a decided case."""
+        ctx = get_ctx()
+        events = case_work.case_events(get_session(), ctx.site, case_id)
+        if not events:
+            raise NotFound("case_id", "no such case at this site")
+        item_code = str(events[0].payload.get("item_code", ""))
+        site = current_app.jinja_env.globals.get("site")
+        try:
+            document = result_document(events, site_name=str(getattr(site, "site_name", "")),
+                                       # the official document is in Chinese
+                                       item_name=_item_name(ctx.catalogue(), item_code, "zh"))
+        except ValueError:
+            raise StateConflict("state", "the case has no decision yet") from None
+        data = render_result(document, find_fonts())
+        response = Response(data, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = (
+            f'inline; filename="{document.acceptance_no}-result.pdf"')
+        return response
+
+    @bp.post("/cases/<uuid:case_id>/act")
+    @require_user(*ROLES)
+    def act(case_id: uuid.UUID) -> ResponseReturnValue:
+        """Run one action from a case page's form; back to the page (303) when done, or the
+        page again with the refusal and its status."""
+        if not csrf_ok(request.form.get(CSRF_FIELD)):
+            html = render_template("windows/base.html", me=signed_in(),
+                                   problem=t("form_expired"))
+            return html, 400
+        claims = signed_in()
+        ctx = get_ctx()
+        session = get_session()
+        catalogue = ctx.catalogue()
+        actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+        _check_window(claims, case_work.case_state(session, ctx.site, case_id).window)
+        action = request.form.get("action", "")
+        try:
+            act_request = _action_request(request.form)
+        except ValidationError as exc:
+            message = "; ".join(f"{k}: {v}"
+                                for k, v in flatten_messages(exc.messages).items())
+            refusal = Refusal(400, refusal_title(400, "win"), message, action, _reason_sent())
+            return _render_case(ctx, session, case_id, refusal=refusal)
+        now = ctx.clock()
+        try:
+            after = case_work.act(session, ctx.site, catalogue, ctx.calendar(), actor, case_id,
+                                  act_request, now)
+            ctx.store.refresh(session, case_id, now)
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            message = exc.reason if not exc.field else f"{exc.field}: {exc.reason}"
+            refusal = Refusal(exc.http_status,
+                              refusal_title(exc.http_status, "win"),
+                              message, action, _reason_sent())
+            return _render_case(ctx, session, case_id, refusal=refusal)
+        except BaseException:
+            session.rollback()
+            raise
+        if claims.role in WINDOW_BOUND_ROLES and after.window != claims.window:
+            # Transferred away: the case is no longer this operator's to read.
+            return redirect(url_for(".queue", code=claims.window, done=action), 303)
+        return redirect(url_for(".case_page", case_id=case_id, done=action), 303)
+
+    return bp
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A bulk reassignment just done, as the queue page reports it."""
+
+    count: int
+    from_operator: str
+    to_operator: str
+    more: int
+
+
+def _moved_notice() -> Moved | None:
+    """The outcome the reassignment's redirect put in the address, if any."""
+    count = request.args.get("moved", "")
+    if not count.isdigit():
+        return None
+    more = request.args.get("more", "")
+    return Moved(int(count), request.args.get("from", "")[:64], request.args.get("to", "")[:64],
+                 int(more) if more.isdigit() else 0)
+
+
+def _render_queue(ctx: WindowContext, session: Session, code: str, *,
+                  problems: Mapping[str, str] | None = None,
+                  form: Mapping[str, str] | None = None,
+                  status: int = 200) -> ResponseReturnValue:
+    """The queue page; for a supervisor with the form that moves an absent operator's
+    cases."""
+    claims = signed_in()
+    catalogue = ctx.catalogue()
+    actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+    _check_window(claims, code)
+    window: Window = catalogue.window(code)
+    now = ctx.clock()
+    rows: list[QueueRow] = []
+    for entry in ctx.store.queue(session, code, PAGE_ROWS):
+        due = from_ms(entry.due_ms) if entry.due_ms is not None else None
+        rows.append(QueueRow(
+            case_id=entry.case_id,
+            acceptance_no=entry.acceptance_no,
+            item=_item_name(catalogue, entry.item_code),
+            state=name_of("state", entry.state),
+            claimed_by=entry.claimed_by,
+            due=_due_day(due) if due is not None else None,
+            left=_days_left(ctx, due, now) if due is not None else None,
+        ))
+    bulk = actor.role in bulk_reassign.BULK_ROLES
+    html = render_template(
+        "windows/queue.html", window=window, rows=rows, limit=PAGE_ROWS, me=claims,
+        done=ACTION_FORMS.get(request.args.get("done", "")), moved=_moved_notice(),
+        bulk=bulk, problems=problems or {}, form=form or {},
+        operators=bulk_reassign.window_operators(session, ctx.site.code, code) if bulk else [],
+        csrf=csrf_token() if bulk else "",
+    )
+    return html, status
+
+
+def _reason_sent() -> str:
+    return request.form.get("reason", "")[:2000]
+
+
+def _action_request(form: MultiDict[str, str]) -> ActionRequest:
+    """The form's fields, validated by the action API's own schema (blank inputs left out,
+    so the schema's defaults apply)."""
+    body: dict[str, Any] = {"action": form.get("action", "")}
+    for name in _TEXT_INPUTS:
+        value = form.get(name, "").strip()
+        if value:
+            body[name] = value
+    for name in _LIST_INPUTS:
+        values = [v.strip() for v in form.getlist(name) if v.strip()]
+        if values:
+            body[name] = values
+    data = ActionSchema().load(body)
+    return ActionRequest(**{k: v for k, v in data.items() if v is not None})
+
+
+def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
+                 done: str = "", refusal: Refusal | None = None) -> ResponseReturnValue:
+    claims = signed_in()
+    catalogue = ctx.catalogue()
+    actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
+    body = case_body(ctx, session, case_id)
+    _check_window(claims, body["window"])
+    events = case_work.case_events(session, ctx.site, case_id)
+    state = fold(events)
+    item: ServiceItem | None = None
+    rules: ItemRules | None = None
+    # An item this catalogue does not know is shown, but nothing can be done to it.
+    with contextlib.suppress(DomainError):
+        item, rules = case_work.item_rules(catalogue, state.item_code or "", ctx.tier)
+    now = ctx.clock()
+    actions = [a for a in allowed_actions(state, rules, actor, now)
+               if a in ACTION_FORMS] if rules is not None else []
+    registered = next((e.payload for e in events if e.type is EventType.REGISTERED), {})
+    applicant = registered.get("applicant")
+    form = registered.get("form")
+    materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
+    reveal = claims.role == "window_operator" and claims.window == state.window
+    due_text, left = _deadline(ctx, body.get("deadline"), state, now)
+    page = render_template(
+        "windows/case.html",
+        me=claims,
+        case=body,
+        item=item,
+        item_name=item.name.get(locale_name()) if item is not None else "",
+        kind=name_of("kind", body["kind"]) if body["kind"] else "—",
+        state_name=name_of("state", body["state"]),
+        outcome=name_of("outcome", body["outcome"]) if body["outcome"] else "",
+        due=due_text,
+        left=left,
+        applicant=_applicant_rows(applicant, reveal) if isinstance(applicant, Mapping) else [],
+        form_rows=_form_rows(item, form) if isinstance(form, Mapping) else [],
+        materials=[(str(m.get("code", "")), _material_name(item, str(m.get("code", ""))),
+                    str(m.get("media_type", "")), _size(m.get("size"))) for m in materials],
+        uploaded={str(m.get("code", "")) for m in materials},
+        missing=[(code, _material_name(item, code)) for code in state.missing],
+        history=_history(events, item),
+        actions=actions,
+        forms=ACTION_FORMS,
+        windows=_transfer_targets(catalogue, ctx.tier, state),
+        done=ACTION_FORMS[done] if done else None,
+        refusal=refusal,
+        csrf=csrf_token(),
+    )
+    return page, refusal.status if refusal is not None else 200
+
+
+def _deadline(ctx: WindowContext, deadline: object, state: CaseState,
+              now: datetime) -> tuple[str, int | None]:
+    """The due day and, while the case is open, the working days left."""
+    if not isinstance(deadline, str):
+        return "—", None
+    due = datetime.fromisoformat(deadline)
+    left = None if state.is_closed else _days_left(ctx, due, now)
+    return _due_day(due), left
+
+
+def _history(events: Sequence[CaseEvent], item: ServiceItem | None) -> list[HistoryRow]:
+    return [HistoryRow(at=_local(e.at), type=e.type.value, name=name_of("event", e.type.value),
+                       actor=f"{e.actor.username} ({e.actor.role.value})",
+                       origin=f"{e.origin}#{e.seq}", detail=_detail(e, item))
+            for e in events]
+
+
+def _site_windows(ctx: WindowContext, session: Session) -> list[Window]:
+    """The windows of this site's tier, and the lower-tier windows it staffs: a hub that
+    decides county items for want of a county centre has operators of those windows."""
+    catalogue = ctx.catalogue()
+    windows = list(catalogue.windows_at(SiteTier(ctx.tier)))
+    staffed = set(session.scalars(select(UserAccount.window).distinct().where(
+        UserAccount.site == ctx.site.code, UserAccount.window.is_not(None))))
+    known = {w.code for w in windows}
+    windows += [w for w in catalogue.windows if w.code in staffed and w.code not in known]
+    return windows
+
+
+def _transfer_targets(catalogue: Catalogue, tier: str, state: CaseState) -> list[Window]:
+    try:
+        windows = catalogue.windows_at(SiteTier(tier))
+    except ValueError:
+        return []
+    return [w for w in windows if w.code != state.window]

@@ -1,0 +1,161 @@
+"""Scans moving up through the exchange glue (:mod:`shared.exchange.scans`).
+
+A transfer cut in the middle resumes from the part already held; a parent that holds a scan
+answers an offer with no want, so nothing is sent twice; a parent wants only what its events
+name; a child never offers a rotten file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from shared.exchange.scans import apply_wants, blob_refs, note_blobs, plan_blobs, receive_blobs
+from shared.exchange.site import BLOB_BUDGET, BLOB_BUDGET_ENV, BlobSettings
+from shared.storage import sync_store as store
+from shared.storage.blob_store import BlobStore
+from shared.storage.db import Base, make_engine
+from sync_protocol import BlobChunk, Event
+
+JPEG = b"\xff\xd8\xff\xe0" + os.urandom(200_000)
+NOW_MS = 1_800_000_000_000
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+def test_blob_refs_find_registered_and_added_materials() -> None:
+    a, b = "aa" * 32, "bb" * 32
+    registered = {"materials": [{"code": "ID", "sha256": a, "size": 10,
+                                 "media_type": "image/png"}, "junk"], "form": {"x": 1}}
+    added = {"code": "ID", "sha256": b, "size": 20, "media_type": "application/pdf"}
+    assert blob_refs(registered) == [(a, 10, "image/png")]
+    assert blob_refs(added) == [(b, 20, "application/pdf")]
+    assert blob_refs({"sha256": a, "size": True}) == []
+    assert blob_refs({"sha256": "not-hex", "size": 3}) == []
+
+
+def test_the_budget_comes_from_the_settings_object_only() -> None:
+    assert BlobSettings.from_env({}).budget == BLOB_BUDGET == 256 << 10
+    assert BlobSettings.from_env({BLOB_BUDGET_ENV: "4096"}).budget == 4096
+    assert BlobSettings.from_env({BLOB_BUDGET_ENV: str(1 << 40)}).budget == 2 << 20
+    assert BlobSettings.from_env({BLOB_BUDGET_ENV: "lots"}).budget == BLOB_BUDGET  # logged
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[tuple[Session, Session]]:
+    """A child's and a parent's database (the sync tables only)."""
+    engines = [make_engine(f"sqlite:///{tmp_path / name}.sqlite") for name in ("c", "p")]
+    for engine in engines:
+        Base.metadata.create_all(engine, tables=[store.SyncState.__table__])  # type: ignore[list-item]
+    with Session(engines[0]) as child, Session(engines[1]) as parent:
+        yield child, parent
+    for engine in engines:
+        engine.dispose()
+
+
+def _event(payload: dict[str, object]) -> Event:
+    return Event(uuid.uuid4(), "431002001201", 1, 1, "agent", datetime.now(UTC),
+                 "material_added", payload, b"\0" * 32, b"\0" * 32)
+
+
+def _exchange(child: Session, parent: Session, cblobs: BlobStore, pblobs: BlobStore,
+              settings: BlobSettings) -> tuple[int, bool]:
+    """One round: the child's plan, the parent's answer, the child's bookkeeping."""
+    plan = plan_blobs(child, cblobs, settings)
+    wants = receive_blobs(parent, pblobs, plan.offers, plan.chunks)
+    parent.commit()
+    moved = apply_wants(child, plan, wants, NOW_MS)
+    child.commit()
+    return plan.bytes, moved
+
+
+def test_offer_want_chunks_resume_and_nothing_twice(sessions: tuple[Session, Session],
+                                                     tmp_path: Path) -> None:
+    child, parent = sessions
+    cblobs, pblobs = BlobStore(tmp_path / "c"), BlobStore(tmp_path / "p")
+    digest = cblobs.put(JPEG)
+    event = _event({"code": "ID", "sha256": digest, "size": len(JPEG),
+                    "media_type": "image/jpeg"})
+    note_blobs(parent, pblobs, [event], owed=False, now_ms=NOW_MS)  # the parent stored it
+    assert note_blobs(child, cblobs, [event], owed=True, now_ms=NOW_MS) == 1  # and acked it
+    settings = BlobSettings(budget=80_000, chunk_size=32_768)
+
+    sent, moved = _exchange(child, parent, cblobs, pblobs, settings)  # the offer
+    assert (sent, moved) == (0, True)
+    assert store.blob_record(child, digest).want == 0  # type: ignore[union-attr]
+    sent, _ = _exchange(child, parent, cblobs, pblobs, settings)  # the first 80,000 bytes
+    assert sent == 80_000 and pblobs.received(digest) == 80_000
+    # the answer is lost: the child sends again from its stale offset; the parent keeps
+    # only what continues its part and tells it where it is
+    record = store.blob_record(child, digest)
+    assert record is not None
+    record.want = 40_000
+    store.save_blob_record(child, record)
+    sent, _ = _exchange(child, parent, cblobs, pblobs, settings)
+    assert pblobs.received(digest) == 120_000
+    while store.blob_record(child, digest).state == store.BLOB_OWED:  # type: ignore[union-attr]
+        _exchange(child, parent, cblobs, pblobs, settings)
+    assert pblobs.get(digest) == JPEG
+    assert store.blob_record(parent, digest).held  # type: ignore[union-attr]
+
+    # the same scan named by another event: asked about again, not sent again
+    assert note_blobs(child, cblobs, [_event(dict(event.payload))], owed=True, now_ms=NOW_MS) == 1
+    sent, _ = _exchange(child, parent, cblobs, pblobs, settings)
+    assert sent == 0
+    assert store.blob_record(child, digest).state == store.BLOB_DONE  # type: ignore[union-attr]
+
+
+def test_a_parent_wants_only_what_its_events_name(sessions: tuple[Session, Session],
+                                                   tmp_path: Path) -> None:
+    child, parent = sessions
+    cblobs, pblobs = BlobStore(tmp_path / "c"), BlobStore(tmp_path / "p")
+    digest = cblobs.put(JPEG)
+    event = _event({"sha256": digest, "size": len(JPEG)})
+    note_blobs(child, cblobs, [event], owed=True, now_ms=NOW_MS)
+    plan = plan_blobs(child, cblobs, BlobSettings())
+    assert receive_blobs(parent, pblobs, plan.offers, []) == []  # no event names it there
+    chunk = BlobChunk(bytes.fromhex(digest), 0, JPEG[:100])
+    assert receive_blobs(parent, pblobs, [], [chunk]) == []
+    assert pblobs.received(digest) == 0
+
+
+def test_a_corrupted_transfer_starts_again_from_zero(sessions: tuple[Session, Session],
+                                                     tmp_path: Path) -> None:
+    _, parent = sessions
+    pblobs = BlobStore(tmp_path / "p")
+    digest = sha(JPEG)
+    note_blobs(parent, pblobs, [_event({"sha256": digest, "size": len(JPEG)})], owed=False,
+               now_ms=NOW_MS)
+    name = bytes.fromhex(digest)
+    bad = JPEG[:-1] + b"\0"
+    wants = receive_blobs(parent, pblobs, [], [BlobChunk(name, 0, bad)])
+    assert [(w.sha256, w.offset) for w in wants] == [(name, 0)]
+    assert not pblobs.has(digest) and pblobs.received(digest) == 0
+
+
+def test_a_child_does_not_offer_a_rotten_file(sessions: tuple[Session, Session],
+                                              tmp_path: Path) -> None:
+    child, _ = sessions
+    cblobs = BlobStore(tmp_path / "c")
+    digest = cblobs.put(JPEG)
+    note_blobs(child, cblobs, [_event({"sha256": digest, "size": len(JPEG)})], owed=True,
+               now_ms=NOW_MS)
+    cblobs.path(digest).write_bytes(JPEG[:-1] + b"\0")
+    plan = plan_blobs(child, cblobs, BlobSettings())
+    assert plan.offers == [] and plan.broken == [digest]
+    apply_wants(child, plan, [], NOW_MS)
+    assert store.blob_record(child, digest).state == store.BLOB_BROKEN  # type: ignore[union-attr]
