@@ -29,7 +29,7 @@ from node.case_progress import (
 from node.case_summary import missing_materials
 from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
-from shared.domain.errors import InvalidInput, StateConflict
+from shared.domain.errors import InvalidInput, Problems, StateConflict
 from shared.exchange.site import SyncSite
 
 HANDOVER_METHODS = ("in_person", "proxy", "courier")
@@ -117,8 +117,6 @@ def record_handover(
     if not receiver or len(receiver) > 100:
         problems["receiver_name"] = "required, at most 100 characters"
     if problems:
-        from shared.domain.errors import Problems
-
         raise Problems(problems, "the hand-over is not complete")
     if case.stage == "handed_over":
         raise StateConflict("case", "the result was already handed over")

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.deciding import case_work
+from shared.deciding.window_context import QueueEntry, WindowContext
 from shared.domain.case_events import Actor, Role
 from shared.domain.errors import NotPermitted, Problems
 from shared.domain.window_workflow import ActionRequest
 from shared.storage.accounts import UserAccount, window_operator_problem
-
-if TYPE_CHECKING:
-    from shared.deciding.window_context import QueueEntry, WindowContext
 
 BULK_ROLES = frozenset({Role.SUPERVISOR})
 """Who may move a window's cases in bulk: the supervisor who answers for the window's
