@@ -12,7 +12,6 @@ from __future__ import annotations
 from flask import Flask
 
 from hub import (
-    admin_views,
     catalogue_api,
     db_session,
     enrol_views,
@@ -21,6 +20,7 @@ from hub import (
     i18n,
     window_views,
 )
+from hub.admin import sites as admin_pages
 from hub.identity import token_secret
 from hub.services import init_app as init_services
 from hub.services import services
@@ -68,7 +68,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)
-    app.register_blueprint(admin_views.bp)
+    app.register_blueprint(admin_pages.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app

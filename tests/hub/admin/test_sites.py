@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from hub.admin_views import SITE_ROWS, USER_ROWS
+from hub.admin.sites import SITE_ROWS, USER_ROWS
 from hub.db_session import app_session
 from hub.models import HubCase, HubEnrolmentCode, HubSite
 from hub.releases import HubRelease
@@ -438,7 +438,7 @@ def test_a_username_taken_meanwhile_is_refused_not_an_error(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two admins add the same username at once: the later commit is told, not a 500."""
-    import hub.admin_views as views
+    import hub.admin.sites as views
 
     def racing_add_user(session: Any, **fields: Any) -> UserAccount:
         user = add_user(session, **fields)  # the name is free when checked...

@@ -1,0 +1,1 @@
+"""The hub's administration pages (管理)."""

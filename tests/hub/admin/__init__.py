@@ -1,0 +1,1 @@
+"""The hub's administration pages, one test module per area."""
