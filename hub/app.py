@@ -12,6 +12,8 @@ from __future__ import annotations
 from flask import Flask
 
 from hub import (
+    admin,
+    calendar_views,
     catalogue_api,
     db_session,
     enrol_views,
@@ -20,7 +22,6 @@ from hub import (
     i18n,
     window_views,
 )
-from hub.admin import sites as admin_pages
 from hub.identity import token_secret
 from hub.services import init_app as init_services
 from hub.services import services
@@ -54,6 +55,7 @@ def create_app(settings: HubSettings) -> Flask:
     i18n.init_app(app)
 
     app.register_blueprint(guide_views.bp)
+    app.register_blueprint(calendar_views.bp)
     app.register_blueprint(catalogue_api.bp)
     app.register_blueprint(catalogue_api.health_bp)
     app.register_blueprint(enrol_views.bp)
@@ -68,7 +70,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)
-    app.register_blueprint(admin_pages.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app
