@@ -1,5 +1,7 @@
 """account revision: the hub counts its changes to each account (user sync)
 
+The DDL is ``shared.storage.shared_tables_ddl.add_account_revision``, shared with node 0006.
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02 10:00:00
@@ -7,8 +9,9 @@ Create Date: 2026-12-02 10:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from shared.storage import shared_tables_ddl
 
 revision = "0003"
 down_revision = "0002"
@@ -17,12 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("acct_users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("revision", sa.Integer(), server_default="0", nullable=False)
-        )
+    shared_tables_ddl.add_account_revision(op)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("acct_users", schema=None) as batch_op:
-        batch_op.drop_column("revision")
+    shared_tables_ddl.drop_account_revision(op)

@@ -25,13 +25,16 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.reflection import Inspector
 
 from hub.db_session import MIGRATIONS as HUB_MIGRATIONS
 from node.db_session import MIGRATIONS as NODE_MIGRATIONS
+from shared.storage import shared_tables_ddl
 from shared.storage.db import make_engine
 from shared.storage.migrations import SHARED_PREFIXES, Migrations
 
@@ -105,11 +108,11 @@ def _table(inspector: Inspector, dialect: Dialect, name: str) -> dict[str, Any]:
     }
 
 
-def shared_tables(engine: Engine) -> dict[str, Any]:
-    """The reflected schema of every ``sync_`` and ``acct_`` table in ``engine``'s database."""
-    inspector = inspect(engine)
+def shared_tables(bind: Engine | Connection) -> dict[str, Any]:
+    """The reflected schema of every ``sync_`` and ``acct_`` table in ``bind``'s database."""
+    inspector = inspect(bind)
     return {
-        name: _table(inspector, engine.dialect, name)
+        name: _table(inspector, bind.dialect, name)
         for name in sorted(inspector.get_table_names())
         if name.startswith(SHARED_PREFIXES)
     }
@@ -210,6 +213,24 @@ def test_the_hub_and_the_node_build_the_same_shared_tables(db_engine: Engine) ->
     assert shared_tables(db_engine) == {}
     NODE_MIGRATIONS.upgrade(db_engine)
     assert shared_tables(db_engine) == built_by_hub
+
+
+def test_the_shared_steps_alone_build_the_recorded_tables_and_remove_them(
+    db_engine: Engine,
+) -> None:
+    with db_engine.begin() as connection:
+        op = Operations(MigrationContext.configure(connection))
+        shared_tables_ddl.create_sync_tables(op)
+        shared_tables_ddl.create_account_table(op)
+        shared_tables_ddl.add_account_revision(op)
+    assert shared_tables(db_engine) == expected(_dialect(db_engine), "hub", "head")
+    with db_engine.begin() as connection:
+        op = Operations(MigrationContext.configure(connection))
+        shared_tables_ddl.drop_account_revision(op)
+        assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0002")
+        shared_tables_ddl.drop_account_table(op)
+        shared_tables_ddl.drop_sync_tables(op)
+    assert shared_tables(db_engine) == {}
 
 
 # --- recording -------------------------------------------------------------------------------
