@@ -135,7 +135,7 @@ def test_a_catalogue_release_reaches_the_village_and_a_withdrawn_item_is_refused
     assert "item_code" in error["fields"] or ITEM in error["message"]
     town = requests.get(f"{tree.township.url}/api/v1/catalog/items", timeout=10).json()
     assert town["version"] == data["version"]
-    assert PASSWORD  # the operators of the fixture still log in after the release
+    # the operators of the fixture still sign in after the release
     login = requests.post(f"{tree.hub.url}/api/v1/auth/token", timeout=10,
                           json={"username": "ga-1", "password": PASSWORD})
     assert login.status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 from node.sync_job import Backoff, SyncJob
 
@@ -71,14 +72,16 @@ def test_failures_back_off_and_a_nudge_does_not_hammer_a_dead_link() -> None:
         run,
         interval_seconds=3600,
         nudge_seconds=0.05,
-        backoff=Backoff(base_seconds=0.2, cap_seconds=0.4, rng=random.Random(3)),
+        backoff=Backoff(base_seconds=1.0, cap_seconds=1.0, rng=random.Random(3)),
     )
     job.start()
     try:
-        assert wait_until(lambda: job.failures == 1)
+        # after the first failure the next try is the backoff's, not the hourly interval's
+        assert wait_until(lambda: job.failures == 1 and job.next_run is not None
+                          and job.next_run < datetime.now(UTC) + timedelta(minutes=1))
+        backing_off = job.next_run
         job.nudge()  # ignored while backing off: the next try stays at the backoff time
-        next_run = job.next_run
-        assert next_run is not None
+        assert job.next_run == backing_off
         assert wait_until(lambda: len(attempts) == 3)
         assert attempts == [False, False, True]
         assert job.failures == 0
