@@ -4,8 +4,9 @@ The tree is built the way an operator builds it: ``sanji hub add-site`` issues o
 ``sanji node init --parent-url --enroll-code`` enrols each node through its parent. A case
 registered at the village travels up through the township, is routed to the hub window
 authorised for its item, is decided there by two different operators (一审一核), and the
-decision comes back down to the village exactly once. A village killed with SIGKILL before its
-case was acknowledged sends it after restart, and the hub holds it once.
+decision comes back down to the village exactly once. A village killed with SIGKILL after the
+township stored its case and before the ack reached it sends the case again after restart,
+and the hub holds it once.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from tests.integration.city import (
     city,
     signed_in,
 )
+from tests.integration.fault_city import (
+    pending_up,
+    point_parent,
+    set_sync_interval,
+    wait_until,
+)
 from tests.integration.processes import Site, sanji
+from tests.integration.tcp_proxy import Fault, TcpProxy
 
 CITY_ITEM = "MZ-0520"  # 社会团体成立登记: decided at the city window W-MZ-01
 TOWNSHIP_ITEM = "MZ-0305"  # 临时救助申请: decided at the township window W-MZ-11
@@ -129,18 +137,36 @@ def test_a_village_case_is_decided_at_the_city_and_the_outcome_returns_once(
 
 
 def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> None:
-    case = _register(tree.village, "power-cut")
-    tree.village.kill()
-    tree.village.start()
-    again = tree.agent().post(
-        f"{tree.village.url}/api/v1/cases",
-        json={"item_code": CITY_ITEM,
-              "applicant": {"name": "李四", "id_number": "11010519491231002X",
-                            "phone": "13800138000"},
-              "form": FORM, "delivery": "village"},
-        headers={"Idempotency-Key": "power-cut"}, timeout=10)
-    assert again.status_code == 200 and again.json()["case_id"] == case["case_id"]
-    tree.sync("village", "township", "village", "township")
+    # The village's exchanges go through a proxy that holds the township's answer: the
+    # township has stored the batch, the village has not recorded the ack when it dies.
+    proxy = TcpProxy(tree.township.port)
+    try:
+        case = _register(tree.village, "power-cut")
+        point_parent(tree.dirs["village"], proxy.url)
+        tree.village.stop()
+        set_sync_interval(tree.village, 1)  # the running node exchanges by itself
+        proxy.arm(Fault(hold=True))
+        tree.village.start()
+        assert proxy.wait_answer_held(120), "the village never exchanged"
+        tree.village.kill()
+        proxy.release(forward=False)
+        wait_until(lambda: proxy.fired == ["answer_dropped"], 30, "the answer dropped")
+        assert pending_up(tree.township) == 1  # the township stored the case before answering
+        set_sync_interval(tree.village, 0)
+        tree.village.start()
+        assert pending_up(tree.village) == 1  # the ack never arrived: the case is still owed
+        again = tree.agent().post(
+            f"{tree.village.url}/api/v1/cases",
+            json={"item_code": CITY_ITEM,
+                  "applicant": {"name": "李四", "id_number": "11010519491231002X",
+                                "phone": "13800138000"},
+                  "form": FORM, "delivery": "village"},
+            headers={"Idempotency-Key": "power-cut"}, timeout=10)
+        assert again.status_code == 200 and again.json()["case_id"] == case["case_id"]
+        tree.sync("village", "township", "village", "township")
+    finally:
+        proxy.close()
+    assert pending_up(tree.village) == 0 and pending_up(tree.township) == 0
     headers = _token(tree.hub, "mz-review")
     queue = requests.get(f"{tree.hub.url}/api/v1/windows/W-MZ-01/cases", headers=headers,
                          timeout=10).json()["cases"]
@@ -149,6 +175,10 @@ def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> 
                             headers=headers, timeout=10).json()
     assert [e["type"] for e in hub_case["events"]].count("registered") == 1
     assert uuid.UUID(hub_case["case_id"])
+    shown = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case['case_id']}",
+                             timeout=10).json()
+    assert [e["type"] for e in shown["events"]].count("registered") == 1
+    assert [e["type"] for e in shown["events"]].count("routed") == 1
 
 
 def test_a_township_item_is_decided_at_the_township_and_the_hub_still_sees_it(
