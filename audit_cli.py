@@ -4,12 +4,14 @@ Works on a hub's or a node's data directory (it reads ``hub.json`` or ``node.jso
 chains checked are those a site holds whole: its own and those of every site below it (the
 selections that came down from the parent are checked by the exchange when they arrive).
 Walks the events in ``(origin, epoch, seq)`` order, in constant memory, and names the first
-bad case and event; exit status 1 when anything is wrong.
+bad case and event; exit status 1 when anything is wrong. Damaged bytes (a flipped bit in a
+payload, a hash, a signature) are named like an edit, never a crash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from shared.exchange.tree import site_parents
 from shared.storage import sync_store
 from shared.storage.db import make_engine
-from sync_protocol import Event, KeyRing, ProtocolError, load_key, verify_store
+from sync_protocol import Event, KeyRing, Problem, ProtocolError, load_key, verify_store
 
 
 @click.group("audit")
@@ -61,14 +63,42 @@ def _below(parents: dict[str, str | None], site: str, origin: str) -> bool:
     return False
 
 
-def _events(session: Session, site: str, sealer: sync_store.PayloadSealer) -> Iterator[Event]:
+UNREADABLE = "the stored payload does not open (damaged bytes)"
+
+
+def _events(session: Session, site: str, sealer: sync_store.PayloadSealer,
+            unreadable: set[tuple[str, int, int]]) -> Iterator[Event]:
+    """The chains ``site`` holds whole, in order. A payload whose stored bytes no longer open
+    (a flipped byte in sealed or JSON bytes) is walked with an empty payload, so its hash
+    fails there, and its key goes into ``unreadable`` so the report can say why."""
     parents = site_parents(session)
     query = select(sync_store.SyncEvent).order_by(
         sync_store.SyncEvent.origin, sync_store.SyncEvent.epoch, sync_store.SyncEvent.seq
     ).execution_options(yield_per=1000)
     for row in session.scalars(query):
-        if _below(parents, site, row.origin):
+        if not _below(parents, site, row.origin):
+            continue
+        try:
             yield sync_store.as_event(row, sealer)
+        except Exception:  # noqa: BLE001 - any failure to open is damage to name, not a crash
+            unreadable.add((row.origin, row.epoch, row.seq))
+            yield sync_store.as_event(row, _Unopened())
+
+
+class _Unopened:
+    """Stands in for the sealer of a payload that does not open: an empty payload."""
+
+    def seal(self, value: object, context: str) -> bytes:
+        raise NotImplementedError
+
+    def open(self, sealed: bytes, context: str) -> dict[str, object]:
+        return {}
+
+
+def _explained(problems: Iterable[Problem], unreadable: set[tuple[str, int, int]]
+               ) -> list[Problem]:
+    return [replace(p, reason=UNREADABLE) if (p.origin, p.epoch, p.seq) in unreadable else p
+            for p in problems]
 
 
 @audit_group.command("verify")
@@ -84,12 +114,14 @@ def verify_command(data_dir: Path) -> None:
                 ring.add(credential)
             except ProtocolError:  # a bad credential shows up as unknown keys below
                 continue
-        report = verify_store(_events(session, site, sealer), ring)
+        unreadable: set[tuple[str, int, int]] = set()
+        report = verify_store(_events(session, site, sealer, unreadable), ring)
     engine.dispose()
     if report.ok:
         click.echo(f"{site}: every chain verifies")
         return
-    click.echo(f"{site}: first bad event: {report.first}")
-    for problem in report.problems[1:10]:
+    problems = _explained(report.problems, unreadable)
+    click.echo(f"{site}: first bad event: {problems[0]}")
+    for problem in problems[1:10]:
         click.echo(f"  also: {problem}")
     raise SystemExit(1)
