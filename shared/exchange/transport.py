@@ -31,8 +31,13 @@ def http_transport(timeout: float = 30.0) -> Transport:
                                      headers={"Content-Type": CONTENT_TYPE}, timeout=timeout)
         except requests.RequestException as exc:
             raise TransportError(str(exc)) from exc
-        if response.headers.get("Content-Type", "").startswith("application/json"):
+        kind = response.headers.get("Content-Type", "")
+        if kind.startswith("application/json"):
             raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+        if not kind.startswith(CONTENT_TYPE):
+            # a proxy's or load balancer's own page (a 502 in HTML): the parent was not reached
+            raise TransportError(f"HTTP {response.status_code}: not an exchange frame "
+                                 f"({kind[:60] or 'no content type'})")
         return response.content
 
     return post

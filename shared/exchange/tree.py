@@ -30,9 +30,10 @@ def site_parents(session: Session) -> dict[str, str | None]:
     """Each certified site's parent, from the certificates this site holds (the newest
     certificate of a site wins: a moved site). Credentials are only ever added, so the
     parsed map is kept per database engine and :func:`store.credentials_version`."""
-    newest, count, wire, _ = store.credentials_version(session)
+    newest, count, newest_wire, _ = store.credentials_version(session)
+    version = (newest, count, newest_wire)
     kept = _PARENTS.setdefault(session.get_bind().engine, {})
-    cached = kept.get((newest, count, wire))
+    cached = kept.get(version)
     if cached is not None:
         return dict(cached)
     parents: dict[str, str | None] = {}
@@ -42,7 +43,7 @@ def site_parents(session: Session) -> dict[str, str | None]:
         if isinstance(credential, Certificate):
             parents[credential.site] = credential.parent
     kept.clear()
-    kept[(newest, count, wire)] = parents
+    kept[version] = parents
     return dict(parents)
 
 

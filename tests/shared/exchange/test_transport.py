@@ -102,12 +102,9 @@ def test_a_parent_that_never_answers_becomes_a_transport_error() -> None:
             http_transport(timeout=0.2)(f"http://127.0.0.1:{port}", b"request")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "TransportError promises 'answered with something that is not a frame', but "
-    "http_transport only checks for JSON: a proxy's HTML error page comes back as bytes, "
-    "the child reports 'malformed' with the parent reachable (the badge says refused, "
-    "not offline)"))
 def test_an_html_error_page_from_a_proxy_becomes_a_transport_error(parent: Parent) -> None:
+    """A proxy's own 502 page means the parent was not reached: the node says offline and
+    retries, instead of reporting a refusal by a parent it never spoke to."""
     parent.status = 502
     parent.body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
     parent.content_type = "text/html"
