@@ -1,0 +1,1 @@
+"""Fault injection over the production exchange glue (see docs/reliability.md)."""
