@@ -129,7 +129,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
                                        now_ms=now_ms)
     # an account copy goes on to the account's site, any other event to the case's origin
     send_all_down(session, site, [(e, account_destination(e, site.hub_site)) for e in stored]
-                  + [(r, r.origin) for r in result.receipts], now)
+                  + [(r, r.origin) for r in result.receipts], now, park=True)
     for release in result.releases:
         store.keep_release(session, release, now_ms)
     for rejected in result.rejected:

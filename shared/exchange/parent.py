@@ -21,7 +21,7 @@ from shared.exchange.account_events import account_destination
 from shared.exchange.scans import note_blobs, receive_blobs
 from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_of
 from shared.exchange.status import child_info_key
-from shared.exchange.tree import children_of
+from shared.exchange.tree import children_of, send_parked_down
 from shared.storage import sync_store as store
 from shared.storage.link_state import (
     child_link_record,
@@ -81,6 +81,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         return Answer(refusal.http_status, ex.refuse(refusal, now))
     stored = store.store_received_many(session, site.sealer, incoming.new_events,
                                        up=not site.is_root, now_ms=now_ms)
+    if not site.is_root:  # a relay restored from a backup may hold decisions for them
+        send_parked_down(session, site, stored, now)
     link_key, link_value = child_link_record(ex.stored())
     if site.is_root:
         _issue_receipts(session, site, sender, stored, now)

@@ -71,21 +71,39 @@ def send_down(session: Session, site: SyncSite, item: Event | Receipt, origin: s
 
 
 def send_all_down(session: Session, site: SyncSite,
-                  items: Sequence[tuple[Event | Receipt, str | None]], now: datetime) -> int:
+                  items: Sequence[tuple[Event | Receipt, str | None]], now: datetime, *,
+                  park: bool = False) -> int:
     """Queue each ``(item, origin)`` toward the child on the way to ``origin`` (an event's
     origin None: the site that registered its case, looked up); items bound for this site
-    or for no site below it are left. Returns how many were queued."""
+    or for no site below it are left. ``park``: what came from the parent for a case not
+    held here yet is kept until the case arrives (:func:`send_parked_down`), when this
+    site has children. Returns how many were queued."""
     parents = site_parents(session)
     unknown = {i.case_id for i, o in items if o is None and isinstance(i, Event)}
     registered = store.case_origins(session, unknown) if unknown else {}
     queued: list[tuple[str, Event | Receipt]] = []
+    unrouted: list[Event] = []
     for item, origin in items:
         if origin is None and isinstance(item, Event):
             origin = registered.get(item.case_id)
+            if origin is None:
+                unrouted.append(item)
+                continue
         if origin is None or origin == site.code:
             continue
         child = _child_toward(parents, site.code, origin)
         if child is not None:
             queued.append((child, item))
+    if park and unrouted and site.code in parents.values():
+        store.park_unrouted(session, unrouted)
     store.enqueue_down_many(session, queued, epoch=site.epoch, now_ms=to_ms(now))
     return len(queued)
+
+
+def send_parked_down(session: Session, site: SyncSite, arrived: Sequence[Event],
+                     now: datetime) -> int:
+    """The cases registered in ``arrived`` are held now: what came down for them before
+    goes on toward their origin. Returns how many items were queued."""
+    cases = {e.case_id for e in arrived if e.type == "registered"}
+    parked = store.take_unrouted(session, cases) if cases else []
+    return send_all_down(session, site, [(e, None) for e in parked], now) if parked else 0

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Uuid,
+    delete,
     func,
     select,
     update,
@@ -560,6 +561,49 @@ def count_down_after(session: Session, child: str, after: LinkPosition) -> int:
             | ((SyncDown.link_epoch == after.epoch) & (SyncDown.link_seq > after.seq))
         )
     ) or 0)
+
+
+UNROUTED_PREFIX = "unrouted:"
+
+
+def park_unrouted(session: Session, events: Sequence[Event]) -> None:
+    """Keep events that came down for a case this site does not hold yet, until the case
+    arrives from below (:func:`take_unrouted`). A relay restored from an older backup gets
+    its parent's stream again before its children send the cases again."""
+    by_case: dict[uuid.UUID, list[Event]] = {}
+    for event in events:
+        by_case.setdefault(event.case_id, []).append(event)
+    values: dict[str, bytes] = {}
+    for case_id, parked in by_case.items():
+        key = f"{UNROUTED_PREFIX}{case_id}"
+        held = read_state(session, key)
+        wires = list(cbor2.loads(held)) if held else []
+        # the down item's wire form (the position is a placeholder: it is not on any link)
+        wires += [down_item_to_wire(DownItem(LinkPosition(1, 1), e)) for e in parked]
+        values[key] = cbor2.dumps(wires, canonical=True)
+    if values:
+        write_states(session, values)
+
+
+def take_unrouted(session: Session, case_ids: Iterable[uuid.UUID]) -> list[Event]:
+    """The events parked for these cases, in the order they came; they are no longer kept."""
+    keys = sorted(f"{UNROUTED_PREFIX}{c}" for c in set(case_ids))
+    found: list[Event] = []
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start:start + _IN_CHUNK]
+        rows = session.execute(select(SyncState.key, SyncState.value)
+                               .where(SyncState.key.in_(chunk)).order_by(SyncState.key)).all()
+        if not rows:
+            continue
+        for row in rows:
+            for wire in cbor2.loads(row.value):
+                _, kind, fields = down_item_from_wire(wire)
+                item = down_payload(kind, fields)
+                if isinstance(item, Event):
+                    found.append(item)
+        session.execute(delete(SyncState).where(SyncState.key.in_([r.key for r in rows]))
+                        .execution_options(synchronize_session=False))
+    return found
 
 
 # -- credentials, releases and the keyring ----------------------------------------------------
