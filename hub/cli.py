@@ -35,6 +35,8 @@ def hub_group() -> None:
     help="a catalogue file (.yaml or .json); default: the sample",
 )
 @click.option("--public-base-url", default=f"http://127.0.0.1:{DEFAULT_PORT}", show_default=True)
+@click.option("--new-epoch", is_flag=True,
+              help="after restoring a backup (every hub process stopped): start a new epoch")
 def init_command(
     data_dir: Path,
     site_code: str,
@@ -42,6 +44,7 @@ def init_command(
     database_url: str,
     catalogue_file: Path | None,
     public_base_url: str,
+    new_epoch: bool,
 ) -> None:
     """Create the hub's data directory and settings."""
     from shared.domain.catalogue_loader import load_catalogue
@@ -67,7 +70,21 @@ def init_command(
     else:
         settings.write()
     _prepare(HubSettings.load(data_dir))
+    if new_epoch:
+        _start_new_epoch(HubSettings.load(data_dir))
     click.echo(f"hub {site_code} ready in {data_dir}")
+
+
+def _start_new_epoch(settings: HubSettings) -> None:
+    """After a restore from a backup: the hub's chain and down streams go on in a new epoch."""
+    from hub.epoch import start_new_epoch
+
+    _, factory = _open(settings.data_dir)
+    with factory() as session:
+        epoch = start_new_epoch(session, settings.site_code)
+        session.commit()
+    click.echo(f"hub {settings.site_code} now writes in epoch {epoch}; its children will "
+               "send again what this copy lacks")
 
 
 def _prepare(settings: HubSettings) -> None:
@@ -215,7 +232,7 @@ def add_user_command(data_dir: Path, username: str, password: str, role: str, si
                             totp_secret=totp_secret, now=_now())
         except DomainError as exc:
             raise _fail(exc)
-        queued = publish_account(session, command_site(settings), user, actor=CLI_ACTOR,
+        queued = publish_account(session, command_site(settings, session), user, actor=CLI_ACTOR,
                                  now=_now())
         session.commit()
         click.echo(f"user {user.username} ({user.role} at {user.site}) added")
@@ -266,7 +283,7 @@ def update_user_command(data_dir: Path, username: str, active: bool | None,
     settings, factory = _open(data_dir)
     with factory() as session:
         try:
-            done = change_account(session, command_site(settings), username, change,
+            done = change_account(session, command_site(settings, session), username, change,
                                   actor=CLI_ACTOR, now=_now())
         except DomainError as exc:
             raise _fail(exc)

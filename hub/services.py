@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db_session
+from hub.epoch import hub_epoch
 from hub.identity import hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
 from hub.releases import current_catalogue_release, published_years, releases_to_send
@@ -58,6 +59,10 @@ class HubServices:
     catalogue_loader: CatalogueLoader | None = None
     published_catalogue: Catalogue | None = None
     catalogue_checked_at: float | None = None
+    epoch_loader: Callable[[], int] = lambda: 1
+    """Reads the epoch the hub writes its chain and downward streams in (``sanji hub init
+    --new-epoch`` moves it after a restore, with every process stopped). Read when the sync
+    site is first needed, not at start-up: a database down then must not mean epoch 1."""
     published_years: list[YearCalendar] = field(default_factory=list)
     status_limiter: FailureLimiter = field(
         default_factory=lambda: FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS))
@@ -98,6 +103,7 @@ class HubServices:
             hub_site=self.settings.site_code,
             hub_public_raw=self.key.public_raw,
             sealer=PlainPayloads(),
+            epoch=self.epoch_loader(),
             root=True,
             releases=releases_to_send,
             hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue),
@@ -131,6 +137,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
     hub.catalogue_loader = _catalogue_loader(app, hub)
     hub.published_years = _published_years(app)
+    hub.epoch_loader = lambda: _epoch(app)
     app.extensions[_EXTENSION] = hub
     return hub
 
@@ -155,6 +162,11 @@ def _catalogue_loader(app: Flask, hub: HubServices) -> CatalogueLoader:
         return catalogue_from_release(release.content)
 
     return load
+
+
+def _epoch(app: Flask) -> int:
+    with db_session.app_session(app) as session:
+        return hub_epoch(session)
 
 
 def _published_years(app: Flask) -> list[YearCalendar]:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from hub.epoch import hub_epoch
 from hub.identity import hub_key
 from hub.models import HubSite
 from hub.settings import HubSettings
@@ -92,9 +93,9 @@ def change_account(session: Session, site: SyncSite, username: str, change: Acco
     return ChangedAccount(user, queued, new_secret=not had_secret and user.totp_secret is not None)
 
 
-def command_site(settings: HubSettings) -> SyncSite:
+def command_site(settings: HubSettings, session: Session) -> SyncSite:
     """The hub as the sync layer sees it, for a ``sanji hub`` command that changes accounts
-    while the hub may be serving (the same key, chain and payload form as the app's)."""
+    while the hub may be serving (the same key, chain, epoch and payload form as the app's)."""
     key = hub_key(settings.key_dir, settings.site_code)
     return SyncSite(key=key, hub_site=settings.site_code, hub_public_raw=key.public_raw,
-                    sealer=sync_store.PlainPayloads(), root=True)
+                    sealer=sync_store.PlainPayloads(), root=True, epoch=hub_epoch(session))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm.util import identity_key
 from shared.deciding import case_work
 from shared.deciding.window_context import QueueEntry
 from shared.domain.case_events import CaseEvent, EventDraft
-from shared.domain.case_state import CaseState, apply, fold
+from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.errors import DomainError
 from shared.exchange.site import NoHooks, SyncSite
@@ -111,8 +111,27 @@ def refresh(session: Session, model: ProjectionModel, site: SyncSite, case_id: u
             owner: str, now: datetime) -> None:
     """Fold the case's events and write its projection."""
     events = case_work.case_events(session, site, case_id)
-    write_projections(session, model, [projection_values(case_id, events, fold(events), owner,
-                                                         now)])
+    state = fold(events) if owner == site.code else fold_seen(events)
+    write_projections(session, model, [projection_values(case_id, events, state, owner, now)])
+
+
+def fold_seen(events: Sequence[CaseEvent]) -> CaseState:
+    """Another site's case as this site sees it: its events in order, passing over one the
+    state does not allow (kept in the log, left out of this view). The owner's order is
+    authoritative; here an event can repeat one the owner no longer holds (a hub restored
+    from a backup routes again, in its new epoch, cases it had routed before), and a view
+    must never stop the exchange that brought it."""
+    state = CaseState()
+    refused = refused_keys(events)
+    for event in events:
+        if event.key in refused:
+            state = replace(state, events=state.events + 1)
+            continue
+        try:
+            state = apply(state, event)
+        except DomainError:
+            continue
+    return state
 
 
 class ProjectionStore:
@@ -215,7 +234,7 @@ class DecidingHooks(NoHooks):
                       ) -> _Outcome:
         drafts: list[EventDraft] = []
         if owner != site.code:
-            state = fold(events)
+            state = fold_seen(events)
         else:
             before = [e for e in events if e.key not in arrived]
             state = fold(before) if before else CaseState()
