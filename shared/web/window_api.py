@@ -153,6 +153,7 @@ def window_blueprint(get_session: Callable[[], Session],
     def queue(code: str) -> Response:
         ctx = get_ctx()
         claims: Claims = g.claims
+        actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())  # a user of this site only
         if claims.role in ("window_operator", "finance") and claims.window != code:
             raise NotPermitted("window", f"you work at window {claims.window}, not {code}")
         try:
@@ -183,10 +184,10 @@ def window_blueprint(get_session: Callable[[], Session],
         "acceptance_no"}], "remaining"}``; every case moved, or none."""
         ctx = get_ctx()
         session = get_session()
+        actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
         data = _load_json(BulkReassignSchema(), "reassignment")
         if isinstance(data, Response):
             return data
-        actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
         try:
             done = bulk_reassign.reassign_all(session, ctx, actor, code, data["from_operator"],
                                               data["to_operator"], data["reason"], ctx.clock())

@@ -186,9 +186,6 @@ def test_only_the_windows_own_staff_and_their_supervisors_read_its_queue(
         assert (error["code"], error["fields"]) == (code, fields)
 
 
-@pytest.mark.xfail(strict=True, reason="the queue endpoint never calls actor_of: a user of "
-                   "another site (whose account the hub holds) reads this site's queues, "
-                   "which the queue page and every action refuse on 'site'")
 def test_a_user_of_another_site_is_refused_the_queue(api: Api) -> None:
     api.desk.register()
     api.desk.add_staff([("t-lead", "supervisor", None)], site=TOWNSHIP)
