@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from shared.domain.errors import DomainError
@@ -67,12 +68,22 @@ def init_app(app: Flask) -> None:
         fields = flatten_messages(exc.messages)
         return error_response(400, "invalid", "the request body is not valid", fields)
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError) -> Response:
+    def database_unavailable(exc: Exception) -> Response:
         app.logger.error("database unavailable: %s", exc.__class__.__name__)
         response = error_response(503, "unavailable", "the database is unavailable, retry soon")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    # The server gone, refusing connections, cutting a session mid-transaction, or a pool with
+    # no connection to give: the request can be retried, so 503 and never 500.
+    for outage in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(outage, database_unavailable)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError) -> Response:
+        if exc.connection_invalidated:
+            return database_unavailable(exc)
+        raise exc
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | HTTPException:

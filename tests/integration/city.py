@@ -112,11 +112,14 @@ def _start_node(tmp_path: Path, dirs: dict[str, Path], name: str, parent: Site,
 
 @contextmanager
 def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
-         depth: int = 3, other_villages: Sequence[str] = ()) -> Iterator[Tree]:
+         depth: int = 3, other_villages: Sequence[str] = (),
+         hub_database_url: str = "") -> Iterator[Tree]:
     """Hub, township and village (``depth`` 4: a county centre between hub and township;
-    ``other_villages``: more village codes under the same township)."""
+    ``other_villages``: more village codes under the same township; ``hub_database_url``:
+    the hub's database, SQLite in its data directory when empty)."""
     dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village", *other_villages)}
-    sanji("hub", "init", "--data-dir", str(dirs["hub"]))
+    sanji("hub", "init", "--data-dir", str(dirs["hub"]),
+          *(["--database-url", hub_database_url] if hub_database_url else []))
     top = HUB
     county_code = ""
     if depth == 4:

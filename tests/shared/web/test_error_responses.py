@@ -1,0 +1,74 @@
+"""A database that cannot be reached is a 503 with ``Retry-After`` in the contract's JSON
+shape, never a 500: the server refusing connections (a real engine toward a closed port), a
+session cut mid-transaction, a pool with no connection to give. Other database errors stay
+500s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from shared.storage.db import make_engine
+from shared.web import error_responses
+from tests.integration.processes import free_port
+
+
+def _app(fail: Callable[[], None]) -> Flask:
+    app = Flask(__name__)
+    error_responses.init_app(app)
+
+    @app.get("/api/v1/thing")
+    def thing() -> str:
+        fail()
+        return "unreachable"
+
+    return app
+
+
+def _refused_connection() -> None:
+    """A real PostgreSQL driver error: nothing listens on the port."""
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x",
+                         connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    finally:
+        engine.dispose()
+
+
+def _cut_session() -> None:
+    raise DBAPIError("select 1", {}, Exception("server closed the connection unexpectedly"),
+                     connection_invalidated=True)
+
+
+def _closed_connection() -> None:
+    raise InterfaceError("select 1", {}, Exception("the connection is closed"))
+
+
+def _no_connection_in_the_pool() -> None:
+    raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+
+@pytest.mark.parametrize("fail", [_refused_connection, _cut_session, _closed_connection,
+                                  _no_connection_in_the_pool])
+def test_a_database_out_of_reach_is_503_with_retry_after(fail: Callable[[], None]) -> None:
+    response = _app(fail).test_client().get("/api/v1/thing")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(error_responses.RETRY_AFTER_SECONDS)
+    assert response.get_json() == {"error": {
+        "code": "unavailable", "message": "the database is unavailable, retry soon",
+        "fields": {}}}
+
+
+def test_another_database_error_stays_a_500() -> None:
+    def duplicate() -> None:
+        raise IntegrityError("insert", {}, Exception("UNIQUE constraint failed"))
+
+    response = _app(duplicate).test_client().get("/api/v1/thing")
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
