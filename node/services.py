@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from flask import Flask, current_app
@@ -44,6 +44,12 @@ _EXTENSION = "sanji_node"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def offset_clock(seconds: float) -> Callable[[], datetime]:
+    """A clock ``seconds`` off: a PC whose clock is wrong (the node's test-only setting)."""
+    shift = timedelta(seconds=seconds)
+    return lambda: datetime.now(UTC) + shift
 
 
 @dataclass
@@ -143,5 +149,7 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
         reader=reader,
         limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
     )
+    if settings.clock_offset_seconds:
+        node.clock = offset_clock(settings.clock_offset_seconds)
     app.extensions[_EXTENSION] = node
     return node

@@ -17,6 +17,10 @@ from shared.domain.errors import InvalidInput
 from shared.domain.sites import Tier, parse_tier, validate_site_code
 
 CONFIG_FILE = "node.json"
+TEST_FAULTS_ENV = "SANJI_TEST_FAULTS"
+CLOCK_OFFSET_ENV = "SANJI_TEST_CLOCK_OFFSET_SECONDS"
+"""With ``SANJI_TEST_FAULTS=1`` only: seconds the node's clock is set off by, as on a village
+PC whose clock is hours wrong (the fault tests); ignored otherwise."""
 DATABASE_FILE = "node.sqlite"
 
 
@@ -45,6 +49,8 @@ class NodeSettings:
     require_sign_in: bool = True  # once enrolled: every page and API call needs a user
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
+    clock_offset_seconds: float = 0.0
+    """Test-only: what the PC's clock is off by (see :data:`TEST_FAULTS_ENV`); never stored."""
 
     def __post_init__(self) -> None:
         validate_site_code(self.site_code, "site_code")
@@ -69,7 +75,7 @@ class NodeSettings:
     def to_file_dict(self) -> dict[str, object]:
         """What ``node.json`` holds (the data dir itself and test flags are not stored)."""
         data = asdict(self)
-        for key in ("data_dir", "testing", "extra"):
+        for key in ("data_dir", "testing", "extra", "clock_offset_seconds"):
             data.pop(key)
         data["tier"] = self.tier.value
         if data["database_url"] == f"sqlite:///{self.data_dir / DATABASE_FILE}":
@@ -101,4 +107,6 @@ class NodeSettings:
             overrides["public_base_url"] = env["SANJI_NODE_PUBLIC_BASE_URL"]
         if "SANJI_NODE_DATABASE_URL" in env:
             overrides["database_url"] = env["SANJI_NODE_DATABASE_URL"]
+        if env.get(TEST_FAULTS_ENV) == "1" and CLOCK_OFFSET_ENV in env:
+            overrides["clock_offset_seconds"] = float(env[CLOCK_OFFSET_ENV])
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]

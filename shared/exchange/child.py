@@ -28,6 +28,7 @@ from shared.storage.link_state import (
 )
 from sync_protocol import (
     ChildExchange,
+    ClockSkew,
     Event,
     EventKey,
     LocalProtocolError,
@@ -54,6 +55,8 @@ class SyncOutcome:
     error: str | None = None
     blob_bytes: int = 0
     """Scan bytes sent up in chunks (part of ``bytes_up``)."""
+    refused: str | None = None
+    """The code of the parent's refusal, when it refused the request."""
 
 
 def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
@@ -105,7 +108,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         record_status(session, now, ok=False, error=message, reachable=True)
         session.commit()
         return SyncOutcome(ok=False, bytes_up=len(out.data), bytes_down=len(data),
-                           error=message)
+                           error=message, refused=result.code)
     now_ms = to_ms(now)
     store.forwarded(session, forward)
     store.add_credentials(session, result.credentials, forward=False)
@@ -170,11 +173,18 @@ def _acked_events(session: Session, site: SyncSite, pending: Sequence[Event],
 
 def sync_until_quiet(session: Session, site: SyncSite, transport: Transport,
                      clock: Callable[[], datetime], max_rounds: int = 50) -> list[SyncOutcome]:
-    """Exchange while there is more to send or receive (bounded); stops at the first failure."""
+    """Exchange while there is more to send or receive (bounded); stops at the first failure,
+    except a ``clock_skew`` refusal, tried again once at once: the refusal carried the
+    parent's clock, so the next request is stamped right (a PC clock hours off would
+    otherwise wait a whole back-off, or fail ``sync-now``, for nothing)."""
     outcomes: list[SyncOutcome] = []
+    retried = False
     for _ in range(max_rounds):
         outcome = sync_with_parent(session, site, transport, clock)
         outcomes.append(outcome)
+        if outcome.refused == ClockSkew.code and not retried:
+            retried = True
+            continue
         if not outcome.ok or not outcome.more:
             break
     return outcomes

@@ -12,11 +12,12 @@ counted as unexpected.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,9 +91,12 @@ def sync_command(data_dir: Path) -> list[str]:
     return [sys.executable, "-m", "sanji_cli", "node", "sync-now", "--data-dir", str(data_dir)]
 
 
-def sync_may_fail(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def sync_may_fail(data_dir: Path, env: Mapping[str, str] | None = None
+                  ) -> subprocess.CompletedProcess[str]:
+    """``sanji node sync-now`` (``env`` added to the environment, e.g. a site's fault
+    settings); its result whatever it is."""
     return subprocess.run(sync_command(data_dir), capture_output=True, text=True,
-                          timeout=SYNC_SECONDS)
+                          timeout=SYNC_SECONDS, env={**os.environ, **(env or {})})
 
 
 def start_sync(data_dir: Path) -> subprocess.Popen[bytes]:
@@ -113,7 +117,8 @@ def settle(tree: Tree, tally: Tally) -> None:
     for _ in range(SETTLE_ROUNDS):
         failed = []
         for name in ("village", "township", "township", "village"):
-            done = sync_may_fail(tree.dirs[name])
+            site = tree.village if name == "village" else tree.township
+            done = sync_may_fail(tree.dirs[name], site.env)
             if done.returncode != 0:
                 failed.append(f"{name}: {done.stderr.strip()[-2500:]}")
         if not failed and pending_up(tree.village) == 0 and pending_up(tree.township) == 0:
