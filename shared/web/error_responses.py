@@ -1,12 +1,14 @@
 """The contract's JSON error shape for every site's ``/api`` paths (hub and nodes alike).
 
 ``{"error": {"code", "message", "fields"}}`` with the status of the error: 400 for invalid
-input (every bad field named), 404, 409, 413, 429, and 503 with ``Retry-After`` while the
-database cannot be reached. HTML pages keep Flask's own error pages.
+input (every bad field named), 404, 409, 413, 429, 503 with ``Retry-After`` while the
+database cannot be reached, and 507 ``disk_full`` when the disk is full (the transaction was
+rolled back: nothing of the request is kept). HTML pages keep Flask's own error pages.
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +21,23 @@ from werkzeug.exceptions import HTTPException
 from shared.domain.errors import DomainError
 
 RETRY_AFTER_SECONDS = 5
+DISK_FULL_MESSAGE = "the disk is full: nothing was saved; free some space and try again"
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the site's disk (or its quota, or its file size limit) is full:
+    an ``OSError`` of a file write, SQLite's ``SQLITE_FULL``, PostgreSQL's ``disk_full``."""
+    if isinstance(exc, OSError):
+        return exc.errno in _FULL_ERRNOS
+    original = getattr(exc, "orig", None)
+    if original is None:
+        return False
+    if getattr(original, "sqlite_errorcode", None) == _SQLITE_FULL:
+        return True
+    return getattr(original, "sqlstate", None) == _PG_DISK_FULL
 
 
 def error_response(
@@ -69,6 +88,8 @@ def init_app(app: Flask) -> None:
         return error_response(400, "invalid", "the request body is not valid", fields)
 
     def database_unavailable(exc: Exception) -> Response:
+        if disk_full(exc):
+            return storage_full(exc)
         app.logger.error("database unavailable: %s", exc.__class__.__name__)
         response = error_response(503, "unavailable", "the database is unavailable, retry soon")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -81,8 +102,18 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError) -> Response:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or disk_full(exc):
             return database_unavailable(exc)
+        raise exc
+
+    def storage_full(exc: Exception) -> Response:
+        app.logger.error("disk full: %s", exc.__class__.__name__)
+        return error_response(507, "disk_full", DISK_FULL_MESSAGE)
+
+    @app.errorhandler(OSError)
+    def os_error(exc: OSError) -> Response:
+        if disk_full(exc):
+            return storage_full(exc)
         raise exc
 
     @app.errorhandler(HTTPException)

@@ -1,10 +1,12 @@
 """A database that cannot be reached is a 503 with ``Retry-After`` in the contract's JSON
 shape, never a 500: the server refusing connections (a real engine toward a closed port), a
-session cut mid-transaction, a pool with no connection to give. Other database errors stay
-500s."""
+session cut mid-transaction, a pool with no connection to give. A full disk (SQLite's own
+SQLITE_FULL, ENOSPC from a file write) is a 507 ``disk_full``. Other database and file
+errors stay 500s."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 
 import pytest
@@ -72,3 +74,38 @@ def test_another_database_error_stays_a_500() -> None:
     response = _app(duplicate).test_client().get("/api/v1/thing")
     assert response.status_code == 500
     assert "Retry-After" not in response.headers
+
+
+def _sqlite_full() -> None:
+    """SQLite's own SQLITE_FULL: a database that may not grow past a few pages."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        engine = make_engine(f"sqlite:///{directory}/full.sqlite")
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE t (b BLOB)"))
+                conn.execute(text("PRAGMA max_page_count = 4"))
+                conn.execute(text("INSERT INTO t VALUES (zeroblob(100000))"))
+        finally:
+            engine.dispose()
+
+
+def _no_space_for_a_scan() -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("fail", [_sqlite_full, _no_space_for_a_scan])
+def test_a_full_disk_is_507_disk_full(fail: Callable[[], None]) -> None:
+    response = _app(fail).test_client().get("/api/v1/thing")
+    assert response.status_code == 507
+    assert response.get_json() == {"error": {
+        "code": "disk_full", "message": error_responses.DISK_FULL_MESSAGE, "fields": {}}}
+    assert "Retry-After" not in response.headers
+
+
+def test_another_os_error_stays_a_500() -> None:
+    def missing() -> None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+    assert _app(missing).test_client().get("/api/v1/thing").status_code == 500
