@@ -35,8 +35,8 @@ def link_cuts_once(tmp_path: Path, rng: random.Random | None = None) -> Tally:
                 point_parent(tree.dirs[name], proxy.url)
             case_ids: list[str] = []
             for n, (link, side, at) in enumerate(CUTS):
-                if rng is not None:
-                    at = rng.randint(1, 900)
+                if rng is not None:  # requests weigh 1-2 KB here, answers a few hundred bytes
+                    at = rng.randint(1, 900 if side == "request" else 450)
                 case_ids.append(register(tree, f"cut-{n}"))
                 if link == "township":
                     sync_may_fail(tree.dirs["village"])  # the case reaches the township
