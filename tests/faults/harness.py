@@ -44,6 +44,7 @@ from tests.faults.checker import record_authored as _record_authored
 from tests.faults.faults import (
     FORGED_REFUSED,
     NONE,
+    PARENT_MID_SCAN,
     PUBLISHED,
     RESTORED,
     REVOKED,
@@ -200,6 +201,7 @@ class World:
         self.published: list[Release] = []
         self.scans: dict[str, str] = {}  # sha256 -> village
         self.skew_refused: set[str] = set()
+        self.restored: set[str] = set()
         self.steps_taken = 0
         for code in self.codes:
             self._build(code)
@@ -369,9 +371,14 @@ class World:
         """Exchange on ``code``'s link with the crash armed at ``point`` (on the side it names)."""
         side = self.places[self.parents[code] or HUB] if point.startswith("parent") else None
         target = side or self.places[code]
+        tries = CRASH_TRIES
+        if point == PARENT_MID_SCAN:  # a chunk travels after the ack, the offer and the want
+            tries *= 2
+            if code in self.villages:
+                self.register(code, scan=True)
         target.plan.arm(point)
         try:
-            for _ in range(CRASH_TRIES):  # a scan chunk may need an offer and a want first
+            for _ in range(tries):
                 self.exchange(code)
                 if target.plan.fired:
                     break
@@ -395,6 +402,7 @@ class World:
         self._storage(code).restore(place, name)
         self.ledgers[code] = ledger.copy()
         self.reached.counts[RESTORED] += 1
+        self.restored.add(code)
         if code == HUB:  # the operator publishes again what the backup predates
             with place.session() as session:
                 for release in self.published:
@@ -501,7 +509,7 @@ class World:
 
     def verdict(self) -> Totals:
         return check(Facts(self.parents, self.ledgers, HUB, self.revoked, self.forged,
-                           dict(self.newest), self.scans_missing()))
+                           dict(self.newest), self.scans_missing(), set(self.restored)))
 
 
 def run_schedule(root: Path, steps: Sequence[Step], *, depth: int = 3,
