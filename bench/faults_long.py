@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from tests.faults.checker import Totals
 from tests.faults.faults import Reached
@@ -38,8 +38,7 @@ def _chunk(depth: int, size: int, stop_at: float, totals: Totals, reached: Reach
     """Run up to ``size`` schedules of ``depth``; returns how many ran."""
     ran = [0]
 
-    @settings(max_examples=size, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(settings.get_profile("faults-long"), max_examples=size, database=None)
     @given(steps=schedules, clocks=skews(len(tree_codes(depth))))
     def one(steps: list[Step], clocks: list[int]) -> None:
         if time.monotonic() >= stop_at:

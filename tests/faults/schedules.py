@@ -27,13 +27,14 @@ from tests.faults.harness import (
     Tick,
 )
 
-CI_EXAMPLES = int(os.environ.get("SANJI_FAULTS_EXAMPLES", "60"))
+CI_EXAMPLES = int(os.environ.get("SANJI_FAULTS_EXAMPLES", "40"))
 PG_EXAMPLES = 8
 MIN_STEPS = 12
 MAX_STEPS = 40
 
-settings.register_profile(
-    "faults-ci", max_examples=CI_EXAMPLES, deadline=None, print_blob=True,
+settings.register_profile(  # the same schedules every run: the coverage counts are stable
+    "faults-ci", max_examples=CI_EXAMPLES, deadline=None, print_blob=True, derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile(
     "faults-long", max_examples=10_000, deadline=None, print_blob=True,
