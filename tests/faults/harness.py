@@ -371,19 +371,35 @@ class World:
         """Exchange on ``code``'s link with the crash armed at ``point`` (on the side it names)."""
         side = self.places[self.parents[code] or HUB] if point.startswith("parent") else None
         target = side or self.places[code]
-        tries = CRASH_TRIES
+        tries, path = CRASH_TRIES, [code]
         if point == PARENT_MID_SCAN:  # a chunk travels after the ack, the offer and the want
-            tries *= 2
-            if code in self.villages:
-                self.register(code, scan=True)
+            tries *= 3
+            path = self._scan_path(code)
+            if path[0] in self.villages:
+                self.register(path[0], scan=True)
         target.plan.arm(point)
         try:
             for _ in range(tries):
-                self.exchange(code)
+                for site in path:
+                    self.exchange(site)
+                    if target.plan.fired:
+                        break
                 if target.plan.fired:
                     break
         finally:
             target.plan.arm(None)
+
+    def _scan_path(self, code: str) -> list[str]:
+        """The links from a village below ``code`` (not the revoked one) up to ``code``'s:
+        a scan registered there reaches ``code``'s link after a few exchanges."""
+        revoked = self.revoked[0] if self.revoked else ""
+        for village in self.villages:
+            path = [village]
+            while path[-1] != code and self.parents[path[-1]] is not None:
+                path.append(self.parents[path[-1]] or HUB)
+            if village != revoked and path[-1] == code:
+                return path
+        return [code]
 
     def _snapshot(self, code: str) -> None:
         name = f"s{len(self.snapshots[code])}"
