@@ -11,14 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from shared.storage.db import make_engine
+from tests.ci import in_ci
 
 PG_URL = os.environ.get(
     "SANJI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +31,7 @@ def pg_available() -> str:
             conn.execute(text("select 1"))
     except Exception as exc:
         message = f"PostgreSQL at {PG_URL} is unreachable: {exc.__class__.__name__}: {exc}"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
         pytest.skip(message + " (set SANJI_TEST_PG_URL or start the server)")
     finally:
