@@ -37,6 +37,8 @@ from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms
 
 QUEUE_LIMIT = 200
+WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
+"""Roles that work one window, and see only that window's cases."""
 
 
 class ActionSchema(Schema):
@@ -94,6 +96,13 @@ def _load_json(schema: Schema, what: str) -> dict[str, Any] | Response:
     except ValidationError as exc:
         return error_response(400, "invalid", f"invalid {what}", flatten_messages(exc.messages))
     return data
+
+
+def check_window(claims: Claims, window: str | None) -> None:
+    """An operator (or finance clerk) works one window: other windows' cases are not theirs
+    to read, applicants' personal data included."""
+    if claims.role in WINDOW_BOUND_ROLES and claims.window != window:
+        raise NotPermitted("window", f"you work at window {claims.window}, not {window}")
 
 
 def actor_of(claims: Claims, site: SyncSite, tier: str, catalogue: Catalogue) -> Actor:
@@ -154,8 +163,7 @@ def window_blueprint(get_session: Callable[[], Session],
         ctx = get_ctx()
         claims: Claims = g.claims
         actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())  # a user of this site only
-        if claims.role in ("window_operator", "finance") and claims.window != code:
-            raise NotPermitted("window", f"you work at window {claims.window}, not {code}")
+        check_window(claims, code)
         try:
             args = QueueQuerySchema().load(request.args)
         except ValidationError as exc:

@@ -40,12 +40,12 @@ from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import CaseEvent, EventType
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem, SiteTier, Window
-from shared.domain.errors import DomainError, NotFound, NotPermitted, StateConflict
+from shared.domain.errors import DomainError, NotFound, StateConflict
 from shared.domain.window_workflow import ActionRequest, ItemRules, allowed_actions
 from shared.domain.working_days import SHANGHAI, due_day
 from shared.pdf.fonts import find_fonts
 from shared.pdf.result_document import render_result, result_document
-from shared.storage.accounts import Claims, UserAccount
+from shared.storage.accounts import UserAccount
 from shared.web.error_responses import flatten_messages
 from shared.web.i18n import add_messages, locale_name, t
 from shared.web.pages import (
@@ -59,12 +59,18 @@ from shared.web.pages import (
     signed_in,
 )
 from shared.web.sign_in import require_user
-from shared.web.window_api import ActionSchema, BulkReassignSchema, actor_of, case_body
+from shared.web.window_api import (
+    WINDOW_BOUND_ROLES,
+    ActionSchema,
+    BulkReassignSchema,
+    actor_of,
+    case_body,
+    check_window,
+)
 from shared.web.window_texts import MESSAGES, name_of
 from sync_protocol.times import from_ms
 
 ROLES = ("window_operator", "finance", "supervisor", "admin")
-WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
 """Roles that belong to one window and see only its queue and cases."""
 PAGE_ROWS = 100
 """Queue rows shown, nearest deadline first: a full page stays under about 40 KB."""
@@ -148,13 +154,6 @@ class Refusal:
 
 
 # -- access ---------------------------------------------------------------------------------
-
-
-def _check_window(claims: Claims, window: str | None) -> None:
-    """An operator (or finance clerk) works one window: other windows' cases are not theirs
-    to read, applicants' personal data included."""
-    if claims.role in WINDOW_BOUND_ROLES and claims.window != window:
-        raise NotPermitted("window", f"you work at window {claims.window}, not {window}")
 
 
 # -- formatting -----------------------------------------------------------------------------
@@ -313,7 +312,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        _check_window(claims, code)
+        check_window(claims, code)
         catalogue.window(code)
         form = {k: request.form.get(k, "").strip() for k in ("from", "to", "reason")}
         try:
@@ -383,7 +382,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        _check_window(claims, case_work.case_state(session, ctx.site, case_id).window)
+        check_window(claims, case_work.case_state(session, ctx.site, case_id).window)
         action = request.form.get("action", "")
         try:
             act_request = _action_request(request.form)
@@ -445,7 +444,7 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
     claims = signed_in()
     catalogue = ctx.catalogue()
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-    _check_window(claims, code)
+    check_window(claims, code)
     window: Window = catalogue.window(code)
     now = ctx.clock()
     rows: list[QueueRow] = []
@@ -497,7 +496,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     catalogue = ctx.catalogue()
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
     body = case_body(ctx, session, case_id)
-    _check_window(claims, body["window"])
+    check_window(claims, body["window"])
     events = case_work.case_events(session, ctx.site, case_id)
     state = fold(events)
     item: ServiceItem | None = None
