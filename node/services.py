@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
@@ -29,7 +30,6 @@ from node.materials import BlobStore
 from node.models import NodeWindowCase
 from node.sealing import DataSealer, load_sealer
 from node.settings import NodeSettings
-from node.sync_job import SyncJob
 from node.sync_setup import node_sync_site
 from shared.deciding.case_projection import ProjectionStore
 from shared.deciding.window_context import WindowContext
@@ -38,6 +38,9 @@ from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.web.rate_limit import FailureLimiter
+
+if TYPE_CHECKING:  # APScheduler loads only where `sanji node run` starts the job
+    from node.sync_job import SyncJob
 
 _EXTENSION = "sanji_node"
 
