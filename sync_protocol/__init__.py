@@ -7,6 +7,7 @@ clock reads. The specification is ``docs/protocol.md``; its first section,
 
 from sync_protocol.audit import AuditReport, Problem, verify_store
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobProgress, BlobWant, blob_name, chunks_from
+from sync_protocol.case_ids import case_id_for, is_derived
 from sync_protocol.child import (
     ChildExchange,
     ExchangeResult,
@@ -129,12 +130,14 @@ __all__ = [
     "ZstdDictionary",
     "append_event",
     "blob_name",
+    "case_id_for",
     "check_enrolment",
     "chunks_from",
     "dump_key",
     "enrolment_from_wire",
     "enrolment_request",
     "generate_key",
+    "is_derived",
     "issue_certificate",
     "issue_receipt",
     "load_key",
