@@ -12,9 +12,7 @@ a 429.
 
 from __future__ import annotations
 
-import hmac
 import json
-import uuid
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -29,13 +27,15 @@ from shared.domain.application import (
     acceptance_number,
     check_application,
     new_query_code,
-    normalise_query_code,
-    query_code_hash,
+    query_code_opens,
+    query_verifier,
+    registered_query_check,
     request_digest,
 )
 from shared.domain.errors import DomainError, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.storage import sync_store
+from shared.storage.case_ids import reserve_case_id
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms, to_ms
@@ -94,14 +94,14 @@ def register_walk_in() -> tuple[Response, int]:
     if checked is None:
         raise Problems(problems, "the application is not complete or not valid")
     site = hub.sync_site
-    case_id = uuid.uuid4()
+    case_id = reserve_case_id(session, site.code, site.epoch)
     day = local_date(now).strftime("%Y%m%d")
     number = acceptance_number(site.code, now, site.epoch,
                                sync_store.next_counter(session, f"acceptance:{site.code}:{day}"))
     query_code = new_query_code()
     payload = {
-        "case_id": str(case_id), "acceptance_no": number,
-        "query_code_sha256": query_code_hash(case_id, query_code),
+        "acceptance_no": number,
+        "query_verifier": query_verifier(case_id, query_code),
         "item_code": checked.item.code, "catalogue_version": hub.catalogue.version,
         "kind": checked.item.kind.value, "window": checked.item.window,
         "delivery": body["delivery"], "applicant": checked.applicant.to_dict(),
@@ -147,10 +147,9 @@ def public_status() -> Response | tuple[Response, int]:
     if row is not None:
         events = case_work.case_events(session, hub.sync_site, row.case_id)
         if events:
-            expected = events[0].payload.get("query_code_sha256")
-    given = query_code_hash(row.case_id, normalise_query_code(query["query_code"])) \
-        if row is not None else ""
-    if row is None or not isinstance(expected, str) or not hmac.compare_digest(expected, given):
+            expected = registered_query_check(events[0].payload)
+    if row is None or expected is None or not query_code_opens(
+            row.case_id, query["query_code"], expected):
         limiter.record_failure(address, now.timestamp())
         return error_response(404, "not_found", "no case with this number and code"), 404
     state = case_work.case_state(session, hub.sync_site, row.case_id)

@@ -9,7 +9,6 @@ code is unique in the tree and the sequence is the site's own for that day (and 
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,18 +29,21 @@ from shared.domain.application import (
     acceptance_number,
     check_application,
     new_query_code,
-    query_code_hash,
+    query_code_opens,
     request_digest,
+    stored_query_check,
 )
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.exchange.site import SyncSite
+from shared.storage.case_ids import reserve_case_id
+from sync_protocol import is_derived
 
 
 def query_code_matches(case: NodeCase, query_code: str) -> bool:
-    """Constant-time comparison of a typed query code with the case's."""
-    return hmac.compare_digest(case.query_code_hash, query_code_hash(case.case_id, query_code))
+    """Whether a typed query code is the case's (constant-time)."""
+    return query_code_opens(case.case_id, query_code, case.query_code_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,19 +174,19 @@ def _write_case(
     actor: str,
     now: datetime,
 ) -> IntakeResult:
-    case_id = uuid.uuid4()
+    case_id = reserve_case_id(session, ctx.sync_site.code, ctx.sync_site.epoch)
     epoch = current_epoch(session)
     day = local_date(now).strftime("%Y%m%d")
     seq = next_value(session, f"acceptance:{ctx.site_code}:{day}:{epoch}")
     acceptance_no = acceptance_number(ctx.site_code, now, epoch, seq)
     query_code = new_query_code()
-    code_hash = query_code_hash(case_id, query_code)
+    query_check = stored_query_check(case_id, query_code)
     applicant = checked.applicant.to_dict()
     item = checked.item
     case = NodeCase(
         case_id=case_id,
         acceptance_no=acceptance_no,
-        query_code_hash=code_hash,
+        query_code_hash=query_check,
         query_code_sealed=ctx.sealer.seal(query_code, f"query:{case_id}"),
         site_code=ctx.site_code,
         item_code=item.code,
@@ -217,9 +219,8 @@ def _write_case(
             )
         )
     payload = {
-        "case_id": str(case_id),
         "acceptance_no": acceptance_no,
-        "query_code_sha256": code_hash,
+        "query_verifier": int(query_check, 16),
         "item_code": item.code,
         "catalogue_version": ctx.catalogue.version,
         "kind": item.kind.value,
@@ -237,9 +238,12 @@ def _write_case(
             for f in files
         ],
     }
-    append_local_event(
+    row = append_local_event(
         session, case, NewEvent(REGISTERED, actor, payload), site=ctx.sync_site, now=now
     )
+    if not is_derived(case_id, row.origin, row.epoch, row.seq):
+        raise RuntimeError(f"the registration took {row.origin}/{row.epoch}/{row.seq}, "
+                           f"not the place case {case_id} was derived from")
     if idempotency_key is not None:
         session.add(
             NodeIdempotency(

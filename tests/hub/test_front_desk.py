@@ -3,6 +3,7 @@ lookup at the hub, through the Flask test client on a real hub data directory.""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +77,7 @@ def test_a_walk_in_is_registered_once_and_routed_to_the_authorised_window(app: F
     case = first.get_json()
     assert case["acceptance_no"] == f"{HUB}-20260302-0001"
     assert case["state"] == "routed" and len(case["query_code"]) == 8
+    assert uuid.UUID(case["case_id"]).version == 8  # derived from its registration's key
     again = _register(client, "walk-in-1")
     assert again.status_code == 200 and again.get_json() == case
     other = dict(BODY, delivery="courier")

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from node.settings import NodeSettings
 from shared.domain.application import QUERY_CODE_ALPHABET
 from shared.domain.identity import uscc_check_char
+from sync_protocol import case_id_for
 from tests.node.conftest import (
     ID_LI,
     ID_ZHAO,
@@ -90,6 +91,29 @@ def test_concurrent_double_submission_creates_one_case(app: Flask, settings: Nod
     assert statuses.count(201) == 1
     assert statuses.count(200) == 7
     assert _count(settings, "node_cases") == 1
+
+
+def test_each_case_id_is_derived_from_its_registration_even_under_concurrency(
+    app: Flask, settings: NodeSettings
+) -> None:
+    """The wire names a case by the key of the event that opened it, so that id must be
+    the one ``case_id_for`` derives from the registration's place in the chain, also
+    when agents submit at the same moment (each id then takes its own seq)."""
+    def submit(n: int) -> str:
+        response = post_case(app.test_client(), case_body(), key=f"parallel-{n}")
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return str(response.get_json()["case_id"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = set(pool.map(submit, range(8)))
+    assert len(ids) == 8
+    with sqlite3.connect(settings.data_dir / "node.sqlite") as db:
+        rows = db.execute("select case_id, origin, epoch, seq from sync_events "
+                          "where type = 'registered'").fetchall()
+    assert len(rows) == 8
+    for case_id, origin, epoch, seq in rows:
+        assert uuid.UUID(case_id) == case_id_for(origin, epoch, seq)
+        assert str(uuid.UUID(case_id)) in ids
 
 
 def test_the_idempotency_key_is_required(client: FlaskClient) -> None:

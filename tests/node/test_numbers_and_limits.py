@@ -21,6 +21,10 @@ from shared.domain.application import (
     new_query_code,
     normalise_query_code,
     query_code_hash,
+    query_code_opens,
+    query_verifier,
+    registered_query_check,
+    stored_query_check,
 )
 from shared.storage.db import make_engine
 from shared.web.rate_limit import FailureLimiter
@@ -65,14 +69,34 @@ def test_numbers_never_repeat_across_days_and_epochs(
         assert re.fullmatch(r"431002001201-2025030[3-6]-(E2-)?\d{4}", number)
 
 
-def test_query_codes_are_random_readable_and_compared_by_hash() -> None:
+def test_query_codes_are_random_readable_and_compared_by_verifier() -> None:
     codes = {new_query_code() for _ in range(500)}
     assert len(codes) == 500
     assert all(re.fullmatch(f"[{QUERY_CODE_ALPHABET}]{{8}}", c) for c in codes)
     case_id = uuid.uuid4()
     assert normalise_query_code(" abcd-efgh ") == "ABCDEFGH"
-    assert query_code_hash(case_id, "abcd-efgh") == query_code_hash(case_id, "ABCDEFGH")
-    assert query_code_hash(case_id, "ABCDEFGH") != query_code_hash(uuid.uuid4(), "ABCDEFGH")
+    assert query_verifier(case_id, "abcd-efgh") == query_verifier(case_id, "ABCDEFGH")
+    assert query_verifier(case_id, "ABCDEFGH") != query_verifier(uuid.uuid4(), "ABCDEFGH")
+    assert query_verifier(case_id, "ABCDEFGH") != query_verifier(case_id, "ABCDEFGJ")
+    assert 0 <= query_verifier(case_id, "ABCDEFGH") < 2**48  # 6 bytes on the wire
+    stored = stored_query_check(case_id, "ABCD-EFGH")
+    assert re.fullmatch(r"[0-9a-f]{12}", stored)
+    assert query_code_opens(case_id, "abcd efgh", stored)
+    assert not query_code_opens(case_id, "ABCDEFGJ", stored)
+    assert not query_code_opens(uuid.uuid4(), "ABCDEFGH", stored)
+
+
+def test_a_case_registered_with_the_older_sha256_still_opens_with_its_code() -> None:
+    case_id = uuid.uuid4()
+    legacy = query_code_hash(case_id, "ABCDEFGH")
+    assert registered_query_check({"query_code_sha256": legacy}) == legacy
+    assert query_code_opens(case_id, "abcd-efgh", legacy)
+    assert not query_code_opens(case_id, "ABCDEFGJ", legacy)
+    verifier = query_verifier(case_id, "ABCDEFGH")
+    assert registered_query_check({"query_verifier": verifier}) == f"{verifier:012x}"
+    for bad in ({}, {"query_verifier": -1}, {"query_verifier": 2**48}, {"query_verifier": True},
+                {"query_verifier": "0a"}, {"query_code_sha256": "short"}):
+        assert registered_query_check(bad) is None
 
 
 def test_a_sealed_value_opens_only_with_its_key_and_context() -> None:
