@@ -9,7 +9,7 @@ from flask import Flask
 
 from node.db_session import app_session
 from shared.exchange.child import SyncOutcome, sync_until_quiet
-from shared.exchange.transport import http_transport
+from shared.exchange.transport import frame_session, http_transport
 
 LOG = logging.getLogger("sanji.node.sync")
 _TRANSPORT_TIMEOUT = 180.0  # a parent applying a large batch on a busy machine
@@ -21,8 +21,10 @@ def sync_app(app: Flask, max_rounds: int = 50) -> list[SyncOutcome]:
     site = node.sync_site
     if site.parent is None or site.parent_url is None:
         return [SyncOutcome(ok=False, error="not enrolled: no parent to sync with")]
-    with app_session(app) as session:
-        outcomes = sync_until_quiet(session, site, http_transport(_TRANSPORT_TIMEOUT),
+    # one kept-alive connection for every exchange of this run; closed at its end, so an
+    # idle connection is never reused minutes later after the parent dropped it
+    with app_session(app) as session, frame_session() as http:
+        outcomes = sync_until_quiet(session, site, http_transport(_TRANSPORT_TIMEOUT, http),
                                     node.clock, max_rounds=max_rounds)
     for outcome in outcomes:
         LOG.info("sync", extra={"fields": {"ok": outcome.ok, "sent": outcome.sent,

@@ -16,7 +16,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 from shared.exchange.site import CONTENT_TYPE, EXCHANGE_PATH
-from shared.exchange.transport import TransportError, http_transport, post_bytes
+from shared.exchange.transport import TransportError, frame_session, http_transport, post_bytes
 
 FRAME = b"SJ\x01\x02" + bytes(range(256)) * 3 + b"{\x00\xff"
 """Binary that must not be touched on the way: every byte value, a brace, a NUL."""
@@ -132,3 +132,34 @@ def test_post_bytes_to_an_unreachable_parent_raises_the_request_error(closed_por
     with pytest.raises(requests.ConnectionError):
         post_bytes(f"http://127.0.0.1:{closed_port}/api/v1/enrol", b"x", "application/cbor",
                    timeout=5)
+
+
+def test_the_exchanges_of_one_sync_share_one_connection_with_a_lean_head() -> None:
+    """Every exchange after the first skips the TCP (and, deployed, TLS) set-up, and the
+    request head carries only what HTTP/1.1 and the parent need."""
+    from waitress.server import create_server
+
+    app = Flask(__name__)
+    seen: list[tuple[object, list[str]]] = []
+
+    @app.post("/<path:path>")
+    def answer(path: str) -> Response:
+        request.get_data()
+        seen.append((request.environ.get("REMOTE_PORT"), sorted(request.headers.keys())))
+        return Response(FRAME, content_type=CONTENT_TYPE)
+
+    server = create_server(app, host="127.0.0.1", port=0)  # the server sanji runs
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    http = frame_session()
+    try:
+        post = http_transport(timeout=5, http=http)
+        for _ in range(3):
+            assert post(f"http://127.0.0.1:{server.effective_port}", b"request") == FRAME
+    finally:
+        http.close()
+        server.close()
+        thread.join(timeout=10)
+    assert len(seen) == 3
+    assert len({port for port, _ in seen}) == 1, "each exchange opened a new connection"
+    assert seen[0][1] == ["Content-Length", "Content-Type", "Host", "User-Agent"]
