@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.exchange.site import LOG, BlobSettings
+from shared.exchange.status import link_rate
 from shared.storage import sync_store as store
 from shared.storage.blob_store import BlobOutOfPlace, BlobStore, is_sha256_hex
 from sync_protocol import (
@@ -28,6 +29,11 @@ from sync_protocol import (
     Event,
 )
 from sync_protocol.blobs import MAX_BLOB
+
+SCAN_SECONDS = 4.0
+"""Link time one request may spend on scans: a registration waits at most this long."""
+FIRST_SCAN_BYTES = 32 << 10
+MIN_SCAN_BYTES = 8 << 10
 
 
 def blob_refs(payload: Mapping[str, Any]) -> list[tuple[str, int, str]]:
@@ -182,11 +188,25 @@ class BlobPlan:
         return sum(len(c.data) for c in self.chunks)
 
 
-def plan_blobs(session: Session, blobs: BlobStore, settings: BlobSettings) -> BlobPlan:
+def paced_budget(session: Session, settings: BlobSettings) -> int:
+    """Scan bytes for the next request: what the link carries in ``SCAN_SECONDS`` at its
+    measured rate, within ``settings.budget``.
+
+    Events never wait behind scans: a registration made while a scan moves goes up with
+    the next exchange, so no exchange may hold the line for long. Before the rate is known
+    the first request carries ``FIRST_SCAN_BYTES`` (4 s at 64 kbit/s)."""
+    rate = link_rate(session)
+    paced = FIRST_SCAN_BYTES if rate is None else int(rate * SCAN_SECONDS)
+    return max(1, min(settings.budget, max(MIN_SCAN_BYTES, paced)))
+
+
+def plan_blobs(session: Session, blobs: BlobStore, settings: BlobSettings,
+               budget: int | None = None) -> BlobPlan:
     """The child's side before a request: offer owed scans the parent has not answered
-    about yet, and send what it wants, oldest first, within the byte budget. Reads only."""
+    about yet, and send what it wants, oldest first, within the byte budget
+    (``settings.budget`` unless ``budget`` is given). Reads only."""
     plan = BlobPlan()
-    budget = settings.budget
+    budget = settings.budget if budget is None else budget
     for record in store.blob_records(session, store.BLOB_OWED):
         sha = record.sha256
         if not record.held and not blobs.has(sha):

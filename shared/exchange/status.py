@@ -21,6 +21,9 @@ from sync_protocol import (
 )
 
 STATUS_KEY = "status"
+RATE_KEY = "link_bytes_per_second"
+RATE_SAMPLE_BYTES = 16 << 10
+"""An exchange moving less than this says more about round trips than about the line."""
 
 
 def record_status(session: Session, now: datetime, *, ok: bool, error: str | None,
@@ -37,9 +40,22 @@ def record_status(session: Session, now: datetime, *, ok: bool, error: str | Non
         status["last_success"] = now.isoformat()
         status["last_error"] = None
         status["last_seconds"] = round(seconds, 3)
+        moved = bytes_up + bytes_down
+        if moved >= RATE_SAMPLE_BYTES and seconds > 0:
+            sample = moved / seconds
+            held = status.get(RATE_KEY)
+            status[RATE_KEY] = round(sample if not held else (float(held) + sample) / 2, 1)
     else:
         status["last_error"] = error
     store.write_state(session, STATUS_KEY, json.dumps(status).encode())
+
+
+def link_rate(session: Session) -> float | None:
+    """Bytes per second the link to the parent carried lately (the mean of the last
+    exchanges that moved at least ``RATE_SAMPLE_BYTES``, round trips and the parent's work
+    included, so it errs low); None before the first such exchange."""
+    held = read_status(session).get(RATE_KEY)
+    return float(held) if held else None
 
 
 def read_status(session: Session) -> dict[str, Any]:

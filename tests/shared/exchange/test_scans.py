@@ -17,8 +17,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from shared.exchange.scans import apply_wants, blob_refs, note_blobs, plan_blobs, receive_blobs
+from shared.exchange.scans import (
+    FIRST_SCAN_BYTES,
+    MIN_SCAN_BYTES,
+    SCAN_SECONDS,
+    apply_wants,
+    blob_refs,
+    note_blobs,
+    paced_budget,
+    plan_blobs,
+    receive_blobs,
+)
 from shared.exchange.site import BLOB_BUDGET, BLOB_BUDGET_ENV, BlobSettings
+from shared.exchange.status import link_rate, record_status
 from shared.storage import sync_store as store
 from shared.storage.blob_store import BlobStore
 from shared.storage.db import Base, make_engine
@@ -159,3 +170,42 @@ def test_a_child_does_not_offer_a_rotten_file(sessions: tuple[Session, Session],
     assert plan.offers == [] and plan.broken == [digest]
     apply_wants(child, plan, [], NOW_MS)
     assert store.blob_record(child, digest).state == store.BLOB_BROKEN  # type: ignore[union-attr]
+
+
+def test_scans_take_a_few_seconds_of_the_link_per_exchange(
+        sessions: tuple[Session, Session], tmp_path: Path) -> None:
+    """Events never wait behind scans: each request carries only what the link moves in
+    ``SCAN_SECONDS`` at the rate the last exchanges measured, so a registration made while
+    a scan travels goes up a few seconds later, not after a 256 KiB request (32 s at
+    64 kbit/s)."""
+    child, _ = sessions
+    settings = BlobSettings()
+    assert link_rate(child) is None
+    assert paced_budget(child, settings) == FIRST_SCAN_BYTES
+    now = datetime.fromtimestamp(NOW_MS / 1000, UTC)
+    # a 64 kbit/s line: 40 KB in 5 s; a small exchange says nothing about the rate
+    record_status(child, now, ok=True, error=None, reachable=True, bytes_up=39_000,
+                  bytes_down=1_000, seconds=5.0)
+    record_status(child, now, ok=True, error=None, reachable=True, bytes_up=300,
+                  bytes_down=200, seconds=0.4)
+    assert link_rate(child) == 8_000.0
+    assert paced_budget(child, settings) == int(8_000 * SCAN_SECONDS)
+    cblobs = BlobStore(tmp_path / "c")
+    digest = cblobs.put(JPEG)
+    note_blobs(child, cblobs, [_event({"sha256": digest, "size": len(JPEG)})], owed=True,
+               now_ms=NOW_MS)
+    record = store.blob_record(child, digest)
+    assert record is not None
+    record.want = 0
+    store.save_blob_record(child, record)
+    plan = plan_blobs(child, cblobs, settings, paced_budget(child, settings))
+    assert plan.bytes == 32_000
+    # a fast line is held to the configured budget; a crawling one still moves something
+    record_status(child, now, ok=True, error=None, reachable=True, bytes_up=10_000_000,
+                  bytes_down=0, seconds=1.0)
+    assert paced_budget(child, settings) == settings.budget
+    assert paced_budget(child, BlobSettings(budget=50_000)) == 50_000
+    for _ in range(30):
+        record_status(child, now, ok=True, error=None, reachable=True, bytes_up=20_000,
+                      bytes_down=0, seconds=200.0)
+    assert paced_budget(child, settings) == MIN_SCAN_BYTES
