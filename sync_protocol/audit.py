@@ -8,7 +8,7 @@ constant memory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sync_protocol.errors import ChainBroken, KeyRevoked, KeyUnknown, SignatureInvalid
@@ -56,11 +56,17 @@ def _problem(e: Event, code: str, reason: str) -> Problem:
     return Problem(e.case_id, e.origin, e.epoch, e.seq, code, reason)
 
 
-def verify_store(events: Iterable[Event], keys: KeyRing) -> AuditReport:
+def verify_store(events: Iterable[Event], keys: KeyRing, *,
+                 selection: Callable[[str, int], bool] | None = None) -> AuditReport:
     """Check hashes, links, sequence numbers and origin signatures of every chain.
 
     Every event must be covered by a signature of its origin at it or after it in
     its chain (the origin signs each event it authors; a relay holds one per run).
+    ``selection(origin, epoch)`` names the chains held as selections (what came down
+    from above: the events of this site's cases only). Holes are allowed there: each
+    contiguous stretch is checked from its first event's ``prev_hash``, and each must
+    be covered by a signature at a later event of the same stretch (a site that asked
+    for sparse signatures holds one per run it received).
     """
     problems: list[Problem] = []
     n_events = n_chains = n_sigs = 0
@@ -87,6 +93,15 @@ def verify_store(events: Iterable[Event], keys: KeyRing) -> AuditReport:
             n_chains += 1
         if bad:
             continue
+        if selection is not None and e.seq > prev_seq + 1 and selection(*cid):
+            if unsigned is not None:  # the stretch before the hole ends unsigned
+                problems.append(_problem(unsigned, SignatureInvalid.code,
+                                         "not covered by any signature of its origin"))
+                bad = True
+                if len(problems) >= MAX_PROBLEMS:
+                    break
+                continue
+            prev_seq, prev_hash = e.seq - 1, e.prev_hash
         problem = _check(e, prev_seq, prev_hash, keys)
         if e.signature is not None and problem is None:
             n_sigs += 1

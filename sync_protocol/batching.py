@@ -14,7 +14,9 @@ from sync_protocol.events import Event
 
 MIN_BATCH = 10
 MAX_BATCH = 5_000
-START_BATCH = 200
+START_BATCH = MAX_BATCH
+"""A fresh link sends its whole backlog at once when it fits a frame (the caller halves
+the batch while the request exceeds the frame limit)."""
 
 
 def select_runs(pending: Sequence[Event], max_events: int) -> list[list[Event]]:

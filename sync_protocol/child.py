@@ -27,8 +27,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sync_protocol.batching import START_BATCH, adapt, select_runs
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobWant
 from sync_protocol.clock import corrected, learn_offset
+from sync_protocol.columns import CaseKeys
 from sync_protocol.compression import Codec, ZstdDictionary
 from sync_protocol.credentials import Credential, credential_from_wire
+from sync_protocol.down_batch import DownRun, decode_down_batch
 from sync_protocol.errors import (
     KeyRevoked,
     KeyUnknown,
@@ -40,7 +42,8 @@ from sync_protocol.errors import (
     WrongAddress,
     error_for_code,
 )
-from sync_protocol.events import Event, EventKey
+from sync_protocol.events import ChainHead, Event, EventKey, chained_event
+from sync_protocol.features import CASE_REFS, CHILD_DEFAULT
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import MAX_FRAME, Kind, decode_frame, encode_frame, frame_digest
 from sync_protocol.keyring import KeyRing
@@ -81,6 +84,10 @@ class ParentLink:
     batch_events: int = START_BATCH
     introduced: bool = False
     releases: ReleaseLedger = field(default_factory=ReleaseLedger)
+    parent_reads: tuple[int, ...] = ()
+    """The features the parent listed in its last answer (response or refusal key 12);
+    empty until it answered, or for last year's parent: then only what every parent
+    reads is sent."""
 
     def corrected(self, now: datetime) -> datetime:
         """The parent-aligned time: use it for events' ``at``."""
@@ -126,6 +133,10 @@ class ExchangeResult:
     credentials: tuple[Credential, ...]
     parent_clock: datetime
     down_through: LinkPosition
+    down_items: int = 0
+    """How many down items the answer carried (new, duplicate, receipt or rejected)."""
+    down_more: bool | None = None
+    """The parent has down items after these (None: last year's parent does not say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +160,7 @@ class ChildExchange:
                  own_credentials: Sequence[Credential] = (),
                  dictionaries: Mapping[int, ZstdDictionary] | None = None,
                  codec: Codec = Codec.ZSTD, dictionary: ZstdDictionary | None = None,
-                 max_frame: int = MAX_FRAME) -> None:
+                 max_frame: int = MAX_FRAME, features: Sequence[int] = CHILD_DEFAULT) -> None:
         if key.site != link.site:
             raise LocalProtocolError("key", "the key is not this site's")
         self.key = key
@@ -162,6 +173,9 @@ class ChildExchange:
         self.codec = codec
         self.dictionary = dictionary
         self.max_frame = max_frame
+        self.features = tuple(sorted(set(features)))
+        """The features this child reads, sent as request key 14 (empty: none, as last
+        year's child). Add ``SPARSE_SIGNATURES`` only on a site that relays to no child."""
         self._machine = Machine(CHILD_TRANSITIONS)
         self._sent_local: datetime | None = None
         self._digest = b""
@@ -174,8 +188,12 @@ class ChildExchange:
     def request(self, now: datetime, *, pending: Sequence[Event] = (),
                 nonce: bytes | None = None, blob_offers: Sequence[BlobOffer] = (),
                 blob_chunks: Sequence[BlobChunk] = (),
-                credentials: Sequence[Credential] = ()) -> OutgoingRequest:
-        """The request frame: the next upward batch from ``pending`` and the down ack."""
+                credentials: Sequence[Credential] = (),
+                case_keys: CaseKeys | None = None) -> OutgoingRequest:
+        """The request frame: the next upward batch from ``pending`` and the down ack.
+
+        ``case_keys`` names the event that opened a case (when the case id derives from
+        its key), so that a parent reading case refs gets a few bytes instead of 16."""
         if not self._machine.can(Input.SEND_REQUEST):
             raise LocalProtocolError("state", f"cannot send a request in state {self.state}")
         runs = select_runs(pending, self.link.batch_events)
@@ -191,6 +209,9 @@ class ChildExchange:
             blob_offers=blob_offers, blob_chunks=blob_chunks,
             releases_known=self.link.releases.versions(),
             accept_codecs=[0, 1, 3], dictionaries=sorted(self.dictionaries),
+            features=self.features,
+            refs=CASE_REFS in self.features and CASE_REFS in self.link.parent_reads,
+            case_keys=case_keys,
         )
         data = encode_frame(Kind.REQUEST, body, self.key, codec=self.codec,
                             dictionary=self.dictionary if self.codec is Codec.ZSTD_DICT else None)
@@ -262,12 +283,15 @@ class ChildExchange:
                 if release.kind == "revocations":
                     self.keyring.revoke(revocations_in(release))
             ledger = ledger2
-        new, dups, receipts, rejected, through = self._down(raw, known)
+        if 13 in raw:
+            new, dups, receipts, rejected, through, count = self._down_batch(raw[13], known)
+        else:
+            new, dups, receipts, rejected, through, count = self._down(raw, known)
         restored = self.link.parent_epoch != 0 and body.sender_epoch != self.link.parent_epoch
         self._next = replace(
             self.link, parent_epoch=body.sender_epoch, down_ack=through,
             clock_offset_ms=offset, introduced=True, releases=ledger,
-            batch_events=adapt(self.link.batch_events, ok=True,
+            parent_reads=body.features, batch_events=adapt(self.link.batch_events, ok=True,
                                seconds=(now - self._sent_local).total_seconds()),
         )
         self._machine.fire(Input.RECEIVE_RESPONSE)
@@ -277,7 +301,8 @@ class ChildExchange:
             new_events=tuple(new), duplicates=tuple(dups), receipts=tuple(receipts),
             rejected=tuple(rejected), releases=tuple(accepted), release_errors=tuple(errors),
             blob_wants=body.blob_wants, credentials=body.credentials,
-            parent_clock=from_ms(body.clock_ms), down_through=through,
+            parent_clock=from_ms(body.clock_ms), down_through=through, down_items=count,
+            down_more=body.down_more,
         )
 
     def _check_address(self, sender: str, recipient: str, digest: bytes) -> None:
@@ -293,7 +318,8 @@ class ChildExchange:
         body = decode_refusal(value)
         self._check_address(body.sender, body.recipient, body.request_digest)
         link = replace(self.link, clock_offset_ms=learn_offset(self._sent_local, now,
-                                                               body.clock_ms))
+                                                               body.clock_ms),
+                       parent_reads=body.features)
         if body.code == KeyUnknown.code:
             link = replace(link, introduced=False)
         self.link = link
@@ -301,14 +327,21 @@ class ChildExchange:
         return Refused(error_for_code(body.code, body.reason), body.readable_versions,
                        from_ms(body.clock_ms), link)
 
+    def _check_receipt(self, item: Receipt) -> None:
+        if not self.keyring.is_hub_key(item.signature.key_id):
+            raise KeyUnknown("receipt.key_id", "receipts are signed by the hub")
+        verify(self.keyring.key(item.signature.key_id).public,
+               item.signature.value, item.statement(), field="receipt")
+
     def _down(self, raw: dict[object, object], known: Callable[[EventKey], bool]) -> tuple[
-            list[Event], list[EventKey], list[Receipt], list[RejectedItem], LinkPosition]:
+            list[Event], list[EventKey], list[Receipt], list[RejectedItem], LinkPosition, int]:
         new: list[Event] = []
         dups: list[EventKey] = []
         receipts: list[Receipt] = []
         rejected: list[RejectedItem] = []
         last = self.link.down_ack
-        for value in as_list(raw.get(8, []), "response.down", max_len=MAX_DOWN_ITEMS):
+        items = as_list(raw.get(8, []), "response.down", max_len=MAX_DOWN_ITEMS)
+        for value in items:
             pos, kind, fields = down_item_from_wire(value)
             if pos <= last:
                 raise Malformed("response.down", "items must follow the ack, in order")
@@ -316,10 +349,7 @@ class ChildExchange:
             try:
                 item = down_payload(kind, fields)
                 if isinstance(item, Receipt):
-                    if not self.keyring.is_hub_key(item.signature.key_id):
-                        raise KeyUnknown("receipt.key_id", "receipts are signed by the hub")
-                    verify(self.keyring.key(item.signature.key_id).public,
-                           item.signature.value, item.statement(), field="receipt")
+                    self._check_receipt(item)
                     receipts.append(item)
                     continue
                 assert item.signature is not None
@@ -335,7 +365,62 @@ class ChildExchange:
                 dups.append(event.key)
             else:
                 new.append(event)
-        return new, dups, receipts, rejected, last
+        return new, dups, receipts, rejected, last, len(items)
+
+    def _down_batch(self, value: object, known: Callable[[EventKey], bool]) -> tuple[
+            list[Event], list[EventKey], list[Receipt], list[RejectedItem], LinkPosition, int]:
+        """The down batch (feature 1): receipts one by one, events run by run. A run that
+        does not verify is rejected whole: each of its items acked, none applied."""
+        batch = decode_down_batch(value)
+        last = self.link.down_ack
+        for pos in batch.positions:
+            if pos <= last:
+                raise Malformed("response.down_batch", "items must follow the ack, in order")
+            last = pos
+        receipts: list[Receipt] = []
+        rejected: list[RejectedItem] = []
+        for pos, receipt in batch.receipts:
+            try:
+                self._check_receipt(receipt)
+            except (KeyUnknown, KeyRevoked, SignatureInvalid) as err:
+                rejected.append(RejectedItem(pos, err.code, err.reason))
+                continue
+            receipts.append(receipt)
+        new: list[Event] = []
+        dups: list[EventKey] = []
+        seen: set[EventKey] = set()
+        for run in batch.runs:
+            try:
+                events = self._verified_run(run)
+            except (Malformed, KeyUnknown, KeyRevoked, SignatureInvalid) as err:
+                rejected += [RejectedItem(p, err.code, err.reason) for p in run.positions]
+                continue
+            for event in events:
+                if event.key in seen or known(event.key):
+                    dups.append(event.key)
+                else:
+                    seen.add(event.key)
+                    new.append(event)
+        rejected.sort(key=lambda r: r.position)
+        return new, dups, receipts, rejected, last, len(batch.positions)
+
+    def _verified_run(self, run: DownRun) -> list[Event]:
+        """The run's events, chained from its ``prev_hash``; every signature it carries must
+        verify with a key of the origin valid at that event (the last one always is there)."""
+        head = ChainHead(run.origin, run.epoch, run.first_seq - 1, run.prev_hash)
+        events: list[Event] = []
+        for rec, sig in zip(run.records, run.signatures, strict=True):
+            event = chained_event(head, case_id=rec.case_id, actor=rec.actor, at_ms=rec.at_ms,
+                                  type_=rec.type, payload=rec.payload, signature=sig)
+            events.append(event)
+            head = event.head
+        for event in events:
+            if event.signature is not None:
+                record = self.keyring.for_event(event.signature.key_id, event.origin,
+                                                event.epoch, event.seq)
+                verify(record.public, event.signature.value, event.head.statement(),
+                       field="event.signature")
+        return events
 
     # -- after the answer -----------------------------------------------------------
     def stored(self) -> ParentLink:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sync_protocol.canonical import MAX_PAYLOAD_DEPTH, JsonValue, check_payload
+from sync_protocol.case_ids import case_id_for, is_derived
 from sync_protocol.errors import LocalProtocolError, Malformed
-from sync_protocol.events import MAX_ACTOR, MAX_TYPE, Event
+from sync_protocol.events import MAX_ACTOR, MAX_TYPE, Event, EventKey
 from sync_protocol.fields import as_bytes, as_int, as_list, as_map, as_str, get
 from sync_protocol.keys import KEY_ID_SIZE, SIGNATURE_SIZE, Signature
 from sync_protocol.sites import check_site_code
@@ -28,6 +29,8 @@ MAX_GROUPS = 4_096
 MAX_PATHS = 4_096
 
 Path = tuple[str, ...]
+CaseKeys = Callable[[uuid.UUID], EventKey | None]
+"""The key of the event that opened a case (its id derives from that key), if known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,26 +77,30 @@ def _flatten(payload: Mapping[str, Any], prefix: Path, out: list[tuple[Path, Any
             out.append((path, value))
 
 
-def encode_batch(groups: Sequence[Sequence[Event]]) -> dict[int, object]:
-    """Wire map of an upward batch: one header per chain run, then shared columns.
+def case_column(events: Sequence[Event], case_keys: CaseKeys | None = None) -> list[object]:
+    """The case of each event as a ref: ``None`` when the id derives from the event's own
+    key, ``[origin, epoch, seq]`` when it derives from that key (an earlier event of the
+    same list, or what ``case_keys`` answers), else the 16 raw bytes."""
+    local: dict[uuid.UUID, EventKey] = {}
+    out: list[object] = []
+    for e in events:
+        if is_derived(e.case_id, e.origin, e.epoch, e.seq):
+            local.setdefault(e.case_id, e.key)
+            out.append(None)
+            continue
+        key = local.get(e.case_id)
+        if key is None and case_keys is not None and e.case_id.version == 8:
+            found = case_keys(e.case_id)
+            if found is not None and is_derived(e.case_id, found.origin, found.epoch,
+                                                found.seq):
+                key = local[e.case_id] = found
+        out.append(e.case_id.bytes if key is None else [key.origin, key.epoch, key.seq])
+    return out
 
-    Each group is a contiguous run of one chain whose last event carries the
-    origin's signature; the columns hold every event of every group, in order.
-    """
-    headers: list[list[object]] = []
-    events: list[Event] = []
-    for run in groups:
-        if not run:
-            raise LocalProtocolError("events", "a group needs at least one event")
-        first, last = run[0], run[-1]
-        if last.signature is None:
-            raise LocalProtocolError("events", "the last event of a group must be signed")
-        for i, e in enumerate(run):
-            if (e.origin, e.epoch, e.seq) != (first.origin, first.epoch, first.seq + i):
-                raise LocalProtocolError("events", "a group must be one contiguous chain run")
-        headers.append([first.origin, first.epoch, first.seq, len(run),
-                        last.signature.key_id, last.signature.value])
-        events.extend(run)
+
+def encode_columns(events: Sequence[Event], *, refs: bool = False,
+                   case_keys: CaseKeys | None = None) -> dict[int, object]:
+    """The columns of ``events`` (keys 1 or 6, and 2-5 of the spec's batch table)."""
     paths: dict[Path, int] = {}
     shapes: dict[tuple[int, ...], int] = {}
     shape_of: list[int] = []
@@ -112,9 +119,7 @@ def encode_batch(groups: Sequence[Sequence[Event]]) -> dict[int, object]:
         shape_of.append(shapes.setdefault(tuple(shape), len(shapes)))
     times = [to_ms(e.at) for e in events]
     deltas = times[:1] + [b - a for a, b in itertools.pairwise(times)]
-    return {
-        0: headers,
-        1: b"".join(e.case_id.bytes for e in events),
+    out: dict[int, object] = {
         2: deltas,
         3: _table([e.actor for e in events]),
         4: _table([e.type for e in events]),
@@ -125,6 +130,36 @@ def encode_batch(groups: Sequence[Sequence[Event]]) -> dict[int, object]:
             3: columns,
         },
     }
+    if refs:
+        out[6] = case_column(events, case_keys)
+    else:
+        out[1] = b"".join(e.case_id.bytes for e in events)
+    return out
+
+
+def encode_batch(groups: Sequence[Sequence[Event]], *, refs: bool = False,
+                 case_keys: CaseKeys | None = None) -> dict[int, object]:
+    """Wire map of an upward batch: one header per chain run, then shared columns.
+
+    Each group is a contiguous run of one chain whose last event carries the
+    origin's signature; the columns hold every event of every group, in order.
+    ``refs`` (the parent reads case refs): the case column (key 6) instead of raw ids.
+    """
+    headers: list[list[object]] = []
+    events: list[Event] = []
+    for run in groups:
+        if not run:
+            raise LocalProtocolError("events", "a group needs at least one event")
+        first, last = run[0], run[-1]
+        if last.signature is None:
+            raise LocalProtocolError("events", "the last event of a group must be signed")
+        for i, e in enumerate(run):
+            if (e.origin, e.epoch, e.seq) != (first.origin, first.epoch, first.seq + i):
+                raise LocalProtocolError("events", "a group must be one contiguous chain run")
+        headers.append([first.origin, first.epoch, first.seq, len(run),
+                        last.signature.key_id, last.signature.value])
+        events.extend(run)
+    return {0: headers, **encode_columns(events, refs=refs, case_keys=case_keys)}
 
 
 # -- decoding ------------------------------------------------------------------------
@@ -233,7 +268,42 @@ def decode_batch(value: object, field: str = "batch") -> list[ReceivedGroup]:
         raise Malformed(f"{field}.groups", f"more than {MAX_BATCH_EVENTS} events")
     if n == 0:
         return []
-    ids = as_bytes(get(m, 1, f"{field}.case_ids"), f"{field}.case_ids", size=16 * n)
+    keys = [(origin, epoch, first + k) for origin, epoch, first, count, _ in headers
+            for k in range(count)]
+    records = decode_columns(m, keys, field)
+    out: list[ReceivedGroup] = []
+    i = 0
+    for origin, epoch, first, count, sig in headers:
+        out.append(ReceivedGroup(origin, epoch, first, sig, tuple(records[i:i + count])))
+        i += count
+    return out
+
+
+def _ref(value: object, key: tuple[str, int, int], field: str) -> uuid.UUID:
+    if value is None:
+        return case_id_for(*key)
+    if isinstance(value, bytes):
+        return uuid.UUID(bytes=as_bytes(value, field, size=16))
+    r = as_list(value, field, max_len=3)
+    if len(r) != 3:
+        raise Malformed(field, "expected null, [origin, epoch, seq] or 16 bytes")
+    return case_id_for(check_site_code(as_str(r[0], f"{field}.origin"), f"{field}.origin"),
+                       as_int(r[1], f"{field}.epoch", lo=1), as_int(r[2], f"{field}.seq", lo=1))
+
+
+def decode_columns(m: Mapping[object, object], keys: Sequence[tuple[str, int, int]],
+                   field: str) -> list[EventRecord]:
+    """The records of the events ``keys`` (origin, epoch, seq of each, in column order):
+    case ids from key 6 (refs, derived here) or key 1 (16 bytes each), then the columns."""
+    n = len(keys)
+    if 6 in m:
+        refs = as_list(m[6], f"{field}.cases", max_len=n)
+        if len(refs) != n:
+            raise Malformed(f"{field}.cases", "one case per event expected")
+        ids = [_ref(v, k, f"{field}.cases") for v, k in zip(refs, keys, strict=True)]
+    else:
+        raw = as_bytes(get(m, 1, f"{field}.case_ids"), f"{field}.case_ids", size=16 * n)
+        ids = [uuid.UUID(bytes=raw[16 * j: 16 * j + 16]) for j in range(n)]
     deltas = as_list(get(m, 2, f"{field}.times"), f"{field}.times", max_len=n)
     if len(deltas) != n:
         raise Malformed(f"{field}.times", "one time per event expected")
@@ -247,14 +317,4 @@ def decode_batch(value: object, field: str = "batch") -> list[ReceivedGroup]:
     actors = _untable(get(m, 3, f"{field}.actors"), n, f"{field}.actors", MAX_ACTOR)
     types = _untable(get(m, 4, f"{field}.types"), n, f"{field}.types", MAX_TYPE)
     payloads = _payloads(get(m, 5, f"{field}.payloads"), n, f"{field}.payloads")
-    out: list[ReceivedGroup] = []
-    i = 0
-    for origin, epoch, first, count, sig in headers:
-        records = tuple(
-            EventRecord(uuid.UUID(bytes=ids[16 * j: 16 * j + 16]), actors[j], times[j],
-                        types[j], payloads[j])
-            for j in range(i, i + count)
-        )
-        out.append(ReceivedGroup(origin, epoch, first, sig, records))
-        i += count
-    return out
+    return [EventRecord(ids[j], actors[j], times[j], types[j], payloads[j]) for j in range(n)]

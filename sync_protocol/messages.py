@@ -24,10 +24,11 @@ from sync_protocol.blobs import (
     wants_to_wire,
 )
 from sync_protocol.canonical import check_payload, encode
-from sync_protocol.columns import ReceivedGroup, decode_batch, encode_batch
+from sync_protocol.columns import CaseKeys, ReceivedGroup, decode_batch, encode_batch
 from sync_protocol.credentials import Credential, credential_from_wire
 from sync_protocol.errors import Malformed
 from sync_protocol.events import HASH_SIZE, MAX_ACTOR, MAX_TYPE, Event, check_event_fields
+from sync_protocol.features import MAX_FEATURES
 from sync_protocol.fields import (
     as_bool,
     as_bytes,
@@ -129,6 +130,8 @@ class RequestBody:
     releases_known: Mapping[str, int] = field(default_factory=dict)
     accept_codecs: tuple[int, ...] = (0, 1)
     dictionaries: tuple[int, ...] = ()
+    features: tuple[int, ...] = ()
+    """Key 14: the features the child reads (absent: last year's child, none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,12 @@ class ResponseBody:
     releases: tuple[Release, ...]
     blob_wants: tuple[BlobWant, ...]
     credentials: tuple[Credential, ...]
+    features: tuple[int, ...] = ()
+    """Key 12: the features the parent reads."""
+    down_batch: Mapping[int, object] | None = None
+    """Key 13: the down items as a down batch (instead of key 8)."""
+    down_more: bool | None = None
+    """Key 14: whether down items remain after these (None: the parent did not say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +166,7 @@ class RefusalBody:
     reason: str
     readable_versions: tuple[int, ...]
     credentials: tuple[Credential, ...] = ()
+    features: tuple[int, ...] = ()
 
 
 # -- requests ------------------------------------------------------------------------
@@ -168,6 +178,7 @@ def encode_request(
     credentials: Sequence[Credential], blob_offers: Sequence[BlobOffer],
     blob_chunks: Sequence[BlobChunk], releases_known: Mapping[str, int],
     accept_codecs: Sequence[int], dictionaries: Sequence[int],
+    features: Sequence[int] = (), refs: bool = False, case_keys: CaseKeys | None = None,
 ) -> bytes:
     body: dict[int, object] = {
         0: sender, 1: recipient, 2: sent_at_ms, 3: nonce, 4: sender_epoch,
@@ -175,7 +186,7 @@ def encode_request(
         11: dict(releases_known), 12: list(accept_codecs),
     }
     if runs:
-        body[7] = encode_batch(runs)
+        body[7] = encode_batch(runs, refs=refs, case_keys=case_keys)
     if credentials:
         body[8] = [c.to_wire() for c in credentials]
     if blob_offers:
@@ -184,7 +195,14 @@ def encode_request(
         body[10] = chunks_to_wire(blob_chunks)
     if dictionaries:
         body[13] = list(dictionaries)
+    if features:
+        body[14] = sorted(set(features))
     return encode(body)
+
+
+def _features(m: Mapping[object, object], key: int, field: str) -> tuple[int, ...]:
+    return tuple(as_int(f, field, hi=2**32 - 1)
+                 for f in as_list(opt(m, key, []), field, max_len=MAX_FEATURES))
 
 
 def _position(value: object, field: str) -> LinkPosition:
@@ -221,18 +239,23 @@ def decode_request(value: object) -> RequestBody:
                             for c in as_list(opt(m, 12, [0, 1]), "request.accept", max_len=16)),
         dictionaries=tuple(as_int(d, "request.dictionaries", hi=2**32 - 1)
                            for d in as_list(opt(m, 13, []), "request.dictionaries", max_len=16)),
+        features=_features(m, 14, "request.features"),
     )
 
 
 # -- down items ----------------------------------------------------------------------
 
 
+def receipt_to_wire(x: Receipt) -> list[object]:
+    return [x.origin, x.epoch, x.through_seq, to_ms(x.at), x.signature.key_id,
+            x.signature.value]
+
+
 def down_item_to_wire(item: DownItem) -> list[object]:
     pos = [item.position.epoch, item.position.seq]
     x = item.item
     if isinstance(x, Receipt):
-        return [*pos, 1, [x.origin, x.epoch, x.through_seq, to_ms(x.at),
-                          x.signature.key_id, x.signature.value]]
+        return [*pos, 1, receipt_to_wire(x)]
     if x.signature is None:
         raise Malformed("down.event", "events sent down must carry their origin's signature")
     return [*pos, 0, [x.case_id.bytes, x.origin, x.epoch, x.seq, x.actor, to_ms(x.at), x.type,
@@ -300,6 +323,12 @@ def encode_response(r: ResponseBody) -> bytes:
         body[10] = wants_to_wire(r.blob_wants)
     if r.credentials:
         body[11] = [c.to_wire() for c in r.credentials]
+    if r.features:
+        body[12] = sorted(set(r.features))
+    if r.down_batch is not None:
+        body[13] = dict(r.down_batch)
+    if r.down_more is not None:
+        body[14] = r.down_more
     return encode(body)
 
 
@@ -342,6 +371,8 @@ def decode_response_head(value: object) -> tuple[dict[object, object], ResponseB
         blob_wants=tuple(wants_from_wire(opt(m, 10, []))),
         credentials=tuple(credential_from_wire(c) for c in as_list(
             opt(m, 11, []), "response.credentials", max_len=64)),
+        features=_features(m, 12, "response.features"),
+        down_more=as_bool(m[14], "response.more") if 14 in m else None,
     )
     return m, body
 
@@ -353,6 +384,8 @@ def encode_refusal(r: RefusalBody) -> bytes:
     }
     if r.credentials:
         body[11] = [c.to_wire() for c in r.credentials]
+    if r.features:
+        body[12] = sorted(set(r.features))
     return encode(body)
 
 
@@ -367,4 +400,5 @@ def decode_refusal(value: object) -> RefusalBody:
         reason=as_str(get(m, 5, "refusal.reason"), "refusal.reason", max_len=MAX_REASON),
         readable_versions=tuple(as_int(v, "refusal.versions", hi=255) for v in as_list(
             opt(m, 6, []), "refusal.versions", max_len=16)),
+        features=_features(m, 12, "refusal.features"),
     )

@@ -23,8 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobWant
 from sync_protocol.clock import WINDOW_MS, NonceCache, check_window
+from sync_protocol.columns import CaseKeys
 from sync_protocol.compression import LARGE_BODY, Codec, ZstdDictionary
 from sync_protocol.credentials import Credential, credential_from_wire
+from sync_protocol.down_batch import encode_down_batch
 from sync_protocol.errors import (
     KeyRevoked,
     KeyUnknown,
@@ -36,6 +38,7 @@ from sync_protocol.errors import (
     WrongOrigin,
 )
 from sync_protocol.events import ChainHead, Event, EventKey, chained_event
+from sync_protocol.features import CASE_REFS, DOWN_BATCH, KNOWN, SPARSE_SIGNATURES, common
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import (
     MAX_FRAME,
@@ -98,6 +101,8 @@ class IncomingRequest:
     blob_chunks: tuple[BlobChunk, ...]
     releases_known: Mapping[str, int]
     digest: bytes
+    features: tuple[int, ...] = ()
+    """What the child reads (request key 14): ``respond`` uses it; empty for last year's."""
 
 
 def request_sender(data: bytes, keyring: KeyRing, *,
@@ -126,7 +131,7 @@ class ParentExchange:
                  own_credentials: Sequence[Credential] = (),
                  dictionaries: Mapping[int, ZstdDictionary] | None = None,
                  window_ms: int = WINDOW_MS, max_frame: int = MAX_FRAME,
-                 large_level: int | None = None) -> None:
+                 large_level: int | None = None, features: Sequence[int] = KNOWN) -> None:
         self.key = key
         self.keyring = keyring
         self.link = link
@@ -139,6 +144,9 @@ class ParentExchange:
         """The zstd level of a response body over ``LARGE_BODY`` bytes (None: the level of
         every frame). The hub answers townships' full batches all day, and level 19 costs it
         some 10 ms of CPU per answer for about 5 % fewer bytes."""
+        self.features = tuple(sorted(set(features)))
+        """The features this parent reads (response and refusal key 12; empty: none, as
+        last year's parent, which also ignores what the child reads)."""
         self._machine = Machine(PARENT_TRANSITIONS)
         self._incoming: IncomingRequest | None = None
         self._heads_after: dict[ChainId, ChainHead] = {}
@@ -240,6 +248,7 @@ class ParentExchange:
             down_ack=body.down_ack, credentials=body.credentials,
             blob_offers=body.blob_offers, blob_chunks=body.blob_chunks,
             releases_known=dict(body.releases_known), digest=frame.digest,
+            features=body.features,
         )
         self._machine.fire(Input.RECEIVE_REQUEST)
         return self._incoming
@@ -253,8 +262,16 @@ class ParentExchange:
     # -- answering ----------------------------------------------------------------
     def respond(self, now: datetime, *, down: Sequence[DownItem] = (),
                 releases: Sequence[Release] = (), blob_wants: Sequence[BlobWant] = (),
-                credentials: Sequence[Credential] = ()) -> bytes:
-        """The response frame: acks of what is stored, the next down items, releases."""
+                credentials: Sequence[Credential] = (), down_more: bool = False,
+                case_keys: CaseKeys | None = None) -> bytes:
+        """The response frame: acks of what is stored, the next down items, releases.
+
+        A child that reads the down batch gets one (sparse signatures and case refs when it
+        reads those too; ``case_keys`` names the event that opened a case); last year's
+        child gets the items one by one. Items that cannot go in this answer (an event not
+        covered by a signature held here, or beyond the frame limit) are left for the next:
+        the answer says so (``down_more``, also to be set when items remain after ``down``).
+        """
         incoming = self._incoming
         if incoming is None or not self._machine.can(Input.SEND_RESPONSE):
             raise LocalProtocolError("state", f"cannot respond in state {self.state}")
@@ -272,19 +289,45 @@ class ParentExchange:
             creds = tuple(credentials)
         marks = tuple(Watermark(o, e, self.link.watermark(o, e)) for o, e in chains)
         known = incoming.releases_known
-        body = ResponseBody(
-            sender=self.key.site, recipient=incoming.child, clock_ms=to_ms(now),
-            request_digest=incoming.digest, sender_epoch=self.epoch, watermarks=marks,
-            complete=complete, refused=incoming.refused, down=tuple(down),
-            releases=tuple(r for r in releases if r.version > known.get(r.kind, 0)),
-            blob_wants=tuple(blob_wants), credentials=creds,
-        )
+        features = common(self.features, incoming.features)
         codec = Codec.ZSTD if Codec.ZSTD in self._accept_codecs else Codec.NONE
-        encoded = encode_response(body)
-        level = self.large_level if len(encoded) > LARGE_BODY else None
-        data = encode_frame(Kind.RESPONSE, encoded, self.key, codec=codec, level=level)
+        count = len(down)
+        while True:
+            items, batch, held = self._down_part(down[:count], features, case_keys)
+            body = ResponseBody(
+                sender=self.key.site, recipient=incoming.child, clock_ms=to_ms(now),
+                request_digest=incoming.digest, sender_epoch=self.epoch, watermarks=marks,
+                complete=complete, refused=incoming.refused, down=items,
+                releases=tuple(r for r in releases if r.version > known.get(r.kind, 0)),
+                blob_wants=tuple(blob_wants), credentials=creds, features=self.features,
+                down_batch=batch,
+                down_more=(down_more or held < len(down)) if self.features else None,
+            )
+            encoded = encode_response(body)
+            level = self.large_level if len(encoded) > LARGE_BODY else None
+            data = encode_frame(Kind.RESPONSE, encoded, self.key, codec=codec, level=level)
+            if len(data) <= self.max_frame or count <= 1:
+                break
+            count //= 2  # too many items for one frame: the rest go in the next answer
         self._machine.fire(Input.SEND_RESPONSE)
         return data
+
+    @staticmethod
+    def _down_part(down: Sequence[DownItem], features: frozenset[int],
+                   case_keys: CaseKeys | None) -> tuple[
+                       tuple[DownItem, ...], dict[int, object] | None, int]:
+        """(items for key 8, down batch for key 13, how many of ``down`` they hold)."""
+        if not down:
+            return (), None, 0
+        if DOWN_BATCH in features:
+            batch, held = encode_down_batch(down, sparse=SPARSE_SIGNATURES in features,
+                                            refs=CASE_REFS in features, case_keys=case_keys)
+            return (), batch, held
+        unsigned = next((i for i, d in enumerate(down)
+                         if isinstance(d.item, Event) and d.item.signature is None), len(down))
+        if unsigned == 0:
+            raise LocalProtocolError("down", "last year's child needs every event signed")
+        return tuple(down[:unsigned]), None, unsigned
 
     def refuse(self, error: ProtocolError, now: datetime) -> bytes:
         """A signed refusal carrying the error code and the parent's clock."""
@@ -293,7 +336,7 @@ class ParentExchange:
             sender=self.key.site, recipient=self.link.child, clock_ms=to_ms(now),
             request_digest=self._digest, code=error.code,
             reason=f"{error.field}: {error.reason}", readable_versions=READABLE_VERSIONS,
-            credentials=self.own_credentials,
+            credentials=self.own_credentials, features=self.features,
         )
         return encode_frame(Kind.REFUSAL, encode_refusal(body), self.key, codec=Codec.NONE)
 

@@ -34,9 +34,12 @@ from sync_protocol import (
     Release,
     WrongAddress,
     append_event,
+    case_id_for,
+    is_derived,
     issue_receipt,
     request_sender,
 )
+from sync_protocol.features import CHILD_DEFAULT, SPARSE_SIGNATURES
 from tests.sync_protocol.tree import HUB, T0, Tree
 
 DOWN_LIMIT = 50
@@ -139,7 +142,9 @@ class Site:
     def register(self, now: datetime) -> Event:
         link = self.d.parent_link
         at = link.corrected(self.local(now)) if link else now
-        event = append_event(self.d.head, self.key, case_id=uuid.uuid4(),
+        # a new case's id derives from the key of the event that registers it
+        case_id = case_id_for(self.code, self.d.head.epoch, self.d.head.seq + 1)
+        event = append_event(self.d.head, self.key, case_id=case_id,
                              actor=f"agent@{self.code}", at=at, type="registered",
                              payload={"item_code": "MZ-0203", "form": {"size": 3}})
         self._author(event)
@@ -207,7 +212,13 @@ class Site:
             return None
         down = [d for d in self.d.down[sender] if d.position > incoming.down_ack][:DOWN_LIMIT]
         releases = self.d.releases if self.code == HUB else self._latest_releases()
-        return ex.respond(self.local(now), down=down, releases=releases)
+        return ex.respond(self.local(now), down=down, releases=releases,
+                          case_keys=self.opening_keys().get)
+
+    def opening_keys(self) -> dict[uuid.UUID, EventKey]:
+        """The key each held case's id derives from (what the glue looks up in its store)."""
+        return {e.case_id: e.key for e in self.d.events.values()
+                if is_derived(e.case_id, e.origin, e.epoch, e.seq)}
 
     def _latest_releases(self) -> list[Release]:
         return list(self.d.releases)
@@ -231,10 +242,13 @@ class Site:
     # -- child side ------------------------------------------------------------------------
     def begin(self, now: datetime) -> tuple[ChildExchange, bytes]:
         assert self.d.parent_link is not None
+        # a site that relays to no child takes one signature per run
+        features = (CHILD_DEFAULT if self.children
+                    else (*CHILD_DEFAULT, SPARSE_SIGNATURES))
         ex = ChildExchange(key=self.key, keyring=self.keyring, link=self.d.parent_link,
-                           own_credentials=[self.tree.certs[self.code]])
+                           own_credentials=[self.tree.certs[self.code]], features=features)
         out = ex.request(self.local(now), pending=list(self.d.outbox_up.values()),
-                         credentials=self.d.to_forward)
+                         credentials=self.d.to_forward, case_keys=self.opening_keys().get)
         return ex, out.data
 
     def finish(self, ex: ChildExchange, data: bytes | None, now: datetime,

@@ -109,6 +109,11 @@ def check_exactly_once(net: Network) -> None:
     relayed = [e for e in ordered if e.origin != HUB]
     report = verify_store(relayed, hub.keyring)
     assert report.ok, report.first
+    for code in net.villages():  # the results a village holds: a selection, sparsely signed
+        village = net.sites[code]
+        held = sorted(village.d.events.values(), key=lambda e: (e.origin, e.epoch, e.seq))
+        report = verify_store(held, village.keyring, selection=lambda o, _e, c=code: o != c)
+        assert report.ok, report.first
 
 
 @pytest.mark.parametrize("depth", [3, 4])
