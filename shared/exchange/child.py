@@ -20,13 +20,14 @@ from shared.exchange.scans import BlobPlan, apply_wants, blobs_to_move, note_blo
 from shared.exchange.site import DOWN_LIMIT, LOG, SyncSite, blob_store_of
 from shared.exchange.status import record_status
 from shared.exchange.transport import Transport, TransportError
-from shared.exchange.tree import send_all_down
+from shared.exchange.tree import children_of, send_all_down
 from shared.storage import sync_store as store
 from shared.storage.link_state import (
     load_parent_link,
     save_parent_link,
 )
 from sync_protocol import (
+    Certificate,
     ChildExchange,
     ClockSkew,
     Event,
@@ -36,6 +37,7 @@ from sync_protocol import (
     Refused,
 )
 from sync_protocol.batching import MIN_BATCH
+from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, SPARSE_SIGNATURES
 from sync_protocol.times import to_ms
 
 
@@ -59,6 +61,24 @@ class SyncOutcome:
     """The code of the parent's refusal, when it refused the request."""
 
 
+LEGACY_DOWN_LIMIT = 500
+"""The most down items last year's parent sends in one answer (it does not say whether
+more follow, so an answer that full is taken to mean more)."""
+
+
+def reads(session: Session, site: SyncSite) -> tuple[int, ...]:
+    """The features this site asks its parent for: the down batch and case refs, and sparse
+    signatures (one per run) only on a village that relays to no child. A relay must hold
+    every event's own signature, to pass on any selection of them to its children; villages
+    never get children (the tree ends there), and the certificates are checked as well, so
+    a site that does get one asks for every signature again from its next exchange on."""
+    village = any(isinstance(c, Certificate) and c.site == site.code and c.tier == "village"
+                  for c in site.own_credentials)
+    if village and not children_of(session, site.code):
+        return (*CHILD_DEFAULT, SPARSE_SIGNATURES)
+    return CHILD_DEFAULT
+
+
 def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
                      clock: Callable[[], datetime]) -> SyncOutcome:
     """One exchange with the parent: send the next upward batch, store what comes back."""
@@ -68,16 +88,21 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     ring = store.build_keyring(session, site.hub_site, site.hub_public_raw)
     limit = max(2 * link.batch_events, 200)
     pending = store.pending_up(session, site.sealer, limit)
+    features = reads(session, site)
+    # case refs go up only to a parent that listed them (last year's reads 16 bytes a case)
+    opened = (store.opening_keys(session, {e.case_id for e in pending})
+              if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
     blobs = blob_store_of(session, site)
     plan = plan_blobs(session, blobs, site.blob_settings) if blobs is not None else BlobPlan()
     session.rollback()  # no transaction stays open across the round trip
     for _ in range(16):
         ex = ChildExchange(key=site.key, keyring=ring, link=link,
-                           own_credentials=site.own_credentials)
+                           own_credentials=site.own_credentials, features=features)
         try:
             out = ex.request(clock(), pending=pending, credentials=forward,
-                             blob_offers=plan.offers, blob_chunks=plan.chunks)
+                             blob_offers=plan.offers, blob_chunks=plan.chunks,
+                             case_keys=opened.get)
             break
         except LocalProtocolError:
             # the batch would not fit in one frame (large payloads): halve it and try again
@@ -144,8 +169,9 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     site.hooks.releases_arrived(session, result.releases, now)
     site.hooks.cases_acked(session, acked_cases, now)
     save_parent_link(session, ex.stored())
-    more = (len(out.sent) < len(pending) or len(pending) == limit
-            or len(result.new_events) + len(result.receipts) >= DOWN_LIMIT or blob_more)
+    down_more = (result.down_more if result.down_more is not None
+                 else result.down_items >= min(DOWN_LIMIT, LEGACY_DOWN_LIMIT))
+    more = len(out.sent) < len(pending) or len(pending) == limit or down_more or blob_more
     record_status(session, now, ok=True, error=None, reachable=True,
                    bytes_up=len(out.data), bytes_down=len(data),
                    seconds=time.monotonic() - started, rejected=len(result.rejected),

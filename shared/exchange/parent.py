@@ -41,6 +41,7 @@ from sync_protocol import (
 )
 from sync_protocol.compression import ZSTD_LEVEL_LARGE
 from sync_protocol.credentials import credential_from_wire
+from sync_protocol.features import CASE_REFS
 from sync_protocol.times import to_ms
 
 
@@ -102,13 +103,20 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         }).encode(),
         f"child_ack:{sender}": cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]),
     })
-    down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT)
+    down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT + 1)
+    down_more = len(down) > DOWN_LIMIT
+    down = down[:DOWN_LIMIT]
+    # a child reading case refs gets the key each case's id derives from instead of its id
+    opened = (store.opening_keys(session, {d.item.case_id for d in down
+                                           if isinstance(d.item, Event)})
+              if CASE_REFS in incoming.features else {})
     releases = (site.releases(session, now) if site.releases is not None
                 else store.latest_releases(session))
     vouching = _credentials_for(session, site, down)
     session.commit()  # chunks were flushed to disk before: the wants below are durable
     return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching,
-                                  blob_wants=wants))
+                                  blob_wants=wants, down_more=down_more,
+                                  case_keys=opened.get))
 
 
 def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]

@@ -37,7 +37,9 @@ from sync_protocol.blobs import CHUNK_SIZE
 LOG = logging.getLogger("sanji.sync")
 EXCHANGE_PATH = "/api/v1/sync/exchange"
 CONTENT_TYPE = "application/vnd.sanji.frame"
-DOWN_LIMIT = 500
+DOWN_LIMIT = 5_000
+"""Down items per answer: a village's 2,000 results of a day fit one (the library leaves
+what would not fit a frame for the next answer, and says more follow)."""
 WIRE_VERSION = 1
 
 

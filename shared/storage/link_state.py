@@ -35,6 +35,7 @@ def parent_link_bytes(link: ParentLink) -> bytes:
             "batch_events": link.batch_events,
             "introduced": link.introduced,
             "releases": ledger_to_wire(link.releases),
+            "parent_reads": list(link.parent_reads),
         },
         canonical=True,
     )
@@ -52,6 +53,8 @@ def parent_link_from(data: bytes) -> ParentLink:
         batch_events=int(raw["batch_events"]),
         introduced=bool(raw["introduced"]),
         releases=ledger_from_wire(raw["releases"]),
+        # absent in rows written before features were negotiated: the parent reads none
+        parent_reads=tuple(int(f) for f in raw.get("parent_reads", ())),
     )
 
 

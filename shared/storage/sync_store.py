@@ -56,6 +56,7 @@ from sync_protocol import (
     Credential,
     DownItem,
     Event,
+    EventKey,
     KeyRing,
     LinkPosition,
     ProtocolError,
@@ -64,6 +65,7 @@ from sync_protocol import (
     Signature,
     SiteKey,
     append_event,
+    is_derived,
     revocations_in,
 )
 from sync_protocol.credentials import credential_from_wire
@@ -411,6 +413,23 @@ def case_origins(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.U
             SyncEvent.case_id.in_(wanted[start:start + _IN_CHUNK]),
             SyncEvent.type == "registered"))
         found.update({r.case_id: str(r.origin) for r in rows})
+    return found
+
+
+def opening_keys(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, EventKey]:
+    """The key of the event that opened each case held here, for the cases whose id derives
+    from it (``case_id_for``): the lowest-seq such event of the case. Cases with random ids
+    are not looked up; one query per thousand cases."""
+    wanted = sorted({c for c in case_ids if c.version == 8})
+    found: dict[uuid.UUID, EventKey] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = session.execute(
+            select(SyncEvent.case_id, SyncEvent.origin, SyncEvent.epoch, SyncEvent.seq)
+            .where(SyncEvent.case_id.in_(wanted[start:start + _IN_CHUNK]))
+            .order_by(SyncEvent.case_id, SyncEvent.seq))
+        for r in rows:
+            if r.case_id not in found and is_derived(r.case_id, r.origin, r.epoch, r.seq):
+                found[r.case_id] = EventKey(str(r.origin), int(r.epoch), int(r.seq))
     return found
 
 

@@ -8,6 +8,7 @@ invariant the protocol promises must hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -89,6 +90,10 @@ def run(net: Network, schedule: list[tuple[object, ...]]) -> None:
     net.heal()
 
 
+def _not_own(code: str) -> Callable[[str, int], bool]:
+    return lambda origin, _epoch: origin != code
+
+
 def check_exactly_once(net: Network) -> None:
     hub = net.hub
     for key in net.registered:
@@ -112,7 +117,7 @@ def check_exactly_once(net: Network) -> None:
     for code in net.villages():  # the results a village holds: a selection, sparsely signed
         village = net.sites[code]
         held = sorted(village.d.events.values(), key=lambda e: (e.origin, e.epoch, e.seq))
-        report = verify_store(held, village.keyring, selection=lambda o, _e, c=code: o != c)
+        report = verify_store(held, village.keyring, selection=_not_own(code))
         assert report.ok, report.first
 
 
