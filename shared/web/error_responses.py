@@ -3,13 +3,16 @@
 ``{"error": {"code", "message", "fields"}}`` with the status of the error: 400 for invalid
 input (every bad field named), 404, 409, 413, 429, 503 with ``Retry-After`` while the
 database cannot be reached, and 507 ``disk_full`` when the disk is full (the transaction was
-rolled back: nothing of the request is kept). HTML pages keep Flask's own error pages.
+rolled back: nothing of the request is kept). A person on an HTML page gets the same two
+as a short page in both languages (with ``Retry-After`` too); other HTML errors keep Flask's
+own pages.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -72,6 +75,35 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+_OUTAGE_TEXTS = {
+    503: ("暂时无法保存或读取", "数据库暂时不可用，请几秒钟后再试。刚才的操作没有保存。",
+          "Not available for a moment",
+          "The database cannot be reached; try again in a few seconds. "
+          "What you just did was not saved."),
+    507: ("磁盘已满", "本机磁盘已满，刚才的操作没有保存。请联系管理员清理空间后再试。",
+          "The disk is full",
+          "Nothing was saved. Ask the administrator to free some space, then try again."),
+}
+
+
+def outage_page(status: int) -> Response:
+    """A page for a person when the database or the disk fails (503 or 507): both languages,
+    no template, no stylesheet and nothing read from the database, so it shows whatever
+    is broken; a 503 carries ``Retry-After`` like the JSON answer."""
+    zh_title, zh_text, en_title, en_text = _OUTAGE_TEXTS[status]
+    html = (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width">'
+            f"<title>{escape(zh_title)} / {escape(en_title)}</title>"
+            f"<h1>{escape(zh_title)}</h1><p>{escape(zh_text)}</p>"
+            f'<h2 lang="en">{escape(en_title)}</h2><p lang="en">{escape(en_text)}</p>'
+            f'<p><a href="javascript:history.back()">返回 / Back</a></p></html>')
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers on ``app``."""
 
@@ -91,6 +123,8 @@ def init_app(app: Flask) -> None:
         if disk_full(exc):
             return storage_full(exc)
         app.logger.error("database unavailable: %s", exc.__class__.__name__)
+        if not _wants_json():
+            return outage_page(503)
         response = error_response(503, "unavailable", "the database is unavailable, retry soon")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
@@ -108,6 +142,8 @@ def init_app(app: Flask) -> None:
 
     def storage_full(exc: Exception) -> Response:
         app.logger.error("disk full: %s", exc.__class__.__name__)
+        if not _wants_json():
+            return outage_page(507)
         return error_response(507, "disk_full", DISK_FULL_MESSAGE)
 
     @app.errorhandler(OSError)

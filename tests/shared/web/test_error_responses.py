@@ -29,6 +29,11 @@ def _app(fail: Callable[[], None]) -> Flask:
         fail()
         return "unreachable"
 
+    @app.post("/cases/new")
+    def page() -> str:
+        fail()
+        return "unreachable"
+
     return app
 
 
@@ -109,3 +114,17 @@ def test_another_os_error_stays_a_500() -> None:
         raise FileNotFoundError(errno.ENOENT, "No such file or directory")
 
     assert _app(missing).test_client().get("/api/v1/thing").status_code == 500
+
+
+@pytest.mark.parametrize(("fail", "status", "words"), [
+    (_cut_session, 503, "数据库暂时不可用"), (_no_space_for_a_scan, 507, "本机磁盘已满")])
+def test_a_person_on_a_page_gets_a_page_not_json(fail: Callable[[], None], status: int,
+                                                 words: str) -> None:
+    """An agent submitting a form while the database or the disk fails reads, in both
+    languages, that nothing was saved, not a JSON document."""
+    response = _app(fail).test_client().post("/cases/new")
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert words in page and "not saved" in page.replace("Nothing was saved", "not saved")
+    assert ("Retry-After" in response.headers) == (status == 503)
