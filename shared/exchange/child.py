@@ -119,7 +119,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         return SyncOutcome(ok=False, bytes_up=len(out.data), error=str(exc))
     now = clock()
     try:
-        result = ex.receive(data, now, known=lambda k: _held(session, k))
+        result = ex.receive(data, now, known=_Held(session))
     except ProtocolError as err:
         save_parent_link(session, ex.link)
         message = f"{err.code}: {err.field}: {err.reason}"
@@ -183,8 +183,21 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
                        blob_bytes=plan.bytes)
 
 
-def _held(session: Session, key: EventKey) -> bool:
-    return store.is_held(session, key.origin, key.epoch, key.seq)
+class _Held:
+    """Whether an event that came down is held here: one query per chain of the answer
+    (the seqs held from the first one asked on; events of a chain come in seq order)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.chains: dict[tuple[str, int], tuple[int, set[int]]] = {}
+
+    def __call__(self, key: EventKey) -> bool:
+        chain = (key.origin, key.epoch)
+        loaded = self.chains.get(chain)
+        if loaded is None or key.seq < loaded[0]:
+            loaded = self.chains[chain] = (
+                key.seq, store.held_seqs(self.session, key.origin, key.epoch, key.seq))
+        return key.seq in loaded[1]
 
 
 def _acked_events(session: Session, site: SyncSite, pending: Sequence[Event],

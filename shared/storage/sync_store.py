@@ -396,6 +396,12 @@ def is_held(session: Session, origin: str, epoch: int, seq: int) -> bool:
     )
 
 
+def held_seqs(session: Session, origin: str, epoch: int, from_seq: int) -> set[int]:
+    """The seqs of chain ``(origin, epoch)`` held here from ``from_seq`` on, in one query."""
+    return set(session.scalars(select(SyncEvent.seq).where(
+        SyncEvent.origin == origin, SyncEvent.epoch == epoch, SyncEvent.seq >= from_seq)))
+
+
 def case_rows(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
     """A case's events in the order this site recorded them."""
     return list(
