@@ -399,3 +399,25 @@ def test_oversized_counts_are_refused_before_any_work(link: Link) -> None:
     with pytest.raises(ProtocolError) as err:
         child.receive(resigned(data, link.tree.keys[TOWNSHIP], huge), NOW)
     assert err.value.code in ("malformed", "too_large")
+
+
+@settings(max_examples=200, deadline=None)
+@given(pick=st.integers(min_value=0), value=hostile)
+def test_a_hostile_case_column_raises_only_protocol_errors(
+        tree: Tree, pick: int, value: Any) -> None:
+    link = make_link(tree)
+    cases = registrations(link, 3)
+    wire = encode_batch([cases], refs=True)
+    column = wire[6]
+    assert isinstance(column, list)
+    if pick % 4 == 3:
+        wire[6] = value
+    else:
+        column[pick % 3] = value
+    try:
+        (group,) = decode_batch(wire)
+    except ProtocolError:
+        return
+    # whatever decoded names some case: the chain's signature decides whether it is right
+    assert len(group.records) == 3 and all(isinstance(r.case_id, uuid.UUID)
+                                           for r in group.records)
