@@ -51,6 +51,7 @@ from sync_protocol.errors import (
     WrongOrigin,
 )
 from sync_protocol.events import ChainHead, Event, EventKey, append_event
+from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, DOWN_BATCH, SPARSE_SIGNATURES
 from sync_protocol.keyring import KeyRecord, KeyRing
 from sync_protocol.keys import Signature, SiteKey, dump_key, generate_key, load_key
 from sync_protocol.messages import (
@@ -72,7 +73,11 @@ from sync_protocol.releases import (
 )
 
 __all__ = [
+    "CASE_REFS",
+    "CHILD_DEFAULT",
+    "DOWN_BATCH",
     "ERROR_CODES",
+    "SPARSE_SIGNATURES",
     "AuditReport",
     "BlobChunk",
     "BlobMismatch",
