@@ -49,8 +49,10 @@ def _chunk(depth: int, size: int, stop_at: float, totals: Totals, reached: Reach
         totals.add(run.totals)
         reached.add(run.reached)
         if not run.totals.ok and len(failures) < SHOWN_FAILURES:
-            failures.append(f"depth {depth} clocks {clocks}\n  steps {steps}\n"
-                            f"  {run.totals.line()}\n  {run.totals.problems[:5]}")
+            failure = (f"depth {depth} clocks {clocks}\n  steps {steps}\n"
+                       f"  {run.totals.line()}\n  {run.totals.problems[:5]}")
+            failures.append(failure)
+            print("FAILED (as found) " + failure, flush=True)  # a long run may be cut short
 
     one()
     return ran[0]
