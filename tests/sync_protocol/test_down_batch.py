@@ -421,3 +421,17 @@ def test_a_hostile_case_column_raises_only_protocol_errors(
     # whatever decoded names some case: the chain's signature decides whether it is right
     assert len(group.records) == 3 and all(isinstance(r.case_id, uuid.UUID)
                                            for r in group.records)
+
+
+def test_a_refusal_from_last_years_parent_makes_the_child_forget_what_it_read(
+        link: Link) -> None:
+    child = ChildExchange(key=link.tree.keys[VILLAGE], keyring=link.child_ring,
+                          link=replace(link.parent_link, parent_reads=ALL), features=ALL)
+    out = child.request(NOW + timedelta(hours=2), pending=registrations(link, 2))
+    assert 6 in body_of(out.data)[7]
+    old = ParentExchange(key=link.tree.keys[TOWNSHIP], keyring=link.parent_ring,
+                         link=link.child_link, epoch=1, features=())
+    with pytest.raises(ProtocolError) as err:
+        old.receive(out.data, NOW)
+    refused = child.receive(old.refuse(err.value, NOW), NOW + timedelta(hours=2))
+    assert isinstance(refused, Refused) and refused.link.parent_reads == ()
