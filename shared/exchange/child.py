@@ -32,6 +32,7 @@ from sync_protocol import (
     ClockSkew,
     Event,
     EventKey,
+    ExchangeResult,
     LocalProtocolError,
     ProtocolError,
     Refused,
@@ -119,7 +120,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         return SyncOutcome(ok=False, bytes_up=len(out.data), error=str(exc))
     now = clock()
     try:
-        result = ex.receive(data, now, known=_Held(session))
+        result = _read_answer(session, ex, data, now)
     except ProtocolError as err:
         save_parent_link(session, ex.link)
         message = f"{err.code}: {err.field}: {err.reason}"
@@ -183,21 +184,32 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
                        blob_bytes=plan.bytes)
 
 
-class _Held:
-    """Whether an event that came down is held here: one query per chain of the answer
-    (the seqs held from the first one asked on; events of a chain come in seq order)."""
+_HELD = "sanji.held_seqs"
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.chains: dict[tuple[str, int], tuple[int, set[int]]] = {}
 
-    def __call__(self, key: EventKey) -> bool:
-        chain = (key.origin, key.epoch)
-        loaded = self.chains.get(chain)
-        if loaded is None or key.seq < loaded[0]:
-            loaded = self.chains[chain] = (
-                key.seq, store.held_seqs(self.session, key.origin, key.epoch, key.seq))
-        return key.seq in loaded[1]
+def _held(session: Session, key: EventKey) -> bool:
+    """Whether an event that came down is held here, while the answer is read: one query per
+    chain (the seqs held from the first one asked on; a chain's events come in seq order),
+    kept for the transaction and dropped once the answer is read (:func:`_read_answer`)."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_HELD)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_HELD] = (transaction, {})
+    chains: dict[tuple[str, int], tuple[int, set[int]]] = kept[1]
+    chain = (key.origin, key.epoch)
+    loaded = chains.get(chain)
+    if loaded is None or key.seq < loaded[0]:
+        loaded = chains[chain] = (
+            key.seq, store.held_seqs(session, key.origin, key.epoch, key.seq))
+    return key.seq in loaded[1]
+
+
+def _read_answer(session: Session, ex: ChildExchange, data: bytes,
+                 now: datetime) -> ExchangeResult | Refused:
+    try:
+        return ex.receive(data, now, known=lambda k: _held(session, k))
+    finally:
+        session.info.pop(_HELD, None)  # what is held changes when the answer is stored
 
 
 def _acked_events(session: Session, site: SyncSite, pending: Sequence[Event],
