@@ -34,6 +34,7 @@ from sync_protocol import (
     EventKey,
     ExchangeResult,
     LocalProtocolError,
+    ParentLink,
     ProtocolError,
     Refused,
 )
@@ -67,6 +68,19 @@ LEGACY_DOWN_LIMIT = 500
 more follow, so an answer that full is taken to mean more)."""
 
 
+HELLO_WORTH = 64
+"""Events with derived case ids that make a first request without them worth it on a link
+whose parent never answered: that answer says whether the parent reads case refs, and the
+batch after it then names each case in a few bytes instead of 16 (the small first exchange,
+which carries the introductions and the complete answer anyway, costs far less)."""
+
+
+def hello_first(link: ParentLink, pending: Sequence[Event], features: Sequence[int]) -> bool:
+    """Whether to hold the batch back for one exchange to learn what a new parent reads."""
+    return (link.parent_epoch == 0 and not link.parent_reads and CASE_REFS in features
+            and sum(1 for e in pending if e.case_id.version == 8) >= HELLO_WORTH)
+
+
 def reads(session: Session, site: SyncSite) -> tuple[int, ...]:
     """The features this site asks its parent for: the down batch and case refs, and sparse
     signatures (one per run) only on a village that relays to no child. A relay must hold
@@ -90,6 +104,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     limit = max(2 * link.batch_events, 200)
     pending = store.pending_up(session, site.sealer, limit)
     features = reads(session, site)
+    hello = hello_first(link, pending, features)
     # case refs go up only to a parent that listed them (last year's reads 16 bytes a case)
     opened = (store.opening_keys(session, {e.case_id for e in pending})
               if CASE_REFS in link.parent_reads else {})
@@ -101,7 +116,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         ex = ChildExchange(key=site.key, keyring=ring, link=link,
                            own_credentials=site.own_credentials, features=features)
         try:
-            out = ex.request(clock(), pending=pending, credentials=forward,
+            out = ex.request(clock(), pending=() if hello else pending, credentials=forward,
                              blob_offers=plan.offers, blob_chunks=plan.chunks,
                              case_keys=opened.get)
             break

@@ -157,3 +157,23 @@ def test_opening_keys_name_the_event_each_derived_case_id_comes_from(
                             epoch=1, up=True, now_ms=to_ms(tree.clock()))
         found = store.opening_keys(session, [e.case_id for e in registered] + [random_case])
     assert found == {e.case_id: EventKey(VILLAGE, 1, e.seq) for e in registered}
+
+
+def test_a_fresh_link_learns_what_the_parent_reads_before_a_large_backlog(
+        sqlite_tree: Tree) -> None:
+    tree = sqlite_tree
+    township = tree.add(TOWNSHIP, HUB, "township")
+    village = tree.add(VILLAGE, TOWNSHIP, "village")
+    township.site.hooks = Deciding(site=township.site)
+    register_derived(village, 100, 1, tree)
+
+    with village.session() as session:
+        outcomes = sync_until_quiet(session, village.site, tree.wire, tree.clock)
+
+    # the first exchange only introduces the sites; the batch then names cases by refs
+    assert [(o.ok, o.sent, o.received, o.more) for o in outcomes] == [
+        (True, 0, 0, True), (True, 100, 200, False)]
+    first, second = (body(r) for r in tree.wire.requests)
+    assert 7 not in first and second[7][6] == [None] * 100
+    assert body(tree.wire.answers[0].data)[12] == [1, 2, 3]
+    assert village.pending_up() == 0
