@@ -122,7 +122,8 @@ def run_command(data_dir: Path, host: str, port: int, threads: int, timers: bool
         from hub.background import start_background
 
         start_background(app)
-    server = create_server(app, host=host, port=port, threads=threads, ident="sanji-hub")
+    # no Server header (ident ""): every answer of every exchange would carry it
+    server = create_server(app, host=host, port=port, threads=threads, ident="")
     click.echo(f"hub {settings.site_code} serving on http://{host}:{server.effective_port}/")
     server.run()
 

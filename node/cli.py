@@ -210,7 +210,8 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
         job = SyncJob(lambda: job_run(app), interval_seconds=sync_interval)
         services_of(app).sync_job = job
         job.start()
-    server = create_server(app, host=host, port=port, threads=threads, ident="sanji-node")
+    # no Server header (ident ""): every answer of every exchange would carry it
+    server = create_server(app, host=host, port=port, threads=threads, ident="")
     # Printed once the socket is bound, so a supervisor (or a test) knows the node answers.
     click.echo(f"node {settings.site_code} serving on http://{host}:{server.effective_port}/")
     server.run()
