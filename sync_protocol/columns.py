@@ -80,9 +80,11 @@ def _flatten(payload: Mapping[str, Any], prefix: Path, out: list[tuple[Path, Any
 def case_column(events: Sequence[Event], case_keys: CaseKeys | None = None) -> list[object]:
     """The case of each event as a ref: ``None`` when the id derives from the event's own
     key, ``[origin, epoch, seq]`` when it derives from that key (an earlier event of the
-    same list, or what ``case_keys`` answers), else the 16 raw bytes."""
+    same list, or what ``case_keys`` answers), an integer ``d`` for ``[origin, epoch,
+    seq + d]`` of the ref before it (same chain), else the 16 raw bytes."""
     local: dict[uuid.UUID, EventKey] = {}
     out: list[object] = []
+    before: EventKey | None = None
     for e in events:
         if is_derived(e.case_id, e.origin, e.epoch, e.seq):
             local.setdefault(e.case_id, e.key)
@@ -94,7 +96,13 @@ def case_column(events: Sequence[Event], case_keys: CaseKeys | None = None) -> l
             if found is not None and is_derived(e.case_id, found.origin, found.epoch,
                                                 found.seq):
                 key = local[e.case_id] = found
-        out.append(e.case_id.bytes if key is None else [key.origin, key.epoch, key.seq])
+        if key is None:
+            out.append(e.case_id.bytes)
+        elif before is not None and (before.origin, before.epoch) == (key.origin, key.epoch):
+            out.append(key.seq - before.seq)
+        else:
+            out.append([key.origin, key.epoch, key.seq])
+        before = key if key is not None else before
     return out
 
 
@@ -279,16 +287,31 @@ def decode_batch(value: object, field: str = "batch") -> list[ReceivedGroup]:
     return out
 
 
-def _ref(value: object, key: tuple[str, int, int], field: str) -> uuid.UUID:
-    if value is None:
-        return case_id_for(*key)
-    if isinstance(value, bytes):
-        return uuid.UUID(bytes=as_bytes(value, field, size=16))
-    r = as_list(value, field, max_len=3)
-    if len(r) != 3:
-        raise Malformed(field, "expected null, [origin, epoch, seq] or 16 bytes")
-    return case_id_for(check_site_code(as_str(r[0], f"{field}.origin"), f"{field}.origin"),
-                       as_int(r[1], f"{field}.epoch", lo=1), as_int(r[2], f"{field}.seq", lo=1))
+def _refs(values: Sequence[object], keys: Sequence[tuple[str, int, int]],
+          field: str) -> list[uuid.UUID]:
+    """The case ids of a case column (key 6), derived from the refs."""
+    out: list[uuid.UUID] = []
+    before: tuple[str, int, int] | None = None
+    for value, key in zip(values, keys, strict=True):
+        if value is None:
+            out.append(case_id_for(*key))
+            continue
+        if isinstance(value, bytes):
+            out.append(uuid.UUID(bytes=as_bytes(value, field, size=16)))
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            if before is None:
+                raise Malformed(field, "a seq delta needs a ref before it")
+            ref = (before[0], before[1], as_int(before[2] + value, f"{field}.seq", lo=1))
+        else:
+            r = as_list(value, field, max_len=3)
+            if len(r) != 3:
+                raise Malformed(field, "expected null, [origin, epoch, seq], a delta or 16 bytes")
+            ref = (check_site_code(as_str(r[0], f"{field}.origin"), f"{field}.origin"),
+                   as_int(r[1], f"{field}.epoch", lo=1), as_int(r[2], f"{field}.seq", lo=1))
+        out.append(case_id_for(*ref))
+        before = ref
+    return out
 
 
 def decode_columns(m: Mapping[object, object], keys: Sequence[tuple[str, int, int]],
@@ -300,7 +323,7 @@ def decode_columns(m: Mapping[object, object], keys: Sequence[tuple[str, int, in
         refs = as_list(m[6], f"{field}.cases", max_len=n)
         if len(refs) != n:
             raise Malformed(f"{field}.cases", "one case per event expected")
-        ids = [_ref(v, k, f"{field}.cases") for v, k in zip(refs, keys, strict=True)]
+        ids = _refs(refs, keys, f"{field}.cases")
     else:
         raw = as_bytes(get(m, 1, f"{field}.case_ids"), f"{field}.case_ids", size=16 * n)
         ids = [uuid.UUID(bytes=raw[16 * j: 16 * j + 16]) for j in range(n)]

@@ -178,15 +178,16 @@ def test_a_tampered_event_rejects_its_whole_run_and_nothing_is_applied(
     assert child.stored().down_ack == LinkPosition(1, 7)  # acked, so the link moves on
 
 
-def test_a_wrong_case_ref_gives_a_wrong_hash_and_is_rejected(link: Link) -> None:
+@pytest.mark.parametrize("wrong", [[VILLAGE, 1, 3], 2, [VILLAGE, 2, 2]])
+def test_a_wrong_case_ref_gives_a_wrong_hash_and_is_rejected(link: Link, wrong: Any) -> None:
     cases = registrations(link, 3)
     events = decisions(link.tree.keys[TOWNSHIP], cases)
     child, data = answer(link, positioned(events), child_features=ALL, cases=cases)
-    refs = body_of(data)[13][4][6]
-    assert refs[0] == [VILLAGE, 1, 1] and refs[2] == [VILLAGE, 1, 2]
+    # the first ref in full, then seq deltas from the ref before
+    assert body_of(data)[13][4][6] == [[VILLAGE, 1, 1], 0, 1, 0, 1, 0]
 
     def point_elsewhere(body: dict[Any, Any]) -> None:
-        body[13][4][6][2] = [VILLAGE, 1, 3]  # the third event claims the third case
+        body[13][4][6][2] = wrong  # the third event claims another case
 
     got = received(child, resigned(data, link.tree.keys[TOWNSHIP], point_elsewhere))
     assert got.new_events == ()
@@ -261,7 +262,7 @@ def test_the_upward_batch_resolves_refs_in_the_batch_and_by_lookup(link: Link) -
         head = e.head
     lookup = {cases[0].case_id: cases[0].key}
     wire = encode_batch([[*cases[2:], *follow]], refs=True, case_keys=lookup.get)
-    assert wire[6] == [None, [VILLAGE, 1, 3], [VILLAGE, 1, 1]]
+    assert wire[6] == [None, [VILLAGE, 1, 3], -2]  # a delta from the ref before
     (group,) = decode_batch(wire)
     assert [r.case_id for r in group.records] == [cases[2].case_id, cases[2].case_id,
                                                   cases[0].case_id]
