@@ -22,6 +22,18 @@ LOG = logging.getLogger("sanji.node.sync")
 JOB_ID = "sync"
 
 
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    """A failed run whose parent said when to come back (``Retry-After``): the next try
+    waits at least ``seconds``, and longer if the backoff says so."""
+
+    seconds: float
+
+
+RunResult = bool | RetryLater
+"""True when the parent answered; False or :class:`RetryLater` when it did not."""
+
+
 @dataclass
 class Backoff:
     """Delays after consecutive failures: ``base * 2**(n-1)`` capped, half of it jittered.
@@ -47,7 +59,7 @@ class SyncJob:
 
     def __init__(
         self,
-        run: Callable[[], bool],
+        run: Callable[[], RunResult],
         *,
         interval_seconds: float = 60.0,
         nudge_seconds: float = 2.0,
@@ -101,17 +113,20 @@ class SyncJob:
             job.modify(next_run_time=self._at(seconds))
 
     def _tick(self) -> None:
+        result: RunResult
         try:
-            ok = self._run()
+            result = self._run()
         except Exception:
             LOG.exception("sync run failed")
-            ok = False
+            result = False
         with self._lock:
             self.runs += 1
-            if ok:
+            if result is True:
                 self.failures = 0
                 return
             self.failures += 1
             delay = self.backoff.delay(self.failures)
+            if isinstance(result, RetryLater):
+                delay = max(delay, result.seconds)
             LOG.info("parent unreachable; retry in %.0f s", delay)
             self._reschedule(delay)

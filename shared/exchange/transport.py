@@ -22,7 +22,22 @@ Transport = Callable[[str, bytes], bytes]
 
 
 class TransportError(Exception):
-    """The parent could not be reached, or answered with something that is not a frame."""
+    """The parent could not be reached, or answered with something that is not a frame.
+
+    ``retry_after``: the seconds the parent's ``Retry-After`` asked for (a 503 while its
+    database is out of reach), so the sync job waits at least that long."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the date form is not used by the parents), capped at an
+    hour so a wrong header cannot park a village for days."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(min(int(value.strip()), 3600))
 
 
 def frame_session() -> HttpSession:
@@ -51,7 +66,8 @@ def http_transport(timeout: float = 30.0, http: HttpSession | None = None) -> Tr
             raise TransportError(str(exc)) from exc
         kind = response.headers.get("Content-Type", "")
         if kind.startswith("application/json"):
-            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}",
+                                 _retry_after(response.headers.get("Retry-After")))
         if not kind.startswith(CONTENT_TYPE):
             # a proxy's or load balancer's own page (a 502 in HTML): the parent was not reached
             raise TransportError(f"HTTP {response.status_code}: not an exchange frame "

@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from node.sync_job import Backoff, SyncJob
+from node.sync_job import Backoff, RetryLater, RunResult, SyncJob
 
 
 def test_backoff_grows_to_its_cap_and_jitters_within_the_upper_half() -> None:
@@ -85,5 +85,28 @@ def test_failures_back_off_and_a_nudge_does_not_hammer_a_dead_link() -> None:
         assert wait_until(lambda: len(attempts) == 3)
         assert attempts == [False, False, True]
         assert job.failures == 0
+    finally:
+        job.stop()
+
+
+def test_a_parents_retry_after_is_waited_even_when_the_backoff_is_shorter() -> None:
+    """A hub answering 503 with ``Retry-After: 120`` (its database is out of reach) is
+    not asked again after the 1 s backoff: the next try waits the two minutes."""
+    attempts: list[float] = []
+
+    def run() -> RunResult:
+        attempts.append(time.monotonic())
+        return RetryLater(120.0)
+
+    job = SyncJob(run, interval_seconds=3600, nudge_seconds=0.05,
+                  backoff=Backoff(base_seconds=1.0, cap_seconds=1.0, rng=random.Random(3)))
+    job.start()
+    try:
+        assert wait_until(lambda: job.failures == 1)
+        assert wait_until(lambda: job.next_run is not None
+                          and job.next_run > datetime.now(UTC) + timedelta(seconds=100))
+        assert job.next_run is not None
+        assert job.next_run < datetime.now(UTC) + timedelta(seconds=121)
+        assert len(attempts) == 1
     finally:
         job.stop()

@@ -30,6 +30,7 @@ class Parent:
     status: int = 200
     body: bytes = FRAME
     content_type: str = CONTENT_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
     received: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
@@ -43,7 +44,8 @@ def parent() -> Iterator[Parent]:
     @app.post("/<path:path>")
     def answer(path: str) -> Response:
         state.received.append((request.path, request.content_type or "", request.get_data()))
-        return Response(state.body, status=state.status, content_type=state.content_type)
+        return Response(state.body, status=state.status, content_type=state.content_type,
+                        headers=state.headers)
 
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
@@ -83,8 +85,25 @@ def test_a_json_error_becomes_a_transport_error(parent: Parent) -> None:
     parent.body = b'{"error": {"code": "not_enrolled", "message": "not enrolled yet"}}'
     parent.content_type = "application/json"
 
-    with pytest.raises(TransportError, match=r"^HTTP 503: .*not_enrolled"):
+    with pytest.raises(TransportError, match=r"^HTTP 503: .*not_enrolled") as raised:
         http_transport()(parent.url, b"request")
+    assert raised.value.retry_after is None
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("30", 30.0), (" 5 ", 5.0),
+                                                  ("99999999", 3600.0), ("soon", None)])
+def test_a_parents_retry_after_travels_with_the_error(parent: Parent, header: str,
+                                                      seconds: float | None) -> None:
+    """A hub whose database is out of reach answers 503 with ``Retry-After``: the node
+    learns how long to wait (capped at an hour; a value it cannot read is no value)."""
+    parent.status = 503
+    parent.body = b'{"error": {"code": "unavailable", "message": "retry soon"}}'
+    parent.content_type = "application/json"
+    parent.headers = {"Retry-After": header}
+
+    with pytest.raises(TransportError) as raised:
+        http_transport()(parent.url, b"request")
+    assert raised.value.retry_after == seconds
 
 
 def test_an_unreachable_parent_becomes_a_transport_error(closed_port: int) -> None:
