@@ -85,7 +85,8 @@ def create_app(settings: NodeSettings) -> Flask:
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(
         exchange_blueprint(db_session.get_session, lambda: services().sync_site,
-                           lambda: services().clock())
+                           lambda: services().clock(),
+                           events_from_below=lambda: services().nudge_sync())
     )
     app.register_blueprint(
         blob_blueprint(db_session.get_session, lambda: services().sync_site,

@@ -18,20 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from node.sync_result import RetryLater, RunResult
+
 LOG = logging.getLogger("sanji.node.sync")
 JOB_ID = "sync"
-
-
-@dataclass(frozen=True, slots=True)
-class RetryLater:
-    """A failed run whose parent said when to come back (``Retry-After``): the next try
-    waits at least ``seconds``, and longer if the backoff says so."""
-
-    seconds: float
-
-
-RunResult = bool | RetryLater
-"""True when the parent answered; False or :class:`RetryLater` when it did not."""
 
 
 @dataclass

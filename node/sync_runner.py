@@ -8,6 +8,7 @@ import logging
 from flask import Flask
 
 from node.db_session import app_session
+from node.sync_result import RetryLater, RunResult
 from shared.exchange.child import SyncOutcome, sync_until_quiet
 from shared.exchange.transport import frame_session, http_transport
 
@@ -35,7 +36,12 @@ def sync_app(app: Flask, max_rounds: int = 50) -> list[SyncOutcome]:
     return outcomes
 
 
-def job_run(app: Flask) -> bool:
-    """One scheduled run: True when the parent answered (the backoff resets)."""
+def job_run(app: Flask) -> RunResult:
+    """One scheduled run: True when the parent answered (the backoff resets); when it asked
+    to be left alone for a while (``Retry-After``), how long."""
     outcomes = sync_app(app)
-    return bool(outcomes) and outcomes[-1].ok
+    if outcomes and outcomes[-1].ok:
+        return True
+    if outcomes and outcomes[-1].retry_after is not None:
+        return RetryLater(outcomes[-1].retry_after)
+    return False

@@ -16,7 +16,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from shared.exchange.account_events import account_destination
-from shared.exchange.scans import BlobPlan, apply_wants, blobs_to_move, note_blobs, plan_blobs
+from shared.exchange.scans import (
+    BlobPlan,
+    apply_wants,
+    blobs_to_move,
+    note_blobs,
+    paced_budget,
+    plan_blobs,
+)
 from shared.exchange.site import DOWN_LIMIT, LOG, SyncSite, blob_store_of
 from shared.exchange.status import record_status
 from shared.exchange.transport import Transport, TransportError
@@ -61,6 +68,8 @@ class SyncOutcome:
     """Scan bytes sent up in chunks (part of ``bytes_up``)."""
     refused: str | None = None
     """The code of the parent's refusal, when it refused the request."""
+    retry_after: float | None = None
+    """Seconds the parent asked the child to wait (``Retry-After`` of a 503)."""
 
 
 LEGACY_DOWN_LIMIT = 500
@@ -110,7 +119,10 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
               if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
     blobs = blob_store_of(session, site)
-    plan = plan_blobs(session, blobs, site.blob_settings) if blobs is not None else BlobPlan()
+    # scans take a few seconds of the line per exchange: events never wait behind them
+    plan = (plan_blobs(session, blobs, site.blob_settings,
+                       paced_budget(session, site.blob_settings))
+            if blobs is not None else BlobPlan())
     session.rollback()  # no transaction stays open across the round trip
     for _ in range(16):
         ex = ChildExchange(key=site.key, keyring=ring, link=link,
@@ -130,23 +142,28 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         data = transport(site.parent_url, out.data)
     except TransportError as exc:
         save_parent_link(session, ex.failed())
-        record_status(session, clock(), ok=False, error=str(exc), reachable=False)
+        # the request may have crossed the line (or part of it): its bytes count
+        record_status(session, clock(), ok=False, error=str(exc), reachable=False,
+                      bytes_up=len(out.data))
         session.commit()
-        return SyncOutcome(ok=False, bytes_up=len(out.data), error=str(exc))
+        return SyncOutcome(ok=False, bytes_up=len(out.data), error=str(exc),
+                           retry_after=exc.retry_after)
     now = clock()
     try:
         result = _read_answer(session, ex, data, now)
     except ProtocolError as err:
         save_parent_link(session, ex.link)
         message = f"{err.code}: {err.field}: {err.reason}"
-        record_status(session, now, ok=False, error=message, reachable=True)
+        record_status(session, now, ok=False, error=message, reachable=True,
+                      bytes_up=len(out.data), bytes_down=len(data))
         session.commit()
         return SyncOutcome(ok=False, bytes_up=len(out.data), bytes_down=len(data),
                            error=message)
     if isinstance(result, Refused):
         save_parent_link(session, result.link)
         message = f"refused: {result.code}: {result.error.reason}"
-        record_status(session, now, ok=False, error=message, reachable=True)
+        record_status(session, now, ok=False, error=message, reachable=True,
+                      bytes_up=len(out.data), bytes_down=len(data))
         session.commit()
         return SyncOutcome(ok=False, bytes_up=len(out.data), bytes_down=len(data),
                            error=message, refused=result.code)

@@ -47,10 +47,12 @@ from sync_protocol.times import to_ms
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What the HTTP layer sends back: status and the frame."""
+    """What the HTTP layer sends back: status and the frame; ``stored``: how many new
+    events from below the answer's transaction committed (a relay then sends them on)."""
 
     status: int
     data: bytes
+    stored: int = 0
 
 
 def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -> Answer:
@@ -116,7 +118,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     session.commit()  # chunks were flushed to disk before: the wants below are durable
     return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching,
                                   blob_wants=wants, down_more=down_more,
-                                  case_keys=opened.get))
+                                  case_keys=opened.get), stored=len(stored))
 
 
 def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]

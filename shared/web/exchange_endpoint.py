@@ -25,7 +25,10 @@ def exchange_blueprint(
     get_session: Callable[[], Session],
     get_site: Callable[[], SyncSite],
     clock: Callable[[], datetime],
+    events_from_below: Callable[[], None] | None = None,
 ) -> Blueprint:
+    """``events_from_below`` runs after an answer that stored new events from a child: a
+    relay's sync job sends them on at once instead of at its next interval."""
     bp = Blueprint("sync_exchange", __name__)
 
     @bp.post(EXCHANGE_PATH)
@@ -38,6 +41,8 @@ def exchange_blueprint(
             return error_response(413, "too_large", f"a frame is at most {MAX_FRAME} bytes")
         data = request.get_data(cache=False)
         answer = answer_child(get_session(), site, data, clock())
+        if answer.stored and events_from_below is not None:
+            events_from_below()
         if answer.data[:1] == b"{":
             return Response(answer.data, status=answer.status, mimetype="application/json")
         return Response(answer.data, status=answer.status, mimetype=CONTENT_TYPE)

@@ -7,7 +7,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from node.sync_job import Backoff, RetryLater, RunResult, SyncJob
+from node.sync_job import Backoff, SyncJob
+from node.sync_result import RetryLater, RunResult
 
 
 def test_backoff_grows_to_its_cap_and_jitters_within_the_upper_half() -> None:

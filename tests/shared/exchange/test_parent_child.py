@@ -19,19 +19,21 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from flask import Flask
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared.exchange.child import SyncOutcome, sync_until_quiet, sync_with_parent
 from shared.exchange.parent import Answer, answer_child
-from shared.exchange.site import BlobSettings, SyncSite
-from shared.exchange.status import child_ack
+from shared.exchange.site import CONTENT_TYPE, EXCHANGE_PATH, BlobSettings, SyncSite
+from shared.exchange.status import child_ack, sync_status
 from shared.exchange.transport import TransportError
 from shared.exchange.tree import send_down
 from shared.storage import sync_store as store
 from shared.storage.db import Base, make_engine
 from shared.storage.link_state import load_parent_link, save_parent_link
+from shared.web.exchange_endpoint import exchange_blueprint
 from sync_protocol import (
     Certificate,
     Event,
@@ -286,10 +288,13 @@ def test_events_arrive_once_and_leave_the_outbox_only_after_the_parent_stored_th
     assert tree.hub.held(TOWNSHIP) == keys(registered)
     assert sorted(township.hooks.acked) == sorted({e.case_id for e in registered})
 
+    assert tree.wire.answers[-1].stored == 3
+
     again = tree.sync(township)  # nothing new: nothing sent, nothing seen twice
     assert again.ok and again.sent == 0
     assert tree.hub.hooks.events == keys(registered)
     assert tree.hub.held(TOWNSHIP) == keys(registered)
+    assert tree.wire.answers[-1].stored == 0
 
 
 def test_a_request_replayed_byte_for_byte_stores_nothing_twice(tree: Tree) -> None:
@@ -442,6 +447,58 @@ def test_sync_until_quiet_stops_at_the_first_failure(sqlite_tree: Tree) -> None:
     assert tree.wire.calls == 2  # no third try after the failure
     assert tree.hub.hooks.events == keys(registered[:10])
     assert township.pending_up() == 35
+
+
+def test_a_parent_that_asks_to_wait_is_left_alone_and_the_bytes_still_count(
+        sqlite_tree: Tree) -> None:
+    """A hub whose database is out of reach answers 503 with ``Retry-After``: the outcome
+    carries the wait for the sync job, and the request's bytes count in the status, as
+    they crossed the line."""
+    tree = sqlite_tree
+    township = tree.add(TOWNSHIP, HUB, "township")
+    township.register(3, tree.clock)
+
+    def busy(url: str, data: bytes) -> bytes:
+        raise TransportError("HTTP 503: database unavailable", retry_after=30.0)
+
+    with township.session() as session:
+        before = sync_status(session, township.site)["bytes_up"]
+        outcome = sync_with_parent(session, township.site, busy, tree.clock)
+        after = sync_status(session, township.site)["bytes_up"]
+
+    assert not outcome.ok and outcome.retry_after == 30.0
+    assert outcome.bytes_up > 0
+    assert after == before + outcome.bytes_up  # type: ignore[operator]
+    assert township.pending_up() == 3
+
+
+def test_the_exchange_endpoint_tells_a_relay_when_events_came_from_below(
+        sqlite_tree: Tree) -> None:
+    """A township's sync job is nudged when a village's events were stored, so they go on
+    to the hub at once and not at the job's next interval; an exchange that stored nothing
+    new nudges nothing."""
+    tree = sqlite_tree
+    township = tree.add(TOWNSHIP, HUB, "township")
+    township.register(2, tree.clock)
+    nudged: list[int] = []
+    app = Flask(__name__)
+    with tree.hub.session() as hub_session:
+        app.register_blueprint(exchange_blueprint(
+            lambda: hub_session, lambda: tree.hub.site, tree.clock,
+            events_from_below=lambda: nudged.append(1)))
+        client = app.test_client()
+
+        def post(url: str, data: bytes) -> bytes:
+            reply = client.post(EXCHANGE_PATH, data=data, content_type=CONTENT_TYPE)
+            return reply.get_data()
+
+        with township.session() as session:
+            first = sync_with_parent(session, township.site, post, tree.clock)
+            assert first.ok and first.sent == 2
+            assert nudged == [1]
+            second = sync_with_parent(session, township.site, post, tree.clock)
+            assert second.ok and second.sent == 0
+            assert nudged == [1]
 
 
 # -- a relay ---------------------------------------------------------------------------------------
