@@ -23,6 +23,7 @@ from shared.exchange.scans import (
     note_blobs,
     paced_budget,
     plan_blobs,
+    reoffer_after_restore,
 )
 from shared.exchange.site import DOWN_LIMIT, LOG, SyncSite, blob_store_of
 from shared.exchange.status import record_status
@@ -186,6 +187,8 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         blob_more = (owed > 0 or progressed) and blobs_to_move(session, blobs)
     if result.complete:
         store.reopen_above(session, result.watermarks)
+        if blobs is not None and reoffer_after_restore(session) > 0:
+            blob_more = True
     stored = store.store_received_many(session, site.sealer, result.new_events, up=False,
                                        now_ms=now_ms)
     # an account copy goes on to the account's site, any other event to the case's origin

@@ -232,6 +232,20 @@ def plan_blobs(session: Session, blobs: BlobStore, settings: BlobSettings,
     return plan
 
 
+def reoffer_after_restore(session: Session) -> int:
+    """A parent restored from a backup may have lost scans it held whole while still
+    holding their events (the backup was taken mid-transfer): nothing would ever send
+    them again. After a complete answer (the parent's epoch changed) every scan this site
+    counted as delivered is offered again; the parent wants only what it lacks, so a scan
+    it still holds costs one offer (~40 B). Returns how many were re-opened."""
+    done = store.blob_records(session, store.BLOB_DONE)
+    for record in done:
+        record.state = store.BLOB_OWED
+        record.want = None
+        store.save_blob_record(session, record)
+    return len(done)
+
+
 def apply_wants(session: Session, plan: BlobPlan, wants: Sequence[BlobWant],
                 now_ms: int) -> bool:
     """The child's side after the answer: a blob the request named and the parent does not
