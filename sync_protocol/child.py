@@ -28,7 +28,7 @@ from sync_protocol.batching import START_BATCH, adapt, select_runs
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobWant
 from sync_protocol.clock import corrected, learn_offset
 from sync_protocol.columns import CaseKeys
-from sync_protocol.compression import Codec, ZstdDictionary
+from sync_protocol.compression import HISTORY_MAX_BODY, Codec, ZstdDictionary
 from sync_protocol.credentials import Credential, credential_from_wire
 from sync_protocol.down_batch import DownRun, decode_down_batch
 from sync_protocol.errors import (
@@ -43,7 +43,7 @@ from sync_protocol.errors import (
     error_for_code,
 )
 from sync_protocol.events import ChainHead, Event, EventKey, chained_event
-from sync_protocol.features import CASE_REFS, CHILD_DEFAULT
+from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, LINK_HISTORY
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import MAX_FRAME, Kind, decode_frame, encode_frame, frame_digest
 from sync_protocol.keyring import KeyRing
@@ -100,6 +100,10 @@ class OutgoingRequest:
     sent: tuple[EventKey, ...]
     """Every event in the batch (acked only when a response's watermarks say so)."""
     digest: bytes
+    body: bytes = b""
+    """The request body before compression: the link's history once the parent stored it."""
+    dictionary_id: int = 0
+    """The history dictionary the frame was compressed with (0: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +164,8 @@ class ChildExchange:
                  own_credentials: Sequence[Credential] = (),
                  dictionaries: Mapping[int, ZstdDictionary] | None = None,
                  codec: Codec = Codec.ZSTD, dictionary: ZstdDictionary | None = None,
-                 max_frame: int = MAX_FRAME, features: Sequence[int] = CHILD_DEFAULT) -> None:
+                 max_frame: int = MAX_FRAME, features: Sequence[int] = CHILD_DEFAULT,
+                 history: ZstdDictionary | None = None) -> None:
         if key.site != link.site:
             raise LocalProtocolError("key", "the key is not this site's")
         self.key = key
@@ -173,6 +178,10 @@ class ChildExchange:
         self.codec = codec
         self.dictionary = dictionary
         self.max_frame = max_frame
+        self.history = history
+        """The link's history (:func:`history_dictionary` of the last request that carried
+        events and was answered): used when the parent reads ``LINK_HISTORY`` and it makes
+        the frame smaller."""
         self.features = tuple(sorted(set(features)))
         """The features this child reads, sent as request key 14 (empty: none, as last
         year's child). Add ``SPARSE_SIGNATURES`` only on a site that relays to no child."""
@@ -215,12 +224,20 @@ class ChildExchange:
         )
         data = encode_frame(Kind.REQUEST, body, self.key, codec=self.codec,
                             dictionary=self.dictionary if self.codec is Codec.ZSTD_DICT else None)
+        used = self.dictionary.dict_id if self.codec is Codec.ZSTD_DICT and self.dictionary else 0
+        history = self.history if LINK_HISTORY in self.link.parent_reads else None
+        if history is not None and len(body) <= HISTORY_MAX_BODY:
+            against = encode_frame(Kind.REQUEST, body, self.key, codec=Codec.ZSTD_DICT,
+                                   dictionary=history)
+            if len(against) < len(data):
+                data, used = against, history.dict_id
         if len(data) > self.max_frame:
             raise LocalProtocolError("batch", "request exceeds the frame limit; lower the batch")
         self._machine.fire(Input.SEND_REQUEST)
         self._sent_local = now
         self._digest = frame_digest(data)
-        return OutgoingRequest(data, tuple(e.key for run in runs for e in run), self._digest)
+        return OutgoingRequest(data, tuple(e.key for run in runs for e in run), self._digest,
+                               body, used)
 
     # -- receiving ----------------------------------------------------------------
     def _hop_public(self, key_id: bytes) -> Ed25519PublicKey:

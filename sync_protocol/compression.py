@@ -7,6 +7,7 @@ that bound and is refused as ``TooLarge``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import zlib
@@ -43,6 +44,12 @@ class ZstdDictionary:
 
     dict_id: int
     data: bytes
+    raw: bool = False
+    """Raw content (a link's history), not a trained dictionary."""
+
+    def zstd(self) -> zstandard.ZstdCompressionDict:
+        kind = zstandard.DICT_TYPE_RAWCONTENT if self.raw else zstandard.DICT_TYPE_AUTO
+        return zstandard.ZstdCompressionDict(self.data, dict_type=kind)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ZstdDictionary:
@@ -50,6 +57,24 @@ class ZstdDictionary:
         if zd.dict_id() == 0:
             raise LocalProtocolError("dictionary", "not a trained zstd dictionary")
         return cls(zd.dict_id(), data)
+
+
+HISTORY_BYTES = 256 * 1024
+"""A history dictionary is the last this many bytes of a request body."""
+HISTORY_MAX_BODY = 64 * 1024
+"""Bodies above this are compressed plainly: they carry their own context, and a second
+level-19 pass over them would cost the sender for a few bytes."""
+
+
+def history_dictionary(body: bytes) -> ZstdDictionary:
+    """The raw-content zstd dictionary made of an earlier request body on the same link.
+
+    Its id is the first 4 bytes of SHA-256 of the dictionary bytes (big-endian; 1 instead
+    of 0, which names no dictionary); both sides compute it from the bytes they hold, so a
+    child and a parent that disagree find out from the id, never from a wrong body."""
+    data = body[-HISTORY_BYTES:]
+    dict_id = int.from_bytes(hashlib.sha256(data).digest()[:4], "big") or 1
+    return ZstdDictionary(dict_id, data, raw=True)
 
 
 def train_dictionary(samples: Iterable[bytes], size: int = 16_384) -> ZstdDictionary:
@@ -88,8 +113,7 @@ def _compressor(level: int, dictionary: ZstdDictionary | None) -> zstandard.Zstd
     if compressor is None:
         if len(held) > 16:
             held.clear()
-        zd = (zstandard.ZstdCompressionDict(dictionary.data)
-              if dictionary is not None else None)
+        zd = dictionary.zstd() if dictionary is not None else None
         compressor = zstandard.ZstdCompressor(level=level, dict_data=zd)
         held[key] = compressor
     return compressor
@@ -139,5 +163,5 @@ def _decompressor(codec: int, dict_id: int,
     if known is None:
         raise Malformed("frame.dictionary", f"unknown dictionary {dict_id}")
     return zstandard.ZstdDecompressor(
-        dict_data=zstandard.ZstdCompressionDict(known.data), max_window_size=MAX_WINDOW
+        dict_data=known.zstd(), max_window_size=MAX_WINDOW
     )

@@ -22,6 +22,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobWant
+from sync_protocol.canonical import encode
 from sync_protocol.clock import WINDOW_MS, NonceCache, check_window
 from sync_protocol.columns import CaseKeys
 from sync_protocol.compression import LARGE_BODY, Codec, ZstdDictionary
@@ -103,6 +104,9 @@ class IncomingRequest:
     digest: bytes
     features: tuple[int, ...] = ()
     """What the child reads (request key 14): ``respond`` uses it; empty for last year's."""
+    history: bytes | None = None
+    """The request body (canonical CBOR) when it carried a batch: the link's history from
+    now on (keep the last two per child; :func:`history_dictionary`)."""
 
 
 def request_sender(data: bytes, keyring: KeyRing, *,
@@ -249,6 +253,7 @@ class ParentExchange:
             blob_offers=body.blob_offers, blob_chunks=body.blob_chunks,
             releases_known=dict(body.releases_known), digest=frame.digest,
             features=body.features,
+            history=encode(frame.body) if body.groups else None,
         )
         self._machine.fire(Input.RECEIVE_REQUEST)
         return self._incoming

@@ -47,6 +47,7 @@ from sync_protocol import (
     Refused,
 )
 from sync_protocol.batching import MIN_BATCH
+from sync_protocol.compression import ZstdDictionary, history_dictionary
 from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, SPARSE_SIGNATURES
 from sync_protocol.times import to_ms
 
@@ -119,6 +120,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     opened = (store.opening_keys(session, {e.case_id for e in pending})
               if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
+    history = _history(session)
     blobs = blob_store_of(session, site)
     # scans take a few seconds of the line per exchange: events never wait behind them
     plan = (plan_blobs(session, blobs, site.blob_settings,
@@ -127,7 +129,8 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     session.rollback()  # no transaction stays open across the round trip
     for _ in range(16):
         ex = ChildExchange(key=site.key, keyring=ring, link=link,
-                           own_credentials=site.own_credentials, features=features)
+                           own_credentials=site.own_credentials, features=features,
+                           history=history)
         try:
             out = ex.request(clock(), pending=() if hello else pending, credentials=forward,
                              blob_offers=plan.offers, blob_chunks=plan.chunks,
@@ -154,6 +157,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         result = _read_answer(session, ex, data, now)
     except ProtocolError as err:
         save_parent_link(session, ex.link)
+        _forget_history_if_used(session, out.dictionary_id)
         message = f"{err.code}: {err.field}: {err.reason}"
         record_status(session, now, ok=False, error=message, reachable=True,
                       bytes_up=len(out.data), bytes_down=len(data))
@@ -162,6 +166,9 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
                            error=message)
     if isinstance(result, Refused):
         save_parent_link(session, result.link)
+        # the parent may not hold the history the request was compressed against (two lost
+        # answers, a restore): the next request goes plainly and starts a new history
+        _forget_history_if_used(session, out.dictionary_id)
         message = f"refused: {result.code}: {result.error.reason}"
         record_status(session, now, ok=False, error=message, reachable=True,
                       bytes_up=len(out.data), bytes_down=len(data))
@@ -205,6 +212,8 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     site.hooks.releases_arrived(session, result.releases, now)
     site.hooks.cases_acked(session, acked_cases, now)
     save_parent_link(session, ex.stored())
+    if out.sent:  # the parent keeps this body too (a request that carried a batch)
+        store.write_state(session, HISTORY_KEY, history_dictionary(out.body).data)
     down_more = (result.down_more if result.down_more is not None
                  else result.down_items >= min(DOWN_LIMIT, LEGACY_DOWN_LIMIT))
     more = len(out.sent) < len(pending) or len(pending) == limit or down_more or blob_more
@@ -237,6 +246,20 @@ def _held(session: Session, key: EventKey) -> bool:
         loaded = chains[chain] = (
             key.seq, store.held_seqs(session, key.origin, key.epoch, key.seq))
     return key.seq in loaded[1]
+
+
+HISTORY_KEY = "link_history"
+"""The body of the last request with a batch the parent answered: the link's history."""
+
+
+def _history(session: Session) -> ZstdDictionary | None:
+    data = store.read_state(session, HISTORY_KEY)
+    return history_dictionary(data) if data else None
+
+
+def _forget_history_if_used(session: Session, dictionary_id: int) -> None:
+    if dictionary_id:
+        store.write_state(session, HISTORY_KEY, b"")
 
 
 def _read_answer(session: Session, ex: ChildExchange, data: bytes,

@@ -39,7 +39,7 @@ from sync_protocol import (
     issue_receipt,
     request_sender,
 )
-from sync_protocol.compression import ZSTD_LEVEL_LARGE
+from sync_protocol.compression import ZSTD_LEVEL_LARGE, ZstdDictionary, history_dictionary
 from sync_protocol.credentials import credential_from_wire
 from sync_protocol.features import CASE_REFS
 from sync_protocol.times import to_ms
@@ -55,6 +55,17 @@ class Answer:
     stored: int = 0
 
 
+def history_key(child: str) -> str:
+    return f"link_history:{child}"
+
+
+def held_histories(session: Session, child: str) -> list[ZstdDictionary]:
+    """The bodies of the child's last two requests with a batch that this site answered:
+    the child compresses against the newer, or the older when that answer was lost."""
+    data = store.read_state(session, history_key(child))
+    return [history_dictionary(bytes(b)) for b in cbor2.loads(data)] if data else []
+
+
 def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -> Answer:
     """Verify, store and answer one request from a child; commits before answering."""
     ring = store.build_keyring(session, site.hub_site, site.hub_public_raw)
@@ -63,9 +74,11 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     except ProtocolError as err:
         return Answer(err.http_status, _refusal_json(err))
     link = load_child_link(session, sender, lock=True)
+    history = held_histories(session, sender)
     ex = ParentExchange(key=site.key, keyring=ring, link=link, epoch=site.epoch,
                         own_credentials=site.own_credentials,
-                        large_level=ZSTD_LEVEL_LARGE if site.is_root else None)
+                        large_level=ZSTD_LEVEL_LARGE if site.is_root else None,
+                        dictionaries={d.dict_id: d for d in history})
     try:
         incoming = ex.receive(data, now)
     except ProtocolError as err:
@@ -104,6 +117,9 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
             "wire_version": WIRE_VERSION, "releases_known": dict(incoming.releases_known),
         }).encode(),
         f"child_ack:{sender}": cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]),
+        **({history_key(sender): cbor2.dumps(
+            [d.data for d in history[-1:]] + [history_dictionary(incoming.history).data])}
+           if incoming.history is not None else {}),
     })
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT + 1)
     down_more = len(down) > DOWN_LIMIT

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,9 +34,12 @@ from sync_protocol import (
 )
 from sync_protocol.canonical import encode
 from sync_protocol.columns import decode_batch, encode_batch
-from sync_protocol.features import CASE_REFS, DOWN_BATCH, SPARSE_SIGNATURES
-from sync_protocol.framing import Kind, encode_frame, peek_frame
+from sync_protocol.compression import Codec, history_dictionary
+from sync_protocol.errors import Malformed, TooLarge
+from sync_protocol.features import CASE_REFS, DOWN_BATCH, LINK_HISTORY, SPARSE_SIGNATURES
+from sync_protocol.framing import Kind, encode_frame, peek_frame, uvarint
 from sync_protocol.keys import SiteKey
+from sync_protocol.statements import FRAME
 from tests.sync_protocol.conftest import TOWNSHIP, VILLAGE, Link, make_link
 from tests.sync_protocol.tree import HUB, T0, Tree
 
@@ -436,3 +440,50 @@ def test_a_refusal_from_last_years_parent_makes_the_child_forget_what_it_read(
         old.receive(out.data, NOW)
     refused = child.receive(old.refuse(err.value, NOW), NOW + timedelta(hours=2))
     assert isinstance(refused, Refused) and refused.link.parent_reads == ()
+
+
+def test_the_links_history_is_used_only_with_a_parent_that_reads_it(link: Link) -> None:
+    """A request is compressed against the link's history only toward a parent listing
+    ``LINK_HISTORY``; a parent holding that history opens it, one without refuses it as
+    ``malformed`` before anything is applied."""
+    earlier = registrations(link, 40)
+    history = history_dictionary(ChildExchange(
+        key=link.tree.keys[VILLAGE], keyring=link.child_ring, link=link.parent_link,
+        features=ALL).request(NOW, pending=earlier).body)
+    cases = registrations(link, 3)
+    old_parent = replace(link.parent_link, parent_reads=ALL)
+    assert LINK_HISTORY not in ALL
+    out = ChildExchange(key=link.tree.keys[VILLAGE], keyring=link.child_ring, link=old_parent,
+                        features=ALL, history=history).request(NOW, pending=cases)
+    assert out.data[4] == Codec.ZSTD and out.dictionary_id == 0
+    new_parent = replace(link.parent_link, parent_reads=(*ALL, LINK_HISTORY))
+    out = ChildExchange(key=link.tree.keys[VILLAGE], keyring=link.child_ring, link=new_parent,
+                        features=ALL, history=history).request(NOW, pending=cases)
+    assert out.data[4] == Codec.ZSTD_DICT and out.dictionary_id == history.dict_id
+    with pytest.raises(Malformed):
+        make_link(link.tree).parent().receive(out.data, NOW)
+    holding = ParentExchange(key=link.tree.keys[TOWNSHIP], keyring=link.parent_ring,
+                             link=link.child_link, epoch=1,
+                             dictionaries={history.dict_id: history})
+    incoming = holding.receive(out.data, NOW)
+    assert [e.hash for e in incoming.new_events] == [e.hash for e in cases]
+
+
+def test_a_bomb_against_the_links_history_costs_no_more_than_its_declared_length(
+        link: Link) -> None:
+    """Decompressing against a history dictionary keeps the bounds of every codec: at most
+    the declared length (one byte more is ``too_large``), and never above 32 MiB."""
+
+    history = history_dictionary(b"\x00" * 4096)
+    bomb = zstandard.ZstdCompressor(level=3, dict_data=history.zstd()).compress(
+        b"\x00" * (64 << 20))
+    assert len(bomb) < 200_000
+    key = link.tree.keys[VILLAGE]
+    parent = ParentExchange(key=link.tree.keys[TOWNSHIP], keyring=link.parent_ring,
+                            link=link.child_link, epoch=1,
+                            dictionaries={history.dict_id: history})
+    for declared in (1000, 64 << 20):
+        signed = (b"SJ" + bytes([1, Kind.REQUEST, Codec.ZSTD_DICT])
+                  + history.dict_id.to_bytes(4, "big") + uvarint(declared) + key.key_id + bomb)
+        with pytest.raises(TooLarge):
+            parent.receive(signed + key.sign(FRAME + signed).value, NOW)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.exchange.child import reads, sync_until_quiet
+from shared.exchange.parent import held_histories
 from shared.exchange.site import SyncSite
 from shared.exchange.tree import send_all_down
 from shared.storage import sync_store as store
@@ -71,8 +72,14 @@ def register_derived(place: Place, n: int, first_seq: int, tree: Tree) -> list[E
     return events
 
 
-def body(data: bytes) -> dict[Any, Any]:
-    value = peek_frame(data, dictionaries={}).open()
+def body(data: bytes, parent: Place | None = None, child: str = VILLAGE) -> dict[Any, Any]:
+    """A frame's body; a request compressed against the link's history is opened with the
+    histories ``parent`` keeps for ``child``."""
+    known: dict[int, Any] = {}
+    if parent is not None:
+        with parent.session() as session:
+            known = {d.dict_id: d for d in held_histories(session, child)}
+    value = peek_frame(data, dictionaries=known).open()
     assert isinstance(value, dict)
     return value
 
@@ -95,7 +102,7 @@ def test_a_village_backlog_and_its_answers_take_one_request(sqlite_tree: Tree) -
         assert sync_until_quiet(session, village.site, tree.wire, tree.clock)[-1].ok
         assert reads(session, village.site) == (DOWN_BATCH, CASE_REFS, SPARSE_SIGNATURES)
         assert load_parent_link(session, site=VILLAGE, parent=TOWNSHIP,
-                                epoch=1).parent_reads == (1, 2, 3)
+                                epoch=1).parent_reads == (1, 2, 3, 4)
     calls = tree.wire.calls
     registered = register_derived(village, 400, 2, tree)
 
@@ -104,7 +111,8 @@ def test_a_village_backlog_and_its_answers_take_one_request(sqlite_tree: Tree) -
 
     assert tree.wire.calls == calls + 1  # everything fit: no second request
     assert [(o.ok, o.sent, o.received, o.more) for o in outcomes] == [(True, 400, 800, False)]
-    request, answer = body(tree.wire.requests[-1]), body(tree.wire.answers[-1].data)
+    request = body(tree.wire.requests[-1], township)
+    answer = body(tree.wire.answers[-1].data)
     assert request[14] == [1, 2, 3]
     assert request[7][6] == [None] * 400  # every case named by its own registration
     assert 13 in answer and 8 not in answer and answer[14] is False
@@ -175,5 +183,5 @@ def test_a_fresh_link_learns_what_the_parent_reads_before_a_large_backlog(
         (True, 0, 0, True), (True, 100, 200, False)]
     first, second = (body(r) for r in tree.wire.requests)
     assert 7 not in first and second[7][6] == [None] * 100
-    assert body(tree.wire.answers[0].data)[12] == [1, 2, 3]
+    assert body(tree.wire.answers[0].data)[12] == [1, 2, 3, 4]
     assert village.pending_up() == 0
