@@ -195,6 +195,8 @@ def paced_budget(session: Session, settings: BlobSettings) -> int:
     Events never wait behind scans: a registration made while a scan moves goes up with
     the next exchange, so no exchange may hold the line for long. Before the rate is known
     the first request carries ``FIRST_SCAN_BYTES`` (4 s at 64 kbit/s)."""
+    if not settings.paced:
+        return settings.budget
     rate = link_rate(session)
     paced = FIRST_SCAN_BYTES if rate is None else int(rate * SCAN_SECONDS)
     return max(1, min(settings.budget, max(MIN_SCAN_BYTES, paced)))

@@ -97,6 +97,9 @@ class BlobSettings:
     budget: int = BLOB_BUDGET
     chunk_size: int = CHUNK_SIZE
     max_offers: int = 64
+    paced: bool = True
+    """Requests carry about 4 s of the measured line (``scans.paced_budget``); a budget the
+    operator set in ``SANJI_SYNC_BLOB_BUDGET`` is taken as it is."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BlobSettings:
@@ -111,7 +114,7 @@ class BlobSettings:
             LOG.warning("blob budget ignored", extra={"fields": {
                 "variable": BLOB_BUDGET_ENV, "value": raw[:40], "using": BLOB_BUDGET}})
             return cls()
-        return cls(budget=max(1, min(budget, MAX_BLOB_BUDGET)))
+        return cls(budget=max(1, min(budget, MAX_BLOB_BUDGET)), paced=False)
 
 
 @dataclass

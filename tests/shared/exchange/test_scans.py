@@ -205,6 +205,8 @@ def test_scans_take_a_few_seconds_of_the_link_per_exchange(
                   bytes_down=0, seconds=1.0)
     assert paced_budget(child, settings) == settings.budget
     assert paced_budget(child, BlobSettings(budget=50_000)) == 50_000
+    # a budget the operator set is taken as it is, paced or not
+    assert paced_budget(child, BlobSettings.from_env({"SANJI_SYNC_BLOB_BUDGET": "3000"})) == 3000
     for _ in range(30):
         record_status(child, now, ok=True, error=None, reachable=True, bytes_up=20_000,
                       bytes_down=0, seconds=200.0)
