@@ -180,11 +180,12 @@ class ChildExchange:
         self.max_frame = max_frame
         self.history = history
         """The link's history (:func:`history_dictionary` of the last request that carried
-        events and was answered): used when the parent reads ``LINK_HISTORY`` and it makes
+        events and was answered): used when both sides list ``LINK_HISTORY`` and it makes
         the frame smaller."""
         self.features = tuple(sorted(set(features)))
-        """The features this child reads, sent as request key 14 (empty: none, as last
-        year's child). Add ``SPARSE_SIGNATURES`` only on a site that relays to no child."""
+        """The features this child reads (and ``LINK_HISTORY``: it sends), request key 14
+        (empty: none, as last year's child). Add ``SPARSE_SIGNATURES`` only on a site that
+        relays to no child."""
         self._machine = Machine(CHILD_TRANSITIONS)
         self._sent_local: datetime | None = None
         self._digest = b""
@@ -225,7 +226,8 @@ class ChildExchange:
         data = encode_frame(Kind.REQUEST, body, self.key, codec=self.codec,
                             dictionary=self.dictionary if self.codec is Codec.ZSTD_DICT else None)
         used = self.dictionary.dict_id if self.codec is Codec.ZSTD_DICT and self.dictionary else 0
-        history = self.history if LINK_HISTORY in self.link.parent_reads else None
+        history = (self.history if LINK_HISTORY in self.link.parent_reads
+                   and LINK_HISTORY in self.features else None)
         if history is not None and len(body) <= HISTORY_MAX_BODY:
             against = encode_frame(Kind.REQUEST, body, self.key, codec=Codec.ZSTD_DICT,
                                    dictionary=history)

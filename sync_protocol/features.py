@@ -19,13 +19,14 @@ CASE_REFS = 3
 """Case ids may travel as derivation refs (``null`` or ``[origin, epoch, seq]``)."""
 
 LINK_HISTORY = 4
-"""The parent reads requests compressed against the link's history: codec 2 with, as a
-raw-content zstd dictionary, the body of one of the child's last two requests that carried
-events (:func:`sync_protocol.compression.history_dictionary`)."""
+"""Listed by a parent: it reads requests compressed against the link's history (codec 2
+with, as a raw-content zstd dictionary, the body of one of the child's last two requests
+that carried events, :func:`sync_protocol.compression.history_dictionary`). Listed by a
+child: it sends such requests, so the parent keeps its history (for no one else)."""
 
 KNOWN = (DOWN_BATCH, SPARSE_SIGNATURES, CASE_REFS, LINK_HISTORY)
 """Every feature this release reads."""
-CHILD_DEFAULT = (DOWN_BATCH, CASE_REFS)
+CHILD_DEFAULT = (DOWN_BATCH, CASE_REFS, LINK_HISTORY)
 """What a child asks for unless it relays to no child (then add ``SPARSE_SIGNATURES``)."""
 MAX_FEATURES = 64
 

@@ -41,7 +41,8 @@ from sync_protocol import (
 )
 from sync_protocol.compression import ZSTD_LEVEL_LARGE, ZstdDictionary, history_dictionary
 from sync_protocol.credentials import credential_from_wire
-from sync_protocol.features import CASE_REFS
+from sync_protocol.features import CASE_REFS, LINK_HISTORY
+from sync_protocol.framing import peek_frame
 from sync_protocol.times import to_ms
 
 
@@ -56,14 +57,46 @@ class Answer:
 
 
 def history_key(child: str) -> str:
+    """The record naming which of the child's two history slots is the newer (empty: none)."""
     return f"link_history:{child}"
 
 
+def _slot_key(child: str, slot: int) -> str:
+    return f"link_history:{child}:{slot}"
+
+
 def held_histories(session: Session, child: str) -> list[ZstdDictionary]:
-    """The bodies of the child's last two requests with a batch that this site answered:
-    the child compresses against the newer, or the older when that answer was lost."""
-    data = store.read_state(session, history_key(child))
-    return [history_dictionary(bytes(b)) for b in cbor2.loads(data)] if data else []
+    """The bodies of the child's last two requests with a batch that this site answered,
+    older first: the child compresses against the newer, or the older when that answer
+    was lost. Read only for a request compressed against one of them."""
+    marker = store.read_state(session, history_key(child))
+    if not marker:
+        return []
+    newer = cbor2.loads(marker)
+    found = []
+    for slot in (1 - newer, newer):
+        data = store.read_state(session, _slot_key(child, slot))
+        if data:
+            found.append(history_dictionary(data))
+    return found
+
+
+def _keep_history(session: Session, child: str, body: bytes) -> dict[str, bytes]:
+    """The records that make ``body`` the newer history and the newer one the older: the
+    new body goes into the older slot, so a request costs one body's write, not two."""
+    marker = store.read_state(session, history_key(child))
+    slot = 1 - cbor2.loads(marker) if marker else 0
+    return {_slot_key(child, slot): history_dictionary(body).data,
+            history_key(child): cbor2.dumps(slot)}
+
+
+def _dictionary_id(data: bytes) -> int:
+    """The history a request says it was compressed against (0: none, or not a frame:
+    ``receive`` refuses that)."""
+    try:
+        return peek_frame(data, dictionaries={}).dict_id
+    except ProtocolError:
+        return 0
 
 
 def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -> Answer:
@@ -74,7 +107,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     except ProtocolError as err:
         return Answer(err.http_status, _refusal_json(err))
     link = load_child_link(session, sender, lock=True)
-    history = held_histories(session, sender)
+    history = held_histories(session, sender) if _dictionary_id(data) else []
     ex = ParentExchange(key=site.key, keyring=ring, link=link, epoch=site.epoch,
                         own_credentials=site.own_credentials,
                         large_level=ZSTD_LEVEL_LARGE if site.is_root else None,
@@ -117,9 +150,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
             "wire_version": WIRE_VERSION, "releases_known": dict(incoming.releases_known),
         }).encode(),
         f"child_ack:{sender}": cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]),
-        **({history_key(sender): cbor2.dumps(
-            [d.data for d in history[-1:]] + [history_dictionary(incoming.history).data])}
-           if incoming.history is not None else {}),
+        **(_keep_history(session, sender, incoming.history)
+           if incoming.history is not None and LINK_HISTORY in incoming.features else {}),
     })
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT + 1)
     down_more = len(down) > DOWN_LIMIT

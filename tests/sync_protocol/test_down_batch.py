@@ -443,9 +443,9 @@ def test_a_refusal_from_last_years_parent_makes_the_child_forget_what_it_read(
 
 
 def test_the_links_history_is_used_only_with_a_parent_that_reads_it(link: Link) -> None:
-    """A request is compressed against the link's history only toward a parent listing
-    ``LINK_HISTORY``; a parent holding that history opens it, one without refuses it as
-    ``malformed`` before anything is applied."""
+    """A request is compressed against the link's history only when the child and the
+    parent both list ``LINK_HISTORY``; a parent holding that history opens it, one without
+    refuses it as ``malformed`` before anything is applied."""
     earlier = registrations(link, 40)
     history = history_dictionary(ChildExchange(
         key=link.tree.keys[VILLAGE], keyring=link.child_ring, link=link.parent_link,
@@ -459,6 +459,10 @@ def test_the_links_history_is_used_only_with_a_parent_that_reads_it(link: Link) 
     new_parent = replace(link.parent_link, parent_reads=(*ALL, LINK_HISTORY))
     out = ChildExchange(key=link.tree.keys[VILLAGE], keyring=link.child_ring, link=new_parent,
                         features=ALL, history=history).request(NOW, pending=cases)
+    assert out.data[4] == Codec.ZSTD, "a child not listing LINK_HISTORY goes plainly"
+    out = ChildExchange(key=link.tree.keys[VILLAGE], keyring=link.child_ring, link=new_parent,
+                        features=(*ALL, LINK_HISTORY), history=history
+                        ).request(NOW, pending=cases)
     assert out.data[4] == Codec.ZSTD_DICT and out.dictionary_id == history.dict_id
     with pytest.raises(Malformed):
         make_link(link.tree).parent().receive(out.data, NOW)

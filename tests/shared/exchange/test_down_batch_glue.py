@@ -21,7 +21,7 @@ from shared.exchange.tree import send_all_down
 from shared.storage import sync_store as store
 from shared.storage.link_state import load_parent_link
 from sync_protocol import Event, EventKey, case_id_for
-from sync_protocol.features import CASE_REFS, DOWN_BATCH, SPARSE_SIGNATURES
+from sync_protocol.features import CASE_REFS, DOWN_BATCH, LINK_HISTORY, SPARSE_SIGNATURES
 from sync_protocol.framing import peek_frame
 from sync_protocol.times import to_ms
 from tests.shared.exchange.test_parent_child import (
@@ -100,7 +100,8 @@ def test_a_village_backlog_and_its_answers_take_one_request(sqlite_tree: Tree) -
     register_derived(village, 1, 1, tree)  # the first contact (enrolment's first sync)
     with village.session() as session:
         assert sync_until_quiet(session, village.site, tree.wire, tree.clock)[-1].ok
-        assert reads(session, village.site) == (DOWN_BATCH, CASE_REFS, SPARSE_SIGNATURES)
+        assert reads(session, village.site) == (DOWN_BATCH, CASE_REFS, LINK_HISTORY,
+                                                 SPARSE_SIGNATURES)
         assert load_parent_link(session, site=VILLAGE, parent=TOWNSHIP,
                                 epoch=1).parent_reads == (1, 2, 3, 4)
     calls = tree.wire.calls
@@ -113,7 +114,7 @@ def test_a_village_backlog_and_its_answers_take_one_request(sqlite_tree: Tree) -
     assert [(o.ok, o.sent, o.received, o.more) for o in outcomes] == [(True, 400, 800, False)]
     request = body(tree.wire.requests[-1], township)
     answer = body(tree.wire.answers[-1].data)
-    assert request[14] == [1, 2, 3]
+    assert request[14] == [1, 2, 3, 4]
     assert request[7][6] == [None] * 400  # every case named by its own registration
     assert 13 in answer and 8 not in answer and answer[14] is False
     print(f"400 registrations: {len(tree.wire.requests[-1])} B up, "
@@ -133,7 +134,7 @@ def test_a_relay_asks_for_every_signature(sqlite_tree: Tree) -> None:
     township = tree.add(TOWNSHIP, HUB, "township")
     village = tree.add(VILLAGE, TOWNSHIP, "village")
     with township.session() as session:
-        assert reads(session, township.site) == (DOWN_BATCH, CASE_REFS)
+        assert reads(session, township.site) == (DOWN_BATCH, CASE_REFS, LINK_HISTORY)
     registered = register_derived(village, 5, 1, tree)
     assert tree.sync(village).ok and tree.sync(township).ok
     with tree.hub.session() as session:  # the hub decides each case, toward the village

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import zstandard
 
+from shared.exchange import child as child_glue
 from shared.exchange.child import HISTORY_KEY, sync_until_quiet, sync_with_parent
-from shared.exchange.parent import history_key
+from shared.exchange.parent import held_histories, history_key
 from shared.storage import sync_store as store
 from sync_protocol import Event, case_id_for
 from sync_protocol.canonical import encode
-from sync_protocol.compression import Codec
+from sync_protocol.compression import Codec, history_dictionary
 from sync_protocol.times import to_ms
 from tests.shared.exchange.test_down_batch_glue import body
 from tests.shared.exchange.test_parent_child import TOWNSHIP, VILLAGE, Place, Tree, sqlite_tree
@@ -114,3 +116,40 @@ def test_a_lost_answer_and_a_forgetful_parent_lose_and_double_nothing(
     got = [k for k in township.hooks.events if k[0] == VILLAGE]
     assert got == [(e.origin, e.epoch, e.seq) for e in events]  # every event once, in chain order
     assert village.pending_up() == 0
+
+
+def test_a_child_that_lists_no_features_gets_no_history_kept(
+        sqlite_tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A village that does not list ``LINK_HISTORY`` (last year's lists nothing) never
+    compresses against a history: its parent keeps none for it, so its batches cost the
+    parent no extra writes."""
+    tree = sqlite_tree
+    township = tree.add(TOWNSHIP, "431000", "township")
+    village = tree.add(VILLAGE, TOWNSHIP, "village")
+    rng = random.Random(6)
+    monkeypatch.setattr(child_glue, "reads", lambda session, site: ())
+    events = register_rich(village, 20, 1, tree, rng)
+    assert sync(village, tree)
+    events += register_rich(village, 5, 21, tree, rng)
+    assert sync(village, tree)
+    assert all(codec_of(frame) == Codec.ZSTD for frame in tree.wire.requests)
+    with township.session() as session:
+        assert store.read_state(session, history_key(VILLAGE)) is None
+        assert held_histories(session, VILLAGE) == []
+    got = [k for k in township.hooks.events if k[0] == VILLAGE]
+    assert got == [(e.origin, e.epoch, e.seq) for e in events]
+
+
+def test_the_parent_keeps_the_two_newest_histories(sqlite_tree: Tree) -> None:
+    tree = sqlite_tree
+    township = tree.add(TOWNSHIP, "431000", "township")
+    village = tree.add(VILLAGE, TOWNSHIP, "village")
+    rng = random.Random(7)
+    bodies = []
+    for first in (1, 31, 61):
+        register_rich(village, 30, first, tree, rng)
+        assert sync(village, tree)
+        bodies.append(body(tree.wire.requests[-1], township))
+    with township.session() as session:
+        kept = held_histories(session, VILLAGE)
+    assert [d.data for d in kept] == [history_dictionary(encode(b)).data for b in bodies[1:]]
