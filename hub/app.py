@@ -27,14 +27,12 @@ from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
 from shared.storage.blob_store import BlobStore
-from shared.web import error_responses
+from shared.web import error_responses, request_limits
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
 from shared.web.window_api import window_blueprint
-
-MAX_REQUEST_BYTES = 60 * 1024 * 1024
 
 
 def create_app(settings: HubSettings) -> Flask:
@@ -42,9 +40,10 @@ def create_app(settings: HubSettings) -> Flask:
     (``sanji hub init``)."""
     app = Flask(__name__)
     app.config.update(
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         TESTING=settings.testing,
     )
+    request_limits.trust_proxies(app, settings.trusted_proxies)
+    request_limits.limit_bodies(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     # Every hub process signs session cookies with the same secret, so a login survives a
     # restart and works against any process behind the load balancer.

@@ -31,8 +31,9 @@ from shared.domain.release_content import catalogue_from_release
 from shared.domain.working_days import WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import TokenSigner
+from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sync_store import PlainPayloads
-from shared.web.rate_limit import FailureLimiter
+from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from sync_protocol import SiteKey
 
 CATALOGUE_RECHECK_SECONDS = 5.0
@@ -66,7 +67,8 @@ class HubServices:
     published_years: list[YearCalendar] = field(default_factory=list)
     status_limiter: FailureLimiter = field(
         default_factory=lambda: FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS))
-    """Wrong query codes on the public status lookup, per client address."""
+    """Wrong query codes on the public status lookup, per client address (counted in the
+    database by :func:`init_app`, so every hub process sees them)."""
 
     @property
     def catalogue(self) -> Catalogue:
@@ -135,6 +137,11 @@ def services_of(app: Flask) -> HubServices:
 def init_app(app: Flask, settings: HubSettings) -> HubServices:
     """Build the hub's services for ``app`` (whose database session is set up already)."""
     hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
+    # Failed logins and lookups go to the database every hub process shares.
+    counts = SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS)
+    install_failure_counts(app, counts)
+    hub.status_limiter = FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS,
+                                        counts=counts)
     hub.catalogue_loader = _catalogue_loader(app, hub)
     hub.published_years = _published_years(app)
     hub.epoch_loader = lambda: _epoch(app)

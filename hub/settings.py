@@ -1,7 +1,8 @@
 """The hub's one typed, frozen settings object, stored as ``hub.json`` in its data directory.
 
 ``sanji hub init`` writes it; ``HubSettings.load`` reads it back, and ``SANJI_HUB_DATABASE_URL``
-may point the hub at PostgreSQL in production. Nothing else in the hub reads the environment.
+may point the hub at PostgreSQL in production and ``SANJI_HUB_TRUSTED_PROXIES`` say how many
+proxies in front of it (nginx) are its own. Nothing else in the hub reads the environment.
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ class HubSettings:
     database_url: str = ""
     catalogue_file: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
+    trusted_proxies: int = 0
+    """How many proxies in front of the hub add ``X-Forwarded-For`` (1 behind the shipped
+    nginx); 0 believes no such header: every client is the peer that connected."""
     testing: bool = False
 
     def __post_init__(self) -> None:
         validate_site_code(self.site_code, "site_code")
+        if not isinstance(self.trusted_proxies, int) or not 0 <= self.trusted_proxies <= 5:
+            raise InvalidInput("trusted_proxies", "must be 0-5")
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not self.database_url:
             url = f"sqlite:///{Path(self.data_dir) / DATABASE_FILE}"
@@ -78,5 +84,18 @@ class HubSettings:
             raise InvalidInput("data_dir", f"{path} must hold a JSON object")
         settings = cls(data_dir=Path(data_dir), **stored)
         if "SANJI_HUB_DATABASE_URL" in env:
-            return replace(settings, database_url=env["SANJI_HUB_DATABASE_URL"])
+            settings = replace(settings, database_url=env["SANJI_HUB_DATABASE_URL"])
+        if "SANJI_HUB_TRUSTED_PROXIES" in env:
+            settings = replace(settings, trusted_proxies=_proxy_count(
+                env["SANJI_HUB_TRUSTED_PROXIES"]))
         return settings
+
+
+def _proxy_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise InvalidInput("trusted_proxies", "must be a whole number") from None
+    if not 0 <= count <= 5:
+        raise InvalidInput("trusted_proxies", "must be 0-5")
+    return count

@@ -31,15 +31,13 @@ from node.services import services, services_of
 from node.settings import NodeSettings
 from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
-from shared.web import error_responses
+from shared.web import error_responses, request_limits
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
 from shared.web.window_api import window_blueprint
 from shared.web.window_pages import window_views_blueprint
-
-MAX_REQUEST_BYTES = 60 * 1024 * 1024
 
 
 class _JsonFormatter(logging.Formatter):
@@ -60,10 +58,11 @@ def create_app(settings: NodeSettings) -> Flask:
     (``sanji node init``)."""
     app = Flask(__name__)
     app.config.update(
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         TESTING=settings.testing,
         JSON_AS_ASCII=False,
     )
+    request_limits.trust_proxies(app, settings.trusted_proxies)
+    request_limits.limit_bodies(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     handler = logging.StreamHandler()
     handler.setFormatter(_JsonFormatter())

@@ -37,7 +37,8 @@ from shared.domain.catalogue import Catalogue
 from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
-from shared.web.rate_limit import FailureLimiter
+from shared.storage.failure_counts import SqlFailureCounts
+from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 
 if TYPE_CHECKING:  # APScheduler loads only where `sanji node run` starts the job
     from node.sync_job import SyncJob
@@ -132,6 +133,9 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
         SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
     )
     sealer = load_sealer(settings.key_dir)
+    # Failed logins are kept in the node's database (its clock is wall time, so they
+    # survive a restart); the status lookup counts on a monotonic clock, in memory.
+    install_failure_counts(app, SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS))
 
     def build_sync_site() -> SyncSite:
         with db_session.app_session(app) as session:

@@ -43,6 +43,8 @@ class NodeSettings:
     hub_code: str = ""
     database_url: str = ""
     id_reader: str = "simulated"  # "simulated" or "none"
+    trusted_proxies: int = 0
+    """How many proxies in front of the node add ``X-Forwarded-For``; 0 believes none."""
     status_max_failures: int = 10  # wrong pairs per address within the window before 429
     status_window_seconds: int = 600
     page_size: int = 50
@@ -61,6 +63,8 @@ class NodeSettings:
             object.__setattr__(self, "database_url", url)
         if self.id_reader not in {"simulated", "none"}:
             raise InvalidInput("id_reader", "must be simulated or none")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise InvalidInput("trusted_proxies", "must be 0-5")
 
     @property
     def blob_dir(self) -> Path:

@@ -193,3 +193,35 @@ def drop_account_revision(op: MigrationOps) -> None:
     """Undoes :func:`add_account_revision` (hub ``0003`` and node ``0006`` going down)."""
     with op.batch_alter_table("acct_users", schema=None) as batch_op:
         batch_op.drop_column("revision")
+
+
+def create_failure_table(op: MigrationOps) -> None:
+    """``acct_failures``: failed logins and lookups, counted by every process of a site.
+
+    Called by hub ``0005`` and node ``0007``.
+    """
+    op.create_table(
+        "acct_failures",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=True),
+        sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_acct_failures")),
+    )
+    with op.batch_alter_table("acct_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_acct_failures_address", ["kind", "address", "at_ms"],
+                              unique=False)
+        batch_op.create_index("ix_acct_failures_username", ["kind", "username", "at_ms"],
+                              unique=False)
+        batch_op.create_index("ix_acct_failures_at_ms", ["at_ms"], unique=False)
+
+
+def drop_failure_table(op: MigrationOps) -> None:
+    """Undo :func:`create_failure_table`."""
+    op.drop_table("acct_failures")

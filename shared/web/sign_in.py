@@ -2,8 +2,9 @@
 
 Programs post credentials to ``/api/v1/auth/token`` and send ``Authorization: Bearer``;
 the browser form keeps the same token in Flask's signed session cookie. Views say who may
-use them with :func:`require_user`. Wrong guesses are counted per username and address:
-after :data:`MAX_FAILURES` within :data:`FAILURE_WINDOW_SECONDS` the next tries get 429.
+use them with :func:`require_user`. Wrong guesses are counted per username and address, per
+address and per account, in the store every process of the site shares
+(:mod:`shared.web.rate_limit`): past a limit the next tries get 429.
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ from shared.storage.accounts import (
 )
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages, locale_name, t
-from shared.web.rate_limit import FailureLimiter
+from shared.web.rate_limit import LoginLimiter, LoginLimits, failure_counts_of
 
 EXTENSION = "sanji_auth"
 SESSION_KEY = "token"
-MAX_FAILURES = 10
-FAILURE_WINDOW_SECONDS = 15 * 60
+MAX_FAILURES = LoginLimits().per_pair  # one account from one address
+FAILURE_WINDOW_SECONDS = LoginLimits().window_seconds
 
 P = ParamSpec("P")
 
@@ -61,7 +62,7 @@ class AuthServices:
     get_session: Callable[[], Session]
     get_signer: Callable[[], TokenSigner]
     clock: Callable[[], datetime]
-    limiter: FailureLimiter
+    limiter: LoginLimiter
 
 
 def _services() -> AuthServices:
@@ -82,8 +83,10 @@ class TokenRequestSchema(Schema):
     otp = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10))
 
 
-def _failure_key(username: str) -> str:
-    return f"{username}\x00{request.remote_addr or 'unknown'}"
+def _failure_key(username: str) -> tuple[str, str]:
+    """Who is guessing: the account tried and the client address (as the trusted proxies
+    report it, see :mod:`shared.web.request_limits`)."""
+    return username, request.remote_addr or "unknown"
 
 
 def _login(credentials: dict[str, Any]) -> str:
@@ -94,7 +97,7 @@ def _login(credentials: dict[str, Any]) -> str:
     """
     auth = _services()
     now = auth.clock()
-    key = _failure_key(credentials["username"])
+    username, address = _failure_key(credentials["username"])
     try:
         user = authenticate(
             auth.get_session(),
@@ -104,19 +107,17 @@ def _login(credentials: dict[str, Any]) -> str:
             now,
         )
     except NotAuthenticated:
-        auth.limiter.record_failure(key, now.timestamp())
+        auth.limiter.record_failure(username, address, now.timestamp())
         raise
     return auth.get_signer().issue(user, now)
 
 
 def _blocked_seconds(username: str) -> int | None:
-    """Seconds to wait if this username and address have used up their tries, else None."""
+    """Seconds to wait if this username, this address or the account has used up its tries,
+    else None."""
     auth = _services()
-    key = _failure_key(username)
-    moment = auth.clock().timestamp()
-    if auth.limiter.blocked(key, moment):
-        return auth.limiter.retry_after(key, moment)
-    return None
+    account, address = _failure_key(username)
+    return auth.limiter.retry_after(account, address, auth.clock().timestamp())
 
 
 def _too_many(retry_after: int) -> Response:
@@ -154,15 +155,15 @@ def auth_blueprint(
     :class:`TokenSigner`, ``clock`` aware UTC time (failures are counted on it too).
     """
     bp = Blueprint("auth", __name__, template_folder="templates")
-    services = AuthServices(
-        get_session=get_session,
-        get_signer=get_signer,
-        clock=clock,
-        limiter=FailureLimiter(MAX_FAILURES, FAILURE_WINDOW_SECONDS),
-    )
 
     def _install(state: BlueprintSetupState) -> None:
-        state.app.extensions[EXTENSION] = services
+        # Failures are counted in the store the app installed (shared by its processes).
+        state.app.extensions[EXTENSION] = AuthServices(
+            get_session=get_session,
+            get_signer=get_signer,
+            clock=clock,
+            limiter=LoginLimiter(failure_counts_of(state.app)),
+        )
         # The session cookie carries a bearer token: keep it off cross-site requests.
         if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
             state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -22,6 +22,7 @@ NODE_TABLES = {
     "sync_down",
     "sync_credentials",
     "acct_users",
+    "acct_failures",
     "node_window_cases",
 }
 
