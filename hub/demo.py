@@ -37,6 +37,15 @@ class DemoSite:
     data_dir: Path
 
 
+def _use_simulated_id_reader(site_dir: Path) -> None:
+    """Turn the demo card reader on in a demo node's ``node.json`` (a real node has none
+    unless configured: the simulator fills the form with a made-up person)."""
+    path = site_dir / "node.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["id_reader"] = "simulated"
+    path.write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
     """Poll ``/healthz`` until it answers 200, the process dies, or the deadline passes."""
     while time.monotonic() < deadline:
@@ -189,6 +198,7 @@ def demo_command(data_dir: Path | None, base_port: int, townships: int,
                        "--public-base-url", hub_plan.url),
                 check=True, stdout=subprocess.DEVNULL,
             )
+            _use_simulated_id_reader(site_dir)
             process = _start(["node", "run", "--data-dir", str(site_dir), "--port",
                               str(planned.port), "--sync-interval", str(sync_interval)],
                              root / f"{planned.code}.log")

@@ -42,7 +42,7 @@ class NodeSettings:
     parent_code: str = ""
     hub_code: str = ""
     database_url: str = ""
-    id_reader: str = "simulated"  # "simulated" or "none"
+    id_reader: str = "none"  # "none" (type the applicant in) or "simulated" (the demo's)
     trusted_proxies: int = 0
     """How many proxies in front of the node add ``X-Forwarded-For``; 0 believes none."""
     status_max_failures: int = 10  # wrong pairs per address within the window before 429
