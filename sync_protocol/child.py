@@ -42,10 +42,11 @@ from sync_protocol.errors import (
     WrongAddress,
     error_for_code,
 )
-from sync_protocol.events import ChainHead, Event, EventKey, chained_event
-from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, LINK_HISTORY
+from sync_protocol.events import Event, EventKey
+from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, HAND_BACK, LINK_HISTORY
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import MAX_FRAME, Kind, decode_frame, encode_frame, frame_digest
+from sync_protocol.hand_back import encode_hand_back, verified_run
 from sync_protocol.keyring import KeyRing
 from sync_protocol.keys import SiteKey, verify
 from sync_protocol.messages import (
@@ -104,6 +105,8 @@ class OutgoingRequest:
     """The request body before compression: the link's history once the parent stored it."""
     dictionary_id: int = 0
     """The history dictionary the frame was compressed with (0: none)."""
+    handed_back: tuple[EventKey, ...] = ()
+    """The parent's own events handed back in it (feature 5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,9 @@ class ExchangeResult:
     """How many down items the answer carried (new, duplicate, receipt or rejected)."""
     down_more: bool | None = None
     """The parent has down items after these (None: last year's parent does not say)."""
+    own_chains: Mapping[int, int] = field(default_factory=dict)
+    """The parent was restored: per older epoch of its own chain, the seq it holds it
+    through; hand back what this site holds above (feature 5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +205,22 @@ class ChildExchange:
                 nonce: bytes | None = None, blob_offers: Sequence[BlobOffer] = (),
                 blob_chunks: Sequence[BlobChunk] = (),
                 credentials: Sequence[Credential] = (),
-                case_keys: CaseKeys | None = None) -> OutgoingRequest:
+                case_keys: CaseKeys | None = None,
+                hand_back: Sequence[Event] = ()) -> OutgoingRequest:
         """The request frame: the next upward batch from ``pending`` and the down ack.
 
         ``case_keys`` names the event that opened a case (when the case id derives from
-        its key), so that a parent reading case refs gets a few bytes instead of 16."""
+        its key), so that a parent reading case refs gets a few bytes instead of 16.
+        ``hand_back``: the parent's own events of an older epoch, for a restored parent
+        that asked for them (sent when both sides list ``HAND_BACK``)."""
         if not self._machine.can(Input.SEND_REQUEST):
             raise LocalProtocolError("state", f"cannot send a request in state {self.state}")
         runs = select_runs(pending, self.link.batch_events)
+        returned: dict[int, object] | None = None
+        handed: tuple[EventKey, ...] = ()
+        if hand_back and HAND_BACK in self.features and HAND_BACK in self.link.parent_reads:
+            returned, n = encode_hand_back(hand_back)
+            handed = tuple(e.key for e in hand_back[:n])
         creds = tuple(credentials)
         if not self.link.introduced:
             creds = (*self.own_credentials, *creds)
@@ -221,7 +235,7 @@ class ChildExchange:
             accept_codecs=[0, 1, 3], dictionaries=sorted(self.dictionaries),
             features=self.features,
             refs=CASE_REFS in self.features and CASE_REFS in self.link.parent_reads,
-            case_keys=case_keys,
+            case_keys=case_keys, handed_back=returned,
         )
         data = encode_frame(Kind.REQUEST, body, self.key, codec=self.codec,
                             dictionary=self.dictionary if self.codec is Codec.ZSTD_DICT else None)
@@ -239,7 +253,7 @@ class ChildExchange:
         self._sent_local = now
         self._digest = frame_digest(data)
         return OutgoingRequest(data, tuple(e.key for run in runs for e in run), self._digest,
-                               body, used)
+                               body, used, handed)
 
     # -- receiving ----------------------------------------------------------------
     def _hop_public(self, key_id: bytes) -> Ed25519PublicKey:
@@ -322,6 +336,7 @@ class ChildExchange:
             blob_wants=body.blob_wants, credentials=body.credentials,
             parent_clock=from_ms(body.clock_ms), down_through=through, down_items=count,
             down_more=body.down_more,
+            own_chains=body.own_chains if HAND_BACK in self.features else {},
         )
 
     def _check_address(self, sender: str, recipient: str, digest: bytes) -> None:
@@ -424,22 +439,7 @@ class ChildExchange:
         return new, dups, receipts, rejected, last, len(batch.positions)
 
     def _verified_run(self, run: DownRun) -> list[Event]:
-        """The run's events, chained from its ``prev_hash``; every signature it carries must
-        verify with a key of the origin valid at that event (the last one always is there)."""
-        head = ChainHead(run.origin, run.epoch, run.first_seq - 1, run.prev_hash)
-        events: list[Event] = []
-        for rec, sig in zip(run.records, run.signatures, strict=True):
-            event = chained_event(head, case_id=rec.case_id, actor=rec.actor, at_ms=rec.at_ms,
-                                  type_=rec.type, payload=rec.payload, signature=sig)
-            events.append(event)
-            head = event.head
-        for event in events:
-            if event.signature is not None:
-                record = self.keyring.for_event(event.signature.key_id, event.origin,
-                                                event.epoch, event.seq)
-                verify(record.public, event.signature.value, event.head.statement(),
-                       field="event.signature")
-        return events
+        return verified_run(run, self.keyring)
 
     # -- after the answer -----------------------------------------------------------
     def stored(self) -> ParentLink:

@@ -24,9 +24,13 @@ with, as a raw-content zstd dictionary, the body of one of the child's last two 
 that carried events, :func:`sync_protocol.compression.history_dictionary`). Listed by a
 child: it sends such requests, so the parent keeps its history (for no one else)."""
 
-KNOWN = (DOWN_BATCH, SPARSE_SIGNATURES, CASE_REFS, LINK_HISTORY)
+HAND_BACK = 5
+"""Listed by both: after the parent's restore the child hands back the parent's own events
+of an older epoch that it holds (:mod:`sync_protocol.hand_back`)."""
+
+KNOWN = (DOWN_BATCH, SPARSE_SIGNATURES, CASE_REFS, LINK_HISTORY, HAND_BACK)
 """Every feature this release reads."""
-CHILD_DEFAULT = (DOWN_BATCH, CASE_REFS, LINK_HISTORY)
+CHILD_DEFAULT = (DOWN_BATCH, CASE_REFS, LINK_HISTORY, HAND_BACK)
 """What a child asks for unless it relays to no child (then add ``SPARSE_SIGNATURES``)."""
 MAX_FEATURES = 64
 

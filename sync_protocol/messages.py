@@ -132,6 +132,9 @@ class RequestBody:
     dictionaries: tuple[int, ...] = ()
     features: tuple[int, ...] = ()
     """Key 14: the features the child reads (absent: last year's child, none)."""
+    handed_back: object | None = None
+    """Key 15, raw: the parent's own events handed back after its restore (feature 5;
+    :func:`sync_protocol.hand_back.decode_hand_back` verifies it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,9 @@ class ResponseBody:
     """Key 13: the down items as a down batch (instead of key 8)."""
     down_more: bool | None = None
     """Key 14: whether down items remain after these (None: the parent did not say)."""
+    own_chains: Mapping[int, int] = field(default_factory=dict)
+    """Key 15: per older epoch of the parent's own chain, the seq it holds it through
+    without a gap (feature 5, in a complete answer after a restore)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +185,7 @@ def encode_request(
     blob_chunks: Sequence[BlobChunk], releases_known: Mapping[str, int],
     accept_codecs: Sequence[int], dictionaries: Sequence[int],
     features: Sequence[int] = (), refs: bool = False, case_keys: CaseKeys | None = None,
+    handed_back: Mapping[int, object] | None = None,
 ) -> bytes:
     body: dict[int, object] = {
         0: sender, 1: recipient, 2: sent_at_ms, 3: nonce, 4: sender_epoch,
@@ -197,6 +204,8 @@ def encode_request(
         body[13] = list(dictionaries)
     if features:
         body[14] = sorted(set(features))
+    if handed_back:
+        body[15] = dict(handed_back)
     return encode(body)
 
 
@@ -240,6 +249,7 @@ def decode_request(value: object) -> RequestBody:
         dictionaries=tuple(as_int(d, "request.dictionaries", hi=2**32 - 1)
                            for d in as_list(opt(m, 13, []), "request.dictionaries", max_len=16)),
         features=_features(m, 14, "request.features"),
+        handed_back=m.get(15),
     )
 
 
@@ -329,6 +339,8 @@ def encode_response(r: ResponseBody) -> bytes:
         body[13] = dict(r.down_batch)
     if r.down_more is not None:
         body[14] = r.down_more
+    if r.own_chains:
+        body[15] = [[e, s] for e, s in sorted(r.own_chains.items())]
     return encode(body)
 
 
@@ -373,8 +385,24 @@ def decode_response_head(value: object) -> tuple[dict[object, object], ResponseB
             opt(m, 11, []), "response.credentials", max_len=64)),
         features=_features(m, 12, "response.features"),
         down_more=as_bool(m[14], "response.more") if 14 in m else None,
+        own_chains=_own_chains(opt(m, 15, [])),
     )
     return m, body
+
+
+MAX_OWN_CHAINS = 64
+"""Older epochs a parent lists in one answer (one per restore it went through)."""
+
+
+def _own_chains(value: object) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for item in as_list(value, "response.own_chains", max_len=MAX_OWN_CHAINS):
+        pair = as_list(item, "response.own_chains", max_len=2)
+        if len(pair) != 2:
+            raise Malformed("response.own_chains", "expected [epoch, seq]")
+        out[as_int(pair[0], "response.own_chains.epoch", lo=1)] = as_int(
+            pair[1], "response.own_chains.seq")
+    return out
 
 
 def encode_refusal(r: RefusalBody) -> bytes:

@@ -39,7 +39,14 @@ from sync_protocol.errors import (
     WrongOrigin,
 )
 from sync_protocol.events import ChainHead, Event, EventKey, chained_event
-from sync_protocol.features import CASE_REFS, DOWN_BATCH, KNOWN, SPARSE_SIGNATURES, common
+from sync_protocol.features import (
+    CASE_REFS,
+    DOWN_BATCH,
+    HAND_BACK,
+    KNOWN,
+    SPARSE_SIGNATURES,
+    common,
+)
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import (
     MAX_FRAME,
@@ -50,6 +57,7 @@ from sync_protocol.framing import (
     frame_digest,
     peek_frame,
 )
+from sync_protocol.hand_back import decode_hand_back
 from sync_protocol.keyring import KeyRing
 from sync_protocol.keys import SiteKey, verify
 from sync_protocol.messages import (
@@ -107,6 +115,11 @@ class IncomingRequest:
     history: bytes | None = None
     """The request body (canonical CBOR) when it carried a batch: the link's history from
     now on (keep the last two per child; :func:`history_dictionary`)."""
+    handed_back: tuple[Event, ...] = ()
+    """This site's own events of an older epoch, handed back after its restore (feature
+    5), each verified against its own key; store the ones not held (never sent on up)."""
+    handed_back_refused: int = 0
+    """Runs handed back that were not this site's or did not verify: dropped."""
 
 
 def request_sender(data: bytes, keyring: KeyRing, *,
@@ -242,6 +255,9 @@ class ParentExchange:
             except (WrongOrigin, KeyUnknown, KeyRevoked, SignatureInvalid) as err:
                 refused.append(GroupRefusal(g.origin, g.epoch, g.first_seq, err.code,
                                             err.reason))
+        returned = (decode_hand_back(body.handed_back, site=self.key.site, epoch=self.epoch,
+                                     keyring=self.keyring)
+                    if body.handed_back is not None and HAND_BACK in self.features else None)
         self.link = replace(self.link, nonces=nonces)
         self._heads_after = heads
         self._parent_epoch_seen = body.parent_epoch_seen
@@ -254,9 +270,17 @@ class ParentExchange:
             releases_known=dict(body.releases_known), digest=frame.digest,
             features=body.features,
             history=encode(frame.body) if body.groups else None,
+            handed_back=returned.events if returned else (),
+            handed_back_refused=returned.refused if returned else 0,
         )
         self._machine.fire(Input.RECEIVE_REQUEST)
         return self._incoming
+
+    @property
+    def answer_complete(self) -> bool:
+        """The answer to the request received lists every chain (the child has not seen
+        this site's epoch yet: first contact, or this site was restored)."""
+        return self._parent_epoch_seen != self.epoch
 
     def stored(self) -> ChildLink:
         """Record that every one of ``new_events`` is durably stored; returns the new state."""
@@ -268,7 +292,8 @@ class ParentExchange:
     def respond(self, now: datetime, *, down: Sequence[DownItem] = (),
                 releases: Sequence[Release] = (), blob_wants: Sequence[BlobWant] = (),
                 credentials: Sequence[Credential] = (), down_more: bool = False,
-                case_keys: CaseKeys | None = None) -> bytes:
+                case_keys: CaseKeys | None = None,
+                own_chains: Mapping[int, int] | None = None) -> bytes:
         """The response frame: acks of what is stored, the next down items, releases.
 
         A child that reads the down batch gets one (sparse signatures and case refs when it
@@ -276,6 +301,9 @@ class ParentExchange:
         child gets the items one by one. Items that cannot go in this answer (an event not
         covered by a signature held here, or beyond the frame limit) are left for the next:
         the answer says so (``down_more``, also to be set when items remain after ``down``).
+        ``own_chains``: after a restore, per older epoch of this site's own chain, the seq
+        it holds it through without a gap (sent in a complete answer to a child listing
+        ``HAND_BACK``: the child hands back what it holds above).
         """
         incoming = self._incoming
         if incoming is None or not self._machine.can(Input.SEND_RESPONSE):
@@ -307,6 +335,7 @@ class ParentExchange:
                 blob_wants=tuple(blob_wants), credentials=creds, features=self.features,
                 down_batch=batch,
                 down_more=(down_more or held < len(down)) if self.features else None,
+                own_chains=dict(own_chains or {}) if complete and HAND_BACK in features else {},
             )
             encoded = encode_response(body)
             level = self.large_level if len(encoded) > LARGE_BODY else None

@@ -203,7 +203,11 @@ class DecidingHooks(NoHooks):
         site = self._site()
         arrived: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
         for event in events:
-            arrived.setdefault(event.case_id, set()).add((event.origin, event.epoch, event.seq))
+            keys = arrived.setdefault(event.case_id, set())
+            # this site's own events come back only after its restore (handed back by a
+            # child): they were admitted when authored, and fold like any held event
+            if event.origin != site.code:
+                keys.add((event.origin, event.epoch, event.seq))
         logs = case_work.many_case_events(session, site.sealer, events)
         registered = [(case_id, logs[case_id], item) for case_id in arrived
                       if (item := self._registered_item(logs[case_id])) is not None]

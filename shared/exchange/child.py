@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from shared.exchange.account_events import account_destination
+from shared.exchange.hand_back import after_answer, to_hand_back
 from shared.exchange.scans import (
     BlobPlan,
     apply_wants,
@@ -121,6 +122,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
               if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
     history = _history(session)
+    returning = to_hand_back(session, site)  # a restored parent's own events, if it asked
     blobs = blob_store_of(session, site)
     # scans take a few seconds of the line per exchange: events never wait behind them
     plan = (plan_blobs(session, blobs, site.blob_settings,
@@ -134,7 +136,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         try:
             out = ex.request(clock(), pending=() if hello else pending, credentials=forward,
                              blob_offers=plan.offers, blob_chunks=plan.chunks,
-                             case_keys=opened.get)
+                             case_keys=opened.get, hand_back=returning)
             break
         except LocalProtocolError:
             # the batch would not fit in one frame (large payloads): halve it and try again
@@ -211,12 +213,14 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     site.hooks.receipts_arrived(session, result.receipts, now)
     site.hooks.releases_arrived(session, result.releases, now)
     site.hooks.cases_acked(session, acked_cases, now)
+    hand_more = after_answer(session, site, result.own_chains, out.handed_back)
     save_parent_link(session, ex.stored())
     if out.sent:  # the parent keeps this body too (a request that carried a batch)
         store.write_state(session, HISTORY_KEY, history_dictionary(out.body).data)
     down_more = (result.down_more if result.down_more is not None
                  else result.down_items >= min(DOWN_LIMIT, LEGACY_DOWN_LIMIT))
-    more = len(out.sent) < len(pending) or len(pending) == limit or down_more or blob_more
+    more = (len(out.sent) < len(pending) or len(pending) == limit or down_more or blob_more
+            or hand_more)
     record_status(session, now, ok=True, error=None, reachable=True,
                    bytes_up=len(out.data), bytes_down=len(data),
                    seconds=time.monotonic() - started, rejected=len(result.rejected),

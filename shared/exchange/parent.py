@@ -23,6 +23,7 @@ from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_
 from shared.exchange.status import child_info_key
 from shared.exchange.tree import children_of, send_parked_down
 from shared.storage import sync_store as store
+from shared.storage.hand_back import own_chains
 from shared.storage.link_state import (
     child_link_record,
     load_child_link,
@@ -41,7 +42,7 @@ from sync_protocol import (
 )
 from sync_protocol.compression import ZSTD_LEVEL_LARGE, ZstdDictionary, history_dictionary
 from sync_protocol.credentials import credential_from_wire
-from sync_protocol.features import CASE_REFS, LINK_HISTORY
+from sync_protocol.features import CASE_REFS, HAND_BACK, LINK_HISTORY
 from sync_protocol.framing import peek_frame
 from sync_protocol.times import to_ms
 
@@ -130,6 +131,10 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         return Answer(refusal.http_status, ex.refuse(refusal, now))
     stored = store.store_received_many(session, site.sealer, incoming.new_events,
                                        up=not site.is_root, now_ms=now_ms)
+    # this site's own events from before its restore, back from the child that holds them:
+    # stored before the hooks run, so a case decided before the restore is not decided again
+    handed = store.store_received_many(session, site.sealer, incoming.handed_back, up=False,
+                                       now_ms=now_ms)
     if not site.is_root:  # a relay restored from a backup may hold decisions for them
         send_parked_down(session, site, stored, now)
     link_key, link_value = child_link_record(ex.stored())
@@ -142,7 +147,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         wants = receive_blobs(session, blobs, incoming.blob_offers, incoming.blob_chunks)
     # Last: a deciding site's hooks author its own events, which locks its chain's counter
     # until the commit; other processes answering other children wait only for the tail.
-    site.hooks.events_arrived(session, stored, now)
+    site.hooks.events_arrived(session, [*stored, *handed], now)
     store.write_states(session, {
         link_key: link_value,  # the link row is locked since load_child_link: written once
         child_info_key(sender): json.dumps({
@@ -163,10 +168,14 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     releases = (site.releases(session, now) if site.releases is not None
                 else store.latest_releases(session))
     vouching = _credentials_for(session, site, down)
+    chains = (own_chains(session, site.code, site.epoch)
+              if ex.answer_complete and HAND_BACK in incoming.features and site.epoch > 1
+              else None)
     session.commit()  # chunks were flushed to disk before: the wants below are durable
     return Answer(200, ex.respond(now, down=down, releases=releases, credentials=vouching,
                                   blob_wants=wants, down_more=down_more,
-                                  case_keys=opened.get), stored=len(stored))
+                                  case_keys=opened.get, own_chains=chains),
+                  stored=len(stored))
 
 
 def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]

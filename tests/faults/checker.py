@@ -111,7 +111,9 @@ class RecordingHooks:
         if not self.deciding or self.site is None:
             return
         site = self.site
-        registered = [e for e in events if e.type == "registered"]
+        # a site decides a case once: a decision handed back after its restore counts
+        registered = [e for e in events if e.type == "registered"
+                      and not any(r.type == DECIDED for r in store.case_rows(session, e.case_id))]
         own = [store.OwnEvent(e.case_id, f"window@{site.code}", DECIDED,
                               {"of": [e.origin, e.epoch, e.seq]}, to_ms(now))
                for e in registered]

@@ -21,7 +21,12 @@ from shared.exchange.tree import send_all_down
 from shared.storage import sync_store as store
 from shared.storage.link_state import load_parent_link
 from sync_protocol import Event, EventKey, case_id_for
-from sync_protocol.features import CASE_REFS, DOWN_BATCH, LINK_HISTORY, SPARSE_SIGNATURES
+from sync_protocol.features import (
+    CASE_REFS,
+    CHILD_DEFAULT,
+    DOWN_BATCH,
+    SPARSE_SIGNATURES,
+)
 from sync_protocol.framing import peek_frame
 from sync_protocol.times import to_ms
 from tests.shared.exchange.test_parent_child import (
@@ -100,10 +105,10 @@ def test_a_village_backlog_and_its_answers_take_one_request(sqlite_tree: Tree) -
     register_derived(village, 1, 1, tree)  # the first contact (enrolment's first sync)
     with village.session() as session:
         assert sync_until_quiet(session, village.site, tree.wire, tree.clock)[-1].ok
-        assert reads(session, village.site) == (DOWN_BATCH, CASE_REFS, LINK_HISTORY,
-                                                 SPARSE_SIGNATURES)
+        assert reads(session, village.site) == (*CHILD_DEFAULT, SPARSE_SIGNATURES)
+        assert DOWN_BATCH in CHILD_DEFAULT and CASE_REFS in CHILD_DEFAULT
         assert load_parent_link(session, site=VILLAGE, parent=TOWNSHIP,
-                                epoch=1).parent_reads == (1, 2, 3, 4)
+                                epoch=1).parent_reads == (1, 2, 3, 4, 5)
     calls = tree.wire.calls
     registered = register_derived(village, 400, 2, tree)
 
@@ -114,7 +119,7 @@ def test_a_village_backlog_and_its_answers_take_one_request(sqlite_tree: Tree) -
     assert [(o.ok, o.sent, o.received, o.more) for o in outcomes] == [(True, 400, 800, False)]
     request = body(tree.wire.requests[-1], township)
     answer = body(tree.wire.answers[-1].data)
-    assert request[14] == [1, 2, 3, 4]
+    assert request[14] == [1, 2, 3, 4, 5]
     assert request[7][6] == [None] * 400  # every case named by its own registration
     assert 13 in answer and 8 not in answer and answer[14] is False
     print(f"400 registrations: {len(tree.wire.requests[-1])} B up, "
@@ -134,7 +139,7 @@ def test_a_relay_asks_for_every_signature(sqlite_tree: Tree) -> None:
     township = tree.add(TOWNSHIP, HUB, "township")
     village = tree.add(VILLAGE, TOWNSHIP, "village")
     with township.session() as session:
-        assert reads(session, township.site) == (DOWN_BATCH, CASE_REFS, LINK_HISTORY)
+        assert reads(session, township.site) == CHILD_DEFAULT
     registered = register_derived(village, 5, 1, tree)
     assert tree.sync(village).ok and tree.sync(township).ok
     with tree.hub.session() as session:  # the hub decides each case, toward the village
@@ -184,5 +189,5 @@ def test_a_fresh_link_learns_what_the_parent_reads_before_a_large_backlog(
         (True, 0, 0, True), (True, 100, 200, False)]
     first, second = (body(r) for r in tree.wire.requests)
     assert 7 not in first and second[7][6] == [None] * 100
-    assert body(tree.wire.answers[0].data)[12] == [1, 2, 3, 4]
+    assert body(tree.wire.answers[0].data)[12] == [1, 2, 3, 4, 5]
     assert village.pending_up() == 0

@@ -1,0 +1,65 @@
+"""A child's side of the hand-back: what it owes a restored parent, and what it sends.
+
+A complete answer from a restored parent lists, per older epoch of the parent's own chain,
+the seq it still holds it through (:mod:`sync_protocol.hand_back`). The child keeps that as
+what it owes (``sync_state`` row ``hand_back:<parent>``), sends the parent's events it holds
+above it a request at a time, and moves past what each answered request carried. Written in
+the transaction that stores the answer, so a lost answer hands the same events back again
+(the parent stores each once)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cbor2
+from sqlalchemy.orm import Session
+
+from shared.exchange.site import SyncSite
+from shared.storage import sync_store as store
+from shared.storage.hand_back import held_above
+from sync_protocol import Event
+from sync_protocol.events import EventKey
+from sync_protocol.hand_back import HAND_BACK_EVENTS, sendable
+
+
+def owed_key(parent: str) -> str:
+    return f"hand_back:{parent}"
+
+
+def owed(session: Session, parent: str) -> dict[int, int]:
+    """Per epoch of the parent's chain, the seq above which this site still hands back."""
+    data = store.read_state(session, owed_key(parent))
+    return {int(e): int(s) for e, s in cbor2.loads(data).items()} if data else {}
+
+
+def _next_run(session: Session, site: SyncSite, epoch: int, after: int) -> list[Event]:
+    assert site.parent is not None
+    return sendable(held_above(session, site.sealer, site.parent, epoch, after,
+                               HAND_BACK_EVENTS))
+
+
+def to_hand_back(session: Session, site: SyncSite) -> list[Event]:
+    """The parent's own events to send back in the next request (none: nothing owed)."""
+    if site.parent is None:
+        return []
+    for epoch, after in sorted(owed(session, site.parent).items()):
+        events = _next_run(session, site, epoch, after)
+        if events:
+            return events
+    return []
+
+
+def after_answer(session: Session, site: SyncSite, own_chains: Mapping[int, int],
+                 handed: Sequence[EventKey]) -> bool:
+    """Record what an answer says: a restored parent's own chains (what is owed from now
+    on), or that the events ``handed`` back are stored there. True while more is owed."""
+    if site.parent is None:
+        return False
+    chains = dict(own_chains) if own_chains else owed(session, site.parent)
+    if not own_chains:
+        for key in handed:
+            chains[key.epoch] = max(chains.get(key.epoch, 0), key.seq)
+    left = {e: s for e, s in chains.items() if _next_run(session, site, e, s)}
+    if left or owed(session, site.parent):
+        store.write_state(session, owed_key(site.parent), cbor2.dumps(left) if left else b"")
+    return bool(left)
