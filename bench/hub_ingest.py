@@ -79,7 +79,7 @@ def machine_load() -> str:
     return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def code_under_test() -> str:
+def code_under_test(paths: Sequence[str] = ("hub", "shared", "sync_protocol")) -> str:
     """The commit measured, and any uncommitted change to the code it runs (the tree is
     shared with other work, so a figure must say what it measured)."""
     root = Path(__file__).resolve().parents[1]
@@ -92,10 +92,10 @@ def code_under_test() -> str:
     commit = git("rev-parse", "--short", "HEAD")
     if not commit:
         return f"code: {root} (not a git checkout)"
-    dirty = git("status", "--porcelain", "--", "hub", "shared", "sync_protocol").splitlines()
+    dirty = git("status", "--porcelain", "--", *paths).splitlines()
     changed = ", ".join(line[3:] for line in dirty) or "none"
-    return f"code: commit {commit} in {root}; uncommitted in hub/ shared/ sync_protocol/: " \
-        f"{changed}"
+    where = " ".join(f"{p}/" for p in paths)
+    return f"code: commit {commit} in {root}; uncommitted in {where}: {changed}"
 
 
 def cpu_seconds(pid: int) -> float:
