@@ -230,6 +230,8 @@ def enrolled(args: argparse.Namespace) -> None:
     from bench.hub_ingest import scratch_database
     from bench.link import Deadline, _add_site, sync
     from bench.link_proxy import LinkProxy
+    from hub.db_session import MIGRATIONS
+    from shared.storage.db import make_engine
     from tests.integration.city import AGENT, HUB, TOWNSHIP, VILLAGE, add_operators, signed_in
     from tests.integration.processes import Site
     from tests.integration.processes import sanji as sanji_done
@@ -242,6 +244,9 @@ def enrolled(args: argparse.Namespace) -> None:
         sanji_done("hub", "init", "--data-dir", str(dirs["hub"]), "--database-url", url)
         town_code = _add_site(dirs["hub"], TOWNSHIP, "良田镇便民服务中心", "township", HUB)
         village_code = _add_site(dirs["hub"], VILLAGE, "吉村代办点", "village", TOWNSHIP)
+        engine = make_engine(url)
+        MIGRATIONS.upgrade(engine)  # as bench/link.py and the integration city do
+        engine.dispose()
         add_operators(dirs["hub"], {})  # the village's agent, sent down at enrolment
         sites: list[Site] = []
         link: LinkProxy | None = None
