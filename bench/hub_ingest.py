@@ -23,7 +23,18 @@ PostgreSQL backend. The HTTP figure posts the same kind of frames to ``sanji hub
 (waitress) one at a time and times the round trip (CPU: the hub process and its backends).
 Afterwards the frames are sent again, byte for byte (a replay: refused) and rebuilt with
 fresh nonces (a child that never saw the acks): the counts of stored events, cases and down
-items must not move.
+items must not move. Over HTTP each township posts on a kept-alive session of its own, made
+as a township's transport makes it (``frame_session``).
+
+``--tls`` runs every HTTP figure a second time through nginx with TLS, as
+``deploy/nginx/sanji-hub.conf`` sets it up (``bench/nginx_tls.py``: a throwaway CA and
+certificate, deploy's directives kept, only paths, ports and upstream servers substituted;
+nginx as its own process on 127.0.0.1; the hub processes with
+``SANJI_HUB_TRUSTED_PROXIES=1`` as deploy's unit sets), the townships verifying the CA, and
+prints both side by side, with nginx's CPU, its TLS connections and handshakes, and its own
+time per request from its access log::
+
+    .venv/bin/python -m bench.hub_ingest --tls --threads 16 --seconds 600
 """
 
 from __future__ import annotations
@@ -34,12 +45,14 @@ import io
 import json
 import os
 import pstats
+import shlex
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -52,6 +65,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.hub_bench_data import Village, make_villages, site_codes
+from bench.nginx_tls import Nginx, nginx_binary
 from bench.node_intake import free_port, percentile, sanji
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_loader import load_sample_catalogue
@@ -161,6 +175,9 @@ class Township:
     link: ParentLink
     batches: list[list[Event]]
     frames: list[bytes] = field(default_factory=list)
+    via: Send | None = None
+    """This township's own connection to the hub (over HTTP: one kept-alive session each, as
+    a township's sync run holds one); None: the run's shared ``send``."""
     recorded_at: float = 0.0
     """``time.monotonic()`` when the first kept frame was built."""
 
@@ -283,6 +300,8 @@ class Run:
     statuses: dict[int, int] = field(default_factory=dict)
     cpu_hub_s: float = 0.0
     cpu_db_s: float | None = None
+    cpu_proxy_s: float | None = None
+    """nginx's CPU (master and workers), when it is in front."""
     wall_s: float | None = None
     """Elapsed time of a run whose requests overlap (else the sum of their latencies)."""
 
@@ -320,7 +339,7 @@ def ingest(relays: Sequence[Township], send: Send, batch: int, label: str,
         ex, data = town.request(events, batch)
         cpu = time.thread_time()
         started = time.perf_counter()
-        status, answer = send(data)
+        status, answer = (town.via or send)(data)
         run.latencies_ms.append((time.perf_counter() - started) * 1000)
         run.cpu_hub_s += time.thread_time() - cpu
         if status != 200:
@@ -343,7 +362,7 @@ def replay(relays: Sequence[Township], send: Send, label: str) -> Run:
     for town in relays:
         for data in town.frames:
             started = time.perf_counter()
-            status, _ = send(data)
+            status, _ = (town.via or send)(data)
             run.latencies_ms.append((time.perf_counter() - started) * 1000)
             run.statuses[status] = run.statuses.get(status, 0) + 1
     return run
@@ -358,7 +377,7 @@ def resend(relays: Sequence[Township], send: Send, batch: int, label: str,
             break
         ex, data = town.request(events, batch)
         started = time.perf_counter()
-        status, answer = send(data)
+        status, answer = (town.via or send)(data)
         run.latencies_ms.append((time.perf_counter() - started) * 1000)
         run.statuses[status] = run.statuses.get(status, 0) + 1
         if status == 200:
@@ -402,9 +421,12 @@ def expected(villages: Sequence[Village], relays: Sequence[Township], sent: int,
 def report(run: Run) -> None:
     print(run.line())
     if run.events and run.cpu_db_s is not None:
-        total = run.cpu_hub_s + run.cpu_db_s
-        print(f"{'':<34} CPU per request: hub {run.cpu_hub_s * 1000 / len(run.latencies_ms):,.0f}"
-              f" ms + PostgreSQL {run.cpu_db_s * 1000 / len(run.latencies_ms):,.0f} ms; "
+        total = run.cpu_hub_s + run.cpu_db_s + (run.cpu_proxy_s or 0.0)
+        n = len(run.latencies_ms)
+        nginx = (f" + nginx {run.cpu_proxy_s * 1000 / n:,.1f} ms"
+                 if run.cpu_proxy_s is not None else "")
+        print(f"{'':<34} CPU per request: hub {run.cpu_hub_s * 1000 / n:,.0f}"
+              f" ms + PostgreSQL {run.cpu_db_s * 1000 / n:,.0f} ms{nginx}; "
               f"{total * 1e6 / run.events:,.0f} µs per event = "
               f"{run.events / total:,.0f} events per CPU-second")
     if run.events:
@@ -452,29 +474,85 @@ def profiled(send: Send, profiler: cProfile.Profile) -> Send:
     return timed
 
 
-def http_sender(base: str) -> Send:
-    http = requests.Session()
+def http_sender(base: str, verify: Path | None = None) -> Send:
+    """POST frames on one kept-alive session made as a township's transport makes it
+    (``frame_session``: its headers, its keep-alive); ``verify``: the CA for HTTPS."""
+    from shared.exchange.site import CONTENT_TYPE, EXCHANGE_PATH
+    from shared.exchange.transport import frame_session
+
+    http = frame_session()
+    # per request: a session's own ``verify`` loses to REQUESTS_CA_BUNDLE in the environment
+    ca: str | bool = str(verify) if verify is not None else True
 
     def send(data: bytes) -> tuple[int, bytes]:
-        response = http.post(f"{base}/api/v1/sync/exchange", data=data,
-                             headers={"Content-Type": "application/vnd.sanji.frame"},
-                             timeout=120)
+        response = http.post(f"{base}{EXCHANGE_PATH}", data=data,
+                             headers={"Content-Type": CONTENT_TYPE}, timeout=120, verify=ca)
         return response.status_code, response.content
 
     return send
+
+
+def connect_townships(relays: Sequence[Township], base: str,
+                      verify: Path | None = None) -> None:
+    """Each township its own kept-alive connection to ``base``."""
+    for town in relays:
+        town.via = http_sender(base, verify)
+
+
+@contextmanager
+def nginx_front(upstreams: Sequence[str]) -> Iterator[Nginx]:
+    """nginx with TLS on 127.0.0.1 in front of the hub processes at ``upstreams`` (their
+    base URLs), deploy's site file rendered (``bench/nginx_tls.py``); stopped afterwards."""
+    front = Nginx([int(u.rsplit(":", 1)[1]) for u in upstreams])
+    try:
+        yield front.start()
+    except BaseException:
+        print(f"nginx's error log:\n{front.error_log()[-3000:]}")
+        raise
+    finally:
+        front.stop()
+
+
+def time_wait(port: int) -> int:
+    """TCP connections to or from ``port`` in TIME-WAIT: each is a connection that closed."""
+    done = subprocess.run(["ss", "-Htan", "state", "time-wait", f"( sport = :{port} or "
+                           f"dport = :{port} )"], capture_output=True, text=True, check=False)
+    return len(done.stdout.splitlines())
+
+
+def front_summary(front: Nginx) -> str:
+    """Connections, TLS handshakes and nginx's own time, from its access log."""
+    lines = [a for a in front.access() if a.status == 200 or a.status >= 400]
+    if not lines:
+        return "  nginx: no requests logged"
+    connections = {a.connection for a in lines}
+    firsts = [a for a in lines if a.request_on_connection == 1]
+    resumed = sum(1 for a in firsts if a.resumed)
+    overhead = [(a.request_time - a.upstream_time) * 1000 for a in lines
+                if a.upstream_time is not None]
+    protocols = sorted({a.protocol for a in lines})
+    upstream_closed = sum(time_wait(p) for p in front.upstream_ports)
+    return (f"  nginx: {len(lines):,} requests on {len(connections)} TLS connection(s) "
+            f"({', '.join(protocols)}; {len(firsts)} handshake(s), {resumed} resumed), "
+            f"{len(lines) / len(connections):,.0f} requests per connection; nginx's time "
+            f"beyond the upstream's p50 {statistics.median(overhead):.1f} ms, p95 "
+            f"{percentile(overhead, 0.95):.1f} ms; connections to the hub processes closed "
+            f"(TIME-WAIT after the run): {upstream_closed:,}")
 
 
 @contextmanager
 def hub_process(data_dir: Path, threads: int, env: dict[str, str] | None = None
                 ) -> Iterator[tuple[str, int]]:
     """``sanji hub run`` on a free port (``env`` added to its environment); yields its base
-    URL and process id."""
+    URL and process id. Without a proxy in front it trusts none (``SANJI_HUB_TRUSTED_PROXIES``
+    0), as deploy's unit says; behind nginx pass 1, as the unit sets."""
+    env = {"SANJI_HUB_TRUSTED_PROXIES": "0", **(env or {})}
     port = free_port()
     log = (data_dir / f"hub-{port}.log").open("wb")
     proc = subprocess.Popen(sanji("hub", "run", "--data-dir", str(data_dir), "--port",
                                   str(port), "--threads", str(threads)),
                             stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -564,6 +642,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=BASE_URL,
                         help="any database on the server; the benchmark makes its own")
     parser.add_argument("--no-http", action="store_true", help="skip the sanji hub run figure")
+    parser.add_argument("--tls", action="store_true",
+                        help="also every HTTP run through nginx with TLS as "
+                             "deploy/nginx/sanji-hub.conf sets it up (bench/nginx_tls.py), "
+                             "side by side with the direct runs")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
     parser.add_argument("--processes", type=int, default=2,
                         help="hub processes on one database for the replayed parallel run "
@@ -574,7 +656,12 @@ def main(argv: list[str] | None = None) -> None:
                              "the profile in $TMPDIR/sanji-hub-ingest.prof")
     args = parser.parse_args(argv)
 
-    print(f"{os.cpu_count()} cores, {machine_load()}\n{code_under_test()}")
+    if args.tls:
+        nginx_binary()  # stop now, saying how to install it, rather than after the runs
+    command = " ".join(["python -m bench.hub_ingest",
+                        *map(shlex.quote, argv if argv is not None else sys.argv[1:])])
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {command}\n"
+          f"{os.cpu_count()} cores, {machine_load()}\n{code_under_test()}")
     catalogue = load_sample_catalogue()
     started = time.perf_counter()
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
@@ -591,16 +678,20 @@ def main(argv: list[str] | None = None) -> None:
           + ", ".join(f"{k} {n:,}" for k, n in sorted(types.items()))
           + f"; payload {payload:,.0f} B of JSON per event on average")
 
+    runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory(prefix="sanji-bench-") as tmp_name:
         tmp = Path(tmp_name)
         name = f"sanji_bench_ingest_{os.getpid()}"
         with hub_on(args.database_url, name, tmp, villages, args) as (setup, data_dir), \
                 ExitStack() as copies:
-            twin = None
+            twin = twin_tls = None
             if args.processes > 0:  # the same hub, before anything arrived, for the replay
                 setup.engine.dispose()
                 twin = copies.enter_context(scratch_database(args.database_url,
                                                              f"{name}_twin", template=name))
+                if args.tls:
+                    twin_tls = copies.enter_context(scratch_database(
+                        args.database_url, f"{name}_twin_tls", template=name))
             send = in_process_sender(setup.factory, data_dir, catalogue)
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:
@@ -619,6 +710,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"({machine_load()} after the run)"
                   f"\n({args.townships} townships relaying {len(villages)} villages):")
             report(run)
+            runs["in-process"] = run
             sql = statements[0]
             print(f"  SQL: {sql:,} statements, {sql / len(run.latencies_ms):,.0f} per request, "
                   f"{sql / max(1, run.events):.1f} per event")
@@ -630,7 +722,14 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"expected {run.events} events, {registered} cases and "
                                  f"{2 * routed} hub events")
             if twin is not None:
-                parallel_replay(args, setup.relays, data_dir, twin, counts)
+                replayed = parallel_replay(args, setup.relays, data_dir, twin, counts)
+                if replayed is not None:
+                    runs[f"HTTP, {args.processes} processes"] = replayed
+            if twin_tls is not None:
+                replayed = parallel_replay(args, setup.relays, data_dir, twin_tls, counts,
+                                           tls=True)
+                if replayed is not None:
+                    runs[f"HTTPS nginx, {args.processes} processes"] = replayed
             duplicate_runs(setup, send, args, run.events, "in-process")
             if profiler is not None:
                 out = io.StringIO()
@@ -642,28 +741,93 @@ def main(argv: list[str] | None = None) -> None:
 
         if args.no_http:
             return
-        name = f"sanji_bench_ingest_http_{os.getpid()}"
-        with hub_on(args.database_url, name, tmp, villages, args) as (setup, data_dir), \
-                hub_process(data_dir, args.threads) as (base, pid):
-            send = http_sender(base)
-            deadline = time.monotonic() + args.seconds
-            hub_cpu = cpu_seconds(pid)
-            run = ingest(setup.relays, send, args.batch, "HTTP sanji hub run", deadline,
-                         keep_frames=True)
-            run.cpu_hub_s = cpu_seconds(pid) - hub_cpu  # the hub's own CPU, not the client's
-            run.cpu_db_s = sum(cpu_seconds(b) for b in other_backends(setup.engine))
-            counts = held(setup.factory)
-            print(f"\nover HTTP to sanji hub run (waitress, {args.threads} threads), "
-                  f"one request at a time ({machine_load()} after the run):")
-            report(run)
-            if counts.events_from_below != run.events:
-                raise SystemExit(f"expected {run.events} events, hold "
-                                 f"{counts.events_from_below}")
-            duplicate_runs(setup, send, args, run.events, "HTTP")
+        runs["HTTP, 1 process"] = http_run(args, villages, tmp, tls=False)
+        if args.tls:
+            runs["HTTPS nginx, 1 process"] = http_run(args, villages, tmp, tls=True)
+    if args.tls:
+        print()
+        print(side_by_side(runs))
+
+
+def http_run(args: argparse.Namespace, villages: list[Village], tmp: Path, tls: bool) -> Run:
+    """The townships' requests one at a time to a fresh hub, ``sanji hub run`` (waitress),
+    straight or through nginx with TLS; then the replay and the resend."""
+    name = f"sanji_bench_ingest_{'tls' if tls else 'http'}_{os.getpid()}"
+    env = {"SANJI_HUB_TRUSTED_PROXIES": "1" if tls else "0"}
+    with hub_on(args.database_url, name, tmp, villages, args) as (setup, data_dir), \
+            hub_process(data_dir, args.threads, env) as (base, pid), ExitStack() as stack:
+        front = stack.enter_context(nginx_front([base])) if tls else None
+        if front is not None:
+            connect_townships(setup.relays, front.url, front.ca)
+        else:
+            connect_townships(setup.relays, base)
+        deadline = time.monotonic() + args.seconds
+        hub_cpu = cpu_seconds(pid)
+        proxy_cpu = sum(cpu_seconds(p) for p in front.pids()) if front else 0.0
+        label = "HTTPS nginx, sanji hub run" if tls else "HTTP sanji hub run"
+        run = ingest(setup.relays, unused_sender, args.batch, label, deadline,
+                     keep_frames=True)
+        run.cpu_hub_s = cpu_seconds(pid) - hub_cpu  # the hub's own CPU, not the client's
+        run.cpu_db_s = sum(cpu_seconds(b) for b in other_backends(setup.engine))
+        if front is not None:
+            run.cpu_proxy_s = sum(cpu_seconds(p) for p in front.pids()) - proxy_cpu
+        counts = held(setup.factory)
+        where = ("through nginx with TLS (deploy's site file) to" if tls else "over HTTP to")
+        print(f"\n{where} sanji hub run (waitress, {args.threads} threads), one request at "
+              f"a time, each township on its own kept-alive connection ({machine_load()} "
+              "after the run):")
+        report(run)
+        if front is not None:
+            print(front_summary(front))
+        if counts.events_from_below != run.events:
+            raise SystemExit(f"expected {run.events} events, hold "
+                             f"{counts.events_from_below}")
+        duplicate_runs(setup, unused_sender, args, run.events, "HTTPS" if tls else "HTTP")
+        return run
+
+
+def unused_sender(data: bytes) -> tuple[int, bytes]:
+    raise AssertionError("every township posts on its own connection")
+
+
+def side_by_side(runs: Mapping[str, Run]) -> str:
+    """The runs' figures as one markdown table, a column each."""
+    cols = list(runs.values())
+
+    def row(title: str, cell: Callable[[Run], str]) -> str:
+        return f"| {title} | " + " | ".join(cell(r) for r in cols) + " |"
+
+    def cpu(r: Run) -> str:
+        n = len(r.latencies_ms)
+        parts = [f"{r.cpu_hub_s * 1000 / n:,.0f}"]
+        if r.cpu_db_s is not None:
+            parts.append(f"{r.cpu_db_s * 1000 / n:,.0f}")
+        if r.cpu_proxy_s is not None:
+            parts.append(f"{r.cpu_proxy_s * 1000 / n:,.1f} (nginx)")
+        return " + ".join(parts) + " ms"
+
+    def per_cpu_second(r: Run) -> str:
+        total = r.cpu_hub_s + (r.cpu_db_s or 0.0) + (r.cpu_proxy_s or 0.0)
+        return f"{r.events / total:,.0f}" if total else "—"
+
+    lines = [
+        "| figure | " + " | ".join(runs) + " |",
+        "|---|" + "---:|" * len(cols),
+        row("events/s", lambda r: f"{r.events / r.seconds:,.0f}"),
+        row("requests/s", lambda r: f"{len(r.latencies_ms) / r.seconds:,.1f}"),
+        row("per request p50 / p95 / max", lambda r: (
+            f"{statistics.median(r.latencies_ms):.0f} / "
+            f"{percentile(r.latencies_ms, 0.95):.0f} / {max(r.latencies_ms):.0f} ms")),
+        row("CPU per request: hub + PostgreSQL (+ nginx)", cpu),
+        row("events per CPU-second", per_cpu_second),
+        row("bytes per event: request / answer (HTTP bodies)", lambda r: (
+            f"{r.bytes_up / r.events:,.1f} / {r.bytes_down / r.events:,.1f} B")),
+    ]
+    return "\n".join(lines)
 
 
 def parallel_replay(args: argparse.Namespace, relays: Sequence[Township], data_dir: Path,
-                    url: str, expected_counts: Held) -> None:
+                    url: str, expected_counts: Held, tls: bool = False) -> Run | None:
     """The hub's capacity on this machine: ``--processes`` ``sanji hub run`` processes on one
     database, as deployed behind nginx, each posting townships' frames at once.
 
@@ -672,7 +836,11 @@ def parallel_replay(args: argparse.Namespace, relays: Sequence[Township], data_d
     the in-process run are posted again, unchanged and in each township's order, to a copy
     of that hub's database taken before anything arrived: the hub does exactly the same work
     (the frames are new to the copy, and its answers come at the same link positions, which
-    the frames acknowledge), while the sender only posts bytes and checks the status."""
+    the frames acknowledge), while the sender only posts bytes and checks the status.
+
+    Each township posts on a kept-alive connection of its own: straight to the process of
+    its group, or (``tls``) to nginx in front of all the processes, as deploy's upstream
+    balances them."""
     from shared.storage.db import make_engine
 
     n = args.processes
@@ -680,33 +848,51 @@ def parallel_replay(args: argparse.Namespace, relays: Sequence[Township], data_d
     if window > 240:
         print(f"\n(parallel replay skipped: the frames are {window:.0f} s old, too near the "
               "hub's five-minute window)")
-        return
-    env = {"SANJI_HUB_DATABASE_URL": url}
+        return None
+    env = {"SANJI_HUB_DATABASE_URL": url, "SANJI_HUB_TRUSTED_PROXIES": "1" if tls else "0"}
     engine = make_engine(url)
+    groups = [relays[i::n] for i in range(n)]
+    front: Nginx | None = None
     try:
         with ExitStack() as stack:
             hubs = [stack.enter_context(hub_process(data_dir, args.threads, env))
                     for _ in range(n)]
-            groups = [relays[i::n] for i in range(n)]
-            sends = [http_sender(base) for base, _ in hubs]
+            senders: dict[str, Send] = {}
+            if tls:
+                front = stack.enter_context(nginx_front([base for base, _ in hubs]))
+                senders = {t.code: http_sender(front.url, front.ca) for t in relays}
+            else:
+                senders = {t.code: http_sender(hubs[i][0]) for i, g in enumerate(groups)
+                           for t in g}
             hub_cpu = sum(cpu_seconds(pid) for _, pid in hubs)
-            run = replay_parallel(groups, sends, f"HTTP {n} processes, replayed")
+            proxy_cpu = sum(cpu_seconds(pid) for pid in front.pids()) if front else 0.0
+            label = f"HTTPS nginx, {n} processes, replayed" if tls else \
+                f"HTTP {n} processes, replayed"
+            run = replay_parallel(groups, senders, label)
             run.cpu_hub_s = sum(cpu_seconds(pid) for _, pid in hubs) - hub_cpu
             run.cpu_db_s = sum(cpu_seconds(b) for b in other_backends(engine))
+            summary = ""
+            if front is not None:
+                run.cpu_proxy_s = sum(cpu_seconds(pid) for pid in front.pids()) - proxy_cpu
+                summary = front_summary(front)
         counts = held(sessionmaker(engine))
     finally:
         engine.dispose()
-    print(f"\nover HTTP to {n} sanji hub run processes on one database, {n} townships "
+    where = "through nginx with TLS (deploy's site file) to" if tls else "over HTTP to"
+    print(f"\n{where} {n} sanji hub run processes on one database, {n} townships "
           f"posting at once, the recorded frames replayed ({machine_load()} after the run):")
     report(run)
+    if summary:
+        print(summary)
     print(f"  held: {counts.events_from_below:,} events from below, "
           f"{counts.events_by_hub:,} authored by the hub, {counts.cases:,} cases, "
           f"{counts.down_items:,} down items")
     if counts != expected_counts:
         raise SystemExit(f"the replay left {counts}, the recording {expected_counts}")
+    return run
 
 
-def replay_parallel(groups: Sequence[Sequence[Township]], sends: Sequence[Send],
+def replay_parallel(groups: Sequence[Sequence[Township]], senders: Mapping[str, Send],
                     label: str) -> Run:
     """Each group's recorded frames, in order, through its own sender; all groups at once."""
     runs = [Run(label) for _ in groups]
@@ -715,9 +901,9 @@ def replay_parallel(groups: Sequence[Sequence[Township]], sends: Sequence[Send],
     def drive(i: int) -> None:
         run = runs[i]
         try:
-            for frame, events in recorded(groups[i]):
+            for town, frame, events in recorded(groups[i]):
                 started = time.perf_counter()
-                status, answer = sends[i](frame)
+                status, answer = senders[town.code](frame)
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
                 if status != 200:
                     raise SystemExit(f"{label}: HTTP {status}: {answer[:300]!r}")
@@ -744,13 +930,13 @@ def replay_parallel(groups: Sequence[Sequence[Township]], sends: Sequence[Send],
     return merged
 
 
-def recorded(relays: Sequence[Township]) -> Iterator[tuple[bytes, int]]:
+def recorded(relays: Sequence[Township]) -> Iterator[tuple[Township, bytes, int]]:
     """The frames the townships sent, in the order they were sent, with their event counts."""
     rounds = max(len(t.frames) for t in relays)
     for i in range(rounds):
         for town in relays:
             if i < len(town.frames):
-                yield town.frames[i], len(town.batches[i])
+                yield town, town.frames[i], len(town.batches[i])
 
 
 if __name__ == "__main__":
