@@ -141,7 +141,16 @@ def _open(data_dir: Path) -> tuple[HubSettings, Any]:
         raise click.ClickException(str(exc))
     engine = make_engine(settings.database_url)
     MIGRATIONS.upgrade(engine)
+    _use_totp_key(engine, settings)
     return settings, sessionmaker(engine, expire_on_commit=False)
+
+
+def _use_totp_key(engine: Any, settings: HubSettings) -> None:
+    """Seal the TOTP secrets a command writes, and open the ones it reads, with the hub's key."""
+    from hub.services import totp_sealer
+    from shared.storage.totp_secrets import use_totp_sealer
+
+    use_totp_sealer(engine, totp_sealer(settings.key_dir))
 
 
 def _now() -> datetime:
@@ -296,6 +305,42 @@ def update_user_command(data_dir: Path, username: str, active: bool | None,
     _echo_delivery(user.site, settings.site_code, done.queued)
     if done.new_secret:
         click.echo(f"TOTP secret (add it to an authenticator app): {user.totp_secret}")
+
+
+@hub_group.command("unlock-user")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--username", required=True)
+def unlock_user_command(data_dir: Path, username: str) -> None:
+    """Lift a lock-out: forget the account's wrong logins, so the person may sign in at once
+    (also an admin who locked themselves out)."""
+    from shared.storage.failure_counts import SqlFailureCounts
+    from shared.web.rate_limit import KEEP_SECONDS, LoginLimiter
+
+    _, factory = _open(data_dir)
+    forgotten = LoginLimiter(SqlFailureCounts(factory, KEEP_SECONDS)).lift(username)
+    click.echo(f"user {username}: {forgotten} wrong logins forgotten; the lock is lifted")
+
+
+@hub_group.command("revoke-tokens")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--username", required=True)
+def revoke_tokens_command(data_dir: Path, username: str) -> None:
+    """End every sign-in and API token of a user: at the hub at once, at the user's site once
+    the change has come down (its next exchange)."""
+    from hub.user_sync import CLI_ACTOR, command_site, publish_account
+    from shared.storage.accounts import revoke_tokens
+
+    settings, factory = _open(data_dir)
+    with factory() as session:
+        try:
+            user = revoke_tokens(session, username, everywhere=True)
+        except DomainError as exc:
+            raise _fail(exc)
+        queued = publish_account(session, command_site(settings, session), user, actor=CLI_ACTOR,
+                                 now=_now())
+        session.commit()
+        click.echo(f"user {user.username}: every sign-in ended (revision {user.revision})")
+        _echo_delivery(user.site, settings.site_code, queued)
 
 
 @hub_group.command("import-catalog")

@@ -30,10 +30,12 @@ from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.release_content import catalogue_from_release
 from shared.domain.working_days import WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
-from shared.storage.accounts import TokenSigner
+from shared.storage.accounts import TokenSigner, load_or_create_secret, seal_totp_secrets
 from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sync_store import PlainPayloads
+from shared.storage.totp_secrets import TOTP_KEY_FILE, TotpSealer, use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
+from shared.web.request_db import engine_of
 from sync_protocol import SiteKey
 
 CATALOGUE_RECHECK_SECONDS = 5.0
@@ -142,11 +144,28 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     install_failure_counts(app, counts)
     hub.status_limiter = FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS,
                                         counts=counts)
+    use_totp_sealer(engine_of(app), totp_sealer(settings.key_dir))
+    _seal_plain_secrets(app)
     hub.catalogue_loader = _catalogue_loader(app, hub)
     hub.published_years = _published_years(app)
     hub.epoch_loader = lambda: _epoch(app)
     app.extensions[_EXTENSION] = hub
     return hub
+
+
+def totp_sealer(key_dir: Path) -> TotpSealer:
+    """The sealer of the hub's TOTP secrets (``keys/totp.key``, made on first use)."""
+    return TotpSealer(load_or_create_secret(key_dir / TOTP_KEY_FILE))
+
+
+def _seal_plain_secrets(app: Flask) -> None:
+    """Seal the TOTP secrets an earlier release (or a tool without the key) kept in clear."""
+    try:
+        with db_session.app_session(app) as session:
+            if seal_totp_secrets(session):
+                session.commit()
+    except SQLAlchemyError:
+        return  # no schema yet (``sanji hub init`` makes it): nothing to seal
 
 
 def _catalogue_for(settings: HubSettings) -> Catalogue:

@@ -1,5 +1,6 @@
 """The accounts: who can log in where, with which role and window. Add a user; disable or
 enable one, set a new password or change a role; each change goes down to the user's site.
+Lift a lock-out (too many wrong logins at the account) and end every sign-in of an account.
 
 The rules live where the CLI uses them too (:func:`shared.storage.accounts.add_user`,
 :mod:`hub.user_sync`). A supervisor's or admin's TOTP secret appears only in the answer to the
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import pyotp
 import segno
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -38,12 +39,39 @@ from hub.models import HubSite
 from hub.services import services
 from hub.user_sync import AccountChange, change_account, publish_account
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems
-from shared.storage.accounts import USER_ROLES, UserAccount, add_user
+from shared.storage.accounts import USER_ROLES, UserAccount, add_user, revoke_tokens
+from shared.web.i18n import Messages, add_messages
 from shared.web.pages import CSRF_FIELD, csrf_ok, csrf_token, signed_in
+from shared.web.rate_limit import LoginLimiter, failure_counts_of
 from shared.web.sign_in import require_user
 
 USER_ROWS = 150
 """Users per page: a page of the fullest rows stays near 40 KB."""
+
+MESSAGES: Messages = {
+    "adm.locked": ("登录锁定", "Sign-in locked"),
+    "adm.locked_for": ("错误登录过多,账号已锁定,约 {minutes} 分钟后自动解除",
+                       "Too many wrong logins: locked for about {minutes} more minutes"),
+    "adm.not_locked": ("未锁定", "Not locked"),
+    "adm.unlock": ("解除锁定", "Lift the lock"),
+    "adm.unlock_note": ("清除此账号的错误登录记录,本人可立即再登录。",
+                        "Forgets the account's wrong logins: the person may sign in at once."),
+    "adm.revoke": ("注销所有登录", "End every sign-in"),
+    "adm.revoke_note": ("此账号在各处的登录和令牌立即失效(下级站点在下次同步后)。",
+                        "Every sign-in and token of the account ends now (at its site after "
+                        "the next exchange)."),
+}
+bp.record_once(lambda state: add_messages(state.app, MESSAGES))
+
+
+def _limiter() -> LoginLimiter:
+    return LoginLimiter(failure_counts_of(current_app))
+
+
+def _locked_minutes(username: str) -> int | None:
+    """Minutes the account stays locked by wrong logins from many addresses, or None."""
+    seconds = _limiter().account_locked_for(username, services().clock().timestamp())
+    return None if seconds is None else max(1, -(-seconds // 60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +193,7 @@ def _render_user(user: UserAccount, *, secret: NewSecret | None = None,
         role_codes=USER_ROLES, windows=services().catalogue.windows, when=shanghai_time,
         secret=secret, problems=problems or {}, changed=changed,
         hub_code=services().settings.site_code, csrf=csrf_token(),
+        locked_minutes=_locked_minutes(user.username),
     )
     return html, status
 
@@ -205,6 +234,9 @@ def change_user_form(username: str) -> ResponseReturnValue:
         return form_expired()
     session = get_session()
     user = _account(session, username)
+    kind = form_field("change", 20)
+    if kind in ("unlock", "revoke"):
+        return _unlock_or_revoke(session, user, kind)
     try:
         change = _form_change()
         context = _account_context_problems(session, "", change.window)
@@ -222,3 +254,16 @@ def change_user_form(username: str) -> ResponseReturnValue:
                             status=200)
     return redirect(url_for(".user_page", username=done.user.username,
                             changed=form_field("change", 20)), 303)
+
+
+def _unlock_or_revoke(session: Session, user: UserAccount, kind: str) -> ResponseReturnValue:
+    """Lift the account's lock-out, or end every sign-in of it (here at once; at its site
+    once the new revision has come down)."""
+    if kind == "unlock":
+        _limiter().lift(user.username)
+    else:
+        revoke_tokens(session, user.username, everywhere=True)
+        publish_account(session, services().sync_site, user, actor=_actor(),
+                        now=services().clock())
+        session.commit()
+    return redirect(url_for(".user_page", username=user.username, changed=kind), 303)

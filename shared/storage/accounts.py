@@ -2,8 +2,11 @@
 
 The hub holds every account; a node holds copies of its own site's accounts (password
 hashes only: one-time-code secrets never leave the site that created them), so a node
-keeps logging people in while it is offline. A login yields a stateless token signed with
-the site's secret: any worker process of the site can check it without a database read.
+keeps logging people in while it is offline. One-time-code secrets are sealed at rest
+(:mod:`shared.storage.totp_secrets`) and each code is taken once. A login yields a token
+signed with the site's secret, valid for a few hours; the HTTP layer also checks it against
+the account (:func:`still_honoured`), so a disabled account, a new password or a sign-out
+everywhere ends it at once.
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import BigInteger, Boolean, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import BigInteger, Boolean, Integer, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from shared.domain.case_events import Role, check_aware_utc, check_site_code, check_username
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.storage.db import Base
+from shared.storage.totp_secrets import (
+    MAX_SEALED_LENGTH,
+    SecretUnreadable,
+    matching_step,
+    totp_sealer_of,
+)
 
 
 class NotAuthenticated(DomainError):
@@ -76,13 +85,42 @@ class UserAccount(Base):
     site: Mapped[str] = mapped_column(String(15))
     window: Mapped[str | None] = mapped_column(String(MAX_LABEL_LENGTH), nullable=True)
     department: Mapped[str | None] = mapped_column(String(MAX_LABEL_LENGTH), nullable=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A secret in clear, as releases before sealing kept it; the hub seals it when it starts.
+    totp_plain: Mapped[str | None] = mapped_column("totp_secret", String(64), nullable=True)
+    totp_sealed: Mapped[str | None] = mapped_column(String(MAX_SEALED_LENGTH), nullable=True)
+    """The one-time-code secret sealed with the site's TOTP key (see :attr:`totp_secret`)."""
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The 30-second step of the last one-time code taken: that code and earlier ones are
+    refused from then on."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Epoch milliseconds (UTC): the same integer on SQLite and PostgreSQL, no tz guessing.
     created_at: Mapped[int] = mapped_column(BigInteger)
     # Counts the hub's changes to the account (1 when added). A node's copy carries the
     # revision it reflects, so an older copy arriving late never overwrites a newer one.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="0")
+    # Counts "end every sign-in" at this site (sign-out everywhere, an admin's revoke, a new
+    # password); a token carries the count it was issued under. Never sent to another site.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @property
+    def totp_secret(self) -> str | None:
+        """The one-time-code secret in clear (to show the person once, or to check a code),
+        opened with the TOTP key attached to the account's database."""
+        stored = self.totp_sealed
+        if stored is None:
+            return self.totp_plain
+        session = object_session(self)
+        sealer = totp_sealer_of(session) if session is not None else None
+        if sealer is None:
+            raise SecretUnreadable("no TOTP key is attached to this database")
+        return sealer.open(self.username, stored)
+
+    @totp_secret.setter
+    def totp_secret(self, secret: str | None) -> None:
+        session = object_session(self)
+        if session is None:
+            raise SecretUnreadable("add the account to a session before giving it a secret")
+        _keep_secret(session, self, secret)
 
     @property
     def created(self) -> datetime:
@@ -221,13 +259,44 @@ def add_user(
         site=site,
         window=window,
         department=department,
-        totp_secret=totp_secret,
         active=True,
         created_at=_epoch_ms(now or datetime.now(UTC)),
         revision=1,
+        token_generation=0,
     )
+    _keep_secret(session, user, totp_secret)
     session.add(user)
     return user
+
+
+def _keep_secret(session: Session, user: UserAccount, secret: str | None) -> None:
+    """Store ``secret`` (None: none) sealed with the TOTP key attached to the database. Where
+    none is attached (a tool writing straight to the database) it is kept in clear, and the
+    hub seals it when it next starts (:func:`seal_totp_secrets`)."""
+    sealer = totp_sealer_of(session)
+    if secret is None or sealer is None:
+        user.totp_plain, user.totp_sealed = secret, None
+    else:
+        user.totp_plain, user.totp_sealed = None, sealer.seal(user.username, secret)
+    user.totp_last_step = None
+
+
+def seal_totp_secrets(session: Session, limit: int = 10_000) -> int:
+    """Seal every TOTP secret still kept in clear (from before sealing, or written without
+    the key), at most ``limit`` of them; how many. The caller commits."""
+    if totp_sealer_of(session) is None:
+        raise SecretUnreadable("no TOTP key is attached to this database")
+    plain = session.scalars(
+        select(UserAccount)
+        .where(UserAccount.totp_plain.is_not(None))
+        .order_by(UserAccount.username)
+        .limit(limit)
+    ).all()
+    for user in plain:
+        last_step = user.totp_last_step
+        _keep_secret(session, user, user.totp_plain)
+        user.totp_last_step = last_step
+    return len(plain)
 
 
 # --- changes at the hub ------------------------------------------------------------------
@@ -249,6 +318,19 @@ def set_password(session: Session, username: str, password: str) -> UserAccount:
         raise Problems({"password": problem}, "the password is not valid")
     user = _changing(session, username)
     user.password_hash = _HASHER.hash(password)
+    user.token_generation = (user.token_generation or 0) + 1
+    return user
+
+
+def revoke_tokens(session: Session, username: str, *, everywhere: bool = False) -> UserAccount:
+    """End every token and sign-in of ``username`` issued here so far. With ``everywhere``
+    (the hub) the account's revision moves on too, so the change, once sent down, ends the
+    sign-ins at the account's site as well. The caller commits."""
+    user = (_changing(session, username) if everywhere
+            else session.get(UserAccount, username) if isinstance(username, str) else None)
+    if user is None:
+        raise NotFound("username", f"no user {username}")
+    user.token_generation = (user.token_generation or 0) + 1
     return user
 
 
@@ -274,9 +356,10 @@ def change_role(session: Session, username: str, *, role: str, window: str | Non
     user = _changing(session, username)
     user.role, user.window, user.department = role, window, department
     if role in NEEDS_SECOND_FACTOR:
-        user.totp_secret = user.totp_secret or pyotp.random_base32()
+        if user.totp_sealed is None and user.totp_plain is None:
+            _keep_secret(session, user, pyotp.random_base32())
     else:
-        user.totp_secret = None
+        _keep_secret(session, user, None)
     return user
 
 
@@ -287,7 +370,9 @@ def authenticate(
     one-time code valid at ``now``) is right; otherwise :class:`NotAuthenticated`.
 
     Unknown, inactive and wrong-password accounts get the same answer after the same argon2
-    work, so a guesser cannot learn which usernames exist.
+    work, so a guesser cannot learn which usernames exist. A one-time code is taken once: its
+    time step is recorded in ``session`` (the caller commits before handing out a token), and
+    that code, or one of an earlier step, is refused afterwards, also by another process.
     """
     moment = check_aware_utc(now, "now")
     user = session.get(UserAccount, username) if isinstance(username, str) else None
@@ -302,9 +387,29 @@ def authenticate(
             raise NotAuthenticated("otp", "no one-time code is set up for this account here")
         if not otp:
             raise NotAuthenticated("otp", "a one-time code is required")
-        if not pyotp.TOTP(user.totp_secret).verify(otp.strip(), for_time=moment, valid_window=1):
+        step = matching_step(user.totp_secret, otp.strip(), moment, None)
+        if step is None:
             raise NotAuthenticated("otp", "wrong one-time code")
+        if not _take_step(session, user.username, step):
+            raise NotAuthenticated("otp", USED_CODE)
     return user
+
+
+USED_CODE = "this one-time code has been used; wait for the next one"
+
+
+def _take_step(session: Session, username: str, step: int) -> bool:
+    """Record ``step`` as the account's last one-time code unless it, or a later one, was
+    taken already. One conditional UPDATE: of two processes taking the same code at once,
+    one changes the row and the other (waiting on its lock) finds nothing left to change."""
+    result = session.execute(
+        update(UserAccount)
+        .where(UserAccount.username == username,
+               (UserAccount.totp_last_step.is_(None)) | (UserAccount.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 # --- copies of accounts at the nodes ---------------------------------------------------
@@ -376,7 +481,7 @@ def _keep_copy(session: Session, values: Mapping[str, Any], created_at: int) -> 
     whether anything changed."""
     user = session.get(UserAccount, values["username"])
     if user is None:
-        session.add(UserAccount(**values, totp_secret=None, created_at=created_at))
+        session.add(UserAccount(**values, created_at=created_at))
         return True
     if values[REVISION] < (user.revision or 0):
         return False  # a late, older copy: the newer one stays
@@ -432,17 +537,23 @@ class Claims:
     revision: int | None = None
     """The account's revision when the token was issued (None: a token of an earlier
     release)."""
+    generation: int = 0
+    """The account's token generation at this site when the token was issued (0 for a token
+    of an earlier release): a sign-out everywhere moves the account's on, ending the token."""
 
 
 def still_honoured(session: Session, claims: Claims) -> bool:
     """Whether the account behind ``claims`` still stands as the token says: present, active,
-    same role, site and window, and (when the token names one) the same revision. A disabled
-    account, a new password or a changed role ends the tokens issued before, at the hub and,
-    once the change has come down, at the node."""
+    same role, site and window, the same token generation and (when the token names one) the
+    same revision. A disabled account, a new password, a changed role or a sign-out everywhere
+    ends the tokens issued before, at the hub and, once the change has come down, at the
+    node."""
     user = session.get(UserAccount, claims.username)
     if user is None or not user.active:
         return False
     if (user.role, user.site, user.window) != (claims.role, claims.site, claims.window):
+        return False
+    if claims.generation != (user.token_generation or 0):
         return False
     return claims.revision is None or claims.revision == (user.revision or 0)
 
@@ -475,6 +586,7 @@ class TokenSigner:
             "w": user.window,
             "d": user.department,
             "v": int(user.revision or 0),
+            "g": int(user.token_generation or 0),
             "exp": expires,
         }
         token: str = self._serializer.dumps(payload)
@@ -510,6 +622,9 @@ def _claims_from(payload: object) -> Claims | None:
     revision = payload.get("v")
     if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
         return None
+    generation = payload.get("g", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        return None
     return Claims(
         username=payload["u"],
         role=payload["r"],
@@ -518,6 +633,7 @@ def _claims_from(payload: object) -> Claims | None:
         department=payload["d"],
         expires_at=datetime.fromtimestamp(expires, UTC),
         revision=revision,
+        generation=generation,
     )
 
 

@@ -225,3 +225,29 @@ def create_failure_table(op: MigrationOps) -> None:
 def drop_failure_table(op: MigrationOps) -> None:
     """Undo :func:`create_failure_table`."""
     op.drop_table("acct_failures")
+
+
+
+def add_account_security(op: MigrationOps) -> None:
+    """``acct_users``: the sealed TOTP secret, the last one-time-code step taken and the
+    token generation (0 for the accounts already there).
+
+    Called by hub ``0006`` and node ``0008``. ``totp_secret`` stays, for the secrets kept in
+    clear until the hub seals them when it next starts (it holds the key; a migration does
+    not).
+    """
+    with op.batch_alter_table("acct_users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("totp_sealed", sa.String(length=160), nullable=True))
+        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+        batch_op.add_column(
+            sa.Column("token_generation", sa.Integer(), server_default="0", nullable=False)
+        )
+
+
+def drop_account_security(op: MigrationOps) -> None:
+    """Undoes :func:`add_account_security`. The earlier release cannot open a sealed secret:
+    such an account needs a new one-time-code secret before it signs in again."""
+    with op.batch_alter_table("acct_users", schema=None) as batch_op:
+        batch_op.drop_column("token_generation")
+        batch_op.drop_column("totp_last_step")
+        batch_op.drop_column("totp_sealed")

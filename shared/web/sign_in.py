@@ -36,11 +36,13 @@ from sqlalchemy.orm import Session
 
 from shared.domain.errors import InvalidInput
 from shared.storage.accounts import (
+    USED_CODE,
     USER_ROLES,
     Claims,
     NotAuthenticated,
     TokenSigner,
     authenticate,
+    revoke_tokens,
     still_honoured,
 )
 from shared.web.error_responses import error_response, flatten_messages
@@ -93,22 +95,26 @@ def _login(credentials: dict[str, Any]) -> str:
     """A token for ``credentials``; counts the failure before re-raising it.
 
     A missing one-time code counts too: otherwise its distinct answer would let a guesser
-    test passwords of supervisors for free.
+    test passwords of supervisors for free. The one-time code taken is committed before the
+    token is made, so the same code never yields a second token.
     """
     auth = _services()
     now = auth.clock()
     username, address = _failure_key(credentials["username"])
+    session = auth.get_session()
     try:
         user = authenticate(
-            auth.get_session(),
+            session,
             credentials["username"],
             credentials["password"],
             credentials.get("otp"),
             now,
         )
     except NotAuthenticated:
+        session.rollback()
         auth.limiter.record_failure(username, address, now.timestamp())
         raise
+    session.commit()
     return auth.get_signer().issue(user, now)
 
 
@@ -192,6 +198,16 @@ def auth_blueprint(
             }
         )
 
+    @bp.post("/api/v1/auth/revoke")
+    @require_user()
+    def revoke_own_tokens() -> ResponseReturnValue:
+        """Sign out everywhere: every token and sign-in of the caller's account at this site
+        ends, the one used here included."""
+        db = _services().get_session()
+        revoke_tokens(db, g.claims.username)
+        db.commit()
+        return Response(status=204)
+
     @bp.get("/login")
     def login_form() -> ResponseReturnValue:
         return _render_login(None, 200)
@@ -241,6 +257,8 @@ MESSAGES: Messages = {
     "login.wrong_password": ("用户名或密码错误", "Wrong username or password"),
     "login.otp_required": ("请输入动态验证码", "A one-time code is required"),
     "login.wrong_otp": ("动态验证码错误", "Wrong one-time code"),
+    "login.used_otp": ("此动态验证码已用过,请等下一个",
+                       "This one-time code was used; wait for the next"),
     "login.no_otp_here": ("此账号在本站未设置动态验证码",
                           "No one-time code is set up for this account here"),
     "login.forbidden": ("无权访问", "Not permitted"),
@@ -252,6 +270,7 @@ _LOGIN_MESSAGES = {
     "wrong username or password": "login.wrong_password",
     "a one-time code is required": "login.otp_required",
     "wrong one-time code": "login.wrong_otp",
+    USED_CODE: "login.used_otp",
     "no one-time code is set up for this account here": "login.no_otp_here",
 }
 

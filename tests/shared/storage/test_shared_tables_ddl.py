@@ -224,9 +224,12 @@ def test_the_shared_steps_alone_build_the_recorded_tables_and_remove_them(
         shared_tables_ddl.create_account_table(op)
         shared_tables_ddl.add_account_revision(op)
         shared_tables_ddl.create_failure_table(op)
+        shared_tables_ddl.add_account_security(op)
     assert shared_tables(db_engine) == expected(_dialect(db_engine), "hub", "head")
     with db_engine.begin() as connection:
         op = Operations(MigrationContext.configure(connection))
+        shared_tables_ddl.drop_account_security(op)
+        assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0005")
         shared_tables_ddl.drop_failure_table(op)
         assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0004")
         shared_tables_ddl.drop_account_revision(op)

@@ -1,0 +1,27 @@
+"""account security: sealed one-time-code secrets, codes taken once, token generations
+
+The DDL is ``shared.storage.shared_tables_ddl.add_account_security``, shared with hub 0006.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-04 21:00:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from shared.storage import shared_tables_ddl
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    shared_tables_ddl.add_account_security(op)
+
+
+def downgrade() -> None:
+    shared_tables_ddl.drop_account_security(op)
