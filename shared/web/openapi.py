@@ -157,6 +157,13 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
             expires_in=INT,
         ),
     ),
+    ("/api/v1/auth/revoke", "post"): (
+        "Sign out everywhere: every token and sign-in of the caller's account at this site "
+        "ends (204, no body)",
+        None,
+        204,
+        {"type": "object"},
+    ),
     ("/api/v1/cases", "post"): (
         "Register a case (header Idempotency-Key: the same key again answers 200 with the "
         "same case)",
