@@ -124,14 +124,19 @@ def fold_seen(events: Sequence[CaseEvent]) -> CaseState:
     state = CaseState()
     refused = refused_keys(events)
     for event in events:
-        if event.key in refused:
-            state = replace(state, events=state.events + 1)
-            continue
-        try:
-            state = apply(state, event)
-        except DomainError:
-            continue
+        state = _seen(state, event, refused)
     return state
+
+
+def _seen(state: CaseState, event: CaseEvent, refused: frozenset[tuple[str, int, int]]
+          ) -> CaseState:
+    """``state`` after a held ``event`` as :func:`fold_seen` takes it."""
+    if event.key in refused:
+        return replace(state, events=state.events + 1)
+    try:
+        return apply(state, event)
+    except DomainError:
+        return state
 
 
 class ProjectionStore:
@@ -240,13 +245,18 @@ class DecidingHooks(NoHooks):
         if owner != site.code:
             state = fold_seen(events)
         else:
-            before = [e for e in events if e.key not in arrived]
-            state = fold(before) if before else CaseState()
+            # the log in this site's order: what arrived now is admitted (or refused) where
+            # it stands; what was held folds in around it, its own events handed back after
+            # a restore included, which may follow the events that came up again with them
+            state = CaseState()
+            refused = refused_keys(events)
             for event in events:
                 if event.key in arrived:
                     state, refusal = case_work.admit_arrived(site, self.tier, event, state, now)
                     if refusal is not None:
                         drafts.append(refusal)
+                else:
+                    state = _seen(state, event, refused)
             if state.state.value == "registered":
                 for draft in case_work.route_drafts(site, self.tier, state, now):
                     state = apply(state, draft)

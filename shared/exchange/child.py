@@ -122,7 +122,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
               if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
     history = _history(session)
-    returning = to_hand_back(session, site)  # a restored parent's own events, if it asked
+    returning, waiting = to_hand_back(session, site)  # a restored parent's own events
     blobs = blob_store_of(session, site)
     # scans take a few seconds of the line per exchange: events never wait behind them
     plan = (plan_blobs(session, blobs, site.blob_settings,
@@ -136,7 +136,8 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
         try:
             out = ex.request(clock(), pending=() if hello else pending, credentials=forward,
                              blob_offers=plan.offers, blob_chunks=plan.chunks,
-                             case_keys=opened.get, hand_back=returning)
+                             case_keys=opened.get, hand_back=returning,
+                             hand_back_waits=waiting)
             break
         except LocalProtocolError:
             # the batch would not fit in one frame (large payloads): halve it and try again

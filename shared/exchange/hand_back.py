@@ -9,6 +9,7 @@ the transaction that stores the answer, so a lost answer hands the same events b
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 
 import cbor2
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared.exchange.site import SyncSite
 from shared.storage import sync_store as store
-from shared.storage.hand_back import held_above
+from shared.storage.hand_back import cases_owed_up, held_above
 from sync_protocol import Event
 from sync_protocol.events import EventKey
 from sync_protocol.hand_back import HAND_BACK_EVENTS, sendable
@@ -38,21 +39,24 @@ def _next_run(session: Session, site: SyncSite, epoch: int, after: int) -> list[
                                HAND_BACK_EVENTS))
 
 
-def to_hand_back(session: Session, site: SyncSite) -> list[Event]:
-    """The parent's own events to send back in the next request (none: nothing owed)."""
+def to_hand_back(session: Session, site: SyncSite) -> tuple[list[Event], set[uuid.UUID]]:
+    """The parent's own events to send back next (none: nothing owed), and the cases among
+    them whose own events this site still owes the parent (those wait for them)."""
     if site.parent is None:
-        return []
+        return [], set()
     for epoch, after in sorted(owed(session, site.parent).items()):
         events = _next_run(session, site, epoch, after)
         if events:
-            return events
-    return []
+            return events, cases_owed_up(session, {e.case_id for e in events})
+    return [], set()
 
 
 def after_answer(session: Session, site: SyncSite, own_chains: Mapping[int, int],
                  handed: Sequence[EventKey]) -> bool:
     """Record what an answer says: a restored parent's own chains (what is owed from now
-    on), or that the events ``handed`` back are stored there. True while more is owed."""
+    on), or that the events ``handed`` back are stored there. True while more is owed and
+    this answer moved (a hand-back waiting on events that do not go up waits for the next
+    sync, never spins)."""
     if site.parent is None:
         return False
     chains = dict(own_chains) if own_chains else owed(session, site.parent)
@@ -62,4 +66,4 @@ def after_answer(session: Session, site: SyncSite, own_chains: Mapping[int, int]
     left = {e: s for e, s in chains.items() if _next_run(session, site, e, s)}
     if left or owed(session, site.parent):
         store.write_state(session, owed_key(site.parent), cbor2.dumps(left) if left else b"")
-    return bool(left)
+    return bool(left) and bool(own_chains or handed)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from shared.storage.sync_store import PayloadSealer, SyncEvent, as_event
+from shared.storage.sync_store import PENDING, PayloadSealer, SyncEvent, SyncOutbox, as_event
 from sync_protocol import Event
 from sync_protocol.messages import MAX_OWN_CHAINS
 
@@ -42,3 +45,17 @@ def held_above(session: Session, sealer: PayloadSealer, origin: str, epoch: int,
         .where(SyncEvent.origin == origin, SyncEvent.epoch == epoch, SyncEvent.seq > after_seq)
         .order_by(SyncEvent.seq).limit(limit))
     return [as_event(row, sealer) for row in rows]
+
+
+def cases_owed_up(session: Session, case_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The cases among ``case_ids`` with events still owed to the parent: their events go
+    up before the parent's own are handed back (a restored parent must hold a case before
+    it folds its own events of it in)."""
+    wanted = sorted(set(case_ids))
+    owed: set[uuid.UUID] = set()
+    for start in range(0, len(wanted), 500):
+        owed.update(session.scalars(
+            select(SyncEvent.case_id).distinct()
+            .join(SyncOutbox, SyncOutbox.event_id == SyncEvent.id)
+            .where(SyncOutbox.state == PENDING, SyncEvent.case_id.in_(wanted[start:start + 500]))))
+    return owed

@@ -128,11 +128,9 @@ def settle(tree: Tree, tally: Tally) -> None:
                f"{pending_up(tree.township)} (township)")
 
 
-def count(tree: Tree, case_ids: Iterable[str], tally: Tally, *,
-          routed_again: bool = False) -> None:
-    """Lost and doubled cases as the hub, its window queue and the village show them.
-    ``routed_again``: a hub restored from a backup routes again what it had routed after the
-    backup, in its new epoch; the village then holds both ``routed`` events (a note)."""
+def count(tree: Tree, case_ids: Iterable[str], tally: Tally) -> None:
+    """Lost and doubled cases as the hub, its window queue and the village show them (a
+    case the village sees routed twice is doubled: a restored hub that routed it again)."""
     hub = signed_in(tree.hub, "ga-1")
     queue = hub.get(f"{tree.hub.url}/api/v1/windows/{WINDOW}/cases", timeout=30)
     if queue.status_code != 200:
@@ -145,9 +143,6 @@ def count(tree: Tree, case_ids: Iterable[str], tally: Tally, *,
         registered = 0 if at_hub.status_code == 404 else _types(at_hub).count("registered")
         at_village = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=30)
         routed = 0 if at_village.status_code == 404 else _types(at_village).count("routed")
-        if routed_again and routed > 1:
-            tally.notes.append(f"{case_id} routed {routed} times (once per hub epoch)")
-            routed = 1
         shown = (registered, listed[case_id], routed)
         if 0 in shown:
             tally.lost += 1
