@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     logging.disable(logging.WARNING)  # the glue's warnings about refused frames are expected
     started = time.monotonic()
     stop_at = started + args.minutes * 60 if args.minutes > 0 else float("inf")
-    totals, reached, failures = Totals(), Reached(), []
+    totals, reached = Totals(), Reached()
+    failures: list[str] = []
     ran = {3: 0, 4: 0}
     depth = 3
     while sum(ran.values()) < args.schedules and time.monotonic() < stop_at:

@@ -245,17 +245,17 @@ def check(facts: Facts) -> Totals:
         for case_id, keys in ledger.decisions.items():
             decisions.update({k: case_id for k in keys})
     for k, case_id in decisions.items():
-        v = case_village.get(case_id)
-        if v is None:
+        village = case_village.get(case_id)
+        if village is None:
             t.unexpected += 1
             t._note(f"unexpected: decision {k} of an unknown case")
             continue
-        for s in [v, *_ancestors(facts.parents, v)]:
+        for s in [village, *_ancestors(facts.parents, village)]:
             if s == hub:
                 break
             # a relay restored after passing a decision on may never see it again: the hub,
             # restored too, forgot it, and only the village below still holds it
-            forgot = s != v and s in facts.restored
+            forgot = s != village and s in facts.restored
             expect_once(s, k, None, "decision", may_miss=s == revoked_site or forgot)
     for v in villages:
         for k in registered[v]:
