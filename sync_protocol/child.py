@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from itertools import takewhile
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -48,7 +47,7 @@ from sync_protocol.events import Event, EventKey
 from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, HAND_BACK, LINK_HISTORY
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import MAX_FRAME, Kind, decode_frame, encode_frame, frame_digest
-from sync_protocol.hand_back import encode_hand_back, sendable, verified_run
+from sync_protocol.hand_back import encode_hand_back, ready_runs, verified_run
 from sync_protocol.keyring import KeyRing
 from sync_protocol.keys import SiteKey, verify
 from sync_protocol.messages import (
@@ -215,10 +214,10 @@ class ChildExchange:
         ``case_keys`` names the event that opened a case (when the case id derives from
         its key), so that a parent reading case refs gets a few bytes instead of 16.
         ``hand_back``: the parent's own events of an older epoch, for a restored parent
-        that asked for them (sent when both sides list ``HAND_BACK``), in seq order; those
-        from the first of a case in ``hand_back_waits`` (cases with events still owed up)
-        on wait, unless this request carries that case's events: the parent must hold a
-        case before it folds its own events of the case back in."""
+        that asked for them (sent when both sides list ``HAND_BACK``), in seq order; the
+        events of a case in ``hand_back_waits`` (cases with events still owed up) wait,
+        unless this request carries that case's events: the parent must hold a case before
+        it folds its own events of the case back in."""
         if not self._machine.can(Input.SEND_REQUEST):
             raise LocalProtocolError("state", f"cannot send a request in state {self.state}")
         runs = select_runs(pending, self.link.batch_events)
@@ -226,8 +225,8 @@ class ChildExchange:
         handed: tuple[EventKey, ...] = ()
         if hand_back and HAND_BACK in self.features and HAND_BACK in self.link.parent_reads:
             carried = {e.case_id for run in runs for e in run}
-            ready = sendable(list(takewhile(
-                lambda e: e.case_id not in hand_back_waits or e.case_id in carried, hand_back)))
+            ready = ready_runs(hand_back, lambda e: e.case_id not in hand_back_waits
+                               or e.case_id in carried)
             if ready:
                 returned, n = encode_hand_back(ready)
                 handed = tuple(e.key for e in ready[:n])

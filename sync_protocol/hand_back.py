@@ -12,7 +12,7 @@ verifies a down run, so a child can return nothing that the parent did not sign.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sync_protocol.down_batch import DownRun, decode_down_batch, encode_down_batch
@@ -51,6 +51,23 @@ def sendable(held: Sequence[Event]) -> list[Event]:
     so only a selection cut short leaves an unsigned tail."""
     last = max((i for i, e in enumerate(held) if e.signature is not None), default=-1)
     return list(held[:last + 1])
+
+
+def ready_runs(held: Sequence[Event], ready: Callable[[Event], bool]) -> list[Event]:
+    """The stretches of ``held`` (consecutive seqs of one chain) whose every event is
+    ``ready``, each up to its last signed event: a stretch travels whole or waits whole, so
+    a village holding only a run's last signature never sends a part it cannot prove."""
+    out: list[Event] = []
+    stretch: list[Event] = []
+    for e in [*held, None]:
+        if e is not None and stretch and (stretch[-1].epoch, stretch[-1].seq + 1) == (
+                e.epoch, e.seq):
+            stretch.append(e)
+            continue
+        if stretch and all(ready(x) for x in stretch):
+            out += sendable(stretch)
+        stretch = [e] if e is not None else []
+    return out
 
 
 def encode_hand_back(events: Sequence[Event]) -> tuple[dict[int, object], int]:

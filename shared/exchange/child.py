@@ -214,7 +214,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     site.hooks.receipts_arrived(session, result.receipts, now)
     site.hooks.releases_arrived(session, result.releases, now)
     site.hooks.cases_acked(session, acked_cases, now)
-    hand_more = after_answer(session, site, result.own_chains, out.handed_back)
+    hand_more = after_answer(session, site, result.own_chains, returning, out.handed_back)
     save_parent_link(session, ex.stored())
     if out.sent:  # the parent keeps this body too (a request that carried a batch)
         store.write_state(session, HISTORY_KEY, history_dictionary(out.body).data)

@@ -52,18 +52,24 @@ def to_hand_back(session: Session, site: SyncSite) -> tuple[list[Event], set[uui
 
 
 def after_answer(session: Session, site: SyncSite, own_chains: Mapping[int, int],
-                 handed: Sequence[EventKey]) -> bool:
+                 offered: Sequence[Event], handed: Sequence[EventKey]) -> bool:
     """Record what an answer says: a restored parent's own chains (what is owed from now
-    on), or that the events ``handed`` back are stored there. True while more is owed and
-    this answer moved (a hand-back waiting on events that do not go up waits for the next
+    on), or that of the events ``offered`` those ``handed`` back are stored there. What is
+    owed moves past the offered events up to the first that waited (the ones after it that
+    went are sent again later: the parent keeps each once). True while more is owed and this
+    answer moved it (a hand-back waiting on events that do not go up waits for the next
     sync, never spins)."""
     if site.parent is None:
         return False
-    chains = dict(own_chains) if own_chains else owed(session, site.parent)
+    before = owed(session, site.parent)
+    chains = dict(own_chains) if own_chains else dict(before)
     if not own_chains:
-        for key in handed:
-            chains[key.epoch] = max(chains.get(key.epoch, 0), key.seq)
+        went = set(handed)
+        for event in offered:
+            if event.key not in went:
+                break
+            chains[event.epoch] = max(chains.get(event.epoch, 0), event.seq)
     left = {e: s for e, s in chains.items() if _next_run(session, site, e, s)}
-    if left or owed(session, site.parent):
+    if left != before:
         store.write_state(session, owed_key(site.parent), cbor2.dumps(left) if left else b"")
-    return bool(left) and bool(own_chains or handed)
+    return bool(left) and left != before

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from sync_protocol import ChildExchange, Event, ParentExchange
 from sync_protocol.features import DOWN_BATCH, HAND_BACK
-from sync_protocol.hand_back import encode_hand_back, sendable
+from sync_protocol.hand_back import encode_hand_back, ready_runs, sendable
 from sync_protocol.keys import generate_key
 from tests.sync_protocol.conftest import TOWNSHIP, VILLAGE, Link
 from tests.sync_protocol.test_down_batch import NOW, decisions, registrations
@@ -67,3 +67,14 @@ def test_nothing_is_handed_back_unless_both_sides_list_it(link: Link) -> None:
     assert got == ()
     items, n = encode_hand_back(own)
     assert n == len(own) and 3 in items  # the runs travel as a down batch's
+
+
+def test_a_stretch_waits_whole_for_its_case_and_others_go(link: Link) -> None:
+    cases = registrations(link, 3)
+    own = decisions(link.tree.keys[TOWNSHIP], cases, per_case=2)
+    held = [own[0], own[1], own[4], own[5]]  # cases 0 and 2: two stretches
+    waiting = {cases[0].case_id}
+    ready = ready_runs(held, lambda e: e.case_id not in waiting)
+    assert [e.key for e in ready] == [own[4].key, own[5].key]
+    mixed = [own[1], own[2]]  # one stretch, two cases: it waits whole
+    assert ready_runs(mixed, lambda e: e.case_id not in waiting) == []
