@@ -253,14 +253,22 @@ def _place(payload: dict[str, JsonValue], path: Path, value: object, field: str)
     target[path[-1]] = value
 
 
-def _header(value: object, field: str) -> tuple[str, int, int, int, Signature]:
-    h = as_list(value, field, max_len=6)
-    if len(h) != 6:
-        raise Malformed(field, "expected 6 elements")
+def run_header(value: object, field: str, size: int, max_count: int
+               ) -> tuple[list[object], str, int, int, int]:
+    """A run's header of ``size`` elements, and its first four checked: origin, epoch,
+    first seq, count (the upward batch's and the down batch's runs start alike)."""
+    h = as_list(value, field, max_len=size)
+    if len(h) != size:
+        raise Malformed(field, f"expected {size} elements")
     origin = check_site_code(as_str(h[0], f"{field}.origin"), f"{field}.origin")
     epoch = as_int(h[1], f"{field}.epoch", lo=1)
     first = as_int(h[2], f"{field}.first_seq", lo=1)
-    n = as_int(h[3], f"{field}.count", lo=1, hi=MAX_BATCH_EVENTS)
+    count = as_int(h[3], f"{field}.count", lo=1, hi=max_count)
+    return h, origin, epoch, first, count
+
+
+def _header(value: object, field: str) -> tuple[str, int, int, int, Signature]:
+    h, origin, epoch, first, n = run_header(value, field, 6, MAX_BATCH_EVENTS)
     sig = Signature(as_bytes(h[4], f"{field}.key_id", size=KEY_ID_SIZE),
                     as_bytes(h[5], f"{field}.signature", size=SIGNATURE_SIZE))
     return origin, epoch, first, n, sig

@@ -16,10 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sync_protocol.columns import CaseKeys, EventRecord, decode_columns, encode_columns
+from sync_protocol.columns import (
+    CaseKeys,
+    EventRecord,
+    decode_columns,
+    encode_columns,
+    run_header,
+)
 from sync_protocol.errors import LocalProtocolError, Malformed
 from sync_protocol.events import HASH_SIZE, Event
-from sync_protocol.fields import as_bytes, as_int, as_list, as_map, as_str, get, opt
+from sync_protocol.fields import as_bytes, as_int, as_list, as_map, get, opt
 from sync_protocol.keys import KEY_ID_SIZE, SIGNATURE_SIZE, Signature
 from sync_protocol.messages import (
     MAX_ITEMS,
@@ -29,7 +35,6 @@ from sync_protocol.messages import (
     down_payload,
     receipt_to_wire,
 )
-from sync_protocol.sites import check_site_code
 
 EVENT, RECEIPT = 0, 1
 
@@ -212,13 +217,7 @@ def decode_down_batch(value: object, field: str = "response.down_batch") -> Down
 
 def _run_header(value: object, field: str) -> tuple[
         str, int, int, int, bytes, tuple[Signature | None, ...]]:
-    h = as_list(value, field, max_len=7)
-    if len(h) != 7:
-        raise Malformed(field, "expected 7 elements")
-    origin = check_site_code(as_str(h[0], f"{field}.origin"), f"{field}.origin")
-    epoch = as_int(h[1], f"{field}.epoch", lo=1)
-    first = as_int(h[2], f"{field}.first_seq", lo=1)
-    count = as_int(h[3], f"{field}.count", lo=1, hi=MAX_ITEMS)
+    h, origin, epoch, first, count = run_header(value, field, 7, MAX_ITEMS)
     prev_hash = as_bytes(h[4], f"{field}.prev_hash", size=HASH_SIZE)
     key_id = as_bytes(h[5], f"{field}.key_id", size=KEY_ID_SIZE)
     raw = as_bytes(h[6], f"{field}.signatures", max_len=SIGNATURE_SIZE * count)
