@@ -288,10 +288,13 @@ def enrolled(args: argparse.Namespace) -> None:
             # both nodes as deployed: sync jobs at the normal interval
             township.stop()
             sites.remove(township)
-            township = Site("township", ["node", "run", "--data-dir", str(dirs["township"])],
+            job = ["--sync-interval", f"{args.sync_interval:g}"]
+            township = Site("township", ["node", "run", "--data-dir", str(dirs["township"]),
+                                         *job],
                             township.port, work / "township.log").start()
             sites.append(township)
-            village = Site("village", ["node", "run", "--data-dir", str(dirs["village"])],
+            village = Site("village", ["node", "run", "--data-dir", str(dirs["village"]),
+                                       *job],
                            free_port(), work / "village.log").start()
             sites.append(village)
             assert village.process is not None
@@ -310,7 +313,8 @@ def enrolled(args: argparse.Namespace) -> None:
             timed = time_intake(http, village.url, args.seed, args.timed, burst=args.burst,
                                 pause=args.pause, end=deadline.end, probe=probe)
             counts = link.snapshot()
-            drained = _wait_quiet(village, deadline, "village after timing")
+            drained = (_wait_quiet(village, deadline, "village after timing")
+                       if args.sync_interval > 0 else None)
             page = http.get(f"{village.url}/intake/{ITEM}", timeout=30)
             css = http.get(f"{village.url}/static/node.css", timeout=30)
             time.sleep(2.0)
@@ -326,9 +330,11 @@ def enrolled(args: argparse.Namespace) -> None:
     apart = [lat for lat, o in zip(timed.latencies, timed.overlapped, strict=True) if not o]
     print(f"enrolled: agent signed in with a password in {sign_in_ms:.0f} ms (Bearer token "
           f"on every request); bursts of {args.burst}, {args.pause:g} s pauses")
+    gone_up = (f"every timed case had gone up {drained:.1f} s after the last one"
+               if drained is not None else "sync jobs off (--sync-interval 0)")
     print(f"  the village's sync job made {counts.requests} exchange(s) with the township "
           f"during the {window:.0f} s of timed intake ({counts.total:,} B through the link); "
-          f"every timed case had gone up {drained:.1f} s after the last one")
+          f"{gone_up}")
     for title, some in (("with an exchange under way", during), ("without", apart)):
         if some:
             print(f"  intakes {title} ({len(some)}): {latency_line(some)}")
@@ -347,6 +353,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pause", type=float, default=2.0,
                         help="--enrolled: seconds between bursts (the job runs 2 s after the "
                              "last new case)")
+    parser.add_argument("--sync-interval", type=float, default=60.0,
+                        help="--enrolled: the nodes' sync job interval while timed (60: "
+                             "sanji node run's default; 0: jobs off, to compare)")
     parser.add_argument("--database-url", default=HUB_DATABASE,
                         help="--enrolled: any database on the server; the hub gets its own")
     parser.add_argument("--minutes", type=float, default=40.0,
