@@ -27,7 +27,7 @@ from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
 from shared.storage.blob_store import BlobStore
-from shared.web import error_responses, request_limits
+from shared.web import error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
@@ -52,6 +52,9 @@ def create_app(settings: HubSettings) -> Flask:
     init_services(app, settings)
     error_responses.init_app(app)
     i18n.init_app(app)
+    security_policy.install(app, site_code=settings.site_code, clock=lambda: services().clock(),
+                            timeouts=security_policy.SessionTimeouts(
+                                settings.session_idle_seconds, settings.session_max_seconds))
 
     app.register_blueprint(guide_views.bp)
     app.register_blueprint(calendar_views.bp)

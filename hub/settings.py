@@ -37,10 +37,17 @@ class HubSettings:
     trusted_proxies: int = 0
     """How many proxies in front of the hub add ``X-Forwarded-For`` (1 behind the shipped
     nginx); 0 believes no such header: every client is the peer that connected."""
+    session_idle_seconds: int = 30 * 60
+    """A browser sign-in ends after this long without a request (see docs/security.md)."""
+    session_max_seconds: int = 8 * 3600
+    """A browser sign-in ends this long after it began, however busy."""
     testing: bool = False
 
     def __post_init__(self) -> None:
         validate_site_code(self.site_code, "site_code")
+        if not 0 < self.session_idle_seconds <= self.session_max_seconds:
+            raise InvalidInput("session_idle_seconds",
+                               "must be above 0 and at most session_max_seconds")
         if not isinstance(self.trusted_proxies, int) or not 0 <= self.trusted_proxies <= 5:
             raise InvalidInput("trusted_proxies", "must be 0-5")
         object.__setattr__(self, "data_dir", Path(self.data_dir))

@@ -31,7 +31,7 @@ from node.services import services, services_of
 from node.settings import NodeSettings
 from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
-from shared.web import error_responses, request_limits
+from shared.web import error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
@@ -72,6 +72,9 @@ def create_app(settings: NodeSettings) -> Flask:
     init_services(app, settings)
     i18n.init_app(app)
     error_responses.init_app(app)
+    security_policy.install(app, site_code=settings.site_code, clock=lambda: services().clock(),
+                            timeouts=security_policy.SessionTimeouts(
+                                settings.session_idle_seconds, settings.session_max_seconds))
 
     auth.init_app(app)
     sync_indicator.init_app(app)

@@ -44,7 +44,7 @@ from node.services import services
 from shared.domain.errors import DomainError, NotFound
 from shared.storage.sync_store import SyncEvent
 from shared.web.error_responses import flatten_messages
-from shared.web.pages import id_on_page
+from shared.web.pages import id_on_page, submitted_fields
 from shared.web.window_texts import EVENT_NAMES
 
 bp = Blueprint("cases", __name__)
@@ -181,7 +181,7 @@ def hand_over(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
     case = _load(case_id)
     node = services()
     try:
-        data = HandoverSchema().load(request.form.to_dict())
+        data = HandoverSchema().load(submitted_fields())
         record_handover(
             get_session(),
             case,
@@ -203,7 +203,7 @@ def rate(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
     case = _load(case_id)
     node = services()
     try:
-        data = RatingSchema().load(request.form.to_dict())
+        data = RatingSchema().load(submitted_fields())
         record_rating(
             get_session(),
             case,

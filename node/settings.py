@@ -49,6 +49,10 @@ class NodeSettings:
     status_window_seconds: int = 600
     page_size: int = 50
     require_sign_in: bool = True  # once enrolled: every page and API call needs a user
+    session_idle_seconds: int = 30 * 60
+    """A browser sign-in ends after this long without a request (see docs/security.md)."""
+    session_max_seconds: int = 8 * 3600
+    """A browser sign-in ends this long after it began, however busy."""
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
     clock_offset_seconds: float = 0.0
@@ -65,6 +69,9 @@ class NodeSettings:
             raise InvalidInput("id_reader", "must be simulated or none")
         if not 0 <= self.trusted_proxies <= 5:
             raise InvalidInput("trusted_proxies", "must be 0-5")
+        if not 0 < self.session_idle_seconds <= self.session_max_seconds:
+            raise InvalidInput("session_idle_seconds",
+                               "must be above 0 and at most session_max_seconds")
 
     @property
     def blob_dir(self) -> Path:

@@ -7,7 +7,7 @@ when a village PC is replaced, move a site under another parent, add users, publ
 catalogue. Admins and supervisors may look; only admins change anything. Like the window
 pages these are plain server-rendered HTML with a few hundred bytes of inline CSS and no
 script, every page far below 60 KB (long lists are paged) so it opens over a 64 kbit/s link;
-every form carries the login session's CSRF token (:func:`shared.web.pages.csrf_token`).
+every form carries the session's CSRF token (:mod:`shared.web.security_policy`).
 The texts are :mod:`hub.i18n`'s: Chinese by default, English with ``?lang=en``.
 
 The domain rules live where the CLI uses them too (:mod:`hub.sites`, :func:`add_user`,

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template, request
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, request
 
 from shared.domain.errors import DomainError
 from shared.domain.working_days import SHANGHAI
@@ -30,11 +29,6 @@ EDIT_ROLE = "admin"
 def is_admin() -> bool:
     """Whether the signed-in user may change things (a supervisor only looks)."""
     return signed_in().role == EDIT_ROLE
-
-
-def form_expired() -> ResponseReturnValue:
-    """The answer to a form without this session's token."""
-    return render_template("admin/base.html", me=signed_in(), problem=t("form_expired")), 400
 
 
 def problems_of(exc: DomainError) -> dict[str, str]:

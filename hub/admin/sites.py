@@ -24,7 +24,6 @@ from hub.admin.blueprint import (
     EDIT_ROLE,
     VIEW_ROLES,
     bp,
-    form_expired,
     form_field,
     is_admin,
     names_by_code,
@@ -42,7 +41,7 @@ from shared.exchange.site import WIRE_VERSION
 from shared.exchange.status import child_ack, child_info
 from shared.exchange.tree import children_of
 from shared.storage import sync_store
-from shared.web.pages import CSRF_FIELD, csrf_ok, csrf_token, signed_in
+from shared.web.pages import signed_in
 from shared.web.sign_in import require_user
 from sync_protocol.times import to_ms
 
@@ -184,7 +183,7 @@ def _render_sites(*, issued: IssuedCode | None = None, issued_kind: str = "",
             issued.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             if issued else None),
         problems=problems or {}, failed=failed, form=request.form,
-        moved=request.args.get("moved", ""), csrf=csrf_token(),
+        moved=request.args.get("moved", ""),
     )
     return html, status
 
@@ -200,8 +199,6 @@ def sites() -> ResponseReturnValue:
 @require_user(EDIT_ROLE)
 def add_site_form() -> ResponseReturnValue:
     """Register a site and show its one-time enrolment code, in this answer only."""
-    if not csrf_ok(request.form.get(CSRF_FIELD)):
-        return form_expired()
     session = get_session()
     hub = services()
     try:
@@ -224,8 +221,6 @@ def add_site_form() -> ResponseReturnValue:
 def reenrol_form() -> ResponseReturnValue:
     """A new one-time code for a site whose PC was replaced; earlier unused codes stop
     working at once."""
-    if not csrf_ok(request.form.get(CSRF_FIELD)):
-        return form_expired()
     session = get_session()
     hub = services()
     site = form_field("site", 20)
@@ -253,8 +248,6 @@ def _move_problem(session: Session, hub_code: str, site: str, parent: str) -> st
 @require_user(EDIT_ROLE)
 def move_form() -> ResponseReturnValue:
     """Put a site under another parent; it takes effect at the site's next enrolment."""
-    if not csrf_ok(request.form.get(CSRF_FIELD)):
-        return form_expired()
     session = get_session()
     site, parent = form_field("site", 20), form_field("parent", 20)
     try:

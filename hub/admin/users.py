@@ -26,7 +26,6 @@ from hub.admin.blueprint import (
     EDIT_ROLE,
     VIEW_ROLES,
     bp,
-    form_expired,
     form_field,
     is_admin,
     names_by_code,
@@ -41,7 +40,7 @@ from hub.user_sync import AccountChange, change_account, publish_account
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems
 from shared.storage.accounts import USER_ROLES, UserAccount, add_user, revoke_tokens
 from shared.web.i18n import Messages, add_messages
-from shared.web.pages import CSRF_FIELD, csrf_ok, csrf_token, signed_in
+from shared.web.pages import signed_in
 from shared.web.rate_limit import LoginLimiter, failure_counts_of
 from shared.web.sign_in import require_user
 
@@ -118,7 +117,7 @@ def _render_users(*, secret: NewSecret | None = None,
         role_codes=USER_ROLES,
         windows=catalogue.windows, when=shanghai_time, secret=secret, problems=problems or {},
         form=request.form, added=request.args.get("added", ""),
-        hub_code=services().settings.site_code, csrf=csrf_token(),
+        hub_code=services().settings.site_code,
     )
     return html, status
 
@@ -147,8 +146,6 @@ def _account_context_problems(session: Session, site: str, window: str | None) -
 @require_user(EDIT_ROLE)
 def add_user_form() -> ResponseReturnValue:
     """Add an account; a supervisor's or admin's TOTP secret is shown in this answer only."""
-    if not csrf_ok(request.form.get(CSRF_FIELD)):
-        return form_expired()
     session = get_session()
     site = form_field("site", 20)
     window = form_field("window", 60) or None
@@ -192,7 +189,7 @@ def _render_user(user: UserAccount, *, secret: NewSecret | None = None,
         roles=names_by_code("adm.role", USER_ROLES),
         role_codes=USER_ROLES, windows=services().catalogue.windows, when=shanghai_time,
         secret=secret, problems=problems or {}, changed=changed,
-        hub_code=services().settings.site_code, csrf=csrf_token(),
+        hub_code=services().settings.site_code,
         locked_minutes=_locked_minutes(user.username),
     )
     return html, status
@@ -230,8 +227,6 @@ def _form_change() -> AccountChange:
 @require_user(EDIT_ROLE)
 def change_user_form(username: str) -> ResponseReturnValue:
     """Apply one change; it goes down to the user's site at its next exchange."""
-    if not csrf_ok(request.form.get(CSRF_FIELD)):
-        return form_expired()
     session = get_session()
     user = _account(session, username)
     kind = form_field("change", 20)

@@ -2,8 +2,9 @@
 user's claims, the small refusal page, the headers that keep personal data out of caches and
 frames, and the one mask an ID number wears on a page.
 
-One token per browser session protects every form of a site (window desk, administration,
-the node's sync page); a page never invents its own.
+One token per browser session protects every form of a site; :mod:`shared.web.security_policy`
+writes it into every POST form and checks it before any view runs, so neither a page nor a
+view handles it on its own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import g, render_template
+from flask import g, render_template, request
 from flask import session as web_session
 from flask.typing import ResponseReturnValue
 
@@ -35,6 +36,7 @@ __all__ = [
     "refusal_page",
     "refusal_title",
     "signed_in",
+    "submitted_fields",
 ]
 
 
@@ -53,6 +55,12 @@ def csrf_ok(sent: str | None) -> bool:
     if not isinstance(expected, str) or not sent:
         return False
     return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def submitted_fields() -> dict[str, str]:
+    """The submitted form's fields without its token (for schemas that refuse unknown
+    fields)."""
+    return {key: value for key, value in request.form.items() if key != CSRF_FIELD}
 
 
 def signed_in() -> Claims:

@@ -48,6 +48,7 @@ from shared.storage.accounts import (
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages, locale_name, t
 from shared.web.rate_limit import LoginLimiter, LoginLimits, failure_counts_of
+from shared.web.security_policy import end_session, start_session
 
 EXTENSION = "sanji_auth"
 SESSION_KEY = "token"
@@ -234,12 +235,13 @@ def auth_blueprint(
         except NotAuthenticated as exc:
             key = _LOGIN_MESSAGES.get(exc.reason)
             return _render_login(t(key) if key else exc.reason, 401, username)
+        start_session()  # a new session: nothing from before the sign-in carries over
         session[SESSION_KEY] = token
         return redirect(safe_next(request.args.get("next")))
 
     @bp.post("/logout")
     def logout() -> ResponseReturnValue:
-        session.pop(SESSION_KEY, None)
+        end_session()
         return redirect(url_for("auth.login_form"))
 
     return bp

@@ -12,7 +12,8 @@ decided here: the buttons are :func:`shared.domain.window_workflow.allowed_actio
 submitted form takes the same path as ``POST /api/v1/cases/<id>/actions``
 (:class:`ActionSchema`, :func:`actor_of`, :func:`shared.deciding.case_work.act`, the store's
 refresh) in one transaction that is rolled back whole when the workflow refuses. The login
-lives in a cookie, so every form carries a per-session CSRF token. A supervisor's queue page
+lives in a cookie, so every form carries the session's CSRF token
+(:mod:`shared.web.security_policy`). A supervisor's queue page
 also carries the form that moves an absent operator's cases to a colleague
 (:mod:`shared.deciding.bulk_reassign`, the same as its API). The texts are
 :mod:`shared.web.window_texts`' in the page's language (:mod:`shared.web.i18n`).
@@ -49,9 +50,6 @@ from shared.storage.accounts import UserAccount
 from shared.web.error_responses import flatten_messages
 from shared.web.i18n import add_messages, locale_name, t
 from shared.web.pages import (
-    CSRF_FIELD,
-    csrf_ok,
-    csrf_token,
     id_on_page,
     no_store,
     refusal_page,
@@ -305,9 +303,6 @@ def window_views_blueprint(get_session: Callable[[], Session],
         colleague (:mod:`shared.deciding.bulk_reassign`); back to the queue (303) with the count, or
         the queue again with what was wrong and nothing moved."""
         claims = signed_in()
-        if not csrf_ok(request.form.get(CSRF_FIELD)):
-            html = render_template("windows/base.html", me=claims, problem=t("form_expired"))
-            return html, 400
         ctx = get_ctx()
         session = get_session()
         catalogue = ctx.catalogue()
@@ -373,10 +368,6 @@ def window_views_blueprint(get_session: Callable[[], Session],
     def act(case_id: uuid.UUID) -> ResponseReturnValue:
         """Run one action from a case page's form; back to the page (303) when done, or the
         page again with the refusal and its status."""
-        if not csrf_ok(request.form.get(CSRF_FIELD)):
-            html = render_template("windows/base.html", me=signed_in(),
-                                   problem=t("form_expired"))
-            return html, 400
         claims = signed_in()
         ctx = get_ctx()
         session = get_session()
@@ -465,7 +456,6 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
         done=ACTION_FORMS.get(request.args.get("done", "")), moved=_moved_notice(),
         bulk=bulk, problems=problems or {}, form=form or {},
         operators=bulk_reassign.window_operators(session, ctx.site.code, code) if bulk else [],
-        csrf=csrf_token() if bulk else "",
     )
     return html, status
 
@@ -536,7 +526,6 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         windows=_transfer_targets(catalogue, ctx.tier, state),
         done=ACTION_FORMS[done] if done else None,
         refusal=refusal,
-        csrf=csrf_token(),
     )
     return page, refusal.status if refusal is not None else 200
 

@@ -28,6 +28,7 @@ from shared.storage import sync_store
 from shared.storage.accounts import UserAccount, add_user
 from sync_protocol.times import to_ms
 from tests.integration.test_three_tiers import FORM
+from tests.shared.web.form_client import FormClient
 
 HUB = "431000"
 PASSWORD = "correct horse battery"
@@ -93,6 +94,7 @@ def make_hub(tmp_path: Path) -> Callable[[datetime, Sequence[User]], Hub]:
         result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir)])
         assert result.exit_code == 0, result.output
         app = create_app(replace(HubSettings.load(data_dir), testing=True))
+        app.test_client_class = FormClient
         hub = Hub(app, Clock(now), {})
         hub.services.clock = hub.clock
         with app_session(app) as session:

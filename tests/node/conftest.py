@@ -18,6 +18,7 @@ from node.app import create_app
 from node.cli import node_group
 from node.services import NodeServices
 from node.settings import NodeSettings
+from tests.shared.web.form_client import FormClient
 
 SITE = "431002001201"
 # Valid resident ID numbers (GB 11643 check characters).
@@ -71,6 +72,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(settings: NodeSettings, clock: Clock) -> Iterator[Flask]:
     app = create_app(settings)
+    app.test_client_class = FormClient
     node_services(app).clock = clock
     yield app
 

@@ -26,6 +26,7 @@ from shared.storage.db import make_engine
 from shared.storage.sync_store import ack_up, pending_up
 from shared.web.request_db import engine_of
 from tests.node.conftest import ID_LI, ID_ZHAO, Clock, case_body, node_services, person, post_case
+from tests.shared.web.form_client import FormClient
 
 PARENT = "431002001"
 TIMEOUT_ERROR = (
@@ -206,12 +207,12 @@ class FakeJob:
 
 
 def test_sync_now_needs_the_form_token_and_brings_the_exchange_forward(
-    app: Flask, client: FlaskClient
+    app: Flask, client: FormClient
 ) -> None:
     _enrol(app)
     job = FakeJob()
     node_services(app).sync_job = job
-    assert client.post("/sync/now").status_code == 400
+    assert client.post("/sync/now", token=False).status_code == 400
     page = client.get("/sync").get_data(as_text=True)  # the session now holds a token
     assert 'id="next-run">2025-03-03 10:31<' in page
     assert client.post("/sync/now", data={"csrf_token": "guessed"}).status_code == 400

@@ -41,8 +41,8 @@ def _log_in(base: str, username: str) -> tuple[requests.Session, requests.Respon
     assert login_url == f"{base}/login?next=/windows"
     form = browser.get(login_url, timeout=TIMEOUT)
     assert 'name="password"' in form.text
-    landed = browser.post(login_url, data={"username": username, "password": PASSWORD},
-                          timeout=TIMEOUT)
+    landed = browser.post(login_url, data={"username": username, "password": PASSWORD,
+                                           "csrf_token": _token(form.text)}, timeout=TIMEOUT)
     assert landed.status_code == 200, landed.text
     return browser, landed
 

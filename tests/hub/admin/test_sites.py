@@ -94,6 +94,7 @@ def test_reenrolling_issues_a_new_code_and_the_old_one_stops_working(hub: Hub) -
     first = _enrol_code(submit_site(admin, VILLAGE, "石门村", "village", TOWNSHIP)
                         .get_data(as_text=True))
     hub.clock.now = NOW.replace(hour=5)
+    admin = hub.login("city-admin")  # three hours on, the first sign-in has timed out
     response = post_form(admin, "/admin/sites", "/admin/sites/reenrol", site=VILLAGE)
     assert response.status_code == 201
     page = response.get_data(as_text=True)

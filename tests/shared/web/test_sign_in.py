@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.storage.accounts import TokenSigner, UserAccount, add_user, load_or_create_secret
 from shared.storage.db import Base, make_engine
-from shared.web import error_responses
+from shared.web import error_responses, security_policy
 from shared.web.sign_in import FAILURE_WINDOW_SECONDS, MAX_FAILURES, auth_blueprint, require_user
+from tests.shared.web.form_client import FormClient
 
 SITE = "110101001"
 PASSWORD = "窗口密码-2025"
@@ -66,6 +67,8 @@ def env(tmp_path: Path) -> Iterator[Env]:
     app = Flask(__name__)
     app.config.update(SECRET_KEY="test-secret-key", TESTING=True)
     error_responses.init_app(app)
+    security_policy.install(app, site_code=SITE, clock=clock)
+    app.test_client_class = FormClient
     app.register_blueprint(auth_blueprint(get_session, lambda: signer, clock))
 
     @app.teardown_appcontext
