@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from shared.exchange.tree import site_parents
 from shared.storage import sync_store
 from shared.storage.db import make_engine
+from shared.storage.sealing import SealedPayloads, load_data_keys
 from sync_protocol import Event, KeyRing, Problem, ProtocolError, load_key, verify_store
 
 
@@ -38,7 +39,7 @@ def _site_facts(data_dir: Path) -> tuple[str, str, KeyRing, sync_store.PayloadSe
         hub = HubSettings.load(data_dir)
         key = load_key(hub.site_code, (hub.key_dir / HUB_KEY_FILE).read_bytes())
         return hub.site_code, hub.database_url, KeyRing(hub.site_code, key.public_raw), \
-            sync_store.PlainPayloads()
+            SealedPayloads(load_data_keys(hub.key_dir))
     if (data_dir / "node.json").exists():
         from node.sealing import load_sealer
         from node.settings import NodeSettings

@@ -89,11 +89,12 @@ def _start_new_epoch(settings: HubSettings) -> None:
 
 def _prepare(settings: HubSettings) -> None:
     """Make the hub key, bring the schema up to date and record the hub in the registry."""
-    from hub.identity import hub_key, token_secret
+    from hub.identity import data_keys, hub_key, token_secret
     from hub.sites import register_hub
 
     hub_key(settings.key_dir, settings.site_code)
     token_secret(settings.key_dir)
+    data_keys(settings.key_dir)
     _, factory = _open(settings.data_dir)
     with factory() as session:
         register_hub(session, settings.site_code, settings.site_name, _now())

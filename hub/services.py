@@ -16,11 +16,12 @@ from functools import cached_property
 from pathlib import Path
 
 from flask import Flask, current_app
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db_session
 from hub.epoch import hub_epoch
-from hub.identity import hub_key, token_secret
+from hub.identity import data_keys, hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
 from hub.releases import current_catalogue_release, published_years, releases_to_send
 from hub.settings import HubSettings
@@ -32,7 +33,8 @@ from shared.domain.working_days import WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import TokenSigner, load_or_create_secret, seal_totp_secrets
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sync_store import PlainPayloads
+from shared.storage.sealing import DataKeys, SealedPayloads
+from shared.storage.sync_store import seal_clear_payloads
 from shared.storage.totp_secrets import TOTP_KEY_FILE, TotpSealer, use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
@@ -92,6 +94,14 @@ class HubServices:
         return hub_key(self.settings.key_dir, self.settings.site_code)
 
     @cached_property
+    def data_keys(self) -> DataKeys:
+        return data_keys(self.settings.key_dir)
+
+    @cached_property
+    def payload_sealer(self) -> SealedPayloads:
+        return SealedPayloads(self.data_keys)
+
+    @cached_property
     def signer(self) -> TokenSigner:
         return TokenSigner(token_secret(self.settings.key_dir))
 
@@ -106,7 +116,7 @@ class HubServices:
             key=self.key,
             hub_site=self.settings.site_code,
             hub_public_raw=self.key.public_raw,
-            sealer=PlainPayloads(),
+            sealer=self.payload_sealer,
             epoch=self.epoch_loader(),
             root=True,
             releases=releases_to_send,
@@ -146,6 +156,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
                                         counts=counts)
     use_totp_sealer(engine_of(app), totp_sealer(settings.key_dir))
     _seal_plain_secrets(app)
+    _seal_clear_payloads(app, hub.payload_sealer)
     hub.catalogue_loader = _catalogue_loader(app, hub)
     hub.published_years = _published_years(app)
     hub.epoch_loader = lambda: _epoch(app)
@@ -164,6 +175,21 @@ def _seal_plain_secrets(app: Flask) -> None:
         with db_session.app_session(app) as session:
             if seal_totp_secrets(session):
                 session.commit()
+    except SQLAlchemyError:
+        return  # no schema yet (``sanji hub init`` makes it): nothing to seal
+
+
+def _seal_clear_payloads(app: Flask, sealer: SealedPayloads) -> None:
+    """Seal the event payloads an earlier release kept in clear (from where the last start
+    stopped: a hub that sealed everything reads only the events that came since)."""
+    try:
+        with db_session.app_session(app) as session:
+            sealed = seal_clear_payloads(session, sealer)
+            session.commit()
+            if sealed and session.get_bind().dialect.name == "sqlite":
+                # the clear pages the WAL still holds go into the database (where secure
+                # delete has zeroed them) and the WAL is emptied
+                session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     except SQLAlchemyError:
         return  # no schema yet (``sanji hub init`` makes it): nothing to seal
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from hub.epoch import hub_epoch
-from hub.identity import hub_key
+from hub.identity import data_keys, hub_key
 from hub.models import HubSite
 from hub.settings import HubSettings
 from shared.domain.errors import InvalidInput, NotFound
@@ -26,6 +26,7 @@ from shared.exchange.site import SyncSite
 from shared.exchange.tree import send_down
 from shared.storage import sync_store
 from shared.storage.accounts import UserAccount, account_copy, change_role, set_active, set_password
+from shared.storage.sealing import SealedPayloads
 from sync_protocol.times import to_ms
 
 CLI_ACTOR = "system:sanji-hub"
@@ -98,4 +99,5 @@ def command_site(settings: HubSettings, session: Session) -> SyncSite:
     while the hub may be serving (the same key, chain, epoch and payload form as the app's)."""
     key = hub_key(settings.key_dir, settings.site_code)
     return SyncSite(key=key, hub_site=settings.site_code, hub_public_raw=key.public_raw,
-                    sealer=sync_store.PlainPayloads(), root=True, epoch=hub_epoch(session))
+                    sealer=SealedPayloads(data_keys(settings.key_dir)), root=True,
+                    epoch=hub_epoch(session))

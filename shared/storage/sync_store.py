@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Uuid,
+    bindparam,
     delete,
     func,
     select,
@@ -526,6 +527,42 @@ def dead_letter(session: Session, origin: str, epoch: int, first_seq: int, reaso
         .values(state=DEAD, done_ms=now_ms, reason=reason[:500])
         .execution_options(synchronize_session=False)
     )
+
+
+# -- payloads kept in clear by an earlier release ------------------------------------------------
+
+SEALED_THROUGH_KEY = "payloads_sealed_through"
+"""The highest ``sync_events.id`` the start-up sealing has looked at (it resumes there)."""
+_SEAL_BATCH = 1000
+
+
+def seal_clear_payloads(session: Session, sealer: PayloadSealer) -> int:
+    """Seal the payloads an earlier release stored in clear (JSON, starting with ``{``), a
+    thousand rows per SELECT and one executemany UPDATE each, from where the last run
+    stopped; returns how many were sealed. Rows are re-sealed in place: the event, its hash
+    and signature are unchanged. The caller commits."""
+    held = read_state(session, SEALED_THROUGH_KEY)
+    after = int(held.decode()) if held else 0
+    top = session.scalar(select(func.max(SyncEvent.id))) or 0
+    clear = func.substr(SyncEvent.payload, 1, 1) == b"{"
+    statement = (update(_EVENTS).where(_EVENTS.c.id == bindparam("row_id"))
+                 .values(payload=bindparam("sealed")))
+    sealed = 0
+    while after < top:  # ``after`` moves on by a batch's worth of ids each pass
+        upto = min(after + _SEAL_BATCH, top)
+        rows = session.execute(
+            select(SyncEvent.id, SyncEvent.origin, SyncEvent.epoch, SyncEvent.seq,
+                   SyncEvent.payload)
+            .where(SyncEvent.id > after, SyncEvent.id <= upto, clear)).all()
+        if rows:
+            session.execute(statement, [
+                {"row_id": r.id, "sealed": sealer.seal(
+                    json.loads(r.payload), event_context(r.origin, r.epoch, r.seq))}
+                for r in rows])
+            sealed += len(rows)
+        after = upto
+    write_state(session, SEALED_THROUGH_KEY, str(after).encode())
+    return sealed
 
 
 # -- the downward streams ------------------------------------------------------------------------
