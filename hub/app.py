@@ -27,6 +27,7 @@ from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
 from shared.storage.blob_store import BlobStore
+from shared.storage.sealing import ScanSealer
 from shared.web import error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
@@ -49,7 +50,7 @@ def create_app(settings: HubSettings) -> Flask:
     # restart and works against any process behind the load balancer.
     app.config["SECRET_KEY"] = token_secret(settings.key_dir).hex()
     db_session.init_app(app, settings.database_url, pool_pre_ping=True)
-    init_services(app, settings)
+    hub = init_services(app, settings)
     error_responses.init_app(app)
     i18n.init_app(app)
     security_policy.install(app, site_code=settings.site_code, clock=lambda: services().clock(),
@@ -68,7 +69,8 @@ def create_app(settings: HubSettings) -> Flask:
                                               lambda: services().sync_site,
                                               lambda: services().clock()))
     app.register_blueprint(blob_blueprint(db_session.get_session, lambda: services().sync_site,
-                                          BlobStore(settings.data_dir / "blobs")))
+                                          BlobStore(settings.data_dir / "blobs",
+                                                    ScanSealer(hub.data_keys))))
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)

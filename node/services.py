@@ -38,6 +38,7 @@ from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.storage.failure_counts import SqlFailureCounts
+from shared.storage.sealing import ScanSealer, load_data_keys
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 
 if TYPE_CHECKING:  # APScheduler loads only where `sanji node run` starts the job
@@ -152,7 +153,7 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
         session_factory=db_session.session_factory(app),
         held_catalogue=HeldCatalogue(settings.data_dir),
         sealer=sealer,
-        blobs=BlobStore(settings.blob_dir),
+        blobs=BlobStore(settings.blob_dir, ScanSealer(load_data_keys(settings.key_dir))),
         reader=reader,
         limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
     )

@@ -17,6 +17,7 @@ yet" is a normal answer, not an error.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Mapping
 
@@ -133,12 +134,11 @@ def _material(session: Session, blobs: BlobStore, sha256: str, *,
 def _send(blobs: BlobStore, sha256: str, declared: str) -> Response:
     """The file, typed by what its events declare (or its magic bytes), never guessed by the
     browser; scans hold personal data, so nothing keeps a copy on the way."""
-    path = blobs.path(sha256)
+    data = blobs.get(sha256)  # opened here: the file on disk is sealed
     media_type = declared if declared in ACCEPTED_TYPES else None
     if media_type is None:
-        with path.open("rb") as handle:
-            media_type = sniff_media_type(handle.read(16))
-    response = send_file(path, mimetype=media_type or "application/octet-stream",
+        media_type = sniff_media_type(data[:16])
+    response = send_file(io.BytesIO(data), mimetype=media_type or "application/octet-stream",
                          as_attachment=media_type is None, download_name=sha256[:16],
                          etag=sha256, conditional=True, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"

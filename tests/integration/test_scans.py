@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import requests
 
+from shared.storage.blob_store import BlobStore
+from shared.storage.sealing import ScanSealer, load_data_keys
 from tests.integration.city import AGENT, HUB, PASSWORD, Tree, city, signed_in
 from tests.integration.processes import Site
 
@@ -81,8 +83,13 @@ def _status(site: Site) -> dict[str, Any]:
 
 
 def _held_file(tree: Tree, name: str, digest: str) -> bytes | None:
-    path = tree.dirs[name] / "blobs" / digest[:2] / digest
-    return path.read_bytes() if path.is_file() else None
+    """The scan as the site holds it, opened with the site's data key (sealed on disk)."""
+    blobs = BlobStore(tree.dirs[name] / "blobs",
+                      ScanSealer(load_data_keys(tree.dirs[name] / "keys")))
+    if not blobs.has(digest):
+        return None
+    assert blobs.is_sealed(digest), f"{name} holds {digest} in clear"
+    return blobs.get(digest)
 
 
 def _queue(tree: Tree, headers: dict[str, str]) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from node.settings import NodeSettings
+from shared.storage.blob_store import BlobStore
+from shared.storage.sealing import SCAN_MAGIC, ScanSealer, load_data_keys
 from tests.node.conftest import JPEG, PDF, PNG, WEBP, case_body, post_case
 
 
@@ -43,7 +45,10 @@ def test_scans_of_every_accepted_type_are_stored_by_content(
         digest = hashlib.sha256(data).hexdigest()
         assert body["sha256"] == digest
         assert body["media_type"] == media_type
-        assert (settings.blob_dir / digest[:2] / digest).read_bytes() == data
+        on_disk = (settings.blob_dir / digest[:2] / digest).read_bytes()
+        assert on_disk.startswith(SCAN_MAGIC) and data not in on_disk  # sealed at rest
+        blobs = BlobStore(settings.blob_dir, ScanSealer(load_data_keys(settings.key_dir)))
+        assert blobs.get(digest) == data
     case = client.get(f"/api/v1/cases/{case_id}").get_json()
     assert [m["media_type"] for m in case["materials"]] == [
         "image/png",
