@@ -8,11 +8,12 @@ route it like any case that arrived from below (received, routed to the authoris
 ``GET /api/v1/public/status``: a citizen's lookup with the acceptance number and the query
 code, for any case the hub holds; a wrong pair is a bare 404, too many tries from one address
 a 429.
+
+The ``Idempotency-Key`` record keeps the first answer (with the query code) to give it again
+on a repeat; it is sealed with the hub's data key like an event payload, bound to its key.
 """
 
 from __future__ import annotations
-
-import json
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -82,9 +83,10 @@ def register_walk_in() -> tuple[Response, int]:
     session = get_session()
     now = hub.clock()
     digest = request_digest(body)
-    held = sync_store.read_state(session, f"idem:{g.claims.username}:{key}")
+    record_key = f"idem:{g.claims.username}:{key}"
+    held = sync_store.read_state(session, record_key)
     if held is not None:
-        first = json.loads(held)
+        first = hub.payload_sealer.open(held, record_key)
         if first["digest"] != digest:
             raise StateConflict("Idempotency-Key",
                                 "this key was already used for a different application")
@@ -116,9 +118,9 @@ def register_walk_in() -> tuple[Response, int]:
         state = case_work.case_state(session, site, case_id)
         result = {"case_id": str(case_id), "acceptance_no": number, "query_code": query_code,
                   "state": state.state.value}
-        sync_store.write_state(session, f"idem:{g.claims.username}:{key}",
-                               json.dumps({"digest": digest, "result": {
-                                   **result, "query_code": query_code}}).encode())
+        # sealed like a payload: the record holds the query code, answered again on a repeat
+        sync_store.write_state(session, record_key, hub.payload_sealer.seal(
+            {"digest": digest, "result": result}, record_key))
         session.commit()
     except BaseException:
         session.rollback()
