@@ -22,7 +22,7 @@ from shared.exchange.tree import site_parents
 from shared.storage import sync_store
 from shared.storage.db import make_engine
 from shared.storage.sealing import SealedPayloads, load_data_keys
-from sync_protocol import Event, KeyRing, Problem, ProtocolError, load_key, verify_store
+from sync_protocol import Event, KeyRing, Problem, load_key, verify_store
 
 
 @click.group("audit")
@@ -110,11 +110,9 @@ def verify_command(data_dir: Path) -> None:
     site, url, ring, sealer = _site_facts(data_dir)
     engine = make_engine(url)
     with Session(engine) as session:
-        for credential in sync_store.all_credentials(session):
-            try:
-                ring.add(credential)
-            except ProtocolError:  # a bad credential shows up as unknown keys below
-                continue
+        # in any order (a rotated hub pins its newest key; certificates of its earlier
+        # keys come after what they signed); a bad credential shows up as unknown keys below
+        ring.add_any_order(sync_store.all_credentials(session))
         unreadable: set[tuple[str, int, int]] = set()
         report = verify_store(_events(session, site, sealer, unreadable), ring)
     engine.dispose()

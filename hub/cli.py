@@ -401,3 +401,30 @@ def publish_calendar_command(file: Path, data_dir: Path, by: str) -> None:
         session.commit()
     click.echo(f"calendar {year.year} (version {year.version}) published as release "
                f"{release.version}")
+
+
+@hub_group.command("rotate-key")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def rotate_key_command(data_dir: Path) -> None:
+    """Replace the hub's signing key with a new one, signed by the old (every site follows
+    the chain at its next exchange). Stop the hub first and start it again after."""
+    from hub.key_rotation import rotate_hub_key
+    from sync_protocol import ProtocolError
+
+    settings, factory = _open(data_dir)
+    try:
+        rotated = rotate_hub_key(settings, factory, _now())
+    except ProtocolError as exc:
+        raise click.ClickException(f"the key was not rotated: {exc}")
+    if rotated.finished_earlier:
+        click.echo("an interrupted rotation was completed (no new key was made)")
+    click.echo(f"hub {rotated.site}: key {rotated.old_key_id.hex()} -> "
+               f"{rotated.new_key_id.hex()} (rotation {rotated.count})")
+    click.echo(f"  new key:  {rotated.key_path}")
+    click.echo(f"  chain:    {rotated.chain_path} (the rotation signed by the old key and the "
+               "old key certified by the new)")
+    click.echo("  every site adopts the new key at its next exchange; what earlier keys "
+               "signed stays valid")
+    click.echo("next: start the hub again (it signs with the new key from then on), and back "
+               f"up {rotated.key_path.name} and {rotated.chain_path.name} together now: a "
+               "backup from before the rotation holds a key the sites no longer accept")

@@ -239,3 +239,37 @@ def sync_now_command(data_dir: Path) -> None:
     last = outcomes[-1]
     if not last.ok:
         raise click.ClickException(f"sync failed: {last.error}")
+
+
+@node_group.command("rotate-key")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def rotate_key_command(data_dir: Path) -> None:
+    """Replace this node's signing key with a new one, signed by the old; the parent learns
+    it at the next exchange. Stop the node first and start it again after."""
+    from node.key_rotation import rotate_node_key
+    from node.sync_setup import read_grant
+    from sync_protocol import ProtocolError
+
+    try:
+        settings = NodeSettings.load(data_dir)
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    if read_grant(data_dir) is None:
+        raise click.ClickException("this node is not enrolled: enrol it first (a key no "
+                                   "certificate names cannot hand over)")
+    try:
+        rotated, queued = rotate_node_key(settings, datetime.now(UTC))
+    except ProtocolError as exc:
+        raise click.ClickException(f"the key was not rotated: {exc}")
+    if rotated.finished_earlier:
+        click.echo("an interrupted rotation was completed (no new key was made)")
+    click.echo(f"node {rotated.site}: key {rotated.old_key_id.hex()} -> "
+               f"{rotated.new_key_id.hex()} (rotation {rotated.count})")
+    click.echo(f"  new key:  {rotated.key_path}")
+    click.echo(f"  chain:    {rotated.chain_path} (the rotation, signed by the old key)")
+    click.echo(f"  {queued} credential(s) queued for the parent: it adopts the new key at the "
+               "next exchange and refuses the old one from then on")
+    click.echo("next: start the node again (it signs with the new key from then on), run "
+               "`sanji node sync-now` to tell the parent now, and back up "
+               f"{rotated.key_path.name} and {rotated.chain_path.name} together: a backup "
+               "from before the rotation holds a key the parent no longer accepts")

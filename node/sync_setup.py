@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from node.case_log import record_receipt, refresh_progress
-from node.enrolment_setup import GRANT_FILE, site_key
+from node.enrolment_setup import GRANT_FILE, SITE_KEY_FILE, site_key
 from node.models import NodeCase, NodeWindowCase
 from node.settings import NodeSettings
 from shared.deciding.case_projection import DecidingHooks
@@ -24,6 +24,7 @@ from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.release_content import CATALOGUE
 from shared.exchange.account_events import keep_account_copies
 from shared.exchange.enrolment import Grant, decode_grant
+from shared.exchange.key_rotation import read_chain
 from shared.exchange.site import SyncSite
 from shared.storage.sync_store import PayloadSealer
 from sync_protocol import Event, Receipt, Release
@@ -104,7 +105,10 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
         epoch=epoch,
         parent=grant.site.parent,
         parent_url=settings.parent_url or None,
-        own_credentials=(grant.certificate,),
+        # the certificate, then the rotations since (``sanji node rotate-key``): a parent
+        # that meets this site anew (restored, or a new PC) follows them to today's key
+        own_credentials=(grant.certificate,
+                         *read_chain(settings.key_dir / SITE_KEY_FILE, key).credentials),
         hooks=hooks,
     )
     if tier in DECIDING_TIERS:

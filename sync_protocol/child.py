@@ -48,7 +48,7 @@ from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, HAND_BACK, LINK_HIS
 from sync_protocol.fields import as_list, as_map
 from sync_protocol.framing import MAX_FRAME, Kind, decode_frame, encode_frame, frame_digest
 from sync_protocol.hand_back import encode_hand_back, ready_runs, verified_run
-from sync_protocol.keyring import KeyRing
+from sync_protocol.keyring import KeyRing, adopt
 from sync_protocol.keys import SiteKey, verify
 from sync_protocol.messages import (
     NONCE_SIZE,
@@ -266,15 +266,12 @@ class ChildExchange:
 
     # -- receiving ----------------------------------------------------------------
     def _hop_public(self, key_id: bytes) -> Ed25519PublicKey:
-        record = self.keyring.key(key_id, site=self.link.parent, field="frame.key_id")
-        if record.revoked:
-            raise KeyRevoked("frame.key_id", "the parent's key is revoked")
-        return record.public
+        return self.keyring.for_hop(key_id, self.link.parent).public
 
     def _introduce(self, body: object) -> None:
         m = as_map(body, "response")
-        for c in as_list(m.get(11, []), "response.credentials", max_len=64):
-            self.keyring.add(credential_from_wire(c))
+        adopt(self.keyring, [credential_from_wire(c) for c in
+                             as_list(m.get(11, []), "response.credentials", max_len=64)])
 
     def receive(self, data: bytes, now: datetime, *,
                 known: Callable[[EventKey], bool] | None = None) -> ExchangeResult | Refused:
@@ -312,8 +309,7 @@ class ChildExchange:
         ledger = self.link.releases
         accepted: list[Release] = []
         errors: list[ProtocolError] = []
-        for c in body.credentials:
-            self.keyring.add(c)
+        adopt(self.keyring, body.credentials)
         for release in body.releases:
             try:
                 ledger2 = ledger.accept(release, self.keyring, corrected(now, offset))

@@ -17,12 +17,21 @@ from sync_protocol.errors import (
     CertificateInvalid,
     KeyRevoked,
     KeyUnknown,
+    ProtocolError,
     SignatureInvalid,
 )
 from sync_protocol.keys import key_id_of, public_key, verify
 from sync_protocol.sites import check_site_code
 
 MAX_DEPTH = 16
+
+
+def adopt(ring: KeyRing, credentials: Iterable[Credential]) -> None:
+    """Adopt the credentials a frame carries, in any order; raise the first error of one
+    that never checks out (nothing the frame says is believed then)."""
+    errors = ring.add_any_order(credentials)
+    if errors:
+        raise errors[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,9 @@ class KeyRecord:
     public: Ed25519PublicKey
     anchor: bool
     revoked_through: tuple[int, int] | None = None
+    handed_to: bytes | None = None
+    """The key this one handed over to by a rotation: it still vouches for the events it
+    signed, but authenticates no hop any more and hands over to no other key."""
 
     @property
     def revoked(self) -> bool:
@@ -48,6 +60,7 @@ class KeyRing:
         self._keys: dict[bytes, KeyRecord] = {}
         self._parents: dict[str, str | None] = {hub_site: None}
         self._revocations: dict[bytes, Revocation] = {}
+        self._handed: dict[bytes, bytes] = {}
         kid = key_id_of(hub_public_raw)
         self._keys[kid] = KeyRecord(kid, hub_site, public_key(hub_public_raw), anchor=True)
 
@@ -58,6 +71,7 @@ class KeyRing:
         other._keys = dict(self._keys)
         other._parents = dict(self._parents)
         other._revocations = dict(self._revocations)
+        other._handed = dict(self._handed)
         return other
 
     # -- adding -----------------------------------------------------------------
@@ -70,6 +84,27 @@ class KeyRing:
     def add_all(self, credentials: Iterable[Credential]) -> None:
         for credential in credentials:
             self.add(credential)
+
+    def add_any_order(self, credentials: Iterable[Credential]) -> list[ProtocolError]:
+        """Adopt what checks out, whatever the order: a site that pinned a later hub key
+        meets the hub's rotations before the certificates that vouch back for its earlier
+        keys. Passes repeat while one adopts something (at most one per credential); the
+        errors of the credentials that never check out are returned, in their order."""
+        waiting = list(credentials)
+        errors: list[ProtocolError] = []
+        for _ in range(len(waiting)):
+            errors = []
+            still: list[Credential] = []
+            for credential in waiting:
+                try:
+                    self.add(credential)
+                except ProtocolError as err:
+                    errors.append(err)
+                    still.append(credential)
+            if not still or len(still) == len(waiting):
+                break
+            waiting = still
+        return errors
 
     def _add_certificate(self, cert: Certificate) -> KeyRecord:
         issuer = self._keys.get(cert.signature.key_id)
@@ -91,15 +126,23 @@ class KeyRing:
             raise KeyUnknown("rotation.old_key", "the old key is not known for this site")
         if old.revoked:
             raise KeyRevoked("rotation.old_key", "a revoked key cannot hand over")
+        if old.handed_to not in (None, rotation.new_key_id):
+            raise CertificateInvalid("rotation.old_key", "the key already handed over to another")
         try:
             verify(old.public, rotation.signature.value, rotation.statement(), field="rotation")
         except SignatureInvalid:
             raise CertificateInvalid("rotation", "old key's signature does not verify") from None
-        return self._adopt(KeyRecord(
+        record = self._adopt(KeyRecord(
             rotation.new_key_id, rotation.site, public_key(rotation.new_public_raw), old.anchor
         ))
+        self._handed[old.key_id] = rotation.new_key_id
+        self._keys[old.key_id] = replace(self._keys[old.key_id], handed_to=rotation.new_key_id)
+        return record
 
     def _adopt(self, record: KeyRecord) -> KeyRecord:
+        handed = self._handed.get(record.key_id)
+        if handed is not None:
+            record = replace(record, handed_to=handed)
         revocation = self._revocations.get(record.key_id)
         if revocation is not None:
             record = replace(
@@ -131,11 +174,15 @@ class KeyRing:
             raise KeyUnknown(field, f"key {key_id.hex()} is not known for {site or 'any site'}")
         return record
 
-    def for_hop(self, key_id: bytes, site: str) -> KeyRecord:
-        """A key allowed to authenticate a request or response from ``site`` now."""
+    def for_hop(self, key_id: bytes, site: str | None = None) -> KeyRecord:
+        """A key allowed to authenticate a request or response (from ``site``) now: neither
+        revoked nor handed over to a newer key by a rotation."""
         record = self.key(key_id, site=site, field="frame.key_id")
         if record.revoked:
-            raise KeyRevoked("frame.key_id", f"key {key_id.hex()} of {site} is revoked")
+            raise KeyRevoked("frame.key_id", f"key {key_id.hex()} of {record.site} is revoked")
+        if record.handed_to is not None:
+            raise KeyRevoked("frame.key_id", f"key {key_id.hex()} of {record.site} was "
+                             f"rotated to {record.handed_to.hex()}")
         return record
 
     def for_event(self, key_id: bytes, origin: str, epoch: int, seq: int) -> KeyRecord:

@@ -58,7 +58,7 @@ from sync_protocol.framing import (
     peek_frame,
 )
 from sync_protocol.hand_back import decode_hand_back
-from sync_protocol.keyring import KeyRing
+from sync_protocol.keyring import KeyRing, adopt
 from sync_protocol.keys import SiteKey, verify
 from sync_protocol.messages import (
     DownItem,
@@ -178,15 +178,12 @@ class ParentExchange:
 
     # -- receiving ----------------------------------------------------------------
     def _hop_public(self, key_id: bytes) -> Ed25519PublicKey:
-        record = self.keyring.key(key_id, field="frame.key_id")
-        if record.revoked:
-            raise KeyRevoked("frame.key_id", f"key of {record.site} is revoked")
-        return record.public
+        return self.keyring.for_hop(key_id).public  # not revoked, not rotated out
 
     def _introduce(self, body: object) -> None:
         m = as_map(body, "request")
-        for c in as_list(m.get(8, []), "request.credentials", max_len=64):
-            self.keyring.add(credential_from_wire(c))
+        adopt(self.keyring, [credential_from_wire(c) for c in
+                             as_list(m.get(8, []), "request.credentials", max_len=64)])
 
     def receive(self, data: bytes, now: datetime) -> IncomingRequest:
         """Verify a request; raises a ``ProtocolError`` (answer it with :meth:`refuse`)."""
@@ -209,8 +206,7 @@ class ParentExchange:
         check_window(body.sent_at_ms, now_ms, self.window_ms)
         nonces = self.link.nonces.admit(body.nonce, body.sent_at_ms, now_ms,
                                         window_ms=self.window_ms)
-        for credential in body.credentials:
-            self.keyring.add(credential)
+        adopt(self.keyring, body.credentials)
         heads = dict(self.link.heads)
         new: list[Event] = []
         dups: list[EventKey] = []

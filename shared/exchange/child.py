@@ -39,9 +39,12 @@ from sync_protocol import (
     Certificate,
     ChildExchange,
     ClockSkew,
+    Credential,
     Event,
     EventKey,
     ExchangeResult,
+    KeyRotation,
+    KeyUnknown,
     LocalProtocolError,
     ParentLink,
     ProtocolError,
@@ -121,7 +124,9 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     opened = (store.opening_keys(session, {e.case_id for e in pending})
               if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
-    history = _history(session)
+    # a request signed by a key the parent has not met yet goes without the link's
+    # history: the parent finds the sender in the body before it knows the key
+    history = None if _new_key_going_up(site, forward) else _history(session)
     returning, waiting = to_hand_back(session, site)  # a restored parent's own events
     blobs = blob_store_of(session, site)
     # scans take a few seconds of the line per exchange: events never wait behind them
@@ -290,15 +295,28 @@ def sync_until_quiet(session: Session, site: SyncSite, transport: Transport,
     """Exchange while there is more to send or receive (bounded); stops at the first failure,
     except a ``clock_skew`` refusal, tried again once at once: the refusal carried the
     parent's clock, so the next request is stamped right (a PC clock hours off would
-    otherwise wait a whole back-off, or fail ``sync-now``, for nothing)."""
+    otherwise wait a whole back-off, or fail ``sync-now``, for nothing). Likewise an answer
+    signed by a parent key this site does not know yet (the parent rotated it): the next
+    request asks for a complete answer, which carries the parent's rotation."""
     outcomes: list[SyncOutcome] = []
     retried = False
     for _ in range(max_rounds):
         outcome = sync_with_parent(session, site, transport, clock)
         outcomes.append(outcome)
-        if outcome.refused == ClockSkew.code and not retried:
+        if (outcome.refused == ClockSkew.code or _parent_key_unknown(outcome)) and not retried:
             retried = True
             continue
         if not outcome.ok or not outcome.more:
             break
     return outcomes
+
+
+PARENT_KEY_UNKNOWN = f"{KeyUnknown.code}: frame.key_id:"
+
+
+def _parent_key_unknown(outcome: SyncOutcome) -> bool:
+    return not outcome.ok and (outcome.error or "").startswith(PARENT_KEY_UNKNOWN)
+
+
+def _new_key_going_up(site: SyncSite, forward: Sequence[Credential]) -> bool:
+    return any(isinstance(c, KeyRotation) and c.new_key_id == site.key.key_id for c in forward)

@@ -9,7 +9,7 @@ transaction: the hub routes new cases, a township routes the cases of its own wi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +36,7 @@ from sync_protocol import (
     Event,
     ParentExchange,
     ProtocolError,
+    Release,
     WrongAddress,
     issue_receipt,
     request_sender,
@@ -167,7 +168,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
               if CASE_REFS in incoming.features else {})
     releases = (site.releases(session, now) if site.releases is not None
                 else store.latest_releases(session))
-    vouching = _credentials_for(session, site, down)
+    vouching = _credentials_for(session, site, down, hub_chain=ex.answer_complete or bool(down)
+                                or _newer_releases(releases, incoming.releases_known))
     chains = (own_chains(session, site.code, site.epoch)
               if ex.answer_complete and HAND_BACK in incoming.features and site.epoch > 1
               else None)
@@ -178,20 +180,29 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
                   stored=len(stored))
 
 
-def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem]
-                     ) -> list[Credential]:
+def _credentials_for(session: Session, site: SyncSite, down: Sequence[DownItem], *,
+                     hub_chain: bool = False) -> list[Credential]:
     """The certificates (and rotations) of the authors of the events going down, so the
     child can check each event's signature: a township's village has never met the county
-    whose window decided its case. The hub's key is pinned everywhere; ours travels anyway."""
+    whose window decided its case. Ours travels anyway. The hub's key is pinned everywhere,
+    but not its rotations: with ``hub_chain`` (a complete answer, or one carrying items or
+    releases the hub signed) the hub's rotations and the certificates of its earlier keys go
+    too, so a site offline since before a rotation follows the chain (none: nothing sent)."""
     origins = {d.item.origin for d in down
                if isinstance(d.item, Event) and d.item.origin not in (site.hub_site, site.code)}
     origins |= _account_destinations(site, down)
+    if hub_chain:  # at the hub its own chain, at a relay the chain it was handed
+        origins.add(site.hub_site)
     if not origins:
         return []
     rows = session.scalars(select(store.SyncCredential.wire)
                            .where(store.SyncCredential.site.in_(sorted(origins)))
                            .order_by(store.SyncCredential.id))
     return [credential_from_wire(cbor2.loads(wire)) for wire in rows]
+
+
+def _newer_releases(releases: Sequence[Release], known: Mapping[str, int]) -> bool:
+    return any(r.version > known.get(r.kind, 0) for r in releases)
 
 
 def _account_destinations(site: SyncSite, down: Sequence[DownItem]) -> set[str]:

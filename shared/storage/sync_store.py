@@ -60,7 +60,6 @@ from sync_protocol import (
     EventKey,
     KeyRing,
     LinkPosition,
-    ProtocolError,
     Receipt,
     Release,
     Signature,
@@ -780,11 +779,9 @@ def build_keyring(session: Session, hub_site: str, hub_public_raw: bytes) -> Key
     if cached is not None:
         return cached.copy()
     ring = KeyRing(hub_site, hub_public_raw)
-    for credential in all_credentials(session):
-        try:
-            ring.add(credential)
-        except ProtocolError:  # a credential that no longer checks is skipped
-            continue
+    # in any order (a hub's rotations and the certificates vouching back for its earlier
+    # keys); a credential that no longer checks is skipped
+    ring.add_any_order(all_credentials(session))
     for release in latest_releases(session):
         if release.kind == "revocations":
             ring.revoke(revocations_in(release))
