@@ -17,11 +17,13 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from shared.domain.errors import DomainError
+from shared.web import json_input
 
 RETRY_AFTER_SECONDS = 5
 DISK_FULL_MESSAGE = "the disk is full: nothing was saved; free some space and try again"
@@ -105,7 +107,9 @@ def outage_page(status: int) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app``, and read its JSON bodies strictly
+    (:mod:`shared.web.json_input`) so malformed JSON is a 400 here, never a 500."""
+    json_input.init_app(app)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response | tuple[str, int]:
@@ -139,6 +143,17 @@ def init_app(app: Flask) -> None:
         if exc.connection_invalidated or disk_full(exc):
             return database_unavailable(exc)
         raise exc
+
+    @app.errorhandler(DataError)
+    def value_not_storable(exc: DataError) -> Response | BaseResponse:
+        # The database refused a value the request carried (PostgreSQL takes no NUL in text):
+        # the transaction is rolled back, and the fault is the input's, so 400, not 500.
+        if exc.connection_invalidated or disk_full(exc):
+            return database_unavailable(exc)
+        app.logger.warning("value refused by the database: %s", exc.__class__.__name__)
+        if not _wants_json():
+            return BadRequest("a value in the request cannot be stored").get_response()
+        return error_response(400, "invalid", "a value in the request cannot be stored")
 
     def storage_full(exc: Exception) -> Response:
         app.logger.error("disk full: %s", exc.__class__.__name__)

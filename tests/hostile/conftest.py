@@ -1,0 +1,42 @@
+"""A hub on SQLite and on PostgreSQL, and a village node, built once per module: the corpus
+only sends requests that must change nothing, and each test checks that they did not."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from shared.storage.db import make_engine
+from tests.hostile.sites import Site, hub_site, node_site
+
+
+@pytest.fixture(scope="module", params=[
+    "node", "hub-sqlite", pytest.param("hub-postgresql", marks=pytest.mark.postgres)])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Site]:
+    base: Path = tmp_path_factory.mktemp(request.param)
+    if request.param == "node":
+        yield from node_site(base / "node")
+    elif request.param == "hub-sqlite":
+        yield from hub_site(base / "hub")
+    else:
+        url = request.getfixturevalue("pg_module_url")
+        yield from hub_site(base / "hub", url)
+
+
+@pytest.fixture(scope="module")
+def pg_module_url(pg_available: str) -> Iterator[str]:
+    """A PostgreSQL schema of the module's own, dropped afterwards."""
+    schema = f"h_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(pg_available)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg_available else "?"
+    yield f"{pg_available}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
