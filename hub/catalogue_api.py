@@ -8,8 +8,10 @@ from werkzeug.wrappers import Response
 
 from hub.db_session import get_session
 from hub.models import HubCase, HubSite
+from hub.releases import releases_to_send
 from hub.services import services
 from shared.domain.catalogue import catalogue_api_dict
+from shared.exchange.release_watch import metrics_lines, passed_down_watch
 from shared.storage.sync_store import SyncEvent
 
 bp = Blueprint("catalogue_api", __name__, url_prefix="/api/v1")
@@ -41,6 +43,7 @@ def metrics() -> Response:
     enrolled = session.scalar(select(func.count()).select_from(HubSite)
                               .where(HubSite.enrolled_ms.is_not(None))) or 0
     events = session.scalar(select(func.count()).select_from(SyncEvent)) or 0
+    now = services().clock()
     lines = [
         "# HELP sanji_hub_cases_open Open cases by window.",
         "# TYPE sanji_hub_cases_open gauge",
@@ -51,5 +54,8 @@ def metrics() -> Response:
         "# HELP sanji_hub_events Events held.",
         "# TYPE sanji_hub_events gauge",
         f'sanji_hub_events{{site="{site}"}} {events}',
+        # when the releases the hub passes down expire (then every node holding one is frozen)
+        *metrics_lines(passed_down_watch(releases_to_send(session, now), now), "sanji_hub",
+                       site, refusals=False),
     ]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

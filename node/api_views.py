@@ -36,6 +36,7 @@ from node.models import NodeCase
 from node.services import services
 from shared.domain.catalogue import catalogue_api_dict, item_api_dict, search_items
 from shared.domain.errors import InvalidInput, NotFound
+from shared.exchange.release_watch import metrics_lines, node_release_watch
 from shared.storage.sync_store import count_pending_up
 from shared.web.error_responses import error_response
 
@@ -172,7 +173,8 @@ def healthz() -> Response:
 
 @health_bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text: cases held and events still owed to the parent."""
+    """Prometheus text: cases held, events still owed to the parent, and the releases
+    (frozen, refused: :mod:`shared.exchange.release_watch`)."""
     session = get_session()
     cases = session.scalar(select(func.count()).select_from(NodeCase)) or 0
     pending = count_pending_up(session)
@@ -185,4 +187,7 @@ def metrics() -> Response:
         "# TYPE sanji_node_outbox_pending gauge\n"
         f'sanji_node_outbox_pending{{site="{site}"}} {pending}\n'
     )
+    # a frozen release (expired, no newer one came) and releases refused as rolled back
+    watch = node_release_watch(session, services().clock())
+    text += "\n".join(metrics_lines(watch, "sanji_node", site)) + "\n"
     return Response(text, mimetype="text/plain; version=0.0.4")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared.exchange.account_events import account_destination
 from shared.exchange.hand_back import after_answer, to_hand_back
+from shared.exchange.release_watch import note_release_refusals
 from shared.exchange.scans import (
     BlobPlan,
     apply_wants,
@@ -186,6 +187,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     now_ms = to_ms(now)
     store.forwarded(session, forward)
     store.add_credentials(session, result.credentials, forward=False)
+    note_release_refusals(session, result.release_errors, now)  # told in /metrics
     for refusal in result.refused:
         if refusal.code == "key_unknown":
             store.forward_again(session, refusal.origin)
