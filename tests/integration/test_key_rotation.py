@@ -92,9 +92,14 @@ def test_rotated_village_and_hub_keys_carry_cases_both_ways(tree: Tree) -> None:
     old_hub = load_key(HUB, hub_key.read_bytes())
     tree.hub.stop()
     out = sanji("hub", "rotate-key", "--data-dir", str(tree.dirs["hub"]))
+    middle = load_key(HUB, hub_key.read_bytes())
+    assert f"{old_hub.key_id.hex()} -> {middle.key_id.hex()}" in out
+    assert "back up" in out
+    # twice while the township and the village are away: they follow the chain of two
+    out = sanji("hub", "rotate-key", "--data-dir", str(tree.dirs["hub"]))
     tree.hub.start()
     new_hub = load_key(HUB, hub_key.read_bytes())
-    assert f"{old_hub.key_id.hex()} -> {new_hub.key_id.hex()}" in out
-    assert "back up" in out
+    assert f"{middle.key_id.hex()} -> {new_hub.key_id.hex()} (rotation 2)" in out
     _round_trip(tree, "after-hub-rotation")
     _all_verify(tree)
+
