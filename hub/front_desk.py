@@ -15,6 +15,8 @@ on a repeat; it is sealed with the hub's data key like an event payload, bound t
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
@@ -64,13 +66,16 @@ class StatusQuerySchema(Schema):
     lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
 
 
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
+
+
 @bp.post("/cases")
 @require_user("agent", "admin")
 def register_walk_in() -> tuple[Response, int]:
     key = request.headers.get("Idempotency-Key", "").strip()
-    if not 1 <= len(key) <= 100:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):  # as at a node: no NUL, no invisible characters
         return error_response(400, "invalid", "the Idempotency-Key header is required",
-                              {"Idempotency-Key": "1-100 characters"}), 400
+                              {"Idempotency-Key": "1-100 printable ASCII characters"}), 400
     raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
         return error_response(400, "invalid", "expected a JSON object"), 400

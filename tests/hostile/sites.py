@@ -49,6 +49,7 @@ ROLE_OF_ENDPOINT = {
     "window_api.action": "mz-1",
     "window_api.reassign": "lead",
     "materials.material_api": "mz-1",
+    "register": "desk",
 }
 """Who sends a request to an endpoint of the hub (anyone else: the front desk's agent)."""
 
