@@ -20,11 +20,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import cbor2
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.identity import HUB_KEY_FILE
 from hub.settings import HubSettings
 from shared.exchange.key_rotation import Rotated, record_rotation, rotate_key_file
+from shared.storage import sync_store as store
+from sync_protocol import KeyRotation
+from sync_protocol.credentials import credential_from_wire
 
 
 def rotate_hub_key(settings: HubSettings, factory: sessionmaker[Session],
@@ -36,3 +41,21 @@ def rotate_hub_key(settings: HubSettings, factory: sessionmaker[Session],
         record_rotation(session, rotated.added, forward=False)
         session.commit()
     return rotated
+
+
+def keys_since(session: Session, site: str, first: bytes) -> list[bytes]:
+    """``first`` and every key of ``site`` it handed over to since, by the rotations the hub
+    holds (what a re-enrolment revokes: the key the site enrolled with may have rotated)."""
+    wires = session.scalars(select(store.SyncCredential.wire)
+                            .where(store.SyncCredential.site == site)
+                            .order_by(store.SyncCredential.id))
+    rotations = [c for c in (credential_from_wire(cbor2.loads(w)) for w in wires)
+                 if isinstance(c, KeyRotation)]
+    keys = [first]
+    for _ in range(len(rotations)):
+        following = next((r.new_key_id for r in rotations
+                          if r.old_key_id == keys[-1] and r.new_key_id not in keys), None)
+        if following is None:
+            break
+        keys.append(following)
+    return keys

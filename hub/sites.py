@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session, aliased
 
+from hub.key_rotation import keys_since
 from hub.models import HubEnrolmentCode, HubSite
 from hub.releases import revoke_key
 from shared.domain.case_events import TIERS
@@ -152,7 +153,9 @@ def enrol(session: Session, hub_key: SiteKey, body: bytes, *, releases: list[Rel
                          epoch=int(held_epoch or 0) + 1)
     row.used_ms = to_ms(now)
     if site.key_id is not None and site.key_id != issued.certificate.key_id.hex():
-        _revoke_old_key(session, hub_key, site.code, bytes.fromhex(site.key_id), now)
+        # the key it enrolled with, and every key that one rotated to (sanji node rotate-key)
+        for old in keys_since(session, site.code, bytes.fromhex(site.key_id)):
+            _revoke_old_key(session, hub_key, site.code, old, now)
     site.enrolled_ms = to_ms(now)
     site.key_id = issued.certificate.key_id.hex()
     sync_store.add_credentials(session, [issued.certificate], forward=False)

@@ -1,19 +1,26 @@
 """``sanji hub rotate-key`` on SQLite and PostgreSQL: the new key, the chain beside it and in
-the hub's credentials, and the hub's keyring still believing what the first key certified."""
+the hub's credentials, and the hub's keyring still believing what the first key certified;
+a re-enrolment revokes every key a rotated site held."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cbor2
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.cli import hub_group
 from hub.identity import HUB_KEY_FILE
+from hub.key_rotation import keys_since
+from hub.releases import HubRelease
 from hub.settings import HubSettings
+from hub.sites import add_site, enrol, issue_code
 from node.cli import node_group
+from shared.exchange.enrolment import request_bytes
 from shared.exchange.key_rotation import read_chain
 from shared.storage import sync_store as store
 from shared.storage.db import make_engine
@@ -24,7 +31,9 @@ from sync_protocol import (
     generate_key,
     issue_certificate,
     load_key,
+    rotate_key,
 )
+from sync_protocol.credentials import revocation_from_wire
 
 HUB = "431000"
 VILLAGE = "431002001201"
@@ -86,3 +95,34 @@ def test_a_node_that_is_not_enrolled_does_not_rotate(tmp_path: Path) -> None:
     result = CliRunner().invoke(node_group, ["rotate-key", "--data-dir", str(data_dir)])
     assert result.exit_code != 0
     assert "not enrolled" in result.output
+
+
+def test_re_enrolling_a_rotated_site_revokes_every_key_it_rotated_to(hub_dir: Path) -> None:
+    settings = HubSettings.load(hub_dir)
+    hub_key = load_key(HUB, (settings.key_dir / HUB_KEY_FILE).read_bytes())
+    now = datetime.now(UTC)
+    township = "431002001"
+    first = generate_key(township)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        issued = add_site(session, code=township, name="良田镇", tier="township", parent=HUB,
+                          now=now)
+        enrol(session, hub_key, request_bytes(first, issued.code, now), releases=[], now=now)
+        second, third = generate_key(township), generate_key(township)
+        store.add_credentials(session, [rotate_key(first, second, now=now),
+                                        rotate_key(second, third, now=now)], forward=False)
+        assert keys_since(session, township, first.key_id) == [
+            first.key_id, second.key_id, third.key_id]
+        # the PC is replaced: every key the site held is revoked, the new one is not
+        again = issue_code(session, township, now=now)
+        replacement = generate_key(township)
+        enrol(session, hub_key, request_bytes(replacement, again.code, now), releases=[],
+              now=now)
+        session.commit()
+        newest = session.scalars(select(HubRelease).where(HubRelease.kind == "revocations")
+                                 .order_by(HubRelease.version.desc())).first()
+        assert newest is not None
+        revoked = {r.key_id for r in (revocation_from_wire(v)
+                                      for v in cbor2.loads(newest.content))}
+    engine.dispose()
+    assert revoked == {first.key_id, second.key_id, third.key_id}
