@@ -2,7 +2,8 @@
 
 A file is accepted only when its first bytes say it is a JPEG, PNG, WebP or PDF (the name
 and the browser's declared type are not trusted) and it is within the item's size limit for
-that material. Files are content-addressed: ``blobs/<sha256[:2]>/<sha256>`` in the
+that material; an image that is also a ZIP archive, or a PNG declaring more pixels than a
+scan has, is refused. Files are content-addressed: ``blobs/<sha256[:2]>/<sha256>`` in the
 :class:`~shared.storage.blob_store.BlobStore` every site shares (re-exported here), written to a
 temporary name, flushed to disk and renamed, so a power cut leaves either the whole file or
 none. The same scan added twice is stored once.
@@ -11,6 +12,7 @@ none. The same scan added twice is stored once.
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass
 from typing import IO
 
@@ -29,6 +31,12 @@ __all__ = [
 ]
 
 _READ_CHUNK = 64 * 1024
+MAX_IMAGE_PIXELS = 100_000_000
+"""The most pixels a scan's PNG header may declare (an A3 page at 1200 dpi is 28 million):
+more is a decompression bomb for whoever opens it."""
+_ZIP_END = b"PK\x05\x06"
+_ZIP_TAIL = 65_557
+"""A ZIP archive's end record sits in its last 22 + 65,535 bytes."""
 
 
 class TooLarge(DomainError):
@@ -61,6 +69,20 @@ def material_of(item: ServiceItem, code: str, field: str = "material_code") -> M
     return material
 
 
+def _check_image(data: bytes, field: str) -> None:
+    """Refuse an image that is also a ZIP archive (a polyglot: a viewer shows the picture,
+    an unzip tool opens what was hidden after it) and a PNG that declares more pixels than
+    any scan has. Sites store and forward scans without decoding them; this protects whoever
+    opens one."""
+    if _ZIP_END in data[-_ZIP_TAIL:]:
+        raise InvalidInput(field, "an image with a ZIP archive inside is not accepted")
+    if data[12:16] == b"IHDR" and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        if width * height > MAX_IMAGE_PIXELS:
+            raise InvalidInput(field, f"the image declares {width}x{height} pixels, more than "
+                                      f"{MAX_IMAGE_PIXELS} a scan may have")
+
+
 def check_upload(material: Material, stream: IO[bytes], field: str = "file") -> CheckedFile:
     """Read at most the material's limit (plus one byte to notice more) and check the type."""
     limit = material.max_bytes
@@ -80,4 +102,6 @@ def check_upload(material: Material, stream: IO[bytes], field: str = "file") -> 
     media_type = sniff_media_type(data[:16])
     if media_type is None:
         raise InvalidInput(field, "not an image (JPEG, PNG, WebP) or a PDF")
+    if media_type.startswith("image/"):
+        _check_image(data, field)
     return CheckedFile(material.code, data, media_type, hashlib.sha256(data).hexdigest())

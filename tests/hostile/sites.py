@@ -36,6 +36,7 @@ from shared.storage.accounts import add_user
 from shared.storage.db import make_engine
 from tests.hub.conftest import HUB, PASSWORD, WINDOW, Clock, Hub, register_at_hub
 from tests.node.conftest import case_body, init_node, node_services
+from tests.shared.web.form_client import FormClient
 
 COUNTERS = frozenset({"acct_failures"})
 """Tables a refused request may add to on purpose: wrong passwords and query codes count."""
@@ -131,6 +132,7 @@ def node_site(data_dir: Path) -> Iterator[Site]:
     """A village node (not enrolled: its own PC is its agent) holding one registered case."""
     settings = replace(init_node(data_dir), testing=False)
     app = create_node(settings)
+    app.test_client_class = FormClient  # the PC's agent posts forms with the page's token
     node_services(app).clock = Clock(datetime(2025, 3, 3, 2, 30, tzinfo=UTC))
     answer = app.test_client().post("/api/v1/cases", json=case_body(),
                                     headers={"Idempotency-Key": "hostile-setup"})
