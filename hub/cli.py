@@ -143,7 +143,18 @@ def _open(data_dir: Path) -> tuple[HubSettings, Any]:
     engine = make_engine(settings.database_url)
     MIGRATIONS.upgrade(engine)
     _use_totp_key(engine, settings)
+    _use_data_key(engine, settings)
     return settings, sessionmaker(engine, expire_on_commit=False)
+
+
+def _use_data_key(engine: Any, settings: HubSettings) -> None:
+    """Seal the sync records a command writes (e.g. account events sent down), and open the
+    ones it reads, with the hub's data key."""
+    from hub.identity import data_keys
+    from shared.storage.sealing import SealedRecords
+    from shared.storage.sync_store import use_record_sealer
+
+    use_record_sealer(engine, SealedRecords(data_keys(settings.key_dir)))
 
 
 def _use_totp_key(engine: Any, settings: HubSettings) -> None:

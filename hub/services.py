@@ -33,8 +33,8 @@ from shared.domain.working_days import WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import TokenSigner, load_or_create_secret, seal_totp_secrets
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sealing import DataKeys, SealedPayloads
-from shared.storage.sync_store import seal_clear_payloads
+from shared.storage.sealing import DataKeys, SealedPayloads, SealedRecords
+from shared.storage.sync_store import seal_clear_payloads, use_record_sealer
 from shared.storage.totp_secrets import TOTP_KEY_FILE, TotpSealer, use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
@@ -155,6 +155,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     hub.status_limiter = FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS,
                                         counts=counts)
     use_totp_sealer(engine_of(app), totp_sealer(settings.key_dir))
+    use_record_sealer(engine_of(app), SealedRecords(hub.data_keys))
     _seal_plain_secrets(app)
     _seal_clear_payloads(app, hub.payload_sealer)
     hub.catalogue_loader = _catalogue_loader(app, hub)

@@ -38,8 +38,10 @@ from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sealing import ScanSealer, load_data_keys
+from shared.storage.sealing import ScanSealer, SealedRecords, load_data_keys
+from shared.storage.sync_store import use_record_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
+from shared.web.request_db import engine_of
 
 if TYPE_CHECKING:  # APScheduler loads only where `sanji node run` starts the job
     from node.sync_job import SyncJob
@@ -134,6 +136,9 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
         SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
     )
     sealer = load_sealer(settings.key_dir)
+    data_keys = load_data_keys(settings.key_dir)
+    # the link's history, the downward streams and parked events carry events: sealed too
+    use_record_sealer(engine_of(app), SealedRecords(data_keys))
     # Failed logins are kept in the node's database (its clock is wall time, so they
     # survive a restart); the status lookup counts on a monotonic clock, in memory.
     install_failure_counts(app, SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS))
@@ -153,7 +158,7 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
         session_factory=db_session.session_factory(app),
         held_catalogue=HeldCatalogue(settings.data_dir),
         sealer=sealer,
-        blobs=BlobStore(settings.blob_dir, ScanSealer(load_data_keys(settings.key_dir))),
+        blobs=BlobStore(settings.blob_dir, ScanSealer(data_keys)),
         reader=reader,
         limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
     )

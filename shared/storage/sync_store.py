@@ -194,6 +194,40 @@ _IN_CHUNK = 1000
 """Values per IN list of a query by many keys."""
 
 
+# -- records sealed at rest ---------------------------------------------------------------------
+
+
+class RecordSealer(Protocol):
+    """Seals bytes the sync layer keeps that carry events (and so personal data)."""
+
+    def seal(self, data: bytes, context: str) -> bytes: ...
+
+    def open(self, stored: bytes, context: str) -> bytes: ...
+
+
+SEALED_RECORD_PREFIXES = ("link_history", "unrouted:")
+"""``sync_state`` records that carry events: the link's compression history (the body of the
+last request, at the child and at the parent) and events parked for a case not held yet.
+``sync_down`` items (events going down) are sealed too."""
+
+_RECORD_SEALERS: weakref.WeakKeyDictionary[Engine, RecordSealer] = weakref.WeakKeyDictionary()
+
+
+def use_record_sealer(engine: Engine, sealer: RecordSealer) -> None:
+    """Seal the event-carrying records of ``engine``'s database with ``sealer`` (every app
+    attaches its site's; a store without one keeps them in clear, as tests of the protocol
+    do). Records kept in clear before still read."""
+    _RECORD_SEALERS[engine] = sealer
+
+
+def _record_sealer(session: Session) -> RecordSealer | None:
+    return _RECORD_SEALERS.get(session.get_bind().engine)
+
+
+def _sealed_record(key: str) -> bool:
+    return key.startswith(SEALED_RECORD_PREFIXES)
+
+
 # -- counters and small records ----------------------------------------------------------------
 
 
@@ -225,7 +259,10 @@ def read_state(session: Session, key: str, *, lock: bool = False) -> bytes | Non
     if lock:
         query = query.with_for_update()
     value = session.scalar(query)
-    return None if value is None else bytes(value)
+    if value is None:
+        return None
+    sealer = _record_sealer(session) if _sealed_record(key) else None
+    return bytes(value) if sealer is None else sealer.open(bytes(value), f"state:{key}")
 
 
 def write_state(session: Session, key: str, value: bytes) -> None:
@@ -236,6 +273,10 @@ def write_state(session: Session, key: str, value: bytes) -> None:
 def write_states(session: Session, values: Mapping[str, bytes]) -> None:
     """Set several records in one statement (created with counter 0); objects of them the
     session holds are expired, so a later read sees the new values."""
+    sealer = _record_sealer(session)
+    if sealer is not None:
+        values = {k: sealer.seal(v, f"state:{k}") if v and _sealed_record(k) else v
+                  for k, v in values.items()}
     insert_rows(session, _STATE, [{"key": k, "value": v, "counter": 0}
                                   for k, v in values.items()],
                 on_conflict=OnConflict(("key",), ("value",)))
@@ -577,6 +618,7 @@ def enqueue_down_many(session: Session, items: Sequence[tuple[str, Event | Recei
                       epoch: int, now_ms: int) -> list[LinkPosition]:
     """Append each ``(child, item)`` to the stream toward that child, in order: one counter
     statement per child and one INSERT for all. Returns the positions given."""
+    sealer = _record_sealer(session)
     per_child: dict[str, int] = {}
     for child, _ in items:
         per_child[child] = per_child.get(child, 0) + 1
@@ -588,18 +630,20 @@ def enqueue_down_many(session: Session, items: Sequence[tuple[str, Event | Recei
         position = LinkPosition(epoch, next_seq[child])
         next_seq[child] += 1
         positions.append(position)
+        wire = cbor2.dumps(down_item_to_wire(DownItem(position, item)), canonical=True)
+        if sealer is not None:
+            wire = sealer.seal(wire, _down_context(child, position))
         rows.append({"child": child, "link_epoch": epoch, "link_seq": position.seq,
-                     "item": cbor2.dumps(down_item_to_wire(DownItem(position, item)),
-                                         canonical=True),
-                     "created_ms": now_ms})
+                     "item": wire, "created_ms": now_ms})
     insert_rows(session, _DOWN, rows)
     return positions
 
 
 def down_after(session: Session, child: str, after: LinkPosition, limit: int) -> list[DownItem]:
     """The items toward ``child`` after its ack, in order, at most ``limit``."""
-    rows = session.scalars(
-        select(SyncDown.item)
+    sealer = _record_sealer(session)
+    rows = session.execute(
+        select(SyncDown.link_epoch, SyncDown.link_seq, SyncDown.item)
         .where(SyncDown.child == child)
         .where(
             (SyncDown.link_epoch > after.epoch)
@@ -609,10 +653,18 @@ def down_after(session: Session, child: str, after: LinkPosition, limit: int) ->
         .limit(limit)
     )
     items: list[DownItem] = []
-    for wire in rows:
+    for row in rows:
+        wire = bytes(row.item)
+        if sealer is not None:
+            wire = sealer.open(wire, _down_context(child, LinkPosition(row.link_epoch,
+                                                                       row.link_seq)))
         position, kind, fields = down_item_from_wire(cbor2.loads(wire))
         items.append(DownItem(position, down_payload(kind, fields)))
     return items
+
+
+def _down_context(child: str, position: LinkPosition) -> str:
+    return f"down:{child}:{position.epoch}:{position.seq}"
 
 
 def count_down_after(session: Session, child: str, after: LinkPosition) -> int:
@@ -656,8 +708,12 @@ def take_unrouted(session: Session, case_ids: Iterable[uuid.UUID]) -> list[Event
                                .where(SyncState.key.in_(chunk)).order_by(SyncState.key)).all()
         if not rows:
             continue
+        sealer = _record_sealer(session)
         for row in rows:
-            for wire in cbor2.loads(row.value):
+            value = bytes(row.value)
+            if sealer is not None:
+                value = sealer.open(value, f"state:{row.key}")
+            for wire in cbor2.loads(value):
                 _, kind, fields = down_item_from_wire(wire)
                 item = down_payload(kind, fields)
                 if isinstance(item, Event):

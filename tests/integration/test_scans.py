@@ -182,8 +182,9 @@ def test_a_case_is_worked_on_while_its_scans_arrive_and_a_cut_transfer_resumes(
 
     # The township's side, in this process, with a budget of one chunk per exchange; stop
     # after the first exchange that carries scan bytes.
-    from node.app import create_app, services_of
+    from node.app import create_app
     from node.db_session import app_session
+    from node.services import services_of
     from node.settings import NodeSettings
     from shared.exchange.child import sync_with_parent
     from shared.exchange.site import BLOB_BUDGET_ENV

@@ -1,12 +1,13 @@
-"""Event payloads sealed at rest on SQLite and PostgreSQL, and the start-up step that seals
-the payloads an earlier release kept in clear (in batches, resuming where it stopped)."""
+"""Event payloads sealed at rest on SQLite and PostgreSQL, the start-up step that seals the
+payloads an earlier release kept in clear (in batches, resuming where it stopped), and the
+sync records that carry events (link history, downward streams, parked events) sealed too."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, select
@@ -15,8 +16,14 @@ from sqlalchemy.orm import Session
 
 from shared.storage import sync_store as store
 from shared.storage.db import Base
-from shared.storage.sealing import DataKeys, SealedPayloads, SealError, is_sealed_payload
-from sync_protocol import KeyRing, generate_key, verify_store
+from shared.storage.sealing import (
+    DataKeys,
+    SealedPayloads,
+    SealedRecords,
+    SealError,
+    is_sealed_payload,
+)
+from sync_protocol import KeyRing, LinkPosition, generate_key, verify_store
 from sync_protocol.times import to_ms
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -80,3 +87,39 @@ def test_a_payload_sealed_under_another_key_does_not_open(session: Session) -> N
     # a retired key still opens what it sealed
     rotated = SealedPayloads(DataKeys(b"f" * 32, (b"d" * 32,)))
     assert store.open_payload(row, rotated) == {"a": 1}
+
+
+def test_records_that_carry_events_are_sealed_when_a_sealer_is_attached(
+        session: Session, db_engine: Engine) -> None:
+    key = generate_key(HUB)
+    own = store.author_events(session, key, store.PlainPayloads(), _own(2), epoch=1,
+                              up=False, now_ms=to_ms(NOW))
+    history = b"a request body naming " + ID_NUMBER.encode()
+    store.write_state(session, "link_history", history)  # written in clear, as before
+    session.commit()
+    store.use_record_sealer(db_engine, SealedRecords(DataKeys(b"r" * 32)))
+    assert store.read_state(session, "link_history") == history  # clear records still read
+    store.write_states(session, {"link_history": history, "link_history:431002001:0": history,
+                                 "parent_link": b"not an event"})
+    store.enqueue_down_many(session, [("431002001", own[0]), ("431002001", own[1])], epoch=1,
+                            now_ms=to_ms(NOW))
+    store.park_unrouted(session, own[:1])
+    session.commit()
+    stored = b"".join(bytes(v) for v in session.scalars(select(store.SyncState.value)))
+    stored += b"".join(bytes(i) for i in session.scalars(select(store.SyncDown.item)))
+    assert ID_NUMBER.encode() not in stored
+    assert b"not an event" in stored  # records that carry no events stay as they are
+    assert store.read_state(session, "link_history") == history
+    assert store.read_state(session, "link_history:431002001:0") == history
+    down = store.down_after(session, "431002001", LinkPosition(1, 0), 10)
+    def brief(events: list[Any]) -> list[tuple[str, int, dict[str, Any]]]:
+        return [(e.origin, e.seq, e.payload) for e in events]
+
+    assert brief([d.item for d in down]) == brief(own)
+    assert brief(store.take_unrouted(session, [own[0].case_id])) == brief(own[:1])
+    # a sealed down item moved to another position does not open
+    first, second = session.scalars(select(store.SyncDown).order_by(store.SyncDown.id)).all()
+    second.item = first.item
+    session.flush()
+    with pytest.raises(SealError):
+        store.down_after(session, "431002001", LinkPosition(1, 0), 10)
