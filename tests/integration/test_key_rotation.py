@@ -1,10 +1,10 @@
 """Key rotation over the offline channel, between real ``sanji`` processes on 127.0.0.1.
 
-The village rotates its key (``sanji node rotate-key``), then the hub its own (``sanji hub
-rotate-key``). After each, a case registered at the village reaches the hub, is decided
-there, and the decision comes back down to the village; every site's chains verify (``sanji
-audit verify``). Once the township has adopted the village's rotation, a request the old
-village key signs is refused.
+The village rotates its key (``sanji node rotate-key``), then the township, then the hub
+its own, twice (``sanji hub rotate-key``). After each, a case registered at the village
+reaches the hub, is decided there, and the decision comes back down to the village; every
+site's chains verify (``sanji audit verify``). Once the township has adopted the village's
+rotation, a request the old village key signs is refused.
 """
 
 from __future__ import annotations
@@ -87,6 +87,14 @@ def test_rotated_village_and_hub_keys_carry_cases_both_ways(tree: Tree) -> None:
                             headers={"Content-Type": CONTENT_TYPE})
     assert refused.status_code >= 400
     assert _refusal_code(refused.content) == "key_revoked"
+
+    # a relay rotates: its village meets an answer signed by a key it does not know, asks
+    # again at once and learns the rotation from the township's complete answer
+    tree.township.stop()
+    out = sanji("node", "rotate-key", "--data-dir", str(tree.dirs["township"]))
+    tree.township.start()
+    assert "(rotation 1)" in out
+    _round_trip(tree, "after-township-rotation")
 
     hub_key = tree.dirs["hub"] / "keys" / "hub.key"
     old_hub = load_key(HUB, hub_key.read_bytes())
