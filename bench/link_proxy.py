@@ -31,6 +31,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from tests.integration.tcp_proxy import Relay, close_socket
+
 IO_SECONDS = 600.0
 """How long a connection may stay silent before the proxy drops it."""
 MAX_HEAD = 65_536
@@ -180,7 +182,7 @@ class _Line:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class LinkProxy:
+class LinkProxy(Relay):
     """Listens on a free port of 127.0.0.1 and forwards to ``target_port`` there.
 
     ``delay``: seconds added to each direction; ``rate``: bit/s per direction, or None for
@@ -189,26 +191,15 @@ class LinkProxy:
 
     def __init__(self, target_port: int, *, delay: float = 0.150,
                  rate: float | None = None, name: str = "link") -> None:
+        super().__init__(target_port, name=name, io_seconds=IO_SECONDS)
         self.name = name
-        self.target_port = target_port
         self.delay = delay
         self.rate = rate
         self._lock = threading.Lock()
         self._lines = {"up": _Line(), "down": _Line()}
         self._counts = _Mutable()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._listener.settimeout(0.2)
-        self._stopping = threading.Event()
-        self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
-        self._thread = threading.Thread(target=self._accept, name=f"{name}-accept",
-                                        daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self._start()
 
     def shape(self, *, delay: float, rate: float | None) -> None:
         with self._lock:
@@ -233,48 +224,26 @@ class LinkProxy:
         return time.monotonic() - last >= seconds
 
     def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-        for sock in list(self._sockets):
-            _close(sock)
+        super().close()
         for thread in list(self._threads):
             thread.join(timeout=5)
 
     # -- inside
 
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port),
-                                                    timeout=10)
-            except OSError:
-                _close(client)
-                continue
-            with self._lock:
-                self._counts.connections += 1
-            for sock in (client, upstream):
-                sock.settimeout(IO_SECONDS)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self._sockets.append(sock)
-            self._sockets = [s for s in self._sockets if s.fileno() != -1]
-            self._threads = [t for t in self._threads if t.is_alive()]
-            done = _Pair()
-            for direction, src, dst in (("up", client, upstream), ("down", upstream, client)):
-                chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
-                counter = HttpCounter(requests=direction == "up")
-                for target, args in ((self._read, (direction, src, chunks, counter, done)),
-                                     (self._write, (dst, chunks, done, src))):
-                    thread = threading.Thread(target=target, args=args,
-                                              name=f"{self.name}-{direction}", daemon=True)
-                    thread.start()
-                    self._threads.append(thread)
+    def _serve(self, client: socket.socket, upstream: socket.socket) -> None:
+        with self._lock:
+            self._counts.connections += 1
+        self._threads = [t for t in self._threads if t.is_alive()]
+        done = _Pair()
+        for direction, src, dst in (("up", client, upstream), ("down", upstream, client)):
+            chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+            counter = HttpCounter(requests=direction == "up")
+            for target, args in ((self._read, (direction, src, chunks, counter, done)),
+                                 (self._write, (dst, chunks, done, src))):
+                thread = threading.Thread(target=target, args=args,
+                                          name=f"{self.name}-{direction}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
     def _schedule(self, direction: str, now: float, data: bytes) -> list[tuple[float, bytes]]:
         """When each piece of ``data`` (read at ``now``) is to be delivered."""
@@ -346,15 +315,15 @@ class LinkProxy:
                     self._counts.last_at = time.monotonic()
         except (OSError, queue.Empty):
             done.broken = True
-            _close(dst)
-            _close(src)
+            close_socket(dst)
+            close_socket(src)
             return
         with done.lock:
             done.ended += 1
             both = done.ended == 2
         if both:
-            _close(dst)
-            _close(src)
+            close_socket(dst)
+            close_socket(src)
 
 
 @dataclass
@@ -379,11 +348,3 @@ class _Pair:
     ended: int = 0
     broken: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _close(sock: socket.socket) -> None:
-    """Shut down first: a plain close does not wake the other thread's ``recv``."""
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(OSError):
-        sock.close()

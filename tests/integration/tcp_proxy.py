@@ -13,9 +13,63 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from tests.integration.processes import free_port
-
 IO_SECONDS = 120.0
+
+
+class Relay:
+    """Listens on a free port of 127.0.0.1 and, for each connection it accepts, opens one to
+    ``target_port`` there and hands both to :meth:`_serve` (the fault proxy below and the
+    bench's counting, pacing proxy differ only in what they do with the bytes). Call
+    :meth:`_start` once the subclass is ready; :meth:`close` stops it and both sockets of
+    every connection."""
+
+    def __init__(self, target_port: int, *, name: str, io_seconds: float) -> None:
+        self.target_port = target_port
+        self.io_seconds = io_seconds
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._listener.settimeout(0.2)
+        self._stopping = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name=f"{name}-accept",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        for sock in list(self._sockets):
+            close_socket(sock)
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            except OSError:
+                close_socket(client)
+                continue
+            self._sockets = [s for s in self._sockets if s.fileno() != -1]
+            for sock in (client, upstream):
+                sock.settimeout(self.io_seconds)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._sockets.append(sock)
+            self._serve(client, upstream)
+
+    def _serve(self, client: socket.socket, upstream: socket.socket) -> None:
+        raise NotImplementedError
 
 
 @dataclass
@@ -35,28 +89,19 @@ class _Held:
     forward: bool = False
 
 
-class TcpProxy:
-    """Listens on a free port of 127.0.0.1 and forwards to ``target_port`` there."""
+class TcpProxy(Relay):
+    """Forwards to ``target_port`` on 127.0.0.1, doing to the next connection what
+    :meth:`arm` says."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
+        super().__init__(target_port, name="fault-proxy", io_seconds=IO_SECONDS)
         self.connections = 0
         self.fired: list[str] = []
         self.request_seen = threading.Event()
         self._armed: Fault | None = None
         self._held: _Held | None = None
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        self._listener.settimeout(0.2)
-        self._stopping = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self._start()
 
     def arm(self, fault: Fault) -> None:
         """Apply ``fault`` to the next connection."""
@@ -77,38 +122,16 @@ class TcpProxy:
             held.forward = forward
             held.release.set()
 
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-        for sock in list(self._sockets):
-            _close(sock)
-
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                fault, self._armed = self._armed, None
-                held = self._held if fault is not None and fault.hold else None
-                self.connections += 1
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            for sock in (client, upstream):
-                sock.settimeout(IO_SECONDS)
-                self._sockets.append(sock)
-            fault = fault or Fault()
-            threading.Thread(target=self._pump_up, args=(client, upstream, fault),
-                             daemon=True).start()
-            threading.Thread(target=self._pump_down, args=(upstream, client, fault, held),
-                             daemon=True).start()
+    def _serve(self, client: socket.socket, upstream: socket.socket) -> None:
+        with self._lock:
+            fault, self._armed = self._armed, None
+            held = self._held if fault is not None and fault.hold else None
+            self.connections += 1
+        fault = fault or Fault()
+        threading.Thread(target=self._pump_up, args=(client, upstream, fault),
+                         daemon=True).start()
+        threading.Thread(target=self._pump_down, args=(upstream, client, fault, held),
+                         daemon=True).start()
 
     def _pump_up(self, src: socket.socket, dst: socket.socket, fault: Fault) -> None:
         sent = 0
@@ -122,14 +145,14 @@ class TcpProxy:
                 if fault.request_bytes is not None and sent + len(data) >= fault.request_bytes:
                     dst.sendall(data[: max(0, fault.request_bytes - sent)])
                     self.fired.append("request_cut")
-                    _close(src)
-                    _close(dst)
+                    close_socket(src)
+                    close_socket(dst)
                     return
                 dst.sendall(data)
                 sent += len(data)
         except OSError:
-            _close(src)
-            _close(dst)
+            close_socket(src)
+            close_socket(dst)
 
     def _pump_down(self, src: socket.socket, dst: socket.socket, fault: Fault,
                    held: _Held | None) -> None:
@@ -160,8 +183,8 @@ class TcpProxy:
                 sent += len(data)
         except OSError:
             pass
-        _close(src)
-        _close(dst)
+        close_socket(src)
+        close_socket(dst)
 
 
 def _answer_complete(buffer: bytes) -> bool:
@@ -176,7 +199,7 @@ def _answer_complete(buffer: bytes) -> bool:
     return False
 
 
-def _close(sock: socket.socket) -> None:
+def close_socket(sock: socket.socket) -> None:
     """Shut down first: a plain close does not wake the other thread's ``recv``."""
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
