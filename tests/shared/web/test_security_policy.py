@@ -397,6 +397,17 @@ def test_the_session_cookie_is_named_after_the_site_httponly_lax_and_secure_unde
     assert "Secure" in secure and "HttpOnly" in secure
 
 
+def test_behind_the_trusted_proxy_the_cookie_is_secure_when_the_proxy_speaks_tls(
+        tmp_path: Path) -> None:
+    settings = replace(init_node(tmp_path / "behind"), trusted_proxies=1)
+    app = create_node(settings)
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    behind = _cookie(app.test_client().get("/login", headers=https), f"sanji_{SITE}")
+    assert "Secure" in behind
+    direct = create_node(replace(settings, trusted_proxies=0)).test_client()
+    assert "Secure" not in _cookie(direct.get("/login", headers=https), f"sanji_{SITE}")
+
+
 def _session_cookie(client: Any, name: str) -> str:
     cookie = client.get_cookie(name)
     assert cookie is not None
