@@ -46,6 +46,8 @@ from flask.sessions import SecureCookieSessionInterface
 from jinja2.ext import Extension
 from markupsafe import Markup
 
+from shared.exchange.enrolment import CONTENT_TYPE as ENROLMENT_CONTENT_TYPE
+from shared.exchange.site import CONTENT_TYPE as FRAME_CONTENT_TYPE
 from shared.exchange.site import EXCHANGE_PATH
 from shared.web.error_responses import error_response
 from shared.web.i18n import locale_name, t
@@ -69,6 +71,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+SITE_TO_SITE = frozenset({FRAME_CONTENT_TYPE, ENROLMENT_CONTENT_TYPE})
+"""The media types of the exchange and enrolment answers, which no browser reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +241,16 @@ def _expire_idle_sessions() -> None:
 
 
 def _add_headers(response: Response) -> Response:
+    """Every answer a browser may read says ``nosniff``; a page also says what it may load,
+    that no one may frame it, where its links may send the referrer and not to cache it.
+    Frames between sites get none: only the sync glue reads them, over the slow line."""
+    if response.mimetype in SITE_TO_SITE:
+        return response
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
     if response.mimetype == "text/html":
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("Cache-Control", "private, no-store")
     return response
