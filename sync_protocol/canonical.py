@@ -58,7 +58,54 @@ def decode(data: bytes, *, field: str, max_size: int) -> object:
         value = cbor2.loads(data)
     except _DECODE_ERRORS as exc:
         raise Malformed(field, f"not CBOR: {type(exc).__name__}") from None
+    _check_plain(value, field)
+    # Every sender writes deterministic CBOR, so the bytes must be exactly the encoding of
+    # what they decode to: a key twice in a map (cbor2 keeps the last), an indefinite
+    # length, or a longer form than needed differ, and one value has one encoding.
+    try:
+        same = cbor2.dumps(value, canonical=True) == data
+    except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError, RecursionError):
+        same = False
+    if not same:
+        raise Malformed(field, "not deterministic CBOR (a key twice, an indefinite length, "
+                               "or a longer form than needed)")
     return value
+
+
+_PLAIN = (int, float, str, bytes, bool, type(None))
+_MIN_INT = -(2**64)
+_MAX_INT = 2**64 - 1
+MAX_DECODED_DEPTH = 64
+"""The deepest nesting a message may have (events carry payloads of at most 16)."""
+
+
+def _check_plain(value: object, field: str) -> None:
+    """Refuse what cbor2 builds from tags and simple values (datetimes, decimals, sets,
+    regular expressions, shared references, ``undefined``, bignums): messages are made of
+    integers of at most 64 bits,
+    floats, text, bytes, booleans, null, arrays and maps, nested at most
+    :data:`MAX_DECODED_DEPTH` deep. Iterative, so no input can exhaust the stack."""
+    pending: list[tuple[object, int]] = [(value, 0)]
+    seen: set[int] = set()
+    while pending:  # bounded: each container is entered once (shared ones are refused)
+        item, depth = pending.pop()
+        if type(item) is int and not _MIN_INT <= item <= _MAX_INT:
+            raise Malformed(field, "an integer beyond 64 bits (a bignum tag)")
+        if isinstance(item, _PLAIN):
+            continue
+        if not isinstance(item, list | dict) or type(item) not in (list, dict):
+            raise Malformed(field, f"type {type(item).__name__} is not allowed")
+        if depth >= MAX_DECODED_DEPTH:
+            raise Malformed(field, "nested too deeply")
+        if id(item) in seen:
+            raise Malformed(field, "a shared or cyclic reference")
+        seen.add(id(item))
+        if isinstance(item, dict):
+            for key, child in item.items():
+                pending.append((key, depth + 1))
+                pending.append((child, depth + 1))
+        else:
+            pending.extend((child, depth + 1) for child in item)
 
 
 def check_payload(value: object, *, field: str = "payload", depth: int = 0) -> JsonValue:
