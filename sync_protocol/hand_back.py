@@ -72,9 +72,10 @@ def ready_runs(held: Sequence[Event], ready: Callable[[Event], bool]) -> list[Ev
 
 def encode_hand_back(events: Sequence[Event]) -> tuple[dict[int, object], int]:
     """Request key 15 for ``events`` (the parent's own, in (epoch, seq) order), and how many
-    of them it carries (one signature per run: the parent checks the whole run with it)."""
+    of them it carries. Every signature the child holds goes back (a relay holds each
+    event's): the parent may have to send them down again to a relay, which needs them."""
     items = [DownItem(LinkPosition(e.epoch, e.seq), e) for e in events]
-    return encode_down_batch(items, sparse=True, refs=False)
+    return encode_down_batch(items, sparse=False, refs=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from shared.exchange.account_events import account_destination
 from shared.exchange.scans import note_blobs, receive_blobs
 from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_of
 from shared.exchange.status import child_info_key
-from shared.exchange.tree import children_of, send_parked_down
+from shared.exchange.tree import children_of, send_all_down, send_parked_down
 from shared.storage import sync_store as store
 from shared.storage.hand_back import own_chains
 from shared.storage.link_state import (
@@ -136,6 +136,11 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     # stored before the hooks run, so a case decided before the restore is not decided again
     handed = store.store_received_many(session, site.sealer, incoming.handed_back, up=False,
                                        now_ms=now_ms)
+    # and queued down again toward the sites they are for: the child that handed them back
+    # recognises them, but it (or a site below it) may itself be restored before they
+    # reach the village, and then only this site's down stream can bring them again
+    send_all_down(session, site, [(e, account_destination(e, site.hub_site)) for e in handed],
+                  now)
     if not site.is_root:  # a relay restored from a backup may hold decisions for them
         send_parked_down(session, site, stored, now)
     link_key, link_value = child_link_record(ex.stored())

@@ -81,3 +81,30 @@ def test_a_restored_hub_gets_its_decision_back_instead_of_deciding_again(
     assert run.totals.ok, run.totals.problems
     assert run.totals.expected > 0
     assert run.totals.redecided == 0
+
+
+def test_a_decision_handed_back_to_a_restored_hub_reaches_a_township_restored_after(
+        tmp_path: Path) -> None:
+    """Found by the long run on the first hand-back: the township handed the restored hub
+    its decisions back, then was itself restored to a backup from before it held them; the
+    hub kept them (and rightly decided nothing again) but never sent them down again, and
+    the village never got a decision. Handed-back events are now queued down again, with
+    every signature the child held (a relay needs each one)."""
+    steps = [
+        Register(village=5, scan=False), Exchange(site=4, fault="drop_request", arg=5),
+        Register(village=1, scan=True), Exchange(site=5, fault="hold_and_reorder", arg=82),
+        Exchange(site=4), Exchange(site=2), Register(village=1, scan=True), Tick(seconds=30),
+        Register(village=6, scan=True), Exchange(site=6),
+        CrashAt(site=6, point="child.before_commit"),
+        CrashAt(site=5, point="child.before_commit"), Restore(site=0, pick=48),
+        CrashAt(site=3, point="parent.mid_scan_chunk"),
+        CrashAt(site=6, point="child.stored_not_acked"), Register(village=1, scan=True),
+        Register(village=3, scan=False), Exchange(site=1, fault="hold_and_reorder", arg=21),
+        Restore(site=7, pick=34), Publish(), Exchange(site=3),
+        Register(village=7, scan=False), Exchange(site=3), Tick(seconds=30),
+        CrashAt(site=0, point="child.stored_not_acked"), Register(village=7, scan=False),
+        Register(village=7, scan=False), CrashAt(site=3, point="parent.stored_not_acked"),
+        Tick(seconds=30)]
+    run = run_schedule(tmp_path, steps, depth=3, skews_ms=[0, 0, 0, 0])
+    assert run.totals.ok, run.totals.problems
+    assert run.totals.expected > 0
