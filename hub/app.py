@@ -26,8 +26,6 @@ from hub.identity import token_secret
 from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
-from shared.storage.blob_store import BlobStore
-from shared.storage.sealing import ScanSealer
 from shared.web import error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
@@ -69,8 +67,7 @@ def create_app(settings: HubSettings) -> Flask:
                                               lambda: services().sync_site,
                                               lambda: services().clock()))
     app.register_blueprint(blob_blueprint(db_session.get_session, lambda: services().sync_site,
-                                          BlobStore(settings.data_dir / "blobs",
-                                                    ScanSealer(hub.data_keys))))
+                                          hub.blobs))
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)

@@ -32,9 +32,10 @@ from shared.domain.release_content import catalogue_from_release
 from shared.domain.working_days import WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import TokenSigner, load_or_create_secret, seal_totp_secrets
+from shared.storage.blob_store import BlobStore
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sealing import DataKeys, SealedPayloads, SealedRecords
-from shared.storage.sync_store import seal_clear_payloads, use_record_sealer
+from shared.storage.sealing import DataKeys, ScanSealer, SealedPayloads, SealedRecords
+from shared.storage.sync_store import seal_clear_payloads, seal_clear_records, use_record_sealer
 from shared.storage.totp_secrets import TOTP_KEY_FILE, TotpSealer, use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
@@ -102,6 +103,11 @@ class HubServices:
         return SealedPayloads(self.data_keys)
 
     @cached_property
+    def blobs(self) -> BlobStore:
+        """The hub's scans (``blobs/`` in its data directory), sealed at rest."""
+        return BlobStore(self.settings.data_dir / "blobs", ScanSealer(self.data_keys))
+
+    @cached_property
     def signer(self) -> TokenSigner:
         return TokenSigner(token_secret(self.settings.key_dir))
 
@@ -157,7 +163,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     use_totp_sealer(engine_of(app), totp_sealer(settings.key_dir))
     use_record_sealer(engine_of(app), SealedRecords(hub.data_keys))
     _seal_plain_secrets(app)
-    _seal_clear_payloads(app, hub.payload_sealer)
+    _seal_clear_data(app, hub)
     hub.catalogue_loader = _catalogue_loader(app, hub)
     hub.published_years = _published_years(app)
     hub.epoch_loader = lambda: _epoch(app)
@@ -180,12 +186,15 @@ def _seal_plain_secrets(app: Flask) -> None:
         return  # no schema yet (``sanji hub init`` makes it): nothing to seal
 
 
-def _seal_clear_payloads(app: Flask, sealer: SealedPayloads) -> None:
-    """Seal the event payloads an earlier release kept in clear (from where the last start
-    stopped: a hub that sealed everything reads only the events that came since)."""
+def _seal_clear_data(app: Flask, hub: HubServices) -> None:
+    """Seal the event payloads, sync records and scans an earlier release kept in clear
+    (the database from where the last start stopped: a hub that sealed everything reads
+    only what came since; the scans once)."""
+    hub.blobs.seal_clear_files()
     try:
         with db_session.app_session(app) as session:
-            sealed = seal_clear_payloads(session, sealer)
+            sealed = seal_clear_payloads(session, hub.payload_sealer)
+            sealed += seal_clear_records(session, SealedRecords(hub.data_keys))
             session.commit()
             if sealed and session.get_bind().dialect.name == "sqlite":
                 # the clear pages the WAL still holds go into the database (where secure

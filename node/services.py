@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from node import db_session
@@ -39,7 +40,7 @@ from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sealing import ScanSealer, SealedRecords, load_data_keys
-from shared.storage.sync_store import use_record_sealer
+from shared.storage.sync_store import seal_clear_records, use_record_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
 
@@ -164,5 +165,18 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
     )
     if settings.clock_offset_seconds:
         node.clock = offset_clock(settings.clock_offset_seconds)
+    _seal_clear_data(app, node, SealedRecords(data_keys))
     app.extensions[_EXTENSION] = node
     return node
+
+
+def _seal_clear_data(app: Flask, node: NodeServices, records: SealedRecords) -> None:
+    """Seal the sync records and scans an earlier release kept in clear (the records from
+    where the last start stopped, the scans once)."""
+    node.blobs.seal_clear_files()
+    try:
+        with db_session.app_session(app) as session:
+            if seal_clear_records(session, records):
+                session.commit()
+    except SQLAlchemyError:
+        return  # no schema yet (``sanji node init`` makes it): nothing to seal

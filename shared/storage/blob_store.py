@@ -49,6 +49,8 @@ except ImportError:  # pragma: no cover - not on POSIX
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 """What a scan may be: the types :func:`sniff_media_type` recognises."""
 PART_SUFFIX = ".part"
+SEALED_MARK = ".sealed"
+"""A file in the store's root: every file written before sealing has been sealed."""
 _READ_CHUNK = 1 << 20
 _SHA256_HEX = re.compile("[0-9a-f]{64}")
 
@@ -218,6 +220,31 @@ class BlobStore:
             key_id, chunk, size = sealed
             for index in range(-(-size // chunk)):
                 yield _read_chunk(handle, self._opener(), key_id, sha256, index, chunk, size)
+
+    def seal_clear_files(self, limit: int = 1_000_000) -> int:
+        """Seal the whole files an earlier release (or a store without a sealer) wrote in
+        clear, each checked against its name first (a file that does not hash to it is left
+        as it is, for :meth:`verify` to report); at most ``limit`` files are looked at.
+        Returns how many were sealed. A mark file records a complete pass, so later starts
+        look at nothing."""
+        if self.sealer is None or (self.root / SEALED_MARK).exists():
+            return 0
+        sealed = looked = 0
+        for directory in sorted(self.root.glob("??")) if self.root.is_dir() else []:
+            for path in sorted(directory.iterdir()):
+                if looked >= limit:
+                    return sealed
+                looked += 1
+                if not is_sha256_hex(path.name) or self.is_sealed(path.name):
+                    continue
+                if not self.verify(path.name):
+                    continue
+                self._write_whole(path.name, self._plaintext(path.name),
+                                  path.stat().st_size)
+                sealed += 1
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / SEALED_MARK).write_bytes(b"")
+        return sealed
 
     # -- transfers in progress ------------------------------------------------------------
     def part_path(self, sha256: str) -> Path:

@@ -42,6 +42,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     update,
 )
@@ -52,6 +53,7 @@ from sqlalchemy.orm.util import identity_key
 
 from shared.storage.bulk_insert import OnConflict, insert_rows
 from shared.storage.db import Base
+from shared.storage.sealing import RECORD_MAGIC
 from sync_protocol import (
     ChainHead,
     Credential,
@@ -603,6 +605,46 @@ def seal_clear_payloads(session: Session, sealer: PayloadSealer) -> int:
         after = upto
     write_state(session, SEALED_THROUGH_KEY, str(after).encode())
     return sealed
+
+
+RECORDS_SEALED_THROUGH_KEY = "records_sealed_through"
+"""The highest ``sync_down.id`` the start-up sealing of records has looked at."""
+
+
+def seal_clear_records(session: Session, sealer: RecordSealer) -> int:
+    """Seal the event-carrying records an earlier release kept in clear: the downward
+    streams' items (a thousand per SELECT and one UPDATE statement each, from where the last
+    run stopped) and the ``sync_state`` records named by :data:`SEALED_RECORD_PREFIXES`.
+    Returns how many were sealed; the caller commits."""
+    held = read_state(session, RECORDS_SEALED_THROUGH_KEY)
+    after = int(held.decode()) if held else 0
+    top = session.scalar(select(func.max(SyncDown.id))) or 0
+    clear = func.substr(SyncDown.item, 1, len(RECORD_MAGIC)) != RECORD_MAGIC
+    items = (update(_DOWN).where(_DOWN.c.id == bindparam("row_id"))
+             .values(item=bindparam("sealed")))
+    sealed = 0
+    while after < top:  # ``after`` moves on by a batch's worth of ids each pass
+        upto = min(after + _SEAL_BATCH, top)
+        rows = session.execute(
+            select(SyncDown.id, SyncDown.child, SyncDown.link_epoch, SyncDown.link_seq,
+                   SyncDown.item)
+            .where(SyncDown.id > after, SyncDown.id <= upto, clear)).all()
+        if rows:
+            session.execute(items, [
+                {"row_id": r.id, "sealed": sealer.seal(bytes(r.item), _down_context(
+                    r.child, LinkPosition(r.link_epoch, r.link_seq)))} for r in rows])
+            sealed += len(rows)
+        after = upto
+    write_state(session, RECORDS_SEALED_THROUGH_KEY, str(after).encode())
+    states = session.execute(select(SyncState.key, SyncState.value).where(
+        or_(*(SyncState.key.startswith(p) for p in SEALED_RECORD_PREFIXES)))).all()
+    values = [{"row_key": r.key, "sealed": sealer.seal(bytes(r.value), f"state:{r.key}")}
+              for r in states if r.value and _sealed_record(r.key)
+              and not bytes(r.value).startswith(RECORD_MAGIC)]
+    if values:
+        session.execute(update(_STATE).where(_STATE.c.key == bindparam("row_key"))
+                        .values(value=bindparam("sealed")), values)
+    return sealed + len(values)
 
 
 # -- the downward streams ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from hub.db_session import app_session
 from hub.settings import HubSettings
 from shared.storage import sync_store
 from shared.storage.accounts import add_user
+from shared.storage.blob_store import SEALED_MARK, BlobStore
 from shared.storage.sealing import KEY_ID_BYTES, SealError, is_sealed_payload, key_id_of
 from tests.hub import test_front_desk as desk
 
@@ -92,7 +93,12 @@ def test_payloads_kept_in_clear_by_an_earlier_release_are_sealed_at_start(app: F
         session.commit()
     assert not any(is_sealed_payload(p) for p in _stored_payloads(app))
     assert any(ID_NUMBER.encode() in p for p in _stored_payloads(app))
+    scan = b"%PDF-1.4 " + ID_NUMBER.encode()
+    name = BlobStore(Path(hub.settings.data_dir) / "blobs").put(scan)  # a scan kept in clear
+    (Path(hub.settings.data_dir) / "blobs" / SEALED_MARK).unlink(missing_ok=True)
     restarted = create_app(replace(HubSettings.load(Path(hub.settings.data_dir)), testing=True))
+    blobs = restarted.extensions["sanji_hub"].blobs
+    assert blobs.is_sealed(name) and blobs.get(name) == scan
     payloads = _stored_payloads(restarted)
     assert len(payloads) == len(clear) and all(is_sealed_payload(p) for p in payloads)
     # nothing of the clear rows is left in the database's free space or its WAL

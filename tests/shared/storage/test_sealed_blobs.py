@@ -159,3 +159,19 @@ def test_chunks_swapped_on_disk_do_not_open(tmp_path: Path) -> None:
     with pytest.raises(SealError):
         store.read_range(sha, 0, 1)
     assert not store.verify(sha)
+
+
+def test_clear_files_of_an_earlier_release_are_sealed_once(tmp_path: Path) -> None:
+    clear = BlobStore(tmp_path / "blobs")
+    scans = [_scan(n) for n in (100, SCAN_CHUNK + 1)]
+    names = [clear.put(s) for s in scans]
+    rotten = clear.put(_scan(300))
+    clear.path(rotten).write_bytes(_scan(299) + b"!")  # no longer hashes to its name
+    store = _store(tmp_path)
+    assert store.seal_clear_files() == 2
+    assert all(store.is_sealed(n) for n in names)
+    assert [store.get(n) for n in names] == scans
+    assert not store.is_sealed(rotten) and not store.verify(rotten)
+    assert ID_NUMBER not in b"".join(store.path(n).read_bytes() for n in names)
+    clear.put(_scan(50))  # written in clear after the pass (an older process): left alone
+    assert store.seal_clear_files() == 0

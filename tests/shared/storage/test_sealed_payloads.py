@@ -123,3 +123,31 @@ def test_records_that_carry_events_are_sealed_when_a_sealer_is_attached(
     session.flush()
     with pytest.raises(SealError):
         store.down_after(session, "431002001", LinkPosition(1, 0), 10)
+
+
+def test_records_kept_in_clear_by_an_earlier_release_are_sealed_at_start(
+        session: Session, db_engine: Engine) -> None:
+    key = generate_key(HUB)
+    own = store.author_events(session, key, store.PlainPayloads(), _own(3), epoch=1,
+                              up=False, now_ms=to_ms(NOW))
+    store.enqueue_down_many(session, [("431002001", e) for e in own], epoch=1,
+                            now_ms=to_ms(NOW))
+    store.park_unrouted(session, own[:1])
+    history = b"a request body naming " + ID_NUMBER.encode()
+    store.write_states(session, {"link_history": history, "parent_link": b"no event"})
+    session.commit()
+    records = SealedRecords(DataKeys(b"r" * 32))
+    assert store.seal_clear_records(session, records) == 5  # 3 items, 2 records
+    session.commit()
+    stored = b"".join(bytes(v) for v in session.scalars(select(store.SyncState.value)))
+    stored += b"".join(bytes(i) for i in session.scalars(select(store.SyncDown.item)))
+    assert ID_NUMBER.encode() not in stored and b"no event" in stored
+    store.use_record_sealer(db_engine, records)
+    assert store.read_state(session, "link_history") == history
+    down = store.down_after(session, "431002001", LinkPosition(1, 0), 10)
+    assert brief_of([d.item for d in down]) == brief_of(own)
+    assert store.seal_clear_records(session, records) == 0
+
+
+def brief_of(items: list[Any]) -> list[tuple[str, int]]:
+    return [(i.origin, i.seq) for i in items]
