@@ -6,7 +6,7 @@ transaction:
 - ``sync_events``: every event the site holds (its own and its descendants', and the
   decisions that came down), append-only, unique on ``(origin, epoch, seq)``, with the chain
   hash, the predecessor's hash and the origin's signature where the site has it. Payloads are
-  sealed by a :class:`PayloadSealer` (nodes encrypt personal data at rest).
+  sealed by a :class:`PayloadSealer` (every site encrypts personal data at rest).
 - ``sync_outbox``: events still owed to the parent; a row is acked only by the parent's
   watermark and never deleted before.
 - ``sync_down``: the per-child downward stream, each item at a link position.
@@ -89,7 +89,9 @@ class PayloadSealer(Protocol):
 
 
 class PlainPayloads:
-    """Payloads stored as UTF-8 JSON (the hub, whose database is protected as a whole)."""
+    """Payloads stored as UTF-8 JSON: tests of the protocol only. Every site seals them
+    (the nodes with :mod:`node.sealing`, the hub with
+    :class:`shared.storage.sealing.SealedPayloads`)."""
 
     def seal(self, value: Any, context: str) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
