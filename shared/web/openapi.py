@@ -256,7 +256,7 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
         200,
         _obj(
             ["parent_reachable", "pending_up", "pending_down", "last_success", "last_error"],
-            parent_reachable=BOOL,
+            parent_reachable={"type": ["boolean", "null"]},  # null before the first try
             pending_up=INT,
             pending_down=INT,
             last_success=NSTR,

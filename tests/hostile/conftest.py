@@ -1,5 +1,6 @@
-"""A hub on SQLite and on PostgreSQL, and a village node, built once per module: the corpus
-only sends requests that must change nothing, and each test checks that they did not."""
+"""A hub on SQLite and on PostgreSQL, and a village node, built once for the package: each
+test takes its own snapshot of the database before it attacks, so what an earlier test
+legitimately stored (free text in a description) does not hide what a later one changes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from shared.storage.db import make_engine
 from tests.hostile.sites import Site, hub_site, node_site
 
 
-@pytest.fixture(scope="module", params=[
+@pytest.fixture(scope="package", params=[
     "node", "hub-sqlite", pytest.param("hub-postgresql", marks=pytest.mark.postgres)])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Site]:
@@ -28,9 +29,9 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield from hub_site(base / "hub", url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def pg_module_url(pg_available: str) -> Iterator[str]:
-    """A PostgreSQL schema of the module's own, dropped afterwards."""
+    """A PostgreSQL schema of the package's own, dropped afterwards."""
     schema = f"h_{uuid.uuid4().hex[:16]}"
     admin = make_engine(pg_available)
     with admin.begin() as conn:
