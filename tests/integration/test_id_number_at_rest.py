@@ -2,8 +2,9 @@
 application travels to the hub as it does in service; then every process is stopped and
 every file under every site's data directory (databases with their -wal/-shm files, scans,
 keys, settings, anything else) and every site's log is searched for the applicant's ID
-number, as ASCII digits (JSON and CBOR carry it so) and as UTF-16. Expected: 0 hits; every
-hit is printed with its file and offset."""
+number, as ASCII digits (JSON and CBOR carry it so) and as UTF-16; with the hub on
+PostgreSQL, every row of every table of its database too. Expected: 0 hits; every hit is
+printed with its file and offset (or table and column)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
 import requests
+from sqlalchemy import MetaData, select
 
+from shared.storage.db import make_engine
 from tests.integration.city import AGENT, HUB, PASSWORD, city, signed_in
 
 ID_NUMBER = "11010519491231002X"
@@ -51,8 +55,39 @@ def _hits(roots: list[Path]) -> list[str]:
     return found
 
 
-def test_no_site_keeps_the_id_number_in_clear_on_disk(tmp_path: Path) -> None:
-    with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]}) as tree:
+def _database_hits(url: str) -> list[str]:
+    """Hits in every row of every table of a hub database on PostgreSQL (its files are the
+    server's, shared with other databases: the rows are what the hub wrote)."""
+    engine = make_engine(url)
+    found: list[str] = []
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        with engine.connect() as connection:
+            for table in tables.sorted_tables:
+                for row in connection.execute(select(table)).all():
+                    for column, value in zip(table.columns, row, strict=True):
+                        data = (bytes(value) if isinstance(value, (bytes, memoryview))
+                                else str(value).encode("utf-8"))
+                        found += [f"{table.name}.{column.name}: {name}"
+                                  for name, needle in _needles().items() if needle in data]
+    finally:
+        engine.dispose()
+    return found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub_database_url(request: pytest.FixtureRequest) -> str:
+    """The hub's database: SQLite in its data directory, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        return ""
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
+def test_no_site_keeps_the_id_number_in_clear_on_disk(tmp_path: Path,
+                                                       hub_database_url: str) -> None:
+    with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]},
+              hub_database_url=hub_database_url) as tree:
         agent = signed_in(tree.village, AGENT)
         registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10,
                                 headers={"Idempotency-Key": "at-rest-1"},
@@ -79,8 +114,10 @@ def test_no_site_keeps_the_id_number_in_clear_on_disk(tmp_path: Path) -> None:
     roots = [tree.dirs[name] for name in ("hub", "township", "village")]
     logs = sorted(tmp_path.glob("*.log"))
     hits = _hits(roots + logs)
-    print(f"ID numbers found in clear on disk: {len(hits)} "
-          f"(searched {', '.join(str(r) for r in roots + logs)})")
+    if hub_database_url:
+        hits += _database_hits(hub_database_url)
+    searched = [str(r) for r in roots + logs] + (["the hub's tables"] if hub_database_url else [])
+    print(f"ID numbers found in clear on disk: {len(hits)} (searched {', '.join(searched)})")
     for hit in hits:
         print("  " + hit)
     assert hits == []
