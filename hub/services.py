@@ -34,8 +34,19 @@ from shared.exchange.site import SyncSite
 from shared.storage.accounts import TokenSigner, load_or_create_secret, seal_totp_secrets
 from shared.storage.blob_store import BlobStore
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sealing import DataKeys, ScanSealer, SealedPayloads, SealedRecords
-from shared.storage.sync_store import seal_clear_payloads, seal_clear_records, use_record_sealer
+from shared.storage.sealing import (
+    DataKeys,
+    ScanSealer,
+    SealedPayloads,
+    SealedRecords,
+    payload_key_id,
+)
+from shared.storage.sync_store import (
+    newest_sealed_payload,
+    seal_clear_payloads,
+    seal_clear_records,
+    use_record_sealer,
+)
 from shared.storage.totp_secrets import TOTP_KEY_FILE, TotpSealer, use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
@@ -163,6 +174,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     use_totp_sealer(engine_of(app), totp_sealer(settings.key_dir))
     use_record_sealer(engine_of(app), SealedRecords(hub.data_keys))
     _seal_plain_secrets(app)
+    _check_data_key(app, hub)
     _seal_clear_data(app, hub)
     hub.catalogue_loader = _catalogue_loader(app, hub)
     hub.published_years = _published_years(app)
@@ -184,6 +196,26 @@ def _seal_plain_secrets(app: Flask) -> None:
                 session.commit()
     except SQLAlchemyError:
         return  # no schema yet (``sanji hub init`` makes it): nothing to seal
+
+
+class DataKeyMismatch(RuntimeError):
+    """The database holds payloads sealed under a data key this hub does not have."""
+
+
+def _check_data_key(app: Flask, hub: HubServices) -> None:
+    """Refuse to start when the newest sealed payload names a key this hub lacks: a second
+    hub machine whose ``keys/`` was not copied from the first would otherwise seal under a
+    key of its own, and neither machine could open the other's data."""
+    try:
+        with db_session.app_session(app) as session:
+            newest = newest_sealed_payload(session)
+    except SQLAlchemyError:
+        return  # no schema yet (``sanji hub init`` makes it)
+    if newest is not None and not hub.data_keys.holds(payload_key_id(newest)):
+        raise DataKeyMismatch(
+            f"the database's payloads are sealed under data key "
+            f"{payload_key_id(newest).hex()}, which is not in {hub.settings.key_dir}: copy "
+            "keys/data.key (and any keys/data-*.key) from the hub machine that made it")
 
 
 def _seal_clear_data(app: Flask, hub: HubServices) -> None:

@@ -67,6 +67,9 @@ class DataKeys:
         self._by_id: dict[bytes, bytes] = {key_id_of(k): k for k in retired}
         self._by_id[self.current_id] = current
 
+    def holds(self, key_id: bytes) -> bool:
+        return key_id in self._by_id
+
     def by_id(self, key_id: bytes) -> bytes:
         try:
             return self._by_id[key_id]
@@ -183,6 +186,11 @@ class SealedRecords:
 
 def _record_context(context: str) -> bytes:
     return b"sanji.record.v1:" + context.encode("utf-8")
+
+
+def payload_key_id(stored: bytes) -> bytes:
+    """The id of the key that sealed a payload (``is_sealed_payload`` must hold)."""
+    return bytes(stored[1:1 + KEY_ID_BYTES])
 
 
 def is_sealed_payload(stored: bytes) -> bool:

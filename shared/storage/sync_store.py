@@ -53,7 +53,7 @@ from sqlalchemy.orm.util import identity_key
 
 from shared.storage.bulk_insert import OnConflict, insert_rows
 from shared.storage.db import Base
-from shared.storage.sealing import RECORD_MAGIC
+from shared.storage.sealing import RECORD_MAGIC, ROW_FORMAT
 from sync_protocol import (
     ChainHead,
     Credential,
@@ -607,6 +607,14 @@ def seal_clear_payloads(session: Session, sealer: PayloadSealer) -> int:
         after = upto
     write_state(session, SEALED_THROUGH_KEY, str(after).encode())
     return sealed
+
+
+def newest_sealed_payload(session: Session) -> bytes | None:
+    """The stored form of the newest sealed payload (``None``: none is sealed yet)."""
+    found = session.scalar(select(SyncEvent.payload)
+                           .where(func.substr(SyncEvent.payload, 1, 1) == ROW_FORMAT)
+                           .order_by(SyncEvent.id.desc()).limit(1))
+    return None if found is None else bytes(found)
 
 
 RECORDS_SEALED_THROUGH_KEY = "records_sealed_through"

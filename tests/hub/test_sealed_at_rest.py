@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, text
 from hub.app import create_app
 from hub.cli import hub_group
 from hub.db_session import app_session
+from hub.services import DataKeyMismatch
 from hub.settings import HubSettings
 from shared.storage import sync_store
 from shared.storage.accounts import add_user
@@ -124,3 +125,25 @@ def test_a_sealed_payload_moved_to_another_row_does_not_open(app: Flask) -> None
         second.payload = first.payload
         with pytest.raises(SealError):
             sync_store.open_payload(second, sealer)
+
+
+def test_a_hub_without_the_key_that_sealed_its_data_refuses_to_start(app: Flask) -> None:
+    client = app.test_client()
+    assert desk._register(client, "walk-in-1").status_code == 201
+    data_dir = Path(app.extensions["sanji_hub"].settings.data_dir)
+    keys = data_dir / "keys"
+    first = keys / "data.key"
+    held = first.read_bytes()
+    first.unlink()  # as on a second hub machine whose keys/ was not copied
+    settings = replace(HubSettings.load(data_dir), testing=True)
+    with pytest.raises(DataKeyMismatch, match=r"copy keys/data\.key"):
+        create_app(settings)
+    # the first key kept as a retired one: the hub starts, opens the old, seals under the new
+    (keys / "data-1.key").write_bytes(held)
+    rotated = create_app(settings)
+    rotated.extensions["sanji_hub"].clock = desk.Clock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    again = desk._register(rotated.test_client(), "walk-in-1")
+    assert again.status_code == 200  # the sealed record under the old key still answers
+    assert desk._register(rotated.test_client(), "walk-in-2").status_code == 201
+    ids = {p[1:1 + KEY_ID_BYTES] for p in _stored_payloads(rotated)}
+    assert ids == {key_id_of(held), key_id_of(first.read_bytes())}
