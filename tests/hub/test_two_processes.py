@@ -9,6 +9,7 @@ cases, and each department's deemed consent (缺席默许) is recorded exactly o
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import uuid
@@ -35,6 +36,7 @@ from shared.exchange.site import SyncSite
 from shared.exchange.transport import http_transport
 from shared.storage.accounts import add_user
 from shared.storage.db import Base, make_engine
+from shared.storage.sealing import SealedPayloads, load_data_keys
 from shared.storage.sync_store import (
     ACKED,
     PENDING,
@@ -42,6 +44,7 @@ from shared.storage.sync_store import (
     PlainPayloads,
     SyncOutbox,
     author_event,
+    open_payload,
 )
 from sync_protocol import generate_key
 from sync_protocol.times import to_ms
@@ -203,8 +206,9 @@ def _timers_twice_at_once(url: str, tmp_path: Path) -> None:
     catalogue = load_sample_catalogue()
     engine = make_engine(url)
     factory = sessionmaker(engine, expire_on_commit=False)
+    sealer = SealedPayloads(load_data_keys(settings.key_dir))  # as the hub's processes
     site = SyncSite(key=key, hub_site=HUB, hub_public_raw=key.public_raw,
-                    sealer=PlainPayloads(), root=True)
+                    sealer=sealer, root=True)
     later = datetime.now(UTC) + timedelta(days=60)
     barrier = threading.Barrier(2)
     applied: list[int] = []
@@ -223,8 +227,11 @@ def _timers_twice_at_once(url: str, tmp_path: Path) -> None:
     assert sum(applied) == 6
     with engine.connect() as db:
         per_case = db.execute(text(
-            "SELECT case_id, payload FROM sync_events WHERE type = 'deemed_consent'")).fetchall()
+            "SELECT case_id, origin, epoch, seq, payload FROM sync_events "
+            "WHERE type = 'deemed_consent'")).fetchall()
     engine.dispose()
     # SJ-0101 has three co-approving departments: three deemed consents per case, no more
     assert len(per_case) == 6 * 3
-    assert len({(row[0], bytes(row[1])) for row in per_case}) == len(per_case)
+    opened = {(row.case_id, json.dumps(open_payload(row, sealer), sort_keys=True))
+              for row in per_case}
+    assert len(opened) == len(per_case)
