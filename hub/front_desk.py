@@ -78,7 +78,9 @@ def register_walk_in() -> tuple[Response, int]:
                               {"Idempotency-Key": "1-100 printable ASCII characters"}), 400
     raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
-        return error_response(400, "invalid", "expected a JSON object"), 400
+        return error_response(400, "invalid", "expected a JSON object",
+                              {"body": "must be a JSON object (Content-Type: application/json)"}
+                              ), 400
     try:
         body = CaseBodySchema().load(raw)
     except ValidationError as exc:
