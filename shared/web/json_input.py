@@ -9,8 +9,8 @@ into ``None`` or a 400) when it has
 - a lone UTF-16 surrogate in a string or key (``"\\ud800"``: no UTF-8 encoding exists, so
   the database driver, the log and the response writer fail on it);
 - a NUL character in a string or key (PostgreSQL cannot store one in text);
-- deeper nesting than :data:`MAX_DEPTH` (the parser's recursion would end in
-  ``RecursionError``, not ``ValueError``).
+- deeper nesting than :data:`MAX_DEPTH` (checked after parsing; nesting deeper than the
+  parser's recursion limit ends in ``RecursionError``, refused too).
 
 A UTF-8 byte order mark before the document is allowed and ignored (RFC 8259 section 8.1
 lets a parser do so); bytes that are not UTF-8 are refused. Integers of more than 4300 digits
@@ -50,51 +50,31 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of brackets outside strings (a scan, no recursion)."""
-    deepest = depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def loads_strict(data: str | bytes) -> Any:
     """``data`` parsed as one JSON document, or ``ValueError`` saying why it is refused."""
     text = data.decode("utf-8-sig") if isinstance(data, bytes | bytearray) else data
     text = text.removeprefix("\ufeff")
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite,
-                        object_pairs_hook=_unique_keys)
-    _check_strings(value)
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite,
+                           object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_values(value)
     return value
 
 
-def _check_strings(value: Any) -> None:
-    """Refuse a string or key with a lone surrogate (no UTF-8 form exists) or a NUL (which
-    PostgreSQL cannot store in text, and no field of ours has a use for)."""
-    pending = [value]
-    while pending:  # bounded: every item is taken once, and the depth was checked
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
+def _check_values(value: Any) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH`, and a string or key with a lone
+    surrogate (no UTF-8 form exists) or a NUL (which PostgreSQL cannot store in text, and
+    no field of ours has a use for)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:  # bounded: every item of the parsed document is taken once
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
         elif isinstance(item, str):
             if "\x00" in item:
                 raise ValueError("a string holds a NUL character")

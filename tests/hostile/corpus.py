@@ -26,6 +26,7 @@ MALFORMED_BODIES: dict[str, bytes] = {
     "integer_of_5000_digits": b'{"item_code": ' + b"9" * 5000 + b"}",
     "duplicate_keys": b'{"item_code": "MZ-0305", "item_code": "MZ-0520"}',
     "duplicate_nested_keys": b'{"applicant": {"name": "a", "name": "b"}}',
+    "arrays_100_deep": b"[" * 100 + b"]" * 100,
     "deep_arrays": b"[" * NESTING + b"]" * NESTING,
     "deep_objects": b'{"a":' * NESTING + b"1" + b"}" * NESTING,
     "unclosed_deep_arrays": b"[" * NESTING,
