@@ -102,3 +102,31 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read(hub: Site) -> None:
                            headers={"Content-Type": CONTENT_TYPE})
     assert response.status_code == 413
     assert json.loads(response.get_data())["error"]["code"] == "too_large"
+
+
+CBOR_BODIES: dict[str, bytes] = {
+    "deep arrays": b"\x81" * 100_000 + b"\x00",
+    "indefinite arrays": b"\x9f" * 50_000,
+    "array claiming 2^60 items": b"\x9b\x10" + b"\x00" * 7,
+    "bytes claiming 2 GiB": b"\x5a\x80\x00\x00\x00abc",
+    "bignum": b"\xc2\x59\x10\x00" + b"\xff" * 4096,
+    "duplicate keys": b"\xa2\x00\x61a\x00\x61b",
+    "cyclic shared reference": b"\xd8\x1c\x81\xd8\x1d\x00",
+    "regex tag": b"\xd8\x23\x63(a+",
+    "wrong shape": encode([1, 2, 3]),
+    "hostile strings": encode({0: "../../etc/passwd", 1: "<script>", 2: "=1+1", 3: "\u202e"}),
+}
+
+
+def test_hostile_enrolments_are_refused_and_change_nothing(hub: Site) -> None:
+    """``POST /api/v1/enrol`` reads a CBOR body before anything is signed-in: hostile CBOR
+    and hostile frames are 4xx in the error shape."""
+    engine = site_engine(hub)
+    before = snapshot(engine)
+    client = hub.app.test_client()
+    for name, body in {**CBOR_BODIES, **FRAMES}.items():
+        response = client.post("/api/v1/enrol", data=body,
+                               headers={"Content-Type": "application/cbor"})
+        assert_error_shape(response, name)
+    assert snapshot(engine) == before
+    engine.dispose()
