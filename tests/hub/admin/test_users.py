@@ -184,14 +184,14 @@ def _enrolled(hub: Hub, code: str, tier: str, parent: str) -> None:
 
 
 def _account_items_toward(hub: Hub, child: str) -> list[dict[str, Any]]:
-    """The account copies queued in the stream toward ``child``, in order."""
-    import cbor2
+    """The account copies queued in the stream toward ``child``, in order (read through
+    the store: the queued items are sealed at rest)."""
+    from sync_protocol import Event, LinkPosition
 
     with app_session(hub.app) as session:
-        rows = session.scalars(select(sync_store.SyncDown.item).where(
-            sync_store.SyncDown.child == child).order_by(sync_store.SyncDown.link_seq))
-        items = [cbor2.loads(row)[3] for row in rows]
-    return [fields[7] for fields in items if fields[6] == "account_state"]
+        items = sync_store.down_after(session, child, LinkPosition(0, 0), 10_000)
+    return [dict(d.item.payload) for d in items
+            if isinstance(d.item, Event) and d.item.type == "account_state"]
 
 
 def test_changes_to_a_village_user_are_queued_toward_the_village_signed_by_the_hub(
