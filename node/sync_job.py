@@ -83,9 +83,14 @@ class SyncJob:
             self._scheduler.shutdown(wait=True)
 
     def nudge(self) -> None:
-        """Something new waits to go up: run soon, unless we are backing off a dead link."""
+        """Something new waits to go up: run soon, unless we are backing off a dead link; a
+        run already due sooner stays where it is (cases coming in less than ``nudge_seconds``
+        apart must not put the run off again and again)."""
         with self._lock:
             if self.failures or not self._scheduler.running:
+                return
+            due = self.next_run
+            if due is not None and due <= self._at(self.nudge_seconds):
                 return
             self._reschedule(self.nudge_seconds)
 

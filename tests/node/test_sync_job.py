@@ -111,3 +111,18 @@ def test_a_parents_retry_after_is_waited_even_when_the_backoff_is_shorter() -> N
         assert len(attempts) == 1
     finally:
         job.stop()
+
+
+def test_nudges_in_a_burst_keep_the_run_already_due() -> None:
+    """An agent registering a case every second must not put the run off each time: a run
+    already due sooner than a nudge would set stays where it is."""
+    job = SyncJob(lambda: True, interval_seconds=3600, nudge_seconds=30)
+    job.start()
+    try:
+        first = job.next_run  # the first run, soon after start
+        assert first is not None
+        job.nudge()
+        job.nudge()
+        assert job.next_run == first
+    finally:
+        job.stop()
