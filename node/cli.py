@@ -71,9 +71,9 @@ def init_command(
     """Create the data directory, the keys and the database; enrol with the hub when given
     ``--parent-url`` and ``--enroll-code``."""
     from node.db_session import upgrade_database
-    from node.sealing import create_key_file
     from shared.domain.catalogue_loader import load_catalogue
     from shared.storage.db import make_engine
+    from shared.storage.sealing import create_data_key
 
     site_code = site_code or site_from_code(enroll_code) or ""
     if bool(parent_url) != bool(enroll_code):
@@ -104,7 +104,7 @@ def init_command(
     except DomainError as exc:
         raise click.BadParameter(str(exc))
     settings.blob_dir.mkdir(exist_ok=True)
-    create_key_file(settings.key_dir)
+    create_data_key(settings.key_dir)
     if catalogue_file is not None:
         catalogue = load_catalogue(catalogue_file)
         target = data_dir / ("catalogue" + catalogue_file.suffix.replace(".yml", ".yaml"))

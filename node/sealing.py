@@ -9,7 +9,6 @@ ties a value to its row, so a sealed value moved to another row fails to open.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -50,19 +49,6 @@ class DataSealer:
         except InvalidTag:
             raise SealError("the sealed value does not open with this key and context")
         return json.loads(plain.decode("utf-8"))
-
-
-def create_key_file(key_dir: Path) -> Path:
-    """Write a new random data key (mode 0600) unless one exists; return its path."""
-    key_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(key_dir, 0o700)
-    path = key_dir / KEY_FILE
-    if path.exists():
-        return path
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(32))
-    return path
 
 
 def load_sealer(key_dir: Path) -> DataSealer:
