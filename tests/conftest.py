@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
@@ -39,18 +40,27 @@ def pg_available() -> str:
     return PG_URL
 
 
+@contextmanager
+def fresh_schema(url: str, prefix: str) -> Iterator[str]:
+    """A URL whose connections use a new schema of their own, dropped on leaving."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture
 def pg_schema_url(pg_available: str) -> Iterator[str]:
     """A URL whose connections use a fresh schema of their own, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = make_engine(pg_available)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in pg_available else "?"
-    yield f"{pg_available}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_schema(pg_available, "t") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

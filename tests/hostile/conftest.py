@@ -4,14 +4,12 @@ legitimately stored (free text in a description) does not hide what a later one 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
-from shared.storage.db import make_engine
+from tests.conftest import fresh_schema
 from tests.hostile.sites import Site, hub_site, node_site
 
 
@@ -32,12 +30,5 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="package")
 def pg_module_url(pg_available: str) -> Iterator[str]:
     """A PostgreSQL schema of the package's own, dropped afterwards."""
-    schema = f"h_{uuid.uuid4().hex[:16]}"
-    admin = make_engine(pg_available)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in pg_available else "?"
-    yield f"{pg_available}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_schema(pg_available, "h") as url:
+        yield url
