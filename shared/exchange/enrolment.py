@@ -10,6 +10,11 @@ transaction: the site's certificate, the hub's public key (which the node pins),
 place in the tree, the releases in force (catalogue, calendar, revocations) and the
 credentials of the site's users (password hashes only), so agents can log in offline.
 
+The node pins the hub key it finds in the grant, so the grant must prove it comes from
+whoever issued the code: beside the hub's signature it carries an HMAC keyed by the same
+one-time code (:func:`check_grant_code`). Someone between the node and the hub who does not
+know the code cannot answer with a grant of their own key, even over plain HTTP.
+
 The grant is deterministic CBOR (the protocol's canonical encoding), capped in size before it
 is decoded. Nothing here touches a database or the network: the hub and node glue do.
 """
@@ -17,6 +22,7 @@ is decoded. Nothing here touches a database or the network: the hub and node glu
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +32,7 @@ from typing import Any
 from shared.exchange.transport import HttpSession, Reply, post_bytes
 from sync_protocol import (
     Certificate,
+    CertificateInvalid,
     EnrolmentRequest,
     KeyRing,
     ProtocolError,
@@ -49,6 +56,7 @@ MAX_REQUEST_BYTES = 4096
 MAX_GRANT_BYTES = 16 << 20
 GRANT_VERSION = 1
 _GRANT_STATEMENT = b"sanji-enrolment-grant-v1\x00"
+_GRANT_CODE_STATEMENT = b"sanji-enrolment-grant-code-v1\x00"
 
 
 class EnrolmentRefused(Exception):
@@ -139,7 +147,27 @@ def grant(
     )
     body = _grant_body(issued)
     signature = hub_key.sign(_GRANT_STATEMENT + hashlib.sha256(body).digest())
-    return issued, encode([body, signature.value])
+    return issued, encode([body, signature.value, _code_mac(code, body)])
+
+
+def _code_mac(code: str, body: bytes) -> bytes:
+    return hmac.new(code.strip().encode(), _GRANT_CODE_STATEMENT + hashlib.sha256(body).digest(),
+                    hashlib.sha256).digest()
+
+
+def check_grant_code(data: bytes, code: str) -> None:
+    """Raise ``ProtocolError`` unless the grant ``data`` was made by whoever holds ``code``.
+
+    A grant stored by an earlier release has no such proof and still decodes
+    (:func:`decode_grant`); a grant received at enrolment must carry it."""
+    outer = as_list(decode(data, field="grant", max_size=MAX_GRANT_BYTES), "grant", max_len=3)
+    if len(outer) != 3:
+        raise CertificateInvalid("grant.code_proof",
+                                 "the grant does not prove it was made for this enrolment code")
+    body = as_bytes(outer[0], "grant.body", max_len=MAX_GRANT_BYTES)
+    proof = as_bytes(outer[2], "grant.code_proof", size=32)
+    if not hmac.compare_digest(proof, _code_mac(code, body)):
+        raise CertificateInvalid("grant.code_proof", "was not made with this enrolment code")
 
 
 def _grant_body(value: Grant) -> bytes:
@@ -160,9 +188,9 @@ def _grant_body(value: Grant) -> bytes:
 def decode_grant(data: bytes) -> Grant:
     """Decode a grant and check the hub's signature over all of it (a relay can neither
     add a user nor swap a release); any bad part is a ``ProtocolError``."""
-    outer = as_list(decode(data, field="grant", max_size=MAX_GRANT_BYTES), "grant", max_len=2)
-    if len(outer) != 2:
-        raise Malformed("grant", "expected the body and the hub's signature")
+    outer = as_list(decode(data, field="grant", max_size=MAX_GRANT_BYTES), "grant", max_len=3)
+    if len(outer) not in (2, 3):
+        raise Malformed("grant", "expected the body, the hub's signature and the code proof")
     body = as_bytes(outer[0], "grant.body", max_len=MAX_GRANT_BYTES)
     signature = as_bytes(outer[1], "grant.signature", size=64)
     items = as_list(decode(body, field="grant.body", max_size=MAX_GRANT_BYTES), "grant", max_len=8)
@@ -237,6 +265,7 @@ def enrol(
     data = reply.data
     try:
         value = decode_grant(data)
+        check_grant_code(data, code)
     except ProtocolError as exc:
         raise EnrolmentRefused(502, exc.code, f"the grant is not valid: {exc}") from exc
     if value.certificate.public_raw != key.public_raw or value.site.code != key.site:

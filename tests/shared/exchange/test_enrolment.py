@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +16,7 @@ from werkzeug.serving import make_server
 from shared.exchange.enrolment import (
     EnrolmentRefused,
     SiteFacts,
+    check_grant_code,
     decode_grant,
     enrol,
     grant,
@@ -21,6 +25,9 @@ from shared.exchange.enrolment import (
     request_bytes,
 )
 from sync_protocol import CertificateInvalid, Malformed, generate_key, sign_release
+from sync_protocol.canonical import decode, encode
+from sync_protocol.credentials import _enrolment_statement
+from sync_protocol.times import to_ms
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 HUB = "431000"
@@ -82,10 +89,29 @@ def test_garbage_and_tampered_grants_are_protocol_errors() -> None:
     with pytest.raises(Malformed):
         read_request(b"\xff" * 100)
     tampered = bytearray(data)
-    tampered[-5] ^= 0x01
+    tampered[-50] ^= 0x01  # inside the hub's signature (the code proof is the last 34 bytes)
     with pytest.raises(Exception) as caught:
         decode_grant(bytes(tampered))
     assert caught.type.__module__.startswith("sync_protocol")
+
+
+def test_a_grant_proves_it_was_made_with_the_enrolment_code() -> None:
+    """Whoever answers in the hub's place without the code cannot have its key pinned."""
+    _, data = issue()
+    check_grant_code(data, CODE)
+    with pytest.raises(CertificateInvalid):
+        check_grant_code(data, "WRONG-CODE")
+    proof_flipped = bytearray(data)
+    proof_flipped[-5] ^= 0x01
+    decode_grant(bytes(proof_flipped))  # the hub's signature does not cover the proof ...
+    with pytest.raises(CertificateInvalid):
+        check_grant_code(bytes(proof_flipped), CODE)  # ... the code proof does
+    outer = decode(data, field="grant", max_size=len(data))
+    assert isinstance(outer, list) and len(outer) == 3
+    earlier = encode(outer[:2])  # a grant stored by an earlier release
+    assert decode_grant(earlier).site == FACTS
+    with pytest.raises(CertificateInvalid):
+        check_grant_code(earlier, CODE)
 
 
 @pytest.fixture
@@ -103,6 +129,15 @@ def hub_url() -> Iterator[tuple[str, dict[str, object]]]:
                 "error": {"code": "conflict", "message": "code already used", "fields": {}}
             }, 409
         try:
+            if "code" in state:  # an impostor: a grant for the node's key under its own
+                guess = str(state["code"])  # hub key, made with the only code it has
+                statement = _enrolment_statement(req.site, req.public_raw, to_ms(req.at))
+                as_if = replace(req, proof=hmac.new(guess.encode(), statement,
+                                                    hashlib.sha256).digest())
+                _, forged = grant(as_if, guess, hub_key=generate_key(HUB), site=FACTS,
+                                  releases=[], users=[], now=NOW)
+                state["used"] = True
+                return Response(forged, mimetype="application/cbor")
             _, data = grant(req, CODE, hub_key=hub_key, site=FACTS, releases=[], users=[], now=NOW)
         except CertificateInvalid as exc:
             return {"error": {"code": exc.code, "message": str(exc), "fields": {}}}, 403
@@ -132,6 +167,20 @@ def test_enrol_over_http_once_then_the_code_is_spent(
     with pytest.raises(EnrolmentRefused) as again:
         enrol(url, key, CODE, now=NOW)
     assert again.value.status == 409
+
+
+def test_a_grant_from_someone_without_the_code_is_refused(
+    hub_url: tuple[str, dict[str, object]],
+) -> None:
+    """Someone on the wire answers the enrolment with a grant of their own hub key: they
+    could sign it, but not with the code, so the node pins nothing and enrols nowhere."""
+    url, state = hub_url
+    state["code"] = "GUESSED-CODE"
+    with pytest.raises(EnrolmentRefused) as refused:
+        enrol(url, generate_key(VILLAGE), CODE, now=NOW)
+    assert refused.value.code == "certificate_invalid"
+    assert "grant.code_proof" in refused.value.message
+    assert state["used"] is True  # the impostor answered; nothing was accepted from it
 
 
 def test_a_grant_from_another_hub_key_is_refused(
