@@ -61,7 +61,9 @@ USER_ROLES: tuple[str, ...] = (
 NEEDS_WINDOW = frozenset({Role.WINDOW_OPERATOR.value, Role.FINANCE.value})
 NEEDS_SECOND_FACTOR = {Role.SUPERVISOR.value, Role.ADMIN.value}
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+"""OWASP ASVS 4.0.3 V2.1.1: at least 12 characters (set or changed; stored accounts are not
+checked again)."""
 MAX_PASSWORD_LENGTH = 200
 MAX_LABEL_LENGTH = 40
 SECRET_BYTES = 32

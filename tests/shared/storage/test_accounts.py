@@ -38,7 +38,7 @@ from shared.storage.db import Base, make_engine
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 SITE = "110101001"
 OTHER_SITE = "110102001"
-PASSWORD = "村里的密码-2025"
+PASSWORD = "村里的新密码-2025年"
 
 
 def _engine(path: Path) -> Engine:
@@ -80,7 +80,7 @@ def test_password_hash_is_argon2id_and_round_trips() -> None:
     assert not verify_password("not a hash", PASSWORD)
 
 
-@pytest.mark.parametrize("password", ["short", "x" * 201])
+@pytest.mark.parametrize("password", ["short", "eleven-char", "x" * 201])
 def test_password_length_is_8_to_200(password: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         hash_password(password)
@@ -420,15 +420,15 @@ def test_import_rejects_bad_entries_by_index_and_applies_nothing(
 def test_each_change_moves_the_revision_on_and_takes_effect(session: Session) -> None:
     user = add_user(session, username="li.agent", password=PASSWORD, role="agent", site=SITE)
     assert user.revision == 1
-    set_password(session, "li.agent", "新的密码-2026")
+    set_password(session, "li.agent", "新的更长的密码-2026")
     assert user.revision == 2
-    assert authenticate(session, "li.agent", "新的密码-2026", None, NOW).revision == 2
+    assert authenticate(session, "li.agent", "新的更长的密码-2026", None, NOW).revision == 2
     with pytest.raises(NotAuthenticated):
         authenticate(session, "li.agent", PASSWORD, None, NOW)
     set_active(session, "li.agent", False)
     assert user.revision == 3
     with pytest.raises(NotAuthenticated):
-        authenticate(session, "li.agent", "新的密码-2026", None, NOW)
+        authenticate(session, "li.agent", "新的更长的密码-2026", None, NOW)
     set_active(session, "li.agent", True)
     change_role(session, "li.agent", role="window_operator", window="民政窗口", department="民政")
     assert (user.revision, user.role, user.window) == (5, "window_operator", "民政窗口")
@@ -481,7 +481,7 @@ def test_a_token_is_honoured_only_while_its_account_stands_as_it_says(session: S
     user = add_user(session, username="li.agent", password=PASSWORD, role="agent", site=SITE)
     claims = signer.read(signer.issue(user, NOW), NOW)
     assert still_honoured(session, claims)
-    set_password(session, "li.agent", "新的密码-2026")
+    set_password(session, "li.agent", "新的更长的密码-2026")
     assert not still_honoured(session, claims)  # a new password ends earlier tokens
     fresh = signer.read(signer.issue(user, NOW), NOW)
     assert still_honoured(session, fresh)

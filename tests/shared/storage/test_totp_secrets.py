@@ -30,7 +30,7 @@ from shared.storage.totp_secrets import SecretUnreadable, TotpSealer, use_totp_s
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 SITE = "431000"
-PASSWORD = "市里的密码-2025"
+PASSWORD = "市里的新密码-2025年"
 Factory = sessionmaker[Session]
 
 

@@ -22,7 +22,7 @@ from shared.web.sign_in import FAILURE_WINDOW_SECONDS, MAX_FAILURES, auth_bluepr
 from tests.shared.web.form_client import FormClient
 
 SITE = "110101001"
-PASSWORD = "窗口密码-2025"
+PASSWORD = "窗口里的新密码-2025年"
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 
 
