@@ -48,6 +48,7 @@ SUBSTITUTED = {
     ("server", "listen"): "127.0.0.1 and a free port (flags kept)",
     ("server", "ssl_certificate"): "the throwaway certificate",
     ("server", "ssl_certificate_key"): "the throwaway key",
+    ("server", "access_log"): "the bench's log in its own format (bytes, reuse, timings)",
 }
 
 ACCESS_FORMAT = ("$connection $connection_requests $ssl_session_reused $ssl_protocol "
@@ -165,6 +166,8 @@ class Placement:
     upstream_ports: tuple[int, ...]
     certificate: Path
     key: Path
+    access_log: Path = Path("access.log")
+    """Where the bench's format is written instead of deploy's query-free log."""
 
 
 def render_site(deploy_text: str, place: Placement) -> str:
@@ -190,6 +193,9 @@ def render_site(deploy_text: str, place: Placement) -> str:
             flags = [w for w in words if not _address(w)]
             port = place.https_port if "ssl" in flags else place.http_port
             out.append(f"{indent}listen {' '.join([f'127.0.0.1:{port}', *flags])};")
+            continue
+        if bare.startswith("access_log "):
+            out.append(f"{indent}access_log {place.access_log} bench;")
             continue
         if bare.startswith("ssl_certificate_key "):
             out.append(f"{indent}ssl_certificate_key {place.key};")
@@ -336,7 +342,8 @@ class Nginx:
             prefix.chmod(0o755)
         self.ca, cert, key = throwaway_pki(prefix / "pki")
         self.https_port = _free_port()
-        place = Placement(self.https_port, _free_port(), tuple(upstream_ports), cert, key)
+        place = Placement(self.https_port, _free_port(), tuple(upstream_ports), cert, key,
+                          prefix / "access.log")
         self.site = prefix / "sanji-hub.conf"
         self.site.write_text(render_site(DEPLOY_SITE.read_text(), place))
         self.conf = prefix / "nginx.conf"

@@ -38,13 +38,30 @@ def test_only_paths_ports_and_upstream_servers_change() -> None:
     rendered = directives(render_site(deploy_text(), PLACE))
     changed = {(c, n) for c, n, a in rendered if (c, n, a) not in deploy}
     assert changed == {(("upstream sanji_hub",), "server"), (("server",), "listen"),
-                       (("server",), "ssl_certificate"), (("server",), "ssl_certificate_key")}
+                       (("server",), "ssl_certificate"), (("server",), "ssl_certificate_key"),
+                       (("server",), "access_log")}
     assert ((("server",), "listen", ("127.0.0.1:18443", "ssl", "http2")) in rendered
             or (("server",), "listen", ("127.0.0.1:18443", "ssl")) in rendered)
     assert (("server",), "ssl_certificate", (str(PLACE.certificate),)) in rendered
     assert (("upstream sanji_hub",), "server", ("127.0.0.1:18000",)) in rendered
     assert not any(a and a[0].startswith("127.0.0.1:80") for c, n, a in rendered
                    if n == "server")
+
+
+def test_deploys_access_log_never_records_a_query_string() -> None:
+    """The public status lookup sends the citizen's query code in the query string: the log
+    of the TLS server must not keep it (nginx's default format, ``$request``, would)."""
+    found = directives(deploy_text())
+    formats = {a[0]: " ".join(a[1:]) for c, n, a in found if n == "log_format"}
+    logs = [a for c, n, a in found if c == ("server",) and n == "access_log"]
+    assert logs, "the TLS server names its own access log"
+    for args in logs:
+        assert len(args) == 2 and args[1] in formats, "each log names a format of deploy's"
+        used = formats[args[1]]
+        for variable in ("$request ", "$request\"", "$request_uri", "$args", "$query_string",
+                         "$arg_"):
+            assert variable not in used + " ", f"{variable.strip()} would log query strings"
+        assert "$uri" in used
 
 
 def test_two_hub_processes_are_both_upstream_servers() -> None:
