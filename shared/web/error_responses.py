@@ -5,21 +5,26 @@ input (every bad field named), 404, 409, 413, 429, 503 with ``Retry-After`` whil
 database cannot be reached, and 507 ``disk_full`` when the disk is full (the transaction was
 rolled back: nothing of the request is kept). A person on an HTML page gets the same two
 as a short page in both languages (with ``Retry-After`` too); other HTML errors keep Flask's
-own pages.
+own pages. Anything unexpected is a 500 that says no more than an incident number; the
+log gets the number, the exception's type and where it was raised, never its message
+(which may quote a citizen's data).
 """
 
 from __future__ import annotations
 
 import errno
+import secrets
+import traceback
 from collections.abc import Mapping
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
 
 from shared.domain.errors import DomainError
@@ -106,10 +111,15 @@ def outage_page(status: int) -> Response:
     return response
 
 
+def _log_nothing(exc_info: object) -> None:
+    """Flask's own log of an unexpected error prints its message: the handler logs instead."""
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers on ``app``, and read its JSON bodies strictly
     (:mod:`shared.web.json_input`) so malformed JSON is a 400 here, never a 500."""
     json_input.init_app(app)
+    app.log_exception = _log_nothing  # type: ignore[method-assign]
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response | tuple[str, int]:
@@ -166,6 +176,22 @@ def init_app(app: Flask) -> None:
         if disk_full(exc):
             return storage_full(exc)
         raise exc
+
+    @app.errorhandler(InternalServerError)
+    def unexpected(exc: InternalServerError) -> Response:
+        incident = secrets.token_hex(4)
+        original = exc.original_exception or exc
+        where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                           for f in reversed(traceback.extract_tb(original.__traceback__)[-4:]))
+        app.logger.error("unexpected error, incident %s: %s at %s", incident,
+                         type(original).__name__, where)
+        message = f"an unexpected error (incident {incident}); nothing further is said here"
+        if not _wants_json():
+            page = Response(f"<!doctype html><meta charset=utf-8><title>500</title><p>内部错误,"
+                            f"事件编号 {incident}。<p>{escape(message)}", 500,
+                            mimetype="text/html")
+            return page
+        return error_response(500, "internal", message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | HTTPException:

@@ -88,7 +88,7 @@ def database_outage_once(tmp_path: Path, rng: random.Random) -> Tally:
             finally:
                 proxy.close()
             log = (tmp_path / "hub.log").read_text(errors="replace")
-            if "Exception on" in log or "Traceback" in log:
+            if "unexpected error, incident" in log or "Traceback" in log:
                 tally.flag("the hub logged an unhandled exception (a 500)")
     finally:
         cluster.destroy()

@@ -128,3 +128,36 @@ def test_a_person_on_a_page_gets_a_page_not_json(fail: Callable[[], None], statu
     page = response.get_data(as_text=True)
     assert words in page and "not saved" in page.replace("Nothing was saved", "not saved")
     assert ("Retry-After" in response.headers) == (status == 503)
+
+
+def test_anything_unexpected_is_a_500_with_an_incident_number_and_no_detail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """OWASP ASVS 4.0.3 V7.4.1: the answer and the log share a number; the exception's
+    message (here an ID number) is in neither."""
+    def unexpected() -> None:
+        raise ValueError("no case for 11010519491231002X")
+
+    client = _app(unexpected).test_client()
+    with caplog.at_level("ERROR"):
+        response = client.get("/api/v1/thing")
+        page = client.post("/cases/new", headers={"Accept": "text/html"})
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["error"]["code"] == "internal" and body["error"]["fields"] == {}
+    incident = body["error"]["message"].split("incident ")[1].split(")")[0]
+    assert len(incident) == 8 and incident in caplog.text
+    assert "ValueError" in caplog.text and "test_error_responses.py" in caplog.text
+    assert page.status_code == 500 and "事件编号" in page.get_data(as_text=True)
+    for seen in (response.get_data(as_text=True), page.get_data(as_text=True), caplog.text):
+        assert "11010519491231002X" not in seen
+
+
+def test_an_os_error_that_is_not_a_full_disk_is_an_incident_too() -> None:
+    def missing() -> None:
+        raise FileNotFoundError(errno.ENOENT, "No such file: /srv/sanji/blobs/secret-name")
+
+    response = _app(missing).test_client().get("/api/v1/thing")
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "internal"
+    assert "secret-name" not in response.get_data(as_text=True)
