@@ -81,7 +81,7 @@ def test_password_hash_is_argon2id_and_round_trips() -> None:
 
 
 @pytest.mark.parametrize("password", ["short", "eleven-char", "x" * 201])
-def test_password_length_is_8_to_200(password: str) -> None:
+def test_password_length_is_12_to_200(password: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         hash_password(password)
     assert caught.value.field == "password"

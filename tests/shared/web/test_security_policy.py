@@ -515,6 +515,10 @@ def test_every_response_carries_the_security_headers(village_site: Site) -> None
     assert "script-src" not in CONTENT_SECURITY_POLICY  # default-src 'none': no script
     assert page.headers["Cache-Control"] == "private, no-store"
     assert "<script" not in page.get_data(as_text=True)
+    # no CORS: a page of another origin may not read any answer, even when it asks
+    asked = client.get("/api/v1/catalog/items", headers={"Origin": "https://elsewhere.example"})
+    for response in (page, api, asked):
+        assert not [h for h in response.headers.keys() if h.startswith("Access-Control-")]
 
 
 # -- what needs no form token ---------------------------------------------------------------
