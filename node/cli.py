@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from node.enrolment_setup import site_from_code
-from node.settings import CONFIG_FILE, NodeSettings
+from node.settings import CONFIG_FILE, PARENT_CA_FILE, NodeSettings
 from shared.domain.errors import DomainError
 from shared.exchange.enrolment import EnrolmentRefused, Grant
 
@@ -37,6 +37,12 @@ def node_group() -> None:
     "--site-code",
     default="",
     help="e.g. 431002001201 (read from the enrolment code when it starts with it)",
+)
+@click.option(
+    "--parent-ca-file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="a PEM file the parent's TLS certificate must chain to (the government CA, or the "
+    "parent's own certificate to pin it); copied into the data directory",
 )
 @click.option("--name", "site_name", default="", help="without enrolment: the site's name")
 @click.option(
@@ -67,6 +73,7 @@ def init_command(
     tier: str,
     public_base_url: str,
     catalogue_file: Path | None,
+    parent_ca_file: Path | None = None,
 ) -> None:
     """Create the data directory, the keys and the database; enrol with the hub when given
     ``--parent-url`` and ``--enroll-code``."""
@@ -85,9 +92,14 @@ def init_command(
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     parent_code = hub_code = ""
+    ca_name = ""
+    if parent_ca_file is not None:
+        ca_name = PARENT_CA_FILE
+        (data_dir / ca_name).write_bytes(parent_ca_file.read_bytes())
     granted: Grant | None = None
     if enroll_code:
-        granted = _enrol(data_dir, parent_url, enroll_code, site_code)
+        verify = str(data_dir / ca_name) if ca_name else True
+        granted = _enrol(data_dir, parent_url, enroll_code, site_code, verify)
         site_name, tier = granted.site.name, granted.site.tier
         parent_code, hub_code = granted.site.parent or "", granted.hub_site
     try:
@@ -100,6 +112,7 @@ def init_command(
             parent_url=parent_url.rstrip("/"),
             parent_code=parent_code,
             hub_code=hub_code,
+            parent_ca_file=ca_name,
         )
     except DomainError as exc:
         raise click.BadParameter(str(exc))
@@ -141,7 +154,8 @@ def _import_users(engine: Engine, granted: Grant) -> None:
     click.echo(f"{count} user account(s) received")
 
 
-def _enrol(data_dir: Path, parent_url: str, code: str, site_code: str) -> Grant:
+def _enrol(data_dir: Path, parent_url: str, code: str, site_code: str,
+           verify: str | bool) -> Grant:
     """Enrol through the parent chain; a clear message and exit 1 when refused."""
     import requests
 
@@ -156,6 +170,7 @@ def _enrol(data_dir: Path, parent_url: str, code: str, site_code: str) -> Grant:
             code=code,
             site=site_code,
             now=datetime.now(UTC),
+            verify=verify,
         )
     except DomainError as exc:
         raise click.BadParameter(str(exc))

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 
 from node.services import services
 from shared.exchange.enrolment import MAX_REQUEST_BYTES, relay
+from shared.exchange.transport import frame_session
 from shared.web.error_responses import error_response
 from sync_protocol import ProtocolError
 
@@ -20,14 +21,16 @@ bp = Blueprint("enrol", __name__, url_prefix="/api/v1")
 
 @bp.post("/enrol")
 def enrol_relay() -> Response:
-    parent_url = services().settings.parent_url
+    settings = services().settings
+    parent_url = settings.parent_url
     if not parent_url:
         return error_response(404, "not_found", "this site has no parent to enrol with")
     body = request.get_data(cache=False)
     if len(body) > MAX_REQUEST_BYTES:
         return error_response(413, "too_large", f"larger than {MAX_REQUEST_BYTES} bytes")
     try:
-        status, answer, content_type = relay(parent_url, body)
+        with frame_session(settings.parent_tls_verify) as http:
+            status, answer, content_type = relay(parent_url, body, http=http)
     except ProtocolError as exc:
         return error_response(400, exc.code, str(exc))
     except requests.RequestException:

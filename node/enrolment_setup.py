@@ -21,6 +21,7 @@ from shared.domain.errors import InvalidInput
 from shared.domain.release_content import CATALOGUE, catalogue_from_release
 from shared.exchange.enrolment import Grant, enrol
 from shared.exchange.key_files import signing_key, write_private
+from shared.exchange.transport import frame_session
 from sync_protocol import SiteKey
 
 SITE_KEY_FILE = "site.key"
@@ -48,14 +49,16 @@ class Enrolled:
 
 
 def enrol_node(
-    data_dir: Path, key_dir: Path, *, parent_url: str, code: str, site: str, now: datetime
+    data_dir: Path, key_dir: Path, *, parent_url: str, code: str, site: str, now: datetime,
+    verify: str | bool = True,
 ) -> Enrolled:
     """Enrol through ``parent_url`` and store the grant, the pinned hub key and the catalogue.
 
     Raises :class:`shared.exchange.enrolment.EnrolmentRefused` or ``requests.RequestException``.
     """
     key = site_key(key_dir, site)
-    granted, raw = enrol(parent_url, key, code, now=now)
+    with frame_session(verify) as http:  # verify: the parent's TLS trust (parent_ca_file)
+        granted, raw = enrol(parent_url, key, code, now=now, http=http)
     catalogue_version = None
     releases = sorted(
         (r for r in granted.releases if r.kind == CATALOGUE and r.effective_from <= now),

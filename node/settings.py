@@ -17,6 +17,8 @@ from shared.domain.errors import InvalidInput
 from shared.domain.sites import Tier, parse_tier, validate_site_code
 
 CONFIG_FILE = "node.json"
+PARENT_CA_FILE = "parent-ca.pem"
+"""Where ``sanji node init --parent-ca-file`` keeps its copy of the parent's TLS trust."""
 TEST_FAULTS_ENV = "SANJI_TEST_FAULTS"
 CLOCK_OFFSET_ENV = "SANJI_TEST_CLOCK_OFFSET_SECONDS"
 """With ``SANJI_TEST_FAULTS=1`` only: seconds the node's clock is set off by, as on a village
@@ -44,6 +46,10 @@ class NodeSettings:
     database_url: str = ""
     id_reader: str = "none"  # "none" (type the applicant in) or "simulated" (the demo's)
     trusted_proxies: int = 0
+    parent_ca_file: str = ""
+    """A PEM file the parent's TLS certificate must chain to: the government CA's certificate,
+    or the parent's own (self-signed) certificate to pin exactly that one. Relative to the
+    data directory. Empty: the trust store of the Python environment (certifi)."""
     """How many proxies in front of the node add ``X-Forwarded-For``; 0 believes none."""
     status_max_failures: int = 10  # wrong pairs per address within the window before 429
     status_window_seconds: int = 600
@@ -72,6 +78,16 @@ class NodeSettings:
         if not 0 < self.session_idle_seconds <= self.session_max_seconds:
             raise InvalidInput("session_idle_seconds",
                                "must be above 0 and at most session_max_seconds")
+
+    @property
+    def parent_tls_verify(self) -> str | bool:
+        """What ``requests`` checks the parent's certificate against (``verify=``)."""
+        if not self.parent_ca_file:
+            return True
+        path = self.data_dir / self.parent_ca_file
+        if not path.is_file():
+            raise InvalidInput("parent_ca_file", f"{path} is not a file")
+        return str(path)
 
     @property
     def blob_dir(self) -> Path:

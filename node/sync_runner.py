@@ -28,7 +28,8 @@ def sync_app(app: Flask, max_rounds: int = MAX_ROUNDS) -> list[SyncOutcome]:
         return [SyncOutcome(ok=False, error="not enrolled: no parent to sync with")]
     # one kept-alive connection for every exchange of this run; closed at its end, so an
     # idle connection is never reused minutes later after the parent dropped it
-    with app_session(app) as session, frame_session() as http:
+    verify = node.settings.parent_tls_verify
+    with app_session(app) as session, frame_session(verify) as http:
         outcomes = sync_until_quiet(session, site, http_transport(_TRANSPORT_TIMEOUT, http),
                                     node.clock, max_rounds=max_rounds)
     for outcome in outcomes:

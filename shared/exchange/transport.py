@@ -40,13 +40,17 @@ def _retry_after(value: str | None) -> float | None:
     return float(min(int(value.strip()), 3600))
 
 
-def frame_session() -> HttpSession:
+def frame_session(verify: str | bool = True) -> HttpSession:
     """A kept-alive session whose requests carry only what HTTP/1.1 and the parent need.
+
+    ``verify``: a PEM file the parent's TLS certificate must chain to (the node's
+    ``parent_ca_file``), or True for the environment's trust store.
 
     Every byte of a head crosses a slow link on every exchange: ``requests`` would add
     ``Accept-Encoding``, ``Accept``, ``Connection`` and a long ``User-Agent`` (some 90
     bytes); frames are already compressed and keep-alive is HTTP/1.1's default."""
     session = requests.Session()
+    session.verify = verify
     session.headers.clear()
     session.headers["User-Agent"] = "sanji"
     session.headers["Accept-Encoding"] = SKIP_HEADER  # else http.client adds "identity"
@@ -60,8 +64,10 @@ def http_transport(timeout: float = 30.0, http: HttpSession | None = None) -> Tr
 
     def post(url: str, data: bytes) -> bytes:
         try:
+            # verify named on each call: requests lets REQUESTS_CA_BUNDLE override the session's
             response = session.post(url.rstrip("/") + EXCHANGE_PATH, data=data,
-                                    headers={"Content-Type": CONTENT_TYPE}, timeout=timeout)
+                                    headers={"Content-Type": CONTENT_TYPE}, timeout=timeout,
+                                    verify=session.verify)
         except requests.RequestException as exc:
             raise TransportError(str(exc)) from exc
         kind = response.headers.get("Content-Type", "")
@@ -90,7 +96,8 @@ def post_bytes(url: str, data: bytes, content_type: str, *, timeout: float,
                http: HttpSession | None = None) -> Reply:
     """POST ``data`` to ``url`` and return the answer whatever its status; raises
     ``requests.RequestException`` when the parent cannot be reached."""
-    response = (http or requests.Session()).post(
-        url, data=data, headers={"Content-Type": content_type}, timeout=timeout)
+    session = http or requests.Session()
+    response = session.post(url, data=data, headers={"Content-Type": content_type},
+                            timeout=timeout, verify=session.verify)
     return Reply(response.status_code, response.content,
                  response.headers.get("Content-Type", "application/octet-stream"))

@@ -14,6 +14,8 @@ import requests
 from click.testing import CliRunner
 
 from node.cli import node_group
+from node.settings import NodeSettings
+from shared.domain.errors import InvalidInput
 from tests.node.conftest import case_body, init_node
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +41,24 @@ def test_init_refuses_a_bad_site_code(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "must contain only digits" in result.output
+
+
+def test_init_keeps_the_parents_tls_trust_and_the_settings_name_it(tmp_path: Path) -> None:
+    ca = tmp_path / "government-ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    data_dir = tmp_path / "n"
+    result = CliRunner().invoke(node_group, [
+        "init", "--data-dir", str(data_dir), "--site-code", "431002001201", "--name", "吉村",
+        "--parent-ca-file", str(ca)])
+    assert result.exit_code == 0, result.output
+    assert (data_dir / "parent-ca.pem").read_bytes() == ca.read_bytes()
+    assert json.loads((data_dir / "node.json").read_text())["parent_ca_file"] == "parent-ca.pem"
+    settings = NodeSettings.load(data_dir)
+    assert settings.parent_tls_verify == str(data_dir / "parent-ca.pem")
+    (data_dir / "parent-ca.pem").unlink()
+    with pytest.raises(InvalidInput, match="parent_ca_file"):
+        _ = NodeSettings.load(data_dir).parent_tls_verify
+    assert init_node(tmp_path / "plain").parent_tls_verify is True  # the trust store
 
 
 @pytest.mark.integration

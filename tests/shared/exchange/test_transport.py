@@ -6,9 +6,11 @@ it came."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -182,3 +184,45 @@ def test_the_exchanges_of_one_sync_share_one_connection_with_a_lean_head() -> No
     assert len(seen) == 3
     assert len({port for port, _ in seen}) == 1, "each exchange opened a new connection"
     assert seen[0][1] == ["Content-Length", "Content-Type", "Host", "User-Agent"]
+
+
+@pytest.fixture
+def tls_parent(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTPS parent whose certificate a throwaway CA signed; yields its URL and the
+    CA's certificate."""
+    from bench.nginx_tls import throwaway_pki
+
+    ca, cert, key = throwaway_pki(tmp_path / "pki")
+    app = Flask(__name__)
+
+    @app.post("/<path:path>")
+    def answer(path: str) -> Response:
+        return Response(FRAME, content_type=CONTENT_TYPE)
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_port}", ca
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_a_parent_over_tls_is_trusted_only_through_the_configured_ca(
+    tls_parent: tuple[str, Path], tmp_path: Path,
+) -> None:
+    """``parent_ca_file``: the parent's certificate must chain to it. Without it the
+    environment's trust store does not know a government CA; another CA is refused."""
+    from bench.nginx_tls import throwaway_pki
+
+    url, ca = tls_parent
+    with frame_session(str(ca)) as http:
+        assert http_transport(http=http)(url, b"frame") == FRAME
+    with frame_session() as http, pytest.raises(TransportError, match="CERTIFICATE_VERIFY"):
+        http_transport(http=http)(url, b"frame")
+    stranger_ca, _, _ = throwaway_pki(tmp_path / "stranger")
+    with (frame_session(str(stranger_ca)) as http,
+          pytest.raises(TransportError, match="CERTIFICATE_VERIFY")):
+        http_transport(http=http)(url, b"frame")
