@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared.exchange.site import SyncSite
 from shared.storage import sync_store as store
-from shared.storage.hand_back import cases_owed_up, held_above
+from shared.storage.hand_back import cases_owed_up, held_above, holds_sendable_above
 from sync_protocol import Event
 from sync_protocol.events import EventKey
 from sync_protocol.hand_back import HAND_BACK_EVENTS, sendable
@@ -69,7 +69,8 @@ def after_answer(session: Session, site: SyncSite, own_chains: Mapping[int, int]
             if event.key not in went:
                 break
             chains[event.epoch] = max(chains.get(event.epoch, 0), event.seq)
-    left = {e: s for e, s in chains.items() if _next_run(session, site, e, s)}
+    left = {e: s for e, s in chains.items()
+            if holds_sendable_above(session, site.parent, e, s, HAND_BACK_EVENTS)}
     if left != before:
         store.write_state(session, owed_key(site.parent), cbor2.dumps(left) if left else b"")
     return bool(left) and left != before

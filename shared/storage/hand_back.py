@@ -47,6 +47,19 @@ def held_above(session: Session, sealer: PayloadSealer, origin: str, epoch: int,
     return [as_event(row, sealer) for row in rows]
 
 
+def holds_sendable_above(session: Session, origin: str, epoch: int, after_seq: int,
+                         limit: int) -> bool:
+    """Whether :func:`held_above` would give a run to send: a signed event among the first
+    ``limit`` held above ``after_seq`` (read from the index, nothing unsealed)."""
+    first = (select(SyncEvent.signature)
+             .where(SyncEvent.origin == origin, SyncEvent.epoch == epoch,
+                    SyncEvent.seq > after_seq)
+             .order_by(SyncEvent.seq).limit(limit).subquery())
+    found = session.scalar(select(first.c.signature).where(first.c.signature.is_not(None))
+                           .limit(1))
+    return found is not None
+
+
 def cases_owed_up(session: Session, case_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """The cases among ``case_ids`` with events still owed to the parent: their events go
     up before the parent's own are handed back (a restored parent must hold a case before
