@@ -65,8 +65,9 @@ class DownBatch:
 # -- encoding ------------------------------------------------------------------------
 
 
-def _stretches(events: Sequence[Event]) -> list[list[Event]]:
-    """Consecutive events that are consecutive seqs of one chain."""
+def stretches(events: Sequence[Event]) -> list[list[Event]]:
+    """Consecutive events that are consecutive seqs of one chain (a stretch travels in
+    runs up to its signed events, or waits whole)."""
     out: list[list[Event]] = []
     for e in events:
         if out and (out[-1][-1].origin, out[-1][-1].epoch, out[-1][-1].seq + 1) == (
@@ -130,7 +131,7 @@ def encode_down_batch(items: Sequence[DownItem], *, sparse: bool, refs: bool,
         events = [d.item for d in items[:n] if isinstance(d.item, Event)]
         runs: list[list[Event]] = []
         cut_at: Event | None = None
-        for stretch in _stretches(events):
+        for stretch in stretches(events):
             got, used = _runs(stretch, sparse)
             runs += got
             if used < len(stretch) and cut_at is None:

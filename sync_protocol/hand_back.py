@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sync_protocol.down_batch import DownRun, decode_down_batch, encode_down_batch
+from sync_protocol.down_batch import DownRun, decode_down_batch, encode_down_batch, stretches
 from sync_protocol.errors import KeyRevoked, KeyUnknown, Malformed, SignatureInvalid
 from sync_protocol.events import ChainHead, Event, chained_event
 from sync_protocol.keyring import KeyRing
@@ -58,15 +58,9 @@ def ready_runs(held: Sequence[Event], ready: Callable[[Event], bool]) -> list[Ev
     ``ready``, each up to its last signed event: a stretch travels whole or waits whole, so
     a village holding only a run's last signature never sends a part it cannot prove."""
     out: list[Event] = []
-    stretch: list[Event] = []
-    for e in [*held, None]:
-        if e is not None and stretch and (stretch[-1].epoch, stretch[-1].seq + 1) == (
-                e.epoch, e.seq):
-            stretch.append(e)
-            continue
-        if stretch and all(ready(x) for x in stretch):
+    for stretch in stretches(held):
+        if all(ready(x) for x in stretch):
             out += sendable(stretch)
-        stretch = [e] if e is not None else []
     return out
 
 
