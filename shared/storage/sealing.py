@@ -64,6 +64,7 @@ class DataKeys:
                 raise ValueError("a data key must be 32 bytes")
         self.current = current
         self.current_id = key_id_of(current)
+        self.retired = tuple(k for k in retired if k != current)
         self._by_id: dict[bytes, bytes] = {key_id_of(k): k for k in retired}
         self._by_id[self.current_id] = current
 
@@ -80,6 +81,62 @@ class DataKeys:
         """AES-256-GCM under the ``purpose`` key derived from the key ``key_id`` (current)."""
         key = self.current if key_id is None else self.by_id(key_id)
         return AESGCM(_derive(key, purpose))
+
+
+class DataLocked(Exception):
+    """The data key is not in memory: a village keeping it only in its agents' slots has
+    restarted and no agent has signed in since (see :mod:`shared.storage.key_slots`)."""
+
+
+class DataKeyHolder:
+    """The one place a process keeps its data keys; every sealer asks it at each use, so a
+    sealer built before the keys are known (a locked village) works once they are filled
+    in, and nothing seals or opens while they are not."""
+
+    def __init__(self, keys: DataKeys | None = None) -> None:
+        self._keys = keys
+
+    @property
+    def held(self) -> bool:
+        return self._keys is not None
+
+    def fill(self, keys: DataKeys) -> None:
+        self._keys = keys
+
+    def keys(self) -> DataKeys:
+        """The keys; :class:`DataLocked` while they are not known."""
+        if self._keys is None:
+            raise DataLocked("the data key is locked until an agent signs in")
+        return self._keys
+
+
+KeySource = DataKeys | DataKeyHolder
+"""What a sealer is given: the keys themselves, or the holder that will have them."""
+
+
+def holder_of(source: KeySource) -> DataKeyHolder:
+    return source if isinstance(source, DataKeyHolder) else DataKeyHolder(source)
+
+
+class _Aeads:
+    """AES-GCM objects per purpose and key id, derived on first use from the holder's keys
+    (never before: a locked holder raises :class:`DataLocked`)."""
+
+    def __init__(self, source: KeySource, purpose: str) -> None:
+        self._holder = holder_of(source)
+        self._purpose = purpose
+        self._cache: dict[bytes, AESGCM] = {}
+
+    def current_id(self) -> bytes:
+        return self._holder.keys().current_id
+
+    def get(self, key_id: bytes | None = None) -> AESGCM:
+        keys = self._holder.keys()
+        wanted = keys.current_id if key_id is None else key_id
+        found = self._cache.get(wanted)
+        if found is None:
+            found = self._cache[wanted] = keys.aead(self._purpose, wanted)
+        return found
 
 
 def create_data_key(key_dir: Path) -> Path:
@@ -120,15 +177,14 @@ class SealedPayloads:
 
     _PURPOSE = "payload"
 
-    def __init__(self, keys: DataKeys) -> None:
-        self._keys = keys
-        self._aead = keys.aead(self._PURPOSE)
+    def __init__(self, keys: KeySource) -> None:
+        self._aeads = _Aeads(keys, self._PURPOSE)
 
     def seal(self, value: Any, context: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
         plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return (ROW_FORMAT + self._keys.current_id + nonce
-                + self._aead.encrypt(nonce, plain, _row_context(context)))
+        return (ROW_FORMAT + self._aeads.current_id() + nonce
+                + self._aeads.get().encrypt(nonce, plain, _row_context(context)))
 
     def open(self, sealed: bytes, context: str) -> Any:
         sealed = bytes(sealed)
@@ -138,8 +194,7 @@ class SealedPayloads:
             raise SealError("a sealed payload too short to be one")
         key_id = sealed[1:1 + KEY_ID_BYTES]
         nonce, body = sealed[1 + KEY_ID_BYTES:_HEADER], sealed[_HEADER:]
-        aead = (self._aead if key_id == self._keys.current_id
-                else self._keys.aead(self._PURPOSE, key_id))
+        aead = self._aeads.get(key_id)
         try:
             plain = aead.decrypt(nonce, body, _row_context(context))
         except InvalidTag:
@@ -159,14 +214,13 @@ class SealedRecords:
 
     _PURPOSE = "record"
 
-    def __init__(self, keys: DataKeys) -> None:
-        self._keys = keys
-        self._aead = keys.aead(self._PURPOSE)
+    def __init__(self, keys: KeySource) -> None:
+        self._aeads = _Aeads(keys, self._PURPOSE)
 
     def seal(self, data: bytes, context: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return (RECORD_MAGIC + self._keys.current_id + nonce
-                + self._aead.encrypt(nonce, data, _record_context(context)))
+        return (RECORD_MAGIC + self._aeads.current_id() + nonce
+                + self._aeads.get().encrypt(nonce, data, _record_context(context)))
 
     def open(self, stored: bytes, context: str) -> bytes:
         stored = bytes(stored)
@@ -176,8 +230,7 @@ class SealedRecords:
         key_id = stored[start:start + KEY_ID_BYTES]
         nonce = stored[start + KEY_ID_BYTES:start + KEY_ID_BYTES + NONCE_BYTES]
         body = stored[start + KEY_ID_BYTES + NONCE_BYTES:]
-        aead = (self._aead if key_id == self._keys.current_id
-                else self._keys.aead(self._PURPOSE, key_id))
+        aead = self._aeads.get(key_id)
         try:
             return aead.decrypt(nonce, body, _record_context(context))
         except InvalidTag:
@@ -222,19 +275,15 @@ class ScanSealer:
 
     _PURPOSE = "scan"
 
-    def __init__(self, keys: DataKeys) -> None:
-        self._keys = keys
-        self._aeads: dict[bytes, AESGCM] = {keys.current_id: keys.aead(self._PURPOSE)}
+    def __init__(self, keys: KeySource) -> None:
+        self._aeads = _Aeads(keys, self._PURPOSE)
 
     @property
     def key_id(self) -> bytes:
-        return self._keys.current_id
+        return self._aeads.current_id()
 
     def _aead(self, key_id: bytes) -> AESGCM:
-        found = self._aeads.get(key_id)
-        if found is None:
-            found = self._aeads[key_id] = self._keys.aead(self._PURPOSE, key_id)
-        return found
+        return self._aeads.get(key_id)
 
     # whole scans
     def scan_header(self, plain_size: int) -> bytes:
