@@ -23,6 +23,7 @@ from node import (
     enrol_views,
     i18n,
     intake_views,
+    local_sync,
     public_views,
     sync_indicator,
 )
@@ -85,6 +86,7 @@ def create_app(settings: NodeSettings) -> Flask:
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(enrol_views.bp)
+    app.register_blueprint(local_sync.blueprint(settings))
     app.register_blueprint(
         exchange_blueprint(db_session.get_session, lambda: services().sync_site,
                            lambda: services().clock(),
@@ -97,7 +99,9 @@ def create_app(settings: NodeSettings) -> Flask:
     app.config["SECRET_KEY"] = load_or_create_secret(settings.key_dir / TOKEN_SECRET_FILE).hex()
     app.register_blueprint(
         auth_blueprint(db_session.get_session, lambda: services().signer,
-                       lambda: services().clock())
+                       lambda: services().clock(),
+                       after_sign_in=lambda user, password: services().data_key.signed_in(
+                           user, password))
     )
     if str(settings.tier.value) in DECIDING_TIERS:
         app.register_blueprint(

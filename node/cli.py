@@ -20,6 +20,7 @@ from node.enrolment_setup import site_from_code
 from node.settings import CONFIG_FILE, PARENT_CA_FILE, NodeSettings
 from shared.domain.errors import DomainError
 from shared.exchange.enrolment import EnrolmentRefused, Grant
+from shared.storage.sealing import DATA_KEY_FILE
 
 DEFAULT_PORT = 8100
 
@@ -227,6 +228,9 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
         job.start()
     # no Server header (ident ""): every answer of every exchange would carry it
     server = create_server(app, host=host, port=port, threads=threads, ident="")
+    from node.local_sync import local_url, write_url
+
+    write_url(data_dir, local_url(host, int(server.effective_port)))  # for sync-now
     # Printed once the socket is bound, so a supervisor (or a test) knows the node answers.
     click.echo(f"node {settings.site_code} serving on http://{host}:{server.effective_port}/")
     server.run()
@@ -243,8 +247,16 @@ def sync_now_command(data_dir: Path) -> None:
         settings = NodeSettings.load(data_dir)
     except DomainError as exc:
         raise click.ClickException(str(exc))
-    app = create_app(settings)
-    outcomes = sync_app(app)
+    if settings.key_in_slots and not (settings.key_dir / DATA_KEY_FILE).exists():
+        # the key is only in the running node's memory: it runs the exchange
+        from node.local_sync import LocalRunFailed, ask_running_node
+
+        try:
+            outcomes = ask_running_node(settings)
+        except LocalRunFailed as exc:
+            raise click.ClickException(str(exc))
+    else:
+        outcomes = sync_app(create_app(settings))
     sent = sum(o.sent for o in outcomes)
     received = sum(o.received for o in outcomes)
     up = sum(o.bytes_up for o in outcomes)

@@ -25,11 +25,12 @@ from node import db_session
 from node.calendar_store import HeldCalendar
 from node.case_log import current_epoch
 from node.catalogue_store import HeldCatalogue
+from node.data_key import NodeDataKey
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
 from node.materials import BlobStore
 from node.models import NodeWindowCase
-from node.sealing import DataSealer, load_sealer
+from node.sealing import DataSealer
 from node.settings import NodeSettings
 from node.sync_setup import node_sync_site
 from shared.deciding.case_projection import ProjectionStore
@@ -39,7 +40,7 @@ from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sealing import ScanSealer, SealedRecords, load_data_keys
+from shared.storage.sealing import ScanSealer, SealedRecords
 from shared.storage.sync_store import seal_clear_records, use_record_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
@@ -66,6 +67,8 @@ class NodeServices:
 
     settings: NodeSettings
     held_catalogue: HeldCatalogue
+    data_key: NodeDataKey
+    """Where the data key is (its holder feeds every sealer) and whether it is locked."""
     sealer: DataSealer
     blobs: BlobStore
     reader: IdCardReader
@@ -136,10 +139,13 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
     reader: IdCardReader = (
         SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
     )
-    sealer = load_sealer(settings.key_dir)
-    data_keys = load_data_keys(settings.key_dir)
+    # Every sealer reads the one holder: at a locked village it is filled at the first
+    # sign-in of an agent with a key slot, and nothing seals or opens before.
+    data_key = NodeDataKey(settings, db_session.session_factory(app))
+    sealer = DataSealer(data_key.holder)
+    records = SealedRecords(data_key.holder)
     # the link's history, the downward streams and parked events carry events: sealed too
-    use_record_sealer(engine_of(app), SealedRecords(data_keys))
+    use_record_sealer(engine_of(app), records)
     # Failed logins are kept in the node's database (its clock is wall time, so they
     # survive a restart); the status lookup counts on a monotonic clock, in memory.
     install_failure_counts(app, SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS))
@@ -158,14 +164,23 @@ def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
         build_sync_site=build_sync_site,
         session_factory=db_session.session_factory(app),
         held_catalogue=HeldCatalogue(settings.data_dir),
+        data_key=data_key,
         sealer=sealer,
-        blobs=BlobStore(settings.blob_dir, ScanSealer(data_keys)),
+        blobs=BlobStore(settings.blob_dir, ScanSealer(data_key.holder)),
         reader=reader,
         limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
     )
     if settings.clock_offset_seconds:
         node.clock = offset_clock(settings.clock_offset_seconds)
-    _seal_clear_data(app, node, SealedRecords(data_keys))
+    if data_key.locked:  # sealed once an agent has unlocked the key, then the sync runs
+        from node.sync_runner import show_lock
+
+        show_lock(app, True)
+        data_key.when_unlocked(lambda: show_lock(app, False))
+        data_key.when_unlocked(lambda: _seal_clear_data(app, node, records))
+    else:
+        _seal_clear_data(app, node, records)
+    data_key.when_unlocked(node.nudge_sync)
     app.extensions[_EXTENSION] = node
     return node
 

@@ -24,6 +24,9 @@ CLOCK_OFFSET_ENV = "SANJI_TEST_CLOCK_OFFSET_SECONDS"
 """With ``SANJI_TEST_FAULTS=1`` only: seconds the node's clock is set off by, as on a village
 PC whose clock is hours wrong (the fault tests); ignored otherwise."""
 DATABASE_FILE = "node.sqlite"
+KEY_PROTECTIONS = ("password", "file")
+"""Where the data key is kept: only in the agents' key slots (``password``) or in
+``keys/data.key`` (``file``); see docs/security.md."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,12 @@ class NodeSettings:
     """A browser sign-in ends after this long without a request (see docs/security.md)."""
     session_max_seconds: int = 8 * 3600
     """A browser sign-in ends this long after it began, however busy."""
+    data_key_protection: str = ""
+    """``password``: the data key lives only in key slots wrapped by the agents' passwords
+    (a village's default: a powered-off PC reveals nothing, and after a restart the node
+    stays locked until an agent signs in); ``file``: in ``keys/data.key`` (the default of a
+    township or county, which relay for their children unattended). Empty: the tier's
+    default."""
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
     clock_offset_seconds: float = 0.0
@@ -75,6 +84,11 @@ class NodeSettings:
             raise InvalidInput("id_reader", "must be simulated or none")
         if not 0 <= self.trusted_proxies <= 5:
             raise InvalidInput("trusted_proxies", "must be 0-5")
+        if not self.data_key_protection:
+            default = "password" if self.tier is Tier.VILLAGE else "file"
+            object.__setattr__(self, "data_key_protection", default)
+        if self.data_key_protection not in KEY_PROTECTIONS:
+            raise InvalidInput("data_key_protection", "must be password or file")
         if not 0 < self.session_idle_seconds <= self.session_max_seconds:
             raise InvalidInput("session_idle_seconds",
                                "must be above 0 and at most session_max_seconds")
@@ -88,6 +102,14 @@ class NodeSettings:
         if not path.is_file():
             raise InvalidInput("parent_ca_file", f"{path} is not a file")
         return str(path)
+
+    @property
+    def key_in_slots(self) -> bool:
+        """Whether the data key is kept only in the agents' slots: ``password`` protection
+        at an enrolled node whose users sign in (a node serving its own PC as its agent,
+        with nobody signing in, keeps the file)."""
+        return (self.data_key_protection == "password" and bool(self.parent_url)
+                and self.require_sign_in)
 
     @property
     def blob_dir(self) -> Path:

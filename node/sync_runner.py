@@ -1,16 +1,27 @@
 """Running the exchange with the parent from a node process: ``sanji node sync-now`` and the
-scheduled job (:mod:`node.sync_job`) both call :func:`sync_app`."""
+scheduled job (:mod:`node.sync_job`) both call :func:`sync_app`.
+
+While the data key is locked (a village restarted, no agent signed in since) nothing can be
+sealed or opened, so no exchange runs: the status records why (the sync page and
+``GET /api/v1/sync/status`` show it as ``last_error``) and the job waits, without backing
+off, until the unlock nudges it."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from node.data_key import LOCKED_MESSAGE
 from node.db_session import app_session
 from node.sync_result import RetryLater, RunResult
 from shared.exchange.child import SyncOutcome, sync_until_quiet
+from shared.exchange.status import STATUS_KEY, read_status
 from shared.exchange.transport import frame_session, http_transport
+from shared.storage import sync_store
 
 LOG = logging.getLogger("sanji.node.sync")
 _TRANSPORT_TIMEOUT = 180.0  # a parent applying a large batch on a busy machine
@@ -26,6 +37,11 @@ def sync_app(app: Flask, max_rounds: int = MAX_ROUNDS) -> list[SyncOutcome]:
     site = node.sync_site
     if site.parent is None or site.parent_url is None:
         return [SyncOutcome(ok=False, error="not enrolled: no parent to sync with")]
+    if node.data_key.locked:
+        with app_session(app) as session:
+            _record_locked(session)
+        LOG.info("sync skipped: the data key is locked")
+        return [SyncOutcome(ok=False, error=LOCKED_MESSAGE)]
     # one kept-alive connection for every exchange of this run; closed at its end, so an
     # idle connection is never reused minutes later after the parent dropped it
     verify = node.settings.parent_tls_verify
@@ -41,9 +57,34 @@ def sync_app(app: Flask, max_rounds: int = MAX_ROUNDS) -> list[SyncOutcome]:
     return outcomes
 
 
+def _record_locked(session: Session, locked: bool = True) -> None:
+    """Say in the status why nothing moves, or take that back once unlocked (the rest of
+    the status stays as it was)."""
+    status = read_status(session)
+    now_error = LOCKED_MESSAGE if locked else None
+    if (status.get("last_error") == LOCKED_MESSAGE) != locked:
+        status["last_error"] = now_error
+        sync_store.write_state(session, STATUS_KEY, json.dumps(status).encode())
+        session.commit()
+
+
+def show_lock(app: Flask, locked: bool) -> None:
+    """Record in the sync status that the data key is locked (at start-up) or no longer
+    (at the unlock); a node without a schema yet has no status to keep."""
+    try:
+        with app_session(app) as session:
+            _record_locked(session, locked)
+    except SQLAlchemyError:
+        LOG.warning("sync status not updated", extra={"fields": {"locked": locked}})
+
+
 def job_run(app: Flask) -> RunResult:
-    """One scheduled run: True when the parent answered (the backoff resets); when it asked
+    """One scheduled run: True when the parent answered (the backoff resets) or when the
+    data key is locked (nothing to retry: the unlock nudges the job); when the parent asked
     to be left alone for a while (``Retry-After``), how long."""
+    if app.extensions["sanji_node"].data_key.locked:
+        sync_app(app)  # records the lock in the status
+        return True
     outcomes = sync_app(app)
     if outcomes and outcomes[-1].ok:
         return True

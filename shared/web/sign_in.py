@@ -41,6 +41,7 @@ from shared.storage.accounts import (
     Claims,
     NotAuthenticated,
     TokenSigner,
+    UserAccount,
     authenticate,
     revoke_tokens,
     still_honoured,
@@ -66,6 +67,9 @@ class AuthServices:
     get_signer: Callable[[], TokenSigner]
     clock: Callable[[], datetime]
     limiter: LoginLimiter
+    after_sign_in: Callable[[UserAccount, str], None] | None = None
+    """Called with the account and its password once the password has been checked (a
+    village opens or refreshes the agent's key slot with it); never stores the password."""
 
 
 def _services() -> AuthServices:
@@ -116,6 +120,8 @@ def _login(credentials: dict[str, Any]) -> str:
         auth.limiter.record_failure(username, address, now.timestamp())
         raise
     session.commit()
+    if auth.after_sign_in is not None:
+        auth.after_sign_in(user, credentials["password"])
     return auth.get_signer().issue(user, now)
 
 
@@ -155,11 +161,13 @@ def auth_blueprint(
     get_session: Callable[[], Session],
     get_signer: Callable[[], TokenSigner],
     clock: Callable[[], datetime],
+    after_sign_in: Callable[[UserAccount, str], None] | None = None,
 ) -> Blueprint:
     """The ``auth`` blueprint: token endpoint, login form, logout.
 
     ``get_session`` gives the request's database session, ``get_signer`` the site's
-    :class:`TokenSigner`, ``clock`` aware UTC time (failures are counted on it too).
+    :class:`TokenSigner`, ``clock`` aware UTC time (failures are counted on it too),
+    ``after_sign_in`` what the site does after each successful sign-in (form and token).
     """
     bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -170,6 +178,7 @@ def auth_blueprint(
             get_signer=get_signer,
             clock=clock,
             limiter=LoginLimiter(failure_counts_of(state.app)),
+            after_sign_in=after_sign_in,
         )
         # The session cookie carries a bearer token: keep it off cross-site requests.
         if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:

@@ -1,0 +1,149 @@
+"""The node's data key and where it lives: in ``keys/data.key`` (``file`` protection), or
+at a village only in its agents' key slots and in this process's memory (``password``).
+
+In ``password`` mode the key starts in ``data.key`` (made by ``sanji node init``; no
+personal data exists before the first sign-in, since intake needs a signed-in user). At
+each successful sign-in while the key is in memory the agent's slot is made, or made again
+when it is stale (a new key, a new password, new costs), and as soon as one slot exists the
+key files are overwritten and removed. After a restart the node is *locked*: the first
+sign-in of an agent who has a slot opens it (the password was just checked against the
+account's hash) and fills the process's :class:`~shared.storage.sealing.DataKeyHolder`,
+which every sealer reads. An agent without a slot cannot unlock; their slot is made at
+their first sign-in after someone else has unlocked. The key and the password are never
+logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node.settings import NodeSettings
+from shared.storage.accounts import UserAccount
+from shared.storage.key_slots import (
+    DEFAULT_PARAMS,
+    KeySlot,
+    SlotError,
+    SlotParams,
+    account_mark,
+    key_files,
+    read_slots,
+    remove_key_files,
+    slot_is_current,
+    unwrap_keys,
+    wrap_keys,
+    write_slots,
+)
+from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder, load_data_keys
+
+LOG = logging.getLogger("sanji.node.data_key")
+LOCKED_MESSAGE = ("this PC's data is locked until an agent who has signed in on this PC "
+                  "before signs in")
+
+
+class NodeDataKey:
+    """Holds the node's data keys and moves them between the key file and the slots."""
+
+    def __init__(self, settings: NodeSettings, session_factory: Callable[[], Session],
+                 params: SlotParams = DEFAULT_PARAMS) -> None:
+        self.settings = settings
+        self.holder = DataKeyHolder()
+        self._sessions = session_factory
+        self._params = params
+        self._lock = threading.Lock()
+        self._on_unlock: list[Callable[[], None]] = []
+        key_dir = settings.key_dir
+        if (key_dir / DATA_KEY_FILE).exists() or not self.in_slots:
+            self.holder.fill(load_data_keys(key_dir))  # a missing key file is an error
+        elif not read_slots(key_dir, settings.site_code):
+            raise FileNotFoundError(f"{key_dir / DATA_KEY_FILE} is missing and no key slot "
+                                    "holds the key: restore keys/ from the backup")
+        # else: locked until an agent with a slot signs in
+
+    @property
+    def in_slots(self) -> bool:
+        return self.settings.key_in_slots
+
+    @property
+    def key_dir(self) -> Path:
+        return self.settings.key_dir
+
+    @property
+    def locked(self) -> bool:
+        return not self.holder.held
+
+    def when_unlocked(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the key is unlocked (at once if it is in memory already)."""
+        self._on_unlock.append(action)
+
+    def signed_in(self, user: UserAccount, password: str) -> None:
+        """After a successful sign-in: unlock with the agent's slot if locked, then make or
+        refresh their slot and drop the others' that no longer sign in; once a slot
+        exists, no key file stays on the disk. Failures are logged, never raised: the
+        sign-in itself stands (a locked node then answers ``data_locked``)."""
+        if not self.in_slots or user.site != self.settings.site_code:
+            return
+        unlocked = False
+        with self._lock:
+            try:
+                unlocked = self._open_or_refresh(user, password)
+            except (OSError, SlotError) as exc:
+                LOG.warning("key slot not written", extra={"fields": {
+                    "username": user.username, "error": type(exc).__name__}})
+        if unlocked:
+            LOG.info("data key unlocked", extra={"fields": {"username": user.username}})
+            for action in self._on_unlock:
+                action()
+
+    def _open_or_refresh(self, user: UserAccount, password: str) -> bool:
+        site = self.settings.site_code
+        slots = read_slots(self.key_dir, site)
+        unlocked = False
+        if self.locked:
+            slot = slots.get(user.username)
+            if slot is None:
+                LOG.info("locked: no key slot for this agent",
+                         extra={"fields": {"username": user.username}})
+                return False
+            try:
+                self.holder.fill(unwrap_keys(slot, site=site, username=user.username,
+                                             password=password))
+            except SlotError:  # a slot from before a new password: another agent unlocks
+                LOG.info("locked: the agent's key slot is stale",
+                         extra={"fields": {"username": user.username}})
+                return False
+            unlocked = True
+        keys = self.holder.keys()
+        mark = account_mark(user.password_hash)
+        changed = self._drop_departed(slots)
+        held = slots.get(user.username)
+        if held is None or not slot_is_current(held, keys, mark, self._params):
+            slots[user.username] = wrap_keys(keys, site=site, username=user.username,
+                                             password=password, account=mark,
+                                             params=self._params)
+            changed = True
+        if changed:
+            write_slots(self.key_dir, site, slots)
+        if slots and key_files(self.key_dir):
+            removed = remove_key_files(self.key_dir)
+            LOG.info("data key moved into key slots", extra={"fields": {
+                "slots": len(slots), "key_files_removed": removed}})
+        return unlocked
+
+    def _drop_departed(self, slots: dict[str, KeySlot]) -> bool:
+        """Drop the slots of accounts that are gone, disabled or moved to another site."""
+        if not slots:
+            return False
+        with self._sessions() as session:
+            active = set(session.scalars(select(UserAccount.username).where(
+                UserAccount.username.in_(list(slots)), UserAccount.active.is_(True),
+                UserAccount.site == self.settings.site_code)))
+        departed = [name for name in slots if name not in active]
+        for name in departed:
+            del slots[name]
+        return bool(departed)

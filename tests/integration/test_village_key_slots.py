@@ -1,0 +1,130 @@
+"""A village keeps its data key only in its agents' key slots: once an agent has signed in,
+a powered-off village PC holds no usable key and no ID number, and after a restart the
+village stays locked (no intake, no sync) until an agent who has a slot signs in. Real
+``sanji`` processes: the hub, a township and the village."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy.orm import Session
+
+from node.settings import NodeSettings
+from shared.storage.accounts import add_user
+from shared.storage.db import make_engine
+from shared.storage.key_slots import SLOTS_FILE, SlotError, read_slots, unwrap_keys
+from shared.storage.sealing import load_data_keys
+from tests.integration.city import AGENT, HUB, PASSWORD, VILLAGE, city, signed_in
+
+ID_NUMBER = "11010519491231002X"
+APPLICANT = {"name": "李四", "id_number": ID_NUMBER, "phone": "13800138000"}
+FORM = {"org_name": "郴州市摄影家协会", "registered_funds": 30000, "member_count": 60,
+        "business_scope": "摄影交流与培训"}
+SCAN = b"%PDF-1.4\n" + os.urandom(50_000) + f"(ID {ID_NUMBER}) Tj\n".encode()
+NEWCOMER = "village-agent-2"
+NEWCOMER_PASSWORD = "newcomer-pass-2026"
+
+
+def _hits(root: Path, needles: dict[str, bytes]) -> list[str]:
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [f"{path}: {name}" for name, needle in needles.items() if needle in data]
+    return found
+
+
+def _sync_now(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sanji_cli", "node", "sync-now",
+                           "--data-dir", str(data_dir)], capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def _add_village_agent(village_dir: Path) -> None:
+    """An agent who never signed in on this PC (added as the hub's copy would arrive)."""
+    engine = make_engine(NodeSettings.load(village_dir).database_url)
+    with Session(engine) as session:
+        add_user(session, username=NEWCOMER, password=NEWCOMER_PASSWORD, role="agent",
+                 site=VILLAGE, now=datetime.now(UTC))
+        session.commit()
+    engine.dispose()
+
+
+@pytest.mark.timeout(600)
+def test_a_stolen_village_pc_reveals_nothing_and_a_restarted_one_waits_for_an_agent(
+        tmp_path: Path) -> None:
+    with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]}) as tree:
+        keys = tree.dirs["village"] / "keys"
+        assert NodeSettings.load(tree.dirs["village"]).data_key_protection == "password"
+        data_key = (keys / "data.key").read_bytes()  # made by init: no personal data yet
+        agent = signed_in(tree.village, AGENT)
+        assert not (keys / "data.key").exists() and (keys / SLOTS_FILE).exists()
+        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10,
+                                headers={"Idempotency-Key": "slots-1"},
+                                json={"item_code": "MZ-0520", "applicant": APPLICANT,
+                                      "form": FORM, "delivery": "village"})
+        assert registered.status_code == 201, registered.text
+        case_id = registered.json()["case_id"]
+        scan = agent.post(f"{tree.village.url}/api/v1/cases/{case_id}/materials", timeout=30,
+                          data={"material_code": "APPLICATION"},
+                          files={"file": ("application.pdf", SCAN)})
+        assert scan.status_code == 201, scan.text
+        tree.settle()  # sync-now asks the running village, which holds the key
+
+        tree.village.stop()  # powered off and carried away
+        assert sorted(p.name for p in keys.glob("data*.key")) == []
+        with pytest.raises(FileNotFoundError):
+            load_data_keys(keys)
+        slot = read_slots(keys, VILLAGE)[AGENT]
+        with pytest.raises(SlotError):
+            unwrap_keys(slot, site=VILLAGE, username=AGENT, password=PASSWORD + "x")
+        needles = {"ID number": ID_NUMBER[:17].encode(),
+                   "ID number UTF-16": ID_NUMBER[:17].encode("utf-16-le"),
+                   "data key": data_key, "data key hex": data_key.hex().encode()}
+        hits = _hits(tree.dirs["village"], needles)
+        print(f"hits under the village's data directory: {len(hits)}")
+        assert hits == []
+        # with the right password the slot holds the very key the data was sealed under
+        assert unwrap_keys(slot, site=VILLAGE, username=AGENT,
+                           password=PASSWORD).current == data_key
+
+        _add_village_agent(tree.dirs["village"])
+        tree.village.start()  # restarted: locked
+        status = requests.get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
+        assert "locked" in str(status["last_error"])
+        assert requests.get(f"{tree.village.url}/healthz", timeout=10).status_code == 200
+        refused = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10,
+                             headers={"Idempotency-Key": "slots-2"},
+                             json={"item_code": "MZ-0520", "applicant": APPLICANT,
+                                   "form": FORM, "delivery": "village"})
+        assert refused.status_code == 503, refused.text  # the token from before the restart
+        assert refused.json()["error"]["code"] == "data_locked"
+        locked_sync = _sync_now(tree.dirs["village"])
+        assert locked_sync.returncode == 1 and "locked" in locked_sync.stderr
+
+        newcomer = requests.post(f"{tree.village.url}/api/v1/auth/token", timeout=10,
+                                 json={"username": NEWCOMER, "password": NEWCOMER_PASSWORD})
+        assert newcomer.status_code == 200  # signed in, but holds no slot: still locked
+        token = {"Authorization": f"Bearer {newcomer.json()['access_token']}"}
+        still = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}", headers=token,
+                             timeout=10)
+        assert still.status_code == 503 and still.json()["error"]["code"] == "data_locked"
+        assert set(read_slots(keys, VILLAGE)) == {AGENT}
+
+        unlocking = signed_in(tree.village, AGENT)
+        case = unlocking.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10)
+        assert case.status_code == 200 and case.json()["case_id"] == case_id
+        synced = _sync_now(tree.dirs["village"])
+        assert synced.returncode == 0, synced.stderr
+        status = requests.get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
+        assert status["last_error"] is None and status["last_success"] is not None
+        again = requests.post(f"{tree.village.url}/api/v1/auth/token", timeout=10,
+                              json={"username": NEWCOMER, "password": NEWCOMER_PASSWORD})
+        assert again.status_code == 200  # unlocked now: the newcomer's slot is made
+        assert set(read_slots(keys, VILLAGE)) == {AGENT, NEWCOMER}
+        assert sorted(p.name for p in keys.glob("data*.key")) == []
