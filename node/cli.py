@@ -54,6 +54,13 @@ def node_group() -> None:
     help="without enrolment: the site's tier",
 )
 @click.option(
+    "--data-key-protection",
+    type=click.Choice(["password", "file"]),
+    default=None,
+    help="where the data key lives: only in the agents' key slots (password; a village's "
+    "default) or in keys/data.key (file; a township's or county's default)",
+)
+@click.option(
     "--public-base-url",
     default=f"http://127.0.0.1:{DEFAULT_PORT}",
     show_default=True,
@@ -75,6 +82,7 @@ def init_command(
     public_base_url: str,
     catalogue_file: Path | None,
     parent_ca_file: Path | None = None,
+    data_key_protection: str | None = None,
 ) -> None:
     """Create the data directory, the keys and the database; enrol with the hub when given
     ``--parent-url`` and ``--enroll-code``."""
@@ -114,6 +122,7 @@ def init_command(
             parent_code=parent_code,
             hub_code=hub_code,
             parent_ca_file=ca_name,
+            data_key_protection=data_key_protection or "",
         )
     except DomainError as exc:
         raise click.BadParameter(str(exc))
