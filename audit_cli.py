@@ -10,6 +10,7 @@ payload, a hash, a signature) are named like an edit, never a crash.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -30,8 +31,10 @@ def audit_group() -> None:
     """Integrity checks of a site's stored events."""
 
 
-def _site_facts(data_dir: Path) -> tuple[str, str, KeyRing, sync_store.PayloadSealer]:
-    """(site code, database URL, keyring, payload sealer) of the site in ``data_dir``."""
+def _site_facts(data_dir: Path, username: str = ""
+                ) -> tuple[str, str, KeyRing, sync_store.PayloadSealer]:
+    """(site code, database URL, keyring, payload sealer) of the site in ``data_dir``; a
+    village whose data key lives only in its agents' key slots opens ``username``'s."""
     if (data_dir / "hub.json").exists():
         from hub.identity import HUB_KEY_FILE
         from hub.settings import HubSettings
@@ -41,15 +44,26 @@ def _site_facts(data_dir: Path) -> tuple[str, str, KeyRing, sync_store.PayloadSe
         return hub.site_code, hub.database_url, KeyRing(hub.site_code, key.public_raw), \
             SealedPayloads(load_data_keys(hub.key_dir))
     if (data_dir / "node.json").exists():
-        from node.sealing import load_sealer
+        from node.data_key import keys_from_slot
+        from node.sealing import DataSealer
         from node.settings import NodeSettings
         from node.sync_setup import read_grant
+        from shared.storage.key_slots import SlotError
+        from shared.storage.sealing import DATA_KEY_FILE
 
         node = NodeSettings.load(data_dir)
         grant = read_grant(data_dir)
         if grant is None:
             raise click.ClickException("this node is not enrolled: its chain has no certificate")
-        return node.site_code, node.database_url, grant.keyring(), load_sealer(node.key_dir)
+        password = ""
+        if username and node.key_in_slots and not (node.key_dir / DATA_KEY_FILE).exists():
+            password = os.environ.get("SANJI_PASSWORD") or click.prompt(
+                f"password of {username}", hide_input=True)
+        try:
+            holder = keys_from_slot(node, username, password)
+        except SlotError as exc:
+            raise click.ClickException(f"the data key is kept in the agents' key slots: {exc}")
+        return node.site_code, node.database_url, grant.keyring(), DataSealer(holder)
     raise click.ClickException(f"{data_dir} holds neither hub.json nor node.json")
 
 
@@ -105,9 +119,12 @@ def _explained(problems: Iterable[Problem], unreadable: set[tuple[str, int, int]
 @audit_group.command("verify")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               required=True)
-def verify_command(data_dir: Path) -> None:
+@click.option("--username", envvar="SANJI_USERNAME", default="",
+              help="at a village keeping its data key in its agents' key slots: an agent "
+              "who has signed in there (the password is asked, or read from SANJI_PASSWORD)")
+def verify_command(data_dir: Path, username: str) -> None:
     """Check hashes, links, sequence numbers and signatures; name the first bad event."""
-    site, url, ring, sealer = _site_facts(data_dir)
+    site, url, ring, sealer = _site_facts(data_dir, username)
     engine = make_engine(url)
     with Session(engine) as session:
         # in any order (a rotated hub pins its newest key; certificates of its earlier

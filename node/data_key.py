@@ -147,3 +147,18 @@ class NodeDataKey:
         for name in departed:
             del slots[name]
         return bool(departed)
+
+
+def keys_from_slot(settings: NodeSettings, username: str, password: str) -> DataKeyHolder:
+    """The data keys for a tool that runs beside the node (``sanji audit verify``): from
+    ``data.key`` while it exists, else from ``username``'s slot with ``password``;
+    :class:`SlotError` when that slot is missing or does not open."""
+    if (settings.key_dir / DATA_KEY_FILE).exists() or not settings.key_in_slots:
+        return DataKeyHolder(load_data_keys(settings.key_dir))
+    slot = read_slots(settings.key_dir, settings.site_code).get(username)
+    if slot is None:
+        raise SlotError(f"{username or 'nobody'} has no key slot on this PC: give an agent "
+                        "who has signed in here (--username, SANJI_USERNAME)")
+    return DataKeyHolder(unwrap_keys(slot, site=settings.site_code, username=username,
+                                     password=password))
+

@@ -37,7 +37,7 @@ class Tree:
     village: Site
     dirs: dict[str, Path]
     county: Site | None = None
-    _agent: tuple[tuple[str, int, int], requests.Session] | None = None
+    _agent: tuple[tuple[str, int, int, int], requests.Session] | None = None
     others: dict[str, Site] = field(default_factory=dict)
     """More villages under the township, by site code (their data dirs are ``dirs[code]``)."""
 
@@ -47,7 +47,10 @@ class Tree:
         token secret is the same file: signing in costs an argon2 hash on purpose."""
         secret = self.dirs["village"] / "keys" / "token.secret"
         stat = secret.stat()
-        key = (self.village.url, stat.st_ino, stat.st_mtime_ns)
+        # a restarted village is locked until an agent signs in again: a new process, a
+        # new sign-in
+        process = self.village.process.pid if self.village.process is not None else 0
+        key = (self.village.url, stat.st_ino, stat.st_mtime_ns, process)
         if self._agent is None or self._agent[0] != key:
             self._agent = (key, signed_in(self.village, AGENT))
         return self._agent[1]

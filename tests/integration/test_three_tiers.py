@@ -147,6 +147,7 @@ def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> 
         set_sync_interval(tree.village, 1)  # the running node exchanges by itself
         proxy.arm(Fault(hold=True))
         tree.village.start()
+        tree.agent()  # restarted, the village syncs once an agent has signed in
         assert proxy.wait_answer_held(120), "the village never exchanged"
         tree.village.kill()
         proxy.release(forward=False)
