@@ -49,7 +49,7 @@ def _site_facts(data_dir: Path, username: str = ""
         from node.settings import NodeSettings
         from node.sync_setup import read_grant
         from shared.storage.key_slots import SlotError
-        from shared.storage.sealing import DATA_KEY_FILE
+        from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder
 
         node = NodeSettings.load(data_dir)
         grant = read_grant(data_dir)
@@ -60,10 +60,11 @@ def _site_facts(data_dir: Path, username: str = ""
             password = os.environ.get("SANJI_PASSWORD") or click.prompt(
                 f"password of {username}", hide_input=True)
         try:
-            holder = keys_from_slot(node, username, password)
+            keys = keys_from_slot(node, username, password)
         except SlotError as exc:
             raise click.ClickException(f"the data key is kept in the agents' key slots: {exc}")
-        return node.site_code, node.database_url, grant.keyring(), DataSealer(holder)
+        return node.site_code, node.database_url, grant.keyring(), \
+            DataSealer(DataKeyHolder(keys))
     raise click.ClickException(f"{data_dir} holds neither hub.json nor node.json")
 
 

@@ -32,6 +32,7 @@ from node.services import services, services_of
 from node.settings import NodeSettings
 from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
+from shared.storage.sealing import DataKeys
 from shared.web import error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
@@ -54,9 +55,10 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def create_app(settings: NodeSettings) -> Flask:
+def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> Flask:
     """Build the node app for ``settings``; the database must have been migrated
-    (``sanji node init``)."""
+    (``sanji node init``). ``opened_keys``: the data keys a tool beside the node opened from
+    an agent's key slot (``sync-now``)."""
     app = Flask(__name__)
     app.config.update(
         TESTING=settings.testing,
@@ -70,7 +72,7 @@ def create_app(settings: NodeSettings) -> Flask:
     app.logger.handlers[:] = [handler]
     app.logger.setLevel(logging.INFO)
     db_session.init_app(app, settings.database_url)
-    init_services(app, settings)
+    init_services(app, settings, opened_keys)
     i18n.init_app(app)
     error_responses.init_app(app)
     security_policy.install(app, site_code=settings.site_code, clock=lambda: services().clock(),

@@ -20,7 +20,6 @@ from node.enrolment_setup import site_from_code
 from node.settings import CONFIG_FILE, PARENT_CA_FILE, NodeSettings
 from shared.domain.errors import DomainError
 from shared.exchange.enrolment import EnrolmentRefused, Grant
-from shared.storage.sealing import DATA_KEY_FILE
 
 DEFAULT_PORT = 8100
 
@@ -247,7 +246,11 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
 
 @node_group.command("sync-now")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
-def sync_now_command(data_dir: Path) -> None:
+@click.option("--username", envvar="SANJI_USERNAME", default="",
+              help="at a village keeping its data key in its agents' key slots: exchange in "
+              "this process with that agent's slot (the password is asked, or read from "
+              "SANJI_PASSWORD); without it, the running node is asked to exchange")
+def sync_now_command(data_dir: Path, username: str) -> None:
     """Exchange with the parent now, until nothing is left to move; exit 1 on failure."""
     from node.app import create_app
     from node.sync_runner import sync_app
@@ -256,7 +259,9 @@ def sync_now_command(data_dir: Path) -> None:
         settings = NodeSettings.load(data_dir)
     except DomainError as exc:
         raise click.ClickException(str(exc))
-    if settings.key_in_slots and not (settings.key_dir / DATA_KEY_FILE).exists():
+    from node.data_key import keys_from_slot, needs_an_agent
+
+    if needs_an_agent(settings) and not username:
         # the key is only in the running node's memory: it runs the exchange
         from node.local_sync import LocalRunFailed, ask_running_node
 
@@ -265,7 +270,18 @@ def sync_now_command(data_dir: Path) -> None:
         except LocalRunFailed as exc:
             raise click.ClickException(str(exc))
     else:
-        outcomes = sync_app(create_app(settings))
+        opened = None
+        if needs_an_agent(settings):
+            from shared.storage.key_slots import SlotError
+
+            password = os.environ.get("SANJI_PASSWORD") or click.prompt(
+                f"password of {username}", hide_input=True)
+            try:
+                opened = keys_from_slot(settings, username, password)
+            except SlotError as exc:
+                raise click.ClickException(f"the data key is kept in the agents' key slots: "
+                                           f"{exc}")
+        outcomes = sync_app(create_app(settings, opened))
     sent = sum(o.sent for o in outcomes)
     received = sum(o.received for o in outcomes)
     up = sum(o.bytes_up for o in outcomes)

@@ -39,7 +39,7 @@ from shared.storage.key_slots import (
     wrap_keys,
     write_slots,
 )
-from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder, load_data_keys
+from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder, DataKeys, load_data_keys
 
 LOG = logging.getLogger("sanji.node.data_key")
 LOCKED_MESSAGE = ("this PC's data is locked until an agent who has signed in on this PC "
@@ -50,7 +50,9 @@ class NodeDataKey:
     """Holds the node's data keys and moves them between the key file and the slots."""
 
     def __init__(self, settings: NodeSettings, session_factory: Callable[[], Session],
-                 params: SlotParams = DEFAULT_PARAMS) -> None:
+                 params: SlotParams = DEFAULT_PARAMS, opened: DataKeys | None = None) -> None:
+        """``opened``: keys a tool beside the node opened from a slot already
+        (:func:`keys_from_slot`), so it starts unlocked."""
         self.settings = settings
         self.holder = DataKeyHolder()
         self._sessions = session_factory
@@ -58,7 +60,9 @@ class NodeDataKey:
         self._lock = threading.Lock()
         self._on_unlock: list[Callable[[], None]] = []
         key_dir = settings.key_dir
-        if (key_dir / DATA_KEY_FILE).exists() or not self.in_slots:
+        if opened is not None:
+            self.holder.fill(opened)
+        elif (key_dir / DATA_KEY_FILE).exists() or not self.in_slots:
             self.holder.fill(load_data_keys(key_dir))  # a missing key file is an error
         elif not read_slots(key_dir, settings.site_code):
             raise FileNotFoundError(f"{key_dir / DATA_KEY_FILE} is missing and no key slot "
@@ -88,36 +92,35 @@ class NodeDataKey:
         sign-in itself stands (a locked node then answers ``data_locked``)."""
         if not self.in_slots or user.site != self.settings.site_code:
             return
-        unlocked = False
         with self._lock:
+            was_locked = self.locked
             try:
-                unlocked = self._open_or_refresh(user, password)
-            except (OSError, SlotError) as exc:
+                self._open_or_refresh(user, password)
+            except (OSError, SlotError) as exc:  # a full disk: unlocked all the same
                 LOG.warning("key slot not written", extra={"fields": {
                     "username": user.username, "error": type(exc).__name__}})
+            unlocked = was_locked and not self.locked
         if unlocked:
             LOG.info("data key unlocked", extra={"fields": {"username": user.username}})
             for action in self._on_unlock:
                 action()
 
-    def _open_or_refresh(self, user: UserAccount, password: str) -> bool:
+    def _open_or_refresh(self, user: UserAccount, password: str) -> None:
         site = self.settings.site_code
         slots = read_slots(self.key_dir, site)
-        unlocked = False
         if self.locked:
             slot = slots.get(user.username)
             if slot is None:
                 LOG.info("locked: no key slot for this agent",
                          extra={"fields": {"username": user.username}})
-                return False
+                return
             try:
                 self.holder.fill(unwrap_keys(slot, site=site, username=user.username,
                                              password=password))
             except SlotError:  # a slot from before a new password: another agent unlocks
                 LOG.info("locked: the agent's key slot is stale",
                          extra={"fields": {"username": user.username}})
-                return False
-            unlocked = True
+                return
         keys = self.holder.keys()
         mark = account_mark(user.password_hash)
         changed = self._drop_departed(slots)
@@ -133,7 +136,6 @@ class NodeDataKey:
             removed = remove_key_files(self.key_dir)
             LOG.info("data key moved into key slots", extra={"fields": {
                 "slots": len(slots), "key_files_removed": removed}})
-        return unlocked
 
     def _drop_departed(self, slots: dict[str, KeySlot]) -> bool:
         """Drop the slots of accounts that are gone, disabled or moved to another site."""
@@ -149,16 +151,21 @@ class NodeDataKey:
         return bool(departed)
 
 
-def keys_from_slot(settings: NodeSettings, username: str, password: str) -> DataKeyHolder:
-    """The data keys for a tool that runs beside the node (``sanji audit verify``): from
-    ``data.key`` while it exists, else from ``username``'s slot with ``password``;
-    :class:`SlotError` when that slot is missing or does not open."""
+def keys_from_slot(settings: NodeSettings, username: str, password: str) -> DataKeys:
+    """The data keys for a tool that runs beside the node (``sanji audit verify``,
+    ``sanji node sync-now``): from ``data.key`` while it exists, else from ``username``'s
+    slot with ``password``; :class:`SlotError` when that slot is missing or does not open."""
     if (settings.key_dir / DATA_KEY_FILE).exists() or not settings.key_in_slots:
-        return DataKeyHolder(load_data_keys(settings.key_dir))
+        return load_data_keys(settings.key_dir)
     slot = read_slots(settings.key_dir, settings.site_code).get(username)
     if slot is None:
         raise SlotError(f"{username or 'nobody'} has no key slot on this PC: give an agent "
                         "who has signed in here (--username, SANJI_USERNAME)")
-    return DataKeyHolder(unwrap_keys(slot, site=settings.site_code, username=username,
-                                     password=password))
+    return unwrap_keys(slot, site=settings.site_code, username=username, password=password)
+
+
+def needs_an_agent(settings: NodeSettings) -> bool:
+    """Whether the data key is only in the agents' slots (a tool needs an agent's password
+    to open the data, or the running node)."""
+    return settings.key_in_slots and not (settings.key_dir / DATA_KEY_FILE).exists()
 

@@ -40,7 +40,7 @@ from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
 from shared.storage.failure_counts import SqlFailureCounts
-from shared.storage.sealing import ScanSealer, SealedRecords
+from shared.storage.sealing import DataKeys, ScanSealer, SealedRecords
 from shared.storage.sync_store import seal_clear_records, use_record_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
@@ -134,14 +134,16 @@ def services() -> NodeServices:
     return services_of(current_app)
 
 
-def init_app(app: Flask, settings: NodeSettings) -> NodeServices:
-    """Build the node's services for ``app`` (whose database session is set up already)."""
+def init_app(app: Flask, settings: NodeSettings,
+             opened_keys: DataKeys | None = None) -> NodeServices:
+    """Build the node's services for ``app`` (whose database session is set up already);
+    ``opened_keys``: the data keys a tool opened from an agent's slot."""
     reader: IdCardReader = (
         SimulatedReader(default=DEMO_CARD) if settings.id_reader == "simulated" else NoReader()
     )
     # Every sealer reads the one holder: at a locked village it is filled at the first
     # sign-in of an agent with a key slot, and nothing seals or opens before.
-    data_key = NodeDataKey(settings, db_session.session_factory(app))
+    data_key = NodeDataKey(settings, db_session.session_factory(app), opened=opened_keys)
     sealer = DataSealer(data_key.holder)
     records = SealedRecords(data_key.holder)
     # the link's history, the downward streams and parked events carry events: sealed too

@@ -45,6 +45,7 @@ def _kill_village_job(tree: Tree, proxy: TcpProxy, rng: random.Random) -> None:
     set_sync_interval(tree.village, 1)
     proxy.arm(Fault())
     tree.village.start()
+    tree.agent()  # restarted, the village syncs once an agent has signed in
     _in_flight(proxy, rng)
     tree.village.kill()
     set_sync_interval(tree.village, 0)

@@ -39,10 +39,16 @@ def _hits(root: Path, needles: dict[str, bytes]) -> list[str]:
     return found
 
 
-def _sync_now(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def _sync_now(data_dir: Path, password: str | None = None
+              ) -> subprocess.CompletedProcess[str]:
+    """``sanji node sync-now``: with no agent given it asks the running village; with the
+    agent's password it opens the agent's slot itself."""
+    env = {k: v for k, v in os.environ.items() if k not in {"SANJI_USERNAME", "SANJI_PASSWORD"}}
+    if password is not None:
+        env.update(SANJI_USERNAME=AGENT, SANJI_PASSWORD=password)
     return subprocess.run([sys.executable, "-m", "sanji_cli", "node", "sync-now",
                            "--data-dir", str(data_dir)], capture_output=True, text=True,
-                          timeout=300, check=False)
+                          timeout=300, check=False, env=env)
 
 
 def _add_village_agent(village_dir: Path) -> None:
@@ -74,7 +80,9 @@ def test_a_stolen_village_pc_reveals_nothing_and_a_restarted_one_waits_for_an_ag
                           data={"material_code": "APPLICATION"},
                           files={"file": ("application.pdf", SCAN)})
         assert scan.status_code == 201, scan.text
-        tree.settle()  # sync-now asks the running village, which holds the key
+        asked = _sync_now(tree.dirs["village"])  # asks the running village (holding the key)
+        assert asked.returncode == 0 and "2 event(s) up" in asked.stdout, asked.stderr
+        tree.settle()  # sync-now with the agent's password (the integration tests' default)
 
         tree.village.stop()  # powered off and carried away
         assert sorted(p.name for p in keys.glob("data*.key")) == []
@@ -106,6 +114,8 @@ def test_a_stolen_village_pc_reveals_nothing_and_a_restarted_one_waits_for_an_ag
         assert refused.json()["error"]["code"] == "data_locked"
         locked_sync = _sync_now(tree.dirs["village"])
         assert locked_sync.returncode == 1 and "locked" in locked_sync.stderr
+        wrong = _sync_now(tree.dirs["village"], password=PASSWORD + "x")
+        assert wrong.returncode == 1 and "does not open" in wrong.stderr
 
         newcomer = requests.post(f"{tree.village.url}/api/v1/auth/token", timeout=10,
                                  json={"username": NEWCOMER, "password": NEWCOMER_PASSWORD})
