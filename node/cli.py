@@ -293,6 +293,42 @@ def sync_now_command(data_dir: Path, username: str) -> None:
         raise click.ClickException(f"sync failed: {last.error}")
 
 
+@node_group.command("rotate-data-key")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--username", envvar="SANJI_USERNAME", default="",
+              help="at a village keeping its data key in its agents' key slots: the agent "
+              "whose slot is opened (the password is asked, or read from SANJI_PASSWORD)")
+def rotate_data_key_command(data_dir: Path, username: str) -> None:
+    """Make a new data key current; the old ones are kept to open what they sealed. Stop the
+    node first and start it again after."""
+    from node.data_key import needs_an_agent, rotate_data_key
+    from shared.storage.key_slots import SlotError
+
+    try:
+        settings = NodeSettings.load(data_dir)
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    password = ""
+    if needs_an_agent(settings):
+        if not username:
+            raise click.UsageError("the data key is kept in the agents' key slots: give an "
+                                   "agent who has signed in here (--username)")
+        password = os.environ.get("SANJI_PASSWORD") or click.prompt(
+            f"password of {username}", hide_input=True)
+    try:
+        done = rotate_data_key(settings, username, password)
+    except SlotError as exc:
+        raise click.ClickException(f"the data key was not rotated: {exc}")
+    click.echo(f"node {settings.site_code}: data key {done.old_id} -> {done.new_id} "
+               f"({done.kept} earlier key(s) kept to open what they sealed)")
+    if done.dropped:
+        click.echo(f"  key slots dropped (they held only the old keys): "
+                   f"{', '.join(done.dropped)}; each is made again when that agent signs in "
+                   f"after {username} has unlocked the node")
+    click.echo("next: start the node again, and back up keys/ at once: a backup from before "
+               "holds no key for what is sealed from now on")
+
+
 @node_group.command("rotate-key")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 def rotate_key_command(data_dir: Path) -> None:

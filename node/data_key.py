@@ -16,8 +16,11 @@ logged.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -169,3 +172,53 @@ def needs_an_agent(settings: NodeSettings) -> bool:
     to open the data, or the running node)."""
     return settings.key_in_slots and not (settings.key_dir / DATA_KEY_FILE).exists()
 
+
+
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    """What :func:`rotate_data_key` did."""
+
+    old_id: str
+    new_id: str
+    kept: int
+    """Earlier keys kept to open what they sealed (the one just replaced included)."""
+    dropped: tuple[str, ...] = ()
+    """Agents whose slots held the old keys only (made again at their next sign-in)."""
+
+
+def rotate_data_key(settings: NodeSettings, username: str = "", password: str = "",
+                    params: SlotParams = DEFAULT_PARAMS) -> Rotated:
+    """Make a new data key current and keep the present ones as retired, so everything
+    sealed so far still opens (run with the node stopped). With the key in a file: the old
+    ``data.key`` becomes ``data-<n>.key`` and a new ``data.key`` is written. With the key
+    only in the slots: ``username``'s slot is opened with ``password`` and written again
+    holding the new keys; the other agents' slots, which hold only the old ones, are
+    dropped (another agent's slot is made again at their next sign-in after an unlock)."""
+    key_dir, site = settings.key_dir, settings.site_code
+    keys = keys_from_slot(settings, username, password)
+    new = DataKeys(secrets.token_bytes(32), (keys.current, *keys.retired))
+    rotated = Rotated(keys.current_id.hex(), new.current_id.hex(), len(new.retired))
+    if not needs_an_agent(settings):
+        taken = {p.name for p in key_files(key_dir)}
+        n = next(i for i in range(1, 10_000) if f"data-{i}.key" not in taken)
+        # the old key kept first, then the new one swapped in atomically: a power cut at
+        # any point leaves a data.key that opens everything sealed so far
+        _write_key(key_dir / f"data-{n}.key", keys.current)
+        temp = key_dir / f".{DATA_KEY_FILE}.{secrets.token_hex(4)}.tmp"
+        _write_key(temp, new.current)
+        os.replace(temp, key_dir / DATA_KEY_FILE)
+        return rotated
+    slots = read_slots(key_dir, site)
+    slot = slots[username]
+    wrapped = wrap_keys(new, site=site, username=username, password=password,
+                        account=slot.account, params=params)
+    write_slots(key_dir, site, {username: wrapped})
+    return replace(rotated, dropped=tuple(sorted(set(slots) - {username})))
+
+
+def _write_key(path: Path, key: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
