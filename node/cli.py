@@ -88,6 +88,7 @@ def init_command(
     from node.db_session import upgrade_database
     from shared.domain.catalogue_loader import load_catalogue
     from shared.storage.db import make_engine
+    from shared.storage.key_slots import SLOTS_FILE
     from shared.storage.sealing import create_data_key
 
     site_code = site_code or site_from_code(enroll_code) or ""
@@ -126,7 +127,8 @@ def init_command(
     except DomainError as exc:
         raise click.BadParameter(str(exc))
     settings.blob_dir.mkdir(exist_ok=True)
-    create_data_key(settings.key_dir)
+    if not (settings.key_dir / SLOTS_FILE).exists():  # else the key lives in the slots
+        create_data_key(settings.key_dir)
     if catalogue_file is not None:
         catalogue = load_catalogue(catalogue_file)
         target = data_dir / ("catalogue" + catalogue_file.suffix.replace(".yml", ".yaml"))

@@ -63,11 +63,16 @@ class NodeDataKey:
         self._lock = threading.Lock()
         self._on_unlock: list[Callable[[], None]] = []
         key_dir = settings.key_dir
+        slots = read_slots(key_dir, settings.site_code) if self.in_slots else {}
         if opened is not None:
             self.holder.fill(opened)
         elif (key_dir / DATA_KEY_FILE).exists() or not self.in_slots:
-            self.holder.fill(load_data_keys(key_dir))  # a missing key file is an error
-        elif not read_slots(key_dir, settings.site_code):
+            keys = load_data_keys(key_dir)  # a missing key file is an error
+            if slots and not any(keys.current_id.hex() in s.key_ids for s in slots.values()):
+                raise SlotError(f"{key_dir / DATA_KEY_FILE} is not the key the key slots "
+                                "hold: move it away (the slots hold the data's key)")
+            self.holder.fill(keys)
+        elif not slots:
             raise FileNotFoundError(f"{key_dir / DATA_KEY_FILE} is missing and no key slot "
                                     "holds the key: restore keys/ from the backup")
         # else: locked until an agent with a slot signs in

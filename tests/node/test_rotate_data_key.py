@@ -100,3 +100,30 @@ def test_with_the_key_in_slots_the_agents_slot_holds_the_new_keys_and_the_others
     assert after.current != before.current and after.retired == (before.current,)
     assert list(settings.key_dir.glob("data*.key")) == []  # still no key file
     _all_open(sealed, DataKeyHolder(after))
+
+
+def test_init_again_makes_no_new_key_beside_the_slots_and_a_stray_key_stops_the_node(
+        tmp_path: Path) -> None:
+    import pytest
+    from sqlalchemy.orm import sessionmaker
+
+    from node.data_key import NodeDataKey
+    from shared.storage.key_slots import SlotError
+
+    data_dir = _init(tmp_path)
+    config = json.loads((data_dir / "node.json").read_text())
+    config["parent_url"] = "http://127.0.0.1:9"
+    (data_dir / "node.json").write_text(json.dumps(config))
+    settings = NodeSettings.load(data_dir)
+    before = load_data_keys(settings.key_dir)
+    write_slots(settings.key_dir, SITE, {"agent-1": wrap_keys(
+        before, site=SITE, username="agent-1", password=PASSWORD, account="m")})
+    remove_key_files(settings.key_dir)
+    again = CliRunner().invoke(node_group, ["init", "--data-dir", str(data_dir),
+                                            "--site-code", SITE, "--name", "吉村代办点"])
+    assert again.exit_code == 0, again.output
+    assert list(settings.key_dir.glob("data*.key")) == []  # a new key would orphan the data
+    assert NodeDataKey(settings, sessionmaker()).locked
+    (settings.key_dir / "data.key").write_bytes(b"n" * 32)  # a key from elsewhere
+    with pytest.raises(SlotError):
+        NodeDataKey(settings, sessionmaker())
