@@ -124,6 +124,9 @@ def test_a_stolen_village_pc_reveals_nothing_and_a_restarted_one_waits_for_an_ag
         still = requests.get(f"{tree.village.url}/api/v1/cases/{case_id}", headers=token,
                              timeout=10)
         assert still.status_code == 503 and still.json()["error"]["code"] == "data_locked"
+        page = requests.get(f"{tree.village.url}/?lang=en", headers=token, timeout=10)
+        assert page.status_code == 503 and 'id="data-locked"' in page.text
+        assert "an agent who has signed in on this PC before must sign in" in page.text
         assert set(read_slots(keys, VILLAGE)) == {AGENT}
 
         unlocking = signed_in(tree.village, AGENT)
