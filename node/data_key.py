@@ -90,7 +90,8 @@ class NodeDataKey:
         return not self.holder.held
 
     def when_unlocked(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once the key is unlocked (at once if it is in memory already)."""
+        """Run ``action`` when a sign-in unlocks the key (a node started unlocked never
+        runs it)."""
         self._on_unlock.append(action)
 
     def signed_in(self, user: UserAccount, password: str) -> None:
