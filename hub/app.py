@@ -20,6 +20,7 @@ from hub import (
     front_desk,
     guide_views,
     i18n,
+    privacy_views,
     window_views,
 )
 from hub.identity import token_secret
@@ -72,6 +73,7 @@ def create_app(settings: HubSettings) -> Flask:
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(privacy_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
     app.jinja_env.globals.update(site=settings)
     return app

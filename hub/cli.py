@@ -439,3 +439,59 @@ def rotate_key_command(data_dir: Path) -> None:
     click.echo("next: start the hub again (it signs with the new key from then on), and back "
                f"up {rotated.key_path.name} and {rotated.chain_path.name} together now: a "
                "backup from before the rotation holds a key the sites no longer accept")
+
+
+@hub_group.command("reindex-ids")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def reindex_ids_command(data_dir: Path) -> None:
+    """Rebuild the blind index of ID numbers from every case held (after an upgrade, or
+    after the data key was rotated)."""
+    from hub.identity import data_keys
+    from hub.privacy.id_indexing import reindex_all
+    from shared.storage.sealing import SealedPayloads
+
+    settings, factory = _open(data_dir)
+    keys = data_keys(settings.key_dir)
+    with factory() as session:
+        count = reindex_all(session, keys, SealedPayloads(keys))
+        session.commit()
+    click.echo(f"{count} cases indexed by ID number")
+
+
+@hub_group.command("access-request")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--id-number", prompt=True, hide_input=True,
+              help="the applicant's resident ID number (asked when not given, not echoed)")
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="write the answer to this file (mode 0600) instead of the screen")
+def access_request_command(data_dir: Path, id_number: str, out_file: Path | None) -> None:
+    """Every record the hub holds for one ID number (PIPL art. 45); the request is logged
+    with its blind index, never the number."""
+    import getpass
+
+    from hub.identity import data_keys
+    from hub.privacy.access_request import answer_access_request
+    from hub.privacy.retention_policy import load_policy
+    from shared.domain.identity import validate_id_number
+    from shared.storage.sealing import SealedPayloads
+
+    settings, factory = _open(data_dir)
+    keys = data_keys(settings.key_dir)
+    try:
+        number = validate_id_number(id_number, _now().date())
+        policy = load_policy(settings.data_dir)
+    except DomainError as exc:
+        raise _fail(exc)
+    with factory() as session:
+        report = answer_access_request(
+            session, settings.site_code, SealedPayloads(keys), keys, policy, number,
+            asked_by=f"cli:{getpass.getuser()}", channel="cli", now=_now())
+        session.commit()
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if out_file is None:
+        click.echo(text)
+        return
+    fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    click.echo(f"{len(report['cases'])} cases written to {out_file}")

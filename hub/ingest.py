@@ -3,26 +3,46 @@
 
 A case's deciding site is found from the registry (:func:`hub.sites.path_up`) and the item's
 tier (:func:`shared.deciding.case_work.owner_of`); cases a township or county decides are only
-projected: the hub supervises every case of the city.
+projected: the hub supervises every case of the city. Every case's registration reaches the
+hub through :meth:`HubHooks.events_arrived`, which also fills the blind index of ID numbers
+(:mod:`hub.privacy.id_indexing`) in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from hub.models import HubCase
+from hub.privacy.id_indexing import index_events
 from hub.sites import paths_up
 from shared.deciding import case_work
 from shared.deciding.case_projection import DecidingHooks, ProjectionStore
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.exchange.site import SyncSite
+from shared.storage.sealing import DataKeys
+from sync_protocol import Event
 
 HUB_TIER = "city"
 
 
-def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue]) -> DecidingHooks:
+class HubHooks(DecidingHooks):
+    """The deciding hooks, and the blind index of the ID numbers the events carry."""
+
+    def __init__(self, keys: Callable[[], DataKeys], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._keys = keys
+
+    def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
+        super().events_arrived(session, events, now)
+        index_events(session, self._keys(), events)
+
+
+def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
+              keys: Callable[[], DataKeys]) -> DecidingHooks:
     def owner(session: Session, cases: Sequence[tuple[str, ServiceItem]]) -> list[str]:
         # the registry's paths of the origins, read once per transaction (a batch holds
         # many cases of few origins)
@@ -34,8 +54,8 @@ def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue]) 
         return [case_work.owner_of(item, paths.get(origin) or hub_path)
                 for origin, item in cases]
 
-    return DecidingHooks(site=site, catalogue=catalogue, tier=HUB_TIER, model=HubCase,
-                         owner=owner)
+    return HubHooks(keys, site=site, catalogue=catalogue, tier=HUB_TIER, model=HubCase,
+                    owner=owner)
 
 
 class HubWindowStore(ProjectionStore):

@@ -137,7 +137,8 @@ class HubServices:
             epoch=self.epoch_loader(),
             root=True,
             releases=releases_to_send,
-            hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue),
+            hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue,
+                            lambda: self.data_keys),
         )
 
     @cached_property

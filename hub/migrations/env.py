@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 import hub.models
+import hub.privacy.tables
 import hub.releases  # noqa: F401
 import shared.storage.accounts
 import shared.storage.sync_store  # noqa: F401

@@ -1,0 +1,69 @@
+"""How long the hub keeps each kind of record holding personal information (PIPL art. 19:
+no longer than the purpose needs, unless a law sets a period), and when a closed case's
+period ends.
+
+The defaults and their basis are written in docs/security.md ("Personal information"); the
+city centre's archive office may set others in ``retention.json`` in the hub's data
+directory (checked when it is loaded, :mod:`hub.privacy.retention_policy`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+DAYS_PER_YEAR = 365
+
+DEFAULT_CASE_YEARS: Mapping[str, int] = MappingProxyType({
+    "approved": 30,
+    "rejected": 10,
+    "withdrawn": 3,
+})
+"""Case files by outcome: an approval stays a right the holder relies on (30 years, the
+"定期30年" period of 《机关文件材料归档范围和文书档案保管期限规定》 for licensing files); a
+refusal may be challenged (10 years); a withdrawal decides nothing (3 years)."""
+
+MIN_AUDIT_DAYS = 180
+"""网络安全法 art. 21: logs of a network's operation are kept at least six months."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """The periods in force. ``item_years`` overrides the case file's period for an item
+    (its code) whatever the outcome; scans follow their case unless ``scan_years`` is set."""
+
+    case_years: Mapping[str, int] = field(default_factory=lambda: DEFAULT_CASE_YEARS)
+    item_years: Mapping[str, int] = field(default_factory=dict)
+    scan_years: int | None = None
+    failure_count_days: int = 30
+    audit_log_days: int = 3 * DAYS_PER_YEAR
+    archive_after_days: int = 90
+
+    def case_period(self, item_code: str, outcome: str) -> timedelta:
+        """How long a case of ``item_code`` closed with ``outcome`` is kept."""
+        years = self.item_years.get(item_code)
+        if years is None:
+            years = self.case_years.get(outcome, max(self.case_years.values()))
+        return timedelta(days=years * DAYS_PER_YEAR)
+
+    def case_kept_until(self, item_code: str, outcome: str | None,
+                        closed_at: datetime | None) -> datetime | None:
+        """When a case's personal data may be erased; None while it is open."""
+        if closed_at is None or outcome is None:
+            return None
+        return closed_at + self.case_period(item_code, outcome)
+
+    def scans_kept_until(self, item_code: str, outcome: str | None,
+                         closed_at: datetime | None) -> datetime | None:
+        """When a case's scans may be erased (never after the case itself)."""
+        case_end = self.case_kept_until(item_code, outcome, closed_at)
+        if case_end is None or closed_at is None or self.scan_years is None:
+            return case_end
+        return min(case_end, closed_at + timedelta(days=self.scan_years * DAYS_PER_YEAR))
+
+    def archive_due(self, closed_at: datetime | None, now: datetime) -> bool:
+        """Whether a case closed at ``closed_at`` is old enough to be archived."""
+        return closed_at is not None and now - closed_at >= timedelta(
+            days=self.archive_after_days)
