@@ -1,13 +1,15 @@
-"""The hub's background work: the deadline timers, every minute, in every hub process.
+"""The hub's background work: the deadline timers, every minute, in every hub process; the
+archiving of closed cases (:mod:`hub.privacy.archive`), every few hours.
 
 Several processes may run it against one PostgreSQL database; the work is claimed row by
 row with ``FOR UPDATE SKIP LOCKED`` (:mod:`shared.deciding.deadline_timers`), so it is never done
-twice."""
+twice. Archiving takes each case in a transaction of its own and skips a case another
+process archived first."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
@@ -20,6 +22,7 @@ from shared.deciding.deadline_timers import TimerRun, run_due_timers
 
 LOG = logging.getLogger("sanji.hub.background")
 TIMER_SECONDS = 60.0
+ARCHIVE_SECONDS = 6 * 3600.0
 
 
 def run_timers(app: Flask) -> TimerRun:
@@ -27,6 +30,18 @@ def run_timers(app: Flask) -> TimerRun:
     hub: HubServices = services_of(app)
     return run_due_timers(db_session.session_factory(app), hub.sync_site,
                           hub.catalogue, hub.calendar, HUB_TIER, HubCase, hub.clock())
+
+
+def run_archiving(app: Flask) -> int:
+    """One run of the archiving: closed cases older than the policy's period."""
+    from hub.privacy.archive import archive_closed
+    from hub.privacy.retention_policy import load_policy
+
+    hub: HubServices = services_of(app)
+    now = hub.clock()
+    before = now - timedelta(days=load_policy(hub.settings.data_dir).archive_after_days)
+    return archive_closed(db_session.session_factory(app), hub.settings.data_dir, hub.key,
+                          hub.data_keys, hub.payload_sealer, before, now)
 
 
 def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundScheduler:
@@ -41,7 +56,18 @@ def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundSc
         if done.applied:
             LOG.info("deadline timers", extra={"fields": {"applied": done.applied}})
 
+    def archive() -> None:
+        try:
+            archived = run_archiving(app)
+        except Exception:
+            LOG.exception("archiving failed")
+            return
+        if archived:
+            LOG.info("closed cases archived", extra={"fields": {"archived": archived}})
+
     scheduler.add_job(tick, "interval", seconds=seconds, id="deadline-timers",
+                      max_instances=1, coalesce=True)
+    scheduler.add_job(archive, "interval", seconds=ARCHIVE_SECONDS, id="archiving",
                       max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler

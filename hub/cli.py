@@ -495,3 +495,53 @@ def access_request_command(data_dir: Path, id_number: str, out_file: Path | None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
     click.echo(f"{len(report['cases'])} cases written to {out_file}")
+
+
+@hub_group.command("archive-closed")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="archive cases closed before this day (UTC); default: the retention "
+                   "policy's archive_after_days ago")
+def archive_closed_command(data_dir: Path, before: datetime | None) -> None:
+    """Archive closed cases: a signed, sealed record each, and the case made read-only."""
+    from datetime import timedelta
+
+    from hub.identity import data_keys, hub_key
+    from hub.privacy.archive import archive_closed
+    from hub.privacy.retention_policy import load_policy
+    from shared.storage.sealing import SealedPayloads
+
+    settings, factory = _open(data_dir)
+    keys = data_keys(settings.key_dir)
+    now = _now()
+    try:
+        policy = load_policy(settings.data_dir)
+    except DomainError as exc:
+        raise _fail(exc)
+    cutoff = (before.replace(tzinfo=UTC) if before is not None
+              else now - timedelta(days=policy.archive_after_days))
+    count = archive_closed(factory, settings.data_dir,
+                           hub_key(settings.key_dir, settings.site_code), keys,
+                           SealedPayloads(keys), cutoff, now)
+    click.echo(f"{count} closed cases archived (closed before {cutoff:%Y-%m-%d %H:%M} UTC)")
+
+
+@hub_group.command("verify-archive")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--case-id", required=True, type=click.UUID)
+def verify_archive_command(data_dir: Path, case_id: Any) -> None:
+    """Check an archived case's seal and the hub's signature over it."""
+    from hub.identity import data_keys, hub_key
+    from hub.privacy.archive import archive_path, verify_archive
+
+    try:
+        settings = HubSettings.load(data_dir)
+        verified = verify_archive(archive_path(settings.data_dir, case_id),
+                                  data_keys(settings.key_dir),
+                                  hub_key(settings.key_dir, settings.site_code).public_raw)
+    except FileNotFoundError:
+        raise click.ClickException(f"case {case_id} has no archive here")
+    except DomainError as exc:
+        raise _fail(exc)
+    click.echo(f"archive of {verified.case_id}: signature valid ({verified.events} events, "
+               f"{verified.scans} scans, archived {verified.archived_at})")

@@ -10,6 +10,7 @@ hub through :meth:`HubHooks.events_arrived`, which also fills the blind index of
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub.models import HubCase
+from hub.privacy.archive import refuse_if_archived
 from hub.privacy.id_indexing import index_events
 from hub.sites import paths_up
 from shared.deciding import case_work
@@ -59,7 +61,12 @@ def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
 
 
 class HubWindowStore(ProjectionStore):
-    """The hub's window queues, read from ``hub_cases``."""
+    """The hub's window queues, read from ``hub_cases``. A window action on an archived case
+    is refused here, after it was drafted and before the commit, so nothing of it stays."""
 
     def __init__(self, site: Callable[[], SyncSite]) -> None:
         super().__init__(HubCase, site)
+
+    def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None:
+        refuse_if_archived(session, case_id)
+        super().refresh(session, case_id, now)

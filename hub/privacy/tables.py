@@ -32,3 +32,13 @@ class HubAccessRequest(Base):
     channel: Mapped[str] = mapped_column(String(10))
     blind_index: Mapped[str] = mapped_column(String(64))
     cases_found: Mapped[int] = mapped_column(Integer)
+
+
+class HubArchivedCase(Base):
+    """A closed case archived (its signed, sealed record in ``archives/``): read-only."""
+
+    __tablename__ = "hub_archived_cases"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    archived_ms: Mapped[int] = mapped_column(BigInteger)
+    file_sha256: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,5 @@
-"""personal information: the blind index of ID numbers and the log of access requests
+"""personal information: the blind index of ID numbers, the log of access requests and the
+archived (read-only) cases
 
 Revision ID: 0008
 Revises: 0006
@@ -32,9 +33,16 @@ def upgrade() -> None:
         sa.Column("blind_index", sa.String(64), nullable=False),
         sa.Column("cases_found", sa.Integer(), nullable=False),
     )
+    op.create_table(
+        "hub_archived_cases",
+        sa.Column("case_id", sa.Uuid(), primary_key=True),
+        sa.Column("archived_ms", sa.BigInteger(), nullable=False),
+        sa.Column("file_sha256", sa.String(64), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("hub_archived_cases")
     op.drop_table("hub_access_requests")
     op.drop_index("ix_hub_id_index_case_id", table_name="hub_id_index")
     op.drop_table("hub_id_index")
