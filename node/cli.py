@@ -251,7 +251,8 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
 @click.option("--username", envvar="SANJI_USERNAME", default="",
               help="at a village keeping its data key in its agents' key slots: exchange in "
               "this process with that agent's slot (the password is asked, or read from "
-              "SANJI_PASSWORD); without it, the running node is asked to exchange")
+              "SANJI_PASSWORD); without it (or without a slot), the running node is asked "
+              "to exchange")
 def sync_now_command(data_dir: Path, username: str) -> None:
     """Exchange with the parent now, until nothing is left to move; exit 1 on failure."""
     from node.app import create_app
@@ -261,11 +262,15 @@ def sync_now_command(data_dir: Path, username: str) -> None:
         settings = NodeSettings.load(data_dir)
     except DomainError as exc:
         raise click.ClickException(str(exc))
-    from node.data_key import keys_from_slot, needs_an_agent
+    from node.data_key import has_slot, keys_from_slot, needs_an_agent
 
-    if needs_an_agent(settings) and not username:
+    if needs_an_agent(settings) and not has_slot(settings, username):
         # the key is only in the running node's memory: it runs the exchange
         from node.local_sync import LocalRunFailed, ask_running_node
+
+        if username:
+            click.echo(f"{username} has no key slot on this PC: asking the running node",
+                       err=True)
 
         try:
             outcomes = ask_running_node(settings)

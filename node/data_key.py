@@ -173,6 +173,11 @@ def keys_from_slot(settings: NodeSettings, username: str, password: str) -> Data
     return unwrap_keys(slot, site=settings.site_code, username=username, password=password)
 
 
+def has_slot(settings: NodeSettings, username: str) -> bool:
+    """Whether ``username`` has a key slot on this PC."""
+    return bool(username) and username in read_slots(settings.key_dir, settings.site_code)
+
+
 def needs_an_agent(settings: NodeSettings) -> bool:
     """Whether the data key is only in the agents' slots (a tool needs an agent's password
     to open the data, or the running node)."""
