@@ -241,6 +241,19 @@ ADMIN: Messages = {
     "adm.check_publish": ("检查并发布", "Check and publish"),
     "adm.kind.catalogue": ("事项目录", "Catalogue"),
     "adm.kind.calendar": ("工作日历", "Calendar"),
+    "adm.kind.software": ("软件", "Software"),
+    "adm.release_frozen": ("下发的{kind}版本已于 {since} 过期,持有它的站点仍按它办理(冻结)。",
+                           "The {kind} release passed down expired on {since}: every site "
+                           "holding it works on in it, frozen."),
+    "adm.release_frozen_todo": ("请发布新版本;若已发布,请核实其生效日期。",
+                                "Publish a newer one; if one was published, check when it "
+                                "takes effect."),
+    "adm.release_behind": ("以下直属站点仍持有旧版本:", "Direct children still on an older "
+                           "release:"),
+    "adm.release_behind_since": ("新版本自 {since} 起生效", "the new one in force since {since}"),
+    "adm.release_behind_more": ("另有 {n} 个", "and {n} more"),
+    "adm.release_behind_todo": ("请检查其网络与同步状态,必要时联系该站点。",
+                                "Check its link and sync status; call the site if need be."),
 }
 
 

@@ -135,6 +135,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sync_now": ("立即同步", "Sync now"),
     "sync_nudged": ("已请求尽快同步", "The next exchange was brought forward"),
     "sync_never": ("从未", "never"),
+    "release_frozen": ("{kind}版本已过期(自 {since} 起),上级未下发新版本,本机仍按旧版本办理。",
+                       "The {kind} release expired on {since} and no newer one has come from "
+                       "the parent: this PC still works by the old one."),
+    "release_frozen_todo": ("请立即同步;若仍无新版本,请联系上级或市中心核实。",
+                            "Sync now; if no newer release comes, call the parent site or "
+                            "the city centre to check."),
+    "release_rolled_back": ("上级于 {since} 下发了比本机已有版本更旧的版本,已拒收。",
+                            "On {since} the parent offered a release older than the one this "
+                            "PC holds; it was refused."),
+    "release_rolled_back_todo": ("本机继续按已有版本办理。请联系市中心:上级可能被恢复为旧备份"
+                                 "或被篡改。",
+                                 "This PC keeps working by the release it holds. Call the city "
+                                 "centre: the parent may have been restored from an old backup "
+                                 "or tampered with."),
+    "release_kind.catalogue": ("事项目录", "catalogue"),
+    "release_kind.calendar": ("工作日历", "calendar"),
+    "release_kind.software": ("软件", "software"),
     "form_expired": ("表单已过期,请刷新页面后重试",
                      "The form has expired: reload the page and try again"),
 }

@@ -32,6 +32,7 @@ from node.db_session import app_session, get_session
 from node.i18n import t
 from node.services import services
 from shared.domain.working_days import SHANGHAI
+from shared.exchange.release_watch import ReleaseWarning, node_release_watch, release_warnings
 from shared.exchange.status import read_status, sync_status
 from shared.storage.sync_store import count_pending_up
 
@@ -145,13 +146,17 @@ bp = Blueprint("sync", __name__)
 
 @bp.get("/sync")
 def page() -> ResponseReturnValue:
-    """The whole status: the badge, the queues both ways, the times, the byte counters."""
+    """The whole status: the badge, the queues both ways, the times, the byte counters, and
+    a warning when a release is frozen or the parent offered an older one."""
     node = services()
     status: dict[str, object] | None
+    warnings: list[ReleaseWarning] = []
     try:
         site = node.sync_site
         parent, parent_url = site.parent, site.parent_url
         status = sync_status(get_session(), site)
+        warnings = release_warnings(node_release_watch(get_session(), node.clock()),
+                                    node.clock())
     except _UNREADABLE as exc:
         get_session().rollback()
         LOG.warning("sync status unreadable", extra={"fields": {"error": type(exc).__name__}})
@@ -167,6 +172,7 @@ def page() -> ResponseReturnValue:
         times=times,
         next_run=next_run if isinstance(next_run, datetime) else None,
         nudged=request.args.get("nudged") == "1",
+        release_warnings=warnings,
     )
 
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 from flask import redirect, url_for
 from flask.typing import ResponseReturnValue
 
-from hub.admin import releases, sites, users
+from hub.admin import release_banner, releases, sites, users
 from hub.admin.blueprint import VIEW_ROLES, bp
 from shared.web.sign_in import require_user
 
-__all__ = ["bp", "releases", "sites", "users"]
+__all__ = ["bp", "release_banner", "releases", "sites", "users"]
 
 
 @bp.get("/admin")

@@ -14,17 +14,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from shared.storage.link_state import PARENT_LINK, parent_link_from
 from shared.storage.sync_store import read_state, write_state
 from sync_protocol import ProtocolError, Release
-from sync_protocol.times import to_ms
+from sync_protocol.times import from_ms, to_ms
 
 REFUSALS_KEY = "release_refusals"
 MAX_REASON = 300
+ROLLBACK_CODE = "release_rollback"
+ROLLBACK_SHOWN_FOR = timedelta(days=7)
+"""How long a page warns after the parent last offered a release older than one held: long
+enough that an operator back from a weekend sees it, short enough that one old incident
+does not hide a new one behind a banner everyone has learnt to ignore."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,37 @@ class ReleaseWatch:
     ``release_expired``, ``key_unknown``, ...)."""
     last_refused_ms: int | None = None
     last_reason: str | None = None
+    last_rollback_ms: int | None = None
+    """When the parent last offered a release older than one held (``release_rollback``)."""
+    last_rollback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseWarning:
+    """One thing a page warns about: ``problem`` is ``frozen`` (the release of ``kind`` in
+    force expired and no newer one came), ``rolled_back`` (a release older than one held
+    was offered and refused) or, at the hub, ``behind`` (a child still holds an older
+    release of ``kind`` than the one in force); ``since`` when it began; ``detail`` what the
+    refusal said, or the version the child holds."""
+
+    problem: str
+    kind: str
+    since: datetime
+    detail: str = ""
+    site: str = ""
+    """At the hub, the child a ``behind`` warning names."""
+
+
+def release_warnings(watch: ReleaseWatch, now: datetime) -> list[ReleaseWarning]:
+    """What a page must warn about (nothing when all is well): every frozen kind since its
+    release expired, and a rollback refused within :data:`ROLLBACK_SHOWN_FOR`."""
+    found = [ReleaseWarning("frozen", kind, watch.expires_at[kind])
+             for kind, frozen in watch.frozen.items() if frozen and kind in watch.expires_at]
+    if watch.last_rollback_ms is not None:
+        since = from_ms(watch.last_rollback_ms)
+        if now - since <= ROLLBACK_SHOWN_FOR:
+            found.append(ReleaseWarning("rolled_back", "", since, watch.last_rollback or ""))
+    return found
 
 
 def note_release_refusals(session: Session, errors: Sequence[ProtocolError],
@@ -55,10 +91,19 @@ def note_release_refusals(session: Session, errors: Sequence[ProtocolError],
     for err in errors:
         counts[err.code] = counts.get(err.code, 0) + 1
     last = errors[-1]
-    write_state(session, REFUSALS_KEY, json.dumps({
+    value: dict[str, object] = {
         "counts": counts, "last_at_ms": to_ms(now),
         "last": f"{last.code}: {last.field}: {last.reason}"[:MAX_REASON],
-    }).encode())
+    }
+    rollbacks = [err for err in errors if err.code == ROLLBACK_CODE]
+    if rollbacks:
+        value["rollback_at_ms"] = to_ms(now)
+        value["rollback"] = f"{rollbacks[-1].field}: {rollbacks[-1].reason}"[:MAX_REASON]
+    else:
+        for key in ("rollback_at_ms", "rollback"):
+            if key in held:
+                value[key] = held[key]
+    write_state(session, REFUSALS_KEY, json.dumps(value).encode())
 
 
 def _refusals(session: Session) -> dict[str, object]:
@@ -88,11 +133,15 @@ def node_release_watch(session: Session, now: datetime) -> ReleaseWatch:
     counts = held.get("counts", {})
     last_at = held.get("last_at_ms")
     last = held.get("last")
+    rollback_at = held.get("rollback_at_ms")
+    rollback = held.get("rollback")
     return ReleaseWatch(
         expires, frozen,
         {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {},
         last_at if isinstance(last_at, int) else None,
         last if isinstance(last, str) else None,
+        rollback_at if isinstance(rollback_at, int) else None,
+        rollback if isinstance(rollback, str) else None,
     )
 
 
