@@ -1,5 +1,6 @@
 """The hub's background work: the deadline timers, every minute, in every hub process; the
-archiving of closed cases (:mod:`hub.privacy.archive`), every few hours.
+archiving of closed cases (:mod:`hub.privacy.archive`) and the erasure of expired ones
+(:mod:`hub.privacy.erasure`), every few hours.
 
 Several processes may run it against one PostgreSQL database; the work is claimed row by
 row with ``FOR UPDATE SKIP LOCKED`` (:mod:`shared.deciding.deadline_timers`), so it is never done
@@ -44,6 +45,18 @@ def run_archiving(app: Flask) -> int:
                           hub.data_keys, hub.payload_sealer, before, now)
 
 
+def run_erasure(app: Flask) -> int:
+    """One run of the erasure: closed cases whose retention period is over."""
+    from hub.privacy.erasure import erase_expired
+    from hub.privacy.retention_policy import load_policy
+
+    hub: HubServices = services_of(app)
+    done = erase_expired(db_session.session_factory(app), hub.sync_site, hub.data_keys,
+                         hub.blobs, hub.settings.data_dir, load_policy(hub.settings.data_dir),
+                         hub.clock())
+    return len(done)
+
+
 def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
 
@@ -64,6 +77,13 @@ def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundSc
             return
         if archived:
             LOG.info("closed cases archived", extra={"fields": {"archived": archived}})
+        try:
+            erased = run_erasure(app)
+        except Exception:
+            LOG.exception("erasure failed")
+            return
+        if erased:
+            LOG.info("expired cases erased", extra={"fields": {"erased": erased}})
 
     scheduler.add_job(tick, "interval", seconds=seconds, id="deadline-timers",
                       max_instances=1, coalesce=True)

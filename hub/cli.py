@@ -545,3 +545,29 @@ def verify_archive_command(data_dir: Path, case_id: Any) -> None:
         raise _fail(exc)
     click.echo(f"archive of {verified.case_id}: signature valid ({verified.events} events, "
                f"{verified.scans} scans, archived {verified.archived_at})")
+
+
+@hub_group.command("erase-expired")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def erase_expired_command(data_dir: Path) -> None:
+    """Erase the personal data of every closed case whose retention period is over: an
+    ``erased`` event on the case, sent down the tree, and the data deleted here."""
+    from hub.app import create_app
+    from hub.privacy.erasure import erase_expired
+    from hub.privacy.retention_policy import load_policy
+    from hub.services import services_of
+    from shared.web.request_db import session_factory
+
+    try:
+        settings = HubSettings.load(data_dir)
+        policy = load_policy(settings.data_dir)
+    except DomainError as exc:
+        raise _fail(exc)
+    _open(data_dir)  # the schema brought up to date
+    app = create_app(settings)
+    hub = services_of(app)
+    done = erase_expired(session_factory(app), hub.sync_site, hub.data_keys, hub.blobs,
+                         settings.data_dir, policy, hub.clock())
+    for erasure in done:
+        click.echo(f"{erasure.case_id}: erased ({erasure.policy})")
+    click.echo(f"{len(done)} cases erased")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import HubCase
 from hub.privacy.archive import refuse_if_archived
+from hub.privacy.erasure import erase_again
 from hub.privacy.id_indexing import index_events
 from hub.sites import paths_up
 from shared.deciding import case_work
@@ -41,6 +42,8 @@ class HubHooks(DecidingHooks):
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
         super().events_arrived(session, events, now)
         index_events(session, self._keys(), events)
+        # an erased case's events that come up again are erased at once (and unindexed)
+        erase_again(session, self._site(), events)
 
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],

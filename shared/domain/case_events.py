@@ -54,6 +54,7 @@ class EventType(StrEnum):
     RESULT_HANDED_OVER = "result_handed_over"  # 转交: the citizen has the result
     RATED = "rated"  # 好差评
     REFUSED = "refused"  # the owner's answer to an event that arrived too late
+    ERASED = "erased"  # its retention period over, the case's personal data were deleted
 
 
 class Role(StrEnum):
@@ -364,6 +365,11 @@ def _refused(p: Mapping[str, Any]) -> None:
     _text(p, "reason")
 
 
+def _erased(p: Mapping[str, Any]) -> None:
+    check_reason(p.get("reason"), "payload.reason")
+    _text(p, "policy")
+
+
 def _nothing(p: Mapping[str, Any]) -> None:
     """Types whose payload is free (it may carry notes, document references, deadlines)."""
 
@@ -396,6 +402,7 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.RESULT_HANDED_OVER: _handed_over,
     EventType.RATED: _rated,
     EventType.REFUSED: _refused,
+    EventType.ERASED: _erased,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

@@ -136,9 +136,10 @@ _TABLE: dict[Status, dict[EventType, Status | None]] = {
         E.EXTERNAL_DECISION_RECORDED: S.DECIDED,
     },
     S.DECIDED: {**_CLAIMS, E.RESULT_ISSUED: S.RESULT_ISSUED},
-    S.RESULT_ISSUED: {E.RESULT_HANDED_OVER: S.HANDED_OVER, E.RATED: None},
-    S.HANDED_OVER: {E.RATED: None},
-    S.WITHDRAWN: {},
+    # a closed case's personal data are erased once its retention period is over
+    S.RESULT_ISSUED: {E.RESULT_HANDED_OVER: S.HANDED_OVER, E.RATED: None, E.ERASED: None},
+    S.HANDED_OVER: {E.RATED: None, E.ERASED: None},
+    S.WITHDRAWN: {E.ERASED: None},
 }
 
 TRANSITIONS: Mapping[Status, Mapping[EventType, Status]] = MappingProxyType(
@@ -194,6 +195,7 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.RESULT_HANDED_OVER: _PEOPLE_AT_ORIGIN,
         E.RATED: _PEOPLE_AT_ORIGIN,
         E.REFUSED: _SYSTEM,
+        E.ERASED: _SYSTEM,
     }
 )
 """The roles that may author each event type."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import Any
 
 DAYS_PER_YEAR = 365
 
@@ -67,3 +68,38 @@ class RetentionPolicy:
         """Whether a case closed at ``closed_at`` is old enough to be archived."""
         return closed_at is not None and now - closed_at >= timedelta(
             days=self.archive_after_days)
+
+
+# -- what an erased case keeps ----------------------------------------------------------------
+
+KEPT_AT_REGISTRATION = frozenset({"case_id", "acceptance_no", "item_code", "catalogue_version",
+                                  "kind", "window", "delivery"})
+"""What a registration keeps once erased: the acceptance number, the item and how the case
+was handled (the dates, actors and outcome are in the events' headers and other events)."""
+
+PERSONAL_KEYS = frozenset({"applicant", "form", "comment", "note", "notes", "recipient",
+                           "collector", "proxy", "name", "id_number", "phone", "address"})
+"""Keys of any other event's payload that may hold personal data: dropped when erased."""
+
+ERASED_REASON = "personal data erased at the end of the retention period"
+
+
+def erased_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``payload`` with its personal data removed, still valid for its event type (so the
+    case folds as before: same states, dates and outcome). Scans keep their code only."""
+    if event_type == "registered":
+        kept = {k: v for k, v in payload.items() if k in KEPT_AT_REGISTRATION}
+        kept["materials"] = [{"code": m.get("code")} for m in payload.get("materials", [])
+                             if isinstance(m, Mapping)]
+    else:
+        kept = {k: v for k, v in payload.items()
+                if k not in PERSONAL_KEYS and k not in ("sha256", "materials")}
+    if event_type == "registration_corrected":
+        changes = payload.get("changes")
+        kept["changes"] = {str(k): "erased" for k in (changes if isinstance(changes, Mapping)
+                                                      else {"fields": None})}
+        kept["reason"] = ERASED_REASON
+    if event_type == "rated":
+        kept["comment"] = ""
+    kept["erased"] = True
+    return kept

@@ -86,6 +86,7 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.RATED: {"rating": pick([r.value for r in Rating])},
         EventType.REFUSED: {"refused": {"origin": "431000", "epoch": 1, "seq": 9999},
                             "event_type": "claimed", "reason": "late"},
+        EventType.ERASED: {"reason": "the retention period is over", "policy": "withdrawn: 3"},
     }
     return payloads.get(event_type, {})
 
