@@ -88,17 +88,23 @@ def _start_new_epoch(settings: HubSettings) -> None:
 
 
 def _prepare(settings: HubSettings) -> None:
-    """Make the hub key, bring the schema up to date and record the hub in the registry."""
+    """Make the hub key, bring the schema up to date, record the hub in the registry, and
+    index the ID numbers of the cases held when the index is new."""
     from hub.identity import data_keys, hub_key, token_secret
+    from hub.privacy.id_indexing import backfill_if_empty
     from hub.sites import register_hub
+    from shared.storage.sealing import SealedPayloads
 
     hub_key(settings.key_dir, settings.site_code)
     token_secret(settings.key_dir)
-    data_keys(settings.key_dir)
+    keys = data_keys(settings.key_dir)
     _, factory = _open(settings.data_dir)
     with factory() as session:
         register_hub(session, settings.site_code, settings.site_name, _now())
+        indexed = backfill_if_empty(session, keys, SealedPayloads(keys))
         session.commit()
+    if indexed is not None:
+        click.echo(f"{indexed} cases indexed by ID number")
 
 
 @hub_group.command("run")

@@ -80,3 +80,15 @@ def cases_of(session: Session, indexes: Sequence[str]) -> list[uuid.UUID]:
     """The cases indexed under any of ``indexes``."""
     return list(session.scalars(select(HubIdIndex.case_id).distinct()
                                 .where(HubIdIndex.blind_index.in_(indexes))))
+
+
+def backfill_if_empty(session: Session, keys: DataKeys, sealer: sync_store.PayloadSealer
+                      ) -> int | None:
+    """Build the index when it is empty but registrations are held (a hub upgraded from a
+    release without it); the number of cases indexed, None when nothing was to do."""
+    if session.scalar(select(HubIdIndex.case_id).limit(1)) is not None:
+        return None
+    if session.scalar(select(sync_store.SyncEvent.id)
+                      .where(sync_store.SyncEvent.type == "registered").limit(1)) is None:
+        return None
+    return reindex_all(session, keys, sealer)

@@ -110,3 +110,17 @@ def test_reindex_rebuilds_the_index_and_the_command_answers_to_a_file(
     answer = json.loads(out.read_text(encoding="utf-8"))
     assert [c["case_id"] for c in answer["cases"]] == [str(case_id)]
     assert out.stat().st_mode & 0o077 == 0
+
+
+def test_init_on_an_upgraded_hub_fills_an_empty_index(hub: Hub) -> None:
+    case_id, _ = register_at_hub(hub)
+    with app_session(hub.app) as session:
+        session.execute(delete(HubIdIndex))  # as a hub of a release without the index
+        session.commit()
+    settings = hub.services.settings
+    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(settings.data_dir),
+                                            "--database-url", settings.database_url])
+    assert result.exit_code == 0, result.output
+    assert "1 cases indexed by ID number" in result.output
+    with app_session(hub.app) as session:
+        assert session.scalars(select(HubIdIndex.case_id)).all() == [case_id]
