@@ -60,6 +60,7 @@ def _case_record(session: Session, sealer: PayloadSealer, policy: RetentionPolic
     outcome = state.outcome.value if state is not None and state.outcome else None
     item_code = str(registration.get("item_code", ""))
     kept_until = policy.case_kept_until(item_code, outcome, closed_at)
+    scans_until = policy.scans_kept_until(item_code, outcome, closed_at)
     origin = row.origin if row is not None else (events[0].origin if events else "")
     path = paths_up(session, [origin]).get(origin, [(origin, "")]) if origin else []
     record: dict[str, Any] = {
@@ -77,6 +78,7 @@ def _case_record(session: Session, sealer: PayloadSealer, policy: RetentionPolic
                       if isinstance(m, dict)],
         "held_at_sites": [code for code, _ in path],
         "kept_until": kept_until.isoformat() if kept_until else None,
+        "scans_kept_until": scans_until.isoformat() if scans_until else None,
         "events": [{"type": e.type.value, "at": e.at.isoformat(), "site": e.origin}
                    for e in events],
     }

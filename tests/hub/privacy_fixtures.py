@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -14,7 +15,9 @@ from hub.app import create_app
 from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.settings import HubSettings
+from shared.storage import sync_store
 from shared.storage.accounts import add_user
+from sync_protocol.times import to_ms
 from tests.hub.conftest import HUB, PASSWORD, Clock, Hub, User
 from tests.shared.web.form_client import FormClient
 
@@ -41,3 +44,17 @@ def pg_hub_maker(tmp_path: Path, url: str) -> Callable[[datetime, Sequence[User]
         return hub
 
     return make
+
+
+def withdraw(hub: Hub, case_id: Any) -> None:
+    """The applicant withdraws the case at the city's front desk: it is closed."""
+    site = hub.services.sync_site
+    now = hub.clock()
+    with app_session(hub.app) as session:
+        row = sync_store.author_event(
+            session, site.key, site.sealer, epoch=site.epoch, case_id=case_id,
+            actor="window_operator:front-desk", type="withdrawn",
+            payload={"reason": "the applicant withdrew"}, at_ms=to_ms(now), up=False,
+            now_ms=to_ms(now))
+        site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)], now)
+        session.commit()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from hub.db_session import app_session
 from hub.privacy.tables import HubAccessRequest, HubIdIndex
 from shared.storage.id_index import blind_index
 from tests.hub.conftest import ID_NUMBER, PASSWORD, WINDOW, Hub, register_at_hub
-from tests.hub.privacy_fixtures import pg_hub_maker
+from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
 
 pytestmark = pytest.mark.postgres
 
@@ -66,6 +66,7 @@ def test_the_index_finds_the_case_by_its_id_number_and_nothing_by_another(hub: H
     assert case["materials"][0]["code"] == "APPLICATION"
     assert case["held_at_sites"] == ["431000"]
     assert case["kept_until"] is None  # open: kept while it is worked
+    assert case["scans_kept_until"] is None
     status, nothing = _ask(hub, "admin1", OTHER_ID)
     assert status == 200 and nothing["cases"] == []
 
@@ -124,3 +125,15 @@ def test_init_on_an_upgraded_hub_fills_an_empty_index(hub: Hub) -> None:
     assert "1 cases indexed by ID number" in result.output
     with app_session(hub.app) as session:
         assert session.scalars(select(HubIdIndex.case_id)).all() == [case_id]
+
+
+def test_a_closed_case_says_until_when_it_is_kept(hub: Hub) -> None:
+    case_id, _ = register_at_hub(hub)
+    withdraw(hub, case_id)
+    status, found = _ask(hub, "admin1", ID_NUMBER)
+    assert status == 200
+    case = found["cases"][0]
+    assert (case["status"], case["outcome"]) == ("withdrawn", "withdrawn")
+    assert case["closed_at"] == NOW.isoformat()
+    assert case["kept_until"] == (NOW + timedelta(days=3 * 365)).isoformat()
+    assert case["scans_kept_until"] == case["kept_until"]

@@ -20,9 +20,8 @@ from hub.privacy.archive import ArchiveInvalid, archive_case, archive_path, veri
 from hub.privacy.tables import HubArchivedCase
 from shared.storage import sync_store
 from shared.storage.sealing import SealedRecords
-from sync_protocol.times import to_ms
 from tests.hub.conftest import ID_NUMBER, PASSWORD, WINDOW, Hub, register_at_hub
-from tests.hub.privacy_fixtures import pg_hub_maker
+from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
 
 pytestmark = pytest.mark.postgres
 
@@ -33,20 +32,6 @@ USERS = [("op1", "window_operator", WINDOW)]
 @pytest.fixture
 def hub(tmp_path: Path, pg_schema_url: str) -> Hub:
     return pg_hub_maker(tmp_path, pg_schema_url)(NOW, USERS)
-
-
-def withdraw(hub: Hub, case_id: Any) -> None:
-    """The applicant withdraws the case at the city's front desk: it is closed."""
-    site = hub.services.sync_site
-    now = hub.clock()
-    with app_session(hub.app) as session:
-        row = sync_store.author_event(
-            session, site.key, site.sealer, epoch=site.epoch, case_id=case_id,
-            actor="window_operator:front-desk", type="withdrawn",
-            payload={"reason": "the applicant withdrew"}, at_ms=to_ms(now), up=False,
-            now_ms=to_ms(now))
-        site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)], now)
-        session.commit()
 
 
 def _run(*args: str) -> Any:

@@ -24,8 +24,7 @@ from shared.domain.case_state import fold
 from shared.storage import sync_store
 from sync_protocol.times import to_ms
 from tests.hub.conftest import ID_NUMBER, WINDOW, Hub, register_at_hub
-from tests.hub.privacy_fixtures import pg_hub_maker
-from tests.hub.test_privacy_archive import withdraw
+from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
 
 pytestmark = pytest.mark.postgres
 
