@@ -228,6 +228,9 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
     except DomainError as exc:
         raise click.ClickException(str(exc))
     app = create_app(settings)
+    if services_of(app).data_key.locked:
+        click.echo("the data key is locked: nothing opens or syncs until an agent who has "
+                   "signed in on this PC before signs in")
     _warm_search_keys(app)
     if sync_interval > 0 and settings.parent_url:
         from node.sync_job import SyncJob
