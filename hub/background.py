@@ -30,7 +30,8 @@ def run_timers(app: Flask) -> TimerRun:
     """One run of the deadline timers."""
     hub: HubServices = services_of(app)
     return run_due_timers(db_session.session_factory(app), hub.sync_site,
-                          hub.catalogue, hub.calendar, HUB_TIER, HubCase, hub.clock())
+                          hub.catalogue, hub.calendar, HUB_TIER, HubCase, hub.clock(),
+                          versions=hub.catalogue_versions)
 
 
 def run_archiving(app: Flask) -> int:

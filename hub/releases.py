@@ -11,6 +11,8 @@ above every version published before.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,12 +21,14 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, String, func, select, t
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from shared.domain.catalogue import Catalogue
 from shared.domain.errors import InvalidInput, StateConflict
 from shared.domain.release_content import (
     CALENDAR,
     CATALOGUE,
     calendar_from_release_content,
     calendar_release_content,
+    catalogue_from_release,
     catalogue_release_content,
 )
 from shared.domain.working_days import YearCalendar
@@ -209,6 +213,38 @@ def current_catalogue_release(session: Session, now: datetime) -> HubRelease | N
         .order_by(HubRelease.version.desc())
         .limit(1)
     )
+
+
+class HubCatalogueVersions:
+    """Every catalogue release the hub published, by version, for the cases accepted under
+    each (:mod:`shared.domain.catalogue_versions`). The hub keeps them all in
+    ``hub_releases`` (it is where they come from, and a few a year are published); each is
+    parsed once per process. Before any is published the configured catalogue is the one."""
+
+    def __init__(self, sessions: Callable[[], AbstractContextManager[Session]],
+                 configured: Catalogue) -> None:
+        self._sessions = sessions
+        self._configured = configured
+        self._parsed: dict[int, Catalogue] = {}
+
+    def version(self, number: int) -> Catalogue | None:
+        found = self._parsed.get(number)
+        if found is not None:
+            return found
+        with self._sessions() as session:
+            content = session.scalar(select(HubRelease.content).where(
+                HubRelease.kind == CATALOGUE, HubRelease.version == number))
+        if content is not None:
+            found = self._parsed[number] = catalogue_from_release(bytes(content))
+        elif number == self._configured.version:
+            found = self._configured
+        return found
+
+    def oldest(self) -> Catalogue | None:
+        with self._sessions() as session:
+            first = session.scalar(select(func.min(HubRelease.version))
+                                   .where(HubRelease.kind == CATALOGUE))
+        return self.version(first) if first is not None else self._configured
 
 
 def published_years(session: Session) -> list[YearCalendar]:

@@ -23,7 +23,12 @@ from hub import db_session
 from hub.epoch import hub_epoch
 from hub.identity import data_keys, hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
-from hub.releases import current_catalogue_release, published_years, releases_to_send
+from hub.releases import (
+    HubCatalogueVersions,
+    current_catalogue_release,
+    published_years,
+    releases_to_send,
+)
 from hub.settings import HubSettings
 from shared.deciding.window_context import WindowContext
 from shared.domain.catalogue import Catalogue
@@ -76,6 +81,8 @@ class HubServices:
     catalogue_loader: CatalogueLoader | None = None
     published_catalogue: Catalogue | None = None
     catalogue_checked_at: float | None = None
+    catalogue_versions: HubCatalogueVersions | None = None
+    """Every catalogue release published, for the cases accepted under each."""
     epoch_loader: Callable[[], int] = lambda: 1
     """Reads the epoch the hub writes its chain and downward streams in (``sanji hub init
     --new-epoch`` moves it after a restore, with every process stopped). Read when the sync
@@ -150,6 +157,7 @@ class HubServices:
             calendar=lambda: self.calendar,
             store=HubWindowStore(lambda: self.sync_site),
             clock=lambda: self.clock(),
+            versions=self.catalogue_versions,
         )
 
 
@@ -178,6 +186,8 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     _check_data_key(app, hub)
     _seal_clear_data(app, hub)
     hub.catalogue_loader = _catalogue_loader(app, hub)
+    hub.catalogue_versions = HubCatalogueVersions(lambda: db_session.app_session(app),
+                                                  hub.configured_catalogue)
     hub.published_years = _published_years(app)
     hub.epoch_loader = lambda: _epoch(app)
     app.extensions[_EXTENSION] = hub

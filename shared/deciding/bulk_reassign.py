@@ -96,7 +96,7 @@ def reassign_all(session: Session, ctx: WindowContext, actor: Actor, window: str
         if case_work.case_state(session, ctx.site, entry.case_id).claimed_by != from_operator:
             continue
         case_work.act(session, ctx.site, catalogue, ctx.calendar(), actor, entry.case_id,
-                      request, now)
+                      request, now, versions=ctx.versions)
         ctx.store.refresh(session, entry.case_id, now)
         moved.append(entry)
     remaining = (len(ctx.store.claimed(session, window, from_operator, MAX_CASES))

@@ -17,6 +17,7 @@ case's origin, in the caller's transaction.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 from shared.domain.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.catalogue_versions import CaseCatalogue, CatalogueVersions, catalogue_for_case
 from shared.domain.errors import NotFound, Problems
 from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
 from shared.domain.working_days import WorkingDayCalendar
@@ -38,6 +40,7 @@ from shared.storage.accounts import window_operator_problem
 from sync_protocol import Event
 from sync_protocol.times import from_ms, to_ms
 
+LOG = logging.getLogger("sanji.deciding")
 _KNOWN_TYPES = frozenset(t.value for t in EventType)
 _ROLES = frozenset(r.value for r in Role)
 SYSTEM_USER = "system"
@@ -190,13 +193,34 @@ def admit_arrived(site: SyncSite, tier: str, event: CaseEvent, before: CaseState
     return admission.state, admission.refusal
 
 
+def case_catalogue(events: Sequence[CaseEvent], catalogue: Catalogue,
+                   versions: CatalogueVersions | None) -> CaseCatalogue:
+    """The catalogue release the case of ``events`` is decided by: the one it was accepted
+    under when this site holds it (:func:`catalogue_for_case`); ``catalogue`` (the newest)
+    without ``versions``."""
+    registration = next((e.payload for e in events if e.type is EventType.REGISTERED), {})
+    return catalogue_for_case(catalogue, versions, registration)
+
+
 def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: WorkingDayCalendar,
-        actor: Actor, case_id: uuid.UUID, request: ActionRequest, now: datetime) -> CaseState:
-    """Run one window action; raises the workflow's typed error when it is not allowed."""
-    state = case_state(session, site, case_id)
+        actor: Actor, case_id: uuid.UUID, request: ActionRequest, now: datetime, *,
+        versions: CatalogueVersions | None = None) -> CaseState:
+    """Run one window action; raises the workflow's typed error when it is not allowed.
+
+    With ``versions`` the item's rules (steps, deadline, materials, who may decide) come
+    from the catalogue release the case was accepted under, ``catalogue`` being the newest;
+    the acceptance records which release that was."""
+    events = case_events(session, site, case_id)
+    if not events:
+        raise NotFound("case_id", "no such case at this site")
+    state = fold(events)
     if state.item_code is None:
         raise NotFound("case_id", "the case has no registration here yet")
-    item, rules = item_rules(catalogue, state.item_code, actor.tier)
+    chosen = case_catalogue(events, catalogue, versions)
+    if chosen.note:
+        LOG.warning("catalogue version missing", extra={"fields": {
+            "case_id": str(case_id), "note": chosen.note}})
+    item, rules = item_rules(chosen.catalogue, state.item_code, actor.tier)
     if request.action == "accept" and request.deadline is None:
         # The first acceptance starts the clock: a case handed on or transferred after it
         # and accepted again keeps the deadline the applicant was given.
@@ -209,8 +233,20 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
                                           request.assignee or "", must_be_active=True)
         if problem is not None:
             raise Problems({"assignee": problem}, "the reassignment is not valid")
-    append_drafts(session, site, case_id, result.events, now, state.origin_site)
+    drafts = [_with_catalogue(d, chosen) for d in result.events]
+    append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return result.state
+
+
+def _with_catalogue(draft: EventDraft, chosen: CaseCatalogue) -> EventDraft:
+    """An acceptance names the catalogue release the case is decided by (and, when the
+    one it was accepted under is missing here, says so); other events are unchanged."""
+    if draft.type is not EventType.ACCEPTED:
+        return draft
+    extra: dict[str, Any] = {"catalogue_version": chosen.catalogue.version}
+    if chosen.note:
+        extra["catalogue_note"] = chosen.note
+    return dataclasses.replace(draft, payload={**draft.payload, **extra})
 
 
 def _with_deadline(request: ActionRequest, deadline: datetime | None) -> ActionRequest:

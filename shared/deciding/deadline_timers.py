@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 from shared.deciding import case_work
 from shared.deciding.case_projection import ProjectionModel, refresh
 from shared.domain.case_events import Actor, Role
-from shared.domain.case_state import Status
+from shared.domain.case_state import Status, fold
 from shared.domain.catalogue import Catalogue
+from shared.domain.catalogue_versions import CatalogueVersions
 from shared.domain.errors import DomainError
 from shared.domain.window_workflow import ActionRequest
 from shared.domain.working_days import WorkingDayCalendar
@@ -60,12 +61,17 @@ def _overdue(session: Session, model: ProjectionModel, site: str, now_ms: int) -
 
 
 def _timer_for(session: Session, site: SyncSite, catalogue: Catalogue,
-               case_id: uuid.UUID) -> str | None:
-    """The timer action due for this case, or None."""
-    state = case_work.case_state(session, site, case_id)
+               case_id: uuid.UUID, versions: CatalogueVersions | None) -> str | None:
+    """The timer action due for this case (by the item as the release the case was
+    accepted under has it), or None."""
+    events = case_work.case_events(session, site, case_id)
+    if not events:
+        return None
+    state = fold(events)
     if state.item_code is None:
         return None
-    _, rules = case_work.item_rules(catalogue, state.item_code)
+    chosen = case_work.case_catalogue(events, catalogue, versions).catalogue
+    _, rules = case_work.item_rules(chosen, state.item_code)
     if state.state is Status.JOINT_APPROVAL and rules.absence_means_consent:
         return "deemed_consent" if state.pending_departments else None
     if rules.overdue_means_approval and state.outcome is None and state.state in (
@@ -77,8 +83,10 @@ def _timer_for(session: Session, site: SyncSite, catalogue: Catalogue,
 
 def run_due_timers(session_factory: Callable[[], Session], site: SyncSite,
                    catalogue: Catalogue, calendar: WorkingDayCalendar, tier: str,
-                   model: ProjectionModel, now: datetime) -> TimerRun:
-    """Apply every timer that has come due (bounded to :data:`BATCH` cases per call)."""
+                   model: ProjectionModel, now: datetime, *,
+                   versions: CatalogueVersions | None = None) -> TimerRun:
+    """Apply every timer that has come due (bounded to :data:`BATCH` cases per call);
+    ``versions``: the catalogue releases held, each case judged by its own."""
     examined = applied = 0
     system = Actor(case_work.SYSTEM_USER, Role.SYSTEM, site.code, tier)
     with session_factory() as session:
@@ -88,12 +96,13 @@ def run_due_timers(session_factory: Callable[[], Session], site: SyncSite,
             row = session.get(model, case_id)
             if row is None or row.due_ms is None:
                 continue
-            action = _timer_for(session, site, catalogue, case_id)
+            action = _timer_for(session, site, catalogue, case_id, versions)
             if action is None:
                 continue
             try:
                 case_work.act(session, site, catalogue, calendar, system, case_id,
-                              ActionRequest(action=action, due_at=from_ms(row.due_ms)), now)
+                              ActionRequest(action=action, due_at=from_ms(row.due_ms)), now,
+                              versions=versions)
             except DomainError as exc:
                 LOG.warning("timer not applied", extra={"fields": {
                     "case_id": str(case_id), "action": action, "reason": exc.reason}})

@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from shared.domain.catalogue import Catalogue
+from shared.domain.catalogue_versions import CatalogueVersions
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
 
@@ -50,3 +51,6 @@ class WindowContext:
     calendar: Callable[[], WorkingDayCalendar]
     store: WindowStore
     clock: Callable[[], datetime]
+    versions: CatalogueVersions | None = None
+    """Every catalogue release the site holds: a case is decided by the one it was accepted
+    under (None: by the newest, ``catalogue``)."""

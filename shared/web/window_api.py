@@ -231,7 +231,7 @@ def window_blueprint(get_session: Callable[[], Session],
         now = ctx.clock()
         try:
             case_work.act(session, ctx.site, ctx.catalogue(), ctx.calendar(), actor, case_id,
-                          act_request, now)
+                          act_request, now, versions=ctx.versions)
             ctx.store.refresh(session, case_id, now)
             session.commit()
         except BaseException:

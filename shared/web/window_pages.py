@@ -385,7 +385,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         now = ctx.clock()
         try:
             after = case_work.act(session, ctx.site, catalogue, ctx.calendar(), actor, case_id,
-                                  act_request, now)
+                                  act_request, now, versions=ctx.versions)
             ctx.store.refresh(session, case_id, now)
             session.commit()
         except DomainError as exc:
@@ -492,8 +492,10 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     item: ServiceItem | None = None
     rules: ItemRules | None = None
     # An item this catalogue does not know is shown, but nothing can be done to it.
+    # the item as the catalogue release the case was accepted under has it
+    chosen = case_work.case_catalogue(events, catalogue, ctx.versions)
     with contextlib.suppress(DomainError):
-        item, rules = case_work.item_rules(catalogue, state.item_code or "", ctx.tier)
+        item, rules = case_work.item_rules(chosen.catalogue, state.item_code or "", ctx.tier)
     now = ctx.clock()
     actions = [a for a in allowed_actions(state, rules, actor, now)
                if a in ACTION_FORMS] if rules is not None else []
@@ -521,6 +523,8 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         uploaded={str(m.get("code", "")) for m in materials},
         missing=[(code, _material_name(item, code)) for code in state.missing],
         history=_history(events, item),
+        catalogue_version=chosen.catalogue.version,
+        catalogue_note=chosen.note,
         actions=actions,
         forms=ACTION_FORMS,
         windows=_transfer_targets(catalogue, ctx.tier, state),

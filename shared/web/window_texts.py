@@ -26,6 +26,9 @@ MESSAGES: Messages = {
     "win.acceptance_no": ("受理编号", "Acceptance no."),
     "win.item": ("事项", "Item"),
     "win.kind": ("办件类型", "Kind"),
+    "win.catalogue_version": ("受理时事项目录版本", "Catalogue version accepted under"),
+    "win.catalogue_missing": ("本站缺少该版本,按最新版本办理", "not held here: decided by the "
+                              "newest"),
     "win.state": ("状态", "State"),
     "win.claimed_by": ("认领人", "Claimed by"),
     "win.due": ("办结期限", "Due"),

@@ -1,0 +1,119 @@
+"""At the hub (PostgreSQL, a schema of its own), a case is decided under the catalogue
+release it was accepted under: a case accepted under v2 keeps v2's promised days and v2's
+steps after v3 shortens the promised days and makes an overdue case deemed approved (超时
+许可); a case accepted after v3 follows v3. The case page names the version."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from hub.app import create_app
+from hub.background import run_timers
+from hub.cli import hub_group
+from hub.db_session import app_session
+from hub.models import HubCase
+from hub.releases import import_catalogue
+from hub.settings import HubSettings
+from shared.deciding import case_work
+from shared.domain.case_events import EventType
+from shared.storage.accounts import add_user
+from tests.hub.conftest import PASSWORD, Clock, Hub, register_at_hub
+from tests.shared.web.form_client import FormClient
+
+NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
+OPERATOR = "mz-desk"
+ANCHOR = "    legal_days: 60\n    promised_days: 20\n    materials:\n      - {code: APPLICATION, "
+V3_CHANGE = (ANCHOR, ANCHOR.replace("promised_days: 20\n",
+                                    "promised_days: 10\n    overdue_means_approval: true\n"))
+
+
+@pytest.fixture
+def hub(tmp_path: Path, pg_schema_url: str) -> Hub:
+    data_dir = tmp_path / "hub"
+    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir),
+                                            "--database-url", pg_schema_url])
+    assert result.exit_code == 0, result.output
+    app = create_app(replace(HubSettings.load(data_dir), testing=True))
+    app.test_client_class = FormClient
+    city = Hub(app, Clock(NOW), {})
+    city.services.clock = city.clock
+    with app_session(app) as session:
+        add_user(session, username=OPERATOR, password=PASSWORD, role="window_operator",
+                 site="431000", window="W-MZ-01", now=NOW)
+        session.commit()
+    return city
+
+
+def _publish(hub: Hub, tmp_path: Path, version: int, *, changed: bool = False) -> None:
+    text = (files("shared.domain") / "data" / "sample_catalogue.yaml").read_text("utf-8")
+    text = text.replace("version: 1\n", f"version: {version}\n", 1)
+    if changed:
+        assert text.count(V3_CHANGE[0]) == 1
+        text = text.replace(*V3_CHANGE)
+    path = tmp_path / f"catalogue-{version}.yaml"
+    path.write_text(text, encoding="utf-8")
+    with app_session(hub.app) as session:
+        import_catalogue(session, hub.services.key, path, effective_from=None,
+                         now=hub.clock.now, by="city-admin")
+        session.commit()
+    hub.services.catalogue_checked_at = None  # every process re-reads within seconds
+    assert hub.services.catalogue.version == version
+
+
+def _accept(client: FlaskClient, case_id: uuid.UUID) -> str:
+    url = f"/windows/cases/{case_id}"
+    for action in ("claim", "accept"):
+        page = client.get(url).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        done = client.post(f"{url}/act", data={"csrf_token": token.group(1), "action": action})
+        assert done.status_code == 303, done.get_data(as_text=True)
+    return client.get(url).get_data(as_text=True)
+
+
+def _acceptance(hub: Hub, case_id: uuid.UUID) -> dict[str, object]:
+    with app_session(hub.app) as session:
+        events = case_work.case_events(session, hub.services.sync_site, case_id)
+    return dict(next(e.payload for e in events if e.type is EventType.ACCEPTED))
+
+
+@pytest.mark.postgres
+def test_an_open_case_follows_the_release_it_was_accepted_under(
+    hub: Hub, tmp_path: Path
+) -> None:
+    _publish(hub, tmp_path, 2)
+    older, _ = register_at_hub(hub, 1)
+    hub.clock.now += timedelta(hours=1)
+    _publish(hub, tmp_path, 3, changed=True)
+    newer, _ = register_at_hub(hub, 2)
+    client = hub.login(OPERATOR)
+
+    older_page, newer_page = _accept(client, older), _accept(client, newer)
+    assert 'id="catalogue-version">v2' in older_page and "catalogue-note" not in older_page
+    assert 'id="catalogue-version">v3' in newer_page
+    calendar = hub.services.calendar
+    accepted_at = hub.clock.now
+    old_due = _acceptance(hub, older)
+    new_due = _acceptance(hub, newer)
+    assert old_due["catalogue_version"] == 2 and new_due["catalogue_version"] == 3
+    for payload, days in ((old_due, 20), (new_due, 10)):
+        due = calendar.deadline(accepted_at, days, ()).due_at
+        assert due is not None and payload["deadline"] == due.isoformat()
+
+    # both overdue: only the case accepted under v3 has the step "deemed approved"
+    hub.clock.now = accepted_at + timedelta(days=60)
+    assert run_timers(hub.app).applied == 1
+    with app_session(hub.app) as session:
+        states = {c: session.scalar(select(HubCase.state).where(HubCase.case_id == c))
+                  for c in (older, newer)}
+    assert states == {older: "accepted", newer: "decided"}
