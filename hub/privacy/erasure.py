@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.models import HubCase
@@ -38,7 +38,12 @@ from hub.privacy.tables import HubIdIndex
 from shared.deciding import case_projection, case_work
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import fold
-from shared.domain.retention import ERASED_REASON, RetentionPolicy, erased_payload
+from shared.domain.retention import (
+    DAYS_PER_YEAR,
+    ERASED_REASON,
+    RetentionPolicy,
+    erased_payload,
+)
 from shared.exchange.site import SyncSite
 from shared.storage import sync_store
 from shared.storage.blob_store import BlobStore
@@ -77,11 +82,23 @@ def erased_cases(session: Session, case_ids: Sequence[uuid.UUID] | None = None
 def expired(session: Session, site: SyncSite, policy: RetentionPolicy, now: datetime
             ) -> list[uuid.UUID]:
     """Closed cases whose retention period is over and that are not erased yet."""
-    shortest = min([*policy.case_years.values(), *policy.item_years.values()])
+    def closed_before(years: int) -> Any:
+        return HubCase.updated_ms < to_ms(now - timedelta(days=years * DAYS_PER_YEAR))
+
+    # narrowed by the projection before any case is folded: a withdrawn case by its own
+    # period, a decided one by the shorter of approval's and rejection's, an item with a
+    # period of its own by that
+    years = policy.case_years
+    decided = min(years.get("approved", 1), years.get("rejected", 1))
+    items = dict(policy.item_years)
     candidates = list(session.scalars(
-        select(HubCase.case_id).where(
-            HubCase.open == 0,
-            HubCase.updated_ms < to_ms(now - timedelta(days=shortest * 365)))))
+        select(HubCase.case_id).where(HubCase.open == 0, or_(
+            and_(HubCase.item_code.not_in(items), HubCase.state == "withdrawn",
+                 closed_before(years.get("withdrawn", 1))),
+            and_(HubCase.item_code.not_in(items), HubCase.state != "withdrawn",
+                 closed_before(decided)),
+            *[and_(HubCase.item_code == code, closed_before(n)) for code, n in items.items()],
+        ))))
     done = erased_cases(session, candidates)
     due: list[uuid.UUID] = []
     for case_id in candidates:

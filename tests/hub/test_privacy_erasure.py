@@ -18,12 +18,13 @@ from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.models import HubCase
 from hub.privacy.archive import archive_case, archive_path
+from hub.privacy.retention_policy import POLICY_FILE
 from hub.privacy.tables import HubIdIndex
 from shared.deciding import case_work
 from shared.domain.case_state import fold
 from shared.storage import sync_store
 from sync_protocol.times import to_ms
-from tests.hub.conftest import ID_NUMBER, WINDOW, Hub, register_at_hub
+from tests.hub.conftest import ID_NUMBER, ITEM, WINDOW, Hub, register_at_hub
 from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
 
 pytestmark = pytest.mark.postgres
@@ -124,3 +125,16 @@ def test_the_command_erases_and_says_which(hub: Hub) -> None:
     assert result.exit_code == 0, result.output
     assert f"{case_id}: erased (MZ-0520 withdrawn: 3 years)" in result.output
     assert "1 cases erased" in result.output
+
+
+def test_an_item_with_a_period_of_its_own_is_erased_by_it(hub: Hub) -> None:
+    settings = hub.services.settings
+    (Path(settings.data_dir) / POLICY_FILE).write_text(json.dumps({"item_years": {ITEM: 1}}))
+    case_id, _, _ = _withdrawn_case_with_a_scan(hub)
+    hub.clock.now = NOW + timedelta(days=364)
+    assert run_erasure(hub.app) == 0
+    hub.clock.now = NOW + timedelta(days=366)  # not the three years of a withdrawal
+    assert run_erasure(hub.app) == 1
+    with app_session(hub.app) as session:
+        events = case_work.case_events(session, hub.services.sync_site, case_id)
+    assert events[-1].payload["policy"] == f"{ITEM} withdrawn: 1 years"
