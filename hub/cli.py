@@ -538,13 +538,16 @@ def archive_closed_command(data_dir: Path, before: datetime | None) -> None:
 def verify_archive_command(data_dir: Path, case_id: Any) -> None:
     """Check an archived case's seal and the hub's signature over it."""
     from hub.identity import data_keys, hub_key
-    from hub.privacy.archive import archive_path, verify_archive
+    from hub.privacy.archive import archive_path, hub_keys_of, verify_archive
+    from shared.storage.sync_store import build_keyring
 
+    settings, factory = _open(data_dir)
+    with factory() as session:
+        ring = build_keyring(session, settings.site_code,
+                             hub_key(settings.key_dir, settings.site_code).public_raw)
     try:
-        settings = HubSettings.load(data_dir)
         verified = verify_archive(archive_path(settings.data_dir, case_id),
-                                  data_keys(settings.key_dir),
-                                  hub_key(settings.key_dir, settings.site_code).public_raw)
+                                  data_keys(settings.key_dir), hub_keys_of(ring))
     except FileNotFoundError:
         raise click.ClickException(f"case {case_id} has no archive here")
     except DomainError as exc:

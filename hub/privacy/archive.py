@@ -9,8 +9,8 @@ and written to ``archives/<case_id>.archive`` in the data directory, sealed with
 a window action on it is refused (:class:`CaseArchived`, 409) before anything is committed.
 
 :func:`verify_archive` opens a file, checks the seal (a flipped byte does not open) and the
-signature against the hub's key (an archive rewritten by someone holding only the data key
-does not verify).
+signature against the hub's key that made it, found by its id among the hub's keys (an
+archive rewritten by someone holding only the data key does not verify).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from hub.privacy.tables import HubArchivedCase
 from shared.domain.errors import DomainError
 from shared.storage import sync_store
 from shared.storage.sealing import DataKeys, SealedRecords, SealError
-from sync_protocol import SiteKey
+from sync_protocol import KeyRing, SiteKey
 from sync_protocol.times import to_ms
 
 ARCHIVE_DIR = "archives"
@@ -105,8 +106,20 @@ def archive_case(session: Session, data_dir: Path, key: SiteKey, keys: DataKeys,
     return path
 
 
-def verify_archive(path: Path, keys: DataKeys, hub_public_raw: bytes) -> Verified:
-    """Open and check one archive; :class:`ArchiveInvalid` saying why when it fails."""
+HubKeyLookup = Callable[[bytes], Ed25519PublicKey | None]
+"""The hub's public key of a key id (the current key or one it rotated from); None for a
+key id that is not the hub's."""
+
+
+def hub_keys_of(ring: KeyRing) -> HubKeyLookup:
+    """The lookup over the hub's keys a :class:`~sync_protocol.KeyRing` believes."""
+    return lambda key_id: ring.key(key_id).public if ring.is_hub_key(key_id) else None
+
+
+def verify_archive(path: Path, keys: DataKeys, hub_key_of: HubKeyLookup) -> Verified:
+    """Open and check one archive, signed by the hub's key then in use (found by its id,
+    so an archive signed before ``sanji hub rotate-key`` still verifies);
+    :class:`ArchiveInvalid` saying why when it fails."""
     case_id = path.name.removesuffix(".archive")
     try:
         signed = json.loads(SealedRecords(keys).open(path.read_bytes(), _context(case_id)))
@@ -115,11 +128,15 @@ def verify_archive(path: Path, keys: DataKeys, hub_public_raw: bytes) -> Verifie
     record = signed.get("record") if isinstance(signed, dict) else None
     if not isinstance(record, dict) or record.get("case_id") != case_id:
         raise ArchiveInvalid("archive", f"{path.name} is not the archive of {case_id}")
-    if signed.get("public_key") != hub_public_raw.hex():
-        raise ArchiveInvalid("archive", f"{path.name} is not signed by this hub's key")
     try:
-        Ed25519PublicKey.from_public_bytes(hub_public_raw).verify(
-            bytes.fromhex(str(signed.get("signature", ""))), DOMAIN + _canonical(record))
+        public = hub_key_of(bytes.fromhex(str(signed.get("key_id", ""))))
+    except ValueError:
+        public = None
+    if public is None:
+        raise ArchiveInvalid("archive", f"{path.name} is not signed by a key of this hub")
+    try:
+        public.verify(bytes.fromhex(str(signed.get("signature", ""))),
+                      DOMAIN + _canonical(record))
     except (InvalidSignature, ValueError):
         raise ArchiveInvalid("archive", f"the signature of {path.name} does not verify "
                              "(the archive was changed)") from None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 
 from hub.background import run_archiving
@@ -57,6 +58,11 @@ def test_closed_cases_are_archived_signed_and_verify(hub: Hub) -> None:
     # a second run finds nothing more to do
     again = _run("archive-closed", "--data-dir", data_dir, "--before", "2026-03-03")
     assert "0 closed cases archived" in again.output
+    # signed before the hub's key was rotated: still the hub's, found by its id
+    rotated = _run("rotate-key", "--data-dir", data_dir)
+    assert rotated.exit_code == 0, rotated.output
+    result = _run("verify-archive", "--data-dir", data_dir, "--case-id", str(closed))
+    assert result.exit_code == 0, result.output
 
 
 def test_a_changed_archive_is_caught(hub: Hub) -> None:
@@ -67,7 +73,11 @@ def test_a_changed_archive_is_caught(hub: Hub) -> None:
         path = archive_case(session, services.settings.data_dir, services.key,
                             services.data_keys, services.payload_sealer, case_id, NOW)
         session.commit()
-    public = services.key.public_raw
+    key = services.key
+
+    def public(key_id: bytes) -> Ed25519PublicKey | None:
+        return key.private.public_key() if key_id == key.key_id else None
+
     assert verify_archive(path, services.data_keys, public).events == 4
     original = path.read_bytes()
     # a flipped byte: the seal does not open
