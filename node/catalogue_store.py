@@ -1,21 +1,30 @@
-"""The catalogue this node offers: the last release it stored, or the sample until then.
+"""The catalogue this node offers: the last release it stored, or the sample until then;
+and every release it took, by version, for the cases accepted under each.
 
 Enrolment and the sync job write the content of signed releases into the data directory as
 ``catalogue.json``; until one exists (a demo, a node set up by hand) ``catalogue.yaml`` or the
 packaged sample catalogue is used. An item missing from the held catalogue — withdrawn
 by a newer release — cannot be registered.
+
+Each release taken is also kept as ``catalogues/<version>.json``: a township or county that
+decides cases decides each by the release it was accepted under
+(:mod:`shared.domain.catalogue_versions`). :meth:`HeldCatalogue.prune` drops the oldest of
+them beyond :data:`~shared.domain.catalogue_versions.MAX_HELD`, never one an open case uses.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
+from shared.domain.catalogue_versions import MAX_HELD, versions_to_prune
 from shared.domain.release_content import catalogue_from_release
 
 CATALOGUE_FILES = ("catalogue.json", "catalogue.yaml")
+VERSIONS_DIR = "catalogues"
 
 
 def load_node_catalogue(data_dir: Path) -> Catalogue:
@@ -32,7 +41,14 @@ def keep_catalogue_release(data_dir: Path, content: bytes) -> Catalogue:
     a temporary file, flushed, then renamed over ``catalogue.json``: a power cut leaves the
     old catalogue or the new one, never half of one)."""
     catalogue = catalogue_from_release(content)
-    target = data_dir / CATALOGUE_FILES[0]
+    folder = data_dir / VERSIONS_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    _write_atomically(folder / f"{catalogue.version}.json", content)  # kept first
+    _write_atomically(data_dir / CATALOGUE_FILES[0], content)
+    return catalogue
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
     temporary = target.with_suffix(".json.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
@@ -40,7 +56,14 @@ def keep_catalogue_release(data_dir: Path, content: bytes) -> Catalogue:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, target)
-    return catalogue
+
+
+def held_versions(data_dir: Path) -> list[int]:
+    """The catalogue versions kept in ``catalogues/``, oldest first."""
+    folder = data_dir / VERSIONS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
 
 
 class HeldCatalogue:
@@ -51,6 +74,7 @@ class HeldCatalogue:
         self.data_dir = data_dir
         self._stamp: tuple[str, int] | None = None
         self._catalogue: Catalogue | None = None
+        self._versions: dict[int, Catalogue] = {}
 
     def _file_stamp(self) -> tuple[str, int] | None:
         for name in CATALOGUE_FILES:
@@ -72,3 +96,40 @@ class HeldCatalogue:
         self._catalogue = keep_catalogue_release(self.data_dir, content)
         self._stamp = self._file_stamp()
         return self._catalogue
+
+    def version(self, number: int) -> Catalogue | None:
+        """The release ``number`` if this node took it (or offers it now), else None."""
+        current = self.current()
+        if current.version == number:
+            return current
+        found = self._versions.get(number)
+        if found is None:
+            path = self.data_dir / VERSIONS_DIR / f"{number}.json"
+            if path.is_file():
+                found = self._versions[number] = load_catalogue(path)
+            else:  # what the node offered before any release came: its yaml or the sample
+                before = self._before_releases()
+                found = before if before.version == number else None
+        return found
+
+    def _before_releases(self) -> Catalogue:
+        cached = self._versions.get(-1)
+        if cached is None:
+            path = self.data_dir / CATALOGUE_FILES[1]
+            cached = load_catalogue(path) if path.is_file() else load_sample_catalogue()
+            self._versions[-1] = cached
+        return cached
+
+    def oldest(self) -> Catalogue | None:
+        """The oldest release kept (the one offered now when none is)."""
+        held = held_versions(self.data_dir)
+        return self.version(held[0]) if held else self.current()
+
+    def prune(self, in_use: Collection[int], keep: int = MAX_HELD) -> list[int]:
+        """Drop the oldest kept releases beyond ``keep`` that no open case (``in_use``:
+        the versions open cases were accepted under) needs; returns the versions dropped."""
+        dropped = versions_to_prune(held_versions(self.data_dir), in_use, keep)
+        for number in dropped:
+            (self.data_dir / VERSIONS_DIR / f"{number}.json").unlink(missing_ok=True)
+            self._versions.pop(number, None)
+        return dropped

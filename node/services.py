@@ -108,6 +108,7 @@ class NodeServices:
             calendar=self.held_calendar.current,
             store=ProjectionStore(NodeWindowCase, lambda: self.sync_site),
             clock=lambda: self.clock(),
+            versions=self.held_catalogue,  # a case is decided by the release it names
         )
 
     @cached_property
