@@ -47,14 +47,20 @@ def run_archiving(app: Flask) -> int:
 
 
 def run_erasure(app: Flask) -> int:
-    """One run of the erasure: closed cases whose retention period is over."""
+    """One run of the erasure: closed cases whose retention period is over, and access
+    requests logged longer ago than the audit logs are kept."""
+    from hub.privacy.access_request import purge_access_log
     from hub.privacy.erasure import erase_expired
     from hub.privacy.retention_policy import load_policy
 
     hub: HubServices = services_of(app)
-    done = erase_expired(db_session.session_factory(app), hub.sync_site, hub.data_keys,
-                         hub.blobs, hub.settings.data_dir, load_policy(hub.settings.data_dir),
-                         hub.clock())
+    policy = load_policy(hub.settings.data_dir)
+    factory = db_session.session_factory(app)
+    done = erase_expired(factory, hub.sync_site, hub.data_keys, hub.blobs,
+                         hub.settings.data_dir, policy, hub.clock())
+    with factory() as session:  # the log of access requests, kept audit_log_days
+        purge_access_log(session, policy, hub.clock())
+        session.commit()
     return len(done)
 
 

@@ -9,10 +9,10 @@ index asked for and how many cases it found. The ID number itself is written now
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.orm import Session
 
 from hub.models import HubCase
@@ -104,6 +104,13 @@ def _views(session: Session, case_id: uuid.UUID) -> list[dict[str, Any]]:
                            {"case_id": str(case_id)}).mappings()
     return [{k: (v if isinstance(v, str | int | None) else str(v)) for k, v in r.items()}
             for r in rows]
+
+
+def purge_access_log(session: Session, policy: RetentionPolicy, now: datetime) -> int:
+    """Delete the access requests older than the policy's ``audit_log_days``; how many."""
+    cutoff = to_ms(now - timedelta(days=policy.audit_log_days))
+    result = session.execute(delete(HubAccessRequest).where(HubAccessRequest.asked_ms < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def access_log(session: Session, limit: int = 100) -> list[HubAccessRequest]:

@@ -36,7 +36,6 @@ class RetentionSchema(Schema):
     item_years = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=40)),
                              values=fields.Integer(strict=True, validate=_YEARS))
     scan_years = fields.Integer(strict=True, allow_none=True, validate=_YEARS)
-    failure_count_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365))
     audit_log_days = fields.Integer(strict=True,
                                     validate=validate.Range(min=MIN_AUDIT_DAYS, max=36500))
     archive_after_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650))
@@ -60,7 +59,6 @@ def policy_from(data: object) -> RetentionPolicy:
         case_years=loaded.get("case_years", DEFAULT_CASE_YEARS),
         item_years=loaded.get("item_years", {}),
         scan_years=loaded.get("scan_years"),
-        failure_count_days=loaded.get("failure_count_days", 30),
         audit_log_days=loaded.get("audit_log_days", 3 * 365),
         archive_after_days=loaded.get("archive_after_days", 90),
     )

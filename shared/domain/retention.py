@@ -38,7 +38,6 @@ class RetentionPolicy:
     case_years: Mapping[str, int] = field(default_factory=lambda: DEFAULT_CASE_YEARS)
     item_years: Mapping[str, int] = field(default_factory=dict)
     scan_years: int | None = None
-    failure_count_days: int = 30
     audit_log_days: int = 3 * DAYS_PER_YEAR
     archive_after_days: int = 90
 

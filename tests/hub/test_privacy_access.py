@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, func, select, text
 
+from hub.background import run_erasure
 from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.privacy.tables import HubAccessRequest, HubIdIndex
@@ -142,3 +143,15 @@ def test_a_closed_case_says_until_when_it_is_kept(hub: Hub) -> None:
     assert case["closed_at"] == NOW.isoformat()
     assert case["kept_until"] == (NOW + timedelta(days=3 * 365)).isoformat()
     assert case["scans_kept_until"] == case["kept_until"]
+
+
+def test_the_log_of_requests_is_kept_as_long_as_audit_logs(hub: Hub) -> None:
+    _ask(hub, "admin1", ID_NUMBER)
+    hub.clock.now = NOW + timedelta(days=3 * 365 - 1)
+    run_erasure(hub.app)
+    with app_session(hub.app) as session:
+        assert session.scalar(select(func.count()).select_from(HubAccessRequest)) == 1
+    hub.clock.now = NOW + timedelta(days=3 * 365 + 1)
+    run_erasure(hub.app)
+    with app_session(hub.app) as session:
+        assert session.scalar(select(func.count()).select_from(HubAccessRequest)) == 0
