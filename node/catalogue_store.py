@@ -14,15 +14,22 @@ them beyond :data:`~shared.domain.catalogue_versions.MAX_HELD`, never one an ope
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from node.models import NodeWindowCase
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.catalogue_versions import MAX_HELD, versions_to_prune
 from shared.domain.release_content import catalogue_from_release
 
+LOG = logging.getLogger("sanji.node.catalogue")
 CATALOGUE_FILES = ("catalogue.json", "catalogue.yaml")
 VERSIONS_DIR = "catalogues"
 
@@ -133,3 +140,29 @@ class HeldCatalogue:
             (self.data_dir / VERSIONS_DIR / f"{number}.json").unlink(missing_ok=True)
             self._versions.pop(number, None)
         return dropped
+
+
+def versions_in_use(session: Session, data_dir: Path) -> set[int]:
+    """The releases this node's open window cases were accepted under; a case that names
+    none is read as accepted under the oldest kept, which is then in use."""
+    found = set(session.scalars(select(NodeWindowCase.catalogue_version)
+                                .where(NodeWindowCase.open == 1).distinct()))
+    in_use = {v for v in found if v is not None}
+    held = held_versions(data_dir)
+    if None in found and held:
+        in_use.add(held[0])
+    return in_use
+
+
+def prune_kept(held: HeldCatalogue, sessions: Callable[[], Session]) -> list[int]:
+    """After a release is taken: drop the kept releases beyond the bound that no open case
+    uses. A database that cannot be read prunes nothing (logged): keeping one release too
+    many is harmless, the release itself is taken either way."""
+    try:
+        with sessions() as session:
+            in_use = versions_in_use(session, held.data_dir)
+    except SQLAlchemyError as exc:
+        LOG.warning("kept catalogues not pruned", extra={"fields": {
+            "error": type(exc).__name__}})
+        return []
+    return held.prune(in_use)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from node import db_session
 from node.calendar_store import HeldCalendar
 from node.case_log import current_epoch
-from node.catalogue_store import HeldCatalogue
+from node.catalogue_store import HeldCatalogue, prune_kept
 from node.data_key import NodeDataKey
 from node.id_reader import DEMO_CARD, IdCardReader, NoReader, SimulatedReader
 from node.intake import IntakeContext
@@ -160,7 +160,9 @@ def init_app(app: Flask, settings: NodeSettings,
                               catalogue_arrived)
 
     def catalogue_arrived(content: bytes) -> None:
-        services_of(app).held_catalogue.replace(content)
+        held = services_of(app).held_catalogue
+        held.replace(content)
+        prune_kept(held, db_session.session_factory(app))
 
     node = NodeServices(
         settings=settings,

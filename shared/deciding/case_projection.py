@@ -26,6 +26,7 @@ from shared.deciding.window_context import QueueEntry
 from shared.domain.case_events import CaseEvent, EventDraft
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.catalogue_versions import accepted_under
 from shared.domain.errors import DomainError
 from shared.exchange.site import NoHooks, SyncSite
 from shared.storage.bulk_insert import OnConflict, insert_rows
@@ -50,6 +51,9 @@ class CaseProjectionColumns:
     due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     registered_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    catalogue_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The catalogue release the case was accepted under (None: its registration names none,
+    or it was projected before this was kept)."""
 
 
 ProjectionModel = type[CaseProjectionColumns]
@@ -80,6 +84,7 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent], state: Ca
         "item_code": state.item_code or "",
         "registered_ms": to_ms(state.registered_at or now),
         "acceptance_no": str(events[0].payload.get("acceptance_no", "")) if events else "",
+        "catalogue_version": accepted_under(events[0].payload) if events else None,
         "state": state.state.value,
         "stage": state.stage,
         "kind": state.kind.value if state.kind else "",
@@ -171,6 +176,12 @@ class ProjectionStore:
         )
         return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
                            r.claimed_by, r.due_ms) for r in rows]
+
+    def versions_in_use(self, session: Session) -> set[int | None]:
+        """The catalogue releases this site's open cases were accepted under (None: one
+        names none)."""
+        m = self.model
+        return set(session.scalars(select(m.catalogue_version).where(m.open == 1).distinct()))
 
     def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None:
         site = self._site()

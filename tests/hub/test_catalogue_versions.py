@@ -114,6 +114,8 @@ def test_an_open_case_follows_the_release_it_was_accepted_under(
     hub.clock.now = accepted_at + timedelta(days=60)
     assert run_timers(hub.app).applied == 1
     with app_session(hub.app) as session:
-        states = {c: session.scalar(select(HubCase.state).where(HubCase.case_id == c))
-                  for c in (older, newer)}
-    assert states == {older: "accepted", newer: "decided"}
+        rows = {c: session.execute(select(HubCase.state, HubCase.catalogue_version)
+                                   .where(HubCase.case_id == c)).one()
+                for c in (older, newer)}
+    assert {c: tuple(r) for c, r in rows.items()} == {older: ("accepted", 2),
+                                                      newer: ("decided", 3)}

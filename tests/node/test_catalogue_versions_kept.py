@@ -4,11 +4,25 @@ ones beyond the bound that no open case uses."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
-from node.catalogue_store import VERSIONS_DIR, HeldCatalogue, held_versions
+from flask import Flask
+
+from node import db_session
+from node.catalogue_store import (
+    VERSIONS_DIR,
+    HeldCatalogue,
+    held_versions,
+    prune_kept,
+    versions_in_use,
+)
+from node.db_session import app_session
+from node.models import NodeWindowCase
 from shared.domain.catalogue_loader import load_sample_catalogue
+from shared.domain.catalogue_versions import MAX_HELD
 from shared.domain.release_content import catalogue_release_content
+from tests.node.conftest import node_services
 
 SAMPLE = Path(__file__).parents[2] / "shared" / "domain" / "data" / "sample_catalogue.yaml"
 
@@ -42,3 +56,22 @@ def test_pruning_keeps_what_open_cases_use_and_the_newest(tmp_path: Path) -> Non
     assert held.prune(in_use={2, 4}, keep=3) == [3, 5, 6]
     assert held_versions(tmp_path) == [2, 4, 7]
     assert held.version(3) is None and held.version(4) is not None
+
+
+def test_a_release_taken_prunes_only_what_no_open_window_case_uses(app: Flask) -> None:
+    settings = node_services(app).settings
+    held = node_services(app).held_catalogue
+    with app_session(app) as session:  # rows as the projection writes them
+        for n, (version, is_open) in enumerate([(2, 1), (3, 0), (None, 1), (5, 1)]):
+            session.add(NodeWindowCase(
+                case_id=uuid.uuid4(), acceptance_no=f"A-{n}", origin="431002001201",
+                item_code="MZ-0305", kind="promised", window="W-MZ-11",
+                owner_site=settings.site_code, state="accepted", stage="at_window",
+                open=is_open, registered_ms=0, updated_ms=0, catalogue_version=version))
+        session.commit()
+    for version in range(2, 2 + MAX_HELD + 3):
+        held.replace(_content(version))
+    with app_session(app) as session:
+        assert versions_in_use(session, settings.data_dir) == {2, 5}  # None: the oldest, 2
+    assert prune_kept(held, db_session.session_factory(app)) == [3, 4, 6]
+    assert len(held_versions(settings.data_dir)) == MAX_HELD
