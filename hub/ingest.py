@@ -25,6 +25,7 @@ from hub.sites import paths_up
 from shared.deciding import case_work
 from shared.deciding.case_projection import DecidingHooks, ProjectionStore
 from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.catalogue_versions import CatalogueVersions
 from shared.exchange.site import SyncSite
 from shared.storage.sealing import DataKeys
 from sync_protocol import Event
@@ -47,7 +48,8 @@ class HubHooks(DecidingHooks):
 
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
-              keys: Callable[[], DataKeys]) -> DecidingHooks:
+              keys: Callable[[], DataKeys],
+              versions: CatalogueVersions | None = None) -> DecidingHooks:
     def owner(session: Session, cases: Sequence[tuple[str, ServiceItem]]) -> list[str]:
         # the registry's paths of the origins, read once per transaction (a batch holds
         # many cases of few origins)
@@ -60,7 +62,7 @@ def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
                 for origin, item in cases]
 
     return HubHooks(keys, site=site, catalogue=catalogue, tier=HUB_TIER, model=HubCase,
-                    owner=owner)
+                    owner=owner, versions=versions)
 
 
 class HubWindowStore(ProjectionStore):

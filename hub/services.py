@@ -145,7 +145,7 @@ class HubServices:
             root=True,
             releases=releases_to_send,
             hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue,
-                            lambda: self.data_keys),
+                            lambda: self.data_keys, self.catalogue_versions),
         )
 
     @cached_property

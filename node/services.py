@@ -157,7 +157,7 @@ def init_app(app: Flask, settings: NodeSettings,
         with db_session.app_session(app) as session:
             epoch = current_epoch(session)
         return node_sync_site(settings, sealer, epoch, lambda: services_of(app).catalogue,
-                              catalogue_arrived)
+                              catalogue_arrived, services_of(app).held_catalogue)
 
     def catalogue_arrived(content: bytes) -> None:
         held = services_of(app).held_catalogue

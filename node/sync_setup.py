@@ -21,6 +21,7 @@ from node.models import NodeCase, NodeWindowCase
 from node.settings import NodeSettings
 from shared.deciding.case_projection import DecidingHooks
 from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.catalogue_versions import CatalogueVersions
 from shared.domain.release_content import CATALOGUE
 from shared.exchange.account_events import keep_account_copies
 from shared.exchange.enrolment import Grant, decode_grant
@@ -87,8 +88,10 @@ def read_grant(data_dir: Path) -> Grant | None:
 
 def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
                    catalogue: Callable[[], Catalogue],
-                   catalogue_arrived: Callable[[bytes], None] | None = None) -> SyncSite:
-    """This node in the tree; a node without a grant has no parent to talk to."""
+                   catalogue_arrived: Callable[[bytes], None] | None = None,
+                   versions: CatalogueVersions | None = None) -> SyncSite:
+    """This node in the tree; a node without a grant has no parent to talk to.
+    ``versions``: the catalogue releases kept, each arriving case's item read from its own."""
     key = site_key(settings.key_dir, settings.site_code)
     grant = read_grant(settings.data_dir)
     tier = str(settings.tier.value)
@@ -117,6 +120,6 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
             return [site.code if str(item.tier) == tier else "" for _, item in cases]
 
         hooks.deciding = DecidingHooks(site=lambda: site, catalogue=catalogue, tier=tier,
-                                       model=NodeWindowCase, owner=owner)
+                                       model=NodeWindowCase, owner=owner, versions=versions)
     return site
 

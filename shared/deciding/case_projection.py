@@ -26,7 +26,7 @@ from shared.deciding.window_context import QueueEntry
 from shared.domain.case_events import CaseEvent, EventDraft
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
-from shared.domain.catalogue_versions import accepted_under
+from shared.domain.catalogue_versions import CatalogueVersions, accepted_under, catalogue_for_case
 from shared.domain.errors import DomainError
 from shared.exchange.site import NoHooks, SyncSite
 from shared.storage.bulk_insert import OnConflict, insert_rows
@@ -203,10 +203,11 @@ class DecidingHooks(NoHooks):
 
     def __init__(self, *, site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
                  tier: str, model: ProjectionModel, owner: OwnerRule,
-                 also: Callable[[Session, set[uuid.UUID], datetime], None] | None = None
-                 ) -> None:
+                 also: Callable[[Session, set[uuid.UUID], datetime], None] | None = None,
+                 versions: CatalogueVersions | None = None) -> None:
         self._site = site
         self._catalogue = catalogue
+        self._versions = versions
         self.tier = tier
         self.model = model
         self._owner = owner
@@ -239,13 +240,16 @@ class DecidingHooks(NoHooks):
             self._also(session, set(arrived), now)
 
     def _registered_item(self, events: Sequence[CaseEvent]) -> ServiceItem | None:
-        """The item of a case whose registration this site holds; None while it has not
+        """The item of a case whose registration this site holds, as the release the case
+        was accepted under has it (its tier says who decides); None while it has not
         arrived (or never passes here) and for an item the catalogue does not know: the
         events are kept either way."""
         if not events or events[0].type.value != "registered":
             return None
+        registration = events[0].payload
+        catalogue = catalogue_for_case(self._catalogue(), self._versions, registration).catalogue
         try:
-            return self._catalogue().item(str(events[0].payload.get("item_code", "")))
+            return catalogue.item(str(registration.get("item_code", "")))
         except DomainError:
             return None
 
