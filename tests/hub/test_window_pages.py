@@ -327,6 +327,8 @@ def test_two_operators_decide_a_village_case_in_the_browser(
         case_url = f"{base}/windows/cases/{case['case_id']}"
         expect(review).to_have_url(case_url)
         expect(review.locator("#applicant")).to_contain_text("11010519491231002X")
+        # the release the village accepted it under (the sample: nothing published yet)
+        expect(review.locator("#catalogue-version")).to_have_text("v1")
         for action in ("claim", "accept", "approve"):
             review.click(f"#do-{action}")
             expect(review.locator(".ok")).to_be_visible()
