@@ -149,6 +149,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                  "This PC keeps working by the release it holds. Call the city "
                                  "centre: the parent may have been restored from an old backup "
                                  "or tampered with."),
+    "release_refused": ("上级于 {since} 下发的新版本未通过校验,已拒收;本机仍按旧版本办理。",
+                        "On {since} a release from the parent failed its checks and was "
+                        "refused: this PC still works by the older one it holds."),
     "release_kind.catalogue": ("事项目录", "catalogue"),
     "release_kind.calendar": ("工作日历", "calendar"),
     "release_kind.software": ("软件", "software"),

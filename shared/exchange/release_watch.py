@@ -48,15 +48,20 @@ class ReleaseWatch:
     last_rollback_ms: int | None = None
     """When the parent last offered a release older than one held (``release_rollback``)."""
     last_rollback: str | None = None
+    last_other_ms: int | None = None
+    """When the parent last offered a release refused for another reason (expired, signed
+    by a key not known, ...): the node then holds an older release than its parent has."""
+    last_other: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ReleaseWarning:
     """One thing a page warns about: ``problem`` is ``frozen`` (the release of ``kind`` in
     force expired and no newer one came), ``rolled_back`` (a release older than one held
-    was offered and refused) or, at the hub, ``behind`` (a child still holds an older
-    release of ``kind`` than the one in force); ``since`` when it began; ``detail`` what the
-    refusal said, or the version the child holds."""
+    was offered and refused), ``refused`` (one was refused for another reason, so the node
+    holds an older release than its parent announced) or, at the hub, ``behind`` (a child
+    still holds an older release of ``kind`` than the one in force); ``since`` when it
+    began; ``detail`` what the refusal said, or the version the child holds."""
 
     problem: str
     kind: str
@@ -68,13 +73,14 @@ class ReleaseWarning:
 
 def release_warnings(watch: ReleaseWatch, now: datetime) -> list[ReleaseWarning]:
     """What a page must warn about (nothing when all is well): every frozen kind since its
-    release expired, and a rollback refused within :data:`ROLLBACK_SHOWN_FOR`."""
+    release expired, a rollback refused within :data:`ROLLBACK_SHOWN_FOR`, and any other
+    release refused within it (the node then holds an older one than its parent has)."""
     found = [ReleaseWarning("frozen", kind, watch.expires_at[kind])
              for kind, frozen in watch.frozen.items() if frozen and kind in watch.expires_at]
-    if watch.last_rollback_ms is not None:
-        since = from_ms(watch.last_rollback_ms)
-        if now - since <= ROLLBACK_SHOWN_FOR:
-            found.append(ReleaseWarning("rolled_back", "", since, watch.last_rollback or ""))
+    for problem, at_ms, detail in (("rolled_back", watch.last_rollback_ms, watch.last_rollback),
+                                   ("refused", watch.last_other_ms, watch.last_other)):
+        if at_ms is not None and now - from_ms(at_ms) <= ROLLBACK_SHOWN_FOR:
+            found.append(ReleaseWarning(problem, "", from_ms(at_ms), detail or ""))
     return found
 
 
@@ -96,13 +102,17 @@ def note_release_refusals(session: Session, errors: Sequence[ProtocolError],
         "last": f"{last.code}: {last.field}: {last.reason}"[:MAX_REASON],
     }
     rollbacks = [err for err in errors if err.code == ROLLBACK_CODE]
-    if rollbacks:
-        value["rollback_at_ms"] = to_ms(now)
-        value["rollback"] = f"{rollbacks[-1].field}: {rollbacks[-1].reason}"[:MAX_REASON]
-    else:
-        for key in ("rollback_at_ms", "rollback"):
-            if key in held:
-                value[key] = held[key]
+    others = [err for err in errors if err.code != ROLLBACK_CODE]
+    for found, at_key, text_key in ((rollbacks, "rollback_at_ms", "rollback"),
+                                    (others, "other_at_ms", "other")):
+        if found:
+            value[at_key] = to_ms(now)
+            value[text_key] = f"{found[-1].code}: {found[-1].field}: {found[-1].reason}"[
+                :MAX_REASON]
+        else:
+            for key in (at_key, text_key):
+                if key in held:
+                    value[key] = held[key]
     write_state(session, REFUSALS_KEY, json.dumps(value).encode())
 
 
@@ -135,6 +145,8 @@ def node_release_watch(session: Session, now: datetime) -> ReleaseWatch:
     last = held.get("last")
     rollback_at = held.get("rollback_at_ms")
     rollback = held.get("rollback")
+    other_at = held.get("other_at_ms")
+    other = held.get("other")
     return ReleaseWatch(
         expires, frozen,
         {str(k): int(v) for k, v in counts.items()} if isinstance(counts, dict) else {},
@@ -142,6 +154,8 @@ def node_release_watch(session: Session, now: datetime) -> ReleaseWatch:
         last if isinstance(last, str) else None,
         rollback_at if isinstance(rollback_at, int) else None,
         rollback if isinstance(rollback, str) else None,
+        other_at if isinstance(other_at, int) else None,
+        other if isinstance(other, str) else None,
     )
 
 

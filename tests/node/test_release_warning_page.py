@@ -48,9 +48,22 @@ def _page(client: FlaskClient) -> str:
 def test_all_well_shows_no_warning(app: Flask, client: FlaskClient, clock: Clock) -> None:
     assert "release-warning" not in _page(client)  # nothing held yet
     _hold(app, clock, catalogue_expires_days=30)
-    with app_session(app) as session:  # a refusal that is not a rollback warns of nothing
-        note_release_refusals(session, [ReleaseExpired("release.expires_at", "late")], clock())
+    assert "release-warning" not in _page(client)
+
+
+def test_a_release_refused_for_another_reason_is_told_for_a_week(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    _hold(app, clock, catalogue_expires_days=30)
+    with app_session(app) as session:
+        note_release_refusals(session, [ReleaseExpired("release.expires_at", "expired on "
+                                                        "2025-01-01")], clock())
         session.commit()
+    page = _page(client)
+    assert 'id="release-refused"' in page and "release-rolled_back" not in page
+    assert "On 2025-03-03 10:30 a release from the parent failed its checks" in page
+    assert "release_expired: release.expires_at: expired on 2025-01-01" in page
+    clock.advance(seconds=ROLLBACK_SHOWN_FOR.total_seconds() + 60)
     assert "release-warning" not in _page(client)
 
 
@@ -79,9 +92,11 @@ def test_a_refused_rollback_is_told_for_a_week(
     assert 'id="release-rolled_back"' in page
     assert "On 2025-03-03 10:30 the parent offered a release older" in page
     assert "catalogue 2 is older than 3" in page
+    assert "release-refused" not in page
     with app_session(app) as session:  # a later refusal of another kind keeps the warning
         note_release_refusals(session, [ReleaseExpired("release.expires_at", "late")], clock())
         session.commit()
-    assert 'id="release-rolled_back"' in _page(client)
+    page = _page(client)
+    assert 'id="release-rolled_back"' in page and 'id="release-refused"' in page
     clock.advance(seconds=ROLLBACK_SHOWN_FOR.total_seconds() + 60)
-    assert "release-rolled_back" not in _page(client)
+    assert "release-warning" not in _page(client)
