@@ -100,7 +100,8 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
     form_rows: list[tuple[str, str]] = []
     item_materials: tuple[Any, ...] = ()
     try:
-        item = node.catalogue.item(case.item_code)
+        # the item as the release the case was accepted under has it
+        item = node.held_catalogue.for_case(case.catalogue_version).item(case.item_code)
         item_materials = item.materials
         for field in item.form.fields:
             if field.key in form_values:
@@ -159,7 +160,7 @@ def add_material_form(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
     try:
         if upload is None or not upload.filename:
             raise NotFound("file", "choose a file")
-        item = node.catalogue.item(case.item_code)
+        item = node.held_catalogue.for_case(case.catalogue_version).item(case.item_code)
         material = material_of(item, request.form.get("material_code", ""))
         checked = check_upload(material, upload.stream)
         node.blobs.put(checked.data)
@@ -230,7 +231,7 @@ def receipt(case_id: uuid.UUID) -> Response:
     data = receipt_data(
         get_session(),
         case,
-        node.catalogue,
+        node.held_catalogue.for_case(case.catalogue_version),
         node.sealer,
         site_name=node.settings.site_name,
         public_base_url=node.settings.public_base_url,

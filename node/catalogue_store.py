@@ -127,6 +127,12 @@ class HeldCatalogue:
             self._versions[-1] = cached
         return cached
 
+    def for_case(self, number: int | None) -> Catalogue:
+        """The release a case accepted under ``number`` is read by here: that one when kept,
+        else the newest (a village only registers and shows; deciding sites warn)."""
+        found = self.version(number) if number is not None else None
+        return found if found is not None else self.current()
+
     def oldest(self) -> Catalogue | None:
         """The oldest release kept (the one offered now when none is)."""
         held = held_versions(self.data_dir)

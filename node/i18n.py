@@ -63,6 +63,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "all": ("全部", "all"),
     "item": ("事项", "Item"),
     "stage": ("进度", "Stage"),
+    "catalogue_version": ("受理时事项目录版本", "Catalogue version accepted under"),
     "registered_at": ("登记时间", "Registered"),
     "no_cases": ("还没有案件", "No cases yet"),
     "more": ("更多", "More"),

@@ -3,11 +3,13 @@ ones beyond the bound that no open case uses."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from pathlib import Path
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from node import db_session
 from node.catalogue_store import (
@@ -22,7 +24,7 @@ from node.models import NodeWindowCase
 from shared.domain.catalogue_loader import load_sample_catalogue
 from shared.domain.catalogue_versions import MAX_HELD
 from shared.domain.release_content import catalogue_release_content
-from tests.node.conftest import node_services
+from tests.node.conftest import PNG, case_body, node_services, post_case
 
 SAMPLE = Path(__file__).parents[2] / "shared" / "domain" / "data" / "sample_catalogue.yaml"
 
@@ -75,3 +77,29 @@ def test_a_release_taken_prunes_only_what_no_open_window_case_uses(app: Flask) -
         assert versions_in_use(session, settings.data_dir) == {2, 5}  # None: the oldest, 2
     assert prune_kept(held, db_session.session_factory(app)) == [3, 4, 6]
     assert len(held_versions(settings.data_dir)) == MAX_HELD
+
+
+INCOME = ("      - {code: INCOME_PROOF, name: {zh: 家庭收入情况说明, "
+          "en: Statement of household income}, required: true}\n")
+BANK = "      - {code: BANK_STATEMENT, name: {zh: 银行流水, en: Bank statement}}\n"
+
+
+def test_a_village_case_page_reads_the_item_of_the_release_it_was_accepted_under(
+    app: Flask, client: FlaskClient
+) -> None:
+    older = post_case(client, case_body(), key="under-v1").get_json()["case_id"]
+    text = SAMPLE.read_text(encoding="utf-8").replace("version: 1\n", "version: 2\n", 1)
+    assert text.count(INCOME) == 1
+    node_services(app).held_catalogue.replace(
+        catalogue_release_content(text.replace(INCOME, INCOME + BANK), "yaml")[1])
+    newer = post_case(client, case_body(), key="under-v2").get_json()["case_id"]
+    old_page = client.get(f"/cases/{older}").get_data(as_text=True)
+    new_page = client.get(f"/cases/{newer}").get_data(as_text=True)
+    assert 'id="catalogue-version">v1<' in old_page
+    assert 'id="catalogue-version">v2<' in new_page
+    assert 'value="BANK_STATEMENT"' not in old_page  # v1 asks no bank statement
+    assert 'value="BANK_STATEMENT"' in new_page
+    for case_id, status in ((newer, 303), (older, 400)):  # a material of the case's item only
+        sent = client.post(f"/cases/{case_id}/materials", data={
+            "material_code": "BANK_STATEMENT", "file": (io.BytesIO(PNG), "bank.png")})
+        assert sent.status_code == status, sent.get_data(as_text=True)[:300]
