@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from node.models import NodeWindowCase
+from node.models import NodeCase, NodeWindowCase
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.catalogue_versions import MAX_HELD, versions_to_prune
@@ -149,10 +149,14 @@ class HeldCatalogue:
 
 
 def versions_in_use(session: Session, data_dir: Path) -> set[int]:
-    """The releases this node's open window cases were accepted under; a case that names
-    none is read as accepted under the oldest kept, which is then in use."""
-    found = set(session.scalars(select(NodeWindowCase.catalogue_version)
-                                .where(NodeWindowCase.open == 1).distinct()))
+    """The releases this node's open cases were accepted under: those its windows decide
+    and those registered here and not yet handed over (their page and receipt read the
+    item from it). A window case that names none is read as accepted under the oldest
+    kept, which is then in use."""
+    found: set[int | None] = set(session.scalars(
+        select(NodeWindowCase.catalogue_version).where(NodeWindowCase.open == 1).distinct()))
+    found |= set(session.scalars(select(NodeCase.catalogue_version)
+                                 .where(NodeCase.stage != "handed_over").distinct()))
     in_use = {v for v in found if v is not None}
     held = held_versions(data_dir)
     if None in found and held:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from node import db_session
 from node.catalogue_store import (
@@ -20,7 +21,7 @@ from node.catalogue_store import (
     versions_in_use,
 )
 from node.db_session import app_session
-from node.models import NodeWindowCase
+from node.models import NodeCase, NodeWindowCase
 from shared.domain.catalogue_loader import load_sample_catalogue
 from shared.domain.catalogue_versions import MAX_HELD
 from shared.domain.release_content import catalogue_release_content
@@ -74,9 +75,29 @@ def test_a_release_taken_prunes_only_what_no_open_window_case_uses(app: Flask) -
     for version in range(2, 2 + MAX_HELD + 3):
         held.replace(_content(version))
     with app_session(app) as session:
-        assert versions_in_use(session, settings.data_dir) == {2, 5}  # None: the oldest, 2
+        # None: the oldest kept, 2; the sample's 1: the village's own case (not handed over)
+        assert versions_in_use(session, settings.data_dir) == {2, 5}
     assert prune_kept(held, db_session.session_factory(app)) == [3, 4, 6]
     assert len(held_versions(settings.data_dir)) == MAX_HELD
+
+
+def test_a_case_registered_here_keeps_its_release_until_it_is_handed_over(
+    app: Flask, client: FlaskClient
+) -> None:
+    held = node_services(app).held_catalogue
+    held.replace(_content(2))
+    case_id = post_case(client, case_body(), key="v2").get_json()["case_id"]
+    for version in range(3, 3 + MAX_HELD + 1):
+        held.replace(_content(version))
+    sessions = db_session.session_factory(app)
+    assert prune_kept(held, sessions) == [3, 4]  # 2..15 kept: two too many, 2 in use
+    assert held.version(2) is not None
+    with app_session(app) as session:
+        session.execute(update(NodeCase).where(NodeCase.case_id == uuid.UUID(case_id))
+                        .values(stage="handed_over"))
+        session.commit()
+    held.replace(_content(4 + MAX_HELD))
+    assert prune_kept(held, sessions) == [2]
 
 
 INCOME = ("      - {code: INCOME_PROOF, name: {zh: 家庭收入情况说明, "
