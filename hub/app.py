@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask
 
 from hub import (
+    access_rules,
     admin,
     calendar_views,
     catalogue_api,
@@ -27,7 +28,7 @@ from hub.identity import token_secret
 from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
-from shared.web import error_responses, request_limits, security_policy
+from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
@@ -75,5 +76,6 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))
+    access_policy.install(app, access_rules.POLICY, lambda: settings.site_code)
     app.jinja_env.globals.update(site=settings)
     return app
