@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 
 from shared.deciding import case_work
 from shared.domain.case_events import EventType
-from shared.domain.errors import NotPermitted
 from shared.exchange.site import SyncSite, use_blob_store
 from shared.storage import sync_store as store
 from shared.storage.blob_store import ACCEPTED_TYPES, BlobStore, is_sha256_hex, sniff_media_type
 from shared.web.error_responses import error_response
+from shared.web.record_scope import case_in_reach
 from shared.web.request_db import engine_of
 from shared.web.sign_in import require_user
 
@@ -81,8 +81,7 @@ def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], Sy
         site = get_site()
         state = case_work.case_state(session, site, case_id)
         claims = g.claims
-        if claims.role == "window_operator" and claims.window != state.window:
-            raise NotPermitted("window", f"you work at window {claims.window}, not {state.window}")
+        case_in_reach(claims, state.window)
         registered = next((e.payload for e in case_work.case_events(session, site, case_id)
                            if e.type is EventType.REGISTERED), {})
         materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]

@@ -33,6 +33,7 @@ from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import Claims
 from shared.web.error_responses import error_response, flatten_messages
+from shared.web.record_scope import case_in_reach
 from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms
 
@@ -209,7 +210,9 @@ def window_blueprint(get_session: Callable[[], Session],
                         "moved": moved, "remaining": done.remaining})
 
     def show(case_id: uuid.UUID) -> Response:
-        return jsonify(case_body(get_ctx(), get_session(), case_id))
+        body = case_body(get_ctx(), get_session(), case_id)
+        case_in_reach(g.claims, body["window"])
+        return jsonify(body)
 
     if case_view:
         bp.add_url_rule("/cases/<uuid:case_id>", view_func=require_user()(show),
@@ -224,6 +227,9 @@ def window_blueprint(get_session: Callable[[], Session],
         if isinstance(data, Response):
             return data
         actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
+        case = case_work.case_state(session, ctx.site, case_id)
+        case_in_reach(g.claims, case.window, department=actor.department,
+                      co_approvers=[d for d, _ in case.joint_answers])
         fields_ = {k: v for k, v in data.items() if v is not None}
         fields_["missing"] = tuple(data["missing"])
         fields_["provided"] = tuple(data["provided"])

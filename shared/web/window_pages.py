@@ -56,6 +56,7 @@ from shared.web.pages import (
     refusal_title,
     signed_in,
 )
+from shared.web.record_scope import case_in_reach
 from shared.web.sign_in import require_user
 from shared.web.window_api import (
     WINDOW_BOUND_ROLES,
@@ -349,6 +350,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         events = case_work.case_events(get_session(), ctx.site, case_id)
         if not events:
             raise NotFound("case_id", "no such case at this site")
+        case_in_reach(signed_in(), fold(events).window)
         item_code = str(events[0].payload.get("item_code", ""))
         site = current_app.jinja_env.globals.get("site")
         try:
@@ -373,7 +375,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        check_window(claims, case_work.case_state(session, ctx.site, case_id).window)
+        case_in_reach(claims, case_work.case_state(session, ctx.site, case_id).window)
         action = request.form.get("action", "")
         try:
             act_request = _action_request(request.form)
@@ -486,7 +488,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     catalogue = ctx.catalogue()
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
     body = case_body(ctx, session, case_id)
-    check_window(claims, body["window"])
+    case_in_reach(claims, body["window"])
     events = case_work.case_events(session, ctx.site, case_id)
     state = fold(events)
     item: ServiceItem | None = None

@@ -121,14 +121,21 @@ def test_an_operator_of_another_window_is_refused(hub: Hub) -> None:
     other = _login(hub, "ny-desk")
     assert other.get("/windows").headers["Location"] == "/windows/W-NY-01"
     assert other.get(f"/windows/{WINDOW}").status_code == 403
+    # another window's case is answered exactly as a case id nobody holds
     page = other.get(hub.case_url)
-    assert page.status_code == 403
+    nobody = uuid.uuid4()
+    unknown = other.get(f"/windows/cases/{nobody}")
+    assert (page.status_code, unknown.status_code) == (404, 404)
+    case_id = hub.case_url.rsplit("/", 1)[-1]
+    assert page.get_data(as_text=True) == unknown.get_data(as_text=True).replace(
+        str(nobody), case_id)  # the same page, bar the address it links to in English
     assert "李四" not in page.get_data(as_text=True)
+    assert other.get(f"{hub.case_url}/result.pdf").status_code == 404
     with other.session_transaction() as session:
         session[CSRF_SESSION_KEY] = "known-token"
     claim = other.post(f"{hub.case_url}/act",
                        data={"csrf_token": "known-token", "action": "claim"})
-    assert claim.status_code == 403
+    assert claim.status_code == 404
     reviewer = _login(hub, "mz-review")
     assert _actions(reviewer.get(hub.case_url).get_data(as_text=True)) == {"claim", "withdraw"}
 

@@ -289,7 +289,7 @@ def test_an_invalid_action_body_names_every_bad_field_and_does_nothing(
 
 
 @pytest.mark.parametrize(("username", "action", "extra", "status", "code", "field"), [
-    ("ny-desk", "claim", {}, 403, "forbidden", "window"),
+    ("ny-desk", "claim", {}, 404, "not_found", "case_id"),  # as an unknown case
     ("front-desk", "claim", {}, 403, "forbidden", "role"),
     ("t-desk", "claim", {}, 403, "forbidden", "site"),
     (CHECK, "accept", {}, 409, "conflict", "claimed_by"),
@@ -321,7 +321,7 @@ def test_a_co_approving_department_is_the_operators_windows_when_the_token_names
         api: Api) -> None:
     """The accounts carry no department: the API takes it from the operator's window in the
     catalogue, so the public security window answers for its department and another
-    department is refused."""
+    department is answered as for an unknown case."""
     case_id = api.desk.register("SJ-0101")  # a joint case: SJ, SW and GA approve together
     api.done("sj-desk", case_id, "claim")
     accepted = api.done("sj-desk", case_id, "accept")
@@ -329,8 +329,8 @@ def test_a_co_approving_department_is_the_operators_windows_when_the_token_names
     answered = api.done("ga-desk", case_id, "co_approve")
     assert answered["events"][-1]["type"] == "co_approved"
     assert answered["events"][-1]["actor"] == "window_operator:ga-desk"
-    error = error_of(api.act("ny-desk", case_id, "co_approve"), 403)
-    assert list(error["fields"]) == ["department"]
+    error = error_of(api.act("ny-desk", case_id, "co_approve"), 404)
+    assert error["fields"] == {"case_id": "no such case at this site"}
 
 
 def test_the_case_body_tells_the_cases_story(api: Api) -> None:
