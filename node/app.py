@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from node import (
+    access_rules,
     api_views,
     auth,
     case_views,
@@ -33,7 +34,7 @@ from node.settings import NodeSettings
 from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from shared.storage.sealing import DataKeys
-from shared.web import error_responses, request_limits, security_policy
+from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
@@ -114,5 +115,9 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
             window_views_blueprint(db_session.get_session, lambda: services().windows)
         )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
+    # after node.auth's sign-in check: this adds the roles and refuses what is not listed
+    access_policy.install(app, access_rules.POLICY, lambda: settings.site_code,
+                          lambda: services().settings.require_sign_in
+                          and services().sync_site.parent is not None)
     app.jinja_env.globals.update(site=settings)
     return app

@@ -84,9 +84,14 @@ def _refuse(status: int, code: str, message: str, field: str = "") -> BaseRespon
     return response
 
 
-def install(app: Flask, policy: Policy, home_site: Callable[[], str]) -> None:
+def install(app: Flask, policy: Policy, home_site: Callable[[], str],
+            users_sign_in: Callable[[], bool] = lambda: True) -> None:
     """Enforce ``policy`` on every request of ``app`` whose users must work at
-    ``home_site()``; the signed-in user's claims are left on ``flask.g.claims``."""
+    ``home_site()``; the signed-in user's claims are left on ``flask.g.claims``.
+
+    ``users_sign_in()`` False is a node not enrolled, serving the PC it runs on as the
+    site's agent: nobody signs in there, so only the endpoints missing from the table are
+    refused."""
 
     @app.before_request
     def enforce_access_policy() -> BaseResponse | None:
@@ -96,7 +101,7 @@ def install(app: Flask, policy: Policy, home_site: Callable[[], str]) -> None:
         rule = policy.get(endpoint)
         if rule is None:
             return _refuse(403, "not_permitted", "this endpoint is not open to anyone")
-        if rule.open:
+        if rule.open or not users_sign_in():
             return None
         claims = current_claims()
         if claims is None:
