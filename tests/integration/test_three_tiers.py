@@ -16,12 +16,18 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import requests
+from sqlalchemy.orm import Session
 
+from hub.settings import HubSettings
+from shared.storage.accounts import add_user
+from shared.storage.db import make_engine
 from tests.integration.city import (
     AGENT,
     HUB,
@@ -76,6 +82,24 @@ def _register(village: Site, key: str, item: str = CITY_ITEM,
 def _token(site: Site, username: str) -> dict[str, str]:
     response = requests.post(f"{site.url}/api/v1/auth/token",
                              json={"username": username, "password": PASSWORD}, timeout=10)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _supervisor_token(tree: Tree) -> dict[str, str]:
+    """A bearer token of a supervisor of the hub, added to its database with a one-time-code
+    secret and signed in with the current code."""
+    engine = make_engine(HubSettings.load(tree.dirs["hub"]).database_url)
+    with Session(engine) as session:
+        user = add_user(session, username="city-lead", password=PASSWORD, role="supervisor",
+                        site=HUB, now=datetime.now(UTC))
+        secret = user.totp_secret
+        session.commit()
+    engine.dispose()
+    assert secret is not None
+    response = requests.post(f"{tree.hub.url}/api/v1/auth/token",
+                             json={"username": "city-lead", "password": PASSWORD,
+                                   "otp": pyotp.TOTP(secret).now()}, timeout=10)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -201,7 +225,11 @@ def test_a_township_item_is_decided_at_the_township_and_the_hub_still_sees_it(
     shown = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
     assert shown["stage"] == "decided"
     # the hub supervises: it holds every event of the case, but no city window queues it
-    hub_headers = _token(tree.hub, "mz-review")
+    # (and a city window's operator is answered as for an unknown case)
+    city_operator = _token(tree.hub, "mz-review")
+    assert requests.get(f"{tree.hub.url}/api/v1/cases/{case_id}", headers=city_operator,
+                        timeout=10).status_code == 404
+    hub_headers = _supervisor_token(tree)
     at_hub = requests.get(f"{tree.hub.url}/api/v1/cases/{case_id}", headers=hub_headers,
                           timeout=10).json()
     types = [e["type"] for e in at_hub["events"]]
