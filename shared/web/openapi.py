@@ -171,7 +171,9 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
         201,
         CREATED,
     ),
-    ("/api/v1/cases/<case_id>", "get"): ("A case and its event history", None, 200, CASE),
+    ("/api/v1/cases/<case_id>", "get"): (
+        "A case and its event history (a case of another window answers 404, as an unknown "
+        "id)", None, 200, CASE),
     ("/api/v1/cases/<case_id>/materials", "post"): (
         "Add one scanned material (multipart: material_code, file)",
         None,
