@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from tests.integration.city import COUNTY, HUB, PASSWORD, TOWNSHIP, VILLAGE, Tree, city
+from tests.integration.test_three_tiers import supervisor_token
 
 APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
 COUNTY_ITEM = ("MZ-0101", {"household_size": 3, "monthly_income": 800,
@@ -68,9 +69,7 @@ def test_a_county_sits_between_the_hub_and_the_township(tmp_path: Path) -> None:
             assert [e["type"] for e in shown["events"]].count("result_issued") == 1
         status = tree.agent().get(f"{tree.village.url}/api/v1/sync/status", timeout=10).json()
         assert status["rejected_down"] == 0  # every event came with its author's certificate
-        token = requests.post(f"{tree.hub.url}/api/v1/auth/token", timeout=10,
-                              json={"username": "ga-1", "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        headers = supervisor_token(tree)  # the hub supervises the county's case
         at_hub = requests.get(f"{tree.hub.url}/api/v1/cases/{county_case}", timeout=10,
                               headers=headers).json()
         assert {e["origin"] for e in at_hub["events"]} == {VILLAGE, COUNTY}

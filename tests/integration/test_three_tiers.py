@@ -86,7 +86,7 @@ def _token(site: Site, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def _supervisor_token(tree: Tree) -> dict[str, str]:
+def supervisor_token(tree: Tree) -> dict[str, str]:
     """A bearer token of a supervisor of the hub, added to its database with a one-time-code
     secret and signed in with the current code."""
     engine = make_engine(HubSettings.load(tree.dirs["hub"]).database_url)
@@ -229,7 +229,7 @@ def test_a_township_item_is_decided_at_the_township_and_the_hub_still_sees_it(
     city_operator = _token(tree.hub, "mz-review")
     assert requests.get(f"{tree.hub.url}/api/v1/cases/{case_id}", headers=city_operator,
                         timeout=10).status_code == 404
-    hub_headers = _supervisor_token(tree)
+    hub_headers = supervisor_token(tree)
     at_hub = requests.get(f"{tree.hub.url}/api/v1/cases/{case_id}", headers=hub_headers,
                           timeout=10).json()
     types = [e["type"] for e in at_hub["events"]]
