@@ -56,6 +56,7 @@ POLICY: Policy = {
     "admin.users": ADMIN_VIEW,
     "admin.user_page": ADMIN_VIEW,
     "admin.releases": ADMIN_VIEW,
+    "admin.record_views": ADMIN_VIEW,
     "admin.add_site_form": ADMIN_EDIT,
     "admin.move_form": ADMIN_EDIT,
     "admin.reenrol_form": ADMIN_EDIT,

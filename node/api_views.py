@@ -34,6 +34,7 @@ from node.intake import (
 from node.materials import check_upload, material_of
 from node.models import NodeCase
 from node.services import services
+from node.view_audit import audit_case_view
 from shared.domain.catalogue import catalogue_api_dict, item_api_dict, search_items
 from shared.domain.errors import InvalidInput, NotFound
 from shared.exchange.release_watch import metrics_lines, node_release_watch
@@ -120,6 +121,7 @@ def upload_material(case_id: str) -> tuple[Response, int]:
 def show_case(case_id: str) -> Response:
     session = get_session()
     case = find_case(session, _case_id(case_id))
+    audit_case_view(case.case_id)
     return jsonify(case_api_dict(session, case, services().sealer))
 
 

@@ -41,6 +41,7 @@ from node.materials import check_upload, material_of
 from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import LAYOUTS, HandoverLine, render_handover_list, render_receipt
 from node.services import services
+from node.view_audit import audit_case_view
 from shared.domain.errors import DomainError, NotFound
 from shared.storage.sync_store import SyncEvent
 from shared.web.error_responses import flatten_messages
@@ -140,7 +141,9 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
 
 @bp.get("/cases/<uuid:case_id>")
 def show_case(case_id: uuid.UUID) -> tuple[str, int]:
-    return _page(_load(case_id))
+    case = _load(case_id)
+    audit_case_view(case.case_id)
+    return _page(case)
 
 
 def _after_action(case: NodeCase) -> WerkzeugResponse:
@@ -224,6 +227,7 @@ def rate(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
 @bp.get("/cases/<uuid:case_id>/receipt.pdf")
 def receipt(case_id: uuid.UUID) -> Response:
     case = _load(case_id)
+    audit_case_view(case.case_id)
     layout = request.args.get("layout", "a4")
     if layout not in LAYOUTS:
         abort(400)

@@ -371,3 +371,36 @@ def rotate_key_command(data_dir: Path) -> None:
                "`sanji node sync-now` to tell the parent now, and back up "
                f"{rotated.key_path.name} and {rotated.chain_path.name} together: a backup "
                "from before the rotation holds a key the parent no longer accepts")
+
+
+@node_group.command("record-views")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--case-id", default="", help="only the views of this case")
+@click.option("--username", default="", help="only this user's views")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+def record_views_command(data_dir: Path, case_id: str, username: str, limit: int) -> None:
+    """Who opened which case's full record here, when and why (newest first; tab-separated:
+    time, site, user, role, case, reason, note, what, address)."""
+    import uuid
+
+    from sqlalchemy.orm import Session
+
+    from shared.storage.db import make_engine
+    from shared.storage.record_views import recent_views
+    from sync_protocol.times import from_ms
+
+    try:
+        settings = NodeSettings.load(data_dir)
+        wanted = uuid.UUID(case_id) if case_id else None
+    except (DomainError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            views = recent_views(session, case_id=wanted, username=username or None,
+                                 limit=limit)
+    finally:
+        engine.dispose()
+    for v in views:
+        click.echo("\t".join([from_ms(v.at_ms).isoformat(), v.site, v.username, v.role,
+                              str(v.case_id), v.reason, v.note, v.endpoint, v.address]))

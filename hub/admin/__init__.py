@@ -1,5 +1,6 @@
 """The hub's administration pages (管理): the tree of sites (:mod:`hub.admin.sites`), the users
-(:mod:`hub.admin.users`) and the releases (:mod:`hub.admin.releases`).
+(:mod:`hub.admin.users`), the releases (:mod:`hub.admin.releases`) and the audit log of
+full-record views (:mod:`hub.admin.record_views`).
 
 Operators of the city centre run the tree from here instead of the ``sanji hub`` commands:
 add a site and hand its one-time enrolment code to whoever installs the PC, issue a new code
@@ -24,11 +25,11 @@ from __future__ import annotations
 from flask import redirect, url_for
 from flask.typing import ResponseReturnValue
 
-from hub.admin import release_banner, releases, sites, users
+from hub.admin import record_views, release_banner, releases, sites, users
 from hub.admin.blueprint import VIEW_ROLES, bp
 from shared.web.sign_in import require_user
 
-__all__ = ["bp", "release_banner", "releases", "sites", "users"]
+__all__ = ["bp", "record_views", "release_banner", "releases", "sites", "users"]
 
 
 @bp.get("/admin")

@@ -12,6 +12,7 @@ import hub.models
 import hub.privacy.tables
 import hub.releases  # noqa: F401
 import shared.storage.accounts
+import shared.storage.record_views
 import shared.storage.sync_store  # noqa: F401
 from hub.db_session import MIGRATIONS
 from shared.storage.db import Base

@@ -10,6 +10,7 @@ from alembic import context
 
 import node.models  # noqa: F401  (registers the node's tables on the metadata)
 import shared.storage.accounts
+import shared.storage.record_views
 import shared.storage.sync_store  # noqa: F401  (the shared sync tables)
 from node.db_session import include_object
 from shared.storage.db import Base

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, g, jsonify, redirect, request, send_file, url_for
 from flask.blueprints import BlueprintSetupState
@@ -33,6 +34,7 @@ from shared.exchange.site import SyncSite, use_blob_store
 from shared.storage import sync_store as store
 from shared.storage.blob_store import ACCEPTED_TYPES, BlobStore, is_sha256_hex, sniff_media_type
 from shared.web.error_responses import error_response
+from shared.web.record_audit import audit_view, engine_of_session
 from shared.web.record_scope import case_in_reach
 from shared.web.request_db import engine_of
 from shared.web.sign_in import require_user
@@ -82,6 +84,8 @@ def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], Sy
         state = case_work.case_state(session, site, case_id)
         claims = g.claims
         case_in_reach(claims, state.window)
+        audit_view(engine_of_session(session), site=site.code, username=claims.username,
+                   role=claims.role, case_id=case_id, now=datetime.now(UTC))
         registered = next((e.payload for e in case_work.case_events(session, site, case_id)
                            if e.type is EventType.REGISTERED), {})
         materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]

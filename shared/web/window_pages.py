@@ -46,7 +46,7 @@ from shared.domain.window_workflow import ActionRequest, ItemRules, allowed_acti
 from shared.domain.working_days import SHANGHAI, due_day
 from shared.pdf.fonts import find_fonts
 from shared.pdf.result_document import render_result, result_document
-from shared.storage.accounts import UserAccount
+from shared.storage.accounts import Claims, UserAccount
 from shared.web.error_responses import flatten_messages
 from shared.web.i18n import add_messages, locale_name, t
 from shared.web.pages import (
@@ -56,6 +56,7 @@ from shared.web.pages import (
     refusal_title,
     signed_in,
 )
+from shared.web.record_audit import audit_view, engine_of_session
 from shared.web.record_scope import case_in_reach
 from shared.web.sign_in import require_user
 from shared.web.window_api import (
@@ -350,7 +351,9 @@ def window_views_blueprint(get_session: Callable[[], Session],
         events = case_work.case_events(get_session(), ctx.site, case_id)
         if not events:
             raise NotFound("case_id", "no such case at this site")
-        case_in_reach(signed_in(), fold(events).window)
+        claims = signed_in()
+        case_in_reach(claims, fold(events).window)
+        _audit(ctx, get_session(), claims, case_id)
         item_code = str(events[0].payload.get("item_code", ""))
         site = current_app.jinja_env.globals.get("site")
         try:
@@ -482,6 +485,12 @@ def _action_request(form: MultiDict[str, str]) -> ActionRequest:
     return ActionRequest(**{k: v for k, v in data.items() if v is not None})
 
 
+def _audit(ctx: WindowContext, session: Session, claims: Claims, case_id: uuid.UUID) -> None:
+    """The case page and the result document show the full record: logged first."""
+    audit_view(engine_of_session(session), site=ctx.site.code, username=claims.username,
+               role=claims.role, case_id=case_id, now=ctx.clock())
+
+
 def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
                  done: str = "", refusal: Refusal | None = None) -> ResponseReturnValue:
     claims = signed_in()
@@ -489,6 +498,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
     body = case_body(ctx, session, case_id)
     case_in_reach(claims, body["window"])
+    _audit(ctx, session, claims, case_id)
     events = case_work.case_events(session, ctx.site, case_id)
     state = fold(events)
     item: ServiceItem | None = None
