@@ -84,14 +84,16 @@ class Hub:
         return client
 
 
-@pytest.fixture
-def make_hub(tmp_path: Path) -> Callable[[datetime, Sequence[User]], Hub]:
-    """``make_hub(now, users)``: a freshly initialised hub whose clock reads ``now``, with
-    ``users`` added (password :data:`PASSWORD`)."""
+def hub_maker(tmp_path: Path,
+              database_url: str | None = None) -> Callable[[datetime, Sequence[User]], Hub]:
+    """``make(now, users)``: a freshly initialised hub (on SQLite in its data directory, or
+    on ``database_url``) whose clock reads ``now``, with ``users`` added (password
+    :data:`PASSWORD`)."""
 
     def make(now: datetime, users: Sequence[User]) -> Hub:
         data_dir = tmp_path / "hub"
-        result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir)])
+        database = ["--database-url", database_url] if database_url else []
+        result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir), *database])
         assert result.exit_code == 0, result.output
         app = create_app(replace(HubSettings.load(data_dir), testing=True))
         app.test_client_class = FormClient
@@ -107,6 +109,12 @@ def make_hub(tmp_path: Path) -> Callable[[datetime, Sequence[User]], Hub]:
         return hub
 
     return make
+
+
+@pytest.fixture
+def make_hub(tmp_path: Path) -> Callable[[datetime, Sequence[User]], Hub]:
+    """``make_hub(now, users)``: :func:`hub_maker` on SQLite."""
+    return hub_maker(tmp_path)
 
 
 def register_at_hub(hub: Hub, number: int = 1, **overrides: Any) -> tuple[uuid.UUID, str]:

@@ -7,28 +7,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from hub.app import create_app
 from hub.background import run_timers
-from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.models import HubCase
 from hub.releases import import_catalogue
-from hub.settings import HubSettings
 from shared.deciding import case_work
 from shared.domain.case_events import EventType
-from shared.storage.accounts import add_user
-from tests.hub.conftest import PASSWORD, Clock, Hub, register_at_hub
-from tests.shared.web.form_client import FormClient
+from tests.hub.conftest import Hub, hub_maker, register_at_hub
 
 NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
 OPERATOR = "mz-desk"
@@ -39,19 +32,7 @@ V3_CHANGE = (ANCHOR, ANCHOR.replace("promised_days: 20\n",
 
 @pytest.fixture
 def hub(tmp_path: Path, pg_schema_url: str) -> Hub:
-    data_dir = tmp_path / "hub"
-    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir),
-                                            "--database-url", pg_schema_url])
-    assert result.exit_code == 0, result.output
-    app = create_app(replace(HubSettings.load(data_dir), testing=True))
-    app.test_client_class = FormClient
-    city = Hub(app, Clock(NOW), {})
-    city.services.clock = city.clock
-    with app_session(app) as session:
-        add_user(session, username=OPERATOR, password=PASSWORD, role="window_operator",
-                 site="431000", window="W-MZ-01", now=NOW)
-        session.commit()
-    return city
+    return hub_maker(tmp_path, pg_schema_url)(NOW, [(OPERATOR, "window_operator", "W-MZ-01")])
 
 
 def _publish(hub: Hub, tmp_path: Path, version: int, *, changed: bool = False) -> None:
