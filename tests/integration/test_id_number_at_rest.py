@@ -29,6 +29,21 @@ SCAN = (b"%PDF-1.4\n" + os.urandom(100_000) + f"(ID {ID_NUMBER}) Tj\n".encode()
 MAX_FILES = 10_000
 
 
+def register_with_scan(agent: requests.Session, village_url: str, key: str) -> str:
+    """Register :data:`APPLICANT`'s case at the village with :data:`SCAN`; its case id."""
+    registered = agent.post(f"{village_url}/api/v1/cases", timeout=10,
+                            headers={"Idempotency-Key": key},
+                            json={"item_code": "MZ-0520", "applicant": APPLICANT,
+                                  "form": FORM, "delivery": "village"})
+    assert registered.status_code == 201, registered.text
+    case_id: str = registered.json()["case_id"]
+    scan = agent.post(f"{village_url}/api/v1/cases/{case_id}/materials", timeout=30,
+                      data={"material_code": "APPLICATION"},
+                      files={"file": ("application.pdf", SCAN)})
+    assert scan.status_code == 201, scan.text
+    return case_id
+
+
 def _needles() -> dict[str, bytes]:
     """The ID number as a file may hold it (its 17 digits, so a check letter in either case
     or a digit split off after them is still found)."""
@@ -89,16 +104,7 @@ def test_no_site_keeps_the_id_number_in_clear_on_disk(tmp_path: Path,
     with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]},
               hub_database_url=hub_database_url) as tree:
         agent = signed_in(tree.village, AGENT)
-        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10,
-                                headers={"Idempotency-Key": "at-rest-1"},
-                                json={"item_code": "MZ-0520", "applicant": APPLICANT,
-                                      "form": FORM, "delivery": "village"})
-        assert registered.status_code == 201, registered.text
-        case_id = registered.json()["case_id"]
-        scan = agent.post(f"{tree.village.url}/api/v1/cases/{case_id}/materials", timeout=30,
-                          data={"material_code": "APPLICATION"},
-                          files={"file": ("application.pdf", SCAN)})
-        assert scan.status_code == 201, scan.text
+        case_id = register_with_scan(agent, tree.village.url, "at-rest-1")
         tree.settle()
         reviewer = requests.post(f"{tree.hub.url}/api/v1/auth/token", timeout=10,
                                  json={"username": "mz-review", "password": PASSWORD})

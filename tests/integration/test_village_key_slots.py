@@ -21,12 +21,13 @@ from shared.storage.db import make_engine
 from shared.storage.key_slots import SLOTS_FILE, SlotError, read_slots, unwrap_keys
 from shared.storage.sealing import load_data_keys
 from tests.integration.city import AGENT, HUB, PASSWORD, VILLAGE, city, signed_in
+from tests.integration.test_id_number_at_rest import (
+    APPLICANT,
+    FORM,
+    ID_NUMBER,
+    register_with_scan,
+)
 
-ID_NUMBER = "11010519491231002X"
-APPLICANT = {"name": "李四", "id_number": ID_NUMBER, "phone": "13800138000"}
-FORM = {"org_name": "郴州市摄影家协会", "registered_funds": 30000, "member_count": 60,
-        "business_scope": "摄影交流与培训"}
-SCAN = b"%PDF-1.4\n" + os.urandom(50_000) + f"(ID {ID_NUMBER}) Tj\n".encode()
 NEWCOMER = "village-agent-2"
 NEWCOMER_PASSWORD = "newcomer-pass-2026"
 
@@ -70,16 +71,7 @@ def test_a_stolen_village_pc_reveals_nothing_and_a_restarted_one_waits_for_an_ag
         data_key = (keys / "data.key").read_bytes()  # made by init: no personal data yet
         agent = signed_in(tree.village, AGENT)
         assert not (keys / "data.key").exists() and (keys / SLOTS_FILE).exists()
-        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10,
-                                headers={"Idempotency-Key": "slots-1"},
-                                json={"item_code": "MZ-0520", "applicant": APPLICANT,
-                                      "form": FORM, "delivery": "village"})
-        assert registered.status_code == 201, registered.text
-        case_id = registered.json()["case_id"]
-        scan = agent.post(f"{tree.village.url}/api/v1/cases/{case_id}/materials", timeout=30,
-                          data={"material_code": "APPLICATION"},
-                          files={"file": ("application.pdf", SCAN)})
-        assert scan.status_code == 201, scan.text
+        case_id = register_with_scan(agent, tree.village.url, "slots-1")
         asked = _sync_now(tree.dirs["village"])  # asks the running village (holding the key)
         assert asked.returncode == 0 and "2 event(s) up" in asked.stdout, asked.stderr
         tree.settle()  # sync-now with the agent's password (the integration tests' default)
