@@ -1,15 +1,19 @@
 """A node's access table: who may call each endpoint (see :mod:`shared.web.access_policy`).
 
-The village's work (intake, cases, hand-over, sync) is any signed-in user of the site, as
-:mod:`node.auth` has always required; a township's or county's window pages, window API and
-scans are for the roles the hub gives them too. Every endpoint of a village's and of a
-deciding node's app is named here; one that is not is refused to everyone.
+The station's work (intake, its cases, hand-over) is for agents and those who oversee them;
+the sync page for any signed-in user of the site; a township's or county's window pages,
+window API and scans are for the roles the hub gives them too. Every endpoint of a village's
+and of a deciding node's app is named here; one that is not is refused to everyone.
 """
 
 from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
 
+INTAKE_STAFF = roles("agent", "supervisor", "admin")
+"""The station's registrations hold applicants in full: for those who register them and
+those who oversee them, not for a township's window operators (who see the cases their
+window decides on its window pages)."""
 WINDOW_STAFF = roles("window_operator", "finance", "supervisor", "admin")
 SCAN_READERS = roles("window_operator", "supervisor", "admin")
 
@@ -33,21 +37,21 @@ POLICY: Policy = {
     "enrol.enrol_relay": OPEN,
     "local_sync.local_run": OPEN,
     # the village's work
-    "intake.home": SIGNED_IN,
-    "intake.pick": SIGNED_IN,
-    "intake.form": SIGNED_IN,
-    "intake.submit": SIGNED_IN,
-    "api.create_case": SIGNED_IN,
-    "api.show_case": SIGNED_IN,
-    "api.upload_material": SIGNED_IN,
-    "cases.list_cases": SIGNED_IN,
-    "cases.show_case": SIGNED_IN,
-    "cases.add_material_form": SIGNED_IN,
-    "cases.hand_over": SIGNED_IN,
-    "cases.rate": SIGNED_IN,
-    "cases.receipt": SIGNED_IN,
-    "cases.transfer": SIGNED_IN,
-    "cases.transfer_pdf": SIGNED_IN,
+    "intake.home": INTAKE_STAFF,
+    "intake.pick": INTAKE_STAFF,
+    "intake.form": INTAKE_STAFF,
+    "intake.submit": INTAKE_STAFF,
+    "api.create_case": INTAKE_STAFF,
+    "api.show_case": INTAKE_STAFF,
+    "api.upload_material": INTAKE_STAFF,
+    "cases.list_cases": INTAKE_STAFF,
+    "cases.show_case": INTAKE_STAFF,
+    "cases.add_material_form": INTAKE_STAFF,
+    "cases.hand_over": INTAKE_STAFF,
+    "cases.rate": INTAKE_STAFF,
+    "cases.receipt": INTAKE_STAFF,
+    "cases.transfer": INTAKE_STAFF,
+    "cases.transfer_pdf": INTAKE_STAFF,
     "sync.page": SIGNED_IN,
     "sync.now": SIGNED_IN,
     # a township's or county's windows

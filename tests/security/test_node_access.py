@@ -115,3 +115,15 @@ def test_every_role_gets_what_the_table_says_on_every_endpoint_of_a_township(
                 if not ok:
                     wrong.append(f"{method} {url} as {username or 'anonymous'}: {status}")
     assert wrong == [], "\n".join(wrong)
+
+
+def test_a_townships_window_staff_do_not_read_the_stations_registrations() -> None:
+    """The station's own cases hold applicants in full: agents register and hand them over,
+    supervisors and admins oversee them; a window operator or finance clerk works the cases
+    of their window on the window pages, where each case is scoped to the window."""
+    full_records = ["api.show_case", "cases.show_case", "cases.receipt", "cases.list_cases",
+                    "cases.transfer_pdf"]
+    for endpoint in full_records:
+        admitted = POLICY[endpoint].roles
+        assert admitted is not None and {"agent", "supervisor", "admin"} <= admitted
+        assert not {"window_operator", "finance"} & admitted, endpoint
