@@ -38,8 +38,9 @@ from tests.hub.conftest import HUB, PASSWORD, WINDOW, Clock, Hub, register_at_hu
 from tests.node.conftest import case_body, init_node, node_services
 from tests.shared.web.form_client import FormClient
 
-COUNTERS = frozenset({"acct_failures"})
-"""Tables a refused request may add to on purpose: wrong passwords and query codes count."""
+COUNTERS = frozenset({"acct_failures", "record_views"})
+"""Tables a request may add to on purpose: wrong passwords and query codes count, and a
+case's full record opened (a hostile query string beside it is ignored) is logged."""
 
 USERS = (("desk", "agent", None), ("mz-1", "window_operator", WINDOW),
          ("lead", "supervisor", None), ("root", "admin", None))
