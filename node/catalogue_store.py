@@ -15,7 +15,6 @@ them beyond :data:`~shared.domain.catalogue_versions.MAX_HELD`, never one an ope
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.catalogue_versions import MAX_HELD, versions_to_prune
 from shared.domain.release_content import catalogue_from_release
+from shared.storage.private_files import replace_private
 
 LOG = logging.getLogger("sanji.node.catalogue")
 CATALOGUE_FILES = ("catalogue.json", "catalogue.yaml")
@@ -50,19 +50,9 @@ def keep_catalogue_release(data_dir: Path, content: bytes) -> Catalogue:
     catalogue = catalogue_from_release(content)
     folder = data_dir / VERSIONS_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
-    _write_atomically(folder / f"{catalogue.version}.json", content)  # kept first
-    _write_atomically(data_dir / CATALOGUE_FILES[0], content)
+    replace_private(folder / f"{catalogue.version}.json", content)  # kept first
+    replace_private(data_dir / CATALOGUE_FILES[0], content)
     return catalogue
-
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    temporary = target.with_suffix(".json.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
 
 
 def held_versions(data_dir: Path) -> list[int]:

@@ -16,7 +16,6 @@ logged.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from shared.storage.key_slots import (
     wrap_keys,
     write_slots,
 )
+from shared.storage.private_files import replace_private, write_private
 from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder, DataKeys, load_data_keys
 
 LOG = logging.getLogger("sanji.node.data_key")
@@ -214,10 +214,8 @@ def rotate_data_key(settings: NodeSettings, username: str = "", password: str = 
         n = next(i for i in range(1, 10_000) if f"data-{i}.key" not in taken)
         # the old key kept first, then the new one swapped in atomically: a power cut at
         # any point leaves a data.key that opens everything sealed so far
-        _write_key(key_dir / f"data-{n}.key", keys.current)
-        temp = key_dir / f".{DATA_KEY_FILE}.{secrets.token_hex(4)}.tmp"
-        _write_key(temp, new.current)
-        os.replace(temp, key_dir / DATA_KEY_FILE)
+        write_private(key_dir / f"data-{n}.key", keys.current, exclusive=True)
+        replace_private(key_dir / DATA_KEY_FILE, new.current)
         return rotated
     slots = read_slots(key_dir, site)
     slot = slots[username]
@@ -225,11 +223,3 @@ def rotate_data_key(settings: NodeSettings, username: str = "", password: str = 
                         account=slot.account, params=params)
     write_slots(key_dir, site, {username: wrapped})
     return replace(rotated, dropped=tuple(sorted(set(slots) - {username})))
-
-
-def _write_key(path: Path, key: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-        handle.flush()
-        os.fsync(handle.fileno())

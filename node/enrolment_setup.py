@@ -20,8 +20,9 @@ from pathlib import Path
 from shared.domain.errors import InvalidInput
 from shared.domain.release_content import CATALOGUE, catalogue_from_release
 from shared.exchange.enrolment import Grant, enrol
-from shared.exchange.key_files import signing_key, write_private
+from shared.exchange.key_files import signing_key
 from shared.exchange.transport import frame_session
+from shared.storage.private_files import write_private
 from sync_protocol import SiteKey
 
 SITE_KEY_FILE = "site.key"

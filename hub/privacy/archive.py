@@ -34,6 +34,7 @@ from hub.models import HubCase
 from hub.privacy.tables import HubArchivedCase
 from shared.domain.errors import DomainError
 from shared.storage import sync_store
+from shared.storage.private_files import replace_private
 from shared.storage.sealing import DataKeys, SealedRecords, SealError
 from sync_protocol import KeyRing, SiteKey
 from sync_protocol.times import to_ms
@@ -175,15 +176,10 @@ def _context(case_id: uuid.UUID | str) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """An archive file, in the 0700 archive directory, replaced in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    replace_private(path, data)
 
 
 def archive_closed(factory: Any, data_dir: Path, key: SiteKey, keys: DataKeys,

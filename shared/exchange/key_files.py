@@ -7,17 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from shared.storage.private_files import write_private
 from sync_protocol import SiteKey, dump_key, generate_key, load_key
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600, flushed to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(path, 0o600)
 
 
 def signing_key(key_dir: Path, filename: str, site: str) -> SiteKey:

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from shared.exchange.key_files import write_private
 from shared.storage import sync_store as store
+from shared.storage.private_files import fsync_dir, replace_private, write_private
 from sync_protocol import (
     Credential,
     KeyRotation,
@@ -116,22 +116,6 @@ def encode_chain(chain: KeyChain) -> bytes:
                    [c.to_wire() for c in chain.credentials]])
 
 
-def _replace_private(path: Path, data: bytes) -> None:
-    """Write ``data`` beside ``path`` and move it over ``path`` in one step."""
-    partial = path.with_name(path.name + ".partial")
-    write_private(partial, data)
-    os.replace(partial, path)
-    _sync_dir(path.parent)
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def rotate_key_file(key_path: Path, site: str, now: datetime, *,
                     vouch_back: bool = False) -> Rotated:
     """Rotate the key in ``key_path``: a new key, the rotation signed by the old one (and,
@@ -152,7 +136,7 @@ def rotate_key_file(key_path: Path, site: str, now: datetime, *,
         if new.key_id != ahead:
             raise LocalProtocolError("key", f"{following.name} is not the key the chain names")
         os.replace(following, key_path)
-        _sync_dir(key_path.parent)
+        fsync_dir(key_path.parent)
         last = chain.rotations[-1]
         tail = chain.credentials[chain.credentials.index(last):]
         return Rotated(site, last.old_key_id, new.key_id, tail, key_path,
@@ -165,11 +149,11 @@ def rotate_key_file(key_path: Path, site: str, now: datetime, *,
         added += (issue_certificate(new, site=site, parent=None, tier=HUB_TIER,
                                     public_raw=old.public_raw, now=now),)
     write_private(following, dump_key(new))
-    _sync_dir(key_path.parent)
+    fsync_dir(key_path.parent)
     grown = KeyChain(chain.first_public_raw, (*chain.credentials, *added))
-    _replace_private(chain_path(key_path), encode_chain(grown))
+    replace_private(chain_path(key_path), encode_chain(grown))
     os.replace(following, key_path)
-    _sync_dir(key_path.parent)
+    fsync_dir(key_path.parent)
     return Rotated(site, old.key_id, new.key_id, added, key_path, chain_path(key_path),
                    len(grown.rotations))
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from shared.domain.errors import InvalidInput
+from shared.storage.private_files import fsync_dir
 from shared.storage.sealing import (
     NONCE_BYTES,
     PART_HEADER_BYTES,
@@ -74,16 +75,6 @@ def sniff_media_type(head: bytes) -> str | None:
 
 def is_sha256_hex(text: str) -> bool:
     return len(text) == 64 and _SHA256_HEX.fullmatch(text) is not None
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename or a new name in ``directory`` survive a power cut."""
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -164,7 +155,7 @@ class BlobStore:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def get(self, sha256: str) -> bytes:
         """The whole file; ``FileNotFoundError`` when it is not held."""
@@ -303,7 +294,7 @@ class BlobStore:
             os.fsync(handle.fileno())
             end += len(data)
         if created:
-            _fsync_dir(part.parent)
+            fsync_dir(part.parent)
         return end
 
     def finish(self, sha256: str) -> bool:
@@ -336,7 +327,7 @@ class BlobStore:
                 self._write_whole(sha256, _part_plaintext(handle, layout, self.sealer, sha256),
                                   layout.plain_end)
                 part.unlink(missing_ok=True)
-        _fsync_dir(part.parent)
+        fsync_dir(part.parent)
         return True
 
     def discard(self, sha256: str) -> None:

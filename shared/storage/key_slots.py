@@ -26,6 +26,7 @@ from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.storage.private_files import fsync_dir, replace_private
 from shared.storage.sealing import (
     DATA_KEY_FILE,
     NONCE_BYTES,
@@ -172,18 +173,7 @@ def write_slots(key_dir: Path, site: str, slots: dict[str, KeySlot]) -> Path:
     body = json.dumps({"format": FORMAT, "site": site,
                        "slots": {name: slots[name].to_json() for name in sorted(slots)}},
                       indent=1).encode("utf-8")
-    temp = key_dir / f".{SLOTS_FILE}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(key_dir)
+    replace_private(path, body)
     return path
 
 
@@ -207,15 +197,5 @@ def remove_key_files(key_dir: Path) -> int:
         path.unlink()
         removed += 1
     if removed:
-        _fsync_dir(key_dir)
+        fsync_dir(key_dir)
     return removed
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return  # Windows cannot open a directory to fsync it; its renames are journaled
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
