@@ -5,20 +5,15 @@ Every endpoint of the hub app is named here; one that is not is refused to every
 
 from __future__ import annotations
 
-from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
+from shared.web.access_policy import OPEN, Policy, roles
+from shared.web.shared_access_rules import SIGN_IN_POLICY, WINDOW_POLICY, WINDOW_STAFF
 
 ADMIN_VIEW = roles("supervisor", "admin")
 ADMIN_EDIT = roles("admin")
-WINDOW_STAFF = roles("window_operator", "finance", "supervisor", "admin")
-SCAN_READERS = roles("window_operator", "supervisor", "admin")
 
 POLICY: Policy = {
     # signing in, the citizens' guide, calendar and status lookup, probes
-    "auth.issue_token": OPEN,
-    "auth.login_form": OPEN,
-    "auth.login_submit": OPEN,
-    "auth.logout": OPEN,
-    "auth.revoke_own_tokens": SIGNED_IN,
+    **SIGN_IN_POLICY,
     "guide.home": OPEN,
     "guide.item_list": OPEN,
     "guide.item_page": OPEN,
@@ -37,19 +32,8 @@ POLICY: Policy = {
     # the city centre's front desk
     "hub_front_desk.register_walk_in": roles("agent", "admin"),
     # windows: queues, cases, actions, results and scans
-    "window_api.queue": WINDOW_STAFF,
-    "window_api.reassign": WINDOW_STAFF,
+    **WINDOW_POLICY,
     "window_api.show": WINDOW_STAFF,
-    "window_api.action": WINDOW_STAFF,
-    "windows.index": WINDOW_STAFF,
-    "windows.queue": WINDOW_STAFF,
-    "windows.reassign": WINDOW_STAFF,
-    "windows.case_page": WINDOW_STAFF,
-    "windows.act": WINDOW_STAFF,
-    "windows.result_pdf": WINDOW_STAFF,
-    "materials.material_page": SCAN_READERS,
-    "materials.material_api": SCAN_READERS,
-    "materials.case_material": SCAN_READERS,
     # administration and personal-information requests
     "admin.home": ADMIN_VIEW,
     "admin.sites": ADMIN_VIEW,

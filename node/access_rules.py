@@ -9,21 +9,16 @@ and of a deciding node's app is named here; one that is not is refused to everyo
 from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
+from shared.web.shared_access_rules import SIGN_IN_POLICY, WINDOW_POLICY
 
 INTAKE_STAFF = roles("agent", "supervisor", "admin")
 """The station's registrations hold applicants in full: for those who register them and
 those who oversee them, not for a township's window operators (who see the cases their
 window decides on its window pages)."""
-WINDOW_STAFF = roles("window_operator", "finance", "supervisor", "admin")
-SCAN_READERS = roles("window_operator", "supervisor", "admin")
 
 POLICY: Policy = {
     # signing in, the citizens' status lookup, the catalogue, probes
-    "auth.issue_token": OPEN,
-    "auth.login_form": OPEN,
-    "auth.login_submit": OPEN,
-    "auth.logout": OPEN,
-    "auth.revoke_own_tokens": SIGNED_IN,
+    **SIGN_IN_POLICY,
     "api.status": OPEN,
     "public.status_page": OPEN,
     "api.catalogue_items": OPEN,
@@ -55,16 +50,5 @@ POLICY: Policy = {
     "sync.page": SIGNED_IN,
     "sync.now": SIGNED_IN,
     # a township's or county's windows
-    "window_api.queue": WINDOW_STAFF,
-    "window_api.reassign": WINDOW_STAFF,
-    "window_api.action": WINDOW_STAFF,
-    "windows.index": WINDOW_STAFF,
-    "windows.queue": WINDOW_STAFF,
-    "windows.reassign": WINDOW_STAFF,
-    "windows.case_page": WINDOW_STAFF,
-    "windows.act": WINDOW_STAFF,
-    "windows.result_pdf": WINDOW_STAFF,
-    "materials.material_page": SCAN_READERS,
-    "materials.material_api": SCAN_READERS,
-    "materials.case_material": SCAN_READERS,
+    **WINDOW_POLICY,
 }

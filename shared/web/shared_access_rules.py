@@ -1,0 +1,38 @@
+"""The access rules of the blueprints every app mounts (sign-in, the window desk and its
+API, scans), written once for the hub's and the nodes' tables
+(:mod:`shared.web.access_policy`). The roles come from the blueprints themselves, so a
+table and the view's own check cannot drift apart."""
+
+from __future__ import annotations
+
+from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
+from shared.web.scans_endpoint import VIEW_ROLES
+from shared.web.window_pages import ROLES
+
+WINDOW_STAFF = roles(*ROLES)
+SCAN_READERS = roles(*VIEW_ROLES)
+
+SIGN_IN_POLICY: Policy = {
+    "auth.issue_token": OPEN,
+    "auth.login_form": OPEN,
+    "auth.login_submit": OPEN,
+    "auth.logout": OPEN,
+    "auth.revoke_own_tokens": SIGNED_IN,
+}
+
+WINDOW_POLICY: Policy = {
+    "window_api.queue": WINDOW_STAFF,
+    "window_api.reassign": WINDOW_STAFF,
+    "window_api.action": WINDOW_STAFF,
+    "windows.index": WINDOW_STAFF,
+    "windows.queue": WINDOW_STAFF,
+    "windows.reassign": WINDOW_STAFF,
+    "windows.case_page": WINDOW_STAFF,
+    "windows.act": WINDOW_STAFF,
+    "windows.result_pdf": WINDOW_STAFF,
+    "materials.material_page": SCAN_READERS,
+    "materials.material_api": SCAN_READERS,
+    "materials.case_material": SCAN_READERS,
+}
+"""The window desk, the window API (without the case JSON, which only the hub mounts) and
+the scans of a deciding site."""
