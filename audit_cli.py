@@ -10,7 +10,6 @@ payload, a hash, a signature) are named like an edit, never a crash.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -44,21 +43,21 @@ def _site_facts(data_dir: Path, username: str = ""
         return hub.site_code, hub.database_url, KeyRing(hub.site_code, key.public_raw), \
             SealedPayloads(load_data_keys(hub.key_dir))
     if (data_dir / "node.json").exists():
-        from node.data_key import keys_from_slot
+        from node.cli import agent_password
+        from node.data_key import keys_from_slot, needs_an_agent
         from node.sealing import DataSealer
         from node.settings import NodeSettings
         from node.sync_setup import read_grant
         from shared.storage.key_slots import SlotError
-        from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder
+        from shared.storage.sealing import DataKeyHolder
 
         node = NodeSettings.load(data_dir)
         grant = read_grant(data_dir)
         if grant is None:
             raise click.ClickException("this node is not enrolled: its chain has no certificate")
         password = ""
-        if username and node.key_in_slots and not (node.key_dir / DATA_KEY_FILE).exists():
-            password = os.environ.get("SANJI_PASSWORD") or click.prompt(
-                f"password of {username}", hide_input=True)
+        if username and needs_an_agent(node):
+            password = agent_password(username)
         try:
             keys = keys_from_slot(node, username, password)
         except SlotError as exc:

@@ -24,6 +24,13 @@ from shared.exchange.enrolment import EnrolmentRefused, Grant
 DEFAULT_PORT = 8100
 
 
+def agent_password(username: str) -> str:
+    """The password of the agent whose key slot a command opens: ``SANJI_PASSWORD``, or
+    asked without echo."""
+    return os.environ.get("SANJI_PASSWORD") or click.prompt(f"password of {username}",
+                                                            hide_input=True)
+
+
 @click.group("node")
 def node_group() -> None:
     """A village, township or county node."""
@@ -284,8 +291,7 @@ def sync_now_command(data_dir: Path, username: str) -> None:
         if needs_an_agent(settings):
             from shared.storage.key_slots import SlotError
 
-            password = os.environ.get("SANJI_PASSWORD") or click.prompt(
-                f"password of {username}", hide_input=True)
+            password = agent_password(username)
             try:
                 opened = keys_from_slot(settings, username, password)
             except SlotError as exc:
@@ -323,8 +329,7 @@ def rotate_data_key_command(data_dir: Path, username: str) -> None:
         if not username:
             raise click.UsageError("the data key is kept in the agents' key slots: give an "
                                    "agent who has signed in here (--username)")
-        password = os.environ.get("SANJI_PASSWORD") or click.prompt(
-            f"password of {username}", hide_input=True)
+        password = agent_password(username)
     try:
         done = rotate_data_key(settings, username, password)
     except SlotError as exc:

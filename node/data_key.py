@@ -184,7 +184,6 @@ def needs_an_agent(settings: NodeSettings) -> bool:
     return settings.key_in_slots and not (settings.key_dir / DATA_KEY_FILE).exists()
 
 
-
 @dataclass(frozen=True, slots=True)
 class Rotated:
     """What :func:`rotate_data_key` did."""
