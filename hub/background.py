@@ -10,6 +10,7 @@ process archived first."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -64,33 +65,31 @@ def run_erasure(app: Flask) -> int:
     return len(done)
 
 
+def _logged(done: str, field: str, run: Callable[[], int], *, failure: str = "") -> bool:
+    """Run one scheduled job: its count logged when it did something, its failure logged
+    (never raised: the scheduler keeps the next runs). True when it ran."""
+    try:
+        count = run()
+    except Exception:
+        LOG.exception(failure or f"{done} failed")
+        return False
+    if count:
+        LOG.info(done, extra={"fields": {field: count}})
+    return True
+
+
 def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=UTC)
 
     def tick() -> None:
-        try:
-            done = run_timers(app)
-        except Exception:
-            LOG.exception("deadline timers failed")
-            return
-        if done.applied:
-            LOG.info("deadline timers", extra={"fields": {"applied": done.applied}})
+        _logged("deadline timers", "applied", lambda: run_timers(app).applied)
 
     def archive() -> None:
-        try:
-            archived = run_archiving(app)
-        except Exception:
-            LOG.exception("archiving failed")
-            return
-        if archived:
-            LOG.info("closed cases archived", extra={"fields": {"archived": archived}})
-        try:
-            erased = run_erasure(app)
-        except Exception:
-            LOG.exception("erasure failed")
-            return
-        if erased:
-            LOG.info("expired cases erased", extra={"fields": {"erased": erased}})
+        # erasure waits for the next run when archiving failed
+        if _logged("closed cases archived", "archived", lambda: run_archiving(app),
+                   failure="archiving failed"):
+            _logged("expired cases erased", "erased", lambda: run_erasure(app),
+                    failure="erasure failed")
 
     scheduler.add_job(tick, "interval", seconds=seconds, id="deadline-timers",
                       max_instances=1, coalesce=True)
