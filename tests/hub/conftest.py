@@ -72,6 +72,16 @@ class Hub:
             session.commit()
         return pyotp.TOTP(self.secrets[username]).at(self.clock.now)
 
+    def bearer(self, username: str) -> dict[str, str]:
+        """The ``Authorization`` header of a token ``username`` gets from the token
+        endpoint (with a one-time code where the account needs one)."""
+        body = {"username": username, "password": PASSWORD}
+        if username in self.secrets:
+            body["otp"] = self.one_time_code(username)
+        response = self.app.test_client().post("/api/v1/auth/token", json=body)
+        assert response.status_code == 200, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
     def login(self, username: str, **query: str) -> FlaskClient:
         """A browser session signed in through the login form (``query`` is added to the
         form's address, e.g. ``lang="en"``)."""

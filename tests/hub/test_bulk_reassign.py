@@ -169,20 +169,11 @@ def test_an_unknown_window_or_an_expired_form_moves_nothing(desk: Desk) -> None:
 # -- the API --------------------------------------------------------------------------------
 
 
-def _bearer(hub: Hub, username: str) -> dict[str, str]:
-    body = {"username": username, "password": PASSWORD}
-    if username in hub.secrets:
-        body["otp"] = hub.one_time_code(username)
-    response = hub.app.test_client().post("/api/v1/auth/token", json=body)
-    assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-
-
 def test_the_api_moves_the_cases_and_says_which(desk: Desk) -> None:
     client = desk.hub.app.test_client()
     response = client.post(f"/api/v1/windows/{WINDOW}/reassign",
                            json={"from": ABSENT, "to": PRESENT, "reason": "sick leave"},
-                           headers=_bearer(desk.hub, LEAD))
+                           headers=desk.hub.bearer(LEAD))
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["window"] == WINDOW and body["from"] == ABSENT and body["to"] == PRESENT
@@ -205,7 +196,7 @@ def test_the_api_refuses_in_the_contract_shape(desk: Desk, username: str, body: 
                                                status: int, fields: dict[str, str]) -> None:
     client = desk.hub.app.test_client()
     response = client.post(f"/api/v1/windows/{WINDOW}/reassign", json=body,
-                           headers=_bearer(desk.hub, username))
+                           headers=desk.hub.bearer(username))
     assert response.status_code == status
     error = response.get_json()["error"]
     assert set(error) == {"code", "message", "fields"}
@@ -240,7 +231,7 @@ def test_one_case_goes_only_to_an_operator_of_its_window(desk: Desk, assignee: s
 def test_the_api_knows_no_such_window(desk: Desk) -> None:
     client = desk.hub.app.test_client()
     response = client.post("/api/v1/windows/W-NOPE/reassign",
-                           json={"from": ABSENT, "to": PRESENT}, headers=_bearer(desk.hub, LEAD))
+                           json={"from": ABSENT, "to": PRESENT}, headers=desk.hub.bearer(LEAD))
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
 
 

@@ -17,7 +17,7 @@ from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.privacy.tables import HubAccessRequest, HubIdIndex
 from shared.storage.id_index import blind_index
-from tests.hub.conftest import ID_NUMBER, PASSWORD, WINDOW, Hub, register_at_hub
+from tests.hub.conftest import ID_NUMBER, WINDOW, Hub, register_at_hub
 from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
 
 pytestmark = pytest.mark.postgres
@@ -32,19 +32,10 @@ def hub(tmp_path: Path, pg_schema_url: str) -> Hub:
     return pg_hub_maker(tmp_path, pg_schema_url)(NOW, USERS)
 
 
-def _bearer(hub: Hub, username: str) -> dict[str, str]:
-    body = {"username": username, "password": PASSWORD}
-    if username in hub.secrets:
-        body["otp"] = hub.one_time_code(username)
-    response = hub.app.test_client().post("/api/v1/auth/token", json=body)
-    assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-
-
 def _ask(hub: Hub, username: str, id_number: str) -> tuple[int, Any]:
     response = hub.app.test_client().post("/api/v1/admin/access-requests",
                                           json={"id_number": id_number},
-                                          headers=_bearer(hub, username))
+                                          headers=hub.bearer(username))
     return response.status_code, response.get_json()
 
 
