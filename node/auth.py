@@ -104,13 +104,9 @@ def init_app(app: Flask) -> None:
                 response.status_code = 401
                 return response
             return redirect(f"/login?next={request.full_path.rstrip('?')}")
-        if claims.site != node.settings.site_code:
-            body = {"error": {"code": "forbidden",
-                              "message": f"{claims.username} works at {claims.site}",
-                              "fields": {}}}
-            response = jsonify(body)
-            response.status_code = 403
-            return response
+        if claims.site != node.settings.site_code:  # the same answer as the access gate's
+            message = f"{claims.username} works at {claims.site}"
+            return error_response(403, "not_permitted", message, {"site": message})
         g.claims = claims
         return None
 

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from shared.storage.accounts import USER_ROLES, Claims
 from shared.web.error_responses import error_response
-from shared.web.sign_in import _forbidden_page, current_claims
+from shared.web.sign_in import current_claims, forbidden_page
 
 REFUSED_HEADER = "X-Sanji-Access"
 """Set to ``refused`` on the gate's own refusals, so a test tells them from a view's."""
@@ -79,7 +79,7 @@ def _refuse(status: int, code: str, message: str, field: str = "") -> BaseRespon
         target = request.full_path if request.query_string else request.path
         response = redirect(url_for("auth.login_form", next=target))
     else:
-        response = Response(_forbidden_page(), status=403, mimetype="text/html")
+        response = Response(forbidden_page(), status=403, mimetype="text/html")
     response.headers[REFUSED_HEADER] = "refused"
     return response
 

@@ -320,7 +320,7 @@ def current_claims() -> Claims | None:
     return claims if still_honoured(auth.get_session(), claims) else None
 
 
-def _forbidden_page() -> str:
+def forbidden_page() -> str:
     """The small page a signed-in user whose role may not use a page gets (403)."""
     lang = "en" if locale_name() == "en" else "zh-CN"
     return (f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><title>403</title>'
@@ -357,7 +357,7 @@ def require_user(
                     return error_response(
                         403, "not_permitted", f"role {claims.role} may not do this"
                     )
-                return Response(_forbidden_page(), status=403, mimetype="text/html")
+                return Response(forbidden_page(), status=403, mimetype="text/html")
             g.claims = claims
             return view(*args, **kwargs)
 
