@@ -6,7 +6,12 @@ Every endpoint of the hub app is named here; one that is not is refused to every
 from __future__ import annotations
 
 from shared.web.access_policy import OPEN, Policy, roles
-from shared.web.shared_access_rules import SIGN_IN_POLICY, WINDOW_POLICY, WINDOW_STAFF
+from shared.web.shared_access_rules import (
+    SIGN_IN_POLICY,
+    SUPERVISION_POLICY,
+    WINDOW_POLICY,
+    WINDOW_STAFF,
+)
 
 ADMIN_VIEW = roles("supervisor", "admin")
 ADMIN_EDIT = roles("admin")
@@ -33,6 +38,7 @@ POLICY: Policy = {
     "hub_front_desk.register_walk_in": roles("agent", "admin"),
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
+    **SUPERVISION_POLICY,
     "window_api.show": WINDOW_STAFF,
     # administration and personal-information requests
     "admin.home": ADMIN_VIEW,

@@ -25,6 +25,7 @@ from hub import (
     window_views,
 )
 from hub.identity import token_secret
+from hub.models import HubCase
 from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
@@ -33,6 +34,7 @@ from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
+from shared.web.supervision_views import supervision_blueprint
 from shared.web.window_api import window_blueprint
 
 
@@ -73,6 +75,8 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)
+    app.register_blueprint(supervision_blueprint(db_session.get_session,
+                                                 lambda: services().windows, HubCase))
     app.register_blueprint(admin.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))

@@ -1,4 +1,5 @@
-"""The hub's background work: the deadline timers, every minute, in every hub process; the
+"""The hub's background work: the deadline timers and the supervision scan (warnings and
+cards, :mod:`shared.deciding.signal_scan`), every minute, in every hub process; the
 archiving of closed cases (:mod:`hub.privacy.archive`) and the erasure of expired ones
 (:mod:`hub.privacy.erasure`), every few hours.
 
@@ -21,6 +22,7 @@ from hub.ingest import HUB_TIER
 from hub.models import HubCase
 from hub.services import HubServices, services_of
 from shared.deciding.deadline_timers import TimerRun, run_due_timers
+from shared.deciding.signal_scan import ScanRun, run_signal_scan
 
 LOG = logging.getLogger("sanji.hub.background")
 TIMER_SECONDS = 60.0
@@ -33,6 +35,13 @@ def run_timers(app: Flask) -> TimerRun:
     return run_due_timers(db_session.session_factory(app), hub.sync_site,
                           hub.catalogue, hub.calendar, HUB_TIER, HubCase, hub.clock(),
                           versions=hub.catalogue_versions)
+
+
+def run_scan(app: Flask) -> ScanRun:
+    """One run of the supervision scan."""
+    hub: HubServices = services_of(app)
+    return run_signal_scan(db_session.session_factory(app), hub.sync_site, HubCase,
+                           hub.clock(), warning_share=hub.settings.warning_share)
 
 
 def run_archiving(app: Flask) -> int:
@@ -83,6 +92,7 @@ def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundSc
 
     def tick() -> None:
         _logged("deadline timers", "applied", lambda: run_timers(app).applied)
+        _logged("supervision scan", "raised", lambda: run_scan(app).raised)
 
     def archive() -> None:
         # erasure waits for the next run when archiving failed

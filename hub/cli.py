@@ -113,9 +113,14 @@ def _prepare(settings: HubSettings) -> None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--timers/--no-timers", default=True, show_default=True,
-              help="run the deadline timers in this process (safe in several at once)")
-def run_command(data_dir: Path, host: str, port: int, threads: int, timers: bool) -> None:
-    """Serve the hub with waitress, and run the deadline timers every minute."""
+              help="run the deadline timers and the supervision scan in this process (safe "
+              "in several at once)")
+@click.option("--timer-interval", default=60.0, show_default=True, type=float,
+              help="seconds between runs of the timers and the supervision scan")
+def run_command(data_dir: Path, host: str, port: int, threads: int, timers: bool,
+                timer_interval: float) -> None:
+    """Serve the hub with waitress; run the deadline timers and the supervision scan every
+    minute."""
     from waitress.server import create_server
 
     from hub.app import create_app
@@ -128,7 +133,7 @@ def run_command(data_dir: Path, host: str, port: int, threads: int, timers: bool
     if timers:
         from hub.background import start_background
 
-        start_background(app)
+        start_background(app, seconds=max(1.0, timer_interval))
     # no Server header (ident ""): every answer of every exchange would carry it
     server = create_server(app, host=host, port=port, threads=threads, ident="")
     click.echo(f"hub {settings.site_code} serving on http://{host}:{server.effective_port}/")

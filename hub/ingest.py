@@ -26,6 +26,8 @@ from shared.deciding import case_work
 from shared.deciding.case_projection import DecidingHooks, ProjectionStore
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CatalogueVersions
+from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
+from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
 from shared.storage.sealing import DataKeys
 from sync_protocol import Event
@@ -49,7 +51,9 @@ class HubHooks(DecidingHooks):
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
               keys: Callable[[], DataKeys],
-              versions: CatalogueVersions | None = None) -> DecidingHooks:
+              versions: CatalogueVersions | None = None, *,
+              calendar: Callable[[], WorkingDayCalendar] | None = None,
+              warning_share: float = DEFAULT_WARNING_SHARE) -> DecidingHooks:
     def owner(session: Session, cases: Sequence[tuple[str, ServiceItem]]) -> list[str]:
         # the registry's paths of the origins, read once per transaction (a batch holds
         # many cases of few origins)
@@ -62,7 +66,8 @@ def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
                 for origin, item in cases]
 
     return HubHooks(keys, site=site, catalogue=catalogue, tier=HUB_TIER, model=HubCase,
-                    owner=owner, versions=versions)
+                    owner=owner, versions=versions, calendar=calendar,
+                    warning_share=warning_share)
 
 
 class HubWindowStore(ProjectionStore):

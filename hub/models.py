@@ -13,7 +13,14 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.deciding.case_projection import CaseProjectionColumns, queue_index
+from shared.deciding.case_projection import (
+    CaseProjectionColumns,
+    queue_index,
+    report_indexes,
+    scan_index,
+    timer_index,
+)
+from shared.deciding.case_signals import CaseSignalColumns, signal_index
 from shared.storage.db import Base
 
 
@@ -47,4 +54,15 @@ class HubCase(CaseProjectionColumns, Base):
     """Where a case stands, as the city sees it (rebuilt from its events on every change)."""
 
     __tablename__ = "hub_cases"
-    __table_args__ = (queue_index("hub_cases"),)
+    __table_args__ = (queue_index("hub_cases"), scan_index("hub_cases"), timer_index("hub_cases"),
+                      *report_indexes("hub_cases"))
+
+
+class HubCaseSignal(CaseSignalColumns, Base):
+    """One signal (warning, card, urge) raised on a case this site decides or watches."""
+
+    __tablename__ = "hub_case_signals"
+    __table_args__ = (signal_index("hub_case_signals"),)
+
+
+HubCase.signal_model = HubCaseSignal

@@ -145,7 +145,9 @@ class HubServices:
             root=True,
             releases=releases_to_send,
             hooks=hub_hooks(lambda: self.sync_site, lambda: self.catalogue,
-                            lambda: self.data_keys, self.catalogue_versions),
+                            lambda: self.data_keys, self.catalogue_versions,
+                            calendar=lambda: self.calendar,
+                            warning_share=self.settings.warning_share),
         )
 
     @cached_property
@@ -158,6 +160,7 @@ class HubServices:
             store=HubWindowStore(lambda: self.sync_site),
             clock=lambda: self.clock(),
             versions=self.catalogue_versions,
+            warning_share=self.settings.warning_share,
         )
 
 

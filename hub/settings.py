@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from shared.domain.errors import InvalidInput
+from shared.domain.live_deadline import DEFAULT_WARNING_SHARE, check_warning_share
 from shared.domain.sites import validate_site_code
 
 CONFIG_FILE = "hub.json"
@@ -41,10 +42,13 @@ class HubSettings:
     """A browser sign-in ends after this long without a request (see docs/security.md)."""
     session_max_seconds: int = 8 * 3600
     """A browser sign-in ends this long after it began, however busy."""
+    warning_share: float = DEFAULT_WARNING_SHARE
+    """The share of a case's promised time after which the supervision scan warns."""
     testing: bool = False
 
     def __post_init__(self) -> None:
         validate_site_code(self.site_code, "site_code")
+        check_warning_share(self.warning_share)
         if not 0 < self.session_idle_seconds <= self.session_max_seconds:
             raise InvalidInput("session_idle_seconds",
                                "must be above 0 and at most session_max_seconds")

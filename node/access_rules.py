@@ -9,7 +9,7 @@ and of a deciding node's app is named here; one that is not is refused to everyo
 from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
-from shared.web.shared_access_rules import SIGN_IN_POLICY, WINDOW_POLICY
+from shared.web.shared_access_rules import SIGN_IN_POLICY, SUPERVISION_POLICY, WINDOW_POLICY
 
 INTAKE_STAFF = roles("agent", "supervisor", "admin")
 """The station's registrations hold applicants in full: for those who register them and
@@ -51,4 +51,5 @@ POLICY: Policy = {
     "sync.now": SIGNED_IN,
     # a township's or county's windows
     **WINDOW_POLICY,
+    **SUPERVISION_POLICY,
 }

@@ -28,6 +28,7 @@ from node import (
     public_views,
     sync_indicator,
 )
+from node.models import NodeWindowCase
 from node.services import init_app as init_services
 from node.services import services, services_of
 from node.settings import NodeSettings
@@ -39,6 +40,7 @@ from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
+from shared.web.supervision_views import supervision_blueprint
 from shared.web.window_api import window_blueprint
 from shared.web.window_pages import window_views_blueprint
 
@@ -113,6 +115,10 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
         )
         app.register_blueprint(
             window_views_blueprint(db_session.get_session, lambda: services().windows)
+        )
+        app.register_blueprint(
+            supervision_blueprint(db_session.get_session, lambda: services().windows,
+                                  NodeWindowCase)
         )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     # after node.auth's sign-in check: this adds the roles and refuses what is not listed

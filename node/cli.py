@@ -222,9 +222,13 @@ def _warm_search_keys(app: Flask) -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 @click.option("--sync-interval", default=60.0, show_default=True, type=float,
               help="seconds between exchanges with the parent (0: no background sync)")
+@click.option("--timer-interval", default=60.0, show_default=True, type=float,
+              help="at a township or county: seconds between runs of the deadline timers "
+              "and the supervision scan (0: none)")
 def run_command(data_dir: Path, host: str, port: int, threads: int,
-                sync_interval: float) -> None:
-    """Serve the node with waitress, and exchange with the parent in the background."""
+                sync_interval: float, timer_interval: float) -> None:
+    """Serve the node with waitress, and exchange with the parent in the background; a
+    township or county also runs its deadline timers and supervision scan."""
     from waitress.server import create_server
 
     from node.app import create_app
@@ -246,6 +250,10 @@ def run_command(data_dir: Path, host: str, port: int, threads: int,
         job = SyncJob(lambda: job_run(app), interval_seconds=sync_interval)
         services_of(app).sync_job = job
         job.start()
+    if timer_interval > 0:
+        from node.deciding_jobs import start_deciding_jobs
+
+        start_deciding_jobs(app, seconds=max(1.0, timer_interval))
     # no Server header (ident ""): every answer of every exchange would carry it
     server = create_server(app, host=host, port=port, threads=threads, ident="")
     from node.local_sync import local_url, write_url

@@ -27,7 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.deciding.case_projection import CaseProjectionColumns, queue_index
+from shared.deciding.case_projection import (
+    CaseProjectionColumns,
+    queue_index,
+    report_indexes,
+    scan_index,
+    timer_index,
+)
+from shared.deciding.case_signals import CaseSignalColumns, signal_index
 from shared.storage.db import Base
 
 
@@ -116,4 +123,15 @@ class NodeWindowCase(CaseProjectionColumns, Base):
     """A case this township or county node decides or watches, for its window queues."""
 
     __tablename__ = "node_window_cases"
-    __table_args__ = (queue_index("node_window_cases"),)
+    __table_args__ = (queue_index("node_window_cases"), scan_index("node_window_cases"),
+                      timer_index("node_window_cases"), *report_indexes("node_window_cases"))
+
+
+class NodeCaseSignal(CaseSignalColumns, Base):
+    """One signal (warning, card, urge) raised on a case this site decides or watches."""
+
+    __tablename__ = "node_case_signals"
+    __table_args__ = (signal_index("node_case_signals"),)
+
+
+NodeWindowCase.signal_model = NodeCaseSignal

@@ -109,6 +109,7 @@ class NodeServices:
             store=ProjectionStore(NodeWindowCase, lambda: self.sync_site),
             clock=lambda: self.clock(),
             versions=self.held_catalogue,  # a case is decided by the release it names
+            warning_share=self.settings.warning_share,
         )
 
     @cached_property
@@ -157,7 +158,8 @@ def init_app(app: Flask, settings: NodeSettings,
         with db_session.app_session(app) as session:
             epoch = current_epoch(session)
         return node_sync_site(settings, sealer, epoch, lambda: services_of(app).catalogue,
-                              catalogue_arrived, services_of(app).held_catalogue)
+                              catalogue_arrived, services_of(app).held_catalogue,
+                              calendar=lambda: services_of(app).held_calendar.current())
 
     def catalogue_arrived(content: bytes) -> None:
         held = services_of(app).held_catalogue

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from shared.domain.errors import InvalidInput
+from shared.domain.live_deadline import DEFAULT_WARNING_SHARE, check_warning_share
 from shared.domain.sites import Tier, parse_tier, validate_site_code
 
 CONFIG_FILE = "node.json"
@@ -68,6 +69,8 @@ class NodeSettings:
     stays locked until an agent signs in); ``file``: in ``keys/data.key`` (the default of a
     township or county, which relay for their children unattended). Empty: the tier's
     default."""
+    warning_share: float = DEFAULT_WARNING_SHARE
+    """At a deciding site: the share of a case's promised time after which it is warned."""
     testing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
     clock_offset_seconds: float = 0.0
@@ -75,6 +78,7 @@ class NodeSettings:
 
     def __post_init__(self) -> None:
         validate_site_code(self.site_code, "site_code")
+        check_warning_share(self.warning_share)
         object.__setattr__(self, "tier", parse_tier(self.tier))
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not self.database_url:

@@ -23,6 +23,7 @@ from shared.deciding.case_projection import DecidingHooks
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CatalogueVersions
 from shared.domain.release_content import CATALOGUE
+from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.account_events import keep_account_copies
 from shared.exchange.enrolment import Grant, decode_grant
 from shared.exchange.key_rotation import read_chain
@@ -89,7 +90,8 @@ def read_grant(data_dir: Path) -> Grant | None:
 def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
                    catalogue: Callable[[], Catalogue],
                    catalogue_arrived: Callable[[bytes], None] | None = None,
-                   versions: CatalogueVersions | None = None) -> SyncSite:
+                   versions: CatalogueVersions | None = None,
+                   calendar: Callable[[], WorkingDayCalendar] | None = None) -> SyncSite:
     """This node in the tree; a node without a grant has no parent to talk to.
     ``versions``: the catalogue releases kept, each arriving case's item read from its own."""
     key = site_key(settings.key_dir, settings.site_code)
@@ -120,6 +122,8 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
             return [site.code if str(item.tier) == tier else "" for _, item in cases]
 
         hooks.deciding = DecidingHooks(site=lambda: site, catalogue=catalogue, tier=tier,
-                                       model=NodeWindowCase, owner=owner, versions=versions)
+                                       model=NodeWindowCase, owner=owner, versions=versions,
+                                       calendar=calendar,
+                                       warning_share=settings.warning_share)
     return site
 

@@ -15,19 +15,23 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Protocol, cast
 
 from sqlalchemy import BigInteger, Index, Integer, String, Table, Uuid, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.util import identity_key
 
 from shared.deciding import case_work
+from shared.deciding.case_deadlines import deadline_draft
+from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
 from shared.deciding.window_context import QueueEntry
-from shared.domain.case_events import CaseEvent, EventDraft
+from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CatalogueVersions, accepted_under, catalogue_for_case
 from shared.domain.errors import DomainError
+from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
+from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import NoHooks, SyncSite
 from shared.storage.bulk_insert import OnConflict, insert_rows
 from sync_protocol import Event
@@ -36,6 +40,9 @@ from sync_protocol.times import to_ms
 
 class CaseProjectionColumns:
     """The columns of a projection table (mixed into each app's model)."""
+
+    signal_model: ClassVar[SignalModel | None] = None
+    """The site's signals table, written with the projection (see :mod:`case_signals`)."""
 
     case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     acceptance_no: Mapped[str] = mapped_column(String(40), index=True)
@@ -54,6 +61,28 @@ class CaseProjectionColumns:
     catalogue_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The catalogue release the case was accepted under (None: its registration names none,
     or it was projected before this was kept)."""
+    legal_due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The live legal deadline (法定时限), as the deciding site last recorded it."""
+    warn_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """When the supervision warning falls due (a share of the promised time used)."""
+    next_signal_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """When the next signal not yet raised falls due (warning, then yellow, then red card);
+    None when none is left or the clock is stopped. The scan reads only rows past it."""
+    timer_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """When the timer the law sets on the case comes due (缺席默许 at the shared deadline,
+    超时许可 at the legal one); None when the case has none, or it no longer applies."""
+    paused: Mapped[int] = mapped_column(Integer, default=0)
+    """1 while the clock is stopped (waiting for the applicant's supplement)."""
+    accepted_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """When the result was issued or the application withdrawn."""
+    rating: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    urged_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The standing urge (催办): set by a supervisor, cleared by the window's next action."""
+    signal: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The gravest signal raised on the case (warning < yellow_card < red_card)."""
+    signal_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 ProjectionModel = type[CaseProjectionColumns]
@@ -70,27 +99,120 @@ _INSERT_ONLY = ("case_id", "origin", "item_code", "registered_ms")
 """Columns a case keeps from its first projection: the rest follow every change."""
 
 
-def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent], state: CaseState,
-                      owner: str, now: datetime) -> dict[str, Any]:
-    """The projection row of a case from its log and folded state."""
-    due: int | None = None
+def scan_index(table: str) -> Index:
+    """The index the supervision scan reads: open cases whose clock runs, by when their
+    next signal falls due; partial, so the scan costs what is due, not every case."""
+    return Index(f"ix_{table}_next_signal", "owner_site", "next_signal_ms",
+                 postgresql_where=text("open = 1 AND paused = 0"),
+                 sqlite_where=text("open = 1 AND paused = 0"))
+
+
+def timer_index(table: str) -> Index:
+    """The index the deadline timers read: open cases by when their timer comes due."""
+    return Index(f"ix_{table}_timer", "owner_site", "timer_ms",
+                 postgresql_where=text("open = 1"), sqlite_where=text("open = 1"))
+
+
+def _timer_due(events: Sequence[CaseEvent | EventDraft], state: CaseState,
+               due: int | None, legal: int | None) -> int | None:
+    """When the case's timer (recorded at acceptance) comes due, while it still applies."""
+    timer = next((e.payload.get("timer") for e in events
+                  if e.type is EventType.ACCEPTED), None)
+    if timer == "deemed_consent" and state.pending_departments and (
+            state.state.value == "joint_approval"):
+        return due
+    if timer == "deemed_approval" and state.outcome is None and state.state.value in (
+            "accepted", "reviewed"):
+        return legal if legal is not None else due
+    return None
+
+
+def report_indexes(table: str) -> tuple[Index, Index]:
+    """The indexes the reports read: cases registered, and cases decided, in a period."""
+    return (Index(f"ix_{table}_registered", "owner_site", "registered_ms"),
+            Index(f"ix_{table}_decided", "owner_site", "decided_ms"))
+
+
+_GRAVITY = {kind: rank for rank, kind in enumerate(SIGNAL_KINDS)}
+_WINDOW_ROLES = frozenset({Role.WINDOW_OPERATOR, Role.FINANCE})
+
+
+def _last_time(events: Sequence[CaseEvent | EventDraft], key: str) -> int | None:
+    found: int | None = None
     for event in events:
-        value = event.payload.get("deadline")
+        value = event.payload.get(key)
         if isinstance(value, str):
-            due = to_ms(datetime.fromisoformat(value))
+            found = to_ms(datetime.fromisoformat(value))
+    return found
+
+
+def _standing_urge(events: Sequence[CaseEvent | EventDraft]) -> int | None:
+    """The last urge, unless the window acted on the case after it."""
+    urged: int | None = None
+    for event in events:
+        if event.type is EventType.URGED:
+            urged = to_ms(event.at)
+        elif urged is not None and event.actor.role in _WINDOW_ROLES:
+            urged = None
+    return urged
+
+
+WARNING_RULES = frozenset({"time_share", "one_day_left"})
+
+
+def _next_signal(state: CaseState, due: int | None, legal: int | None,
+                 warn: int | None) -> int | None:
+    """When the next deadline signal the scan still owes this case falls due (a graver
+    signal stands for the lesser ones it passed over)."""
+    raised = {rule for _, rule, _ in state.signals}
+    if "legal_passed" in raised:
+        return None
+    if "promised_passed" in raised:
+        return legal
+    if raised & WARNING_RULES:
+        return due if due is not None else legal
+    return next((at for at in (warn, due, legal) if at is not None), None)
+
+
+def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
+                      state: CaseState, owner: str, now: datetime) -> dict[str, Any]:
+    """The projection row of a case from its log and folded state (``events`` may end with
+    drafts about to be appended)."""
+    due = _last_time(events, "deadline")
+    legal = _last_time(events, "legal_deadline")
+    warn = _last_time(events, "warn_at")
+    is_open = not (state.state.value == "withdrawn" or state.result_issued_at)
+    clock_runs = (is_open and state.outcome is None and state.accepted_at is not None
+                  and not state.is_paused)
+    gravest = max(state.signals, key=lambda s: (_GRAVITY[s[0]], s[2]), default=None)
+    closed = state.result_issued_at or (state.decided_at if state.state.value == "withdrawn"
+                                        else None)
+    first = events[0].payload if events else {}
     return {
+        "legal_due_ms": legal,
+        "warn_ms": warn,
+        "next_signal_ms": _next_signal(state, due, legal, warn) if clock_runs else None,
+        "timer_ms": _timer_due(events, state, due, legal) if is_open else None,
+        "paused": 1 if state.is_paused else 0,
+        "accepted_ms": to_ms(state.accepted_at) if state.accepted_at else None,
+        "decided_ms": to_ms(state.decided_at) if state.decided_at else None,
+        "closed_ms": to_ms(closed) if closed else None,
+        "rating": state.rating.value if state.rating else None,
+        "urged_ms": _standing_urge(events) if is_open else None,
+        "signal": gravest[0] if gravest else None,
+        "signal_ms": to_ms(gravest[2]) if gravest else None,
         "case_id": case_id,
         "origin": state.origin_site or "",
         "item_code": state.item_code or "",
         "registered_ms": to_ms(state.registered_at or now),
-        "acceptance_no": str(events[0].payload.get("acceptance_no", "")) if events else "",
-        "catalogue_version": accepted_under(events[0].payload) if events else None,
+        "acceptance_no": str(first.get("acceptance_no", "")),
+        "catalogue_version": accepted_under(first) if events else None,
         "state": state.state.value,
         "stage": state.stage,
         "kind": state.kind.value if state.kind else "",
         "window": state.window or "",
         "owner_site": owner,
-        "open": 0 if state.state.value == "withdrawn" or state.result_issued_at else 1,
+        "open": 1 if is_open else 0,
         "claimed_by": state.claimed_by,
         "due_ms": due,
         "updated_ms": to_ms(now),
@@ -114,10 +236,13 @@ def write_projections(session: Session, model: ProjectionModel,
 
 def refresh(session: Session, model: ProjectionModel, site: SyncSite, case_id: uuid.UUID,
             owner: str, now: datetime) -> None:
-    """Fold the case's events and write its projection."""
+    """Fold the case's events and write its projection (and its signals' rows)."""
     events = case_work.case_events(session, site, case_id)
     state = fold(events) if owner == site.code else fold_seen(events)
-    write_projections(session, model, [projection_values(case_id, events, state, owner, now)])
+    values = projection_values(case_id, events, state, owner, now)
+    write_projections(session, model, [values])
+    if model.signal_model is not None:
+        write_signals(session, model.signal_model, signal_rows(case_id, events, values))
 
 
 def fold_seen(events: Sequence[CaseEvent]) -> CaseState:
@@ -156,7 +281,9 @@ class ProjectionStore:
         rows = session.scalars(
             select(m)
             .where(m.owner_site == self._site().code, m.window == window, m.open == 1)
-            .order_by(m.due_ms.asc().nulls_last(), m.registered_ms)
+            # an urged case (催办) leads the queue until the window acts on it
+            .order_by(m.urged_ms.desc().nulls_last(), m.due_ms.asc().nulls_last(),
+                      m.registered_ms)
             .limit(limit)
         )
         return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
@@ -204,8 +331,12 @@ class DecidingHooks(NoHooks):
     def __init__(self, *, site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],
                  tier: str, model: ProjectionModel, owner: OwnerRule,
                  also: Callable[[Session, set[uuid.UUID], datetime], None] | None = None,
-                 versions: CatalogueVersions | None = None) -> None:
+                 versions: CatalogueVersions | None = None,
+                 calendar: Callable[[], WorkingDayCalendar] | None = None,
+                 warning_share: float = DEFAULT_WARNING_SHARE) -> None:
         self._site = site
+        self._calendar = calendar
+        self._warning_share = warning_share
         self._catalogue = catalogue
         self._versions = versions
         self.tier = tier
@@ -233,6 +364,10 @@ class DecidingHooks(NoHooks):
         outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now)
                     for (case_id, events, _), owner in zip(registered, owners, strict=True)]
         write_projections(session, self.model, [o.projection for o in outcomes])
+        if self.model.signal_model is not None:  # signals raised below (or above) this site
+            write_signals(session, self.model.signal_model, [
+                row for (case_id, events, _), o in zip(registered, outcomes, strict=True)
+                for row in signal_rows(case_id, events, o.projection)])
         # authored last: it holds the lock on this site's chain until the commit
         case_work.append_all(session, site, [o.drafts for o in outcomes if o.drafts.drafts],
                              now)
@@ -276,8 +411,14 @@ class DecidingHooks(NoHooks):
                 for draft in case_work.route_drafts(site, self.tier, state, now):
                     state = apply(state, draft)
                     drafts.append(draft)
+            moved = (deadline_draft(state, [*events, *drafts], self._calendar(), now,
+                                    self._warning_share)
+                     if self._calendar is not None and arrived else None)
+            if moved is not None:  # a supplement from the origin restarted the clock
+                state = apply(state, moved)
+                drafts.append(moved)
         return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
-                        projection_values(case_id, events, state, owner, now))
+                        projection_values(case_id, [*events, *drafts], state, owner, now))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shared.deciding.case_deadlines import deadline_draft
 from shared.domain.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CaseCatalogue, CatalogueVersions, catalogue_for_case
 from shared.domain.errors import NotFound, Problems
+from shared.domain.live_deadline import DEFAULT_WARNING_SHARE, LiveDeadline, live_deadline
 from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
@@ -204,7 +206,8 @@ def case_catalogue(events: Sequence[CaseEvent], catalogue: Catalogue,
 
 def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: WorkingDayCalendar,
         actor: Actor, case_id: uuid.UUID, request: ActionRequest, now: datetime, *,
-        versions: CatalogueVersions | None = None) -> CaseState:
+        versions: CatalogueVersions | None = None,
+        warning_share: float = DEFAULT_WARNING_SHARE) -> CaseState:
     """Run one window action; raises the workflow's typed error when it is not allowed.
 
     With ``versions`` the item's rules (steps, deadline, materials, who may decide) come
@@ -221,21 +224,52 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         LOG.warning("catalogue version missing", extra={"fields": {
             "case_id": str(case_id), "note": chosen.note}})
     item, rules = item_rules(chosen.catalogue, state.item_code, actor.tier)
+    live = None
     if request.action == "accept" and request.deadline is None:
         # The first acceptance starts the clock: a case handed on or transferred after it
         # and accepted again keeps the deadline the applicant was given.
         started = state.accepted_at or now
-        deadline = calendar.deadline(started, item.promised_days, state.pauses).due_at
-        request = _with_deadline(request, deadline)
+        live = live_deadline(calendar, started, item.promised_days, item.legal_days,
+                             state.pauses, warning_share)
+        request = _with_deadline(request, live.promised.due_at)
     result = perform(state, rules, actor, request, now)
     if request.action == "reassign":  # only to someone who can work the case here
         problem = window_operator_problem(session, actor.site, state.window or "",
                                           request.assignee or "", must_be_active=True)
         if problem is not None:
             raise Problems({"assignee": problem}, "the reassignment is not valid")
-    drafts = [_with_catalogue(d, chosen) for d in result.events]
+    drafts = [_with_deadlines(_with_catalogue(d, chosen), item.legal_days, live, rules)
+              for d in result.events]
+    moved = deadline_draft(result.state, [*events, *drafts], calendar, now, warning_share)
+    if moved is not None:  # the clock resumed here (a supplement at the deciding site)
+        drafts.append(moved)
     append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return result.state
+
+
+def _with_deadlines(draft: EventDraft, legal_days: int, live: LiveDeadline | None,
+                    rules: ItemRules) -> EventDraft:
+    """An acceptance records the legal days and the live deadlines beside the promised
+    ones, so every site reads the same dates (and the deciding site can move them), and
+    the timer the law sets on the case, if any (:func:`timer_of`)."""
+    if draft.type is not EventType.ACCEPTED or live is None:
+        return draft
+    extra = {k: v for k, v in live.payload().items() if v is not None and k != "deadline"}
+    timer = timer_of(rules)
+    if timer is not None:
+        extra["timer"] = timer
+    return dataclasses.replace(draft, payload={**draft.payload, "legal_days": legal_days,
+                                               **extra})
+
+
+def timer_of(rules: ItemRules) -> str | None:
+    """The timer the law sets on a case of the item: 缺席默许 on a joint item's shared
+    deadline (``deemed_consent``), 超时许可 on the legal deadline (``deemed_approval``)."""
+    if rules.absence_means_consent and rules.co_approvers:
+        return "deemed_consent"
+    if rules.overdue_means_approval:
+        return "deemed_approval"
+    return None
 
 
 def _with_catalogue(draft: EventDraft, chosen: CaseCatalogue) -> EventDraft:

@@ -5,7 +5,9 @@
 - 超时许可: an item the catalogue marks ``overdue_means_approval`` is deemed approved when its
   window did not decide in time (``deemed_approval``).
 
-:func:`run_due_timers` claims overdue open cases from the site's projection with
+:func:`run_due_timers` claims the open cases whose timer has come due (``timer_ms``: the
+shared deadline of a joint case still waiting for a department, the legal deadline of an
+undecided 超时许可 case; recorded at acceptance) from the site's projection with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite serialises writers anyway), so
 several hub processes running it at once never apply a timer twice: a case is claimed by one
 transaction, and the next run finds the timer's events already in the case's log. Each case
@@ -52,8 +54,9 @@ def _overdue(session: Session, model: ProjectionModel, site: str, now_ms: int) -
     m = model
     query = (
         select(m.case_id)
-        .where(m.owner_site == site, m.open == 1, m.due_ms.is_not(None), m.due_ms < now_ms)
-        .order_by(m.due_ms)
+        .where(m.owner_site == site, m.open == 1, m.timer_ms.is_not(None),
+               m.timer_ms < now_ms)
+        .order_by(m.timer_ms)
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
@@ -94,14 +97,14 @@ def run_due_timers(session_factory: Callable[[], Session], site: SyncSite,
         for case_id in case_ids:
             examined += 1
             row = session.get(model, case_id)
-            if row is None or row.due_ms is None:
+            if row is None or row.timer_ms is None:
                 continue
             action = _timer_for(session, site, catalogue, case_id, versions)
             if action is None:
                 continue
             try:
                 case_work.act(session, site, catalogue, calendar, system, case_id,
-                              ActionRequest(action=action, due_at=from_ms(row.due_ms)), now,
+                              ActionRequest(action=action, due_at=from_ms(row.timer_ms)), now,
                               versions=versions)
             except DomainError as exc:
                 LOG.warning("timer not applied", extra={"fields": {

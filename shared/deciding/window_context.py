@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_versions import CatalogueVersions
+from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
 
@@ -54,3 +55,5 @@ class WindowContext:
     versions: CatalogueVersions | None = None
     """Every catalogue release the site holds: a case is decided by the one it was accepted
     under (None: by the newest, ``catalogue``)."""
+    warning_share: float = DEFAULT_WARNING_SHARE
+    """The share of the promised time after which a case is warned (the site's setting)."""

@@ -55,6 +55,9 @@ class EventType(StrEnum):
     RATED = "rated"  # 好差评
     REFUSED = "refused"  # the owner's answer to an event that arrived too late
     ERASED = "erased"  # its retention period over, the case's personal data were deleted
+    DEADLINE_SET = "deadline_set"  # the deciding site's live deadline after the clock resumed
+    SIGNALLED = "signalled"  # 电子监察: a warning or a yellow or red card
+    URGED = "urged"  # 催办: a supervisor presses the window to act
 
 
 class Role(StrEnum):
@@ -102,6 +105,12 @@ class Decision(StrEnum):
 TIERS = ("province", "city", "county", "township", "village")
 DECIDING_TIERS = ("province", "city", "county", "township")
 HANDOVER_METHODS = ("in_person", "proxy", "courier")
+SIGNAL_KINDS = ("warning", "yellow_card", "red_card")
+"""Signals in rising order of gravity (a red card outranks a yellow one)."""
+SIGNAL_RULES = ("time_share", "one_day_left", "promised_passed", "legal_passed",
+                "no_review_check", "refusal_without_reason")
+"""Why a signal was raised: the share of the promised time used (or one working day left),
+the promised or the legal deadline passed, or a violation found in a decision."""
 MIN_REASON_LENGTH = 5
 """A written reason shorter than this (after trimming) is not a clear answer."""
 MAX_TEXT_LENGTH = 2000
@@ -370,6 +379,37 @@ def _erased(p: Mapping[str, Any]) -> None:
     _text(p, "policy")
 
 
+def _instant(p: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+    value = p.get(key)
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise InvalidInput(f"payload.{key}", "an ISO 8601 time")
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"payload.{key}", "an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise InvalidInput(f"payload.{key}", "must carry its UTC offset")
+
+
+def _deadline_set(p: Mapping[str, Any]) -> None:
+    _instant(p, "deadline")
+    _instant(p, "legal_deadline", required=False)
+    _instant(p, "warn_at", required=False)
+    _text(p, "cause")
+
+
+def _signalled(p: Mapping[str, Any]) -> None:
+    _choice(p, "kind", SIGNAL_KINDS)
+    _choice(p, "rule", SIGNAL_RULES)
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _urged(p: Mapping[str, Any]) -> None:
+    check_reason(p.get("reason"), "payload.reason")
+
+
 def _nothing(p: Mapping[str, Any]) -> None:
     """Types whose payload is free (it may carry notes, document references, deadlines)."""
 
@@ -403,6 +443,9 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.RATED: _rated,
     EventType.REFUSED: _refused,
     EventType.ERASED: _erased,
+    EventType.DEADLINE_SET: _deadline_set,
+    EventType.SIGNALLED: _signalled,
+    EventType.URGED: _urged,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

@@ -142,11 +142,34 @@ _TABLE: dict[Status, dict[EventType, Status | None]] = {
     S.WITHDRAWN: {E.ERASED: None},
 }
 
+_CLOCK_RUNS = frozenset({S.ACCEPTED, S.PAUSED_FOR_SUPPLEMENT, S.REVIEWED, S.JOINT_APPROVAL,
+                         S.REPORTED_UP})
+"""States whose deadline runs (or is paused): the deciding site may set it anew."""
+_AT_A_WINDOW = frozenset({S.ROUTED, S.AWAITING_SUPPLEMENT, *_CLOCK_RUNS, S.DECIDED})
+"""States in which a window still owes work: a supervisor may urge it."""
+_SIGNALLED = frozenset(_TABLE) - {S.NEW, S.REGISTERED, S.WITHDRAWN}
+"""A signal is raised at the deciding site, from receipt on (a violation card may follow the
+decision)."""
+
+
+def _supervision(state: Status) -> dict[EventType, Status]:
+    """The supervision events a state allows; none of them moves the case."""
+    row: dict[EventType, Status] = {}
+    if state in _CLOCK_RUNS:
+        row[E.DEADLINE_SET] = state
+    if state in _AT_A_WINDOW:
+        row[E.URGED] = state
+    if state in _SIGNALLED:
+        row[E.SIGNALLED] = state
+    return row
+
+
 TRANSITIONS: Mapping[Status, Mapping[EventType, Status]] = MappingProxyType(
     {
         state: MappingProxyType(
             {
                 **{event: (state if target is None else target) for event, target in row.items()},
+                **_supervision(state),
                 # The owner's answer to a late event may come in any state of a case.
                 **({} if state is S.NEW else {E.REFUSED: state}),
             }
@@ -196,6 +219,9 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.RATED: _PEOPLE_AT_ORIGIN,
         E.REFUSED: _SYSTEM,
         E.ERASED: _SYSTEM,
+        E.DEADLINE_SET: _SYSTEM,
+        E.SIGNALLED: frozenset({Role.SYSTEM, Role.SUPERVISOR}),
+        E.URGED: frozenset({Role.SUPERVISOR}),
     }
 )
 """The roles that may author each event type."""
@@ -265,6 +291,8 @@ ACTIONS: Mapping[str, EventType] = MappingProxyType(
         "hand_over": E.RESULT_HANDED_OVER,
         "rate": E.RATED,
         "refuse": E.REFUSED,
+        "signal": E.SIGNALLED,
+        "urge": E.URGED,
     }
 )
 """Action names (the API's ``action``) and the event each one appends.
@@ -355,6 +383,9 @@ class CaseState:
     rating: Rating | None = None
     rating_comment: str = ""
     corrections: int = 0
+    signals: tuple[tuple[str, str, datetime], ...] = ()
+    """Each signal raised, as ``(kind, rule, at)``."""
+    urged_at: datetime | None = None
     refusals: tuple[EventKey, ...] = ()
     events: int = 0
 
@@ -611,6 +642,10 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
             **_close_pause(case, at),
             **_decide(case, Outcome.WITHDRAWN, at, reason if isinstance(reason, str) else None),
         }
+    if t is E.SIGNALLED:
+        return {"signals": (*case.signals, (p["kind"], p["rule"], at))}
+    if t is E.URGED:
+        return {"urged_at": at}
     if t is E.REFUSED:
         ref = p["refused"]
         return {"refusals": (*case.refusals, (ref["origin"], ref["epoch"], ref["seq"]))}

@@ -34,6 +34,8 @@ from shared.domain.case_events import (
     HANDOVER_METHODS,
     ITEM_KINDS,
     MAX_COMMENT_LENGTH,
+    SIGNAL_KINDS,
+    SIGNAL_RULES,
     Actor,
     CaseEvent,
     Decision,
@@ -210,6 +212,8 @@ class ActionRequest:
     deadline: datetime | None = None
     due_at: datetime | None = None
     document: str | None = None
+    signal_kind: str | None = None
+    rule: str | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -428,6 +432,15 @@ def _payloads(
         if len(request.comment) > MAX_COMMENT_LENGTH:
             raise InvalidInput("comment", f"at most {MAX_COMMENT_LENGTH} characters")
         return [(event_type, {"rating": request.rating, "comment": request.comment.strip()})]
+    if action == "urge":
+        return [(event_type, {"reason": check_reason(request.reason)})]
+    if action == "signal":
+        if request.signal_kind not in SIGNAL_KINDS:
+            raise InvalidInput("signal_kind", f"one of {', '.join(SIGNAL_KINDS)}")
+        if request.rule not in SIGNAL_RULES:
+            raise InvalidInput("rule", f"one of {', '.join(SIGNAL_RULES)}")
+        return [(event_type, {"kind": request.signal_kind, "rule": request.rule,
+                              "reason": check_reason(request.reason)})]
     raise InvalidInput("action", f"{action} is answered with refusal_for(), not perform()")
 
 
@@ -479,6 +492,8 @@ def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: da
         rating=Rating.SATISFIED.value,
         method=HANDOVER_METHODS[0],
         due_at=now,
+        signal_kind=SIGNAL_KINDS[-1],
+        rule=SIGNAL_RULES[-1],
     )
     try:
         perform(case, rules, actor, request, now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
 from shared.web.scans_endpoint import VIEW_ROLES
+from shared.web.supervision_views import OVERSEERS
 from shared.web.window_pages import ROLES
 
 WINDOW_STAFF = roles(*ROLES)
@@ -36,3 +37,13 @@ WINDOW_POLICY: Policy = {
 }
 """The window desk, the window API (without the case JSON, which only the hub mounts) and
 the scans of a deciding site."""
+
+SUPERVISION_POLICY: Policy = {
+    "supervision.signals": roles(*OVERSEERS),
+    "supervision.report": roles(*OVERSEERS),
+    "supervision.report_page": roles(*OVERSEERS),
+    "supervision.dashboard": roles(*OVERSEERS),
+    "supervision.board": OPEN,
+}
+"""Electronic supervision at a deciding site: supervisors' and admins'; the hall's board is
+public (today's figures, no case, no person)."""

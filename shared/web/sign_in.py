@@ -96,8 +96,9 @@ def _failure_key(username: str) -> tuple[str, str]:
     return username, request.remote_addr or "unknown"
 
 
-def _login(credentials: dict[str, Any]) -> str:
-    """A token for ``credentials``; counts the failure before re-raising it.
+def _login(credentials: dict[str, Any]) -> tuple[str, str]:
+    """A token for ``credentials``, and the account's role; counts the failure before
+    re-raising it.
 
     A missing one-time code counts too: otherwise its distinct answer would let a guesser
     test passwords of supervisors for free. The one-time code taken is committed before the
@@ -122,7 +123,7 @@ def _login(credentials: dict[str, Any]) -> str:
     session.commit()
     if auth.after_sign_in is not None:
         auth.after_sign_in(user, credentials["password"])
-    return auth.get_signer().issue(user, now)
+    return auth.get_signer().issue(user, now), user.role
 
 
 def _blocked_seconds(username: str) -> int | None:
@@ -143,6 +144,18 @@ def _unauthenticated(exc: NotAuthenticated) -> Response:
     response = error_response(401, exc.code, exc.reason, exc.fields)
     response.headers["WWW-Authenticate"] = "Bearer"
     return response
+
+
+LANDING = {"supervisor": "supervision.dashboard"}
+"""Where a role lands after signing in without a page to go back to (where the site has
+that page): a supervisor on the supervision dashboard; everyone else on the home page."""
+
+
+def _landing(role: str) -> str:
+    endpoint = LANDING.get(role)
+    if endpoint is not None and endpoint in current_app.view_functions:
+        return url_for(endpoint)
+    return "/"
 
 
 def safe_next(target: str | None) -> str:
@@ -197,7 +210,7 @@ def auth_blueprint(
         if retry_after is not None:
             return _too_many(retry_after)
         try:
-            token = _login(credentials)
+            token, _ = _login(credentials)
         except NotAuthenticated as exc:
             return _unauthenticated(exc)
         return jsonify(
@@ -240,13 +253,14 @@ def auth_blueprint(
             message = t("login.too_many").format(seconds=retry_after)
             return _render_login(message, 429, credentials["username"])
         try:
-            token = _login(credentials)
+            token, role = _login(credentials)
         except NotAuthenticated as exc:
             key = _LOGIN_MESSAGES.get(exc.reason)
             return _render_login(t(key) if key else exc.reason, 401, username)
         start_session()  # a new session: nothing from before the sign-in carries over
         session[SESSION_KEY] = token
-        return redirect(safe_next(request.args.get("next")))
+        target = request.args.get("next")
+        return redirect(safe_next(target) if target else _landing(role))
 
     @bp.post("/logout")
     def logout() -> ResponseReturnValue:

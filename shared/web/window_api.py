@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from shared.deciding import bulk_reassign, case_work
 from shared.deciding.window_context import WindowContext
-from shared.domain.case_events import Actor, Role
+from shared.domain.case_events import SIGNAL_KINDS, SIGNAL_RULES, Actor, Role
 from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import NotFound, NotPermitted
@@ -62,6 +62,9 @@ class ActionSchema(Schema):
     department = fields.String(load_default=None, validate=validate.Length(max=40))
     assignee = fields.String(load_default=None, validate=validate.Length(max=64))
     document = fields.String(load_default=None, validate=validate.Length(max=200))
+    signal_kind = fields.String(data_key="kind", load_default=None,
+                                validate=validate.OneOf(SIGNAL_KINDS))
+    rule = fields.String(load_default=None, validate=validate.OneOf(SIGNAL_RULES))
 
 
 class BulkReassignSchema(Schema):
@@ -237,7 +240,8 @@ def window_blueprint(get_session: Callable[[], Session],
         now = ctx.clock()
         try:
             case_work.act(session, ctx.site, ctx.catalogue(), ctx.calendar(), actor, case_id,
-                          act_request, now, versions=ctx.versions)
+                          act_request, now, versions=ctx.versions,
+                          warning_share=ctx.warning_share)
             ctx.store.refresh(session, case_id, now)
             session.commit()
         except BaseException:

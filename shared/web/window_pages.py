@@ -109,6 +109,7 @@ ACTION_FORMS: Mapping[str, ActionForm] = {
     "transfer": ActionForm("转办", "Transfer", ("to_window", "reason!")),
     "issue_result": ActionForm("出具结果", "Issue result", ("reference",)),
     "withdraw": ActionForm("撤件", "Withdraw", ("reason",)),
+    "urge": ActionForm("催办", "Urge", ("reason!",)),
 }
 """Actions a window page offers. The rest need inputs the action API does not take
 (corrections, hand-over, ratings) or are the system's own."""
@@ -390,7 +391,8 @@ def window_views_blueprint(get_session: Callable[[], Session],
         now = ctx.clock()
         try:
             after = case_work.act(session, ctx.site, catalogue, ctx.calendar(), actor, case_id,
-                                  act_request, now, versions=ctx.versions)
+                                  act_request, now, versions=ctx.versions,
+                                  warning_share=ctx.warning_share)
             ctx.store.refresh(session, case_id, now)
             session.commit()
         except DomainError as exc:

@@ -91,8 +91,13 @@ def test_an_open_case_follows_the_release_it_was_accepted_under(
         due = calendar.deadline(accepted_at, days, ()).due_at
         assert due is not None and payload["deadline"] == due.isoformat()
 
-    # both overdue: only the case accepted under v3 has the step "deemed approved"
-    hub.clock.now = accepted_at + timedelta(days=60)
+    # both past their legal deadline (60 working days): only the case accepted under v3
+    # has the step "deemed approved" (超时许可 falls due at the legal deadline)
+    legal = calendar.deadline(accepted_at, 60, ()).due_at
+    assert legal is not None and new_due["legal_deadline"] == legal.isoformat()
+    hub.clock.now = legal - timedelta(minutes=1)
+    assert run_timers(hub.app).applied == 0  # past the promised deadline is not enough
+    hub.clock.now = legal + timedelta(minutes=1)
     assert run_timers(hub.app).applied == 1
     with app_session(hub.app) as session:
         rows = {c: session.execute(select(HubCase.state, HubCase.catalogue_version)

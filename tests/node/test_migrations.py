@@ -24,6 +24,7 @@ NODE_TABLES = {
     "acct_users",
     "acct_failures",
     "node_window_cases",
+    "node_case_signals",
     "record_views",
 }
 

@@ -87,6 +87,10 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.REFUSED: {"refused": {"origin": "431000", "epoch": 1, "seq": 9999},
                             "event_type": "claimed", "reason": "late"},
         EventType.ERASED: {"reason": "the retention period is over", "policy": "withdrawn: 3"},
+        EventType.DEADLINE_SET: {"deadline": "2026-05-08T16:00:00+00:00", "cause": "resumed"},
+        EventType.SIGNALLED: {"kind": pick(["warning", "yellow_card", "red_card"]),
+                              "rule": "promised_passed", "reason": REASON},
+        EventType.URGED: {"reason": REASON},
     }
     return payloads.get(event_type, {})
 
@@ -269,6 +273,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             "to_window": "W-SJ-03", "authority": "审批科", "changes": {"phone": "13800138000"},
             "outcome": data.draw(st.sampled_from(["approved", "rejected"])),
             "rating": "satisfied", "method": "courier", "assignee": "op.b",
+            "signal_kind": "red_card", "rule": "no_review_check",
         }
         state = self.desk.do(actor, action, **fields)  # offered means it must succeed
         note(f"workflow reached {state.state}")

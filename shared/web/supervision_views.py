@@ -1,0 +1,264 @@
+"""Electronic supervision (电子监察) at every deciding site — the hub and the township and
+county nodes — in one blueprint:
+
+- ``GET /api/v1/supervision/signals``: the warnings, cards and urges raised on the site's
+  cases, newest first (the contract's shape; ``?kind=&window=``);
+- ``GET /api/v1/reports/<day|week|month|year>?date=YYYY-MM-DD`` (``&format=csv``): the
+  period's figures per window (:mod:`shared.deciding.supervision_reports` says what each
+  counts); ``/supervision/reports/<period>`` shows them as a page with SVG bars;
+- ``GET /supervision``: the supervisor's dashboard, where a supervisor lands after signing
+  in: open, paused and overdue cases per window, the signals of the last days and the cases
+  nearest their deadline;
+- ``GET /board``: the hall's board (no login): today's figures in large type, refreshing
+  itself every minute; no case and no person on it, the figures cached for 30 seconds.
+
+Plain HTML with a few hundred bytes of CSS and no script, for 64 kbit/s links.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time as clock_time
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from shared.deciding.case_projection import ProjectionModel
+from shared.deciding.case_signals import MAX_LIST, SignalFilter, list_signals
+from shared.deciding.supervision_reports import (
+    DAY_MS,
+    FIGURES,
+    PERIODS,
+    BoardFigures,
+    board_figures,
+    period_of,
+    report_rows,
+    totals,
+)
+from shared.deciding.window_context import WindowContext
+from shared.domain.case_events import SIGNAL_KINDS
+from shared.domain.working_days import SHANGHAI
+from shared.web.error_responses import error_response, flatten_messages
+from shared.web.i18n import Messages, add_messages
+from shared.web.pages import no_store, signed_in
+from shared.web.sign_in import require_user
+from sync_protocol.times import from_ms, to_ms
+
+OVERSEERS = ("supervisor", "admin")
+BOARD_SECONDS = 30.0
+"""How long the board's figures are reused: a wall screen per hall costs one query a while."""
+BOARD_REFRESH = 60
+NEAREST = 20
+RECENT_DAYS = 7
+
+MESSAGES: Messages = {
+    "sup.title": ("电子监察", "Supervision"),
+    "sup.dashboard": ("监察首页", "Dashboard"),
+    "sup.reports": ("统计报表", "Reports"),
+    "sup.window": ("窗口", "Window"),
+    "sup.open": ("在办", "Open"),
+    "sup.paused": ("暂停计时", "Clock stopped"),
+    "sup.near": ("一日内到期", "Due within a day"),
+    "sup.overdue": ("已超期", "Overdue"),
+    "sup.signals": ("近期预警与亮牌", "Recent warnings and cards"),
+    "sup.nearest": ("临近期限的案件", "Cases nearest their deadline"),
+    "sup.none": ("无", "None"),
+    "sup.kind": ("类别", "Kind"),
+    "sup.reason": ("原因", "Reason"),
+    "sup.at": ("时间", "At"),
+    "sup.due": ("期限", "Deadline"),
+    "sup.state": ("状态", "State"),
+    "sup.warning": ("预警", "Warning"),
+    "sup.yellow_card": ("黄牌", "Yellow card"),
+    "sup.red_card": ("红牌", "Red card"),
+    "sup.urge": ("催办", "Urge"),
+    "sup.day": ("日报", "Day"),
+    "sup.week": ("周报", "Week"),
+    "sup.month": ("月报", "Month"),
+    "sup.year": ("年报", "Year"),
+    "sup.received": ("受理", "Received"),
+    "sup.completed": ("办结", "Completed"),
+    "sup.on_time": ("按时办结", "On time"),
+    "sup.early": ("提前办结", "Early"),
+    "sup.average_days": ("平均用时(天)", "Average days"),
+    "sup.satisfaction_rate": ("满意率", "Satisfaction"),
+    "sup.warnings": ("预警", "Warnings"),
+    "sup.yellow_cards": ("黄牌", "Yellow cards"),
+    "sup.red_cards": ("红牌", "Red cards"),
+    "sup.urges": ("催办", "Urges"),
+    "sup.total": ("合计", "Total"),
+    "sup.csv": ("下载 CSV", "CSV"),
+    "board.title": ("今日办件", "Today"),
+    "board.received": ("今日受理", "Received today"),
+    "board.completed": ("今日办结", "Completed today"),
+    "board.on_time": ("按时办结率", "On time"),
+    "board.open": ("在办件", "Open"),
+    "board.overdue": ("超期件", "Overdue"),
+    "board.satisfaction": ("满意率", "Satisfaction"),
+}
+
+
+class SignalQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.String(load_default=None, validate=validate.OneOf([*SIGNAL_KINDS, "urge"]))
+    window = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    limit = fields.Integer(load_default=MAX_LIST, validate=validate.Range(min=1, max=MAX_LIST))
+
+
+class ReportQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    date = fields.Date(required=True, format="%Y-%m-%d")
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+def _private(response: Response) -> Response:
+    """An answer about the site's cases: not cached, never framed."""
+    kept: Response = no_store(response)
+    return kept
+
+
+def _iso(ms: int | None) -> str | None:
+    return from_ms(ms).isoformat() if ms is not None else None
+
+
+def _local(ms: int | None) -> str:
+    return from_ms(ms).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if ms else "—"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["window", *FIGURES], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def report_body(session: Session, ctx: WindowContext, model: ProjectionModel,
+                kind: str, day: date) -> dict[str, Any]:
+    """The report of ``kind`` holding ``day`` as the API answers it."""
+    period = period_of(kind, day)
+    rows = report_rows(session, model, model.signal_model, ctx.site.code, period)
+    return {"period": kind, "from": period.first.isoformat(), "to": period.last.isoformat(),
+            "site": ctx.site.code, "rows": rows, "total": totals(rows)}
+
+
+def supervision_blueprint(get_session: Callable[[], Session],
+                          get_ctx: Callable[[], WindowContext],
+                          model: ProjectionModel) -> Blueprint:
+    """The ``supervision`` blueprint (see the module's docstring)."""
+    bp = Blueprint("supervision", __name__, template_folder="templates")
+    bp.record_once(lambda state: add_messages(state.app, MESSAGES))
+    board_cache: dict[str, tuple[float, BoardFigures]] = {}
+    board_lock = threading.Lock()
+
+    def load(schema: Schema) -> dict[str, Any] | Response:
+        try:
+            data: dict[str, Any] = schema.load(request.args)
+        except ValidationError as exc:
+            return error_response(400, "invalid", "invalid query",
+                                  flatten_messages(exc.messages))
+        return data
+
+    @bp.get("/api/v1/supervision/signals")
+    @require_user(*OVERSEERS)
+    def signals() -> Response:
+        args = load(SignalQuery())
+        if isinstance(args, Response):
+            return args
+        ctx = get_ctx()
+        signal_model = model.signal_model
+        found = [] if signal_model is None else list_signals(
+            get_session(), signal_model, ctx.site.code,
+            SignalFilter(kind=args["kind"], window=args["window"]), int(args["limit"]))
+        body = [{"case_id": str(s.case_id), "acceptance_no": s.acceptance_no,
+                 "window": s.window, "kind": s.kind, "rule": s.rule, "reason": s.reason,
+                 "at": _iso(s.at_ms)} for s in found]
+        return _private(jsonify({"signals": body}))
+
+    @bp.get("/api/v1/reports/<period>")
+    @require_user(*OVERSEERS)
+    def report(period: str) -> Response:
+        if period not in PERIODS:
+            return error_response(404, "not_found", f"periods: {', '.join(PERIODS)}",
+                                  {"period": f"one of {', '.join(PERIODS)}"})
+        args = load(ReportQuery())
+        if isinstance(args, Response):
+            return args
+        body = report_body(get_session(), get_ctx(), model, period, args["date"])
+        if args["format"] == "csv":
+            name = f"report-{period}-{body['from']}.csv"
+            return _private(Response(_csv(body["rows"]), mimetype="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="{name}"'}))
+        return _private(jsonify(body))
+
+    @bp.get("/supervision/reports/<period>")
+    @require_user(*OVERSEERS)
+    def report_page(period: str) -> Response | str:
+        if period not in PERIODS:
+            return error_response(404, "not_found", f"periods: {', '.join(PERIODS)}")
+        ctx = get_ctx()
+        raw = request.args.get("date")
+        try:
+            day = date.fromisoformat(raw) if raw else ctx.clock().astimezone(SHANGHAI).date()
+        except ValueError:
+            return error_response(400, "invalid", "invalid query",
+                                  {"date": "a date as YYYY-MM-DD"})
+        body = report_body(get_session(), ctx, model, period, day)
+        peak = max([1, *(max(r["received"], r["completed"]) for r in body["rows"])])
+        return render_template("supervision/report.html", report=body, peak=peak,
+                               periods=PERIODS, day=day.isoformat(), me=signed_in())
+
+    @bp.get("/supervision")
+    @require_user(*OVERSEERS)
+    def dashboard() -> str:
+        ctx = get_ctx()
+        session, site, now = get_session(), ctx.site.code, ctx.clock()
+        now_ms = to_ms(now)
+        m = model
+        counts = session.execute(
+            select(m.window, func.count(), func.sum(m.paused),
+                   func.sum(case(((m.due_ms < now_ms) & (m.paused == 0), 1), else_=0)),
+                   func.sum(case(((m.due_ms >= now_ms) & (m.due_ms < now_ms + DAY_MS)
+                                  & (m.paused == 0), 1), else_=0)))
+            .where(m.owner_site == site, m.open == 1, m.decided_ms.is_(None))
+            .group_by(m.window).order_by(m.window)).all()
+        nearest = session.scalars(
+            select(m).where(m.owner_site == site, m.open == 1, m.decided_ms.is_(None),
+                            m.paused == 0, m.due_ms.is_not(None))
+            .order_by(m.due_ms).limit(NEAREST)).all()
+        signal_model = m.signal_model
+        recent = [] if signal_model is None else list_signals(
+            session, signal_model, site,
+            SignalFilter(since_ms=to_ms(now - timedelta(days=RECENT_DAYS))), 50)
+        return render_template(
+            "supervision/dashboard.html", counts=counts, nearest=nearest, recent=recent,
+            local=_local, now_ms=now_ms, periods=PERIODS, me=signed_in())
+
+    @bp.get("/board")
+    def board() -> Response:
+        ctx = get_ctx()
+        with board_lock:
+            held = board_cache.get("figures")
+            if held is None or clock_time.monotonic() - held[0] > BOARD_SECONDS:
+                held = (clock_time.monotonic(),
+                        board_figures(get_session(), model, ctx.site.code, ctx.clock()))
+                board_cache["figures"] = held
+        page = render_template("supervision/board.html", figures=held[1],
+                               refresh=BOARD_REFRESH)
+        response = Response(page, mimetype="text/html")
+        response.headers["Cache-Control"] = f"public, max-age={int(BOARD_SECONDS)}"
+        return response
+
+    return bp

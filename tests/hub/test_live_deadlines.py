@@ -1,0 +1,276 @@
+"""At the hub (PostgreSQL, a schema of its own): the live deadline of a case through the
+Labour Day holiday of 2026 (1-5 May off, Saturday 9 May an adjusted working day), with the
+clock stopped while the applicant supplies what was missing; the supervision scan's
+warning, yellow and red cards on those dates, raised once each even by two hub processes
+scanning at the same moment; urging; and the signals API of the contract."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import func, select
+from waitress.server import create_server
+
+from hub.app import create_app
+from hub.background import run_scan
+from hub.db_session import app_session
+from hub.models import HubCase
+from hub.settings import HubSettings
+from shared.domain.working_days import SHANGHAI, end_of_day
+from shared.storage.sync_store import SyncEvent
+from tests.hub.conftest import PASSWORD, Hub, hub_maker, register_at_hub
+from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
+
+OPERATOR = "mz-desk"
+SUPERVISOR = "city-sup"
+
+
+def cst(day: int, month: int = 5, hour: int = 10) -> datetime:
+    """``hour`` o'clock in Shanghai on ``day`` ``month`` 2026, as UTC."""
+    return datetime(2026, month, day, hour, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+ACCEPTED = cst(28, 4)  # Tuesday 28 April 2026
+
+
+@pytest.fixture
+def hub(tmp_path: Path, pg_schema_url: str) -> Hub:
+    return hub_maker(tmp_path, pg_schema_url)(ACCEPTED, [
+        (OPERATOR, "window_operator", "W-MZ-01"), (SUPERVISOR, "supervisor", None)])
+
+
+def _act(hub: Hub, who: str, case_id: uuid.UUID, **body: Any) -> dict[str, Any]:
+    response = hub.app.test_client().post(f"/api/v1/cases/{case_id}/actions", json=body,
+                                          headers=hub.bearer(who))
+    assert response.status_code == 200, response.get_json()
+    found: dict[str, Any] = response.get_json()
+    return found
+
+
+def _case(hub: Hub, case_id: uuid.UUID) -> dict[str, Any]:
+    response = hub.app.test_client().get(f"/api/v1/cases/{case_id}",
+                                         headers=hub.bearer(OPERATOR))
+    assert response.status_code == 200
+    found: dict[str, Any] = response.get_json()
+    return found
+
+
+def _row(hub: Hub, case_id: uuid.UUID) -> HubCase:
+    with app_session(hub.app) as session:
+        row = session.get(HubCase, case_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def _accepted(hub: Hub, number: int = 1) -> uuid.UUID:
+    case_id, _ = register_at_hub(hub, number)
+    _act(hub, OPERATOR, case_id, action="claim")
+    _act(hub, OPERATOR, case_id, action="accept")
+    return case_id
+
+
+def _signals(hub: Hub, **query: str) -> list[dict[str, Any]]:
+    response = hub.app.test_client().get("/api/v1/supervision/signals", query_string=query,
+                                         headers=hub.bearer(SUPERVISOR))
+    assert response.status_code == 200, response.get_json()
+    signals: list[dict[str, Any]] = response.get_json()["signals"]
+    return signals
+
+
+@pytest.mark.postgres
+def test_the_deadline_stops_while_the_applicant_supplies_and_moves_on_resumption(
+    hub: Hub,
+) -> None:
+    # MZ-0520: 20 promised working days. From Tue 28 April: 29, 30 April, then (1-5 May
+    # off) 6, 7, 8, Sat 9 (an adjusted working day), 11 May ... the 20th is Thu 28 May.
+    case_id = _accepted(hub)
+    assert _case(hub, case_id)["deadline"] == end_of_day(datetime(2026, 5, 28).date()
+                                                         ).isoformat()
+    hub.clock.now = cst(30, 4)  # day 2: asked for a supplement, the clock stops
+    _act(hub, OPERATOR, case_id, action="request_supplement", missing=["APPLICATION"],
+         reason="申请书缺少法定代表人签字")
+    assert _row(hub, case_id).paused == 1
+    # 14 days later (Thursday 14 May) the applicant brings it: working days 6, 7, 8, 9, 11,
+    # 12, 13, 14 May were spent waiting (the holiday was not a working day anyway)
+    hub.clock.now = cst(14)
+    _act(hub, OPERATOR, case_id, action="supplement_provided")
+    body = _case(hub, case_id)
+    moved = end_of_day(datetime(2026, 6, 9).date())  # 28 May + 8 working days
+    assert body["deadline"] == moved.isoformat()
+    assert [e["type"] for e in body["events"]][-2:] == ["supplement_provided", "deadline_set"]
+    row = _row(hub, case_id)
+    assert (row.paused, row.due_ms) == (0, int(moved.timestamp() * 1000))
+    queue = hub.app.test_client().get("/api/v1/windows/W-MZ-01/cases",
+                                      headers=hub.bearer(OPERATOR)).get_json()["cases"]
+    assert [c["deadline"] for c in queue if c["case_id"] == str(case_id)] == [
+        moved.isoformat()]
+
+
+@pytest.mark.postgres
+def test_the_scan_warns_then_cards_yellow_then_red_each_once(hub: Hub) -> None:
+    case_id = _accepted(hub)
+    # 20 promised days: the warning after 16 working days (0.8), at the end of Fri 22 May
+    hub.clock.now = cst(22, hour=23)
+    assert run_scan(hub.app).raised == 0
+    hub.clock.now = cst(23, hour=9)
+    assert run_scan(hub.app).raised == 1
+    assert run_scan(hub.app).raised == 0  # once
+    hub.clock.now = cst(28, hour=23)  # the promised deadline: the end of Thu 28 May
+    assert run_scan(hub.app).raised == 0
+    hub.clock.now = cst(29, hour=9)
+    assert run_scan(hub.app).raised == 1
+    # the legal deadline: 60 working days (MZ-0520), a long way on; run past it
+    hub.clock.now = cst(1, month=9)
+    assert run_scan(hub.app).raised == 1
+    assert run_scan(hub.app).raised == 0
+    signals = _signals(hub)
+    assert [(s["kind"], s["case_id"], s["window"]) for s in signals] == [
+        ("red_card", str(case_id), "W-MZ-01"), ("yellow_card", str(case_id), "W-MZ-01"),
+        ("warning", str(case_id), "W-MZ-01")]
+    assert set(signals[0]) >= {"case_id", "acceptance_no", "window", "kind", "reason", "at"}
+    assert _row(hub, case_id).signal == "red_card"
+    assert [e["type"] for e in _case(hub, case_id)["events"]].count("signalled") == 3
+    assert _signals(hub, kind="yellow_card")[0]["kind"] == "yellow_card"
+
+
+@pytest.mark.postgres
+def test_a_paused_case_is_not_carded(hub: Hub) -> None:
+    case_id = _accepted(hub)
+    hub.clock.now = cst(30, 4)
+    _act(hub, OPERATOR, case_id, action="request_supplement", missing=["APPLICATION"],
+         reason="申请书缺少法定代表人签字")
+    hub.clock.now = cst(1, month=9)  # months later, still waiting for the applicant
+    assert run_scan(hub.app).raised == 0
+    assert _signals(hub) == []
+
+
+@pytest.mark.postgres
+def test_two_hub_processes_scanning_at_once_card_each_case_once(
+    hub: Hub, tmp_path: Path
+) -> None:
+    cases = [_accepted(hub, n) for n in range(1, 13)]
+    # a second hub process on the same database and data directory, with the same clock
+    second = create_app(replace(HubSettings.load(tmp_path / "hub"), testing=True))
+    second.extensions["sanji_hub"].clock = hub.clock
+    hub.clock.now = cst(29, hour=9)  # every case past its promised deadline
+    raised: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def scan(app: Any) -> None:
+        barrier.wait(timeout=30)
+        raised.append(run_scan(app).raised)
+
+    threads = [threading.Thread(target=scan, args=(app,)) for app in (hub.app, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(raised) == len(cases)
+    with app_session(hub.app) as session:
+        stored = session.scalar(select(func.count()).select_from(SyncEvent)
+                                .where(SyncEvent.type == "signalled"))
+    assert stored == len(cases)  # counted in the event store, not in what the scan says
+
+
+@pytest.mark.postgres
+def test_an_urged_case_leads_its_window_queue_until_the_window_acts(hub: Hub) -> None:
+    first, second = _accepted(hub, 1), _accepted(hub, 2)
+    queue_url = "/api/v1/windows/W-MZ-01/cases"
+
+    def order() -> list[str]:
+        cases = hub.app.test_client().get(queue_url, headers=hub.bearer(OPERATOR)
+                                          ).get_json()["cases"]
+        return [c["case_id"] for c in cases]
+
+    assert order()[:2] == [str(first), str(second)]
+    hub.clock.now += timedelta(hours=1)
+    _act(hub, SUPERVISOR, second, action="urge", reason="申请人多次来电催问进度")
+    assert order()[:2] == [str(second), str(first)]
+    assert [(s["kind"], s["case_id"]) for s in _signals(hub)] == [("urge", str(second))]
+    _act(hub, OPERATOR, second, action="approve")
+    assert order()[:2] == [str(first), str(second)]
+
+
+@pytest.mark.postgres
+def test_bad_supervision_input_is_refused_with_the_error_shape(hub: Hub) -> None:
+    case_id = _accepted(hub)
+    client = hub.app.test_client()
+    short = client.post(f"/api/v1/cases/{case_id}/actions", headers=hub.bearer(SUPERVISOR),
+                        json={"action": "urge", "reason": "快"})
+    assert short.status_code == 400 and "reason" in short.get_json()["error"]["fields"]
+    bad_kind = client.post(f"/api/v1/cases/{case_id}/actions",
+                           headers=hub.bearer(SUPERVISOR),
+                           json={"action": "signal", "kind": "purple", "rule": "legal_passed",
+                                 "reason": "越权审批，未经复核"})
+    assert bad_kind.status_code == 400 and "kind" in bad_kind.get_json()["error"]["fields"]
+    by_operator = client.post(f"/api/v1/cases/{case_id}/actions",
+                              headers=hub.bearer(OPERATOR),
+                              json={"action": "urge", "reason": "自己催自己的件"})
+    assert by_operator.status_code == 403
+    listing = client.get("/api/v1/supervision/signals", headers=hub.bearer(OPERATOR))
+    assert listing.status_code == 403
+    bad_filter = client.get("/api/v1/supervision/signals", query_string={"kind": "purple"},
+                            headers=hub.bearer(SUPERVISOR))
+    assert bad_filter.status_code == 400
+    assert set(bad_filter.get_json()["error"]) == {"code", "message", "fields"}
+
+
+# -- the browser: the supervisor's dashboard and the hall board ------------------------------
+
+
+@pytest.fixture
+def served(hub: Hub) -> Iterator[str]:
+    server = create_server(hub.app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    server.close()
+    thread.join(timeout=10)
+
+
+@pytest.mark.postgres
+@pytest.mark.browser
+def test_the_supervisor_lands_on_the_dashboard_and_the_hall_board_shows_today(
+        hub: Hub, served: str) -> None:
+    overdue, reviewed = _accepted(hub, 1), _accepted(hub, 2)
+    hub.clock.now = cst(29, hour=9)  # both past their promised deadline
+    _act(hub, OPERATOR, reviewed, action="approve")  # reviewed, not decided
+    assert run_scan(hub.app).raised == 2
+    acceptance_no = _row(hub, overdue).acceptance_no
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(locale="zh-CN").new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{served}/login")
+        page.fill("#username", SUPERVISOR)
+        page.fill("#password", PASSWORD)
+        page.fill("#otp", hub.one_time_code(SUPERVISOR))
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{served}/supervision")  # where a supervisor lands
+        row = page.locator("#by-window tbody tr", has_text="W-MZ-01")
+        expect(row.locator("td").nth(1)).to_have_text("2")  # open
+        expect(row.locator("td").nth(4)).to_have_text("2")  # overdue
+        expect(page.locator("#signals tbody tr", has_text=acceptance_no)
+               ).to_contain_text("黄牌")
+        expect(page.locator("#nearest tbody tr.late")).to_have_count(2)
+        page.click(f"#signals a:text('{acceptance_no}')")
+        expect(page).to_have_url(f"{served}/windows/cases/{overdue}")
+        board = browser.new_context(locale="zh-CN").new_page()  # the hall's screen
+        board.goto(f"{served}/board")
+        expect(board.locator("#overdue b")).to_have_text("2")
+        expect(board.locator("#open b")).to_have_text("2")
+        refresh = board.locator("meta[http-equiv=refresh]")
+        expect(refresh).to_have_attribute("content", "60")
+        browser.close()
+    anonymous = hub.app.test_client().get("/board")
+    assert anonymous.status_code == 200 and "李四" not in anonymous.get_data(as_text=True)
+    assert hub.app.test_client().get("/supervision").status_code == 302  # to the login
