@@ -1,5 +1,6 @@
-"""The hub's background work: the deadline timers and the supervision scan (warnings and
-cards, :mod:`shared.deciding.signal_scan`), every minute, in every hub process; the
+"""The hub's background work: the deadline timers, the supervision scan (warnings and
+cards, :mod:`shared.deciding.signal_scan`) and the reports of periods that ended
+(:mod:`shared.deciding.report_files`), every minute, in every hub process; the
 archiving of closed cases (:mod:`hub.privacy.archive`) and the erasure of expired ones
 (:mod:`hub.privacy.erasure`), every few hours.
 
@@ -22,7 +23,9 @@ from hub.ingest import HUB_TIER
 from hub.models import HubCase
 from hub.services import HubServices, services_of
 from shared.deciding.deadline_timers import TimerRun, run_due_timers
+from shared.deciding.report_files import write_closed_reports
 from shared.deciding.signal_scan import ScanRun, run_signal_scan
+from shared.pdf.fonts import find_fonts
 
 LOG = logging.getLogger("sanji.hub.background")
 TIMER_SECONDS = 60.0
@@ -42,6 +45,14 @@ def run_scan(app: Flask) -> ScanRun:
     hub: HubServices = services_of(app)
     return run_signal_scan(db_session.session_factory(app), hub.sync_site, HubCase,
                            hub.clock(), warning_share=hub.settings.warning_share)
+
+
+def run_reports(app: Flask) -> int:
+    """Write the reports of the periods that ended (``reports/`` in the data directory)."""
+    hub: HubServices = services_of(app)
+    return len(write_closed_reports(db_session.session_factory(app), HubCase,
+                                    hub.settings.site_code, hub.settings.site_name,
+                                    hub.settings.data_dir, hub.clock(), find_fonts))
 
 
 def run_archiving(app: Flask) -> int:
@@ -93,6 +104,7 @@ def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundSc
     def tick() -> None:
         _logged("deadline timers", "applied", lambda: run_timers(app).applied)
         _logged("supervision scan", "raised", lambda: run_scan(app).raised)
+        _logged("reports written", "reports", lambda: run_reports(app))
 
     def archive() -> None:
         # erasure waits for the next run when archiving failed

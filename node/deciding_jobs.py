@@ -1,8 +1,8 @@
 """The scheduled work of a township or county node that decides cases, as the hub does its
-own (:mod:`hub.background`): every minute the deadline timers (缺席默许, 超时许可) and the
-supervision scan (warnings and cards). A node is one process over one SQLite file, so the
-runs need no claiming beyond SQLite's one writer; the same code claims rows with ``SKIP
-LOCKED`` where the database has it.
+own (:mod:`hub.background`): every minute the deadline timers (缺席默许, 超时许可), the
+supervision scan (warnings and cards) and the reports of the periods that ended. A node is
+one process over one SQLite file, so the runs need no claiming beyond SQLite's one writer;
+the same code claims rows with ``SKIP LOCKED`` where the database has it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from node import db_session
 from node.models import NodeWindowCase
 from node.services import services_of
 from shared.deciding.deadline_timers import TimerRun, run_due_timers
+from shared.deciding.report_files import write_closed_reports
 from shared.deciding.signal_scan import ScanRun, run_signal_scan
 from shared.domain.case_events import DECIDING_TIERS
+from shared.pdf.fonts import find_fonts
 from shared.storage.sealing import DataLocked
 
 LOG = logging.getLogger("sanji.node.deciding")
@@ -39,6 +41,13 @@ def run_scan(app: Flask) -> ScanRun:
                            node.clock(), warning_share=node.settings.warning_share)
 
 
+def run_reports(app: Flask) -> int:
+    node = services_of(app)
+    return len(write_closed_reports(db_session.session_factory(app), NodeWindowCase,
+                                    node.settings.site_code, node.settings.site_name,
+                                    node.settings.data_dir, node.clock(), find_fonts))
+
+
 def decides(app: Flask) -> bool:
     """True for a node of a deciding tier that is part of the tree."""
     node = services_of(app)
@@ -49,7 +58,8 @@ def tick(app: Flask) -> None:
     """One run of both; a failure is logged and the next run comes anyway."""
     runs: tuple[tuple[str, Callable[[], int]], ...] = (
         ("deadline timers", lambda: run_timers(app).applied),
-        ("supervision scan", lambda: run_scan(app).raised))
+        ("supervision scan", lambda: run_scan(app).raised),
+        ("reports written", lambda: run_reports(app)))
     for name, run in runs:
         try:
             done = run()

@@ -18,6 +18,8 @@ What each figure counts, per window (the deciding window the case is routed to):
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -142,6 +144,36 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
         total["satisfaction_rate"] = round(
             sum(n * s for n, s in rated) / sum(n for n, _ in rated), 4)
     return total
+
+
+def report(session: Session, model: ProjectionModel, site: str, kind: str,
+           day: date) -> dict[str, Any]:
+    """The report of ``kind`` holding ``day``, as the API answers it."""
+    period = period_of(kind, day)
+    rows = report_rows(session, model, model.signal_model, site, period)
+    return {"period": kind, "from": period.first.isoformat(), "to": period.last.isoformat(),
+            "site": site, "rows": rows, "total": totals(rows)}
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV, one line per window, the figures in :data:`FIGURES` order."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["window", *FIGURES], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def closed_periods(now: datetime) -> list[tuple[str, date]]:
+    """The last day, week, month and year that have ended by ``now`` (in Shanghai), each
+    named by its first day: what the scheduled reports write once."""
+    yesterday = now.astimezone(SHANGHAI).date() - timedelta(days=1)
+    today = yesterday + timedelta(days=1)
+    last_week = today - timedelta(days=today.weekday() + 7)
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return [("day", yesterday), ("week", last_week), ("month", last_month),
+            ("year", date(today.year - 1, 1, 1))]
 
 
 @dataclass(frozen=True, slots=True)

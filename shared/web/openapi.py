@@ -252,6 +252,32 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
             as_of=STR,
         ),
     ),
+    ("/api/v1/supervision/signals", "get"): (
+        "Warnings, yellow and red cards and urges raised on the site's cases, newest first "
+        "(?kind=, ?window=, ?limit=; supervisors and admins)",
+        None,
+        200,
+        _obj(["signals"], signals={"type": "array", "items": _obj(
+            ["case_id", "acceptance_no", "window", "kind", "reason", "at"],
+            case_id=STR, acceptance_no=STR, window=STR,
+            kind={"type": "string", "enum": ["warning", "yellow_card", "red_card", "urge"]},
+            rule=STR, reason=STR, at=STR)}),
+    ),
+    ("/api/v1/reports/<period>", "get"): (
+        "The figures of the day, week, month or year holding ?date=YYYY-MM-DD, per window "
+        "(&format=csv for CSV; supervisors and admins)",
+        None,
+        200,
+        _obj(["period", "from", "to", "rows"], period=STR, site=STR,
+             rows={"type": "array", "items": _obj(
+                 ["window", "received", "completed", "on_time", "overdue",
+                  "satisfaction_rate"],
+                 window=STR, received=INT, completed=INT, on_time=INT, early=INT,
+                 overdue=INT, average_days={"type": ["number", "null"]},
+                 satisfaction_rate={"type": ["number", "null"]}, warnings=INT,
+                 yellow_cards=INT, red_cards=INT, urges=INT)},
+             total={"type": "object"}, **{"from": STR, "to": STR}),
+    ),
     ("/api/v1/sync/status", "get"): (
         "The link to the parent",
         None,

@@ -17,15 +17,13 @@ Plain HTML with a few hundred bytes of CSS and no script, for 64 kbit/s links.
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
 import time as clock_time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -34,17 +32,17 @@ from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import MAX_LIST, SignalFilter, list_signals
 from shared.deciding.supervision_reports import (
     DAY_MS,
-    FIGURES,
     PERIODS,
     BoardFigures,
     board_figures,
-    period_of,
-    report_rows,
-    totals,
+    csv_text,
 )
+from shared.deciding.supervision_reports import report as period_report
 from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import SIGNAL_KINDS
 from shared.domain.working_days import SHANGHAI
+from shared.pdf.fonts import find_fonts
+from shared.pdf.report_document import render_report
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages
 from shared.web.pages import no_store, signed_in
@@ -119,7 +117,7 @@ class ReportQuery(Schema):
         unknown = EXCLUDE
 
     date = fields.Date(required=True, format="%Y-%m-%d")
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "pdf"]))
 
 
 def _private(response: Response) -> Response:
@@ -134,24 +132,6 @@ def _iso(ms: int | None) -> str | None:
 
 def _local(ms: int | None) -> str:
     return from_ms(ms).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if ms else "—"
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["window", *FIGURES], lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def report_body(session: Session, ctx: WindowContext, model: ProjectionModel,
-                kind: str, day: date) -> dict[str, Any]:
-    """The report of ``kind`` holding ``day`` as the API answers it."""
-    period = period_of(kind, day)
-    rows = report_rows(session, model, model.signal_model, ctx.site.code, period)
-    return {"period": kind, "from": period.first.isoformat(), "to": period.last.isoformat(),
-            "site": ctx.site.code, "rows": rows, "total": totals(rows)}
 
 
 def supervision_blueprint(get_session: Callable[[], Session],
@@ -196,10 +176,17 @@ def supervision_blueprint(get_session: Callable[[], Session],
         args = load(ReportQuery())
         if isinstance(args, Response):
             return args
-        body = report_body(get_session(), get_ctx(), model, period, args["date"])
+        ctx = get_ctx()
+        body = period_report(get_session(), model, ctx.site.code, period, args["date"])
+        if args["format"] == "pdf":
+            site_name = str(getattr(current_app.jinja_env.globals.get("site"), "site_name", ""))
+            pdf = render_report(body, site_name, find_fonts())
+            return _private(Response(pdf, mimetype="application/pdf", headers={
+                "Content-Disposition":
+                    f'attachment; filename="report-{period}-{body["from"]}.pdf"'}))
         if args["format"] == "csv":
             name = f"report-{period}-{body['from']}.csv"
-            return _private(Response(_csv(body["rows"]), mimetype="text/csv", headers={
+            return _private(Response(csv_text(body["rows"]), mimetype="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{name}"'}))
         return _private(jsonify(body))
 
@@ -215,7 +202,7 @@ def supervision_blueprint(get_session: Callable[[], Session],
         except ValueError:
             return error_response(400, "invalid", "invalid query",
                                   {"date": "a date as YYYY-MM-DD"})
-        body = report_body(get_session(), ctx, model, period, day)
+        body = period_report(get_session(), model, ctx.site.code, period, day)
         peak = max([1, *(max(r["received"], r["completed"]) for r in body["rows"])])
         return render_template("supervision/report.html", report=body, peak=peak,
                                periods=PERIODS, day=day.isoformat(), me=signed_in())
