@@ -251,3 +251,16 @@ def drop_account_security(op: MigrationOps) -> None:
         batch_op.drop_column("token_generation")
         batch_op.drop_column("totp_last_step")
         batch_op.drop_column("totp_sealed")
+
+
+def add_actor_index(op: MigrationOps) -> None:
+    """``sync_events``: an index on who acted and when, for the life-long trace of one
+    person's work (终身追溯). Called by hub ``0013`` and node ``0014``."""
+    with op.batch_alter_table("sync_events", schema=None) as batch_op:
+        batch_op.create_index("ix_sync_events_actor", ["actor", "at_ms"], unique=False)
+
+
+def drop_actor_index(op: MigrationOps) -> None:
+    """Undo :func:`add_actor_index`."""
+    with op.batch_alter_table("sync_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_sync_events_actor")

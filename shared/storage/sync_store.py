@@ -104,7 +104,8 @@ class SyncEvent(Base):
     """One event as this site holds it; rows are inserted, never updated or deleted."""
 
     __tablename__ = "sync_events"
-    __table_args__ = (UniqueConstraint("origin", "epoch", "seq"),)
+    __table_args__ = (UniqueConstraint("origin", "epoch", "seq"),
+                      Index("ix_sync_events_actor", "actor", "at_ms"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)

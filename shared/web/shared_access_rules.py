@@ -43,6 +43,7 @@ SUPERVISION_POLICY: Policy = {
     "supervision.report": roles(*OVERSEERS),
     "supervision.report_page": roles(*OVERSEERS),
     "supervision.dashboard": roles(*OVERSEERS),
+    "supervision.trace_page": SIGNED_IN,  # one's own; the view lets overseers read anyone's
     "supervision.board": OPEN,
 }
 """Electronic supervision at a deciding site: supervisors' and admins'; the hall's board is

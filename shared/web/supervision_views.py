@@ -9,6 +9,8 @@ county nodes — in one blueprint:
 - ``GET /supervision``: the supervisor's dashboard, where a supervisor lands after signing
   in: open, paused and overdue cases per window, the signals of the last days and the cases
   nearest their deadline;
+- ``GET /supervision/trace?username=``: the life-long trace (终身追溯) of one person's work
+  (``&format=csv``); supervisors and admins read anyone's, everyone their own;
 - ``GET /board``: the hall's board (no login): today's figures in large type, refreshing
   itself every minute; no case and no person on it, the figures cached for 30 seconds.
 
@@ -17,6 +19,8 @@ Plain HTML with a few hundred bytes of CSS and no script, for 64 kbit/s links.
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time as clock_time
 from collections.abc import Callable
@@ -28,6 +32,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from shared.deciding import work_trace
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import MAX_LIST, SignalFilter, list_signals
 from shared.deciding.supervision_reports import (
@@ -93,6 +98,11 @@ MESSAGES: Messages = {
     "sup.urges": ("催办", "Urges"),
     "sup.total": ("合计", "Total"),
     "sup.csv": ("下载 CSV", "CSV"),
+    "sup.trace": ("终身追溯", "Work trace"),
+    "sup.event": ("操作", "Action"),
+    "sup.role": ("身份", "Role"),
+    "sup.site": ("办理地", "Site"),
+    "sup.older": ("更早", "Older"),
     "board.title": ("今日办件", "Today"),
     "board.received": ("今日受理", "Received today"),
     "board.completed": ("今日办结", "Completed today"),
@@ -110,6 +120,25 @@ class SignalQuery(Schema):
     kind = fields.String(load_default=None, validate=validate.OneOf([*SIGNAL_KINDS, "urge"]))
     window = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     limit = fields.Integer(load_default=MAX_LIST, validate=validate.Range(min=1, max=MAX_LIST))
+
+
+class TraceQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    username = fields.String(load_default="", validate=validate.Length(max=64))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    format = fields.String(load_default="html", validate=validate.OneOf(["html", "csv"]))
+
+
+def _trace_csv(rows: list[work_trace.TraceRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["at", "event", "role", "case_id", "acceptance_no", "window", "site"])
+    for r in rows:
+        writer.writerow([_iso(r.at_ms), r.type, r.role, str(r.case_id), r.acceptance_no or "",
+                         r.window or "", r.recorded_at])
+    return out.getvalue()
 
 
 class ReportQuery(Schema):
@@ -232,6 +261,28 @@ def supervision_blueprint(get_session: Callable[[], Session],
         return render_template(
             "supervision/dashboard.html", counts=counts, nearest=nearest, recent=recent,
             local=_local, now_ms=now_ms, periods=PERIODS, me=signed_in())
+
+    @bp.get("/supervision/trace")
+    @require_user()
+    def trace_page() -> Response | str:
+        """One person's work, for the supervisors and admins; everyone may read their own."""
+        args = load(TraceQuery())
+        if isinstance(args, Response):
+            return args
+        claims = signed_in()
+        username = args["username"] or claims.username
+        if username != claims.username and claims.role not in OVERSEERS:
+            return error_response(403, "not_permitted", "only your own work",
+                                  {"username": "supervisors and admins read others' work"})
+        csv_wanted = args["format"] == "csv"
+        rows = work_trace.trace(get_session(), model, username, before_ms=args["before"],
+                                limit=work_trace.CSV_LIMIT if csv_wanted else work_trace.PAGE)
+        if csv_wanted:
+            return _private(Response(_trace_csv(rows), mimetype="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="trace-{username}.csv"'}))
+        older = rows[-1].at_ms if len(rows) == work_trace.PAGE else None
+        return render_template("supervision/trace.html", rows=rows, username=username,
+                               older=older, local=_local, me=claims)
 
     @bp.get("/board")
     def board() -> Response:

@@ -132,3 +132,22 @@ def test_only_supervisors_and_admins_read_reports(may: Hub) -> None:
     bad_period = _report(may, "fortnight", "2026-05-01")
     assert bad_period.status_code == 404
     assert client.get("/api/v1/reports/month?date=2026-05-01").status_code == 401
+
+
+@pytest.mark.postgres
+def test_the_life_long_trace_lists_what_one_person_did(may: Hub) -> None:
+    supervisor = may.login(SUPERVISOR)
+    page = supervisor.get(f"/supervision/trace?username={CHECKER}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count("<td>checked</td>") == 3 and html.count("<td>claimed</td>") == 3
+    assert "<td>accepted</td>" not in html  # the checker accepted nothing
+    text = supervisor.get(f"/supervision/trace?username={OPERATOR}&format=csv"
+                          ).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted({r["event"] for r in rows}) == ["accepted", "claimed", "reviewed"]
+    assert len(rows) == 9 and {r["window"] for r in rows} == {"W-MZ-01"}
+    assert rows[0]["at"] > rows[-1]["at"]  # newest first
+    own = may.login(OPERATOR)
+    assert own.get("/supervision/trace").status_code == 200  # one's own work
+    assert own.get(f"/supervision/trace?username={CHECKER}").status_code == 403

@@ -142,6 +142,11 @@ def _snapshot() -> dict[str, Any]:
 def _without(head: dict[str, Any], missing: list[str]) -> dict[str, Any]:
     tables = copy.deepcopy(head)
     for name in missing:
+        if "#" in name:  # an index added later: ``table#index``
+            table, _, index = name.partition("#")
+            tables[table]["indexes"] = [ix for ix in tables[table]["indexes"]
+                                        if ix["name"] != index]
+            continue
         table, _, column = name.partition(".")
         if column:
             columns = tables[table]["columns"]
@@ -225,9 +230,12 @@ def test_the_shared_steps_alone_build_the_recorded_tables_and_remove_them(
         shared_tables_ddl.add_account_revision(op)
         shared_tables_ddl.create_failure_table(op)
         shared_tables_ddl.add_account_security(op)
+        shared_tables_ddl.add_actor_index(op)
     assert shared_tables(db_engine) == expected(_dialect(db_engine), "hub", "head")
     with db_engine.begin() as connection:
         op = Operations(MigrationContext.configure(connection))
+        shared_tables_ddl.drop_actor_index(op)
+        assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0006")
         shared_tables_ddl.drop_account_security(op)
         assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0005")
         shared_tables_ddl.drop_failure_table(op)
@@ -265,7 +273,8 @@ def _fresh_engine(dialect: str, pg_url: str) -> Iterator[Engine]:
 
 
 def _missing(head: dict[str, Any], at_revision: dict[str, Any]) -> list[str]:
-    """What ``head`` has that ``at_revision`` lacks: tables, or columns as ``table.column``."""
+    """What ``head`` has that ``at_revision`` lacks: tables, columns as ``table.column``,
+    indexes as ``table#index``."""
     missing: list[str] = []
     for table, schema in head.items():
         if table not in at_revision:
@@ -273,6 +282,9 @@ def _missing(head: dict[str, Any], at_revision: dict[str, Any]) -> list[str]:
             continue
         columns = {c["name"] for c in at_revision[table]["columns"]}
         missing += [f"{table}.{c['name']}" for c in schema["columns"] if c["name"] not in columns]
+        indexes = {ix["name"] for ix in at_revision[table]["indexes"]}
+        missing += [f"{table}#{ix['name']}" for ix in schema["indexes"]
+                    if ix["name"] not in indexes]
     return missing
 
 
