@@ -30,7 +30,8 @@ USERS: Sequence[User] = [
     ("root", "admin", None),
 ]
 SAMPLE_ARGS: dict[str, Any] = {"case_id": uuid.uuid4(), "index": 0, "year": 2026, "code": WINDOW,
-               "username": "operator", "sha256": "ab" * 32, "filename": "missing.css"}
+               "username": "operator", "sha256": "ab" * 32, "filename": "missing.css",
+               "period": "month"}
 
 
 @pytest.fixture
