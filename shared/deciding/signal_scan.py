@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from shared.deciding import case_work
@@ -91,10 +91,11 @@ def _share_rule(promised_days: int | None, share: float) -> str:
             else "one_day_left")
 
 
-def _claim(session: Session, model: ProjectionModel, site: str, now_ms: int
-           ) -> list[uuid.UUID]:
+def claim_query(model: ProjectionModel, site: str, now_ms: int) -> Select[uuid.UUID]:
+    """The cases due a signal, one batch, locked for this run (skipping those another
+    process holds): read through the partial index on ``next_signal_ms``."""
     m = model
-    query = (
+    return (
         select(m.case_id)
         .where(m.owner_site == site, m.open == 1, m.paused == 0,
                m.next_signal_ms.is_not(None), m.next_signal_ms <= now_ms)
@@ -102,7 +103,11 @@ def _claim(session: Session, model: ProjectionModel, site: str, now_ms: int
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(query))
+
+
+def _claim(session: Session, model: ProjectionModel, site: str, now_ms: int
+           ) -> list[uuid.UUID]:
+    return list(session.scalars(claim_query(model, site, now_ms)))
 
 
 def run_signal_scan(session_factory: Callable[[], Session], site: SyncSite,
