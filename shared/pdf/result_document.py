@@ -38,6 +38,11 @@ class ResultDocument:
     checker: str | None
     reference: str | None
     authority: str | None
+    deemed: bool = False
+    """Approved by the rule (超时默认许可): undecided when the legal time limit ran out."""
+
+
+DEEMED_TEXT = "法定期限届满未作出决定，依法视为准予许可（超时默认许可）"
 
 
 def result_document(events: Sequence[CaseEvent], *, site_name: str,
@@ -59,7 +64,7 @@ def result_document(events: Sequence[CaseEvent], *, site_name: str,
         item_code=state.item_code or "", item_name=item_name, applicant_name=name,
         outcome=state.outcome.value, decided_at=state.decided_at, reason=state.reason,
         reviewer=state.reviewer, checker=state.checker, reference=reference,
-        authority=authority,
+        authority=authority, deemed=state.deemed,
     )
 
 
@@ -86,6 +91,7 @@ def render_result(doc: ResultDocument, fonts: PdfFonts) -> bytes:
         ("申请人", doc.applicant_name),
         ("申请事项", f"{doc.item_name}（{doc.item_code}）"),
         ("办理结果", _OUTCOME.get(doc.outcome, doc.outcome)),
+        *([("办理方式", DEEMED_TEXT)] if doc.deemed else []),
         ("决定日期", decided),
     ]
     if doc.authority:

@@ -22,6 +22,7 @@ from hub.releases import import_catalogue
 from shared.deciding import case_work
 from shared.domain.case_events import EventType
 from tests.hub.conftest import Hub, hub_maker, register_at_hub
+from tests.hub.test_result_document import _pdf_text
 
 NOW = datetime(2025, 3, 3, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
 OPERATOR = "mz-desk"
@@ -105,3 +106,7 @@ def test_an_open_case_follows_the_release_it_was_accepted_under(
                 for c in (older, newer)}
     assert {c: tuple(r) for c, r in rows.items()} == {older: ("accepted", 2),
                                                       newer: ("decided", 3)}
+    # the result document says the approval came by the rule (超时默认许可)
+    pdf = hub.login(OPERATOR).get(f"/windows/cases/{newer}/result.pdf")  # months later
+    assert pdf.status_code == 200
+    assert "超时默认许可" in _pdf_text(pdf.get_data(), tmp_path)
