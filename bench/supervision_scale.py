@@ -74,7 +74,7 @@ COLUMNS = ("case_id", "acceptance_no", "origin", "item_code", "kind", "window", 
 RATINGS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied",
            "very_dissatisfied")
 SIGNAL_COLUMNS = ("origin", "epoch", "seq", "case_id", "owner_site", "window",
-                  "acceptance_no", "kind", "rule", "reason", "at_ms")
+                  "acceptance_no", "kind", "rule", "reason", "at_ms", "status")
 
 
 def case_rows(count: int, open_fraction: float, due_fraction: float,
@@ -127,7 +127,8 @@ def signal_rows(count: int, items: Sequence[CityItem], now_ms: int, seed: int
         item = r.choice(items)
         kind = r.choices(("warning", "yellow_card", "red_card", "urge"), (60, 25, 5, 10))[0]
         yield (HUB, 1, n + 1, uuid.uuid4(), HUB, item.window, f"{HUB}-{n:08d}", kind,
-               "promised_passed", "承诺办结时限已过", now_ms - r.randint(0, 3 * 365 * DAY_MS))
+               "promised_passed", "承诺办结时限已过", now_ms - r.randint(0, 3 * 365 * DAY_MS),
+               "standing")
 
 
 def copy_rows(engine: Engine, table: str, columns: Sequence[str],

@@ -184,7 +184,11 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
     is_open = not (state.state.value == "withdrawn" or state.result_issued_at)
     clock_runs = (is_open and state.outcome is None and state.accepted_at is not None
                   and not state.is_paused)
-    gravest = max(state.signals, key=lambda s: (_GRAVITY[s[0]], s[2]), default=None)
+    withdrawn = state.withdrawn_cards
+    standing = [(str(e.payload["kind"]), e.at) for e in events
+                if isinstance(e, CaseEvent) and e.type is EventType.SIGNALLED
+                and e.key not in withdrawn]
+    gravest = max(standing, key=lambda s: (_GRAVITY[s[0]], s[1]), default=None)
     closed = state.result_issued_at or (state.decided_at if state.state.value == "withdrawn"
                                         else None)
     first = events[0].payload if events else {}
@@ -200,7 +204,7 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
         "rating": state.rating.value if state.rating else None,
         "urged_ms": _standing_urge(events) if is_open else None,
         "signal": gravest[0] if gravest else None,
-        "signal_ms": to_ms(gravest[2]) if gravest else None,
+        "signal_ms": to_ms(gravest[1]) if gravest else None,
         "case_id": case_id,
         "origin": state.origin_site or "",
         "item_code": state.item_code or "",

@@ -41,6 +41,8 @@ class CaseSignalColumns:
     rule: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(2000))
     at_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="standing")
+    """``standing``, ``appealed`` (the window contests it), ``upheld`` or ``withdrawn``."""
 
 
 SignalModel = type[CaseSignalColumns]
@@ -55,6 +57,13 @@ def signal_rows(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
                 values: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows of the case's stored ``signalled`` and ``urged`` events (drafts, not yet
     stamped, are written when they come back as events)."""
+    status: dict[tuple[str, int, int], str] = {}
+    for event in events:  # appeals and rulings name the card they are about
+        if event.type in (EventType.CARD_APPEALED, EventType.CARD_RULED):
+            card = event.payload["card"]
+            status[(card["origin"], card["epoch"], card["seq"])] = (
+                "appealed" if event.type is EventType.CARD_APPEALED
+                else str(event.payload["ruling"]))
     rows = []
     for event in events:
         if not isinstance(event, CaseEvent) or event.type not in (
@@ -68,15 +77,18 @@ def signal_rows(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
             "kind": "urge" if urge else str(event.payload["kind"]),
             "rule": "urge" if urge else str(event.payload["rule"]),
             "reason": str(event.payload["reason"]), "at_ms": to_ms(event.at),
+            "status": status.get(event.key, "standing"),
         })
     return rows
 
 
 def write_signals(session: Session, model: SignalModel, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert the rows not held yet."""
+    """Insert the rows not held yet; a held row takes the new status (an appeal or a
+    ruling arrived)."""
     if rows:
         table = cast(Table, model.__table__)  # type: ignore[attr-defined]
-        insert_rows(session, table, rows, on_conflict=OnConflict(("origin", "epoch", "seq")))
+        insert_rows(session, table, rows,
+                    on_conflict=OnConflict(("origin", "epoch", "seq"), ("status",)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,7 @@ class SignalFilter:
     kind: str | None = None
     window: str | None = None
     since_ms: int | None = None
+    status: str | None = None
 
 
 def list_signals(session: Session, model: SignalModel, site: str,
@@ -96,6 +109,8 @@ def list_signals(session: Session, model: SignalModel, site: str,
         query = query.where(m.kind == where.kind)
     if where.window:
         query = query.where(m.window == where.window)
+    if where.status:
+        query = query.where(m.status == where.status)
     if where.since_ms is not None:
         query = query.where(m.at_ms >= where.since_ms)
     return list(session.scalars(query.order_by(m.at_ms.desc(), m.seq.desc()).limit(limit)))

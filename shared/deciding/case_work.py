@@ -31,7 +31,7 @@ from shared.domain.case_events import Actor, CaseEvent, EventActor, EventDraft, 
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CaseCatalogue, CatalogueVersions, catalogue_for_case
-from shared.domain.errors import NotFound, Problems
+from shared.domain.errors import NotFound, Problems, StateConflict
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE, LiveDeadline, live_deadline
 from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
 from shared.domain.working_days import WorkingDayCalendar
@@ -232,6 +232,8 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         live = live_deadline(calendar, started, item.promised_days, item.legal_days,
                              state.pauses, warning_share)
         request = _with_deadline(request, live.promised.due_at)
+    if request.action == "appeal_card":
+        _check_card(events, request)
     result = perform(state, rules, actor, request, now)
     if request.action == "reassign":  # only to someone who can work the case here
         problem = window_operator_problem(session, actor.site, state.window or "",
@@ -245,6 +247,18 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         drafts.append(moved)
     append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return result.state
+
+
+def _check_card(events: Sequence[CaseEvent], request: ActionRequest) -> None:
+    """An appeal names a yellow or red card of this case, not appealed before."""
+    card = request.card or {}
+    key = (card.get("origin"), card.get("epoch"), card.get("seq"))
+    if not any(e.key == key and e.type is EventType.SIGNALLED
+               and e.payload.get("kind") in ("yellow_card", "red_card") for e in events):
+        raise Problems({"card": "no yellow or red card of this case has that key"},
+                       "the appeal names no card")
+    if any(e.type is EventType.CARD_APPEALED and e.payload["card"] == card for e in events):
+        raise StateConflict("card", "this card was appealed already")
 
 
 def _with_deadlines(draft: EventDraft, legal_days: int, live: LiveDeadline | None,

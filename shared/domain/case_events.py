@@ -58,6 +58,8 @@ class EventType(StrEnum):
     DEADLINE_SET = "deadline_set"  # the deciding site's live deadline after the clock resumed
     SIGNALLED = "signalled"  # 电子监察: a warning or a yellow or red card
     URGED = "urged"  # 催办: a supervisor presses the window to act
+    CARD_APPEALED = "card_appealed"  # the window contests a yellow or red card, with a reason
+    CARD_RULED = "card_ruled"  # the supervisor upholds or withdraws the contested card
 
 
 class Role(StrEnum):
@@ -107,6 +109,7 @@ DECIDING_TIERS = ("province", "city", "county", "township")
 HANDOVER_METHODS = ("in_person", "proxy", "courier")
 SIGNAL_KINDS = ("warning", "yellow_card", "red_card")
 """Signals in rising order of gravity (a red card outranks a yellow one)."""
+CARD_RULINGS = ("upheld", "withdrawn")
 SIGNAL_RULES = ("time_share", "one_day_left", "promised_passed", "legal_passed",
                 "no_review_check", "refusal_without_reason")
 """Why a signal was raised: the share of the promised time used (or one working day left),
@@ -410,6 +413,28 @@ def _urged(p: Mapping[str, Any]) -> None:
     check_reason(p.get("reason"), "payload.reason")
 
 
+def _event_key(p: Mapping[str, Any], key: str) -> None:
+    ref = p.get(key)
+    if not isinstance(ref, Mapping):
+        raise InvalidInput(f"payload.{key}", "the event's origin, epoch and seq")
+    check_site_code(ref.get("origin"), f"payload.{key}.origin")
+    for part in ("epoch", "seq"):
+        value = ref.get(part)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInput(f"payload.{key}.{part}", "a whole number from 1")
+
+
+def _card_appealed(p: Mapping[str, Any]) -> None:
+    _event_key(p, "card")
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _card_ruled(p: Mapping[str, Any]) -> None:
+    _event_key(p, "card")
+    _choice(p, "ruling", CARD_RULINGS)
+    check_reason(p.get("reason"), "payload.reason")
+
+
 def _nothing(p: Mapping[str, Any]) -> None:
     """Types whose payload is free (it may carry notes, document references, deadlines)."""
 
@@ -446,6 +471,8 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.DEADLINE_SET: _deadline_set,
     EventType.SIGNALLED: _signalled,
     EventType.URGED: _urged,
+    EventType.CARD_APPEALED: _card_appealed,
+    EventType.CARD_RULED: _card_ruled,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

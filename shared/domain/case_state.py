@@ -161,6 +161,8 @@ def _supervision(state: Status) -> dict[EventType, Status]:
         row[E.URGED] = state
     if state in _SIGNALLED:
         row[E.SIGNALLED] = state
+        row[E.CARD_APPEALED] = state
+        row[E.CARD_RULED] = state
     return row
 
 
@@ -222,6 +224,8 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.DEADLINE_SET: _SYSTEM,
         E.SIGNALLED: frozenset({Role.SYSTEM, Role.SUPERVISOR}),
         E.URGED: frozenset({Role.SUPERVISOR}),
+        E.CARD_APPEALED: _OPERATOR,
+        E.CARD_RULED: frozenset({Role.SUPERVISOR}),
     }
 )
 """The roles that may author each event type."""
@@ -293,6 +297,8 @@ ACTIONS: Mapping[str, EventType] = MappingProxyType(
         "refuse": E.REFUSED,
         "signal": E.SIGNALLED,
         "urge": E.URGED,
+        "appeal_card": E.CARD_APPEALED,
+        "rule_card": E.CARD_RULED,
     }
 )
 """Action names (the API's ``action``) and the event each one appends.
@@ -385,6 +391,8 @@ class CaseState:
     corrections: int = 0
     signals: tuple[tuple[str, str, datetime], ...] = ()
     """Each signal raised, as ``(kind, rule, at)``."""
+    appeals: tuple[tuple[EventKey, str | None], ...] = ()
+    """Each contested card and the supervisor's ruling (None: not ruled yet)."""
     urged_at: datetime | None = None
     refusals: tuple[EventKey, ...] = ()
     events: int = 0
@@ -411,6 +419,11 @@ class CaseState:
     def is_closed(self) -> bool:
         """Decided or withdrawn: no window work is left but issuing the result."""
         return self.outcome is not None
+
+    @property
+    def withdrawn_cards(self) -> frozenset[EventKey]:
+        """Cards the supervisor withdrew on appeal: they no longer stand."""
+        return frozenset(key for key, ruling in self.appeals if ruling == "withdrawn")
 
     @property
     def is_paused(self) -> bool:
@@ -488,6 +501,28 @@ def _guard_joint(case: CaseState, payload: Mapping[str, Any]) -> None:
         raise StateConflict("department", f"{department} has already answered")
 
 
+def _card_key(payload: Mapping[str, Any]) -> EventKey:
+    ref = payload["card"]
+    return (ref["origin"], ref["epoch"], ref["seq"])
+
+
+def _guard_appeal(case: CaseState, payload: Mapping[str, Any]) -> None:
+    """No more appeals than cards (that the key names a card of the case not appealed yet
+    is the deciding site's check, :func:`shared.deciding.case_work.act`: it holds the log)."""
+    cards = sum(1 for kind, _, _ in case.signals if kind in ("yellow_card", "red_card"))
+    if len(case.appeals) >= cards:
+        raise StateConflict("card", "no card of this case is left to appeal")
+
+
+def _guard_ruling(case: CaseState, payload: Mapping[str, Any]) -> None:
+    card = _card_key(payload)
+    ruling = dict(case.appeals).get(card, "absent")
+    if ruling == "absent":
+        raise StateConflict("card", "this card was not appealed")
+    if ruling is not None:
+        raise StateConflict("card", f"this appeal was ruled already ({ruling})")
+
+
 def _guard_copies(case: CaseState, payload: Mapping[str, Any]) -> None:
     if case.joint_answers:
         raise StateConflict("departments", "the copies have already been sent")
@@ -507,6 +542,8 @@ _PAYLOAD_GUARDS: Mapping[EventType, Callable[[CaseState, Mapping[str, Any]], Non
     E.OBJECTED: _guard_joint,
     E.DEEMED_CONSENT: _guard_joint,
     E.COPIES_SENT: _guard_copies,
+    E.CARD_APPEALED: _guard_appeal,
+    E.CARD_RULED: _guard_ruling,
 }
 
 
@@ -644,6 +681,11 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
         }
     if t is E.SIGNALLED:
         return {"signals": (*case.signals, (p["kind"], p["rule"], at))}
+    if t is E.CARD_APPEALED:
+        return {"appeals": (*case.appeals, (_card_key(p), None))}
+    if t is E.CARD_RULED:
+        card = _card_key(p)
+        return {"appeals": tuple((k, p["ruling"] if k == card else r) for k, r in case.appeals)}
     if t is E.URGED:
         return {"urged_at": at}
     if t is E.REFUSED:

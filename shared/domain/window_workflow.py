@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from shared.domain.case_events import (
+    CARD_RULINGS,
     HANDOVER_METHODS,
     ITEM_KINDS,
     MAX_COMMENT_LENGTH,
@@ -214,6 +215,8 @@ class ActionRequest:
     document: str | None = None
     signal_kind: str | None = None
     rule: str | None = None
+    card: Mapping[str, Any] | None = None
+    ruling: str | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -434,6 +437,15 @@ def _payloads(
         return [(event_type, {"rating": request.rating, "comment": request.comment.strip()})]
     if action == "urge":
         return [(event_type, {"reason": check_reason(request.reason)})]
+    if action == "appeal_card":
+        if actor.window != case.window:
+            raise NotPermitted("window", f"the case's window {case.window} appeals its cards")
+        return [(event_type, {"card": _card(request), "reason": check_reason(request.reason)})]
+    if action == "rule_card":
+        if request.ruling not in CARD_RULINGS:
+            raise InvalidInput("ruling", f"one of {', '.join(CARD_RULINGS)}")
+        return [(event_type, {"card": _card(request), "ruling": request.ruling,
+                              "reason": check_reason(request.reason)})]
     if action == "signal":
         if request.signal_kind not in SIGNAL_KINDS:
             raise InvalidInput("signal_kind", f"one of {', '.join(SIGNAL_KINDS)}")
@@ -442,6 +454,14 @@ def _payloads(
         return [(event_type, {"kind": request.signal_kind, "rule": request.rule,
                               "reason": check_reason(request.reason)})]
     raise InvalidInput("action", f"{action} is answered with refusal_for(), not perform()")
+
+
+def _card(request: ActionRequest) -> dict[str, Any]:
+    """The contested card's key as the events carry it."""
+    card = request.card
+    if not isinstance(card, Mapping):
+        raise InvalidInput("card", "the card's origin, epoch and seq")
+    return {"origin": card.get("origin"), "epoch": card.get("epoch"), "seq": card.get("seq")}
 
 
 def _deadline_passed(request: ActionRequest, now: datetime) -> None:
@@ -480,6 +500,15 @@ def perform(
 _PROBE_REASON = "probe: a clear written reason"
 
 
+def _probe_card(case: CaseState, action: str) -> dict[str, Any]:
+    """The card an appeal (or a ruling) would name now; a key no card has when none may."""
+    keys: list[tuple[str, int, int]] = []
+    if action == "rule_card":
+        keys = [key for key, ruling in case.appeals if ruling is None]
+    origin, epoch, seq = keys[0] if keys else ("000000", 1, 1)
+    return {"origin": origin, "epoch": epoch, "seq": seq}
+
+
 def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: datetime) -> bool:
     request = ActionRequest(
         action=action,
@@ -494,6 +523,8 @@ def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: da
         due_at=now,
         signal_kind=SIGNAL_KINDS[-1],
         rule=SIGNAL_RULES[-1],
+        card=_probe_card(case, action),
+        ruling=CARD_RULINGS[0],
     )
     try:
         perform(case, rules, actor, request, now)

@@ -119,6 +119,8 @@ class SignalQuery(Schema):
 
     kind = fields.String(load_default=None, validate=validate.OneOf([*SIGNAL_KINDS, "urge"]))
     window = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ["standing", "appealed", "upheld", "withdrawn"]))
     limit = fields.Integer(load_default=MAX_LIST, validate=validate.Range(min=1, max=MAX_LIST))
 
 
@@ -190,10 +192,13 @@ def supervision_blueprint(get_session: Callable[[], Session],
         signal_model = model.signal_model
         found = [] if signal_model is None else list_signals(
             get_session(), signal_model, ctx.site.code,
-            SignalFilter(kind=args["kind"], window=args["window"]), int(args["limit"]))
+            SignalFilter(kind=args["kind"], window=args["window"], status=args["status"]),
+            int(args["limit"]))
         body = [{"case_id": str(s.case_id), "acceptance_no": s.acceptance_no,
                  "window": s.window, "kind": s.kind, "rule": s.rule, "reason": s.reason,
-                 "at": _iso(s.at_ms)} for s in found]
+                 "at": _iso(s.at_ms), "status": s.status,
+                 "card": {"origin": s.origin, "epoch": s.epoch, "seq": s.seq}}
+                for s in found]
         return _private(jsonify({"signals": body}))
 
     @bp.get("/api/v1/reports/<period>")

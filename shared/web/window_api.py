@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from shared.deciding import bulk_reassign, case_work
 from shared.deciding.window_context import WindowContext
-from shared.domain.case_events import SIGNAL_KINDS, SIGNAL_RULES, Actor, Role
+from shared.domain.case_events import CARD_RULINGS, SIGNAL_KINDS, SIGNAL_RULES, Actor, Role
 from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import NotFound, NotPermitted
@@ -40,6 +40,17 @@ from sync_protocol.times import from_ms
 QUEUE_LIMIT = 200
 WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
 """Roles that work one window, and see only that window's cases."""
+
+
+class CardSchema(Schema):
+    """A card's key: the ``signalled`` event's origin, epoch and seq."""
+
+    class Meta:
+        unknown = RAISE
+
+    origin = fields.String(required=True, validate=validate.Length(min=6, max=15))
+    epoch = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
 class ActionSchema(Schema):
@@ -65,6 +76,8 @@ class ActionSchema(Schema):
     signal_kind = fields.String(data_key="kind", load_default=None,
                                 validate=validate.OneOf(SIGNAL_KINDS))
     rule = fields.String(load_default=None, validate=validate.OneOf(SIGNAL_RULES))
+    card = fields.Nested(CardSchema, load_default=None)
+    ruling = fields.String(load_default=None, validate=validate.OneOf(CARD_RULINGS))
 
 
 class BulkReassignSchema(Schema):

@@ -274,3 +274,38 @@ def test_the_supervisor_lands_on_the_dashboard_and_the_hall_board_shows_today(
     anonymous = hub.app.test_client().get("/board")
     assert anonymous.status_code == 200 and "李四" not in anonymous.get_data(as_text=True)
     assert hub.app.test_client().get("/supervision").status_code == 302  # to the login
+
+
+@pytest.mark.postgres
+def test_the_window_appeals_a_card_and_the_supervisor_withdraws_or_upholds_it(hub: Hub) -> None:
+    first, second = _accepted(hub, 1), _accepted(hub, 2)
+    hub.clock.now = cst(29, hour=9)
+    assert run_scan(hub.app).raised == 2  # two yellow cards
+    cards = {s["case_id"]: s["card"] for s in _signals(hub, kind="yellow_card")}
+    reason = "申请人补正材料延误，非窗口原因"
+    _act(hub, OPERATOR, first, action="appeal_card", card=cards[str(first)], reason=reason)
+    _act(hub, OPERATOR, second, action="appeal_card", card=cards[str(second)], reason=reason)
+    assert {s["status"] for s in _signals(hub, kind="yellow_card")} == {"appealed"}
+    client = hub.app.test_client()
+    again = client.post(f"/api/v1/cases/{first}/actions", headers=hub.bearer(OPERATOR),
+                        json={"action": "appeal_card", "card": cards[str(first)],
+                              "reason": reason})
+    assert again.status_code == 409  # one appeal per card
+    by_operator = client.post(f"/api/v1/cases/{first}/actions", headers=hub.bearer(OPERATOR),
+                              json={"action": "rule_card", "card": cards[str(first)],
+                                    "ruling": "withdrawn", "reason": "窗口自己撤销黄牌"})
+    assert by_operator.status_code == 403
+    not_a_card = client.post(f"/api/v1/cases/{first}/actions", headers=hub.bearer(OPERATOR),
+                             json={"action": "appeal_card", "reason": reason,
+                                   "card": {**cards[str(first)], "seq": 999}})
+    assert not_a_card.status_code == 400 and "card" in not_a_card.get_json()["error"]["fields"]
+    _act(hub, SUPERVISOR, first, action="rule_card", card=cards[str(first)],
+         ruling="withdrawn", reason="经核实延误系申请人原因")
+    _act(hub, SUPERVISOR, second, action="rule_card", card=cards[str(second)],
+         ruling="upheld", reason="窗口未在承诺时限内办结")
+    status = {s["case_id"]: s["status"] for s in _signals(hub, kind="yellow_card")}
+    assert status == {str(first): "withdrawn", str(second): "upheld"}
+    # the withdrawn card no longer stands on the case; both stay in its history
+    assert (_row(hub, first).signal, _row(hub, second).signal) == (None, "yellow_card")
+    types = [e["type"] for e in _case(hub, first)["events"]]
+    assert types.count("card_appealed") == 1 and types.count("card_ruled") == 1

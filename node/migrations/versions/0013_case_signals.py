@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(32), nullable=False),
         sa.Column("reason", sa.String(2000), nullable=False),
         sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
     )
     op.create_index(f"ix_{TABLE}_case_id", TABLE, ["case_id"])
     op.create_index(f"ix_{TABLE}_site_at", TABLE, ["owner_site", "at_ms"])

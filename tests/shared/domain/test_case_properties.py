@@ -91,6 +91,10 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.SIGNALLED: {"kind": pick(["warning", "yellow_card", "red_card"]),
                               "rule": "promised_passed", "reason": REASON},
         EventType.URGED: {"reason": REASON},
+        EventType.CARD_APPEALED: {"card": {"origin": "431000", "epoch": 1, "seq": 1},
+                                  "reason": REASON},
+        EventType.CARD_RULED: {"card": {"origin": "431000", "epoch": 1, "seq": 1},
+                               "ruling": pick(["upheld", "withdrawn"]), "reason": REASON},
     }
     return payloads.get(event_type, {})
 
@@ -274,6 +278,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             "outcome": data.draw(st.sampled_from(["approved", "rejected"])),
             "rating": "satisfied", "method": "courier", "assignee": "op.b",
             "signal_kind": "red_card", "rule": "no_review_check",
+            "card": {"origin": "431000", "epoch": 1, "seq": 1}, "ruling": "withdrawn",
         }
         state = self.desk.do(actor, action, **fields)  # offered means it must succeed
         note(f"workflow reached {state.state}")
