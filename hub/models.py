@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.deciding.case_projection import (
     CaseProjectionColumns,
+    co_approval_index,
     queue_index,
     report_indexes,
     scan_index,
@@ -55,7 +56,7 @@ class HubCase(CaseProjectionColumns, Base):
 
     __tablename__ = "hub_cases"
     __table_args__ = (queue_index("hub_cases"), scan_index("hub_cases"), timer_index("hub_cases"),
-                      *report_indexes("hub_cases"))
+                      co_approval_index("hub_cases"), *report_indexes("hub_cases"))
 
 
 class HubCaseSignal(CaseSignalColumns, Base):

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.deciding.case_projection import (
     CaseProjectionColumns,
+    co_approval_index,
     queue_index,
     report_indexes,
     scan_index,
@@ -124,7 +125,8 @@ class NodeWindowCase(CaseProjectionColumns, Base):
 
     __tablename__ = "node_window_cases"
     __table_args__ = (queue_index("node_window_cases"), scan_index("node_window_cases"),
-                      timer_index("node_window_cases"), *report_indexes("node_window_cases"))
+                      timer_index("node_window_cases"), co_approval_index("node_window_cases"),
+                      *report_indexes("node_window_cases"))
 
 
 class NodeCaseSignal(CaseSignalColumns, Base):

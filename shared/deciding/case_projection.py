@@ -83,6 +83,9 @@ class CaseProjectionColumns:
     signal: Mapped[str | None] = mapped_column(String(16), nullable=True)
     """The gravest signal raised on the case (warning < yellow_card < red_card)."""
     signal_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pending_departments: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    """A joint case's co-approving departments yet to answer, as ``,SJ,SW,`` (None
+    otherwise): their windows list the case in their queues."""
 
 
 ProjectionModel = type[CaseProjectionColumns]
@@ -125,6 +128,14 @@ def _timer_due(events: Sequence[CaseEvent | EventDraft], state: CaseState,
             "accepted", "reviewed"):
         return legal if legal is not None else due
     return None
+
+
+def co_approval_index(table: str) -> Index:
+    """The joint cases still waiting for a co-approving department, by site: few, so a
+    department's windows find theirs in this small partial index."""
+    return Index(f"ix_{table}_co_approval", "owner_site",
+                 postgresql_where=text("pending_departments IS NOT NULL"),
+                 sqlite_where=text("pending_departments IS NOT NULL"))
 
 
 def report_indexes(table: str) -> tuple[Index, Index]:
@@ -205,6 +216,9 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
         "urged_ms": _standing_urge(events) if is_open else None,
         "signal": gravest[0] if gravest else None,
         "signal_ms": to_ms(gravest[1]) if gravest else None,
+        "pending_departments": (f",{','.join(state.pending_departments)},"
+                                if state.state.value == "joint_approval"
+                                and state.pending_departments else None),
         "case_id": case_id,
         "origin": state.origin_site or "",
         "item_code": state.item_code or "",
@@ -280,7 +294,26 @@ class ProjectionStore:
         self.model = model
         self._site = site
 
-    def queue(self, session: Session, window: str, limit: int) -> list[QueueEntry]:
+    def queue(self, session: Session, window: str, limit: int,
+              department: str | None = None) -> list[QueueEntry]:
+        """The window's open cases (urged first, then by deadline), then the joint cases
+        waiting for ``department``'s answer (会签) that another window holds."""
+        own = self._own_queue(session, window, limit)
+        if department is None or len(own) >= limit:
+            return own
+        m = self.model
+        held = {e.case_id for e in own}
+        joint = session.scalars(
+            select(m).where(m.owner_site == self._site().code,
+                            m.pending_departments.is_not(None),
+                            m.pending_departments.contains(f",{department},"))
+            .order_by(m.due_ms.asc().nulls_last(), m.registered_ms)
+            .limit(limit - len(own)))
+        return own + [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
+                                 r.claimed_by, r.due_ms, co_approval=True)
+                      for r in joint if r.case_id not in held]
+
+    def _own_queue(self, session: Session, window: str, limit: int) -> list[QueueEntry]:
         m = self.model
         rows = session.scalars(
             select(m)

@@ -31,12 +31,15 @@ class QueueEntry:
     stage: str
     claimed_by: str | None
     due_ms: int | None
+    co_approval: bool = False
+    """Listed for the window's department to co-approve (会签), not the window's own."""
 
 
 class WindowStore(Protocol):
     """The deciding site's projection of its cases."""
 
-    def queue(self, session: Session, window: str, limit: int) -> list[QueueEntry]: ...
+    def queue(self, session: Session, window: str, limit: int,
+              department: str | None = None) -> list[QueueEntry]: ...
 
     def claimed(self, session: Session, window: str, username: str,
                 limit: int) -> list[QueueEntry]: ...

@@ -28,7 +28,7 @@ from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import CARD_RULINGS, SIGNAL_KINDS, SIGNAL_RULES, Actor, Role
 from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
-from shared.domain.errors import NotFound, NotPermitted
+from shared.domain.errors import DomainError, NotFound, NotPermitted
 from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import Claims
@@ -115,6 +115,14 @@ def _load_json(schema: Schema, what: str) -> dict[str, Any] | Response:
     return data
 
 
+def _department(ctx: WindowContext, code: str) -> str | None:
+    """The department whose work ``code`` does (None for a window the catalogue lacks)."""
+    try:
+        return ctx.catalogue().window(code).department
+    except DomainError:
+        return None
+
+
 def check_window(claims: Claims, window: str | None) -> None:
     """An operator (or finance clerk) works one window: other windows' cases are not theirs
     to read, applicants' personal data included."""
@@ -188,7 +196,8 @@ def window_blueprint(get_session: Callable[[], Session],
                                   flatten_messages(exc.messages))
         now = ctx.clock()
         calendar = ctx.calendar()
-        entries = ctx.store.queue(get_session(), code, int(args["limit"]))
+        entries = ctx.store.queue(get_session(), code, int(args["limit"]),
+                                  _department(ctx, code))
         cases = []
         for e in entries:
             due = from_ms(e.due_ms) if e.due_ms is not None else None
@@ -198,7 +207,7 @@ def window_blueprint(get_session: Callable[[], Session],
                 "item_code": e.item_code, "state": e.state, "stage": e.stage,
                 "claimed_by": e.claimed_by,
                 "deadline": due.isoformat() if due is not None else None,
-                "working_days_left": left,
+                "working_days_left": left, "co_approval": e.co_approval,
             })
         return jsonify({"window": code, "cases": cases})
 

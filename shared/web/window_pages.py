@@ -379,7 +379,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        case_in_reach(claims, case_work.case_state(session, ctx.site, case_id).window)
+        _in_reach(claims, actor.department, case_work.case_state(session, ctx.site, case_id))
         action = request.form.get("action", "")
         try:
             act_request = _action_request(request.form)
@@ -446,13 +446,14 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
     window: Window = catalogue.window(code)
     now = ctx.clock()
     rows: list[QueueRow] = []
-    for entry in ctx.store.queue(session, code, PAGE_ROWS):
+    for entry in ctx.store.queue(session, code, PAGE_ROWS, window.department):
         due = from_ms(entry.due_ms) if entry.due_ms is not None else None
         rows.append(QueueRow(
             case_id=entry.case_id,
             acceptance_no=entry.acceptance_no,
             item=_item_name(catalogue, entry.item_code),
-            state=name_of("state", entry.state),
+            state=name_of("state", entry.state) + (f" · {t('win.co_approval')}"
+                                                   if entry.co_approval else ""),
             claimed_by=entry.claimed_by,
             due=_due_day(due) if due is not None else None,
             left=_days_left(ctx, due, now) if due is not None else None,
@@ -493,16 +494,22 @@ def _audit(ctx: WindowContext, session: Session, claims: Claims, case_id: uuid.U
                role=claims.role, case_id=case_id, now=ctx.clock())
 
 
+def _in_reach(claims: Claims, department: str | None, state: CaseState) -> None:
+    """The case's own window, or a department it was copied to for co-approval (会签)."""
+    case_in_reach(claims, state.window, department=department,
+                  co_approvers=[d for d, _ in state.joint_answers])
+
+
 def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
                  done: str = "", refusal: Refusal | None = None) -> ResponseReturnValue:
     claims = signed_in()
     catalogue = ctx.catalogue()
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
     body = case_body(ctx, session, case_id)
-    case_in_reach(claims, body["window"])
-    _audit(ctx, session, claims, case_id)
     events = case_work.case_events(session, ctx.site, case_id)
     state = fold(events)
+    _in_reach(claims, actor.department, state)
+    _audit(ctx, session, claims, case_id)
     item: ServiceItem | None = None
     rules: ItemRules | None = None
     # An item this catalogue does not know is shown, but nothing can be done to it.

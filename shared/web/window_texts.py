@@ -18,6 +18,7 @@ from shared.web.i18n import Messages, t
 MESSAGES: Messages = {
     "win.title": ("窗口工作台", "Window desk"),
     "win.queue": ("队列", "Queue"),
+    "win.co_approval": ("待会签", "to co-approve"),
     "win.windows": ("窗口", "Windows"),
     "win.queue_title": ("待办队列", "Queue"),
     "win.done": ("已完成", "Done"),

@@ -32,18 +32,22 @@ def upgrade() -> None:
                                    server_default="0"))
         batch.add_column(sa.Column("rating", sa.String(24), nullable=True))
         batch.add_column(sa.Column("signal", sa.String(16), nullable=True))
+        batch.add_column(sa.Column("pending_departments", sa.String(400), nullable=True))
     op.create_index(f"ix_{TABLE}_next_signal", TABLE, ["owner_site", "next_signal_ms"],
                     postgresql_where=sa.text("open = 1 AND paused = 0"),
                     sqlite_where=sa.text("open = 1 AND paused = 0"))
     op.create_index(f"ix_{TABLE}_timer", TABLE, ["owner_site", "timer_ms"],
                     postgresql_where=sa.text("open = 1"), sqlite_where=sa.text("open = 1"))
+    op.create_index(f"ix_{TABLE}_co_approval", TABLE, ["owner_site"],
+                    postgresql_where=sa.text("pending_departments IS NOT NULL"),
+                    sqlite_where=sa.text("pending_departments IS NOT NULL"))
     op.create_index(f"ix_{TABLE}_registered", TABLE, ["owner_site", "registered_ms"])
     op.create_index(f"ix_{TABLE}_decided", TABLE, ["owner_site", "decided_ms"])
 
 
 def downgrade() -> None:
-    for name in ("next_signal", "timer", "registered", "decided"):
+    for name in ("next_signal", "timer", "co_approval", "registered", "decided"):
         op.drop_index(f"ix_{TABLE}_{name}", TABLE)
     with op.batch_alter_table(TABLE) as batch:
-        for name in (*_TIMES, "paused", "rating", "signal"):
+        for name in (*_TIMES, "paused", "rating", "signal", "pending_departments"):
             batch.drop_column(name)

@@ -157,10 +157,11 @@ def test_the_queue_lists_open_cases_by_deadline_with_the_working_days_left(api: 
     assert body["cases"] == [
         {"case_id": str(accepted), "acceptance_no": f"{VILLAGE}-20260302-0002",
          "item_code": "MZ-0520", "state": "accepted", "stage": "at_window",
-         "claimed_by": REVIEW, "deadline": due.isoformat(), "working_days_left": 15},
+         "claimed_by": REVIEW, "deadline": due.isoformat(), "working_days_left": 15,
+         "co_approval": False},
         {"case_id": str(waiting), "acceptance_no": f"{VILLAGE}-20260302-0001",
          "item_code": "MZ-0520", "state": "routed", "stage": "at_window",
-         "claimed_by": None, "deadline": None, "working_days_left": None},
+         "claimed_by": None, "deadline": None, "working_days_left": None, "co_approval": False},
     ]
 
 
