@@ -35,6 +35,7 @@ OPEN_PATHS = (
     "/api/v1/auth/token", "/api/v1/public/", "/api/v1/catalog/", "/api/v1/sync/exchange",
     "/api/v1/enrol", "/api/v1/sync/status", "/api/openapi.json",
     "/api/v1/sync/local-run",  # sync-now on this PC, with its own proof (node.local_sync)
+    "/board",  # the hall's board at a deciding node: today's figures, no case, no person
 )
 
 

@@ -1,0 +1,73 @@
+"""The supervision scan at a township, run by the township's own job in its process: a case
+of MZ-0305 (临时救助申请, decided at the township window W-MZ-11) is accepted there; the
+township is started again with its clock two hundred days on (the nodes' test-only clock
+offset) and ``--timer-interval 1``; its job cards the case red by itself, once, and the
+card travels up: the city's supervisor reads it in the case's history at the hub."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.integration.city import TOWNSHIP, Tree, city
+from tests.integration.test_three_tiers import (
+    TOWNSHIP_FORM,
+    TOWNSHIP_ITEM,
+    _act,
+    _register,
+    _token,
+    supervisor_token,
+)
+
+WINDOW = "W-MZ-11"
+AHEAD = timedelta(days=200)
+TRIES = 30  # each a township exchange with the hub (about a second): bounded
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Iterator[Tree]:
+    with city(tmp_path, {TOWNSHIP: [("t-desk", WINDOW)]}) as built:
+        yield built
+
+
+def _signals_at_hub(tree: Tree, headers: dict[str, str], case_id: str
+                    ) -> list[dict[str, Any]]:
+    body = requests.get(f"{tree.hub.url}/api/v1/cases/{case_id}", headers=headers,
+                        timeout=10).json()
+    return [e for e in body["events"] if e["type"] == "signalled"]
+
+
+@pytest.mark.integration
+def test_the_township_job_cards_an_overdue_case_by_itself(tree: Tree) -> None:
+    case = _register(tree.village, "to-be-late", TOWNSHIP_ITEM, TOWNSHIP_FORM)
+    tree.sync("village")
+    desk = _token(tree.township, "t-desk")
+    for action in ("claim", "accept"):
+        assert _act(tree.township, desk, case["case_id"], action).status_code == 200
+
+    township = tree.township
+    township.stop()
+    township.env.update({"SANJI_TEST_FAULTS": "1",
+                         "SANJI_TEST_CLOCK_OFFSET_SECONDS": str(AHEAD.total_seconds())})
+    township.args += ["--timer-interval", "1"]
+    township.start()
+    lead = supervisor_token(tree)
+    signals: list[dict[str, Any]] = []
+    for _ in range(TRIES):
+        tree.sync("township")
+        signals = _signals_at_hub(tree, lead, case["case_id"])
+        if signals:
+            break
+        time.sleep(0.5)
+    assert [(s["origin"], s["actor"]) for s in signals] == [(TOWNSHIP, "system:system")]
+    time.sleep(2)  # two more runs of the township's job: nothing raised twice
+    tree.sync("township")
+    assert len(_signals_at_hub(tree, lead, case["case_id"])) == 1
+    board = requests.get(f"{township.url}/board", timeout=10)  # the township hall's board
+    assert board.status_code == 200 and 'id="overdue"><b>1</b>' in board.text
