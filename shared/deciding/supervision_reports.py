@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import SignalModel, counts_by_window
+from shared.domain.csv_cells import safe_cell
 from shared.domain.working_days import SHANGHAI
 from sync_protocol.times import to_ms
 
@@ -161,7 +162,7 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=["window", *FIGURES], lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: safe_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 

@@ -45,6 +45,7 @@ from shared.deciding.supervision_reports import (
 from shared.deciding.supervision_reports import report as period_report
 from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import SIGNAL_KINDS
+from shared.domain.csv_cells import safe_cell
 from shared.domain.working_days import SHANGHAI
 from shared.pdf.fonts import find_fonts
 from shared.pdf.report_document import render_report
@@ -138,8 +139,8 @@ def _trace_csv(rows: list[work_trace.TraceRow]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["at", "event", "role", "case_id", "acceptance_no", "window", "site"])
     for r in rows:
-        writer.writerow([_iso(r.at_ms), r.type, r.role, str(r.case_id), r.acceptance_no or "",
-                         r.window or "", r.recorded_at])
+        writer.writerow([safe_cell(v) for v in (_iso(r.at_ms), r.type, r.role, str(r.case_id),
+                                                r.acceptance_no, r.window, r.recorded_at)])
     return out.getvalue()
 
 

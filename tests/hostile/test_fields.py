@@ -20,6 +20,7 @@ test of :func:`test_no_site_writes_csv` fails the day one appears, to have it ad
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import json
 import logging
@@ -27,6 +28,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from shared.deciding.supervision_reports import FIGURES, csv_text
+from shared.domain.csv_cells import FORMULA_STARTS
 from tests.hostile.corpus import HOSTILE_TEXT, WRONG_TYPES
 from tests.hostile.sites import Site, assert_error_shape, site_engine, snapshot
 from tests.hub.conftest import PASSWORD
@@ -177,14 +180,24 @@ def test_cr_and_lf_never_forge_a_log_line(site: Site) -> None:
             json.loads(line)
 
 
-def test_no_site_writes_csv() -> None:
-    """No export writes CSV yet; when one does, its cells must start with none of
-    ``= + - @`` (or be quoted with a leading ``'``), tested here with the corpus."""
+def test_every_csv_export_neutralises_formulas() -> None:
+    """Every module that writes CSV passes its cells through
+    :func:`shared.domain.csv_cells.safe_cell`, and no hostile text of the corpus comes out
+    as a cell a spreadsheet would run."""
     root = Path(__file__).resolve().parents[2]
     writers = [path for package in ("hub", "node", "shared")
                for path in (root / package).rglob("*.py")
-               if re.search(r"\bimport csv\b|text/csv", path.read_text(encoding="utf-8"))]
-    assert writers == [], writers
+               if re.search(r"\bimport csv\b", path.read_text(encoding="utf-8"))]
+    assert writers, "the reports and the trace export CSV"
+    for path in writers:
+        assert "safe_cell(" in path.read_text(encoding="utf-8"), path
+    rows = [{"window": text, **dict.fromkeys(FIGURES, 1)} for text in HOSTILE_TEXT.values()
+            if isinstance(text, str)]
+    rows += [{"window": w, **dict.fromkeys(FIGURES, 0)} for w in ("=1+1", "+SUM(A1)",
+                                                                    "-2+3", "@cmd", "\t=1")]
+    for line in csv.reader(io.StringIO(csv_text(rows))):
+        for cell in line:
+            assert not cell.startswith(FORMULA_STARTS), cell
 
 
 def test_a_valid_registration_still_passes(site: Site) -> None:
