@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from node.case_log import record_receipt, refresh_progress
 from node.enrolment_setup import GRANT_FILE, SITE_KEY_FILE, site_key
+from node.erasure import erase_arrived
 from node.models import NodeCase, NodeWindowCase
 from node.settings import NodeSettings
 from shared.deciding.case_projection import DecidingHooks
@@ -47,6 +48,8 @@ class NodeHooks:
         self.catalogue_arrived = catalogue_arrived
         self.hub_site = hub_site
         """Whose account copies count (the pinned hub's); empty before enrolment."""
+        self.site: SyncSite | None = None
+        """This node in the tree, once built: the hub's erasures are carried out here."""
 
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
         if self.hub_site:
@@ -54,6 +57,8 @@ class NodeHooks:
                                 now=now)
         if self.deciding is not None:
             self.deciding.events_arrived(session, events, now)
+        if self.site is not None:
+            erase_arrived(session, self.site, events)
         self._refresh(session, {e.case_id for e in events}, now)
 
     def receipts_arrived(self, session: Session, receipts: Sequence[Receipt],
@@ -116,6 +121,7 @@ def node_sync_site(settings: NodeSettings, sealer: PayloadSealer, epoch: int,
                          *read_chain(settings.key_dir / SITE_KEY_FILE, key).credentials),
         hooks=hooks,
     )
+    hooks.site = site
     if tier in DECIDING_TIERS:
 
         def owner(session: Session, cases: Sequence[tuple[str, ServiceItem]]) -> list[str]:

@@ -9,8 +9,11 @@ are. Then, in the same transaction, it deletes what it holds of the person:
   other events lose the keys that may name a person; each event's header (origin, epoch,
   seq, actor, time, type), its ``prev_hash``, ``hash`` and signature stay as they were, so the
   chain still links and the case still folds to the same states, dates and outcome;
+- the copies of its events already delivered to the hub's children are rewritten likewise
+  (:func:`shared.storage.sync_store.rewrite_delivered_down`);
 - the case's scans are deleted from ``blobs/`` (a scan another live case of the same person
-  also lists is kept for that case);
+  also lists is kept for that case) and marked erased, so a child's later upload of one is
+  refused;
 - its rows in the blind index, and its archive file (the archive mark stays: the case stays
   read-only).
 
@@ -38,14 +41,10 @@ from hub.privacy.tables import HubIdIndex
 from shared.deciding import case_projection, case_work
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import fold
-from shared.domain.retention import (
-    DAYS_PER_YEAR,
-    ERASED_REASON,
-    RetentionPolicy,
-    erased_payload,
-)
+from shared.domain.retention import DAYS_PER_YEAR, ERASED_REASON, RetentionPolicy
 from shared.exchange.site import SyncSite
-from shared.storage import sync_store
+from shared.exchange.status import child_ack
+from shared.storage import case_erasure, sync_store
 from shared.storage.blob_store import BlobStore
 from shared.storage.id_index import indexes_of
 from shared.storage.sealing import DataKeys
@@ -73,10 +72,7 @@ class Erasure:
 def erased_cases(session: Session, case_ids: Sequence[uuid.UUID] | None = None
                  ) -> set[uuid.UUID]:
     """The cases (among ``case_ids``, or all) whose erasure the hub holds."""
-    query = select(sync_store.SyncEvent.case_id).where(sync_store.SyncEvent.type == ERASED)
-    if case_ids is not None:
-        query = query.where(sync_store.SyncEvent.case_id.in_(case_ids))
-    return set(session.scalars(query))
+    return case_erasure.erased_cases(session, case_ids)
 
 
 def expired(session: Session, site: SyncSite, policy: RetentionPolicy, now: datetime
@@ -131,7 +127,13 @@ def erase_case(session: Session, site: SyncSite, keys: DataKeys, blobs: BlobStor
     case_work.append_drafts(session, site, case_id, [draft], now,
                             state.origin_site or (row.origin if row else None))
     scans = _scans_of(events) - _scans_still_needed(session, site, keys, events, case_id)
-    _erase_payloads(session, site, sync_store.case_rows(session, case_id))
+    rows = sync_store.case_rows(session, case_id)
+    case_erasure.erase_payloads(session, site.sealer, rows)
+    # the copies the children already received; the ``erased`` event follows the others
+    sync_store.rewrite_delivered_down(
+        session, min(r.recorded_ms for r in rows), lambda child: child_ack(session, child),
+        lambda item: case_erasure.erased_copy(item, {case_id}))
+    case_erasure.forget_scans(session, None, scans)  # never wanted from below again
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id == case_id))
     if row is not None:
         case_projection.refresh(session, HubCase, site, case_id, row.owner_site, now)
@@ -168,33 +170,13 @@ def erase_again(session: Session, site: SyncSite, events: Sequence[Event]) -> in
         return 0
     rows = [r for case_id in erased for r in sync_store.case_rows(session, case_id)
             if (r.origin, r.epoch, r.seq) in keys]
-    _erase_payloads(session, site, rows)
+    case_erasure.erase_payloads(session, site.sealer, rows)
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id.in_(erased)))
     return len(rows)
 
 
-def _erase_payloads(session: Session, site: SyncSite,
-                    rows: Sequence[sync_store.SyncEvent]) -> None:
-    for stored in rows:
-        if stored.type == ERASED:
-            continue
-        context = sync_store.event_context(stored.origin, stored.epoch, stored.seq)
-        payload = sync_store.open_payload(stored, site.sealer)
-        if payload.get("erased") is True:
-            continue
-        stored.payload = site.sealer.seal(erased_payload(stored.type, payload), context)
-    session.flush()
-
-
 def _scans_of(events: Sequence[CaseEvent]) -> set[str]:
-    found: set[str] = set()
-    for event in events:
-        payload = event.payload
-        listed = payload.get("materials")
-        for material in [*(listed if isinstance(listed, list) else []), payload]:
-            if isinstance(material, dict) and isinstance(material.get("sha256"), str):
-                found.add(material["sha256"])
-    return found
+    return case_erasure.scans_named(event.payload for event in events)
 
 
 def _scans_still_needed(session: Session, site: SyncSite, keys: DataKeys,

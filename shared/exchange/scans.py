@@ -85,7 +85,7 @@ def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, o
     known = store.blob_records_of(session, [sha for sha in refs if sha not in inserted])
     for sha in refs:
         record = known.get(sha)
-        if record is None:
+        if record is None or record.state == store.BLOB_ERASED:
             continue
         changed = False
         if not record.held and held[sha]:
@@ -125,10 +125,9 @@ def receive_blobs(session: Session, blobs: BlobStore, offers: Sequence[BlobOffer
     for offer in offers:
         sha = offer.sha256.hex()
         record = store.blob_record(session, sha)
-        if record is None or record.size != offer.size:
+        if record is None or record.state == store.BLOB_ERASED or record.size != offer.size:
             LOG.warning("blob offer ignored", extra={"fields": {
-                "sha256": sha, "size": offer.size,
-                "reason": "no event here names it" if record is None else "size differs"}})
+                "sha256": sha, "size": offer.size, "reason": _unwanted(record)}})
             continue
         if blobs.has(sha):
             _mark_held(session, record)
@@ -142,7 +141,7 @@ def receive_blobs(session: Session, blobs: BlobStore, offers: Sequence[BlobOffer
     for name, parts in by_blob.items():
         sha = name.hex()
         record = store.blob_record(session, sha)
-        if record is None:
+        if record is None or record.state == store.BLOB_ERASED:  # erased with its case
             continue
         if blobs.has(sha):
             wants.pop(name, None)
@@ -172,6 +171,12 @@ def receive_blobs(session: Session, blobs: BlobStore, offers: Sequence[BlobOffer
                 "sha256": sha, "reason": "the bytes received do not hash to its name"}})
         wants[name] = BlobWant(name, min(blobs.received(sha), record.size))
     return list(wants.values())
+
+
+def _unwanted(record: store.BlobRecord | None) -> str:
+    if record is None:
+        return "no event here names it"
+    return "erased with its case" if record.state == store.BLOB_ERASED else "size differs"
 
 
 @dataclass

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
@@ -716,6 +716,46 @@ def down_after(session: Session, child: str, after: LinkPosition, limit: int) ->
     return items
 
 
+def rewrite_delivered_down(session: Session, since_ms: int,
+                           delivered: Callable[[str], LinkPosition],
+                           change: Callable[[Event], Event | None]) -> int:
+    """Rewrite the queued copies of events that a child has already acknowledged: each
+    copy made at or after ``since_ms`` at or below ``delivered(child)`` whose event
+    ``change`` returns a new form for is stored again in that form, sealed as before. A
+    copy not yet delivered is left as it is: its receiver checks it against its hash.
+    Returns the number of copies rewritten."""
+    sealer = _record_sealer(session)
+    acked: dict[str, LinkPosition] = {}
+    changed: list[dict[str, Any]] = []
+    rows = session.execute(select(SyncDown.id, SyncDown.child, SyncDown.link_epoch,
+                                  SyncDown.link_seq, SyncDown.item)
+                           .where(SyncDown.created_ms >= since_ms))
+    for row in rows:
+        through = acked.get(row.child)
+        if through is None:
+            through = acked[row.child] = delivered(row.child)
+        position = LinkPosition(row.link_epoch, row.link_seq)
+        if (position.epoch, position.seq) > (through.epoch, through.seq):
+            continue
+        wire = bytes(row.item)
+        context = _down_context(row.child, position)
+        if sealer is not None:
+            wire = sealer.open(wire, context)
+        _, kind, fields = down_item_from_wire(cbor2.loads(wire))
+        item = down_payload(kind, fields)
+        new = change(item) if isinstance(item, Event) else None
+        if new is None:
+            continue
+        wire = cbor2.dumps(down_item_to_wire(DownItem(position, new)), canonical=True)
+        if sealer is not None:
+            wire = sealer.seal(wire, context)
+        changed.append({"row_id": row.id, "new_item": wire})
+    if changed:
+        session.execute(update(_DOWN).where(_DOWN.c.id == bindparam("row_id"))
+                        .values(item=bindparam("new_item")), changed)
+    return len(changed)
+
+
 def _down_context(child: str, position: LinkPosition) -> str:
     return f"down:{child}:{position.epoch}:{position.seq}"
 
@@ -929,10 +969,11 @@ def pending_through(session: Session, sealer: PayloadSealer,
 # value a small CBOR map. The file itself is in the site's BlobStore.
 
 BLOB_KEY_PREFIX = "blob:"
-BLOB_NOT_OWED, BLOB_OWED, BLOB_DONE, BLOB_BROKEN = 0, 1, 2, 3
+BLOB_NOT_OWED, BLOB_OWED, BLOB_DONE, BLOB_BROKEN, BLOB_ERASED = 0, 1, 2, 3, 4
 """Upward states of a blob: not (yet) owed to the parent (its events are not acked there,
 or this is the root); owed (offer it, then send what the parent wants); the parent holds it
-whole; not sendable (the file here does not hash to its name)."""
+whole; not sendable (the file here does not hash to its name); erased with its case (never
+offered, never wanted again)."""
 
 
 @dataclass

@@ -1,0 +1,151 @@
+"""Erasure reaches every tier: a case registered at a village with a scan travels to the hub
+as it does in service, is withdrawn there (a window's note naming the person goes down the
+tree with the withdrawal), and is erased at the hub when its retention
+period is over (the hub's own library call, with the clock moved past the period). The
+``erased`` event goes down the tree with the next exchanges; then
+
+- the village's API and case page no longer show the applicant nor the scan, and the case
+  keeps its acceptance number, state and history, ending with ``erased``;
+- no site holds the scan's file;
+- every file under every site's data directory holds neither the ID number nor any of the
+  scan's bytes;
+- opened with their data keys, the hub's and the township's stored payloads and queued
+  down copies hold neither the applicant's name nor the ID number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.integration.city import AGENT, HUB, TOWNSHIP, VILLAGE, Tree, city, signed_in
+from tests.integration.test_id_number_at_rest import (
+    APPLICANT,
+    ID_NUMBER,
+    SCAN,
+    _hits,
+    register_with_scan,
+)
+
+SCAN_SHA = hashlib.sha256(SCAN).hexdigest()
+NAME = str(APPLICANT["name"])
+
+
+def _hub(tree: Tree) -> tuple[Any, Any]:
+    from hub.app import create_app
+    from hub.services import services_of
+    from hub.settings import HubSettings
+
+    app = create_app(HubSettings.load(tree.dirs["hub"]))
+    return app, services_of(app)
+
+
+def _withdraw_at_hub(tree: Tree, case_id: str) -> None:
+    """The applicant withdraws at the city's front desk; the window's note names the person
+    (so the event that goes down the tree to the village carries personal data too)."""
+    from shared.deciding import case_work
+    from shared.domain.case_events import EventActor, EventDraft, EventType, Role
+    from shared.web.request_db import app_session
+
+    app, hub = _hub(tree)
+    site, now = hub.sync_site, hub.clock()
+    draft = EventDraft(EventType.WITHDRAWN, EventActor("front-desk", Role.WINDOW_OPERATOR), now,
+                       {"reason": "the applicant withdrew",
+                        "note": f"{NAME} ({ID_NUMBER}) came in person"})
+    with app_session(app) as session:
+        authored = case_work.append_drafts(session, site, uuid.UUID(case_id), [draft], now,
+                                           VILLAGE)
+        site.hooks.events_arrived(session, authored, now)
+        session.commit()
+
+
+def _erase_at_hub(tree: Tree, case_id: str) -> None:
+    """Four years on (a withdrawn case is kept three) the hub erases the case: the library
+    call ``sanji hub erase-expired`` makes."""
+    from hub.privacy.erasure import erase_expired
+    from hub.privacy.retention_policy import load_policy
+    from shared.web.request_db import session_factory
+
+    app, hub = _hub(tree)
+    data_dir = hub.settings.data_dir
+    done = erase_expired(session_factory(app), hub.sync_site, hub.data_keys, hub.blobs,
+                         data_dir, load_policy(data_dir), hub.clock() + timedelta(days=4 * 365))
+    assert [str(e.case_id) for e in done] == [case_id]
+
+
+def _opened_records(name: str, data_dir: Path, child: str) -> Iterator[str]:
+    """Every stored payload and every queued copy toward ``child`` of the site in
+    ``data_dir``, opened with its data key, as JSON text."""
+    from sqlalchemy import select
+
+    from shared.storage import sync_store
+    from shared.web.request_db import app_session
+    from sync_protocol import Event, LinkPosition
+
+    sealer: sync_store.PayloadSealer
+    if name == "hub":
+        from hub.app import create_app as hub_app
+        from hub.services import services_of as hub_services
+        from hub.settings import HubSettings
+
+        app = hub_app(HubSettings.load(data_dir))
+        sealer = hub_services(app).payload_sealer
+    else:
+        from node.app import create_app as node_app
+        from node.services import services_of as node_services
+        from node.settings import NodeSettings
+
+        app = node_app(NodeSettings.load(data_dir))
+        sealer = node_services(app).sealer
+    with app_session(app) as session:
+        for row in session.scalars(select(sync_store.SyncEvent)):
+            yield json.dumps(sync_store.open_payload(row, sealer), ensure_ascii=False)
+        for item in sync_store.down_after(session, child, LinkPosition(), 100_000):
+            if isinstance(item.item, Event):
+                yield json.dumps(dict(item.item.payload), ensure_ascii=False)
+
+
+def test_an_erasure_at_the_hub_erases_the_case_at_every_tier(tmp_path: Path) -> None:
+    with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]}) as tree:
+        agent = signed_in(tree.village, AGENT)
+        case_id = register_with_scan(agent, tree.village.url, "erasure-1")
+        tree.settle()
+        shown = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+        assert "id_number" in shown["applicant"] and shown["applicant"]["name"]
+        assert [m["sha256"] for m in shown["materials"]] == [SCAN_SHA]
+        before = {name: (tree.dirs[name] / "blobs" / SCAN_SHA[:2] / SCAN_SHA).is_file()
+                  for name in ("hub", "township", "village")}
+        assert before == {"hub": True, "township": True, "village": True}, before
+
+        _withdraw_at_hub(tree, case_id)
+        tree.settle()  # the withdrawal reaches the village, then its copies are acknowledged
+        _erase_at_hub(tree, case_id)
+        tree.settle()
+
+        shown = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+        assert shown["applicant"] == {"kind": "person", "name": ""}, shown["applicant"]
+        assert shown["materials"] == []
+        assert [e["type"] for e in shown["events"]][-1] == "erased"
+        assert shown["acceptance_no"]  # the case stays, without its person
+        page = agent.get(f"{tree.village.url}/cases/{case_id}", timeout=10)
+        assert page.status_code == 200
+        assert ID_NUMBER[:6] not in page.text and NAME not in page.text
+    after = {name: list((tree.dirs[name] / "blobs").rglob(f"{SCAN_SHA}*"))
+             for name in ("hub", "township", "village")}
+    assert after == {"hub": [], "township": [], "village": []}, after
+
+    roots = [tree.dirs[name] for name in ("hub", "township", "village")]
+    assert _hits(roots) == []
+    fragment = SCAN[100:164]  # random bytes: found only where the scan is kept in clear
+    files = [p for root in roots for p in root.rglob("*") if p.is_file()]
+    assert [str(p) for p in files if fragment in p.read_bytes()] == []
+
+    for name, child in (("hub", TOWNSHIP), ("township", VILLAGE)):
+        opened = list(_opened_records(name, tree.dirs[name], child))
+        assert opened, name
+        assert [p for p in opened if ID_NUMBER[:17] in p or NAME in p] == [], name
