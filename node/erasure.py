@@ -4,7 +4,7 @@ The hub alone decides an erasure (its retention policy); every township, county 
 that holds the case follows in the transaction that stores the event: the payloads of every
 event of the case become their erased form, the copies its children already received are
 rewritten likewise (a copy still on its way is checked against its hash by the child, so it
-is rewritten once delivered: the ``erased`` event comes after it on the same stream), the
+is rewritten once the child acknowledges it), the
 case's own row keeps its acceptance number, item and dates but not the applicant, form or
 query code, its materials and idempotency records go, and its scans are forgotten and
 deleted after the commit (one another live case of this site still lists is kept). Events
@@ -42,10 +42,8 @@ def erase_case(session: Session, site: SyncSite, case_id: uuid.UUID) -> None:
     rows = sync_store.case_rows(session, case_id)
     scans = case_erasure.erase_payloads(session, site.sealer, rows)
     if rows:
-        since = min(r.recorded_ms for r in rows)
-        sync_store.rewrite_delivered_down(
-            session, since, lambda child: child_ack(session, child),
-            lambda item: case_erasure.erased_copy(item, {case_id}))
+        case_erasure.erase_down_copies(session, lambda child: child_ack(session, child),
+                                       {case_id: [r.recorded_ms for r in rows]})
     scans |= set(session.scalars(select(NodeMaterial.sha256)
                                  .where(NodeMaterial.case_id == case_id)))
     session.execute(delete(NodeMaterial).where(NodeMaterial.case_id == case_id))

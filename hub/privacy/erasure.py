@@ -9,8 +9,8 @@ are. Then, in the same transaction, it deletes what it holds of the person:
   other events lose the keys that may name a person; each event's header (origin, epoch,
   seq, actor, time, type), its ``prev_hash``, ``hash`` and signature stay as they were, so the
   chain still links and the case still folds to the same states, dates and outcome;
-- the copies of its events already delivered to the hub's children are rewritten likewise
-  (:func:`shared.storage.sync_store.rewrite_delivered_down`);
+- the copies of its events queued for the hub's children are rewritten likewise, those
+  still on their way once acknowledged (:func:`shared.storage.case_erasure.erase_down_copies`);
 - the case's scans are deleted from ``blobs/`` (a scan another live case of the same person
   also lists is kept for that case) and marked erased, so a child's later upload of one is
   refused;
@@ -130,9 +130,8 @@ def erase_case(session: Session, site: SyncSite, keys: DataKeys, blobs: BlobStor
     rows = sync_store.case_rows(session, case_id)
     case_erasure.erase_payloads(session, site.sealer, rows)
     # the copies the children already received; the ``erased`` event follows the others
-    sync_store.rewrite_delivered_down(
-        session, min(r.recorded_ms for r in rows), lambda child: child_ack(session, child),
-        lambda item: case_erasure.erased_copy(item, {case_id}))
+    case_erasure.erase_down_copies(session, lambda child: child_ack(session, child),
+                                   {case_id: [r.recorded_ms for r in rows]})
     case_erasure.forget_scans(session, None, scans)  # never wanted from below again
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id == case_id))
     if row is not None:

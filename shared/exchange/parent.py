@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from shared.exchange.account_events import account_destination
 from shared.exchange.scans import note_blobs, receive_blobs
 from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_of
-from shared.exchange.status import child_info_key
+from shared.exchange.status import child_ack, child_info_key
 from shared.exchange.tree import children_of, send_all_down, send_parked_down
 from shared.storage import sync_store as store
+from shared.storage.case_erasure import erase_down_copies
 from shared.storage.hand_back import own_chains
 from shared.storage.link_state import (
     child_link_record,
@@ -164,6 +165,8 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         **(_keep_history(session, sender, incoming.history)
            if incoming.history is not None and LINK_HISTORY in incoming.features else {}),
     })
+    # copies of an erased case that were on their way when it was erased, now delivered
+    erase_down_copies(session, lambda child: child_ack(session, child))
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT + 1)
     down_more = len(down) > DOWN_LIMIT
     down = down[:DOWN_LIMIT]

@@ -4,27 +4,30 @@
 The hub decides an erasure and records it as an ``erased`` event of the case; every site
 that holds the case (the hub, and each township, county and village on its way) then
 replaces the stored payloads with :func:`shared.domain.retention.erased_payload` of them,
-rewrites the queued copies its children already received, forgets the case's scans (a scan
-another live case still lists is kept: the store is content-addressed) and deletes their
-files once the transaction is committed, so a rolled-back erasure keeps them for the next
-try.
+rewrites the queued copies its children already received (those still on their way as soon
+as they are acknowledged: the child checks a copy against its hash), forgets the case's
+scans (a scan another live case still lists is kept: the store is content-addressed) and
+deletes their files once the transaction is committed, so a rolled-back erasure keeps them
+for the next try.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import cbor2
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from shared.domain.retention import erased_payload
 from shared.storage import sync_store
 from shared.storage.blob_store import BlobStore, is_sha256_hex
-from sync_protocol import Event
+from sync_protocol import Event, LinkPosition
 
 ERASED = "erased"
 _FILES = "sanji.erased_files"
@@ -68,6 +71,36 @@ def erased_copy(item: Event, case_ids: set[uuid.UUID]) -> Event | None:
     if item.case_id not in case_ids or item.type == ERASED or item.payload.get("erased") is True:
         return None
     return replace(item, payload=erased_payload(item.type, item.payload))
+
+
+PENDING_DOWN = "erasure_pending_down"
+"""Erased cases with copies still on their way to a child: case id -> the times its events
+were stored here (their copies are rewritten as they are acknowledged)."""
+
+
+def erase_down_copies(session: Session, delivered: Callable[[str], LinkPosition],
+                      cases: Mapping[uuid.UUID, Sequence[int]] | None = None) -> int:
+    """Rewrite the copies of the erased ``cases`` (case id -> the times its events were
+    stored here) that the children already received, and those of earlier erasures that
+    were still on their way; remember what is still waiting. Returns the copies rewritten."""
+    held = sync_store.read_state(session, PENDING_DOWN)
+    pending: dict[uuid.UUID, list[int]] = {
+        uuid.UUID(bytes=bytes(k)): [int(t) for t in v]
+        for k, v in (cbor2.loads(held) if held else {}).items()}
+    if not pending and not cases:
+        return 0
+    todo = {**pending, **{k: sorted(set(v)) for k, v in (cases or {}).items()}}
+    rewritten, waiting = 0, {}
+    for case_id, made_ms in sorted(todo.items()):
+        done, left = sync_store.rewrite_delivered_down(
+            session, made_ms, delivered, partial(erased_copy, case_ids={case_id}))
+        rewritten += done
+        if left:
+            waiting[case_id] = made_ms
+    if waiting != pending:
+        sync_store.write_state(session, PENDING_DOWN, cbor2.dumps(
+            {k.bytes: v for k, v in waiting.items()}, canonical=True))
+    return rewritten
 
 
 def scans_named(payloads: Iterable[Mapping[str, Any]]) -> set[str]:

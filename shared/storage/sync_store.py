@@ -716,27 +716,27 @@ def down_after(session: Session, child: str, after: LinkPosition, limit: int) ->
     return items
 
 
-def rewrite_delivered_down(session: Session, since_ms: int,
+def rewrite_delivered_down(session: Session, made_ms: Iterable[int],
                            delivered: Callable[[str], LinkPosition],
-                           change: Callable[[Event], Event | None]) -> int:
+                           change: Callable[[Event], Event | None]) -> tuple[int, int]:
     """Rewrite the queued copies of events that a child has already acknowledged: each
-    copy made at or after ``since_ms`` at or below ``delivered(child)`` whose event
+    copy made at one of the times ``made_ms`` (an event is queued down in the transaction
+    that stores it) at or below ``delivered(child)`` whose event
     ``change`` returns a new form for is stored again in that form, sealed as before. A
     copy not yet delivered is left as it is: its receiver checks it against its hash.
-    Returns the number of copies rewritten."""
+    Returns the number of copies rewritten and the number still waiting for delivery."""
     sealer = _record_sealer(session)
     acked: dict[str, LinkPosition] = {}
     changed: list[dict[str, Any]] = []
+    waiting = 0
     rows = session.execute(select(SyncDown.id, SyncDown.child, SyncDown.link_epoch,
                                   SyncDown.link_seq, SyncDown.item)
-                           .where(SyncDown.created_ms >= since_ms))
+                           .where(SyncDown.created_ms.in_(sorted(set(made_ms)))))
     for row in rows:
         through = acked.get(row.child)
         if through is None:
             through = acked[row.child] = delivered(row.child)
         position = LinkPosition(row.link_epoch, row.link_seq)
-        if (position.epoch, position.seq) > (through.epoch, through.seq):
-            continue
         wire = bytes(row.item)
         context = _down_context(row.child, position)
         if sealer is not None:
@@ -746,6 +746,9 @@ def rewrite_delivered_down(session: Session, since_ms: int,
         new = change(item) if isinstance(item, Event) else None
         if new is None:
             continue
+        if (position.epoch, position.seq) > (through.epoch, through.seq):
+            waiting += 1
+            continue
         wire = cbor2.dumps(down_item_to_wire(DownItem(position, new)), canonical=True)
         if sealer is not None:
             wire = sealer.seal(wire, context)
@@ -753,7 +756,7 @@ def rewrite_delivered_down(session: Session, since_ms: int,
     if changed:
         session.execute(update(_DOWN).where(_DOWN.c.id == bindparam("row_id"))
                         .values(item=bindparam("new_item")), changed)
-    return len(changed)
+    return len(changed), waiting
 
 
 def _down_context(child: str, position: LinkPosition) -> str:

@@ -23,6 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.city import AGENT, HUB, TOWNSHIP, VILLAGE, Tree, city, signed_in
 from tests.integration.test_id_number_at_rest import (
     APPLICANT,
@@ -110,7 +112,12 @@ def _opened_records(name: str, data_dir: Path, child: str) -> Iterator[str]:
                 yield json.dumps(dict(item.item.payload), ensure_ascii=False)
 
 
-def test_an_erasure_at_the_hub_erases_the_case_at_every_tier(tmp_path: Path) -> None:
+@pytest.mark.parametrize("delivered", [True, False], ids=["delivered", "on-their-way"])
+def test_an_erasure_at_the_hub_erases_the_case_at_every_tier(tmp_path: Path,
+                                                            delivered: bool) -> None:
+    """``delivered``: the withdrawal reached the village before the erasure; otherwise its
+    copies are still queued at the hub and the township when the case is erased, and each
+    is erased once the child acknowledges it."""
     with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]}) as tree:
         agent = signed_in(tree.village, AGENT)
         case_id = register_with_scan(agent, tree.village.url, "erasure-1")
@@ -123,9 +130,11 @@ def test_an_erasure_at_the_hub_erases_the_case_at_every_tier(tmp_path: Path) -> 
         assert before == {"hub": True, "township": True, "village": True}, before
 
         _withdraw_at_hub(tree, case_id)
-        tree.settle()  # the withdrawal reaches the village, then its copies are acknowledged
+        if delivered:
+            tree.settle()  # the withdrawal reaches the village
         _erase_at_hub(tree, case_id)
         tree.settle()
+        tree.sync("village", "township")  # the last copies received are acknowledged
 
         shown = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
         assert shown["applicant"] == {"kind": "person", "name": ""}, shown["applicant"]
