@@ -5,11 +5,14 @@ chains checked are those a site holds whole: its own and those of every site bel
 selections that came down from the parent are checked by the exchange when they arrive).
 Walks the events in ``(origin, epoch, seq)`` order, in constant memory, and names the first
 bad case and event; exit status 1 when anything is wrong. Damaged bytes (a flipped bit in a
-payload, a hash, a signature) are named like an edit, never a crash.
+payload, a hash, a signature) are named like an edit, never a crash. An event whose
+payload is the erased form of its type, in a case the hub erased (an ``erased`` event of the
+hub whose hash and signature verify), is counted as erased, not as edited.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,9 +23,18 @@ from sqlalchemy.orm import Session
 
 from shared.exchange.tree import site_parents
 from shared.storage import sync_store
+from shared.storage.case_erasure import ERASED, is_erased_form
 from shared.storage.db import make_engine
 from shared.storage.sealing import SealedPayloads, load_data_keys
-from sync_protocol import Event, KeyRing, Problem, load_key, verify_store
+from sync_protocol import (
+    Erasures,
+    Event,
+    KeyRing,
+    Problem,
+    load_key,
+    verified_erasures,
+    verify_store,
+)
 
 
 @click.group("audit")
@@ -116,6 +128,21 @@ def _explained(problems: Iterable[Problem], unreadable: set[tuple[str, int, int]
             for p in problems]
 
 
+def _hub_erasures(session: Session, ring: KeyRing, sealer: sync_store.PayloadSealer
+                  ) -> set[uuid.UUID]:
+    """The cases with an ``erased`` event of the hub that verifies (held whether or not this
+    site walks the hub's chain)."""
+    rows = session.scalars(select(sync_store.SyncEvent).where(
+        sync_store.SyncEvent.type == ERASED, sync_store.SyncEvent.origin == ring.hub_site))
+    events: list[Event] = []
+    for row in rows:
+        try:
+            events.append(sync_store.as_event(row, sealer))
+        except Exception:  # noqa: BLE001, S112 - damaged: it erases nothing, its chain names it
+            continue
+    return verified_erasures(events, ring, ring.hub_site)
+
+
 @audit_group.command("verify")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               required=True)
@@ -131,8 +158,16 @@ def verify_command(data_dir: Path, username: str) -> None:
         # keys come after what they signed); a bad credential shows up as unknown keys below
         ring.add_any_order(sync_store.all_credentials(session))
         unreadable: set[tuple[str, int, int]] = set()
-        report = verify_store(_events(session, site, sealer, unreadable), ring)
+        erasures = Erasures(_hub_erasures(session, ring, sealer), is_erased_form)
+        report = verify_store(_events(session, site, sealer, unreadable), ring,
+                              erasures=erasures)
     engine.dispose()
+    erased = sum(n for _, n in report.erased)
+    if erased:
+        click.echo(f"{site}: {erased} erased events in {len(report.erased)} cases erased by "
+                   f"the hub (their links and signatures checked, their content erased)")
+        for case_id, n in report.erased[:10]:
+            click.echo(f"  erased: case {case_id}: {n} events")
     if report.ok:
         click.echo(f"{site}: every chain verifies")
         return

@@ -8,7 +8,7 @@ constant memory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from sync_protocol.errors import ChainBroken, KeyRevoked, KeyUnknown, SignatureInvalid
@@ -36,12 +36,29 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class Erasures:
+    """When an event whose content no longer matches its hash counts as erased, not
+    edited: its case is in ``cases`` (those with an ``erased`` event of the hub whose hash
+    and signature verify, :func:`verified_erasures`), its payload says ``erased`` and
+    ``form`` finds it in the erased form of its type. Its link and signature are checked as
+    any other's; its content cannot be (the hash commits to the payload it replaced)."""
+
+    cases: Collection[uuid.UUID]
+    form: Callable[[Event], bool]
+
+    def covers(self, e: Event) -> bool:
+        return e.case_id in self.cases and e.payload.get("erased") is True and self.form(e)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditReport:
     events: int
     chains: int
     signatures: int
     problems: tuple[Problem, ...]
     """The first bad event of each bad chain, in walking order (at most 100)."""
+    erased: tuple[tuple[uuid.UUID, int], ...] = ()
+    """Events counted as erased, by case (in the order their cases were first met)."""
 
     @property
     def ok(self) -> bool:
@@ -56,8 +73,31 @@ def _problem(e: Event, code: str, reason: str) -> Problem:
     return Problem(e.case_id, e.origin, e.epoch, e.seq, code, reason)
 
 
+ERASED = "erased"
+
+
+def verified_erasures(events: Iterable[Event], keys: KeyRing, hub_site: str
+                      ) -> set[uuid.UUID]:
+    """The cases of the ``erased`` events in ``events`` that the hub authored and signed,
+    with a hash matching their content and a signature that verifies."""
+    cases: set[uuid.UUID] = set()
+    for e in events:
+        if e.type != ERASED or e.origin != hub_site or e.signature is None:
+            continue
+        if e.computed_hash() != e.hash:
+            continue
+        try:
+            record = keys.for_event(e.signature.key_id, e.origin, e.epoch, e.seq)
+            verify(record.public, e.signature.value, e.head.statement(), field="signature")
+        except (KeyUnknown, KeyRevoked, SignatureInvalid):
+            continue
+        cases.add(e.case_id)
+    return cases
+
+
 def verify_store(events: Iterable[Event], keys: KeyRing, *,
-                 selection: Callable[[str, int], bool] | None = None) -> AuditReport:
+                 selection: Callable[[str, int], bool] | None = None,
+                 erasures: Erasures | None = None) -> AuditReport:
     """Check hashes, links, sequence numbers and origin signatures of every chain.
 
     Every event must be covered by a signature of its origin at it or after it in
@@ -67,6 +107,7 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
     contiguous stretch is checked from its first event's ``prev_hash``, and each must
     be covered by a signature at a later event of the same stretch (a site that asked
     for sparse signatures holds one per run it received).
+    ``erasures``: when an event whose content does not match its hash counts as erased.
     """
     problems: list[Problem] = []
     n_events = n_chains = n_sigs = 0
@@ -75,6 +116,7 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
     prev_seq = 0
     bad = False
     unsigned: Event | None = None
+    erased: dict[uuid.UUID, int] = {}
 
     def close() -> None:
         if chain is not None and not bad and unsigned is not None:
@@ -102,7 +144,11 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
                     break
                 continue
             prev_seq, prev_hash = e.seq - 1, e.prev_hash
-        problem = _check(e, prev_seq, prev_hash, keys)
+        matches = e.computed_hash() == e.hash
+        problem = _check(e, prev_seq, prev_hash, keys,
+                         matches or (erasures is not None and erasures.covers(e)))
+        if problem is None and not matches:
+            erased[e.case_id] = erased.get(e.case_id, 0) + 1
         if e.signature is not None and problem is None:
             n_sigs += 1
         if problem is not None:
@@ -114,15 +160,17 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
         prev_seq, prev_hash = e.seq, e.hash
         unsigned = None if e.signature is not None else (unsigned or e)
     close()
-    return AuditReport(n_events, n_chains, n_sigs, tuple(problems))
+    return AuditReport(n_events, n_chains, n_sigs, tuple(problems), tuple(erased.items()))
 
 
-def _check(e: Event, prev_seq: int, prev_hash: bytes, keys: KeyRing) -> Problem | None:
+def _check(e: Event, prev_seq: int, prev_hash: bytes, keys: KeyRing,
+           content_ok: bool) -> Problem | None:
+    """``content_ok``: the content matches the hash, or the event counts as erased."""
     if e.seq != prev_seq + 1:
         return _problem(e, ChainBroken.code, f"expected seq {prev_seq + 1}, found {e.seq}")
     if e.prev_hash != prev_hash:
         return _problem(e, ChainBroken.code, "does not link to the previous event's hash")
-    if e.computed_hash() != e.hash:
+    if not content_ok:
         return _problem(e, ChainBroken.code, "content does not match its hash (edited)")
     if e.signature is None:
         return None

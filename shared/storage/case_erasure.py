@@ -65,6 +65,12 @@ def erase_payloads(session: Session, sealer: sync_store.PayloadSealer,
     return scans
 
 
+def is_erased_form(event: Event) -> bool:
+    """Whether ``event``'s payload is the erased form of its type (what the audit accepts in
+    place of the content an erased event's hash commits to)."""
+    return erased_payload(event.type, event.payload) == dict(event.payload)
+
+
 def erased_copy(item: Event, case_ids: set[uuid.UUID]) -> Event | None:
     """``item`` with its payload erased, when it is an event of one of ``case_ids`` that
     still carries one (None: leave it as it is)."""

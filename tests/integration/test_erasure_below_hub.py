@@ -5,7 +5,9 @@ period is over (the hub's own library call, with the clock moved past the period
 ``erased`` event goes down the tree with the next exchanges; then
 
 - the village's API and case page no longer show the applicant nor the scan, and the case
-  keeps its acceptance number, state and history, ending with ``erased``;
+  keeps its acceptance number and history, ending with ``erased``;
+- ``sanji audit verify`` passes at the hub, the township and the village, naming the case's
+  erased events as erased;
 - no site holds the scan's file;
 - every file under every site's data directory holds neither the ID number nor any of the
   scan's bytes;
@@ -26,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests.integration.city import AGENT, HUB, TOWNSHIP, VILLAGE, Tree, city, signed_in
+from tests.integration.processes import sanji
 from tests.integration.test_id_number_at_rest import (
     APPLICANT,
     ID_NUMBER,
@@ -144,6 +147,10 @@ def test_an_erasure_at_the_hub_erases_the_case_at_every_tier(tmp_path: Path,
         page = agent.get(f"{tree.village.url}/cases/{case_id}", timeout=10)
         assert page.status_code == 200
         assert ID_NUMBER[:6] not in page.text and NAME not in page.text
+        for name in ("hub", "township", "village"):  # erased events are erased, not edited
+            audit = sanji("audit", "verify", "--data-dir", str(tree.dirs[name]))
+            assert "every chain verifies" in audit, (name, audit)
+            assert f"erased: case {case_id}:" in audit, (name, audit)
     after = {name: list((tree.dirs[name] / "blobs").rglob(f"{SCAN_SHA}*"))
              for name in ("hub", "township", "village")}
     assert after == {"hub": [], "township": [], "village": []}, after
