@@ -159,16 +159,18 @@ def erase_expired(factory: Any, site: SyncSite, keys: DataKeys, blobs: BlobStore
 
 
 def erase_again(session: Session, site: SyncSite, events: Sequence[Event]) -> int:
-    """Erase the payloads of ``events`` (just stored) that belong to an erased case; the
-    number erased."""
+    """Erase the payloads of ``events`` (just stored) that belong to an erased case, and of
+    every event of a case whose erasure by this hub is among them (handed back to a hub
+    restored from a backup older than it); the number erased."""
     if not events:
         return 0
     erased = erased_cases(session, list({e.case_id for e in events}))
     keys = {(e.origin, e.epoch, e.seq) for e in events if e.case_id in erased}
+    whole = {e.case_id for e in events if e.type == ERASED and e.origin == site.code}
     if not keys:
         return 0
     rows = [r for case_id in erased for r in sync_store.case_rows(session, case_id)
-            if (r.origin, r.epoch, r.seq) in keys]
+            if case_id in whole or (r.origin, r.epoch, r.seq) in keys]
     case_erasure.erase_payloads(session, site.sealer, rows)
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id.in_(erased)))
     return len(rows)

@@ -21,7 +21,9 @@ from hub.privacy.archive import archive_case, archive_path
 from hub.privacy.retention_policy import POLICY_FILE
 from hub.privacy.tables import HubIdIndex
 from shared.deciding import case_work
+from shared.domain.case_events import EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import fold
+from shared.domain.retention import ERASED_REASON
 from shared.storage import sync_store
 from sync_protocol.times import to_ms
 from tests.hub.conftest import ID_NUMBER, ITEM, WINDOW, Hub, register_at_hub
@@ -111,6 +113,24 @@ def test_an_event_of_an_erased_case_that_comes_up_later_is_erased_on_arrival(
             at_ms=to_ms(hub.clock()), up=False, now_ms=to_ms(hub.clock()))
         site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)],
                                   hub.clock())
+        session.commit()
+    assert ID_NUMBER.encode() not in _everything_in_clear(hub)
+
+
+def test_its_own_erasure_handed_back_to_a_restored_hub_erases_the_whole_case(
+        hub: Hub) -> None:
+    """A hub restored from a backup older than an erasure holds the case whole; its own
+    ``erased`` event comes back from below (hand-back) and erases every event of the case."""
+    case_id, _, _ = _withdrawn_case_with_a_scan(hub)
+    site, now = hub.services.sync_site, NOW + timedelta(days=4 * 365)
+    draft = EventDraft(EventType.ERASED, EventActor(case_work.SYSTEM_USER, Role.SYSTEM), now,
+                       {"reason": ERASED_REASON, "policy": "MZ-0520 withdrawn: 3 years"})
+    with app_session(hub.app) as session:  # the erasure as held below, not carried out here
+        handed = case_work.append_drafts(session, site, case_id, [draft], now)
+        session.commit()
+    assert ID_NUMBER.encode() in _everything_in_clear(hub)
+    with app_session(hub.app) as session:
+        site.hooks.events_arrived(session, handed, now)
         session.commit()
     assert ID_NUMBER.encode() not in _everything_in_clear(hub)
 
