@@ -89,10 +89,11 @@ def erase_down_copies(session: Session, delivered: Callable[[str], LinkPosition]
     """Rewrite the copies of the erased ``cases`` (case id -> the times its events were
     stored here) that the children already received, and those of earlier erasures that
     were still on their way; remember what is still waiting. Returns the copies rewritten."""
-    held = sync_store.read_state(session, PENDING_DOWN)
-    pending: dict[uuid.UUID, list[int]] = {
-        uuid.UUID(bytes=bytes(k)): [int(t) for t in v]
-        for k, v in (cbor2.loads(held) if held else {}).items()}
+    if not cases and not _pending(session):
+        return 0  # the common case: one read, no lock
+    # locked from here to the commit: another process erasing or answering a child at the
+    # same time must not write back an older list
+    pending = _pending(session, lock=True)
     if not pending and not cases:
         return 0
     todo = {**pending, **{k: sorted(set(v)) for k, v in (cases or {}).items()}}
@@ -107,6 +108,12 @@ def erase_down_copies(session: Session, delivered: Callable[[str], LinkPosition]
         sync_store.write_state(session, PENDING_DOWN, cbor2.dumps(
             {k.bytes: v for k, v in waiting.items()}, canonical=True))
     return rewritten
+
+
+def _pending(session: Session, *, lock: bool = False) -> dict[uuid.UUID, list[int]]:
+    held = sync_store.read_state(session, PENDING_DOWN, lock=lock)
+    return {uuid.UUID(bytes=bytes(k)): [int(t) for t in v]
+            for k, v in (cbor2.loads(held) if held else {}).items()}
 
 
 def scans_named(payloads: Iterable[Mapping[str, Any]]) -> set[str]:
