@@ -264,3 +264,17 @@ def drop_actor_index(op: MigrationOps) -> None:
     """Undo :func:`add_actor_index`."""
     with op.batch_alter_table("sync_events", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_events_actor")
+
+
+def add_down_time_index(op: MigrationOps) -> None:
+    """``sync_down``: an index on when each copy was queued, so an erasure finds the copies
+    of its case's events by the times they were stored (the table is never pruned). Called
+    by hub ``0014`` and node ``0015``."""
+    with op.batch_alter_table("sync_down", schema=None) as batch_op:
+        batch_op.create_index("ix_sync_down_created", ["created_ms"], unique=False)
+
+
+def drop_down_time_index(op: MigrationOps) -> None:
+    """Undo :func:`add_down_time_index`."""
+    with op.batch_alter_table("sync_down", schema=None) as batch_op:
+        batch_op.drop_index("ix_sync_down_created")

@@ -146,7 +146,8 @@ class SyncDown(Base):
     """One item of the downward stream toward ``child`` at ``(link_epoch, link_seq)``."""
 
     __tablename__ = "sync_down"
-    __table_args__ = (UniqueConstraint("child", "link_epoch", "link_seq"),)
+    __table_args__ = (UniqueConstraint("child", "link_epoch", "link_seq"),
+                      Index("ix_sync_down_created", "created_ms"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)

@@ -231,9 +231,12 @@ def test_the_shared_steps_alone_build_the_recorded_tables_and_remove_them(
         shared_tables_ddl.create_failure_table(op)
         shared_tables_ddl.add_account_security(op)
         shared_tables_ddl.add_actor_index(op)
+        shared_tables_ddl.add_down_time_index(op)
     assert shared_tables(db_engine) == expected(_dialect(db_engine), "hub", "head")
     with db_engine.begin() as connection:
         op = Operations(MigrationContext.configure(connection))
+        shared_tables_ddl.drop_down_time_index(op)
+        assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0013")
         shared_tables_ddl.drop_actor_index(op)
         assert shared_tables(connection) == expected(_dialect(db_engine), "hub", "0006")
         shared_tables_ddl.drop_account_security(op)
