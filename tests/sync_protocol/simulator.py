@@ -183,7 +183,10 @@ class Site:
         except ProtocolError:
             return None
         link = self.d.child_links.get(sender)
-        ex = ParentExchange(key=self.key, keyring=self.keyring,
+        # as a site reads its keys for each request: what a refused or crashed request
+        # brought (a certificate adopted before the refusal) is not kept
+        ring = self.keyring.copy()
+        ex = ParentExchange(key=self.key, keyring=ring,
                             link=link or ChildLink(sender), epoch=self.d.epoch,
                             own_credentials=[self.tree.certs[self.code]])
         if link is None:
@@ -197,6 +200,7 @@ class Site:
             self.restart()
             return None
         # one transaction: events, credentials, link state
+        self.keyring = ring
         for c in incoming.credentials:
             if c not in self.d.credentials:
                 self.d.credentials.append(c)
