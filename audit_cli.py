@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from shared.exchange.tree import site_parents
 from shared.storage import sync_store
-from shared.storage.case_erasure import ERASED, is_erased_form
+from shared.storage.case_erasure import ERASED
 from shared.storage.db import make_engine
 from shared.storage.sealing import SealedPayloads, load_data_keys
 from sync_protocol import (
@@ -158,14 +158,14 @@ def verify_command(data_dir: Path, username: str) -> None:
         # keys come after what they signed); a bad credential shows up as unknown keys below
         ring.add_any_order(sync_store.all_credentials(session))
         unreadable: set[tuple[str, int, int]] = set()
-        erasures = Erasures(_hub_erasures(session, ring, sealer), is_erased_form)
+        erasures = Erasures(_hub_erasures(session, ring, sealer))
         report = verify_store(_events(session, site, sealer, unreadable), ring,
                               erasures=erasures)
     engine.dispose()
     erased = sum(n for _, n in report.erased)
     if erased:
         click.echo(f"{site}: {erased} erased events in {len(report.erased)} cases erased by "
-                   f"the hub (their links and signatures checked, their content erased)")
+                   f"the hub (their links, signatures and kept values checked)")
         for case_id, n in report.erased[:10]:
             click.echo(f"  erased: case {case_id}: {n} events")
     if report.ok:

@@ -15,6 +15,7 @@ from sync_protocol.errors import ChainBroken, KeyRevoked, KeyUnknown, SignatureI
 from sync_protocol.events import Event, genesis_hash
 from sync_protocol.keyring import KeyRing
 from sync_protocol.keys import verify
+from sync_protocol.payload_digest import is_erased
 
 MAX_PROBLEMS = 100
 
@@ -37,17 +38,14 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Erasures:
-    """When an event whose content no longer matches its hash counts as erased, not
-    edited: its case is in ``cases`` (those with an ``erased`` event of the hub whose hash
-    and signature verify, :func:`verified_erasures`), its payload says ``erased`` and
-    ``form`` finds it in the erased form of its type. Its link and signature are checked as
-    any other's; its content cannot be (the hash commits to the payload it replaced)."""
+    """The cases erased by the hub: those with an ``erased`` event of the hub whose hash and
+    signature verify (:func:`verified_erasures`). An event with an erased payload
+    (:func:`~sync_protocol.payload_digest.is_erased`) is checked like any other (its digest
+    is the original's, its kept values are checked by it) and counted as erased when its
+    case is one of these; in any other case it is reported: content was removed without
+    an erasure."""
 
     cases: Collection[uuid.UUID]
-    form: Callable[[Event], bool]
-
-    def covers(self, e: Event) -> bool:
-        return e.case_id in self.cases and e.payload.get("erased") is True and self.form(e)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +105,7 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
     contiguous stretch is checked from its first event's ``prev_hash``, and each must
     be covered by a signature at a later event of the same stretch (a site that asked
     for sparse signatures holds one per run it received).
-    ``erasures``: when an event whose content does not match its hash counts as erased.
+    ``erasures``: the cases whose events may hold erased payloads.
     """
     problems: list[Problem] = []
     n_events = n_chains = n_sigs = 0
@@ -144,11 +142,14 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
                     break
                 continue
             prev_seq, prev_hash = e.seq - 1, e.prev_hash
-        matches = e.computed_hash() == e.hash
-        problem = _check(e, prev_seq, prev_hash, keys,
-                         matches or (erasures is not None and erasures.covers(e)))
-        if problem is None and not matches:
-            erased[e.case_id] = erased.get(e.case_id, 0) + 1
+        removed = is_erased(e.payload)
+        problem = _check(e, prev_seq, prev_hash, keys, e.computed_hash() == e.hash)
+        if problem is None and removed:
+            if erasures is None or e.case_id not in erasures.cases:
+                problem = _problem(e, ChainBroken.code,
+                                   "content erased without an erasure of the hub")
+            else:
+                erased[e.case_id] = erased.get(e.case_id, 0) + 1
         if e.signature is not None and problem is None:
             n_sigs += 1
         if problem is not None:
@@ -165,7 +166,7 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
 
 def _check(e: Event, prev_seq: int, prev_hash: bytes, keys: KeyRing,
            content_ok: bool) -> Problem | None:
-    """``content_ok``: the content matches the hash, or the event counts as erased."""
+    """``content_ok``: the content (or what its erased form keeps) matches the hash."""
     if e.seq != prev_seq + 1:
         return _problem(e, ChainBroken.code, f"expected seq {prev_seq + 1}, found {e.seq}")
     if e.prev_hash != prev_hash:

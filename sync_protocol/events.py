@@ -19,6 +19,7 @@ from sync_protocol import statements
 from sync_protocol.canonical import JsonValue, check_payload, encode
 from sync_protocol.errors import LocalProtocolError, Malformed
 from sync_protocol.keys import Signature, SiteKey
+from sync_protocol.payload_digest import payload_digest
 from sync_protocol.sites import check_site_code
 from sync_protocol.times import from_ms, to_ms
 
@@ -45,9 +46,11 @@ def event_hash(
     prev_hash: bytes, case_id: uuid.UUID, origin: str, epoch: int, seq: int, actor: str,
     at_ms: int, type_: str, payload: Mapping[str, JsonValue],
 ) -> bytes:
-    """SHA-256 over the deterministic CBOR of the event and its predecessor's hash."""
+    """SHA-256 over the deterministic CBOR of the event's header, its predecessor's hash and
+    its payload's digest (:func:`payload_digest`: the same for the payload and for its
+    erased form, so an erased event keeps its hash, its link and its signature)."""
     body = encode([statements.EVENT, prev_hash, case_id.bytes, origin, epoch, seq, actor,
-                   at_ms, type_, payload])
+                   at_ms, type_, payload_digest(payload)])
     return hashlib.sha256(body).digest()
 
 

@@ -15,7 +15,8 @@ Usage (one object per HTTP request)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -57,7 +58,7 @@ from sync_protocol.framing import (
     frame_digest,
     peek_frame,
 )
-from sync_protocol.hand_back import decode_hand_back
+from sync_protocol.hand_back import HandedBack, decode_hand_back
 from sync_protocol.keyring import KeyRing, adopt
 from sync_protocol.keys import SiteKey, verify
 from sync_protocol.messages import (
@@ -71,6 +72,7 @@ from sync_protocol.messages import (
     encode_refusal,
     encode_response,
 )
+from sync_protocol.payload_digest import ERASURE_UNPROVEN, unproven_erasures
 from sync_protocol.releases import Release
 from sync_protocol.sites import check_site_code
 from sync_protocol.state import PARENT_TRANSITIONS, Input, Machine
@@ -148,8 +150,12 @@ class ParentExchange:
                  own_credentials: Sequence[Credential] = (),
                  dictionaries: Mapping[int, ZstdDictionary] | None = None,
                  window_ms: int = WINDOW_MS, max_frame: int = MAX_FRAME,
-                 large_level: int | None = None, features: Sequence[int] = KNOWN) -> None:
+                 large_level: int | None = None, features: Sequence[int] = KNOWN,
+                 erased_here: Callable[[uuid.UUID], bool] = lambda _case: False) -> None:
         self.key = key
+        self.erased_here = erased_here
+        """Whether this site holds the hub's ``erased`` event of a case: only then are
+        erased payloads of its events accepted (:func:`unproven_erasures`)."""
         self.keyring = keyring
         self.link = link
         self.epoch = epoch
@@ -254,6 +260,15 @@ class ParentExchange:
         returned = (decode_hand_back(body.handed_back, site=self.key.site, epoch=self.epoch,
                                      keyring=self.keyring)
                     if body.handed_back is not None and HAND_BACK in self.features else None)
+        back = list(returned.events) if returned else []
+        unproven = unproven_erasures([*new, *back], hub_site=self.keyring.hub_site,
+                                     erased_here=self.erased_here)
+        if unproven:
+            new, back, cut = _without_unproven(new, back, unproven, self.link.heads, heads)
+            refused += cut
+            returned = HandedBack(tuple(back), returned.refused + len(
+                {(e.origin, e.epoch) for e in unproven if e.origin == self.key.site})
+            ) if returned else None
         self.link = replace(self.link, nonces=nonces)
         self._heads_after = heads
         self._parent_epoch_seen = body.parent_epoch_seen
@@ -370,3 +385,27 @@ class ParentExchange:
         )
         return encode_frame(Kind.REFUSAL, encode_refusal(body), self.key, codec=Codec.NONE)
 
+
+
+def _without_unproven(new: list[Event], back: list[Event], unproven: Sequence[Event],
+                      held: Mapping[ChainId, ChainHead], heads: dict[ChainId, ChainHead]
+                      ) -> tuple[list[Event], list[Event], list[GroupRefusal]]:
+    """Leave out every new event of a chain holding an erased payload without the hub's
+    erasure (a chain is stored whole, in runs that end at a signature), and those handed
+    back from the first such event on; the child sends them again once the erasure is held
+    here."""
+    chains = {(e.origin, e.epoch) for e in unproven}
+    refused: list[GroupRefusal] = []
+    for cid in sorted(chains):
+        sent = [e.seq for e in new if (e.origin, e.epoch) == cid]
+        if not sent:
+            continue  # handed back, not sent up
+        heads[cid] = held.get(cid) or ChainHead.genesis(*cid)
+        refused.append(GroupRefusal(cid[0], cid[1], min(sent), ERASURE_UNPROVEN,
+                                    "an erased payload of a case the hub has not erased "
+                                    "here; sent again once its erasure is held"))
+    first = {(e.origin, e.epoch): e.seq for e in sorted(unproven, key=lambda e: -e.seq)}
+    kept = [e for e in new if (e.origin, e.epoch) not in chains]
+    back = [e for e in back
+            if not ((e.origin, e.epoch) in first and e.seq >= first[(e.origin, e.epoch)])]
+    return kept, back, refused

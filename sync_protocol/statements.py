@@ -16,7 +16,8 @@ RECEIPT = "sanji/receipt/1"
 RELEASE = "sanji/release/1"
 ENROLMENT = "sanji/enrol/1"
 GENESIS = "sanji/genesis/1"
-EVENT = 1
+EVENT = 2
+"""Version 2: the hash commits to the payload's digest (version 1 hashed the payload)."""
 
 
 def head_statement(origin: str, epoch: int, seq: int, event_hash: bytes) -> bytes:

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from sync_protocol.payload_digest import erased
+
 DAYS_PER_YEAR = 365
 
 DEFAULT_CASE_YEARS: Mapping[str, int] = MappingProxyType({
@@ -85,7 +87,9 @@ ERASED_REASON = "personal data erased at the end of the retention period"
 
 def erased_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """``payload`` with its personal data removed, still valid for its event type (so the
-    case folds as before: same states, dates and outcome). Scans keep their code only."""
+    case folds as before: same states, dates and outcome). Scans keep their code only. The
+    result carries the digests of what it removed (:func:`sync_protocol.payload_digest.erased`),
+    so the event keeps its hash and signature and its kept values stay checkable."""
     if event_type == "registered":
         kept = {k: v for k, v in payload.items() if k in KEPT_AT_REGISTRATION}
         kept["materials"] = [{"code": m.get("code")} for m in payload.get("materials", [])
@@ -98,7 +102,6 @@ def erased_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any
         kept["changes"] = {str(k): "erased" for k in (changes if isinstance(changes, Mapping)
                                                       else {"fields": None})}
         kept["reason"] = ERASED_REASON
-    if event_type == "rated":
+    if event_type == "rated" and "comment" in payload:
         kept["comment"] = ""
-    kept["erased"] = True
-    return kept
+    return erased(payload, kept)

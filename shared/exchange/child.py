@@ -54,6 +54,7 @@ from sync_protocol import (
 from sync_protocol.batching import MIN_BATCH
 from sync_protocol.compression import ZstdDictionary, history_dictionary
 from sync_protocol.features import CASE_REFS, CHILD_DEFAULT, SPARSE_SIGNATURES
+from sync_protocol.payload_digest import ERASURE_UNPROVEN
 from sync_protocol.times import to_ms
 
 
@@ -191,7 +192,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     for refusal in result.refused:
         if refusal.code == "key_unknown":
             store.forward_again(session, refusal.origin)
-        elif refusal.code != "gap":
+        elif refusal.code not in ("gap", ERASURE_UNPROVEN):  # both sent again later
             store.dead_letter(session, refusal.origin, refusal.epoch, refusal.first_seq,
                               f"{refusal.code}: {refusal.reason}", now_ms)
     acked = (_acked_events(session, site, pending, result.watermarks)

@@ -23,7 +23,7 @@ from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_
 from shared.exchange.status import child_ack, child_info_key
 from shared.exchange.tree import children_of, send_all_down, send_parked_down
 from shared.storage import sync_store as store
-from shared.storage.case_erasure import erase_down_copies
+from shared.storage.case_erasure import erase_down_copies, erased_cases
 from shared.storage.hand_back import own_chains
 from shared.storage.link_state import (
     child_link_record,
@@ -114,7 +114,9 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     ex = ParentExchange(key=site.key, keyring=ring, link=link, epoch=site.epoch,
                         own_credentials=site.own_credentials,
                         large_level=ZSTD_LEVEL_LARGE if site.is_root else None,
-                        dictionaries={d.dict_id: d for d in history})
+                        dictionaries={d.dict_id: d for d in history},
+                        erased_here=lambda case_id: bool(
+                            erased_cases(session, [case_id], by=site.hub_site)))
     try:
         incoming = ex.receive(data, now)
     except ProtocolError as err:

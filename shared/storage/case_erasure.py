@@ -28,6 +28,7 @@ from shared.domain.retention import erased_payload
 from shared.storage import sync_store
 from shared.storage.blob_store import BlobStore, is_sha256_hex
 from sync_protocol import Event, LinkPosition
+from sync_protocol.payload_digest import is_erased
 
 ERASED = "erased"
 _FILES = "sanji.erased_files"
@@ -57,7 +58,7 @@ def erase_payloads(session: Session, sealer: sync_store.PayloadSealer,
             continue
         context = sync_store.event_context(stored.origin, stored.epoch, stored.seq)
         payload = sync_store.open_payload(stored, sealer)
-        if payload.get("erased") is True:
+        if is_erased(payload):
             continue
         scans |= scans_named([payload])
         stored.payload = sealer.seal(erased_payload(stored.type, payload), context)
@@ -65,16 +66,10 @@ def erase_payloads(session: Session, sealer: sync_store.PayloadSealer,
     return scans
 
 
-def is_erased_form(event: Event) -> bool:
-    """Whether ``event``'s payload is the erased form of its type (what the audit accepts in
-    place of the content an erased event's hash commits to)."""
-    return erased_payload(event.type, event.payload) == dict(event.payload)
-
-
 def erased_copy(item: Event, case_ids: set[uuid.UUID]) -> Event | None:
     """``item`` with its payload erased, when it is an event of one of ``case_ids`` that
     still carries one (None: leave it as it is)."""
-    if item.case_id not in case_ids or item.type == ERASED or item.payload.get("erased") is True:
+    if item.case_id not in case_ids or item.type == ERASED or is_erased(item.payload):
         return None
     return replace(item, payload=erased_payload(item.type, item.payload))
 

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from tests.integration.city import AGENT, HUB, TOWNSHIP, VILLAGE, Tree, city, signed_in
+from tests.integration.fault_city import Tally, settle
 from tests.integration.processes import sanji
 from tests.integration.test_id_number_at_rest import (
     APPLICANT,
@@ -165,3 +166,55 @@ def test_an_erasure_at_the_hub_erases_the_case_at_every_tier(tmp_path: Path,
         opened = list(_opened_records(name, tree.dirs[name], child))
         assert opened, name
         assert [p for p in opened if ID_NUMBER[:17] in p or NAME in p] == [], name
+
+
+def test_a_hub_restored_from_before_the_case_gets_it_back_erased(tmp_path: Path) -> None:
+    """The hub's disk is restored from a backup taken before the case reached it, after the
+    case was erased: the township sends the village's events again, erased (they keep their
+    hashes), and hands back the hub's own events, the erasure among them. The restored hub
+    takes them all, its chains verify with the case's events counted as erased, and no file
+    of its data directory holds the person."""
+    import shutil
+
+    with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]}) as tree:
+        hub_dir = tree.dirs["hub"]
+        tree.hub.stop()
+        backup = tmp_path / "hub-backup"
+        shutil.copytree(hub_dir, backup)
+        tree.hub.start()
+        agent = signed_in(tree.village, AGENT)
+        case_id = register_with_scan(agent, tree.village.url, "erasure-restored")
+        tree.settle()
+        _withdraw_at_hub(tree, case_id)
+        tree.settle()
+        _erase_at_hub(tree, case_id)
+        tree.settle()
+        tree.sync("village", "township")
+
+        tree.hub.stop()
+        shutil.rmtree(hub_dir)
+        shutil.copytree(backup, hub_dir)
+        sanji("hub", "init", "--data-dir", str(hub_dir), "--new-epoch")
+        tree.hub.start()
+        tally = Tally(runs=1)
+        settle(tree, tally)  # the first answers of a restored hub may refuse (its histories)
+        assert tally.clean, tally.notes
+        tree.sync("township", "village")
+
+        app, hub = _hub(tree)
+        from shared.deciding import case_work
+        from shared.web.request_db import app_session
+
+        with app_session(app) as session:
+            events = case_work.case_events(session, hub.sync_site, uuid.UUID(case_id))
+        types = [e.type for e in events]
+        assert types[0] == "registered" and "erased" in types, types
+        assert types.count("routed") == 1, types  # handed back, not routed again
+        audit = sanji("audit", "verify", "--data-dir", str(hub_dir))
+        assert "every chain verifies" in audit, audit
+        assert f"erased: case {case_id}:" in audit, audit
+        shown = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+        assert [e["type"] for e in shown["events"]].count("routed") == 1
+    assert _hits([hub_dir]) == []
+    opened = list(_opened_records("hub", hub_dir, TOWNSHIP))
+    assert [p for p in opened if ID_NUMBER[:17] in p or NAME in p] == []

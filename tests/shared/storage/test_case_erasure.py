@@ -23,6 +23,7 @@ from shared.storage.blob_store import BlobStore
 from shared.storage.db import Base, make_engine
 from sync_protocol import BlobChunk, ChainHead, Event, LinkPosition, append_event
 from sync_protocol.keys import generate_key
+from sync_protocol.payload_digest import is_erased, payload_digest
 
 NOW_MS = 1_800_000_000_000
 SCAN = b"\xff\xd8\xff\xe0" + os.urandom(100_000)
@@ -71,8 +72,11 @@ def test_copies_are_erased_once_the_child_holds_them(session: Session) -> None:
         return acked[child]
 
     assert case_erasure.erase_down_copies(session, delivered, {erased: [NOW_MS]}) == 1
-    assert _queued(session) == [
-        {"erased": True}, {"note": "王五"},  # another case's copy is left as it was
+    queued = _queued(session)
+    assert is_erased(queued[0]) and PERSON["name"] not in repr(queued[0])
+    assert payload_digest(queued[0]) == payload_digest({"note": PERSON["name"]})
+    assert _queued(session)[1:] == [
+        {"note": "王五"},  # another case's copy is left as it was
         {"comment": PERSON["name"], "rating": "good"},  # on its way: its hash must hold
         {"reason": "retention over"}]
     assert store.read_state(session, case_erasure.PENDING_DOWN)  # remembered
@@ -80,7 +84,10 @@ def test_copies_are_erased_once_the_child_holds_them(session: Session) -> None:
     assert case_erasure.erase_down_copies(session, delivered) == 0  # not acknowledged yet
     acked[CHILD] = LinkPosition(1, 4)
     assert case_erasure.erase_down_copies(session, delivered) == 1
-    assert _queued(session)[2] == {"comment": "", "rating": "good", "erased": True}
+    rated = _queued(session)[2]
+    assert is_erased(rated) and rated["comment"] == "" and rated["rating"] == "good"
+    assert payload_digest(rated) == payload_digest(
+        {"comment": PERSON["name"], "rating": "good"})
     assert store.read_state(session, case_erasure.PENDING_DOWN) == b"\xa0"  # nothing waits
 
 
