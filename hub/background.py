@@ -26,6 +26,7 @@ from shared.deciding.deadline_timers import TimerRun, run_due_timers
 from shared.deciding.report_files import write_closed_reports
 from shared.deciding.signal_scan import ScanRun, run_signal_scan
 from shared.pdf.fonts import find_fonts
+from sync_protocol.times import to_ms
 
 LOG = logging.getLogger("sanji.hub.background")
 TIMER_SECONDS = 60.0
@@ -69,18 +70,20 @@ def run_archiving(app: Flask) -> int:
 
 def run_erasure(app: Flask) -> int:
     """One run of the erasure: closed cases whose retention period is over, and access
-    requests logged longer ago than the audit logs are kept."""
+    requests and record views logged longer ago than the audit logs are kept."""
     from hub.privacy.access_request import purge_access_log
     from hub.privacy.erasure import erase_expired
     from hub.privacy.retention_policy import load_policy
+    from shared.storage.record_views import purge_views
 
     hub: HubServices = services_of(app)
     policy = load_policy(hub.settings.data_dir)
     factory = db_session.session_factory(app)
     done = erase_expired(factory, hub.sync_site, hub.data_keys, hub.blobs,
                          hub.settings.data_dir, policy, hub.clock())
-    with factory() as session:  # the log of access requests, kept audit_log_days
+    with factory() as session:  # the logs of access requests and of views: audit_log_days
         purge_access_log(session, policy, hub.clock())
+        purge_views(session, to_ms(hub.clock() - timedelta(days=policy.audit_log_days)))
         session.commit()
     return len(done)
 

@@ -85,9 +85,28 @@ def job_run(app: Flask) -> RunResult:
     if app.extensions["sanji_node"].data_key.locked:
         sync_app(app)  # records the lock in the status
         return True
+    purge_old_views(app)
     outcomes = sync_app(app)
     if outcomes and outcomes[-1].ok:
         return True
     if outcomes and outcomes[-1].retry_after is not None:
         return RetryLater(outcomes[-1].retry_after)
     return False
+
+
+def purge_old_views(app: Flask) -> int:
+    """Delete the log of record views older than the audit logs are kept (the hub's default
+    period: a node holds no retention policy of its own); how many."""
+    from datetime import timedelta
+
+    from shared.domain.retention import RetentionPolicy
+    from shared.storage.record_views import purge_views
+    from shared.web.request_db import app_session
+    from sync_protocol.times import to_ms
+
+    node = app.extensions["sanji_node"]
+    cutoff = node.clock() - timedelta(days=RetentionPolicy().audit_log_days)
+    with app_session(app) as session:
+        done = purge_views(session, to_ms(cutoff))
+        session.commit()
+    return done

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Index, Integer, String, Uuid, select
+from sqlalchemy import BigInteger, Index, Integer, String, Uuid, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -89,3 +89,11 @@ def recent_views(session: Session, *, case_id: uuid.UUID | None = None,
     rows = session.scalars(query.limit(limit).offset(offset))
     return [View(r.at_ms, r.site, r.username, r.role, r.case_id, r.reason, r.note, r.endpoint,
                  r.address) for r in rows]
+
+
+def purge_views(session: Session, before_ms: int) -> int:
+    """Delete the views logged before ``before_ms`` (the audit logs' retention period is
+    over: 网络安全法 art. 21 asks six months at least, the hub's policy says how long);
+    how many. The caller commits."""
+    result = session.execute(delete(RecordView).where(RecordView.at_ms < before_ms))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -31,3 +31,23 @@ def test_the_case_page_receipt_and_json_are_logged_and_listed(
     other = CliRunner().invoke(node_group, ["record-views", "--data-dir",
                                             str(settings.data_dir), "--username", "nobody"])
     assert other.exit_code == 0 and other.output == ""
+
+
+def test_the_sync_run_deletes_views_older_than_the_audit_logs_are_kept(
+    client: FlaskClient, settings: NodeSettings,
+) -> None:
+    from datetime import timedelta
+
+    from node.sync_runner import purge_old_views
+
+    case_id = post_case(client, case_body()).get_json()["case_id"]
+    assert client.get(f"/cases/{case_id}").status_code == 200
+    app = client.application
+    node = app.extensions["sanji_node"]
+    real = node.clock
+    assert purge_old_views(app) == 0  # today's view is kept
+    node.clock = lambda: real() + timedelta(days=3 * 365 + 1)
+    assert purge_old_views(app) == 1
+    listed = CliRunner().invoke(node_group, ["record-views", "--data-dir",
+                                             str(settings.data_dir)])
+    assert listed.exit_code == 0 and listed.output == ""

@@ -95,3 +95,23 @@ def test_the_audit_page_lists_views_for_supervisors_only(hub: Hub) -> None:
     assert chief.get("/admin/record-views", query_string={"case_id": "x"}).status_code == 400
     assert hub.login("own").get("/admin/record-views").status_code == 403
     assert hub.login("desk").get("/admin/record-views").status_code == 403
+
+
+def test_views_older_than_the_audit_logs_are_kept_are_deleted_by_the_erasure_run(
+        hub: Hub) -> None:
+    from datetime import timedelta
+
+    from hub.background import run_erasure
+
+    case_id, _ = register_at_hub(hub)
+    hub.login("own").get(f"/windows/cases/{case_id}")
+    hub.clock.now = NOW + timedelta(days=3 * 365 - 1)  # the default: three years
+    run_erasure(hub.app)
+    assert len(_rows(hub)) == 1
+    hub.clock.now = NOW + timedelta(days=3 * 365 + 1)
+    hub.login("own").get(f"/windows/cases/{case_id}")  # a view of today stays
+    run_erasure(hub.app)
+    assert [r[0] for r in _rows(hub)] == ["own"]
+    with app_session(hub.app) as session:
+        newest = session.scalars(select(RecordView)).one()
+    assert newest.at_ms > int(NOW.timestamp() * 1000) + 3 * 365 * 86_400_000
