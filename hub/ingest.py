@@ -46,7 +46,7 @@ class HubHooks(DecidingHooks):
         super().events_arrived(session, events, now)
         index_events(session, self._keys(), events)
         # an erased case's events that come up again are erased at once (and unindexed)
-        erase_again(session, self._site(), events)
+        erase_again(session, self._site(), events, self._keys())
 
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],

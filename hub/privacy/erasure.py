@@ -42,7 +42,7 @@ from shared.deciding import case_projection, case_work
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import fold
 from shared.domain.retention import DAYS_PER_YEAR, ERASED_REASON, RetentionPolicy
-from shared.exchange.site import SyncSite
+from shared.exchange.site import SyncSite, blob_store_of
 from shared.exchange.status import child_ack
 from shared.storage import case_erasure, sync_store
 from shared.storage.blob_store import BlobStore
@@ -158,20 +158,31 @@ def erase_expired(factory: Any, site: SyncSite, keys: DataKeys, blobs: BlobStore
     return done
 
 
-def erase_again(session: Session, site: SyncSite, events: Sequence[Event]) -> int:
+def erase_again(session: Session, site: SyncSite, events: Sequence[Event],
+                keys: DataKeys | None = None) -> int:
     """Erase the payloads of ``events`` (just stored) that belong to an erased case, and of
     every event of a case whose erasure by this hub is among them (handed back to a hub
-    restored from a backup older than it); the number erased."""
+    restored from a backup older than it); the scans they name are forgotten and their
+    files deleted after the commit (those another live case of the same person lists, found
+    through the blind index with ``keys``, are kept). The number of payloads erased."""
     if not events:
         return 0
     erased = erased_cases(session, list({e.case_id for e in events}))
-    keys = {(e.origin, e.epoch, e.seq) for e in events if e.case_id in erased}
+    arrived = {(e.origin, e.epoch, e.seq) for e in events if e.case_id in erased}
     whole = {e.case_id for e in events if e.type == ERASED and e.origin == site.code}
-    if not keys:
+    if not arrived:
         return 0
-    rows = [r for case_id in erased for r in sync_store.case_rows(session, case_id)
-            if case_id in whole or (r.origin, r.epoch, r.seq) in keys]
-    case_erasure.erase_payloads(session, site.sealer, rows)
+    needed: set[str] = set()
+    rows = []
+    for case_id in sorted(erased):
+        if keys is not None:
+            needed |= _scans_still_needed(session, site, keys,
+                                          case_work.case_events(session, site, case_id),
+                                          case_id)
+        rows += [r for r in sync_store.case_rows(session, case_id)
+                 if case_id in whole or (r.origin, r.epoch, r.seq) in arrived]
+    scans = case_erasure.erase_payloads(session, site.sealer, rows)
+    case_erasure.forget_scans(session, blob_store_of(session, site), scans - needed)
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id.in_(erased)))
     return len(rows)
 

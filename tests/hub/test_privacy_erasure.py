@@ -24,7 +24,7 @@ from shared.deciding import case_work
 from shared.domain.case_events import EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import fold
 from shared.domain.retention import ERASED_REASON
-from shared.storage import sync_store
+from shared.storage import case_erasure, sync_store
 from sync_protocol.times import to_ms
 from tests.hub.conftest import ID_NUMBER, ITEM, WINDOW, Hub, register_at_hub
 from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
@@ -120,8 +120,9 @@ def test_an_event_of_an_erased_case_that_comes_up_later_is_erased_on_arrival(
 def test_its_own_erasure_handed_back_to_a_restored_hub_erases_the_whole_case(
         hub: Hub) -> None:
     """A hub restored from a backup older than an erasure holds the case whole; its own
-    ``erased`` event comes back from below (hand-back) and erases every event of the case."""
-    case_id, _, _ = _withdrawn_case_with_a_scan(hub)
+    ``erased`` event comes back from below (hand-back) and erases every event of the case,
+    and its scan (file deleted, marked erased: never wanted from below again)."""
+    case_id, _, sha256 = _withdrawn_case_with_a_scan(hub)
     site, now = hub.services.sync_site, NOW + timedelta(days=4 * 365)
     draft = EventDraft(EventType.ERASED, EventActor(case_work.SYSTEM_USER, Role.SYSTEM), now,
                        {"reason": ERASED_REASON, "policy": "MZ-0520 withdrawn: 3 years"})
@@ -129,10 +130,14 @@ def test_its_own_erasure_handed_back_to_a_restored_hub_erases_the_whole_case(
         handed = case_work.append_drafts(session, site, case_id, [draft], now)
         session.commit()
     assert ID_NUMBER.encode() in _everything_in_clear(hub)
+    assert hub.services.blobs.path(sha256).is_file()
     with app_session(hub.app) as session:
         site.hooks.events_arrived(session, handed, now)
         session.commit()
     assert ID_NUMBER.encode() not in _everything_in_clear(hub)
+    assert not hub.services.blobs.path(sha256).exists()
+    with app_session(hub.app) as session:
+        assert case_erasure.erased_scans(session, [sha256]) == {sha256}
 
 
 def test_the_command_erases_and_says_which(hub: Hub) -> None:
