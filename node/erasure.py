@@ -51,6 +51,7 @@ def erase_case(session: Session, site: SyncSite, case_id: uuid.UUID) -> None:
     _clear_case_row(session, site, case_id)
     still_listed = set(session.scalars(select(NodeMaterial.sha256)
                                        .where(NodeMaterial.sha256.in_(sorted(scans)))))
+    still_listed |= _listed_by_live_cases(session, site, scans - still_listed, case_id)
     case_erasure.forget_scans(session, blob_store_of(session, site), scans - still_listed)
     session.flush()
 
@@ -66,3 +67,13 @@ def _clear_case_row(session: Session, site: SyncSite, case_id: uuid.UUID) -> Non
     case.form_sealed = site.sealer.seal({}, f"form:{case_id}")
     case.query_code_sealed = site.sealer.seal("", f"query:{case_id}")
     case.query_code_hash = ""
+
+
+def _listed_by_live_cases(session: Session, site: SyncSite, scans: set[str],
+                          case_id: uuid.UUID) -> set[str]:
+    """The scans of ``scans`` another case not erased here still names: a relay holds
+    other sites' cases, which ``node_materials`` (this site's registrations) does not list."""
+    others = {sha: sync_store.blob_cases(session, sha) - {case_id} for sha in sorted(scans)}
+    named = set().union(*others.values()) if others else set()
+    erased = case_erasure.erased_cases(session, named, by=site.hub_site) if named else set()
+    return {sha for sha, cases in others.items() if cases - erased}

@@ -10,6 +10,7 @@ receives and offers it upward in turn. Files live in the site's
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,11 +71,14 @@ def note_blobs(session: Session, blobs: BlobStore, events: Iterable[Event], *, o
     again (it costs one offer, and a parent restored from a backup gets it back). Returns
     how many became owed."""
     refs: dict[str, tuple[int, str]] = {}
+    cases: set[tuple[str, uuid.UUID]] = set()
     for event in events:
         for sha, size, media_type in blob_refs(event.payload):
             refs.setdefault(sha, (size, media_type))
+            cases.add((sha, event.case_id))
     if not refs:
         return 0
+    store.note_blob_cases(session, cases)
     held = {sha: blobs.has(sha) for sha in refs}  # one look at the disk per scan
     new = [store.BlobRecord(sha, size, media_type,
                             state=store.BLOB_OWED if owed else store.BLOB_NOT_OWED,

@@ -1044,6 +1044,27 @@ def save_blob_record(session: Session, record: BlobRecord) -> None:
     )
 
 
+BLOB_CASE_PREFIX = "blobcase:"
+"""``blobcase:<sha256>:<case id>``: a case whose events name the scan (one row each, kept in
+``sync_state`` beside the blob's record), so an erasure keeps a scan another case still
+lists, whichever site registered it (a relay holds other sites' cases)."""
+
+
+def note_blob_cases(session: Session, pairs: Iterable[tuple[str, uuid.UUID]]) -> None:
+    """Remember that each case of ``pairs`` names its scan (already known pairs are kept)."""
+    keys = sorted({f"{BLOB_CASE_PREFIX}{sha}:{case_id}" for sha, case_id in pairs})
+    insert_rows(session, _STATE, [{"key": k, "value": b"", "counter": 0} for k in keys],
+                on_conflict=OnConflict(("key",)))
+
+
+def blob_cases(session: Session, sha256: str) -> set[uuid.UUID]:
+    """The cases known here to name the scan ``sha256`` (a range of the primary key)."""
+    low = f"{BLOB_CASE_PREFIX}{sha256}:"
+    keys = session.scalars(select(SyncState.key).where(
+        SyncState.key >= low, SyncState.key < f"{BLOB_CASE_PREFIX}{sha256};"))
+    return {uuid.UUID(str(k)[len(low):]) for k in keys}
+
+
 def _blob_keys() -> Any:
     # a range on the primary key rather than LIKE, so the index serves it everywhere
     return (SyncState.key >= BLOB_KEY_PREFIX) & (SyncState.key < "blob;")

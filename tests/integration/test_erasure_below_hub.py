@@ -218,3 +218,27 @@ def test_a_hub_restored_from_before_the_case_gets_it_back_erased(tmp_path: Path)
     assert _hits([hub_dir]) == []
     opened = list(_opened_records("hub", hub_dir, TOWNSHIP))
     assert [p for p in opened if ID_NUMBER[:17] in p or NAME in p] == []
+
+
+def test_a_scan_another_live_case_names_is_kept_at_every_tier(tmp_path: Path) -> None:
+    """Two cases of one person carry the same scan (one file, content-addressed). Erasing
+    the first keeps the file wherever the second is held: at the village (its own
+    registrations), at the township (a relay, which knows the cases from the events it
+    passed on) and at the hub (the blind index)."""
+    with city(tmp_path, {HUB: [("mz-review", "W-MZ-01")]}) as tree:
+        agent = signed_in(tree.village, AGENT)
+        first = register_with_scan(agent, tree.village.url, "erasure-shared-1")
+        second = register_with_scan(agent, tree.village.url, "erasure-shared-2")
+        tree.settle()
+        _withdraw_at_hub(tree, first)
+        tree.settle()
+        _erase_at_hub(tree, first)
+        tree.settle()
+        tree.sync("village", "township")
+        kept = {name: (tree.dirs[name] / "blobs" / SCAN_SHA[:2] / SCAN_SHA).is_file()
+                for name in ("hub", "township", "village")}
+        assert kept == {"hub": True, "township": True, "village": True}, kept
+        shown = agent.get(f"{tree.village.url}/api/v1/cases/{second}", timeout=10).json()
+        assert [m["sha256"] for m in shown["materials"]] == [SCAN_SHA]
+        gone = agent.get(f"{tree.village.url}/api/v1/cases/{first}", timeout=10).json()
+        assert gone["materials"] == []
