@@ -452,6 +452,30 @@ def rotate_key_command(data_dir: Path) -> None:
                "backup from before the rotation holds a key the sites no longer accept")
 
 
+@hub_group.command("rotate-data-key")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def rotate_data_key_command(data_dir: Path) -> None:
+    """Make a new data key current (what the old one sealed still opens with it, kept as
+    data-<n>.key) and rebuild the blind index of ID numbers under it. Stop every hub process
+    first, copy keys/ to every hub machine, and start them again after."""
+    from hub.privacy.id_indexing import reindex_all
+    from shared.storage.sealing import SealedPayloads, rotate_data_key_file
+
+    settings, factory = _open(data_dir)
+    try:
+        before, after = rotate_data_key_file(settings.key_dir)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"the data key was not rotated: {exc}")
+    with factory() as session:
+        count = reindex_all(session, after, SealedPayloads(after))
+        session.commit()
+    click.echo(f"hub {settings.site_code}: data key {before.current_id.hex()} -> "
+               f"{after.current_id.hex()} ({len(after.retired)} earlier key(s) kept to open "
+               f"what they sealed); blind index rebuilt for {count} cases")
+    click.echo("next: copy keys/ to every hub machine, back it up with the database, and start "
+               "the hub again")
+
+
 @hub_group.command("reindex-ids")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 def reindex_ids_command(data_dir: Path) -> None:

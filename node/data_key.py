@@ -41,8 +41,13 @@ from shared.storage.key_slots import (
     wrap_keys,
     write_slots,
 )
-from shared.storage.private_files import replace_private, write_private
-from shared.storage.sealing import DATA_KEY_FILE, DataKeyHolder, DataKeys, load_data_keys
+from shared.storage.sealing import (
+    DATA_KEY_FILE,
+    DataKeyHolder,
+    DataKeys,
+    load_data_keys,
+    rotate_data_key_file,
+)
 
 LOG = logging.getLogger("sanji.node.data_key")
 LOCKED_MESSAGE = ("this PC's data is locked until an agent who has signed in on this PC "
@@ -205,17 +210,12 @@ def rotate_data_key(settings: NodeSettings, username: str = "", password: str = 
     holding the new keys; the other agents' slots, which hold only the old ones, are
     dropped (another agent's slot is made again at their next sign-in after an unlock)."""
     key_dir, site = settings.key_dir, settings.site_code
+    if not needs_an_agent(settings):
+        before, after = rotate_data_key_file(key_dir)
+        return Rotated(before.current_id.hex(), after.current_id.hex(), len(after.retired))
     keys = keys_from_slot(settings, username, password)
     new = DataKeys(secrets.token_bytes(32), (keys.current, *keys.retired))
     rotated = Rotated(keys.current_id.hex(), new.current_id.hex(), len(new.retired))
-    if not needs_an_agent(settings):
-        taken = {p.name for p in key_files(key_dir)}
-        n = next(i for i in range(1, 10_000) if f"data-{i}.key" not in taken)
-        # the old key kept first, then the new one swapped in atomically: a power cut at
-        # any point leaves a data.key that opens everything sealed so far
-        write_private(key_dir / f"data-{n}.key", keys.current, exclusive=True)
-        replace_private(key_dir / DATA_KEY_FILE, new.current)
-        return rotated
     slots = read_slots(key_dir, site)
     slot = slots[username]
     wrapped = wrap_keys(new, site=site, username=username, password=password,

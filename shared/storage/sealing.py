@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from shared.storage.private_files import replace_private, write_private
+
 DATA_KEY_FILE = "data.key"
 RETIRED_KEY_GLOB = "data-*.key"
 """Earlier data keys kept beside the current one, to open what they sealed."""
@@ -164,6 +166,21 @@ def load_data_keys(key_dir: Path) -> DataKeys:
                                 "'sanji node init' first") from None
     retired = sorted(key_dir.glob(RETIRED_KEY_GLOB))[:MAX_RETIRED_KEYS]
     return DataKeys(current, tuple(p.read_bytes() for p in retired))
+
+
+def rotate_data_key_file(key_dir: Path) -> tuple[DataKeys, DataKeys]:
+    """Make a new ``data.key`` current and keep the old one as ``data-<n>.key``, so what it
+    sealed still opens; the keys before and after. The old key is written first and the new
+    one swapped in atomically: a power cut at any point leaves a ``data.key`` that opens
+    everything sealed so far. Run with every process of the site stopped."""
+    before = load_data_keys(key_dir)
+    if len(before.retired) >= MAX_RETIRED_KEYS:
+        raise ValueError(f"{MAX_RETIRED_KEYS} earlier data keys are kept already")
+    taken = {p.name for p in key_dir.glob(RETIRED_KEY_GLOB)}
+    n = next(i for i in range(1, 10_000) if f"data-{i}.key" not in taken)
+    write_private(key_dir / f"data-{n}.key", before.current, exclusive=True)
+    replace_private(key_dir / DATA_KEY_FILE, secrets.token_bytes(32))
+    return before, load_data_keys(key_dir)
 
 
 class SealedPayloads:

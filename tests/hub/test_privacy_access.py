@@ -146,3 +146,35 @@ def test_the_log_of_requests_is_kept_as_long_as_audit_logs(hub: Hub) -> None:
     run_erasure(hub.app)
     with app_session(hub.app) as session:
         assert session.scalar(select(func.count()).select_from(HubAccessRequest)) == 0
+
+
+def test_rotate_data_key_keeps_everything_readable_and_the_index_under_the_new_key(
+        hub: Hub, tmp_path: Path) -> None:
+    from hub.identity import data_keys
+    from shared.storage.sealing import DATA_KEY_FILE, payload_key_id
+    from shared.storage.sync_store import SyncEvent
+
+    case_id, _ = register_at_hub(hub)
+    settings = hub.services.settings
+    old = data_keys(settings.key_dir)
+    result = CliRunner().invoke(hub_group, ["rotate-data-key", "--data-dir",
+                                            str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "blind index rebuilt for 1 cases" in result.output
+    new = data_keys(settings.key_dir)
+    assert new.current != old.current and new.retired == (old.current,)
+    assert (settings.key_dir / "data-1.key").read_bytes() == old.current
+    assert (settings.key_dir / DATA_KEY_FILE).stat().st_mode & 0o077 == 0
+    with app_session(hub.app) as session:
+        indexed = session.scalars(select(HubIdIndex.blind_index)).all()
+        sealed = [payload_key_id(bytes(p)) for p in session.scalars(select(SyncEvent.payload))]
+    assert indexed == [blind_index(new, ID_NUMBER)]  # one index, under the new key
+    assert set(sealed) == {old.current_id}  # what the old key sealed is not sealed again
+    out = tmp_path / "answer.json"  # a fresh process: the old payloads open, the index finds
+    result = CliRunner().invoke(hub_group, ["access-request", "--data-dir",
+                                            str(settings.data_dir), "--out", str(out)],
+                                input=ID_NUMBER + "\n")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(out.read_text(encoding="utf-8"))
+    assert [(c["case_id"], c["applicant"]["id_number"]) for c in answer["cases"]] == [
+        (str(case_id), ID_NUMBER)]
