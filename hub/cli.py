@@ -170,10 +170,10 @@ def _use_data_key(engine: Any, settings: HubSettings) -> None:
 
 def _use_totp_key(engine: Any, settings: HubSettings) -> None:
     """Seal the TOTP secrets a command writes, and open the ones it reads, with the hub's key."""
-    from hub.services import totp_sealer
+    from shared.storage.accounts import site_totp_sealer
     from shared.storage.totp_secrets import use_totp_sealer
 
-    use_totp_sealer(engine, totp_sealer(settings.key_dir))
+    use_totp_sealer(engine, site_totp_sealer(settings.key_dir))
 
 
 def _now() -> datetime:

@@ -36,7 +36,11 @@ from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.release_content import catalogue_from_release
 from shared.domain.working_days import WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
-from shared.storage.accounts import TokenSigner, load_or_create_secret, seal_totp_secrets
+from shared.storage.accounts import (
+    TokenSigner,
+    seal_totp_secrets,
+    site_totp_sealer,
+)
 from shared.storage.blob_store import BlobStore
 from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sealing import (
@@ -52,7 +56,7 @@ from shared.storage.sync_store import (
     seal_clear_records,
     use_record_sealer,
 )
-from shared.storage.totp_secrets import TOTP_KEY_FILE, TotpSealer, use_totp_sealer
+from shared.storage.totp_secrets import use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
 from sync_protocol import SiteKey
@@ -183,7 +187,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     install_failure_counts(app, counts)
     hub.status_limiter = FailureLimiter(STATUS_MAX_FAILURES, STATUS_WINDOW_SECONDS,
                                         counts=counts)
-    use_totp_sealer(engine_of(app), totp_sealer(settings.key_dir))
+    use_totp_sealer(engine_of(app), site_totp_sealer(settings.key_dir))
     use_record_sealer(engine_of(app), SealedRecords(hub.data_keys))
     _seal_plain_secrets(app)
     _check_data_key(app, hub)
@@ -195,11 +199,6 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     hub.epoch_loader = lambda: _epoch(app)
     app.extensions[_EXTENSION] = hub
     return hub
-
-
-def totp_sealer(key_dir: Path) -> TotpSealer:
-    """The sealer of the hub's TOTP secrets (``keys/totp.key``, made on first use)."""
-    return TotpSealer(load_or_create_secret(key_dir / TOTP_KEY_FILE))
 
 
 def _seal_plain_secrets(app: Flask) -> None:

@@ -417,3 +417,38 @@ def record_views_command(data_dir: Path, case_id: str, username: str, limit: int
     for v in views:
         click.echo("\t".join([from_ms(v.at_ms).isoformat(), v.site, v.username, v.role,
                               str(v.case_id), v.reason, v.note, v.endpoint, v.address]))
+
+
+@node_group.command("set-otp")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              required=True)
+@click.option("--username", required=True, help="a supervisor or admin of this site")
+def set_otp_command(data_dir: Path, username: str) -> None:
+    """Set up the one-time codes of a supervisor or admin who signs in at this site: a new
+    secret, sealed here, shown once (the hub's secret never leaves the hub)."""
+    import pyotp
+    from sqlalchemy.orm import Session
+
+    from shared.storage.accounts import set_local_second_factor, site_totp_sealer
+    from shared.storage.db import make_engine
+    from shared.storage.totp_secrets import use_totp_sealer
+
+    try:
+        settings = NodeSettings.load(data_dir)
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    engine = make_engine(settings.database_url)
+    use_totp_sealer(engine, site_totp_sealer(settings.key_dir))
+    try:
+        with Session(engine) as session:
+            secret = set_local_second_factor(session, username)
+            session.commit()
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    finally:
+        engine.dispose()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username,
+                                              issuer_name=f"Sanji {settings.site_code}")
+    click.echo(f"TOTP secret for {username} at {settings.site_code} (add it to an "
+               f"authenticator app; it is not shown again): {secret}")
+    click.echo(f"  {uri}")

@@ -38,10 +38,16 @@ from shared.deciding.window_context import WindowContext
 from shared.domain.catalogue import Catalogue
 from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
-from shared.storage.accounts import TOKEN_SECRET_FILE, TokenSigner, load_or_create_secret
+from shared.storage.accounts import (
+    TOKEN_SECRET_FILE,
+    TokenSigner,
+    load_or_create_secret,
+    site_totp_sealer,
+)
 from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sealing import DataKeys, ScanSealer, SealedRecords
 from shared.storage.sync_store import seal_clear_records, use_record_sealer
+from shared.storage.totp_secrets import use_totp_sealer
 from shared.web.rate_limit import KEEP_SECONDS, FailureLimiter, install_failure_counts
 from shared.web.request_db import engine_of
 
@@ -150,6 +156,8 @@ def init_app(app: Flask, settings: NodeSettings,
     records = SealedRecords(data_key.holder)
     # the link's history, the downward streams and parked events carry events: sealed too
     use_record_sealer(engine_of(app), records)
+    # a supervisor's or admin's one-time-code secret set up here (never sent from the hub)
+    use_totp_sealer(engine_of(app), site_totp_sealer(settings.key_dir))
     # Failed logins are kept in the node's database (its clock is wall time, so they
     # survive a restart); the status lookup counts on a monotonic clock, in memory.
     install_failure_counts(app, SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS))

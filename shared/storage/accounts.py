@@ -36,7 +36,9 @@ from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, 
 from shared.storage.db import Base
 from shared.storage.totp_secrets import (
     MAX_SEALED_LENGTH,
+    TOTP_KEY_FILE,
     SecretUnreadable,
+    TotpSealer,
     matching_step,
     totp_sealer_of,
 )
@@ -269,6 +271,30 @@ def add_user(
     _keep_secret(session, user, totp_secret)
     session.add(user)
     return user
+
+
+def set_local_second_factor(session: Session, username: str) -> str:
+    """Give the copy of ``username`` kept at this site a one-time-code secret of its own, and
+    return it (to be shown once). A node keeps its accounts' copies without the hub's secrets
+    (they never leave the hub), so a supervisor or admin who works at a township or county
+    gets one there, set up on that PC; later copies from the hub keep it. The caller
+    commits; the secret is sealed (a TOTP key must be attached to the database)."""
+    user = session.get(UserAccount, username)
+    if user is None:
+        raise InvalidInput("username", f"no account {username} is held at this site")
+    if user.role not in NEEDS_SECOND_FACTOR:
+        raise InvalidInput("username", f"a {user.role} signs in without a one-time code")
+    if totp_sealer_of(session) is None:
+        raise InvalidInput("username", "no TOTP key is attached: the secret would be kept "
+                           "in clear")
+    secret = pyotp.random_base32()
+    _keep_secret(session, user, secret)
+    return secret
+
+
+def site_totp_sealer(key_dir: Path) -> TotpSealer:
+    """The sealer of a site's TOTP secrets (``keys/totp.key``, made on first use)."""
+    return TotpSealer(load_or_create_secret(key_dir / TOTP_KEY_FILE))
 
 
 def _keep_secret(session: Session, user: UserAccount, secret: str | None) -> None:

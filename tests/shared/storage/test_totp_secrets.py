@@ -116,3 +116,24 @@ def test_tokens_end_with_a_sign_out_everywhere_and_a_new_password(
         set_password(session, "li.agent", "a new password 2025")
         session.commit()
         assert not still_honoured(session, after_revoke)
+
+
+def test_a_local_second_factor_replaces_the_copys_secret_sealed_and_only_for_those_who_need_it(
+        factory: Factory) -> None:
+    from shared.domain.errors import InvalidInput
+    from shared.storage.accounts import set_local_second_factor
+
+    before = _secret(factory)
+    with factory() as session:
+        secret = set_local_second_factor(session, "zhao.admin")
+        session.commit()
+    assert secret != before and _secret(factory) == secret
+    with factory() as session:
+        stored = session.execute(text("SELECT totp_secret, totp_sealed FROM acct_users "
+                                      "WHERE username = 'zhao.admin'")).one()
+        assert stored[0] is None and secret not in stored[1]
+        authenticate(session, "zhao.admin", PASSWORD, pyotp.TOTP(secret).at(NOW), now=NOW)
+        for name, reason in (("li.agent", "signs in without a one-time code"),
+                             ("nobody", "no account nobody")):
+            with pytest.raises(InvalidInput, match=reason):
+                set_local_second_factor(session, name)
