@@ -29,14 +29,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.deciding import work_trace
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import MAX_LIST, SignalFilter, list_signals
+from shared.deciding.dashboard_counts import live_counts
 from shared.deciding.supervision_reports import (
-    DAY_MS,
     PERIODS,
     BoardFigures,
     board_figures,
@@ -45,12 +45,14 @@ from shared.deciding.supervision_reports import (
 from shared.deciding.supervision_reports import report as period_report
 from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import SIGNAL_KINDS
+from shared.domain.catalogue import Catalogue
 from shared.domain.csv_cells import safe_cell
+from shared.domain.errors import NotFound
 from shared.domain.working_days import SHANGHAI
 from shared.pdf.fonts import find_fonts
 from shared.pdf.report_document import render_report
 from shared.web.error_responses import error_response, flatten_messages
-from shared.web.i18n import Messages, add_messages
+from shared.web.i18n import Messages, add_messages, locale_name
 from shared.web.pages import no_store, signed_in
 from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms, to_ms
@@ -67,6 +69,19 @@ MESSAGES: Messages = {
     "sup.dashboard": ("监察首页", "Dashboard"),
     "sup.reports": ("统计报表", "Reports"),
     "sup.window": ("窗口", "Window"),
+    "sup.by_tier": ("按层级", "By tier"),
+    "sup.by_department": ("按部门", "By department"),
+    "sup.by_window": ("按窗口", "By window"),
+    "sup.by_item": ("按事项", "By item"),
+    "sup.carded": ("亮牌", "Carded"),
+    "sup.tier": ("层级", "Tier"),
+    "sup.department": ("部门", "Department"),
+    "sup.item": ("事项", "Item"),
+    "sup.tier.township": ("乡镇", "Township"),
+    "sup.tier.county": ("县", "County"),
+    "sup.tier.city": ("市", "City"),
+    "sup.tier.external": ("外部机关", "External"),
+    "sup.tier.?": ("未知", "Unknown"),
     "sup.open": ("在办", "Open"),
     "sup.paused": ("暂停计时", "Clock stopped"),
     "sup.near": ("一日内到期", "Due within a day"),
@@ -162,6 +177,13 @@ def _iso(ms: int | None) -> str | None:
     return from_ms(ms).isoformat() if ms is not None else None
 
 
+def _department_name(catalogue: Catalogue, code: str) -> str:
+    try:
+        return catalogue.department(code).name.get(locale_name())
+    except NotFound:
+        return code
+
+
 def _local(ms: int | None) -> str:
     return from_ms(ms).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if ms else "—"
 
@@ -249,13 +271,9 @@ def supervision_blueprint(get_session: Callable[[], Session],
         session, site, now = get_session(), ctx.site.code, ctx.clock()
         now_ms = to_ms(now)
         m = model
-        counts = session.execute(
-            select(m.window, func.count(), func.sum(m.paused),
-                   func.sum(case(((m.due_ms < now_ms) & (m.paused == 0), 1), else_=0)),
-                   func.sum(case(((m.due_ms >= now_ms) & (m.due_ms < now_ms + DAY_MS)
-                                  & (m.paused == 0), 1), else_=0)))
-            .where(m.owner_site == site, m.open == 1, m.decided_ms.is_(None))
-            .group_by(m.window).order_by(m.window)).all()
+        catalogue = ctx.catalogue()
+        counts = live_counts(session, m, catalogue, site=site,
+                             every_site=ctx.site.is_root, now_ms=now_ms)
         nearest = session.scalars(
             select(m).where(m.owner_site == site, m.open == 1, m.decided_ms.is_(None),
                             m.paused == 0, m.due_ms.is_not(None))
@@ -266,7 +284,8 @@ def supervision_blueprint(get_session: Callable[[], Session],
             SignalFilter(since_ms=to_ms(now - timedelta(days=RECENT_DAYS))), 50)
         return render_template(
             "supervision/dashboard.html", counts=counts, nearest=nearest, recent=recent,
-            local=_local, now_ms=now_ms, periods=PERIODS, me=signed_in())
+            local=_local, now_ms=now_ms, periods=PERIODS, me=signed_in(), site=site,
+            department_name=lambda code: _department_name(catalogue, code))
 
     @bp.get("/supervision/trace")
     @require_user()

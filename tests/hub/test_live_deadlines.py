@@ -259,6 +259,11 @@ def test_the_supervisor_lands_on_the_dashboard_and_the_hall_board_shows_today(
         row = page.locator("#by-window tbody tr", has_text="W-MZ-01")
         expect(row.locator("td").nth(1)).to_have_text("2")  # open
         expect(row.locator("td").nth(4)).to_have_text("2")  # overdue
+        expect(row.locator("td").nth(5)).to_have_text("2")  # both carded yellow
+        city = page.locator("#by-tier tbody tr", has_text="市")
+        expect(city.locator("td").nth(1)).to_have_text("2")
+        expect(page.locator("#by-department tbody tr")).to_have_count(1)
+        expect(page.locator("#by-item tbody tr").first.locator("td").nth(4)).to_have_text("2")
         expect(page.locator("#signals tbody tr", has_text=acceptance_no)
                ).to_contain_text("黄牌")
         expect(page.locator("#nearest tbody tr.late")).to_have_count(2)

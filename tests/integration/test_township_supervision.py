@@ -71,3 +71,13 @@ def test_the_township_job_cards_an_overdue_case_by_itself(tree: Tree) -> None:
     assert len(_signals_at_hub(tree, lead, case["case_id"])) == 1
     board = requests.get(f"{township.url}/board", timeout=10)  # the township hall's board
     assert board.status_code == 200 and 'id="overdue"><b>1</b>' in board.text
+    # the city's dashboard counts the township's case under its tier, window and item
+    page = requests.get(f"{tree.hub.url}/supervision", headers=lead, timeout=10)
+    assert page.status_code == 200, page.text
+    tier_rows = page.text.split('id="by-tier"', 1)[1].split("</table>", 1)[0]
+    assert '<tr><td>乡镇</td><td class="n">1</td>' in tier_rows, tier_rows
+    window_rows = page.text.split('id="by-window"', 1)[1].split("</table>", 1)[0]
+    assert f"{TOWNSHIP} {WINDOW}</td>" in window_rows, window_rows
+    assert f"{TOWNSHIP} {WINDOW}</td><td class=\"n\">1</td>" in window_rows
+    carded = window_rows.split(f"{TOWNSHIP} {WINDOW}</td>", 1)[1].split("</tr>", 1)[0]
+    assert carded.endswith('<td class="n">1</td>'), carded  # the red card
