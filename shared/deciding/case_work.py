@@ -33,6 +33,7 @@ from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CaseCatalogue, CatalogueVersions, catalogue_for_case
 from shared.domain.errors import NotFound, Problems, StateConflict
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE, LiveDeadline, live_deadline
+from shared.domain.violation_cards import violation_cards
 from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
@@ -245,6 +246,7 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
     moved = deadline_draft(result.state, [*events, *drafts], calendar, now, warning_share)
     if moved is not None:  # the clock resumed here (a supplement at the deciding site)
         drafts.append(moved)
+    drafts += violation_cards(state, drafts, now)  # recorded with the decision that earned it
     append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return result.state
 

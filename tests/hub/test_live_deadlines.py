@@ -314,3 +314,21 @@ def test_the_window_appeals_a_card_and_the_supervisor_withdraws_or_upholds_it(hu
     assert (_row(hub, first).signal, _row(hub, second).signal) == (None, "yellow_card")
     types = [e["type"] for e in _case(hub, first)["events"]]
     assert types.count("card_appealed") == 1 and types.count("card_ruled") == 1
+
+
+@pytest.mark.postgres
+def test_a_refusal_after_acceptance_without_review_and_check_is_carded_red(hub: Hub) -> None:
+    refused_at_once = _accepted(hub, 1)
+    _act(hub, OPERATOR, refused_at_once, action="reject", reason="申请人不符合临时救助条件")
+    not_accepted, _ = register_at_hub(hub, 2)  # 不予受理 before acceptance: no decision yet
+    _act(hub, OPERATOR, not_accepted, action="claim")
+    _act(hub, OPERATOR, not_accepted, action="reject", reason="不属于本窗口受理范围")
+    cards = _signals(hub, kind="red_card")
+    assert [(s["case_id"], s["rule"], s["status"]) for s in cards] == [
+        (str(refused_at_once), "no_review_check", "standing")]
+    assert "一审一核" in cards[0]["reason"]
+    assert _row(hub, refused_at_once).signal == "red_card"
+    assert _row(hub, not_accepted).signal is None
+    events = _case(hub, refused_at_once)["events"]
+    assert [e["type"] for e in events][-2:] == ["rejected", "signalled"]
+    assert events[-1]["actor"].startswith("system")
