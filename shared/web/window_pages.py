@@ -484,6 +484,15 @@ def _action_request(form: MultiDict[str, str]) -> ActionRequest:
         values = [v.strip() for v in form.getlist(name) if v.strip()]
         if values:
             body[name] = values
+    card = form.get("card", "").strip()
+    if card:  # "origin/epoch/seq" of the card an appeal or a ruling is about
+        parts = card.split("/")
+        body["card"] = dict(zip(("origin", "epoch", "seq"),
+                                [parts[0], *(int(p) if p.isdigit() else p for p in parts[1:])],
+                                strict=False))
+    ruling = form.get("ruling", "").strip()
+    if ruling:
+        body["ruling"] = ruling
     data = ActionSchema().load(body)
     return ActionRequest(**{k: v for k, v in data.items() if v is not None})
 
@@ -518,8 +527,8 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     with contextlib.suppress(DomainError):
         item, rules = case_work.item_rules(chosen.catalogue, state.item_code or "", ctx.tier)
     now = ctx.clock()
-    actions = [a for a in allowed_actions(state, rules, actor, now)
-               if a in ACTION_FORMS] if rules is not None else []
+    allowed = allowed_actions(state, rules, actor, now) if rules is not None else []
+    actions = [a for a in allowed if a in ACTION_FORMS]
     registered = next((e.payload for e in events if e.type is EventType.REGISTERED), {})
     applicant = registered.get("applicant")
     form = registered.get("form")
@@ -547,12 +556,55 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         catalogue_version=chosen.catalogue.version,
         catalogue_note=chosen.note,
         actions=actions,
+        cards=_cards(events, allowed),
         forms=ACTION_FORMS,
         windows=_transfer_targets(catalogue, ctx.tier, state),
         done=ACTION_FORMS[done] if done else None,
         refusal=refusal,
     )
     return page, refusal.status if refusal is not None else 200
+
+
+@dataclass(frozen=True, slots=True)
+class CardRow:
+    """A yellow or red card of the case, and what the page offers on it."""
+
+    key: str
+    """``origin/epoch/seq`` of its ``signalled`` event, as the forms post it."""
+    kind: str
+    rule: str
+    reason: str
+    at: str
+    status: str
+    """standing, appealed, upheld or withdrawn."""
+    appeal: bool
+    """The signed-in user may appeal it (the case's window, or its department's head)."""
+    rule_on: bool
+    """The signed-in supervisor may uphold or withdraw it."""
+
+
+def _cards(events: Sequence[CaseEvent], allowed: Sequence[str]) -> list[CardRow]:
+    """The case's cards with their status: an appeal form while one stands, a ruling form
+    for the supervisor while it is appealed."""
+    status: dict[tuple[str, int, int], str] = {}
+    for event in events:
+        if event.type in (EventType.CARD_APPEALED, EventType.CARD_RULED):
+            card = event.payload["card"]
+            status[(card["origin"], card["epoch"], card["seq"])] = (
+                "appealed" if event.type is EventType.CARD_APPEALED
+                else str(event.payload["ruling"]))
+    rows = []
+    for event in events:
+        if event.type is not EventType.SIGNALLED or event.payload["kind"] == "warning":
+            continue
+        state = status.get(event.key, "standing")
+        rows.append(CardRow(
+            f"{event.origin}/{event.epoch}/{event.seq}", str(event.payload["kind"]),
+            str(event.payload["rule"]), str(event.payload["reason"]),
+            event.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"), state,
+            state == "standing" and "appeal_card" in allowed,
+            state == "appealed" and "rule_card" in allowed))
+    return rows
 
 
 def _deadline(ctx: WindowContext, deadline: object, state: CaseState,

@@ -332,3 +332,47 @@ def test_a_refusal_after_acceptance_without_review_and_check_is_carded_red(hub: 
     events = _case(hub, refused_at_once)["events"]
     assert [e["type"] for e in events][-2:] == ["rejected", "signalled"]
     assert events[-1]["actor"].startswith("system")
+
+
+@pytest.mark.postgres
+def test_the_case_page_lists_cards_and_takes_the_appeal_and_the_ruling(hub: Hub) -> None:
+    import re
+
+    def token(page: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert found is not None
+        return found.group(1)
+
+    case_id = _accepted(hub, 1)
+    hub.clock.now = cst(29, hour=9)
+    assert run_scan(hub.app).raised == 1  # a yellow card
+    url = f"/windows/cases/{case_id}"
+    window = hub.login(OPERATOR)
+    page = window.get(url).get_data(as_text=True)
+    cards = page.split('id="cards"', 1)[1].split("</table>", 1)[0]
+    assert "黄牌" in cards and "有效" in cards and 'class="appeal"' in cards
+    key = re.search(r'name="card" value="([^"]+)"', cards)
+    assert key is not None
+    posted = window.post(f"{url}/act", data={
+        "csrf_token": token(page), "action": "appeal_card", "card": key.group(1),
+        "reason": "申请人补正材料延误，非窗口原因"})
+    assert posted.status_code in (302, 303), posted.get_data(as_text=True)
+    page = window.get(url).get_data(as_text=True)
+    cards = page.split('id="cards"', 1)[1].split("</table>", 1)[0]
+    assert "申诉中" in cards and "<form" not in cards  # appealed once; not ruled by the window
+
+    supervisor = hub.login(SUPERVISOR)
+    page = supervisor.get(url).get_data(as_text=True)
+    cards = page.split('id="cards"', 1)[1].split("</table>", 1)[0]
+    assert 'class="ruling"' in cards and 'class="appeal"' not in cards
+    forged = supervisor.post(f"{url}/act", data={
+        "csrf_token": token(page), "action": "rule_card", "card": "431000/x/1",
+        "ruling": "withdrawn", "reason": "经核实延误系申请人原因"})
+    assert forged.status_code == 400  # a card key that is not one: refused, nothing ruled
+    posted = supervisor.post(f"{url}/act", data={
+        "csrf_token": token(page), "action": "rule_card", "card": key.group(1),
+        "ruling": "withdrawn", "reason": "经核实延误系申请人原因"})
+    assert posted.status_code in (302, 303), posted.get_data(as_text=True)
+    assert [s["status"] for s in _signals(hub, kind="yellow_card")] == ["withdrawn"]
+    page = supervisor.get(url).get_data(as_text=True)
+    assert "撤销" in page.split('id="cards"', 1)[1].split("</table>", 1)[0]
