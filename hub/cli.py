@@ -244,10 +244,12 @@ def _print_code(issued: Any, as_json: bool) -> None:
 @click.option("--username", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", required=True,
-              type=click.Choice(["agent", "window_operator", "finance", "supervisor", "admin"]))
+              type=click.Choice(["agent", "window_operator", "finance", "supervisor", "admin",
+                                 "department_head"]))
 @click.option("--site", required=True, help="the site the user works at")
 @click.option("--window", default=None, help="the window code (window operators, finance)")
-@click.option("--department", default=None)
+@click.option("--department", default=None,
+              help="the department code (required for a department head)")
 @click.option("--totp-secret", default=None, help="base32; made for supervisors and admins")
 def add_user_command(data_dir: Path, username: str, password: str, role: str, site: str,
                      window: str | None, department: str | None,
@@ -296,7 +298,8 @@ def _password_option(value: str | None) -> str | None:
               help="re-enable, or disable (the person can no longer sign in anywhere)")
 @click.option("--password", default=None, help="a new password; '-' asks for it")
 @click.option("--role", default=None,
-              type=click.Choice(["agent", "window_operator", "finance", "supervisor", "admin"]))
+              type=click.Choice(["agent", "window_operator", "finance", "supervisor", "admin",
+                                 "department_head"]))
 @click.option("--window", default=None, help="with --role: the window code")
 @click.option("--department", default=None, help="with --role")
 def update_user_command(data_dir: Path, username: str, active: bool | None,

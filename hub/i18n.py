@@ -209,6 +209,7 @@ ADMIN: Messages = {
     "adm.role.finance": ("收费人员", "Finance"),
     "adm.role.supervisor": ("主管", "Supervisor"),
     "adm.role.admin": ("管理员", "Admin"),
+    "adm.role.department_head": ("分管负责人", "Department head"),
     # releases
     "adm.published": ("已发布事项目录第 {v} 版。下级站点下次同步时收到",
                       "Catalogue version {v} published: children receive it at their next "

@@ -1,7 +1,9 @@
 """The deciding site keeps a case's recorded deadline true: when the clock resumes after the
-applicant's supplement, it appends ``deadline_set`` with the deadlines moved by the working
-days the case waited, so the window, the supervisor's scan and the village that registered
-the case (which holds no calendar of its own) all read the same dates from the log.
+applicant's supplement or a special procedure (特别程序), and when the department head grants
+an extension (延期), it appends ``deadline_set`` with the deadlines moved (by the working days
+the clock stood still, or by the days granted), so the window, the supervisor's scan and the
+village that registered the case (which holds no calendar of its own) all read the same
+dates from the log.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def current_deadline(state: CaseState, days: tuple[int, int | None],
     """The case's deadlines now, or None before acceptance."""
     if state.accepted_at is None:
         return None
-    return live_deadline(calendar, state.accepted_at, days[0], days[1], state.pauses,
+    extra = state.extension_days  # an approved extension adds to both limits
+    return live_deadline(calendar, state.accepted_at, days[0] + extra,
+                         days[1] + extra if days[1] is not None else None, state.clock_stops,
                          warning_share)
 
 
@@ -55,9 +59,10 @@ def deadline_draft(state: CaseState, events: Logged,
                    calendar: WorkingDayCalendar, now: datetime,
                    warning_share: float = DEFAULT_WARNING_SHARE) -> EventDraft | None:
     """``deadline_set`` when the running clock's deadline differs from the one recorded
-    (after a supplement wait ends); None while paused, before acceptance, once decided, or
-    when the recorded one is right."""
-    if state.outcome is not None or state.is_paused:
+    (after a supplement wait or a special procedure ends, or an extension is granted); None
+    while the clock is stopped, before acceptance, once decided, or when the recorded one is
+    right."""
+    if state.outcome is not None or state.clock_stopped:
         return None
     days = accepted_days(events)
     if days is None:
@@ -70,5 +75,18 @@ def deadline_draft(state: CaseState, events: Logged,
         return None
     return EventDraft(EventType.DEADLINE_SET, SYSTEM, now,
                       {**{k: v for k, v in fields.items() if v is not None},
-                       "cause": "supplement_provided",
-                       "paused_working_days": live.promised.paused_working_days})
+                       "cause": _cause(events),
+                       "paused_working_days": live.promised.paused_working_days,
+                       "extension_days": state.extension_days})
+
+
+_CAUSES = {EventType.SUPPLEMENT_PROVIDED: "supplement_provided",
+           EventType.SPECIAL_PROCEDURE_ENDED: "special_procedure_ended",
+           EventType.EXTENSION_DECIDED: "extension_granted"}
+
+
+def _cause(events: Logged) -> str:
+    """What moved the deadline: the last event that restarts or lengthens the clock."""
+    last = next((e.type for e in reversed(events) if e.type in _CAUSES),
+                EventType.SUPPLEMENT_PROVIDED)
+    return _CAUSES[last]

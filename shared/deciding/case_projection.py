@@ -194,7 +194,7 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
     warn = _last_time(events, "warn_at")
     is_open = not (state.state.value == "withdrawn" or state.result_issued_at)
     clock_runs = (is_open and state.outcome is None and state.accepted_at is not None
-                  and not state.is_paused)
+                  and not state.clock_stopped)
     withdrawn = state.withdrawn_cards
     standing = [(str(e.payload["kind"]), e.at) for e in events
                 if isinstance(e, CaseEvent) and e.type is EventType.SIGNALLED
@@ -207,8 +207,9 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
         "legal_due_ms": legal,
         "warn_ms": warn,
         "next_signal_ms": _next_signal(state, due, legal, warn) if clock_runs else None,
-        "timer_ms": _timer_due(events, state, due, legal) if is_open else None,
-        "paused": 1 if state.is_paused else 0,
+        "timer_ms": (_timer_due(events, state, due, legal)
+                     if is_open and not state.clock_stopped else None),
+        "paused": 1 if state.clock_stopped else 0,
         "accepted_ms": to_ms(state.accepted_at) if state.accepted_at else None,
         "decided_ms": to_ms(state.decided_at) if state.decided_at else None,
         "closed_ms": to_ms(closed) if closed else None,

@@ -231,7 +231,7 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
         # and accepted again keeps the deadline the applicant was given.
         started = state.accepted_at or now
         live = live_deadline(calendar, started, item.promised_days, item.legal_days,
-                             state.pauses, warning_share)
+                             state.clock_stops, warning_share)
         request = _with_deadline(request, live.promised.due_at)
     if request.action == "appeal_card":
         _check_card(events, request)

@@ -60,6 +60,10 @@ class EventType(StrEnum):
     URGED = "urged"  # 催办: a supervisor presses the window to act
     CARD_APPEALED = "card_appealed"  # the window contests a yellow or red card, with a reason
     CARD_RULED = "card_ruled"  # the supervisor upholds or withdraws the contested card
+    SPECIAL_PROCEDURE_STARTED = "special_procedure_started"  # 特别程序: the clock stops
+    SPECIAL_PROCEDURE_ENDED = "special_procedure_ended"  # the clock runs again
+    EXTENSION_REQUESTED = "extension_requested"  # 延期: asked once, with a reason
+    EXTENSION_DECIDED = "extension_decided"  # the department head approves or refuses it
 
 
 class Role(StrEnum):
@@ -70,6 +74,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    DEPARTMENT_HEAD = "department_head"  # 分管负责人: approves a window's extension requests
     SYSTEM = "system"
 
 
@@ -111,9 +116,16 @@ SIGNAL_KINDS = ("warning", "yellow_card", "red_card")
 """Signals in rising order of gravity (a red card outranks a yellow one)."""
 CARD_RULINGS = ("upheld", "withdrawn")
 SIGNAL_RULES = ("time_share", "one_day_left", "promised_passed", "legal_passed",
-                "no_review_check", "refusal_without_reason")
+                "no_review_check", "skipped_step", "refusal_without_reason",
+                "fee_off_standard")
 """Why a signal was raised: the share of the promised time used (or one working day left),
 the promised or the legal deadline passed, or a violation found in a decision."""
+SPECIAL_PROCEDURES = ("hearing", "expert_review", "inspection", "public_notice")
+"""特别程序 whose time the law leaves out of a time limit: 听证, 专家评审, 检验检测检疫,
+公示 (行政许可法 第四十五条)."""
+MAX_EXTENSION_DAYS = 60
+"""An extension asks for at most this many working days (the law's usual grant is 10 or
+15; the bound only stops a slip of the keyboard)."""
 MIN_REASON_LENGTH = 5
 """A written reason shorter than this (after trimming) is not a clear answer."""
 MAX_TEXT_LENGTH = 2000
@@ -216,6 +228,8 @@ class Actor:
             raise InvalidInput("actor.tier", f"must be one of {', '.join(TIERS)}")
         if self.role in (Role.WINDOW_OPERATOR, Role.FINANCE) and not self.window:
             raise InvalidInput("actor.window", f"a {self.role} works at a window")
+        if self.role is Role.DEPARTMENT_HEAD and not self.department:
+            raise InvalidInput("actor.department", "a department head heads a department")
 
     @property
     def as_event_actor(self) -> EventActor:
@@ -407,6 +421,44 @@ def _signalled(p: Mapping[str, Any]) -> None:
     _choice(p, "kind", SIGNAL_KINDS)
     _choice(p, "rule", SIGNAL_RULES)
     check_reason(p.get("reason"), "payload.reason")
+    _instant(p, "due", required=False)
+
+
+def _special_procedure_started(p: Mapping[str, Any]) -> None:
+    _choice(p, "procedure", SPECIAL_PROCEDURES)
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _special_procedure_ended(p: Mapping[str, Any]) -> None:
+    _choice(p, "procedure", SPECIAL_PROCEDURES)
+
+
+def _days(p: Mapping[str, Any], low: int) -> int:
+    value = p.get("days")
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or not low <= value <= MAX_EXTENSION_DAYS):
+        raise InvalidInput("payload.days", f"whole working days, {low} to {MAX_EXTENSION_DAYS}")
+    return value
+
+
+def _extension_requested(p: Mapping[str, Any]) -> None:
+    _days(p, 1)
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _extension_decided(p: Mapping[str, Any]) -> None:
+    """An approval grants one or more days (its reason is optional); a refusal grants none
+    and says why."""
+    approved = p.get("approved")
+    if not isinstance(approved, bool):
+        raise InvalidInput("payload.approved", "true or false")
+    if approved:
+        _days(p, 1)
+        _text(p, "reason", required=False)
+    else:
+        if _days(p, 0) != 0:
+            raise InvalidInput("payload.days", "a refusal grants 0 days")
+        check_reason(p.get("reason"), "payload.reason")
 
 
 def _urged(p: Mapping[str, Any]) -> None:
@@ -473,6 +525,10 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.URGED: _urged,
     EventType.CARD_APPEALED: _card_appealed,
     EventType.CARD_RULED: _card_ruled,
+    EventType.SPECIAL_PROCEDURE_STARTED: _special_procedure_started,
+    EventType.SPECIAL_PROCEDURE_ENDED: _special_procedure_ended,
+    EventType.EXTENSION_REQUESTED: _extension_requested,
+    EventType.EXTENSION_DECIDED: _extension_decided,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

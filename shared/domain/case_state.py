@@ -157,6 +157,12 @@ def _supervision(state: Status) -> dict[EventType, Status]:
     row: dict[EventType, Status] = {}
     if state in _CLOCK_RUNS:
         row[E.DEADLINE_SET] = state
+        row[E.SPECIAL_PROCEDURE_STARTED] = state
+        row[E.SPECIAL_PROCEDURE_ENDED] = state
+        row[E.EXTENSION_REQUESTED] = state
+        row[E.EXTENSION_DECIDED] = state
+    if state is S.DECIDED:  # the time a special procedure open at the decision took
+        row[E.DEADLINE_SET] = state
     if state in _AT_A_WINDOW:
         row[E.URGED] = state
     if state in _SIGNALLED:
@@ -224,8 +230,12 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.DEADLINE_SET: _SYSTEM,
         E.SIGNALLED: frozenset({Role.SYSTEM, Role.SUPERVISOR}),
         E.URGED: frozenset({Role.SUPERVISOR}),
-        E.CARD_APPEALED: _OPERATOR,
+        E.CARD_APPEALED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD}),
         E.CARD_RULED: frozenset({Role.SUPERVISOR}),
+        E.SPECIAL_PROCEDURE_STARTED: _OPERATOR,
+        E.SPECIAL_PROCEDURE_ENDED: _OPERATOR,
+        E.EXTENSION_REQUESTED: _OPERATOR,
+        E.EXTENSION_DECIDED: frozenset({Role.DEPARTMENT_HEAD}),
     }
 )
 """The roles that may author each event type."""
@@ -299,6 +309,10 @@ ACTIONS: Mapping[str, EventType] = MappingProxyType(
         "urge": E.URGED,
         "appeal_card": E.CARD_APPEALED,
         "rule_card": E.CARD_RULED,
+        "start_special_procedure": E.SPECIAL_PROCEDURE_STARTED,
+        "end_special_procedure": E.SPECIAL_PROCEDURE_ENDED,
+        "request_extension": E.EXTENSION_REQUESTED,
+        "decide_extension": E.EXTENSION_DECIDED,
     }
 )
 """Action names (the API's ``action``) and the event each one appends.
@@ -394,6 +408,19 @@ class CaseState:
     appeals: tuple[tuple[EventKey, str | None], ...] = ()
     """Each contested card and the supervisor's ruling (None: not ruled yet)."""
     urged_at: datetime | None = None
+    promised_days: int | None = None
+    legal_days: int | None = None
+    """The item's time limits as the first acceptance recorded them (from the catalogue
+    release the case was accepted under), so any site can count the deadlines again."""
+    procedures: tuple[tuple[str, datetime, datetime | None], ...] = ()
+    """Each special procedure (特别程序) as ``(procedure, start, end)``, the last one
+    possibly still open (end None): its time is left out of the time limits."""
+    extension_requested: int | None = None
+    """The working days the one extension request (延期) asked for."""
+    extension_approved: bool | None = None
+    """The department head's answer (None: not answered yet, or no request)."""
+    extension_days: int = 0
+    """The working days an approved extension added to both time limits."""
     refusals: tuple[EventKey, ...] = ()
     events: int = 0
 
@@ -427,7 +454,41 @@ class CaseState:
 
     @property
     def is_paused(self) -> bool:
+        """Waiting for the applicant's supplement after acceptance."""
         return bool(self.pauses) and self.pauses[-1][1] is None
+
+    @property
+    def open_procedure(self) -> str | None:
+        """The special procedure under way, if one is."""
+        if self.procedures and self.procedures[-1][2] is None:
+            return self.procedures[-1][0]
+        return None
+
+    @property
+    def clock_stopped(self) -> bool:
+        """The time limits do not run now: a supplement wait or a special procedure."""
+        return self.is_paused or self.open_procedure is not None
+
+    @property
+    def clock_stops(self) -> tuple[tuple[datetime, datetime | None], ...]:
+        """Every span the time limits leave out, supplement waits and special procedures
+        merged, in order and not overlapping (what the working-day deadline takes)."""
+        spans = sorted([*self.pauses, *((start, end) for _, start, end in self.procedures)],
+                       key=lambda span: span[0])
+        merged: list[tuple[datetime, datetime | None]] = []
+        for start, end in spans:
+            if merged and (merged[-1][1] is None or start <= merged[-1][1]):
+                last_start, last_end = merged[-1]
+                merged[-1] = (last_start, None if end is None or last_end is None
+                              else max(last_end, end))
+            else:
+                merged.append((start, end))
+        return tuple(merged)
+
+    @property
+    def extension_pending(self) -> bool:
+        """An extension was asked for and the department head has not answered."""
+        return self.extension_requested is not None and self.extension_approved is None
 
 
 EventLike = CaseEvent | EventDraft
@@ -523,6 +584,50 @@ def _guard_ruling(case: CaseState, payload: Mapping[str, Any]) -> None:
         raise StateConflict("card", f"this appeal was ruled already ({ruling})")
 
 
+def _guard_procedure_started(case: CaseState, actor: EventActor) -> None:
+    _claim_where_claimed(case, actor)
+    if case.open_procedure is not None:
+        raise StateConflict("procedure", f"the special procedure {case.open_procedure} is "
+                            "under way: end it first")
+
+
+def _guard_procedure_ended(case: CaseState, actor: EventActor) -> None:
+    if case.open_procedure is None:
+        raise StateConflict("procedure", "no special procedure is under way")
+
+
+def _guard_procedure_named(case: CaseState, payload: Mapping[str, Any]) -> None:
+    if payload["procedure"] != case.open_procedure:
+        raise StateConflict("procedure", f"the procedure under way is {case.open_procedure}")
+
+
+def _guard_extension_requested(case: CaseState, actor: EventActor) -> None:
+    _claim_where_claimed(case, actor)
+    if case.extension_requested is not None:
+        raise StateConflict("days", "an extension (延期) is asked for once per case")
+
+
+def _guard_extension_decided(case: CaseState, actor: EventActor) -> None:
+    if case.extension_requested is None:
+        raise StateConflict("approved", "no extension was asked for")
+    if case.extension_approved is not None:
+        raise StateConflict("approved", "the extension was decided already")
+
+
+def _guard_extension_days(case: CaseState, payload: Mapping[str, Any]) -> None:
+    asked = case.extension_requested or 0
+    if payload["approved"] and payload["days"] > asked:
+        raise StateConflict("days", f"the window asked for {asked} working days, no more")
+
+
+def _claim_where_claimed(case: CaseState, actor: EventActor) -> None:
+    """In a state where the case is claimed to be worked, only the claim holder acts."""
+    if E.CLAIMED in _TABLE[case.state] and case.claimed_by != actor.username:
+        raise StateConflict("claimed_by", "claim the case before working on it"
+                            if case.claimed_by is None
+                            else f"the case is claimed by {case.claimed_by}")
+
+
 def _guard_copies(case: CaseState, payload: Mapping[str, Any]) -> None:
     if case.joint_answers:
         raise StateConflict("departments", "the copies have already been sent")
@@ -536,6 +641,10 @@ _ACTOR_GUARDS: Mapping[EventType, Callable[[CaseState, EventActor], None]] = {
     E.CHECKED: _guard_checked,
     E.REJECTED: _guard_rejected,
     E.RATED: _guard_rated,
+    E.SPECIAL_PROCEDURE_STARTED: _guard_procedure_started,
+    E.SPECIAL_PROCEDURE_ENDED: _guard_procedure_ended,
+    E.EXTENSION_REQUESTED: _guard_extension_requested,
+    E.EXTENSION_DECIDED: _guard_extension_decided,
 }
 _PAYLOAD_GUARDS: Mapping[EventType, Callable[[CaseState, Mapping[str, Any]], None]] = {
     E.CO_APPROVED: _guard_joint,
@@ -544,6 +653,8 @@ _PAYLOAD_GUARDS: Mapping[EventType, Callable[[CaseState, Mapping[str, Any]], Non
     E.COPIES_SENT: _guard_copies,
     E.CARD_APPEALED: _guard_appeal,
     E.CARD_RULED: _guard_ruling,
+    E.SPECIAL_PROCEDURE_ENDED: _guard_procedure_named,
+    E.EXTENSION_DECIDED: _guard_extension_days,
 }
 
 
@@ -609,11 +720,15 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
         return {"corrections": case.corrections + 1}
     if t is E.ACCEPTED:
         kind = Kind(p["kind"])
-        return {
+        accepted: Changes = {
             "item_kind": kind,
             "accepted_at": case.accepted_at or at,  # the first acceptance starts the clock
             **_becomes(case, kind, at),
         }
+        if case.accepted_at is None:  # the first acceptance's limits count
+            accepted["promised_days"] = _whole(p.get("promised_days"))
+            accepted["legal_days"] = _whole(p.get("legal_days"))
+        return accepted
     if t is E.COPIES_SENT:
         departments = tuple(p["departments"])
         return {"joint_answers": tuple((d, None) for d in departments), "claimed_by": None}
@@ -688,10 +803,26 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
         return {"appeals": tuple((k, p["ruling"] if k == card else r) for k, r in case.appeals)}
     if t is E.URGED:
         return {"urged_at": at}
+    if t is E.SPECIAL_PROCEDURE_STARTED:
+        # never before acceptance, nor before the last stop ended (origins' clocks differ)
+        floors = [case.accepted_at or at, *(end for _, _, end in case.procedures if end)]
+        return {"procedures": (*case.procedures, (p["procedure"], max(at, *floors), None))}
+    if t is E.SPECIAL_PROCEDURE_ENDED:
+        name, start, _ = case.procedures[-1]
+        return {"procedures": (*case.procedures[:-1], (name, start, max(start, at)))}
+    if t is E.EXTENSION_REQUESTED:
+        return {"extension_requested": p["days"]}
+    if t is E.EXTENSION_DECIDED:
+        return {"extension_approved": p["approved"],
+                "extension_days": p["days"] if p["approved"] else 0}
     if t is E.REFUSED:
         ref = p["refused"]
         return {"refusals": (*case.refusals, (ref["origin"], ref["epoch"], ref["seq"]))}
     return {}  # material_added: recorded in the log, the state does not change
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _settle(case: CaseState, at: datetime) -> CaseState:

@@ -37,6 +37,7 @@ from shared.domain.case_events import (
     MAX_COMMENT_LENGTH,
     SIGNAL_KINDS,
     SIGNAL_RULES,
+    SPECIAL_PROCEDURES,
     Actor,
     CaseEvent,
     Decision,
@@ -74,7 +75,8 @@ class ItemRules:
     ``window_tier`` is the tier of the sites the item's window sits at; it equals
     ``deciding_tier`` unless the item is decided by an ``external`` authority, whose
     ``external_authority`` names it. ``co_approvers`` are the departments of a joint item
-    (the lead included) that each answer the copy they receive.
+    (the lead included) that each answer the copy they receive. ``window_department`` is
+    the department of the window holding the case: its head decides an extension.
     """
 
     item_code: str
@@ -88,6 +90,8 @@ class ItemRules:
     external_authority: str | None = None
     overdue_means_approval: bool = False  # 超时许可
     absence_means_consent: bool = False  # 缺席默许
+    legal_days: int | None = None
+    window_department: str | None = None
 
     def __post_init__(self) -> None:
         problems: dict[str, str] = {}
@@ -155,6 +159,10 @@ class CatalogueItem(Protocol):
     @property
     def promised_days(self) -> int: ...
     @property
+    def legal_days(self) -> int: ...
+    @property
+    def department(self) -> str: ...
+    @property
     def co_approvers(self) -> tuple[str, ...]: ...
     @property
     def external_authority(self) -> _Named | None: ...
@@ -179,6 +187,8 @@ def rules_from_item(item: CatalogueItem, window_tier: str) -> ItemRules:
         external_authority=external.zh if external is not None else None,
         overdue_means_approval=item.overdue_means_approval,
         absence_means_consent=item.absence_means_consent,
+        legal_days=item.legal_days,
+        window_department=item.department,
     )
 
 
@@ -217,6 +227,9 @@ class ActionRequest:
     rule: str | None = None
     card: Mapping[str, Any] | None = None
     ruling: str | None = None
+    procedure: str | None = None
+    days: int | None = None
+    approved: bool | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -247,6 +260,9 @@ WINDOW_ACTIONS = frozenset(
         "record_external_decision",
         "transfer",
         "issue_result",
+        "start_special_procedure",
+        "end_special_procedure",
+        "request_extension",
     }
 )
 """Actions only an operator of the case's own window (at the case's site) may take."""
@@ -338,6 +354,8 @@ def _payloads(
             "promised_days": rules.promised_days,
             "deadline": _iso(request.deadline, "deadline"),
         }
+        if rules.legal_days is not None:
+            accepted["legal_days"] = rules.legal_days
         events: list[tuple[EventType, dict[str, Any]]] = [(event_type, accepted)]
         if rules.kind is Kind.JOINT:
             copies = {"departments": list(rules.co_approvers), "deadline": accepted["deadline"]}
@@ -438,7 +456,9 @@ def _payloads(
     if action == "urge":
         return [(event_type, {"reason": check_reason(request.reason)})]
     if action == "appeal_card":
-        if actor.window != case.window:
+        if actor.role is Role.DEPARTMENT_HEAD:
+            _check_department_head(case, rules, actor)
+        elif actor.window != case.window:
             raise NotPermitted("window", f"the case's window {case.window} appeals its cards")
         return [(event_type, {"card": _card(request), "reason": check_reason(request.reason)})]
     if action == "rule_card":
@@ -453,7 +473,39 @@ def _payloads(
             raise InvalidInput("rule", f"one of {', '.join(SIGNAL_RULES)}")
         return [(event_type, {"kind": request.signal_kind, "rule": request.rule,
                               "reason": check_reason(request.reason)})]
+    if action in ("start_special_procedure", "end_special_procedure"):
+        if request.procedure not in SPECIAL_PROCEDURES:
+            raise InvalidInput("procedure", f"one of {', '.join(SPECIAL_PROCEDURES)}")
+        if action == "end_special_procedure":
+            return [(event_type, {"procedure": request.procedure})]
+        return [(event_type, {"procedure": request.procedure,
+                              "reason": check_reason(request.reason)})]
+    if action == "request_extension":
+        if request.days is None:
+            raise InvalidInput("days", "the working days the extension asks for")
+        return [(event_type, {"days": request.days, "reason": check_reason(request.reason)})]
+    if action == "decide_extension":
+        _check_department_head(case, rules, actor)
+        if request.approved is None:
+            raise InvalidInput("approved", "approve (true) or refuse (false) the extension")
+        if not request.approved:
+            return [(event_type, {"approved": False, "days": 0,
+                                  "reason": check_reason(request.reason)})]
+        days = request.days if request.days is not None else case.extension_requested
+        decided: dict[str, Any] = {"approved": True, "days": days}
+        if request.reason.strip():
+            decided["reason"] = request.reason.strip()
+        return [(event_type, decided)]
     raise InvalidInput("action", f"{action} is answered with refusal_for(), not perform()")
+
+
+def _check_department_head(case: CaseState, rules: ItemRules, actor: Actor) -> None:
+    """The head of the department whose window holds the case, at the case's site."""
+    if case.site is not None and actor.site != case.site:
+        raise NotPermitted("site", f"the case is at site {case.site}, not {actor.site}")
+    if rules.window_department is None or actor.department != rules.window_department:
+        raise NotPermitted("department", f"the case's window belongs to "
+                           f"{rules.window_department}, not to {actor.department}")
 
 
 def _card(request: ActionRequest) -> dict[str, Any]:
@@ -525,6 +577,9 @@ def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: da
         rule=SIGNAL_RULES[-1],
         card=_probe_card(case, action),
         ruling=CARD_RULINGS[0],
+        procedure=case.open_procedure or SPECIAL_PROCEDURES[0],
+        days=1,
+        approved=True,
     )
     try:
         perform(case, rules, actor, request, now)

@@ -57,6 +57,7 @@ USER_ROLES: tuple[str, ...] = (
     Role.FINANCE.value,
     Role.SUPERVISOR.value,
     Role.ADMIN.value,
+    Role.DEPARTMENT_HEAD.value,
 )
 """Roles a person may hold; ``system`` is a site acting on its own and never logs in."""
 
@@ -208,7 +209,8 @@ def _account_problems(
             problems["window"] = window_problem
     elif window is not None and role in USER_ROLES:
         problems["window"] = "only window operators and finance staff have a window"
-    department_problem = _label_problem(department, required=False)
+    department_problem = _label_problem(department,
+                                        required=role == Role.DEPARTMENT_HEAD.value)
     if department_problem is not None:
         problems["department"] = department_problem
     return problems

@@ -25,7 +25,15 @@ from sqlalchemy.orm import Session
 
 from shared.deciding import bulk_reassign, case_work
 from shared.deciding.window_context import WindowContext
-from shared.domain.case_events import CARD_RULINGS, SIGNAL_KINDS, SIGNAL_RULES, Actor, Role
+from shared.domain.case_events import (
+    CARD_RULINGS,
+    MAX_EXTENSION_DAYS,
+    SIGNAL_KINDS,
+    SIGNAL_RULES,
+    SPECIAL_PROCEDURES,
+    Actor,
+    Role,
+)
 from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import DomainError, NotFound, NotPermitted
@@ -33,7 +41,7 @@ from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import Claims
 from shared.web.error_responses import error_response, flatten_messages
-from shared.web.record_scope import case_in_reach
+from shared.web.record_scope import DEPARTMENT_HEAD, case_in_reach
 from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms
 
@@ -78,6 +86,10 @@ class ActionSchema(Schema):
     rule = fields.String(load_default=None, validate=validate.OneOf(SIGNAL_RULES))
     card = fields.Nested(CardSchema, load_default=None)
     ruling = fields.String(load_default=None, validate=validate.OneOf(CARD_RULINGS))
+    procedure = fields.String(load_default=None, validate=validate.OneOf(SPECIAL_PROCEDURES))
+    days = fields.Integer(load_default=None,
+                          validate=validate.Range(min=0, max=MAX_EXTENSION_DAYS))
+    approved = fields.Boolean(load_default=None)
 
 
 class BulkReassignSchema(Schema):
@@ -123,11 +135,24 @@ def _department(ctx: WindowContext, code: str) -> str | None:
         return None
 
 
-def check_window(claims: Claims, window: str | None) -> None:
+def check_window(claims: Claims, window: str | None, catalogue: Catalogue) -> None:
     """An operator (or finance clerk) works one window: other windows' cases are not theirs
-    to read, applicants' personal data included."""
+    to read, applicants' personal data included; a department head reads the windows of
+    their department."""
     if claims.role in WINDOW_BOUND_ROLES and claims.window != window:
         raise NotPermitted("window", f"you work at window {claims.window}, not {window}")
+    if claims.role == DEPARTMENT_HEAD and window_department(catalogue, window) != (
+            claims.department or ""):
+        raise NotPermitted("window", f"window {window} is not of department "
+                           f"{claims.department}")
+
+
+def window_department(catalogue: Catalogue, window: str | None) -> str | None:
+    """The department a window belongs to (None: a window the catalogue does not know)."""
+    try:
+        return catalogue.window(window or "").department
+    except DomainError:
+        return None
 
 
 def actor_of(claims: Claims, site: SyncSite, tier: str, catalogue: Catalogue) -> Actor:
@@ -188,7 +213,7 @@ def window_blueprint(get_session: Callable[[], Session],
         ctx = get_ctx()
         claims: Claims = g.claims
         actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())  # a user of this site only
-        check_window(claims, code)
+        check_window(claims, code, get_ctx().catalogue())
         try:
             args = QueueQuerySchema().load(request.args)
         except ValidationError as exc:
@@ -236,7 +261,7 @@ def window_blueprint(get_session: Callable[[], Session],
 
     def show(case_id: uuid.UUID) -> Response:
         body = case_body(get_ctx(), get_session(), case_id)
-        case_in_reach(g.claims, body["window"])
+        case_in_reach(g.claims, body["window"], catalogue=get_ctx().catalogue())
         return jsonify(body)
 
     if case_view:
@@ -254,7 +279,8 @@ def window_blueprint(get_session: Callable[[], Session],
         actor = actor_of(g.claims, ctx.site, ctx.tier, ctx.catalogue())
         case = case_work.case_state(session, ctx.site, case_id)
         case_in_reach(g.claims, case.window, department=actor.department,
-                      co_approvers=[d for d, _ in case.joint_answers])
+                      co_approvers=[d for d, _ in case.joint_answers],
+                      catalogue=ctx.catalogue())
         fields_ = {k: v for k, v in data.items() if v is not None}
         fields_["missing"] = tuple(data["missing"])
         fields_["provided"] = tuple(data["provided"])

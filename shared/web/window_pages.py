@@ -38,7 +38,12 @@ from werkzeug.datastructures import MultiDict
 
 from shared.deciding import bulk_reassign, case_work
 from shared.deciding.window_context import WindowContext
-from shared.domain.case_events import CaseEvent, EventType
+from shared.domain.case_events import (
+    MAX_EXTENSION_DAYS,
+    SPECIAL_PROCEDURES,
+    CaseEvent,
+    EventType,
+)
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem, SiteTier, Window
 from shared.domain.errors import DomainError, NotFound, StateConflict
@@ -57,7 +62,7 @@ from shared.web.pages import (
     signed_in,
 )
 from shared.web.record_audit import audit_view, engine_of_session
-from shared.web.record_scope import case_in_reach
+from shared.web.record_scope import DEPARTMENT_HEAD, case_in_reach
 from shared.web.sign_in import require_user
 from shared.web.window_api import (
     WINDOW_BOUND_ROLES,
@@ -70,8 +75,10 @@ from shared.web.window_api import (
 from shared.web.window_texts import MESSAGES, name_of
 from sync_protocol.times import from_ms
 
-ROLES = ("window_operator", "finance", "supervisor", "admin")
-"""Roles that belong to one window and see only its queue and cases."""
+ROLES = ("window_operator", "finance", "supervisor", "admin", "department_head")
+"""Roles of the window desk: operators and finance see their window's queue and cases, a
+department head their department's (and decides its extensions), supervisors and admins
+every window's."""
 PAGE_ROWS = 100
 """Queue rows shown, nearest deadline first: a full page stays under about 40 KB."""
 
@@ -82,7 +89,8 @@ class ActionForm:
     ``inputs`` names the form parts the template knows: ``reason`` (optional), ``reason!``
     (required: 退回 and 转办 need a written reason), ``missing`` (checkbox list of the item's
     materials, 一次性告知), ``provided``, ``to_window``, ``authority``, ``outcome``,
-    ``reference``, ``assignee``.
+    ``reference``, ``assignee``, ``procedure`` (特别程序), ``days`` (working days of an
+    extension), ``approved`` (the head's answer).
     """
 
     zh: str
@@ -110,11 +118,19 @@ ACTION_FORMS: Mapping[str, ActionForm] = {
     "issue_result": ActionForm("出具结果", "Issue result", ("reference",)),
     "withdraw": ActionForm("撤件", "Withdraw", ("reason",)),
     "urge": ActionForm("催办", "Urge", ("reason!",)),
+    "start_special_procedure": ActionForm("启动特别程序", "Start a special procedure",
+                                          ("procedure", "reason!")),
+    "end_special_procedure": ActionForm("结束特别程序", "End the special procedure",
+                                        ("procedure",)),
+    "request_extension": ActionForm("申请延期", "Request an extension", ("days", "reason!")),
+    "decide_extension": ActionForm("审批延期", "Decide the extension",
+                                   ("approved", "days", "reason")),
 }
 """Actions a window page offers. The rest need inputs the action API does not take
 (corrections, hand-over, ratings) or are the system's own."""
 
-_TEXT_INPUTS = ("reason", "to_window", "authority", "outcome", "reference", "assignee")
+_TEXT_INPUTS = ("reason", "to_window", "authority", "outcome", "reference", "assignee",
+                "procedure", "days", "approved")
 _LIST_INPUTS = ("missing", "provided")
 
 
@@ -290,8 +306,10 @@ def window_views_blueprint(get_session: Callable[[], Session],
         actor_of(claims, ctx.site, ctx.tier, ctx.catalogue())
         if claims.role in WINDOW_BOUND_ROLES and claims.window:
             return redirect(url_for(".queue", code=claims.window))
-        return render_template("windows/index.html", windows=_site_windows(ctx, get_session()),
-                               me=claims)
+        windows = _site_windows(ctx, get_session())
+        if claims.role == DEPARTMENT_HEAD:  # their department's windows only
+            windows = [w for w in windows if w.department == claims.department]
+        return render_template("windows/index.html", windows=windows, me=claims)
 
     @bp.get("/<code>")
     @require_user(*ROLES)
@@ -310,7 +328,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        check_window(claims, code)
+        check_window(claims, code, ctx.catalogue())
         catalogue.window(code)
         form = {k: request.form.get(k, "").strip() for k in ("from", "to", "reason")}
         try:
@@ -353,7 +371,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         if not events:
             raise NotFound("case_id", "no such case at this site")
         claims = signed_in()
-        case_in_reach(claims, fold(events).window)
+        case_in_reach(claims, fold(events).window, catalogue=ctx.catalogue())
         _audit(ctx, get_session(), claims, case_id)
         item_code = str(events[0].payload.get("item_code", ""))
         site = current_app.jinja_env.globals.get("site")
@@ -379,7 +397,8 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        _in_reach(claims, actor.department, case_work.case_state(session, ctx.site, case_id))
+        _in_reach(claims, actor.department, case_work.case_state(session, ctx.site, case_id),
+                  catalogue)
         action = request.form.get("action", "")
         try:
             act_request = _action_request(request.form)
@@ -442,7 +461,7 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
     claims = signed_in()
     catalogue = ctx.catalogue()
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-    check_window(claims, code)
+    check_window(claims, code, ctx.catalogue())
     window: Window = catalogue.window(code)
     now = ctx.clock()
     rows: list[QueueRow] = []
@@ -503,10 +522,11 @@ def _audit(ctx: WindowContext, session: Session, claims: Claims, case_id: uuid.U
                role=claims.role, case_id=case_id, now=ctx.clock())
 
 
-def _in_reach(claims: Claims, department: str | None, state: CaseState) -> None:
+def _in_reach(claims: Claims, department: str | None, state: CaseState,
+              catalogue: Catalogue) -> None:
     """The case's own window, or a department it was copied to for co-approval (会签)."""
     case_in_reach(claims, state.window, department=department,
-                  co_approvers=[d for d, _ in state.joint_answers])
+                  co_approvers=[d for d, _ in state.joint_answers], catalogue=catalogue)
 
 
 def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
@@ -517,7 +537,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     body = case_body(ctx, session, case_id)
     events = case_work.case_events(session, ctx.site, case_id)
     state = fold(events)
-    _in_reach(claims, actor.department, state)
+    _in_reach(claims, actor.department, state, catalogue)
     _audit(ctx, session, claims, case_id)
     item: ServiceItem | None = None
     rules: ItemRules | None = None
@@ -557,6 +577,11 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         catalogue_note=chosen.note,
         actions=actions,
         cards=_cards(events, allowed),
+        procedures=SPECIAL_PROCEDURES,
+        open_procedure=state.open_procedure,
+        max_extension=MAX_EXTENSION_DAYS,
+        extension_asked=state.extension_requested if state.extension_pending else None,
+        extension=state,
         forms=ACTION_FORMS,
         windows=_transfer_targets(catalogue, ctx.tier, state),
         done=ACTION_FORMS[done] if done else None,

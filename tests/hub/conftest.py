@@ -37,7 +37,7 @@ ITEM = "MZ-0520"  # 社会团体成立登记, decided at the city window W-MZ-01
 ID_NUMBER = "11010519491231002X"
 
 User = tuple[str, str, str | None]
-"""``(username, role, window)`` of an account at the hub."""
+"""``(username, role, window)`` of an account at the hub (a department head: its department)."""
 
 
 @dataclass
@@ -111,8 +111,10 @@ def hub_maker(tmp_path: Path,
         hub.services.clock = hub.clock
         with app_session(app) as session:
             for username, role, window in users:
+                head = role == "department_head"  # the third field: their department
                 user = add_user(session, username=username, password=PASSWORD, role=role,
-                                site=HUB, window=window, now=now)
+                                site=HUB, window=None if head else window,
+                                department=window if head else None, now=now)
                 if user.totp_secret:
                     hub.secrets[username] = user.totp_secret
             session.commit()

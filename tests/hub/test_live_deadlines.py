@@ -376,3 +376,117 @@ def test_the_case_page_lists_cards_and_takes_the_appeal_and_the_ruling(hub: Hub)
     assert [s["status"] for s in _signals(hub, kind="yellow_card")] == ["withdrawn"]
     page = supervisor.get(url).get_data(as_text=True)
     assert "撤销" in page.split('id="cards"', 1)[1].split("</table>", 1)[0]
+
+
+# -- special procedures (特别程序) and the extension (延期) -------------------------------------
+
+HEAD, OTHER_HEAD = "mz-head", "ny-head"
+
+
+@pytest.fixture
+def hub_with_heads(tmp_path: Path, pg_schema_url: str) -> Hub:
+    return hub_maker(tmp_path, pg_schema_url)(ACCEPTED, [
+        (OPERATOR, "window_operator", "W-MZ-01"), (SUPERVISOR, "supervisor", None),
+        (HEAD, "department_head", "MZ"), (OTHER_HEAD, "department_head", "NY")])
+
+
+def _stored(hub: Hub, case_id: uuid.UUID) -> list[Any]:
+    from shared.deciding import case_work
+
+    with app_session(hub.app) as session:
+        return list(case_work.case_events(session, hub.services.sync_site, case_id))
+
+
+def _post(hub: Hub, who: str, case_id: uuid.UUID, **body: Any) -> Any:
+    return hub.app.test_client().post(f"/api/v1/cases/{case_id}/actions", json=body,
+                                      headers=hub.bearer(who))
+
+
+@pytest.mark.postgres
+def test_a_hearing_stops_the_clock_and_moves_the_deadline_by_its_working_days(
+        hub_with_heads: Hub) -> None:
+    hub = hub_with_heads
+    case_id = _accepted(hub)
+    assert _case(hub, case_id)["deadline"].startswith("2026-05-28")  # 20 working days
+    # a hearing from Wednesday 29 April to Friday 8 May: it takes 30 April, 6, 7 and 8 May
+    # (1-5 May are the Labour Day holiday), four working days left out
+    hub.clock.now = cst(29, 4)
+    _act(hub, OPERATOR, case_id, action="start_special_procedure", procedure="hearing",
+         reason="申请事项涉及他人重大利益，依法举行听证")
+    assert _row(hub, case_id).paused == 1 and _row(hub, case_id).next_signal_ms is None
+    again = _post(hub, OPERATOR, case_id, action="start_special_procedure",
+                  procedure="inspection", reason="再启动一个检验程序")
+    assert again.status_code == 409  # one at a time
+    wrong = _post(hub, OPERATOR, case_id, action="end_special_procedure",
+                  procedure="inspection")
+    assert wrong.status_code == 409  # the one under way is the hearing
+    hub.clock.now = cst(8)  # Friday 8 May
+    _act(hub, OPERATOR, case_id, action="end_special_procedure", procedure="hearing")
+    case = _case(hub, case_id)
+    # 28 May moves on by four working days: 29 May, 1, 2, 3 June
+    assert case["deadline"].startswith("2026-06-03"), case["deadline"]
+    assert _row(hub, case_id).paused == 0
+    events = _stored(hub, case_id)
+    assert [e.type.value for e in events][-2:] == ["special_procedure_ended", "deadline_set"]
+    assert events[-1].payload["cause"] == "special_procedure_ended"
+
+
+@pytest.mark.postgres
+def test_one_extension_asked_with_a_reason_and_decided_by_the_departments_head(
+        hub_with_heads: Hub) -> None:
+    hub = hub_with_heads
+    case_id = _accepted(hub)
+    before = _case(hub, case_id)
+    assert _post(hub, OPERATOR, case_id, action="request_extension", days=10,
+                 reason="").status_code == 400  # a reason is required
+    _act(hub, OPERATOR, case_id, action="request_extension", days=10,
+         reason="需补充现场核查，承诺时限内无法办结")
+    assert _post(hub, OPERATOR, case_id, action="request_extension", days=5,
+                 reason="再申请一次延期").status_code == 409  # once per case
+    assert _post(hub, OPERATOR, case_id, action="decide_extension",
+                 approved=True).status_code == 403  # not the window's to grant
+    assert _post(hub, OTHER_HEAD, case_id, action="decide_extension",
+                 approved=True).status_code == 404  # another department's head: no such case
+    assert _post(hub, HEAD, case_id, action="decide_extension", approved=True,
+                 days=15).status_code == 409  # no more than asked
+    assert _post(hub, HEAD, case_id, action="decide_extension", approved=False,
+                 reason="").status_code == 400  # a refusal says why
+    _act(hub, HEAD, case_id, action="decide_extension", approved=True)
+    after = _case(hub, case_id)
+    # 10 more working days on both limits: 28 May -> 11 June (19 June is the Dragon Boat
+    # Festival, after it); the legal limit moves likewise
+    assert after["deadline"].startswith("2026-06-11"), after["deadline"]
+    assert after["deadline"] != before["deadline"]
+    row = _row(hub, case_id)
+    assert row.legal_due_ms is not None and row.due_ms is not None
+    last = _stored(hub, case_id)[-1]
+    assert (last.payload["cause"], last.payload["extension_days"]) == ("extension_granted", 10)
+    assert _post(hub, HEAD, case_id, action="decide_extension",
+                 approved=True).status_code == 409  # decided already
+
+
+@pytest.mark.postgres
+def test_the_head_sees_only_the_departments_windows_and_decides_on_the_case_page(
+        hub_with_heads: Hub) -> None:
+    import re
+
+    hub = hub_with_heads
+    case_id = _accepted(hub)
+    _act(hub, OPERATOR, case_id, action="request_extension", days=5,
+         reason="需补充现场核查，承诺时限内无法办结")
+    head = hub.login(HEAD)
+    index = head.get("/windows").get_data(as_text=True)
+    assert "W-MZ-01" in index and "W-NY-01" not in index
+    assert head.get("/windows/W-NY-01").status_code == 403
+    page = head.get(f"/windows/cases/{case_id}").get_data(as_text=True)
+    assert 'id="act-decide_extension"' in page and "延期申请待审批" in page
+    assert 'id="act-claim"' not in page  # the head decides; the window works the case
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    done = head.post(f"/windows/cases/{case_id}/act", data={
+        "csrf_token": token.group(1), "action": "decide_extension", "approved": "true",
+        "days": "5", "reason": ""})
+    assert done.status_code in (302, 303), done.get_data(as_text=True)
+    assert "已批准延期" in head.get(f"/windows/cases/{case_id}").get_data(as_text=True)
+    other = hub.login(OTHER_HEAD)
+    assert other.get(f"/windows/cases/{case_id}").status_code == 404

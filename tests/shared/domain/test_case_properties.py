@@ -95,6 +95,12 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
                                   "reason": REASON},
         EventType.CARD_RULED: {"card": {"origin": "431000", "epoch": 1, "seq": 1},
                                "ruling": pick(["upheld", "withdrawn"]), "reason": REASON},
+        EventType.SPECIAL_PROCEDURE_STARTED: {"procedure": pick(["hearing", "inspection"]),
+                                              "reason": REASON},
+        EventType.SPECIAL_PROCEDURE_ENDED: {"procedure": pick(["hearing", "inspection"])},
+        EventType.EXTENSION_REQUESTED: {"days": pick([5, 10]), "reason": REASON},
+        EventType.EXTENSION_DECIDED: pick([{"approved": True, "days": 5},
+                                           {"approved": False, "days": 0, "reason": REASON}]),
     }
     return payloads.get(event_type, {})
 
@@ -118,9 +124,13 @@ def check_invariants(case: CaseState) -> None:
         assert case.pending_departments
     if case.outcome is Outcome.REJECTED:
         assert case.reason and case.kind == "returned"
-    # Pauses are what the working-day deadline accepts: ordered, after acceptance.
+    # Clock stops are what the working-day deadline accepts: ordered, after acceptance.
+    assert not case.procedures or case.accepted_at is not None
+    if case.extension_days:
+        assert case.extension_approved and case.extension_requested is not None
+        assert case.extension_days <= case.extension_requested
     floor = case.accepted_at
-    for start, end in case.pauses:
+    for start, end in case.clock_stops:
         assert floor is not None and start >= floor
         if end is not None:
             assert end >= start
@@ -211,6 +221,7 @@ def people(rules: ItemRules) -> list[Actor]:
         operator("op.a", rules.window, dept, site, tier),
         operator("op.b", rules.window, dept, site, tier),
         operator("op.c", "W-XX-01", "XX", site, tier),
+        Actor("head", Role.DEPARTMENT_HEAD, site, tier, department=dept),
         operator("sj.1", "W-SJ-01", "SJ"),
         operator("sw.1", "W-SW-01", "SW"),
         operator("ga.1", "W-GA-01", "GA"),
@@ -235,7 +246,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         self.actors = people(rules)
 
     @rule(
-        who=st.integers(0, 10),
+        who=st.integers(0, 11),
         action=st.sampled_from([a for a in ACTIONS if a != "refuse"]),
         reason=st.sampled_from(["", "不行", REASON]),
         missing=st.sampled_from([(), ("A",), ("A", "B")]),
@@ -252,6 +263,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             "reason": reason, "missing": missing, "outcome": outcome, "due_at": DEADLINE,
             "to_window": "W-SJ-03", "authority": "审批科", "changes": {"phone": "13800138000"},
             "rating": "satisfied", "method": "courier", "assignee": "op.b",
+            "procedure": "hearing", "days": 5, "approved": outcome == "approved",
         }
         try:
             state = self.desk.do(self.actors[who], action, **fields)
@@ -279,6 +291,8 @@ class WorkflowMachine(RuleBasedStateMachine):
             "rating": "satisfied", "method": "courier", "assignee": "op.b",
             "signal_kind": "red_card", "rule": "no_review_check",
             "card": {"origin": "431000", "epoch": 1, "seq": 1}, "ruling": "withdrawn",
+            "procedure": self.desk.state.open_procedure or "hearing",
+            "days": 5 if action == "request_extension" else None, "approved": True,
         }
         state = self.desk.do(actor, action, **fields)  # offered means it must succeed
         note(f"workflow reached {state.state}")

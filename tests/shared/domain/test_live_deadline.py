@@ -54,3 +54,17 @@ def test_the_warning_falls_on_the_share_used_or_one_day_before_the_last(
 def test_a_warning_share_outside_zero_to_one_is_refused(share: object) -> None:
     with pytest.raises(InvalidInput):
         check_warning_share(share)
+
+
+def test_a_supplement_wait_and_a_special_procedure_that_overlap_are_counted_once() -> None:
+    from shared.domain.case_state import CaseState
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 6, day, 10, tzinfo=UTC)
+
+    state = CaseState(pauses=((at(1), at(5)),),
+                      procedures=(("hearing", at(3), at(10)), ("public_notice", at(15), None)))
+    assert state.clock_stops == ((at(1), at(10)), (at(15), None))
+    assert state.clock_stopped and state.open_procedure == "public_notice"
+    inside = CaseState(pauses=((at(1), at(12)),), procedures=(("inspection", at(2), at(4)),))
+    assert inside.clock_stops == ((at(1), at(12)),)

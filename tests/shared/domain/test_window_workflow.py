@@ -44,14 +44,15 @@ def operator(name: str, window: str, department: str, site: str = CITY, tier: st
 IMMEDIATE = ItemRules("GA-1201", Kind.IMMEDIATE, "city", "W-GA-01", "city",
                       AuthorityLevel.DECISION)
 PROMISED = ItemRules("MZ-0410", Kind.PROMISED, "city", "W-MZ-01", "city",
-                     AuthorityLevel.DECISION, promised_days=10, overdue_means_approval=True)
+                     AuthorityLevel.DECISION, promised_days=10, overdue_means_approval=True,
+                     legal_days=20, window_department="MZ")
 JOINT = ItemRules("SJ-0101", Kind.JOINT, "city", "W-SJ-01", "city", AuthorityLevel.DECISION,
                   promised_days=3, co_approvers=("SJ", "SW", "GA"), absence_means_consent=True)
 REPORT_UP = ItemRules("ZR-1102", Kind.REPORT_UP, "external", "W-ZR-01", "city",
                       AuthorityLevel.REVIEW_REPORT, promised_days=10,
                       external_authority="湖南省自然资源厅")
 PRELIMINARY = ItemRules("SJ-1303", Kind.PROMISED, "county", "W-SJ-02", "county",
-                        AuthorityLevel.PRELIMINARY, promised_days=10)
+                        AuthorityLevel.PRELIMINARY, promised_days=10, window_department="SJ")
 AT_TOWNSHIP = ItemRules("MZ-0101", Kind.PROMISED, "township", "W-MZ-11", "township",
                         AuthorityLevel.DECISION, promised_days=5)
 
@@ -530,7 +531,10 @@ def test_allowed_actions_follow_role_window_and_authority() -> None:
     desk.do(a, "approve")
     desk.do(b, "claim")
     assert set(allowed_actions(desk.state, REPORT_UP, b, now)) == {
-        "release_claim", "report_up", "withdraw"}
+        "release_claim", "report_up", "withdraw",
+        # the clock still runs: a hearing or a notice may come before the report, and the
+        # one extension may be asked
+        "start_special_procedure", "request_extension"}
     assert allowed_actions(desk.state, REPORT_UP, a, now) == ["withdraw"]
 
 
@@ -542,7 +546,8 @@ def test_allowed_actions_of_a_decision_window_after_review() -> None:
         desk.do(a, action)
     desk.do(b, "claim")
     assert set(allowed_actions(desk.state, PROMISED, b, desk.now)) == {
-        "release_claim", "check", "reject", "withdraw"}
+        "release_claim", "check", "reject", "withdraw", "start_special_procedure",
+        "request_extension"}
     assert "deemed_approval" in allowed_actions(desk.state, PROMISED, HUB, desk.now)
 
 
