@@ -129,6 +129,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         events=events,
         event_names=EVENT_NAMES,
         outcome=outcome_of(session, case, node.sealer),
+        deemed=any(e.type == "deemed_approved" for e in events),
         deadline=deadline_of(session, case, node.sealer),
         can_hand_over=is_decided(case.stage) and case.stage != "handed_over",
         can_rate=is_decided(case.stage) and not rated,
@@ -246,6 +247,35 @@ def receipt(case_id: uuid.UUID) -> Response:
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{case.acceptance_no}-{layout}.pdf"'},
     )
+
+
+@bp.get("/cases/<uuid:case_id>/result.pdf")
+def result(case_id: uuid.UUID) -> Response:
+    """The decision document, drawn here from the case's events as they came down (the
+    deciding site's decision, or 超时默认许可 when its legal time limit ran out), so the agent
+    hands the citizen the same document the deciding window prints."""
+    from shared.deciding import case_work
+    from shared.pdf.result_document import render_result, result_document
+
+    case = _load(case_id)
+    node = services()
+    events = case_work.case_events(get_session(), node.sync_site, case.case_id)
+    catalogue = node.held_catalogue.for_case(case.catalogue_version)
+    lang = locale_name()
+    try:
+        item = catalogue.item(case.item_code)
+        item_name = item.name.get(lang)
+        issuer = catalogue.department(item.department).name.get(lang)
+    except DomainError:
+        item_name = issuer = ""
+    try:
+        document = result_document(events, site_name=issuer, item_name=item_name)
+    except ValueError:
+        raise NotFound("case_id", "the case has no decision yet") from None
+    audit_case_view(case.case_id)
+    return Response(render_result(document, node.fonts), mimetype="application/pdf",
+                    headers={"Content-Disposition":
+                             f'inline; filename="{case.acceptance_no}-result.pdf"'})
 
 
 def _awaiting_transfer() -> list[NodeCase]:

@@ -152,9 +152,13 @@ def test_hand_over_and_rating_are_events_that_travel_up(
     early = client.post(f"{url}/handover", data={"method": "in_person", "receiver_name": "王𠮷祥"})
     assert early.status_code == 409
     assert "no result has arrived" in early.get_data(as_text=True)
+    assert client.get(f"{url}/result.pdf").status_code == 404  # no decision yet
     _decide(app, case["case_id"], clock)
     page = client.get(url).get_data(as_text=True)
     assert "已办结" in page and "非常满意" in page
+    assert 'id="result-pdf"' in page and 'id="deemed"' not in page
+    result = client.get(f"{url}/result.pdf")
+    assert result.status_code == 200 and result.data.startswith(b"%PDF")
     assert "准予" in page and "2025-03-10" in page  # the decision and the deadline
     assert client.post(f"{url}/rating", data={"rating": "great"}).status_code == 400
     assert (

@@ -1,0 +1,83 @@
+"""超时许可 at a county, run by the county's own job in its process: a case of NY-4102
+(兽药经营许可证核发, decided at the county window W-NY-02, approved by the rule when undecided at
+its legal limit of 20 working days) is accepted at the county; the county is started again
+with its clock sixty days on (the nodes' test-only clock offset) and ``--timer-interval 1``;
+its job approves the case by the rule, once, and the decision travels down: the village shows
+it as approved by the rule and prints the decision document, which says so."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from shared.pdf.result_document import DEEMED_TEXT
+from tests.integration.city import AGENT, COUNTY, city, signed_in
+from tests.integration.test_three_tiers import _act, _token
+
+ITEM = ("NY-4102", {"shop_name": "苏仙区良田兽药店", "business_area_m2": 45})
+APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
+WINDOW = "W-NY-02"
+AHEAD = timedelta(days=60)
+TRIES = 30  # each a poll of the county's API (about half a second apart): bounded
+
+
+def _state_at(site: Any, headers: dict[str, str], case_id: str) -> str | None:
+    """The case's state in its window's queue at the county (None: not listed)."""
+    response = requests.get(f"{site.url}/api/v1/windows/{WINDOW}/cases", headers=headers,
+                            timeout=10)
+    assert response.status_code == 200, response.text
+    rows = [c for c in response.json()["cases"] if c["case_id"] == case_id]
+    return str(rows[0]["state"]) if rows else None
+
+
+def test_the_county_job_approves_an_overdue_case_by_the_rule_and_the_village_prints_it(
+        tmp_path: Path) -> None:
+    with city(tmp_path, {COUNTY: [("c-ny-1", WINDOW)]}, depth=4) as tree:
+        assert tree.county is not None
+        agent = signed_in(tree.village, AGENT)
+        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10, json={
+            "item_code": ITEM[0], "applicant": APPLICANT, "form": ITEM[1],
+            "delivery": "village"}, headers={"Idempotency-Key": "deemed-1"})
+        assert registered.status_code == 201, registered.text
+        case_id = registered.json()["case_id"]
+        tree.sync("village", "township", "county")
+        desk = _token(tree.county, "c-ny-1")
+        for action in ("claim", "accept"):
+            assert _act(tree.county, desk, case_id, action).status_code == 200
+
+        county = tree.county
+        county.stop()
+        county.env.update({"SANJI_TEST_FAULTS": "1",
+                           "SANJI_TEST_CLOCK_OFFSET_SECONDS": str(AHEAD.total_seconds())})
+        county.args += ["--timer-interval", "1"]
+        county.start()
+        desk = _token(county, "c-ny-1")
+        state = None
+        for _ in range(TRIES):
+            state = _state_at(county, desk, case_id)
+            if state == "decided":
+                break
+            time.sleep(0.5)
+        assert state == "decided"
+        time.sleep(2)  # two more runs of the county's job: nothing applied twice
+
+        tree.settle()
+        at_village = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+        assert at_village["stage"] == "decided", at_village
+        types = [e["type"] for e in at_village["events"]]
+        assert types.count("deemed_approved") == 1 and "checked" not in types
+        page = agent.get(f"{tree.village.url}/cases/{case_id}", timeout=10)
+        assert page.status_code == 200 and 'id="deemed"' in page.text
+        pdf = agent.get(f"{tree.village.url}/cases/{case_id}/result.pdf", timeout=30)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    path = tmp_path / "result.pdf"
+    path.write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    assert DEEMED_TEXT[:12] in "".join(text.split()), text
+    assert "农业农村局" in text
