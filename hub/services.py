@@ -34,7 +34,7 @@ from shared.deciding.window_context import WindowContext
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.release_content import catalogue_from_release
-from shared.domain.working_days import WorkingDayCalendar, YearCalendar
+from shared.domain.working_days import CalendarOverrides, WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import (
     TokenSigner,
@@ -42,6 +42,7 @@ from shared.storage.accounts import (
     site_totp_sealer,
 )
 from shared.storage.blob_store import BlobStore
+from shared.storage.calendar_overrides import load_overrides
 from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sealing import (
     DataKeys,
@@ -135,8 +136,14 @@ class HubServices:
 
     @cached_property
     def calendar(self) -> WorkingDayCalendar:
-        """The shipped years and every year the hub has published."""
-        return WorkingDayCalendar.standard(releases=self.published_years)
+        """The shipped years and every year the hub has published, with the city's own
+        overrides (``calendar_overrides.json``, when present)."""
+        return WorkingDayCalendar.standard(releases=self.published_years,
+                                           overrides=self.calendar_overrides)
+
+    @cached_property
+    def calendar_overrides(self) -> CalendarOverrides:
+        return load_overrides(self.settings.data_dir, self.settings.site_code)
 
     @cached_property
     def sync_site(self) -> SyncSite:
@@ -182,6 +189,7 @@ def services_of(app: Flask) -> HubServices:
 def init_app(app: Flask, settings: HubSettings) -> HubServices:
     """Build the hub's services for ``app`` (whose database session is set up already)."""
     hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
+    hub.calendar_overrides  # noqa: B018 - a bad overrides file stops the start, named
     # Failed logins and lookups go to the database every hub process shares.
     counts = SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS)
     install_failure_counts(app, counts)

@@ -44,6 +44,7 @@ from shared.storage.accounts import (
     load_or_create_secret,
     site_totp_sealer,
 )
+from shared.storage.calendar_overrides import load_overrides
 from shared.storage.failure_counts import SqlFailureCounts
 from shared.storage.sealing import DataKeys, ScanSealer, SealedRecords
 from shared.storage.sync_store import seal_clear_records, use_record_sealer
@@ -103,7 +104,8 @@ class NodeServices:
     @cached_property
     def held_calendar(self) -> HeldCalendar:
         """Shipped years plus the calendar releases that came down from the hub."""
-        return HeldCalendar(self.session_factory)
+        return HeldCalendar(self.session_factory,
+                            load_overrides(self.settings.data_dir, self.settings.site_code))
 
     @cached_property
     def windows(self) -> WindowContext:
@@ -151,6 +153,7 @@ def init_app(app: Flask, settings: NodeSettings,
     )
     # Every sealer reads the one holder: at a locked village it is filled at the first
     # sign-in of an agent with a key slot, and nothing seals or opens before.
+    load_overrides(settings.data_dir, settings.site_code)  # a bad file stops the start, named
     data_key = NodeDataKey(settings, db_session.session_factory(app), opened=opened_keys)
     sealer = DataSealer(data_key.holder)
     records = SealedRecords(data_key.holder)
