@@ -1,0 +1,78 @@
+"""缺席默许 at a township, run by the township's own job in its process: a joint case of
+NY-2101 (农村村民宅基地审批, led by the township window W-NY-11, copied to the agriculture and
+the natural-resources departments, whose silence at the shared deadline counts as consent) is
+accepted at the township; the township is started again with its clock sixty days on (the
+nodes' test-only clock offset) and ``--timer-interval 1``; its job records each silent
+department's consent once, the case is decided, the lead window issues the result and it
+travels down to the village."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.integration.city import AGENT, TOWNSHIP, city, signed_in
+from tests.integration.test_three_tiers import _act, _token
+
+ITEM = ("NY-2101", {"homestead_area_m2": 120, "build_type": "new", "household_size": 4,
+                    "uses_farmland": False})
+APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
+WINDOW = "W-NY-11"
+AHEAD = timedelta(days=60)
+TRIES = 30  # polls of the township's queue, about half a second apart: bounded
+
+
+def _state_at(site: Any, headers: dict[str, str], case_id: str) -> str | None:
+    response = requests.get(f"{site.url}/api/v1/windows/{WINDOW}/cases", headers=headers,
+                            timeout=10)
+    assert response.status_code == 200, response.text
+    rows = [c for c in response.json()["cases"] if c["case_id"] == case_id]
+    return str(rows[0]["state"]) if rows else None
+
+
+def test_the_township_job_records_the_silent_departments_consent(tmp_path: Path) -> None:
+    with city(tmp_path, {TOWNSHIP: [("t-ny-1", WINDOW)]}) as tree:
+        agent = signed_in(tree.village, AGENT)
+        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10, json={
+            "item_code": ITEM[0], "applicant": APPLICANT, "form": ITEM[1],
+            "delivery": "village"}, headers={"Idempotency-Key": "consent-1"})
+        assert registered.status_code == 201, registered.text
+        case_id = registered.json()["case_id"]
+        tree.sync("village")
+        desk = _token(tree.township, "t-ny-1")
+        for action in ("claim", "accept"):
+            assert _act(tree.township, desk, case_id, action).status_code == 200
+        assert _state_at(tree.township, desk, case_id) == "joint_approval"
+
+        township = tree.township
+        township.stop()
+        township.env.update({"SANJI_TEST_FAULTS": "1",
+                             "SANJI_TEST_CLOCK_OFFSET_SECONDS": str(AHEAD.total_seconds())})
+        township.args += ["--timer-interval", "1"]
+        township.start()
+        desk = _token(township, "t-ny-1")
+        state = None
+        for _ in range(TRIES):
+            state = _state_at(township, desk, case_id)
+            if state == "decided":
+                break
+            time.sleep(0.5)
+        assert state == "decided"
+        time.sleep(2)  # two more runs of the township's job: nothing applied twice
+        # the lead window issues the result, which the village hands over
+        for action in ("claim", "issue_result"):
+            done = _act(township, desk, case_id, action)
+            assert done.status_code == 200, done.text
+
+        tree.settle()
+        at_village = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+        assert at_village["stage"] == "decided", at_village["stage"]
+        types = [e["type"] for e in at_village["events"]]
+        assert types.count("deemed_consent") == 2, types  # NY and ZR, once each
+        assert "objected" not in types
+        page = agent.get(f"{tree.village.url}/cases/{case_id}", timeout=10)
+        assert page.status_code == 200 and "准予" in page.text
