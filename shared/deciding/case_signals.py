@@ -53,10 +53,9 @@ def signal_index(table: str) -> Index:
     return Index(f"ix_{table}_site_at", "owner_site", "at_ms")
 
 
-def signal_rows(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
-                values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of the case's stored ``signalled`` and ``urged`` events (drafts, not yet
-    stamped, are written when they come back as events)."""
+def card_statuses(events: Sequence[CaseEvent | EventDraft]) -> dict[tuple[str, int, int], str]:
+    """Each contested card's status by its key: ``appealed``, then the ruling (``upheld``
+    or ``withdrawn``); a card not listed stands."""
     status: dict[tuple[str, int, int], str] = {}
     for event in events:  # appeals and rulings name the card they are about
         if event.type in (EventType.CARD_APPEALED, EventType.CARD_RULED):
@@ -64,6 +63,14 @@ def signal_rows(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
             status[(card["origin"], card["epoch"], card["seq"])] = (
                 "appealed" if event.type is EventType.CARD_APPEALED
                 else str(event.payload["ruling"]))
+    return status
+
+
+def signal_rows(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
+                values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the case's stored ``signalled`` and ``urged`` events (drafts, not yet
+    stamped, are written when they come back as events)."""
+    status = card_statuses(events)
     rows = []
     for event in events:
         if not isinstance(event, CaseEvent) or event.type not in (

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from shared.deciding import bulk_reassign, case_work
+from shared.deciding.case_signals import card_statuses
 from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import (
     MAX_EXTENSION_DAYS,
@@ -611,13 +612,7 @@ class CardRow:
 def _cards(events: Sequence[CaseEvent], allowed: Sequence[str]) -> list[CardRow]:
     """The case's cards with their status: an appeal form while one stands, a ruling form
     for the supervisor while it is appealed."""
-    status: dict[tuple[str, int, int], str] = {}
-    for event in events:
-        if event.type in (EventType.CARD_APPEALED, EventType.CARD_RULED):
-            card = event.payload["card"]
-            status[(card["origin"], card["epoch"], card["seq"])] = (
-                "appealed" if event.type is EventType.CARD_APPEALED
-                else str(event.payload["ruling"]))
+    status = card_statuses(events)
     rows = []
     for event in events:
         if event.type is not EventType.SIGNALLED or event.payload["kind"] == "warning":

@@ -11,28 +11,16 @@ import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-import requests
 
 from shared.pdf.result_document import DEEMED_TEXT
 from tests.integration.city import AGENT, COUNTY, city, signed_in
+from tests.integration.deciding_clock import restart_ahead, wait_for_state
 from tests.integration.test_three_tiers import _act, _token
 
 ITEM = ("NY-4102", {"shop_name": "苏仙区良田兽药店", "business_area_m2": 45})
 APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
 WINDOW = "W-NY-02"
 AHEAD = timedelta(days=60)
-TRIES = 30  # each a poll of the county's API (about half a second apart): bounded
-
-
-def _state_at(site: Any, headers: dict[str, str], case_id: str) -> str | None:
-    """The case's state in its window's queue at the county (None: not listed)."""
-    response = requests.get(f"{site.url}/api/v1/windows/{WINDOW}/cases", headers=headers,
-                            timeout=10)
-    assert response.status_code == 200, response.text
-    rows = [c for c in response.json()["cases"] if c["case_id"] == case_id]
-    return str(rows[0]["state"]) if rows else None
 
 
 def test_the_county_job_approves_an_overdue_case_by_the_rule_and_the_village_prints_it(
@@ -51,19 +39,9 @@ def test_the_county_job_approves_an_overdue_case_by_the_rule_and_the_village_pri
             assert _act(tree.county, desk, case_id, action).status_code == 200
 
         county = tree.county
-        county.stop()
-        county.env.update({"SANJI_TEST_FAULTS": "1",
-                           "SANJI_TEST_CLOCK_OFFSET_SECONDS": str(AHEAD.total_seconds())})
-        county.args += ["--timer-interval", "1"]
-        county.start()
+        restart_ahead(county, AHEAD)
         desk = _token(county, "c-ny-1")
-        state = None
-        for _ in range(TRIES):
-            state = _state_at(county, desk, case_id)
-            if state == "decided":
-                break
-            time.sleep(0.5)
-        assert state == "decided"
+        assert wait_for_state(county, desk, WINDOW, case_id, "decided") == "decided"
         time.sleep(2)  # two more runs of the county's job: nothing applied twice
 
         tree.settle()

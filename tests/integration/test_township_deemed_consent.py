@@ -11,11 +11,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-import requests
 
 from tests.integration.city import AGENT, TOWNSHIP, city, signed_in
+from tests.integration.deciding_clock import queue_state, restart_ahead, wait_for_state
 from tests.integration.test_three_tiers import _act, _token
 
 ITEM = ("NY-2101", {"homestead_area_m2": 120, "build_type": "new", "household_size": 4,
@@ -23,15 +21,6 @@ ITEM = ("NY-2101", {"homestead_area_m2": 120, "build_type": "new", "household_si
 APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
 WINDOW = "W-NY-11"
 AHEAD = timedelta(days=60)
-TRIES = 30  # polls of the township's queue, about half a second apart: bounded
-
-
-def _state_at(site: Any, headers: dict[str, str], case_id: str) -> str | None:
-    response = requests.get(f"{site.url}/api/v1/windows/{WINDOW}/cases", headers=headers,
-                            timeout=10)
-    assert response.status_code == 200, response.text
-    rows = [c for c in response.json()["cases"] if c["case_id"] == case_id]
-    return str(rows[0]["state"]) if rows else None
 
 
 def test_the_township_job_records_the_silent_departments_consent(tmp_path: Path) -> None:
@@ -46,22 +35,12 @@ def test_the_township_job_records_the_silent_departments_consent(tmp_path: Path)
         desk = _token(tree.township, "t-ny-1")
         for action in ("claim", "accept"):
             assert _act(tree.township, desk, case_id, action).status_code == 200
-        assert _state_at(tree.township, desk, case_id) == "joint_approval"
+        assert queue_state(tree.township, desk, WINDOW, case_id) == "joint_approval"
 
         township = tree.township
-        township.stop()
-        township.env.update({"SANJI_TEST_FAULTS": "1",
-                             "SANJI_TEST_CLOCK_OFFSET_SECONDS": str(AHEAD.total_seconds())})
-        township.args += ["--timer-interval", "1"]
-        township.start()
+        restart_ahead(township, AHEAD)
         desk = _token(township, "t-ny-1")
-        state = None
-        for _ in range(TRIES):
-            state = _state_at(township, desk, case_id)
-            if state == "decided":
-                break
-            time.sleep(0.5)
-        assert state == "decided"
+        assert wait_for_state(township, desk, WINDOW, case_id, "decided") == "decided"
         time.sleep(2)  # two more runs of the township's job: nothing applied twice
         # the lead window issues the result, which the village hands over
         for action in ("claim", "issue_result"):

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.integration.city import TOWNSHIP, Tree, city
+from tests.integration.deciding_clock import restart_ahead
 from tests.integration.test_three_tiers import (
     TOWNSHIP_FORM,
     TOWNSHIP_ITEM,
@@ -52,11 +53,7 @@ def test_the_township_job_cards_an_overdue_case_by_itself(tree: Tree) -> None:
         assert _act(tree.township, desk, case["case_id"], action).status_code == 200
 
     township = tree.township
-    township.stop()
-    township.env.update({"SANJI_TEST_FAULTS": "1",
-                         "SANJI_TEST_CLOCK_OFFSET_SECONDS": str(AHEAD.total_seconds())})
-    township.args += ["--timer-interval", "1"]
-    township.start()
+    restart_ahead(township, AHEAD)
     lead = supervisor_token(tree)
     signals: list[dict[str, Any]] = []
     for _ in range(TRIES):
