@@ -374,6 +374,8 @@ def test_the_case_page_lists_cards_and_takes_the_appeal_and_the_ruling(hub: Hub)
         "ruling": "withdrawn", "reason": "经核实延误系申请人原因"})
     assert posted.status_code in (302, 303), posted.get_data(as_text=True)
     assert [s["status"] for s in _signals(hub, kind="yellow_card")] == ["withdrawn"]
+    dashboard = supervisor.get("/supervision").get_data(as_text=True)
+    assert "撤销" in dashboard.split('id="signals"', 1)[1].split("</table>", 1)[0]
     page = supervisor.get(url).get_data(as_text=True)
     assert "撤销" in page.split('id="cards"', 1)[1].split("</table>", 1)[0]
 
