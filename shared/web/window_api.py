@@ -208,7 +208,7 @@ def window_blueprint(get_session: Callable[[], Session],
     bp = Blueprint("window_api", __name__, url_prefix="/api/v1")
 
     @bp.get("/windows/<code>/cases")
-    @require_user("window_operator", "finance", "supervisor", "admin")
+    @require_user("window_operator", "finance", "supervisor", "admin", DEPARTMENT_HEAD)
     def queue(code: str) -> Response:
         ctx = get_ctx()
         claims: Claims = g.claims

@@ -481,11 +481,41 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
     bulk = actor.role in bulk_reassign.BULK_ROLES
     html = render_template(
         "windows/queue.html", window=window, rows=rows, limit=PAGE_ROWS, me=claims,
+        extensions=(_pending_extensions(ctx, session, rows)
+                    if claims.role == DEPARTMENT_HEAD else None),
         done=ACTION_FORMS.get(request.args.get("done", "")), moved=_moved_notice(),
         bulk=bulk, problems=problems or {}, form=form or {},
         operators=bulk_reassign.window_operators(session, ctx.site.code, code) if bulk else [],
     )
     return html, status
+
+
+@dataclass(frozen=True, slots=True)
+class PendingExtension:
+    """An extension the window asked for and the head has not decided (延期待审批)."""
+
+    row: QueueRow
+    days: int
+    reason: str
+
+
+def _pending_extensions(ctx: WindowContext, session: Session,
+                        rows: Sequence[QueueRow]) -> list[PendingExtension]:
+    """The queue's cases waiting for the head's decision on an extension, so the head finds
+    them without opening each case; the projection keeps no column for it (no migration),
+    so the shown rows' logs are folded, which a head's page view can afford."""
+    pending: list[PendingExtension] = []
+    for row in rows:
+        events = case_work.case_events(session, ctx.site, row.case_id)
+        state = fold(events)
+        if not state.extension_pending:
+            continue
+        asked = next((e for e in reversed(events)
+                      if e.type is EventType.EXTENSION_REQUESTED), None)
+        pending.append(PendingExtension(
+            row, state.extension_requested or 0,
+            str(asked.payload.get("reason", "")) if asked is not None else ""))
+    return pending
 
 
 def _reason_sent() -> str:

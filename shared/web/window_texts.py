@@ -57,6 +57,8 @@ MESSAGES: Messages = {
                            "Special procedure under way: the clock is stopped"),
     "win.extension_pending": ("延期申请待审批", "Extension awaiting the head's decision"),
     "win.extension_granted": ("已批准延期", "Extension granted"),
+    "win.extensions_pending": ("待审批的延期申请", "Extension requests awaiting your decision"),
+    "win.no_extensions_pending": ("没有待审批的延期申请", "No extension request is waiting"),
     "win.days": ("工作日数", "Working days"),
     "win.approve_extension": ("批准", "Approve"),
     "win.refuse_extension": ("不批准", "Refuse"),

@@ -26,6 +26,7 @@ from hub.models import HubCase
 from hub.settings import HubSettings
 from shared.domain.working_days import SHANGHAI, end_of_day
 from shared.storage.sync_store import SyncEvent
+from sync_protocol.times import from_ms, to_ms
 from tests.hub.conftest import PASSWORD, Hub, hub_maker, register_at_hub
 from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
 
@@ -492,3 +493,52 @@ def test_the_head_sees_only_the_departments_windows_and_decides_on_the_case_page
     assert "已批准延期" in head.get(f"/windows/cases/{case_id}").get_data(as_text=True)
     other = hub.login(OTHER_HEAD)
     assert other.get(f"/windows/cases/{case_id}").status_code == 404
+
+
+@pytest.mark.postgres
+def test_no_warning_while_a_special_procedure_is_open_and_the_warning_moves_with_it(
+        hub_with_heads: Hub) -> None:
+    hub = hub_with_heads
+    case_id = _accepted(hub)
+    # an expert review from Thursday 21 May (the warning falls at the end of Fri 22 May)
+    hub.clock.now = cst(21)
+    _act(hub, OPERATOR, case_id, action="start_special_procedure", procedure="expert_review",
+         reason="技术方案需专家评审")
+    hub.clock.now = cst(23, hour=9)  # past the old warning: the clock is stopped
+    assert run_scan(hub.app).raised == 0
+    hub.clock.now = cst(1, month=9)  # months on, still under review
+    assert run_scan(hub.app).raised == 0
+    assert _signals(hub) == []
+    # the review ends on Tuesday 1 September: the warning moved on with the clock, past
+    # today, and is raised when its new time comes
+    _act(hub, OPERATOR, case_id, action="end_special_procedure", procedure="expert_review")
+    row = _row(hub, case_id)
+    assert row.paused == 0 and row.warn_ms is not None and row.next_signal_ms is not None
+    assert row.warn_ms > to_ms(cst(1, month=9))
+    assert run_scan(hub.app).raised == 0
+    hub.clock.now = from_ms(row.warn_ms) + timedelta(hours=1)
+    assert run_scan(hub.app).raised == 1
+    assert [s["kind"] for s in _signals(hub)] == ["warning"]
+
+
+@pytest.mark.postgres
+def test_the_head_finds_the_pending_requests_in_the_window_queue(hub_with_heads: Hub) -> None:
+    hub = hub_with_heads
+    asked, quiet = _accepted(hub, 1), _accepted(hub, 2)
+    _act(hub, OPERATOR, asked, action="request_extension", days=7,
+         reason="需补充现场核查，承诺时限内无法办结")
+    head = hub.login(HEAD)
+    page = head.get("/windows/W-MZ-01").get_data(as_text=True)
+    section = page.split('id="extensions"', 1)[1].split("</table>", 1)[0]
+    assert str(asked) in section and str(quiet) not in section
+    assert "需补充现场核查" in section and "<td>7</td>" in section
+    operator = hub.login(OPERATOR)  # the window itself does not get the head's list
+    assert 'id="extensions"' not in operator.get("/windows/W-MZ-01").get_data(as_text=True)
+    assert hub.app.test_client().get("/api/v1/windows/W-MZ-01/cases",
+                                     headers=hub.bearer(HEAD)).status_code == 200
+    assert hub.app.test_client().get("/api/v1/windows/W-MZ-01/cases",
+                                     headers=hub.bearer(OTHER_HEAD)).status_code == 403
+    _act(hub, HEAD, asked, action="decide_extension", approved=False,
+         reason="现场核查可在时限内完成")
+    page = head.get("/windows/W-MZ-01").get_data(as_text=True)
+    assert str(asked) not in page.split('id="extensions"', 1)[1].split("</table>", 1)[0]
