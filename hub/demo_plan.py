@@ -90,6 +90,14 @@ def _operators(catalogue: Catalogue, tier: SiteTier, site: str, prefix: str) -> 
     return users
 
 
+def _heads(catalogue: Catalogue, tier: SiteTier, site: str, prefix: str) -> list[PlannedUser]:
+    """One department head (分管负责人) per department with a window of ``tier`` at
+    ``site``: they decide the extensions its windows ask for."""
+    departments = sorted({w.department for w in catalogue.windows_at(tier)})
+    return [PlannedUser(f"{prefix}head-{d.lower()}", _password(), "department_head", site,
+                        department=d) for d in departments]
+
+
 def plan_city(
     catalogue: Catalogue,
     *,
@@ -115,13 +123,16 @@ def plan_city(
         ),
         PlannedUser("desk", _password(), "agent", HUB_CODE),
         *_operators(catalogue, SiteTier.CITY, HUB_CODE, "city-"),
+        *_heads(catalogue, SiteTier.CITY, HUB_CODE, "city-"),
     ]
     township_parent = HUB_CODE
     if depth == 3:  # no county centre: the city hall's windows decide county items
         users += _operators(catalogue, SiteTier.COUNTY, HUB_CODE, "county-")
+        users += _heads(catalogue, SiteTier.COUNTY, HUB_CODE, "county-")
     if depth == 4:
         sites.append(PlannedSite(COUNTY_CODE, COUNTY_NAME, "county", HUB_CODE, next(port)))
         users += _operators(catalogue, SiteTier.COUNTY, COUNTY_CODE, "county-")
+        users += _heads(catalogue, SiteTier.COUNTY, COUNTY_CODE, "county-")
         township_parent = COUNTY_CODE
     for t in range(townships):
         code = f"{COUNTY_CODE}{t + 1:03d}"

@@ -36,3 +36,18 @@ def test_every_window_has_a_reviewer_and_a_different_checker() -> None:
     assert all(u.totp_secret for u in plan.users if u.role in ("admin", "supervisor"))
     again = plan_city(catalogue, townships=1, villages_per_township=1, depth=3, base_port=8000)
     assert plan.users[0].password != again.users[0].password  # generated at each start
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_every_deciding_department_has_a_head_and_demo_json_keeps_its_shape(depth: int) -> None:
+    catalogue = load_sample_catalogue()
+    plan = plan_city(catalogue, townships=1, villages_per_township=1, depth=depth,
+                     base_port=8000)
+    heads = [u for u in plan.users if u.role == "department_head"]
+    county_site = "431002" if depth == 4 else "431000"
+    for tier, site in ((SiteTier.CITY, "431000"), (SiteTier.COUNTY, county_site)):
+        wanted = {w.department for w in catalogue.windows_at(tier)}
+        assert {u.department for u in heads if u.site == site} >= wanted
+    assert all(u.window is None and u.department for u in heads)
+    assert len({u.username for u in plan.users}) == len(plan.users)
+    assert set(heads[0].as_json()) == set(plan.users[0].as_json())
