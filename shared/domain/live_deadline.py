@@ -70,7 +70,11 @@ def _iso(at: datetime | None) -> str | None:
 def live_deadline(calendar: WorkingDayCalendar, accepted_at: datetime, promised_days: int,
                   legal_days: int | None, pauses: Sequence[Pause] = (),
                   warning_share: float = DEFAULT_WARNING_SHARE) -> LiveDeadline:
-    """The case's deadlines after ``pauses`` (the supplement waits since acceptance)."""
+    """The case's deadlines after ``pauses``: every span the clock stood still since
+    acceptance, supplement waits and special procedures (特别程序) alike, merged so an
+    overlap counts once (``CaseState.clock_stops``). An approved extension (延期) is not a
+    pause: the caller adds its days to ``promised_days`` and ``legal_days``, since it
+    lengthens both limits rather than stopping the clock."""
     promised = calendar.deadline(accepted_at, promised_days, pauses)
     legal = (calendar.deadline(accepted_at, max(legal_days, promised_days), pauses)
              if legal_days is not None else None)
