@@ -68,3 +68,36 @@ def test_a_supplement_wait_and_a_special_procedure_that_overlap_are_counted_once
     assert state.clock_stopped and state.open_procedure == "public_notice"
     inside = CaseState(pauses=((at(1), at(12)),), procedures=(("inspection", at(2), at(4)),))
     assert inside.clock_stops == ((at(1), at(12)),)
+
+
+def test_a_hearing_over_the_holiday_counts_the_adjusted_saturday_it_took() -> None:
+    from shared.domain.case_state import CaseState
+
+    # accepted 29 April; a hearing from 30 April 15:00 to Monday 11 May. As for a supplement
+    # wait, the day it starts still runs and the day it ends is left out: it took 6, 7, 8,
+    # Saturday 9 (an adjusted working day) and 11 May, five working days; 1-5 May are the
+    # holiday and were never working days
+    state = CaseState(procedures=(("hearing", cst(4, 30, 15), cst(5, 11)),))
+    live = live_deadline(CALENDAR, cst(4, 29), 5, 8, state.clock_stops)
+    assert live.promised.paused_working_days == 5
+    # 30 April is day 1; 12, 13, 14, 15 May are days 2-5
+    assert live.promised.due_at == end_of_day(date(2026, 5, 15))
+    assert live.legal is not None and live.legal.due_at == end_of_day(date(2026, 5, 20))
+
+
+def test_an_approved_extension_adds_its_days_to_both_limits() -> None:
+    from shared.deciding.case_deadlines import current_deadline
+    from shared.domain.case_state import CaseState
+
+    accepted = cst(4, 30)
+    before = current_deadline(CaseState(accepted_at=accepted), (5, 8), CALENDAR)
+    after = current_deadline(CaseState(accepted_at=accepted, extension_requested=10,
+                                       extension_approved=True, extension_days=10),
+                             (5, 8), CALENDAR)
+    assert before is not None and after is not None
+    assert before.promised.due_at == end_of_day(date(2026, 5, 11))  # 6, 7, 8, Sat 9, 11
+    # ten more working days: 12-15, 18-22, 25 May
+    assert after.promised.due_at == end_of_day(date(2026, 5, 25))
+    assert before.legal is not None and after.legal is not None
+    assert before.legal.due_at == end_of_day(date(2026, 5, 14))
+    assert after.legal.due_at == end_of_day(date(2026, 5, 28))  # 14 May + 10 working days
