@@ -542,3 +542,59 @@ def test_the_head_finds_the_pending_requests_in_the_window_queue(hub_with_heads:
          reason="现场核查可在时限内完成")
     page = head.get("/windows/W-MZ-01").get_data(as_text=True)
     assert str(asked) not in page.split('id="extensions"', 1)[1].split("</table>", 1)[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.browser
+def test_the_window_starts_a_hearing_and_asks_for_an_extension_the_head_grants_in_a_browser(
+        hub_with_heads: Hub) -> None:
+    hub = hub_with_heads
+    case_id = _accepted(hub)
+    hub.clock.now = cst(29, 4)
+    server = create_server(hub.app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    served = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_context(locale="zh-CN").new_page()
+            page.set_default_timeout(20_000)
+            page.goto(f"{served}/login")
+            page.fill("#username", OPERATOR)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(f"{served}/windows/cases/{case_id}")
+            form = page.locator("#act-start_special_procedure")
+            form.locator("select[name=procedure]").select_option("hearing")
+            form.locator("textarea[name=reason]").fill("申请事项涉及他人重大利益，依法举行听证")
+            form.locator("button[type=submit]").click()
+            expect(page.locator("#procedure")).to_contain_text("听证")
+            expect(page.locator("#act-end_special_procedure option")).to_have_count(1)
+            page.locator("#do-end_special_procedure").click()
+            expect(page.locator("#procedure")).to_have_count(0)
+            form = page.locator("#act-request_extension")
+            form.locator("input[name=days]").fill("10")
+            form.locator("textarea[name=reason]").fill("需补充现场核查，承诺时限内无法办结")
+            form.locator("button[type=submit]").click()
+            expect(page.locator("#extension")).to_contain_text("延期申请待审批")
+            expect(page.locator("#act-decide_extension")).to_have_count(0)  # not the window's
+
+            head = browser.new_context(locale="zh-CN").new_page()
+            head.set_default_timeout(20_000)
+            head.goto(f"{served}/login")
+            head.fill("#username", HEAD)
+            head.fill("#password", PASSWORD)
+            head.click("button[type=submit]")
+            head.goto(f"{served}/windows/W-MZ-01")
+            head.locator("#extensions a").first.click()
+            expect(head).to_have_url(f"{served}/windows/cases/{case_id}")
+            form = head.locator("#act-decide_extension")
+            form.locator("input[name=approved][value=true]").check()
+            form.locator("button[type=submit]").click()
+            expect(head.locator("#extension")).to_contain_text("已批准延期 (+10)")
+            browser.close()
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    assert _stored(hub, case_id)[-1].payload["cause"] == "extension_granted"
