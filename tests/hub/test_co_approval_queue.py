@@ -58,3 +58,37 @@ def test_a_window_of_another_department_neither_lists_nor_opens_it(hub: Hub) -> 
     assert _queue(hub, OTHER, "W-MZ-01") == []
     page = hub.login(OTHER).get(f"/windows/cases/{case_id}")
     assert page.status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_joint_case_has_one_deadline_the_leads_head_extends(tmp_path: Path,
+                                                               pg_schema_url: str) -> None:
+    from tests.hub.test_live_deadlines import _row
+
+    def deadline() -> str:
+        body = hub.app.test_client().get(f"/api/v1/cases/{case_id}",
+                                         headers=hub.bearer(LEAD)).get_json()
+        found: str = body["deadline"]
+        return found
+
+    hub = hub_maker(tmp_path, pg_schema_url)(cst(28, 4), [
+        (LEAD, "window_operator", "W-SJ-01"), (TAX, "window_operator", "W-SW-01"),
+        ("sj-head", "department_head", "SJ"), ("sw-head", "department_head", "SW")])
+    case_id, _ = register_at_hub(hub, 1, item_code="SJ-0101", window="W-SJ-01", kind="joint")
+    _act(hub, LEAD, case_id, action="claim")
+    _act(hub, LEAD, case_id, action="accept")
+    before = deadline()
+    _act(hub, LEAD, case_id, action="request_extension", days=5,
+         reason="联办部门需现场核查，承诺时限内无法办结")
+    client = hub.app.test_client()
+    refused = client.post(f"/api/v1/cases/{case_id}/actions", headers=hub.bearer("sw-head"),
+                          json={"action": "decide_extension", "approved": True})
+    assert refused.status_code == 403, refused.get_json()  # the co-approver's head: not theirs
+    _act(hub, "sj-head", case_id, action="decide_extension", approved=True)
+    after = deadline()
+    assert after > before
+    # one case, one deadline: the co-approving window's queue and the 缺席默许 timer read it
+    listed = [c["deadline"] for c in _queue(hub, TAX, "W-SW-01")]
+    assert listed == [after]
+    row = _row(hub, case_id)
+    assert row.timer_ms == row.due_ms
