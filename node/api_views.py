@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from node.api_schemas import (
@@ -24,6 +24,7 @@ from node.auth import current_actor
 from node.case_actions import add_material
 from node.case_summary import case_api_dict, public_status
 from node.db_session import get_session
+from node.deciding_jobs import runs_done
 from node.intake import (
     IntakeRequest,
     find_by_acceptance_no,
@@ -175,8 +176,8 @@ def healthz() -> Response:
 
 @health_bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text: cases held, events still owed to the parent, and the releases
-    (frozen, refused: :mod:`shared.exchange.release_watch`)."""
+    """Prometheus text: cases held, events still owed to the parent, the runs of a deciding
+    node's jobs, and the releases (frozen, refused: :mod:`shared.exchange.release_watch`)."""
     session = get_session()
     cases = session.scalar(select(func.count()).select_from(NodeCase)) or 0
     pending = count_pending_up(session)
@@ -188,6 +189,10 @@ def metrics() -> Response:
         "# HELP sanji_node_outbox_pending Events not yet acknowledged by the parent.\n"
         "# TYPE sanji_node_outbox_pending gauge\n"
         f'sanji_node_outbox_pending{{site="{site}"}} {pending}\n'
+        "# HELP sanji_node_deciding_runs_total Runs of the deadline timers and the "
+        "supervision scan since the process started.\n"
+        "# TYPE sanji_node_deciding_runs_total counter\n"
+        f'sanji_node_deciding_runs_total{{site="{site}"}} {runs_done(current_app)}\n'
     )
     # a frozen release (expired, no newer one came) and releases refused as rolled back
     watch = node_release_watch(session, services().clock())

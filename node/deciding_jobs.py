@@ -54,8 +54,24 @@ def decides(app: Flask) -> bool:
     return str(node.settings.tier.value) in DECIDING_TIERS and node.sync_site.parent is not None
 
 
+RUNS = "sanji_deciding_runs"
+"""``app.extensions`` key: the runs finished since the process started (``/metrics``)."""
+
+
+def runs_done(app: Flask) -> int:
+    """How many runs of the jobs finished since the process started."""
+    return int(app.extensions.get(RUNS, 0))
+
+
 def tick(app: Flask) -> None:
     """One run of both; a failure is logged and the next run comes anyway."""
+    try:
+        _run_all(app)
+    finally:  # counted whatever happened: the metric says the job is alive
+        app.extensions[RUNS] = runs_done(app) + 1
+
+
+def _run_all(app: Flask) -> None:
     runs: tuple[tuple[str, Callable[[], int]], ...] = (
         ("deadline timers", lambda: run_timers(app).applied),
         ("supervision scan", lambda: run_scan(app).raised),

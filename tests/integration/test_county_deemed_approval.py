@@ -8,13 +8,12 @@ it as approved by the rule and prints the decision document, which says so."""
 from __future__ import annotations
 
 import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from shared.pdf.result_document import DEEMED_TEXT
 from tests.integration.city import AGENT, COUNTY, city, signed_in
-from tests.integration.deciding_clock import restart_ahead, wait_for_state
+from tests.integration.deciding_clock import restart_ahead, wait_for_more_runs, wait_for_state
 from tests.integration.test_three_tiers import _act, _token
 
 ITEM = ("NY-4102", {"shop_name": "苏仙区良田兽药店", "business_area_m2": 45})
@@ -42,7 +41,7 @@ def test_the_county_job_approves_an_overdue_case_by_the_rule_and_the_village_pri
         restart_ahead(county, AHEAD)
         desk = _token(county, "c-ny-1")
         assert wait_for_state(county, desk, WINDOW, case_id, "decided") == "decided"
-        time.sleep(2)  # two more runs of the county's job: nothing applied twice
+        wait_for_more_runs(county)  # later runs of the job: nothing applied twice
 
         tree.settle()
         at_village = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()

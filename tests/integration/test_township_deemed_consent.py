@@ -8,12 +8,16 @@ travels down to the village."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from tests.integration.city import AGENT, TOWNSHIP, city, signed_in
-from tests.integration.deciding_clock import queue_state, restart_ahead, wait_for_state
+from tests.integration.deciding_clock import (
+    queue_state,
+    restart_ahead,
+    wait_for_more_runs,
+    wait_for_state,
+)
 from tests.integration.test_three_tiers import _act, _token
 
 ITEM = ("NY-2101", {"homestead_area_m2": 120, "build_type": "new", "household_size": 4,
@@ -41,7 +45,7 @@ def test_the_township_job_records_the_silent_departments_consent(tmp_path: Path)
         restart_ahead(township, AHEAD)
         desk = _token(township, "t-ny-1")
         assert wait_for_state(township, desk, WINDOW, case_id, "decided") == "decided"
-        time.sleep(2)  # two more runs of the township's job: nothing applied twice
+        wait_for_more_runs(township)  # later runs of the job: nothing applied twice
         # the lead window issues the result, which the village hands over
         for action in ("claim", "issue_result"):
             done = _act(township, desk, case_id, action)

@@ -6,7 +6,6 @@ card travels up: the city's supervisor reads it in the case's history at the hub
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from tests.integration.city import TOWNSHIP, Tree, city
-from tests.integration.deciding_clock import restart_ahead
+from tests.integration.deciding_clock import restart_ahead, wait_for_more_runs, wait_until
 from tests.integration.test_three_tiers import (
     TOWNSHIP_FORM,
     TOWNSHIP_ITEM,
@@ -28,7 +27,6 @@ from tests.integration.test_three_tiers import (
 
 WINDOW = "W-MZ-11"
 AHEAD = timedelta(days=200)
-TRIES = 30  # each a township exchange with the hub (about a second): bounded
 
 
 @pytest.fixture
@@ -55,15 +53,14 @@ def test_the_township_job_cards_an_overdue_case_by_itself(tree: Tree) -> None:
     township = tree.township
     restart_ahead(township, AHEAD)
     lead = supervisor_token(tree)
-    signals: list[dict[str, Any]] = []
-    for _ in range(TRIES):
+
+    def synced_signals() -> list[dict[str, Any]]:
         tree.sync("township")
-        signals = _signals_at_hub(tree, lead, case["case_id"])
-        if signals:
-            break
-        time.sleep(0.5)
+        return _signals_at_hub(tree, lead, case["case_id"])
+
+    signals = wait_until(synced_signals, bool)
     assert [(s["origin"], s["actor"]) for s in signals] == [(TOWNSHIP, "system:system")]
-    time.sleep(2)  # two more runs of the township's job: nothing raised twice
+    wait_for_more_runs(township)  # later runs of the township's job: nothing raised twice
     tree.sync("township")
     assert len(_signals_at_hub(tree, lead, case["case_id"])) == 1
     board = requests.get(f"{township.url}/board", timeout=10)  # the township hall's board

@@ -6,6 +6,7 @@ import hashlib
 import io
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from node.settings import NodeSettings
@@ -243,3 +244,14 @@ def test_health_and_metrics(client: FlaskClient) -> None:
     text = client.get("/metrics").get_data(as_text=True)
     assert 'sanji_node_cases{site="431002001201"} 1' in text
     assert 'sanji_node_outbox_pending{site="431002001201"} 1' in text
+
+
+def test_metrics_count_the_deciding_jobs_runs(app: Flask, client: FlaskClient) -> None:
+    from node.deciding_jobs import tick
+
+    assert 'sanji_node_deciding_runs_total{site="431002001201"} 0' in client.get(
+        "/metrics").get_data(as_text=True)
+    tick(app)
+    tick(app)
+    assert 'sanji_node_deciding_runs_total{site="431002001201"} 2' in client.get(
+        "/metrics").get_data(as_text=True)
