@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import func, select
 from waitress.server import create_server
 
@@ -228,14 +229,37 @@ def test_bad_supervision_input_is_refused_with_the_error_shape(hub: Hub) -> None
 # -- the browser: the supervisor's dashboard and the hall board ------------------------------
 
 
-@pytest.fixture
-def served(hub: Hub) -> Iterator[str]:
+@contextmanager
+def _serving(hub: Hub) -> Iterator[str]:
+    """The hub's app on a real HTTP server on 127.0.0.1; its base address."""
     server = create_server(hub.app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    server.close()
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(hub: Hub) -> Iterator[str]:
+    with _serving(hub) as base:
+        yield base
+
+
+def _signed_in_page(browser: Browser, served: str, username: str,
+                    otp: str | None = None) -> Page:
+    """A page of a new browser context, signed in through the login form."""
+    page = browser.new_context(locale="zh-CN").new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{served}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    if otp is not None:
+        page.fill("#otp", otp)
+    page.click("button[type=submit]")
+    return page
 
 
 @pytest.mark.postgres
@@ -249,13 +273,7 @@ def test_the_supervisor_lands_on_the_dashboard_and_the_hall_board_shows_today(
     acceptance_no = _row(hub, overdue).acceptance_no
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(locale="zh-CN").new_page()
-        page.set_default_timeout(20_000)
-        page.goto(f"{served}/login")
-        page.fill("#username", SUPERVISOR)
-        page.fill("#password", PASSWORD)
-        page.fill("#otp", hub.one_time_code(SUPERVISOR))
-        page.click("button[type=submit]")
+        page = _signed_in_page(browser, served, SUPERVISOR, hub.one_time_code(SUPERVISOR))
         expect(page).to_have_url(f"{served}/supervision")  # where a supervisor lands
         row = page.locator("#by-window tbody tr", has_text="W-MZ-01")
         expect(row.locator("td").nth(1)).to_have_text("2")  # open
@@ -551,50 +569,32 @@ def test_the_window_starts_a_hearing_and_asks_for_an_extension_the_head_grants_i
     hub = hub_with_heads
     case_id = _accepted(hub)
     hub.clock.now = cst(29, 4)
-    server = create_server(hub.app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    served = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_context(locale="zh-CN").new_page()
-            page.set_default_timeout(20_000)
-            page.goto(f"{served}/login")
-            page.fill("#username", OPERATOR)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.goto(f"{served}/windows/cases/{case_id}")
-            form = page.locator("#act-start_special_procedure")
-            form.locator("select[name=procedure]").select_option("hearing")
-            form.locator("textarea[name=reason]").fill("申请事项涉及他人重大利益，依法举行听证")
-            form.locator("button[type=submit]").click()
-            expect(page.locator("#procedure")).to_contain_text("听证")
-            expect(page.locator("#act-end_special_procedure option")).to_have_count(1)
-            page.locator("#do-end_special_procedure").click()
-            expect(page.locator("#procedure")).to_have_count(0)
-            form = page.locator("#act-request_extension")
-            form.locator("input[name=days]").fill("10")
-            form.locator("textarea[name=reason]").fill("需补充现场核查，承诺时限内无法办结")
-            form.locator("button[type=submit]").click()
-            expect(page.locator("#extension")).to_contain_text("延期申请待审批")
-            expect(page.locator("#act-decide_extension")).to_have_count(0)  # not the window's
+    with _serving(hub) as served, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = _signed_in_page(browser, served, OPERATOR)
+        page.goto(f"{served}/windows/cases/{case_id}")
+        form = page.locator("#act-start_special_procedure")
+        form.locator("select[name=procedure]").select_option("hearing")
+        form.locator("textarea[name=reason]").fill("申请事项涉及他人重大利益，依法举行听证")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#procedure")).to_contain_text("听证")
+        expect(page.locator("#act-end_special_procedure option")).to_have_count(1)
+        page.locator("#do-end_special_procedure").click()
+        expect(page.locator("#procedure")).to_have_count(0)
+        form = page.locator("#act-request_extension")
+        form.locator("input[name=days]").fill("10")
+        form.locator("textarea[name=reason]").fill("需补充现场核查，承诺时限内无法办结")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#extension")).to_contain_text("延期申请待审批")
+        expect(page.locator("#act-decide_extension")).to_have_count(0)  # not the window's
 
-            head = browser.new_context(locale="zh-CN").new_page()
-            head.set_default_timeout(20_000)
-            head.goto(f"{served}/login")
-            head.fill("#username", HEAD)
-            head.fill("#password", PASSWORD)
-            head.click("button[type=submit]")
-            head.goto(f"{served}/windows/W-MZ-01")
-            head.locator("#extensions a").first.click()
-            expect(head).to_have_url(f"{served}/windows/cases/{case_id}")
-            form = head.locator("#act-decide_extension")
-            form.locator("input[name=approved][value=true]").check()
-            form.locator("button[type=submit]").click()
-            expect(head.locator("#extension")).to_contain_text("已批准延期 (+10)")
-            browser.close()
-    finally:
-        server.close()
-        thread.join(timeout=10)
+        head = _signed_in_page(browser, served, HEAD)
+        head.goto(f"{served}/windows/W-MZ-01")
+        head.locator("#extensions a").first.click()
+        expect(head).to_have_url(f"{served}/windows/cases/{case_id}")
+        form = head.locator("#act-decide_extension")
+        form.locator("input[name=approved][value=true]").check()
+        form.locator("button[type=submit]").click()
+        expect(head.locator("#extension")).to_contain_text("已批准延期 (+10)")
+        browser.close()
     assert _stored(hub, case_id)[-1].payload["cause"] == "extension_granted"
