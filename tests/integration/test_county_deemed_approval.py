@@ -14,10 +14,10 @@ from pathlib import Path
 from shared.pdf.result_document import DEEMED_TEXT
 from tests.integration.city import AGENT, COUNTY, city, signed_in
 from tests.integration.deciding_clock import restart_ahead, wait_for_more_runs, wait_for_state
+from tests.integration.test_depth_four import _register
 from tests.integration.test_three_tiers import _act, _token
 
 ITEM = ("NY-4102", {"shop_name": "苏仙区良田兽药店", "business_area_m2": 45})
-APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
 WINDOW = "W-NY-02"
 AHEAD = timedelta(days=60)
 
@@ -27,11 +27,7 @@ def test_the_county_job_approves_an_overdue_case_by_the_rule_and_the_village_pri
     with city(tmp_path, {COUNTY: [("c-ny-1", WINDOW)]}, depth=4) as tree:
         assert tree.county is not None
         agent = signed_in(tree.village, AGENT)
-        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10, json={
-            "item_code": ITEM[0], "applicant": APPLICANT, "form": ITEM[1],
-            "delivery": "village"}, headers={"Idempotency-Key": "deemed-1"})
-        assert registered.status_code == 201, registered.text
-        case_id = registered.json()["case_id"]
+        case_id = _register(tree, "deemed-1", ITEM)
         tree.sync("village", "township", "county")
         desk = _token(tree.county, "c-ny-1")
         for action in ("claim", "accept"):

@@ -18,11 +18,11 @@ from tests.integration.deciding_clock import (
     wait_for_more_runs,
     wait_for_state,
 )
+from tests.integration.test_depth_four import _register
 from tests.integration.test_three_tiers import _act, _token
 
 ITEM = ("NY-2101", {"homestead_area_m2": 120, "build_type": "new", "household_size": 4,
                     "uses_farmland": False})
-APPLICANT = {"name": "王小明", "id_number": "431002198001010017", "phone": "13800138000"}
 WINDOW = "W-NY-11"
 AHEAD = timedelta(days=60)
 
@@ -30,11 +30,7 @@ AHEAD = timedelta(days=60)
 def test_the_township_job_records_the_silent_departments_consent(tmp_path: Path) -> None:
     with city(tmp_path, {TOWNSHIP: [("t-ny-1", WINDOW)]}) as tree:
         agent = signed_in(tree.village, AGENT)
-        registered = agent.post(f"{tree.village.url}/api/v1/cases", timeout=10, json={
-            "item_code": ITEM[0], "applicant": APPLICANT, "form": ITEM[1],
-            "delivery": "village"}, headers={"Idempotency-Key": "consent-1"})
-        assert registered.status_code == 201, registered.text
-        case_id = registered.json()["case_id"]
+        case_id = _register(tree, "consent-1", ITEM)
         tree.sync("village")
         desk = _token(tree.township, "t-ny-1")
         for action in ("claim", "accept"):
