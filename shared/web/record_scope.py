@@ -33,7 +33,7 @@ def case_in_reach(claims: Claims, window: str | None, *, department: str | None 
     if claims.role == DEPARTMENT_HEAD:
         if claims.department is not None and (
                 claims.department in co_approvers
-                or _department_of(catalogue, window) == claims.department):
+                or window_department(catalogue, window) == claims.department):
             return
         raise NotFound("case_id", UNKNOWN_CASE)
     if claims.role not in WINDOW_BOUND_ROLES or claims.window == window:
@@ -43,8 +43,9 @@ def case_in_reach(claims: Claims, window: str | None, *, department: str | None 
     raise NotFound("case_id", UNKNOWN_CASE)
 
 
-def _department_of(catalogue: Catalogue | None, window: str | None) -> str | None:
-    """The department of ``window`` (None: no catalogue, or a window it does not know)."""
+def window_department(catalogue: Catalogue | None, window: str | None) -> str | None:
+    """The department whose work ``window`` does (None: no catalogue, or a window it does
+    not know)."""
     if catalogue is None or window is None:
         return None
     try:

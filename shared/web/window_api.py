@@ -36,12 +36,12 @@ from shared.domain.case_events import (
 )
 from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
-from shared.domain.errors import DomainError, NotFound, NotPermitted
+from shared.domain.errors import NotFound, NotPermitted
 from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import Claims
 from shared.web.error_responses import error_response, flatten_messages
-from shared.web.record_scope import DEPARTMENT_HEAD, case_in_reach
+from shared.web.record_scope import DEPARTMENT_HEAD, case_in_reach, window_department
 from shared.web.sign_in import require_user
 from sync_protocol.times import from_ms
 
@@ -127,13 +127,6 @@ def _load_json(schema: Schema, what: str) -> dict[str, Any] | Response:
     return data
 
 
-def _department(ctx: WindowContext, code: str) -> str | None:
-    """The department whose work ``code`` does (None for a window the catalogue lacks)."""
-    try:
-        return ctx.catalogue().window(code).department
-    except DomainError:
-        return None
-
 
 def check_window(claims: Claims, window: str | None, catalogue: Catalogue) -> None:
     """An operator (or finance clerk) works one window: other windows' cases are not theirs
@@ -147,24 +140,14 @@ def check_window(claims: Claims, window: str | None, catalogue: Catalogue) -> No
                            f"{claims.department}")
 
 
-def window_department(catalogue: Catalogue, window: str | None) -> str | None:
-    """The department a window belongs to (None: a window the catalogue does not know)."""
-    try:
-        return catalogue.window(window or "").department
-    except DomainError:
-        return None
-
 
 def actor_of(claims: Claims, site: SyncSite, tier: str, catalogue: Catalogue) -> Actor:
     """The signed-in user as the workflow sees them (their site must be this one)."""
     if claims.site != site.code:
         raise NotPermitted("site", f"{claims.username} works at {claims.site}, not here")
     department = claims.department
-    if department is None and claims.window:
-        try:
-            department = catalogue.window(claims.window).department
-        except Exception:  # noqa: BLE001 - a window the catalogue no longer has
-            department = None
+    if department is None:  # an operator's is their window's
+        department = window_department(catalogue, claims.window)
     return Actor(claims.username, Role(claims.role), site.code, tier, claims.window, department)
 
 
@@ -222,7 +205,7 @@ def window_blueprint(get_session: Callable[[], Session],
         now = ctx.clock()
         calendar = ctx.calendar()
         entries = ctx.store.queue(get_session(), code, int(args["limit"]),
-                                  _department(ctx, code))
+                                  window_department(ctx.catalogue(), code))
         cases = []
         for e in entries:
             due = from_ms(e.due_ms) if e.due_ms is not None else None
