@@ -329,7 +329,7 @@ def window_views_blueprint(get_session: Callable[[], Session],
         session = get_session()
         catalogue = ctx.catalogue()
         actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-        check_window(claims, code, ctx.catalogue())
+        check_window(claims, code, catalogue)
         catalogue.window(code)
         form = {k: request.form.get(k, "").strip() for k in ("from", "to", "reason")}
         try:
@@ -462,7 +462,7 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
     claims = signed_in()
     catalogue = ctx.catalogue()
     actor = actor_of(claims, ctx.site, ctx.tier, catalogue)
-    check_window(claims, code, ctx.catalogue())
+    check_window(claims, code, catalogue)
     window: Window = catalogue.window(code)
     now = ctx.clock()
     rows: list[QueueRow] = []
@@ -609,10 +609,8 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         actions=actions,
         cards=_cards(events, allowed),
         procedures=SPECIAL_PROCEDURES,
-        open_procedure=state.open_procedure,
         max_extension=MAX_EXTENSION_DAYS,
-        extension_asked=state.extension_requested if state.extension_pending else None,
-        extension=state,
+        clock=state,  # its special procedure under way and its extension
         forms=ACTION_FORMS,
         windows=_transfer_targets(catalogue, ctx.tier, state),
         done=ACTION_FORMS[done] if done else None,
