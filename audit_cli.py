@@ -5,9 +5,10 @@ chains checked are those a site holds whole: its own and those of every site bel
 selections that came down from the parent are checked by the exchange when they arrive).
 Walks the events in ``(origin, epoch, seq)`` order, in constant memory, and names the first
 bad case and event; exit status 1 when anything is wrong. Damaged bytes (a flipped bit in a
-payload, a hash, a signature) are named like an edit, never a crash. An event whose
-payload is the erased form of its type, in a case the hub erased (an ``erased`` event of the
-hub whose hash and signature verify), is counted as erased, not as edited.
+payload, a hash, a signature) are named like an edit, never a crash. An event with an erased
+payload (it carries the digests of what it removed, so its hash still holds) is counted as
+erased in a case the hub erased (an ``erased`` event of the hub whose hash and signature
+verify), and reported in any other.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from shared.storage.case_erasure import ERASED
 from shared.storage.db import make_engine
 from shared.storage.sealing import SealedPayloads, load_data_keys
 from sync_protocol import (
-    Erasures,
     Event,
     KeyRing,
     Problem,
@@ -158,9 +158,8 @@ def verify_command(data_dir: Path, username: str) -> None:
         # keys come after what they signed); a bad credential shows up as unknown keys below
         ring.add_any_order(sync_store.all_credentials(session))
         unreadable: set[tuple[str, int, int]] = set()
-        erasures = Erasures(_hub_erasures(session, ring, sealer))
         report = verify_store(_events(session, site, sealer, unreadable), ring,
-                              erasures=erasures)
+                              erased_cases=_hub_erasures(session, ring, sealer))
     engine.dispose()
     erased = sum(n for _, n in report.erased)
     if erased:

@@ -5,7 +5,7 @@ clock reads. The specification is ``docs/protocol.md``; its first section,
 "Using the library", walks through the names exported here.
 """
 
-from sync_protocol.audit import AuditReport, Erasures, Problem, verified_erasures, verify_store
+from sync_protocol.audit import AuditReport, Problem, verified_erasures, verify_store
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobProgress, BlobWant, blob_name, chunks_from
 from sync_protocol.case_ids import case_id_for, is_derived
 from sync_protocol.child import (
@@ -95,7 +95,6 @@ __all__ = [
     "Credential",
     "DownItem",
     "EnrolmentRequest",
-    "Erasures",
     "Event",
     "EventKey",
     "ExchangeResult",

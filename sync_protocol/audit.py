@@ -15,7 +15,7 @@ from sync_protocol.errors import ChainBroken, KeyRevoked, KeyUnknown, SignatureI
 from sync_protocol.events import Event, genesis_hash
 from sync_protocol.keyring import KeyRing
 from sync_protocol.keys import verify
-from sync_protocol.payload_digest import is_erased
+from sync_protocol.payload_digest import ERASED_EVENT, is_erased
 
 MAX_PROBLEMS = 100
 
@@ -34,18 +34,6 @@ class Problem:
     def __str__(self) -> str:
         return (f"case {self.case_id} event {self.origin}/{self.epoch}/{self.seq}: "
                 f"{self.code}: {self.reason}")
-
-
-@dataclass(frozen=True, slots=True)
-class Erasures:
-    """The cases erased by the hub: those with an ``erased`` event of the hub whose hash and
-    signature verify (:func:`verified_erasures`). An event with an erased payload
-    (:func:`~sync_protocol.payload_digest.is_erased`) is checked like any other (its digest
-    is the original's, its kept values are checked by it) and counted as erased when its
-    case is one of these; in any other case it is reported: content was removed without
-    an erasure."""
-
-    cases: Collection[uuid.UUID]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +59,13 @@ def _problem(e: Event, code: str, reason: str) -> Problem:
     return Problem(e.case_id, e.origin, e.epoch, e.seq, code, reason)
 
 
-ERASED = "erased"
-
-
 def verified_erasures(events: Iterable[Event], keys: KeyRing, hub_site: str
                       ) -> set[uuid.UUID]:
     """The cases of the ``erased`` events in ``events`` that the hub authored and signed,
     with a hash matching their content and a signature that verifies."""
     cases: set[uuid.UUID] = set()
     for e in events:
-        if e.type != ERASED or e.origin != hub_site or e.signature is None:
+        if e.type != ERASED_EVENT or e.origin != hub_site or e.signature is None:
             continue
         if e.computed_hash() != e.hash:
             continue
@@ -95,7 +80,7 @@ def verified_erasures(events: Iterable[Event], keys: KeyRing, hub_site: str
 
 def verify_store(events: Iterable[Event], keys: KeyRing, *,
                  selection: Callable[[str, int], bool] | None = None,
-                 erasures: Erasures | None = None) -> AuditReport:
+                 erased_cases: Collection[uuid.UUID] = ()) -> AuditReport:
     """Check hashes, links, sequence numbers and origin signatures of every chain.
 
     Every event must be covered by a signature of its origin at it or after it in
@@ -105,7 +90,11 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
     contiguous stretch is checked from its first event's ``prev_hash``, and each must
     be covered by a signature at a later event of the same stretch (a site that asked
     for sparse signatures holds one per run it received).
-    ``erasures``: the cases whose events may hold erased payloads.
+    ``erased_cases``: the cases the hub erased (:func:`verified_erasures`). An event with
+    an erased payload (:func:`~sync_protocol.payload_digest.is_erased`) is checked like any
+    other (its digest is the original's, so its kept values are checked by it) and counted
+    as erased when its case is one of these; in any other case it is reported: content was
+    removed without an erasure.
     """
     problems: list[Problem] = []
     n_events = n_chains = n_sigs = 0
@@ -145,7 +134,7 @@ def verify_store(events: Iterable[Event], keys: KeyRing, *,
         removed = is_erased(e.payload)
         problem = _check(e, prev_seq, prev_hash, keys, e.computed_hash() == e.hash)
         if problem is None and removed:
-            if erasures is None or e.case_id not in erasures.cases:
+            if e.case_id not in erased_cases:
                 problem = _problem(e, ChainBroken.code,
                                    "content erased without an erasure of the hub")
             else:

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from sync_protocol import (
     ChainHead,
-    Erasures,
     Event,
     append_event,
     verified_erasures,
@@ -45,7 +44,7 @@ def test_an_erased_event_keeps_its_hash_and_counts_as_erased_with_a_hub_erasure(
 
     cases = verified_erasures([erasure, *stored], ring, HUB)
     assert cases == {events[1].case_id}
-    report = verify_store(stored, ring, erasures=Erasures(cases))
+    report = verify_store(stored, ring, erased_cases=cases)
     assert report.ok, report.problems
     assert report.erased == ((events[1].case_id, 1),)
     assert report.signatures == 3  # the erased event's signature still checked
@@ -64,8 +63,8 @@ def test_content_erased_without_the_hubs_erasure_is_reported(tree: Tree) -> None
     for held in ([], [by_village], [edited], [unsigned], [wrong_key]):
         cases = verified_erasures(held, ring, HUB)
         assert cases == set()
-        for rules in (Erasures(cases), None):
-            report = verify_store(stripped, ring, erasures=rules)
+        for hub_erased in (cases, ()):
+            report = verify_store(stripped, ring, erased_cases=hub_erased)
             assert report.first is not None and report.first.seq == 2
             assert "without an erasure of the hub" in report.first.reason
             assert report.erased == ()
@@ -74,7 +73,7 @@ def test_content_erased_without_the_hubs_erasure_is_reported(tree: Tree) -> None
 def test_an_erased_case_still_shows_an_edit_of_what_its_events_kept(tree: Tree) -> None:
     events = author(tree.keys[VILLAGE], ChainHead.genesis(VILLAGE, 1), 2)
     ring = tree.keyring()
-    rules = Erasures(verified_erasures([_erasure(tree, events[0].case_id)], ring, HUB))
+    hub_erased = verified_erasures([_erasure(tree, events[0].case_id)], ring, HUB)
     gone = _erase(events[0])
     digests = gone.payload[ERASED_DIGESTS]
     assert isinstance(digests, dict)
@@ -91,11 +90,11 @@ def test_an_erased_case_still_shows_an_edit_of_what_its_events_kept(tree: Tree) 
             k: v for k, v in digests.items() if k != "form"}}),
     ]
     for edit in edits:
-        report = verify_store([edit, events[1]], ring, erasures=rules)
+        report = verify_store([edit, events[1]], ring, erased_cases=hub_erased)
         assert report.first is not None and report.first.seq == 1, edit.payload
         assert "edited" in report.first.reason
         assert report.erased == ()
     # the chain's links are still checked through an erased event
     relinked = [gone, replace(events[1], prev_hash=b"\1" * 32)]
-    report = verify_store(relinked, ring, erasures=rules)
+    report = verify_store(relinked, ring, erased_cases=hub_erased)
     assert report.first is not None and report.first.seq == 2
