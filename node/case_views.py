@@ -42,7 +42,9 @@ from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import LAYOUTS, HandoverLine, render_handover_list, render_receipt
 from node.services import services
 from node.view_audit import audit_case_view
+from shared.deciding import case_work
 from shared.domain.errors import DomainError, NotFound
+from shared.pdf.result_document import render_result, result_document
 from shared.storage.sync_store import SyncEvent
 from shared.web.error_responses import flatten_messages
 from shared.web.pages import id_on_page, submitted_fields
@@ -254,9 +256,6 @@ def result(case_id: uuid.UUID) -> Response:
     """The decision document, drawn here from the case's events as they came down (the
     deciding site's decision, or 超时默认许可 when its legal time limit ran out), so the agent
     hands the citizen the same document the deciding window prints."""
-    from shared.deciding import case_work
-    from shared.pdf.result_document import render_result, result_document
-
     case = _load(case_id)
     node = services()
     events = case_work.case_events(get_session(), node.sync_site, case.case_id)

@@ -17,10 +17,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
+from shared.deciding.supervision_reports import DAY_MS
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import NotFound
 
-DAY_MS = 86_400_000
 CARDS = ("yellow_card", "red_card")
 UNKNOWN = "?"
 """The department or tier of an item the catalogue no longer lists."""
