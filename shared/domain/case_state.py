@@ -408,10 +408,6 @@ class CaseState:
     appeals: tuple[tuple[EventKey, str | None], ...] = ()
     """Each contested card and the supervisor's ruling (None: not ruled yet)."""
     urged_at: datetime | None = None
-    promised_days: int | None = None
-    legal_days: int | None = None
-    """The item's time limits as the first acceptance recorded them (from the catalogue
-    release the case was accepted under), so any site can count the deadlines again."""
     procedures: tuple[tuple[str, datetime, datetime | None], ...] = ()
     """Each special procedure (特别程序) as ``(procedure, start, end)``, the last one
     possibly still open (end None): its time is left out of the time limits."""
@@ -720,15 +716,11 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
         return {"corrections": case.corrections + 1}
     if t is E.ACCEPTED:
         kind = Kind(p["kind"])
-        accepted: Changes = {
+        return {
             "item_kind": kind,
             "accepted_at": case.accepted_at or at,  # the first acceptance starts the clock
             **_becomes(case, kind, at),
         }
-        if case.accepted_at is None:  # the first acceptance's limits count
-            accepted["promised_days"] = _whole(p.get("promised_days"))
-            accepted["legal_days"] = _whole(p.get("legal_days"))
-        return accepted
     if t is E.COPIES_SENT:
         departments = tuple(p["departments"])
         return {"joint_answers": tuple((d, None) for d in departments), "claimed_by": None}
@@ -819,10 +811,6 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
         ref = p["refused"]
         return {"refusals": (*case.refusals, (ref["origin"], ref["epoch"], ref["seq"]))}
     return {}  # material_added: recorded in the log, the state does not change
-
-
-def _whole(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _settle(case: CaseState, at: datetime) -> CaseState:
