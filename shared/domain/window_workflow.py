@@ -90,7 +90,6 @@ class ItemRules:
     external_authority: str | None = None
     overdue_means_approval: bool = False  # 超时许可
     absence_means_consent: bool = False  # 缺席默许
-    legal_days: int | None = None
     window_department: str | None = None
 
     def __post_init__(self) -> None:
@@ -159,8 +158,6 @@ class CatalogueItem(Protocol):
     @property
     def promised_days(self) -> int: ...
     @property
-    def legal_days(self) -> int: ...
-    @property
     def department(self) -> str: ...
     @property
     def co_approvers(self) -> tuple[str, ...]: ...
@@ -187,7 +184,6 @@ def rules_from_item(item: CatalogueItem, window_tier: str) -> ItemRules:
         external_authority=external.zh if external is not None else None,
         overdue_means_approval=item.overdue_means_approval,
         absence_means_consent=item.absence_means_consent,
-        legal_days=item.legal_days,
         window_department=item.department,
     )
 
@@ -354,8 +350,6 @@ def _payloads(
             "promised_days": rules.promised_days,
             "deadline": _iso(request.deadline, "deadline"),
         }
-        if rules.legal_days is not None:
-            accepted["legal_days"] = rules.legal_days
         events: list[tuple[EventType, dict[str, Any]]] = [(event_type, accepted)]
         if rules.kind is Kind.JOINT:
             copies = {"departments": list(rules.co_approvers), "deadline": accepted["deadline"]}

@@ -45,7 +45,7 @@ IMMEDIATE = ItemRules("GA-1201", Kind.IMMEDIATE, "city", "W-GA-01", "city",
                       AuthorityLevel.DECISION)
 PROMISED = ItemRules("MZ-0410", Kind.PROMISED, "city", "W-MZ-01", "city",
                      AuthorityLevel.DECISION, promised_days=10, overdue_means_approval=True,
-                     legal_days=20, window_department="MZ")
+                     window_department="MZ")
 JOINT = ItemRules("SJ-0101", Kind.JOINT, "city", "W-SJ-01", "city", AuthorityLevel.DECISION,
                   promised_days=3, co_approvers=("SJ", "SW", "GA"), absence_means_consent=True)
 REPORT_UP = ItemRules("ZR-1102", Kind.REPORT_UP, "external", "W-ZR-01", "city",
