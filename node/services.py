@@ -36,6 +36,7 @@ from node.sync_setup import node_sync_site
 from shared.deciding.case_projection import ProjectionStore
 from shared.deciding.window_context import WindowContext
 from shared.domain.catalogue import Catalogue
+from shared.domain.working_days import NO_OVERRIDES, CalendarOverrides
 from shared.exchange.site import SyncSite
 from shared.pdf.fonts import PdfFonts, find_fonts
 from shared.storage.accounts import (
@@ -86,6 +87,8 @@ class NodeServices:
     monotonic: Callable[[], float] = time.monotonic
     sync_job: SyncJob | None = None
     """The background exchange with the parent, when ``sanji node run`` started one."""
+    calendar_overrides: CalendarOverrides = NO_OVERRIDES
+    """The site's own working days (``calendar_overrides.json``), read once at start."""
 
     @cached_property
     def sync_site(self) -> SyncSite:
@@ -104,8 +107,7 @@ class NodeServices:
     @cached_property
     def held_calendar(self) -> HeldCalendar:
         """Shipped years plus the calendar releases that came down from the hub."""
-        return HeldCalendar(self.session_factory,
-                            load_overrides(self.settings.data_dir, self.settings.site_code))
+        return HeldCalendar(self.session_factory, self.calendar_overrides)
 
     @cached_property
     def windows(self) -> WindowContext:
@@ -153,7 +155,7 @@ def init_app(app: Flask, settings: NodeSettings,
     )
     # Every sealer reads the one holder: at a locked village it is filled at the first
     # sign-in of an agent with a key slot, and nothing seals or opens before.
-    load_overrides(settings.data_dir, settings.site_code)  # a bad file stops the start, named
+    overrides = load_overrides(settings.data_dir, settings.site_code)  # a bad file: no start
     data_key = NodeDataKey(settings, db_session.session_factory(app), opened=opened_keys)
     sealer = DataSealer(data_key.holder)
     records = SealedRecords(data_key.holder)
@@ -187,6 +189,7 @@ def init_app(app: Flask, settings: NodeSettings,
         blobs=BlobStore(settings.blob_dir, ScanSealer(data_key.holder)),
         reader=reader,
         limiter=FailureLimiter(settings.status_max_failures, settings.status_window_seconds),
+        calendar_overrides=overrides,
     )
     if settings.clock_offset_seconds:
         node.clock = offset_clock(settings.clock_offset_seconds)
