@@ -91,11 +91,11 @@ def signal_rows(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraft],
 
 def write_signals(session: Session, model: SignalModel, rows: Sequence[dict[str, Any]]) -> None:
     """Insert the rows not held yet; a held row takes the new status (an appeal or a
-    ruling arrived)."""
+    ruling arrived) and reason (replaced when the case was erased)."""
     if rows:
         table = cast(Table, model.__table__)  # type: ignore[attr-defined]
         insert_rows(session, table, rows,
-                    on_conflict=OnConflict(("origin", "epoch", "seq"), ("status",)))
+                    on_conflict=OnConflict(("origin", "epoch", "seq"), ("status", "reason")))
 
 
 @dataclass(frozen=True, slots=True)

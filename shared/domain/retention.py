@@ -80,7 +80,8 @@ was handled (the dates, actors and outcome are in the events' headers and other 
 
 PERSONAL_KEYS = frozenset({"applicant", "form", "comment", "note", "notes", "recipient",
                            "collector", "proxy", "name", "id_number", "phone", "address"})
-"""Keys of any other event's payload that may hold personal data: dropped when erased."""
+"""Keys of any other event's payload that may hold personal data: dropped when erased (a
+written ``reason``, which the event's rules require, is replaced by :data:`ERASED_REASON`)."""
 
 ERASED_REASON = "personal data erased at the end of the retention period"
 
@@ -101,6 +102,9 @@ def erased_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any
         changes = payload.get("changes")
         kept["changes"] = {str(k): "erased" for k in (changes if isinstance(changes, Mapping)
                                                       else {"fields": None})}
+    if event_type != "erased" and isinstance(payload.get("reason"), str):
+        # a written reason (a refusal's, an urge's, an appeal's) is free text that may name
+        # the applicant; the event keeps its type, rule and outcome, which is what counts
         kept["reason"] = ERASED_REASON
     if event_type == "rated" and "comment" in payload:
         kept["comment"] = ""

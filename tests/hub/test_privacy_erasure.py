@@ -27,7 +27,7 @@ from shared.domain.retention import ERASED_REASON
 from shared.storage import case_erasure, sync_store
 from sync_protocol.times import to_ms
 from tests.hub.conftest import ID_NUMBER, ITEM, WINDOW, Hub, register_at_hub
-from tests.hub.privacy_fixtures import pg_hub_maker, withdraw
+from tests.hub.privacy_fixtures import pg_hub_maker, urge, withdraw
 
 pytestmark = pytest.mark.postgres
 
@@ -46,6 +46,7 @@ def _withdrawn_case_with_a_scan(hub: Hub) -> tuple[Any, str, str]:
     material = {"code": "APPLICATION", "sha256": sha256, "size": len(SCAN),
                 "media_type": "application/pdf"}
     case_id, acceptance_no = register_at_hub(hub, materials=[material])
+    urge(hub, case_id, f"{NAME}多次来电催问进度")  # a supervisor's reason naming the applicant
     withdraw(hub, case_id)
     return case_id, acceptance_no, sha256
 
@@ -96,6 +97,8 @@ def test_expiry_records_the_erasure_and_leaves_no_name_or_id_number(hub: Hub) ->
         assert events[0].payload["materials"] == [{"code": "APPLICATION"}]
         assert session.get(HubCase, case_id).acceptance_no == acceptance_no  # type: ignore[union-attr]
         assert session.scalars(select(HubIdIndex)).all() == []
+        urged = [e for e in events if e.type.value == "urged"]  # counted still, reason gone
+        assert [e.payload["reason"] for e in urged] == [ERASED_REASON]
     assert run_erasure(hub.app) == 0  # once only
 
 
