@@ -8,7 +8,8 @@ bad case and event; exit status 1 when anything is wrong. Damaged bytes (a flipp
 payload, a hash, a signature) are named like an edit, never a crash. An event with an erased
 payload (it carries the digests of what it removed, so its hash still holds) is counted as
 erased in a case the hub erased (an ``erased`` event of the hub whose hash and signature
-verify), and reported in any other.
+verify), and reported in any other. At a node, the hub's receipts it keeps for its own chain
+(each case's proof of arrival) are checked too: each must be signed by a key of the hub.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from sync_protocol import (
     KeyRing,
     Problem,
     load_key,
+    receipt_problem,
     verified_erasures,
     verify_store,
 )
+from sync_protocol.errors import Malformed
 
 
 @click.group("audit")
@@ -143,6 +146,26 @@ def _hub_erasures(session: Session, ring: KeyRing, sealer: sync_store.PayloadSea
     return verified_erasures(events, ring, ring.hub_site)
 
 
+def _hub_receipts(session: Session, data_dir: Path, ring: KeyRing) -> tuple[int, list[str]]:
+    """At a node: how many receipts of the hub it keeps, and what is wrong with those that
+    do not hold (:func:`sync_protocol.receipt_problem`, or bytes lost)."""
+    if not (data_dir / "node.json").exists():
+        return 0, []
+    from node.hub_receipts import all_receipts, as_receipt
+
+    count, bad = 0, []
+    for row in all_receipts(session):
+        count += 1
+        name = f"{row.origin}/{row.epoch} through {row.through_seq}"
+        try:
+            problem = receipt_problem(as_receipt(row), ring)
+        except Malformed:
+            problem = "its key id or signature lost bytes"
+        if problem is not None:
+            bad.append(f"{name}: {problem}")
+    return count, bad
+
+
 @audit_group.command("verify")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               required=True)
@@ -160,7 +183,13 @@ def verify_command(data_dir: Path, username: str) -> None:
         unreadable: set[tuple[str, int, int]] = set()
         report = verify_store(_events(session, site, sealer, unreadable), ring,
                               erased_cases=_hub_erasures(session, ring, sealer))
+        receipts, bad_receipts = _hub_receipts(session, data_dir, ring)
     engine.dispose()
+    if receipts:
+        click.echo(f"{site}: {receipts - len(bad_receipts)} of {receipts} receipts of the hub "
+                   f"(proofs of arrival) verify")
+    for problem in bad_receipts[:10]:
+        click.echo(f"  bad receipt: {problem}")
     erased = sum(n for _, n in report.erased)
     if erased:
         click.echo(f"{site}: {erased} erased events in {len(report.erased)} cases erased by "
@@ -169,6 +198,8 @@ def verify_command(data_dir: Path, username: str) -> None:
             click.echo(f"  erased: case {case_id}: {n} events")
     if report.ok:
         click.echo(f"{site}: every chain verifies")
+        if bad_receipts:
+            raise SystemExit(1)
         return
     problems = _explained(report.problems, unreadable)
     click.echo(f"{site}: first bad event: {problems[0]}")

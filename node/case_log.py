@@ -19,12 +19,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from node import hub_receipts
 from node.case_progress import progress_of
+from node.hub_receipts import receipt_through
 from node.models import NodeCase, NodeMeta
 from shared.exchange.site import SyncSite
 from shared.storage import sync_store
 from shared.storage.link_state import load_parent_link
 from shared.storage.sync_store import ACKED, SyncEvent, SyncOutbox, next_counter
+from sync_protocol import Receipt
 from sync_protocol.times import to_ms
 
 
@@ -93,22 +96,16 @@ def case_events(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
     return sync_store.case_rows(session, case_id)
 
 
-def receipt_through(session: Session, origin: str, epoch: int) -> int:
-    """How far the city's receipts say it holds this node's chain ``(origin, epoch)``."""
-    data = sync_store.read_state(session, f"receipt:{origin}:{epoch}")
-    return int(data.decode()) if data else 0
-
-
-def record_receipt(session: Session, origin: str, epoch: int, through_seq: int,
-                   now: datetime) -> None:
-    """Keep the city's receipt for chain ``(origin, epoch)`` and refresh the cases whose
-    registration it covers (they show "received by the city")."""
-    if receipt_through(session, origin, epoch) >= through_seq:
+def record_receipt(session: Session, receipt: Receipt, now: datetime) -> None:
+    """Keep the hub's receipt for this node's chain (:mod:`node.hub_receipts`) and refresh
+    the cases whose registration it newly covers (they show "received by the city")."""
+    before = receipt_through(session, receipt.origin, receipt.epoch)
+    if not hub_receipts.keep(session, receipt):
         return
-    sync_store.write_state(session, f"receipt:{origin}:{epoch}", str(through_seq).encode())
     covered = select(SyncEvent.case_id).where(
-        SyncEvent.type == "registered", SyncEvent.origin == origin, SyncEvent.epoch == epoch,
-        SyncEvent.seq <= through_seq,
+        SyncEvent.type == "registered", SyncEvent.origin == receipt.origin,
+        SyncEvent.epoch == receipt.epoch, SyncEvent.seq > before,
+        SyncEvent.seq <= receipt.through_seq,
     )
     for case in session.scalars(select(NodeCase).where(NodeCase.case_id.in_(covered),
                                                        NodeCase.stage.in_(("queued_here",

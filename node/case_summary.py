@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from node.case_log import case_events, event_payload
 from node.case_progress import SUPPLEMENT_EVENTS
+from node.hub_receipts import arrival_of
 from node.models import NodeCase, NodeMaterial
 from node.receipt_pdf import ReceiptData, status_url
 from shared.deciding.case_work import sealed_case_events
@@ -22,7 +23,8 @@ from shared.domain.case_state import fold
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.identity import mask_id_number
-from shared.storage.sync_store import PayloadSealer
+from shared.storage.sync_store import PayloadSealer, SyncEvent
+from sync_protocol import Receipt
 
 
 def item_name(catalogue: Catalogue, code: str, lang: str = "zh") -> str:
@@ -104,6 +106,27 @@ def deadline_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str 
     return deadline
 
 
+def arrival(session: Session, case: NodeCase) -> Receipt | None:
+    """The hub's receipt that first covered this site's registration of the case: the proof
+    that, and when, the city received it (None until it has come down)."""
+    registered = session.scalars(select(SyncEvent).where(
+        SyncEvent.case_id == case.case_id, SyncEvent.type == "registered",
+        SyncEvent.origin == case.site_code).limit(1)).first()
+    if registered is None:
+        return None
+    return arrival_of(session, registered.origin, registered.epoch, registered.seq)
+
+
+def arrival_dict(receipt: Receipt | None) -> dict[str, Any] | None:
+    """The receipt as the API shows it (key id and signature in hex)."""
+    if receipt is None:
+        return None
+    return {"origin": receipt.origin, "epoch": receipt.epoch,
+            "through_seq": receipt.through_seq, "at": receipt.at.isoformat(),
+            "key_id": receipt.signature.key_id.hex(),
+            "signature": receipt.signature.value.hex()}
+
+
 def case_api_dict(session: Session, case: NodeCase, sealer: PayloadSealer) -> dict[str, Any]:
     """``GET /api/v1/cases/<id>``: the contract's keys, then ``stage``, the masked
     applicant and the materials."""
@@ -146,6 +169,7 @@ def case_api_dict(session: Session, case: NodeCase, sealer: PayloadSealer) -> di
             for m in materials_of(session, case)
         ],
         "missing": missing_materials(session, case, sealer),
+        "hub_receipt": arrival_dict(arrival(session, case)),
     }
 
 

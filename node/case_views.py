@@ -26,6 +26,7 @@ from node.case_log import case_events, event_payload
 from node.case_progress import ORIGINALS_DISPATCHED, RATED, RATINGS, STAGES, is_decided
 from node.case_summary import (
     applicant_of,
+    arrival,
     deadline_of,
     form_of,
     item_name,
@@ -133,6 +134,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         outcome=outcome_of(session, case, node.sealer),
         deemed=any(e.type == "deemed_approved" for e in events),
         deadline=deadline_of(session, case, node.sealer),
+        hub_receipt=arrival(session, case),
         can_hand_over=is_decided(case.stage) and case.stage != "handed_over",
         can_rate=is_decided(case.stage) and not rated,
         methods=HANDOVER_METHODS,

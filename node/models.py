@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -137,3 +138,19 @@ class NodeCaseSignal(CaseSignalColumns, Base):
 
 
 NodeWindowCase.signal_model = NodeCaseSignal
+
+
+class NodeHubReceipt(Base):
+    """A receipt of the hub for this node's own chain (its signed statement that it stored
+    the chain through ``through_seq`` at ``at_ms``), kept whole as the case's proof of
+    arrival. Only receipts that cover more than the one before are kept, so the earliest
+    receipt covering an event is the one with the smallest ``through_seq`` at or above it."""
+
+    __tablename__ = "node_hub_receipts"
+
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    through_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(8))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))

@@ -65,8 +65,7 @@ class NodeHooks:
                          now: datetime) -> None:
         for receipt in receipts:
             if receipt.origin == self.site_code:
-                record_receipt(session, receipt.origin, receipt.epoch, receipt.through_seq,
-                               now)
+                record_receipt(session, receipt, now)
 
     def releases_arrived(self, session: Session, releases: Sequence[Release],
                          now: datetime) -> None:

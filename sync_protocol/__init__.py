@@ -5,7 +5,13 @@ clock reads. The specification is ``docs/protocol.md``; its first section,
 "Using the library", walks through the names exported here.
 """
 
-from sync_protocol.audit import AuditReport, Problem, verified_erasures, verify_store
+from sync_protocol.audit import (
+    AuditReport,
+    Problem,
+    receipt_problem,
+    verified_erasures,
+    verify_store,
+)
 from sync_protocol.blobs import BlobChunk, BlobOffer, BlobProgress, BlobWant, blob_name, chunks_from
 from sync_protocol.case_ids import case_id_for, is_derived
 from sync_protocol.child import (
@@ -146,6 +152,7 @@ __all__ = [
     "issue_certificate",
     "issue_receipt",
     "load_key",
+    "receipt_problem",
     "request_sender",
     "revocations_content",
     "revocations_in",

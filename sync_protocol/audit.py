@@ -15,6 +15,7 @@ from sync_protocol.errors import ChainBroken, KeyRevoked, KeyUnknown, SignatureI
 from sync_protocol.events import Event, genesis_hash
 from sync_protocol.keyring import KeyRing
 from sync_protocol.keys import verify
+from sync_protocol.messages import Receipt
 from sync_protocol.payload_digest import ERASED_EVENT, is_erased
 
 MAX_PROBLEMS = 100
@@ -169,4 +170,17 @@ def _check(e: Event, prev_seq: int, prev_hash: bytes, keys: KeyRing,
         verify(record.public, e.signature.value, e.head.statement(), field="signature")
     except (KeyUnknown, KeyRevoked, SignatureInvalid) as err:
         return _problem(e, err.code, err.reason)
+    return None
+
+
+def receipt_problem(receipt: Receipt, ring: KeyRing) -> str | None:
+    """Why a kept receipt of the hub does not hold (None when it does): it must be signed
+    by a key of the hub, over its own statement."""
+    if not ring.is_hub_key(receipt.signature.key_id):
+        return "not signed by a key of the hub"
+    try:
+        verify(ring.key(receipt.signature.key_id).public, receipt.signature.value,
+               receipt.statement(), field="receipt")
+    except SignatureInvalid:
+        return "the signature does not verify (time, sequence or signature changed)"
     return None

@@ -66,6 +66,13 @@ CASE = _obj(
     window=NSTR,
     deadline=NSTR,
     events={"type": "array", "items": EVENT},
+    hub_receipt={"description": "at a node, for a case it registered: the hub's signed "
+                 "receipt that first covered the registration (its proof of arrival), null "
+                 "until it has come down",
+                 "anyOf": [{"type": "null"}, _obj(
+                     ["origin", "epoch", "through_seq", "at", "key_id", "signature"],
+                     origin=STR, epoch=INT, through_seq=INT, at=STR, key_id=STR,
+                     signature=STR)]},
 )
 APPLICANT = _obj(["name", "id_number", "phone"], name=STR, id_number=STR, phone=STR)
 NEW_CASE = _obj(

@@ -25,9 +25,12 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
+from hub.identity import HUB_KEY_FILE
 from hub.settings import HubSettings
 from shared.storage.accounts import add_user
 from shared.storage.db import make_engine
+from sync_protocol import load_key
+from sync_protocol.statements import receipt_statement
 from tests.integration.city import (
     AGENT,
     HUB,
@@ -158,6 +161,35 @@ def test_a_village_case_is_decided_at_the_city_and_the_outcome_returns_once(
                               capture_output=True, text=True, timeout=120)
     assert tampered.returncode == 1
     assert f"case {case_id} event {VILLAGE}/1/1" in tampered.stdout
+    _the_village_keeps_the_hubs_signed_receipt(tree, shown)
+
+
+def _the_village_keeps_the_hubs_signed_receipt(tree: Tree, shown: dict[str, Any]) -> None:
+    """The proof of arrival: the village shows the hub's receipt for the case, whose
+    signature verifies under the hub's public key (read from the hub's own key file), and
+    ``sanji audit verify`` checks it again; a receipt whose time was moved is named."""
+    receipt = shown["hub_receipt"]
+    registered = shown["events"][0]
+    assert (receipt["origin"], receipt["epoch"]) == (registered["origin"], registered["epoch"])
+    assert receipt["through_seq"] >= registered["seq"]
+    at = datetime.fromisoformat(receipt["at"])
+    assert datetime.fromisoformat(registered["at"]) <= at <= datetime.now(UTC)
+    hub = HubSettings.load(tree.dirs["hub"])
+    hub_public = load_key(HUB, (hub.key_dir / HUB_KEY_FILE).read_bytes()).private.public_key()
+    statement = receipt_statement(receipt["origin"], receipt["epoch"], receipt["through_seq"],
+                                  round(at.timestamp() * 1000))
+    hub_public.verify(bytes.fromhex(receipt["signature"]), statement)  # raises if forged
+    page = tree.agent().get(f"{tree.village.url}/cases/{shown['case_id']}", timeout=10)
+    assert 'id="hub-receipt"' in page.text and receipt["key_id"] in page.text
+
+    village = str(tree.dirs["village"])
+    assert "receipts of the hub (proofs of arrival) verify" in sanji(
+        "audit", "verify", "--data-dir", village)
+    with sqlite3.connect(tree.dirs["village"] / "node.sqlite") as db:
+        db.execute("UPDATE node_hub_receipts SET at_ms = at_ms - 86400000")
+    moved = subprocess.run([sys.executable, "-m", "sanji_cli", "audit", "verify",
+                            "--data-dir", village], capture_output=True, text=True, timeout=120)
+    assert moved.returncode == 1 and "bad receipt" in moved.stdout, moved.stdout
 
 
 def test_a_case_killed_before_its_ack_arrives_once_after_restart(tree: Tree) -> None:

@@ -25,6 +25,7 @@ NODE_TABLES = {
     "acct_failures",
     "node_window_cases",
     "node_case_signals",
+    "node_hub_receipts",
     "record_views",
 }
 
