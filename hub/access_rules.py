@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from shared.web.access_policy import OPEN, Policy, roles
 from shared.web.shared_access_rules import (
+    PUBLIC_STATUS_POLICY,
     SIGN_IN_POLICY,
     SUPERVISION_POLICY,
     WINDOW_POLICY,
@@ -29,7 +30,7 @@ POLICY: Policy = {
     "health.metrics": OPEN,
     "openapi.document": OPEN,
     "static": OPEN,
-    "hub_front_desk.public_status": OPEN,
+    **PUBLIC_STATUS_POLICY,
     # between sites: authenticated by the protocol's signatures, not by a user
     "sync_exchange.exchange": OPEN,
     "sync_exchange.status": OPEN,

@@ -2,7 +2,8 @@
 
 This module only assembles the app: its collaborators are :class:`hub.services.HubServices`
 (on ``app.extensions``), and every blueprint is registered here, explicitly — the public
-service guide and calendar (HTML), the catalogue API and health, the front desk, login and
+service guide and calendar (HTML), the catalogue API and health, the front desk, the public
+status lookup (page and API), login and
 tokens, enrolment, the exchange with the children and its scans, the window API and pages,
 administration and the OpenAPI document.
 """
@@ -26,12 +27,14 @@ from hub import (
 )
 from hub.identity import token_secret
 from hub.models import HubCase
+from hub.public_status import HubStatusSite
 from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
+from shared.web.public_status import status_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
 from shared.web.supervision_views import supervision_blueprint
@@ -65,6 +68,8 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(catalogue_api.health_bp)
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(front_desk.bp)
+    app.register_blueprint(status_blueprint(lambda: HubStatusSite(services()),
+                                            db_session.get_session))
     app.register_blueprint(auth_blueprint(db_session.get_session, lambda: services().signer,
                                           lambda: services().clock()))
     app.register_blueprint(exchange_blueprint(db_session.get_session,

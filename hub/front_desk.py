@@ -1,13 +1,9 @@
-"""The city hall's own front desk and the public status lookup at the hub.
+"""The city hall's own front desk.
 
 ``POST /api/v1/cases``: a walk-in applicant registered by a front-desk agent through the same
 checks as at a village (:mod:`shared.domain.application`), with an ``Idempotency-Key`` so a double
 submit makes one case. The ``registered`` event is the hub's own; the hub's sync hooks then
 route it like any case that arrived from below (received, routed to the authorised window).
-
-``GET /api/v1/public/status``: a citizen's lookup with the acceptance number and the query
-code, for any case the hub holds; a wrong pair is a bare 404, too many tries from one address
-a 429.
 
 The ``Idempotency-Key`` record keeps the first answer (with the query code) to give it again
 on a repeat; it is sealed with the hub's data key like an event payload, bound to its key.
@@ -19,10 +15,8 @@ import re
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from sqlalchemy import select
 
 from hub.db_session import get_session
-from hub.models import HubCase
 from hub.services import services
 from shared.deciding import case_work
 from shared.domain.application import (
@@ -30,18 +24,16 @@ from shared.domain.application import (
     acceptance_number,
     check_application,
     new_query_code,
-    query_code_opens,
     query_verifier,
-    registered_query_check,
     request_digest,
 )
-from shared.domain.errors import DomainError, Problems, StateConflict
+from shared.domain.errors import Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.storage import sync_store
 from shared.storage.case_ids import reserve_case_id
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.sign_in import require_user
-from sync_protocol.times import from_ms, to_ms
+from sync_protocol.times import to_ms
 
 bp = Blueprint("hub_front_desk", __name__, url_prefix="/api/v1")
 STATUS_FIELDS = ("acceptance_no", "query_code")
@@ -55,15 +47,6 @@ class CaseBodySchema(Schema):
     applicant = fields.Dict(required=True)
     form = fields.Dict(load_default=dict)
     delivery = fields.String(load_default="window", validate=validate.OneOf(DELIVERIES))
-
-
-class StatusQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    acceptance_no = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    query_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
 
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
@@ -133,45 +116,3 @@ def register_walk_in() -> tuple[Response, int]:
         session.rollback()
         raise
     return jsonify(result), 201
-
-
-@bp.get("/public/status")
-def public_status() -> Response | tuple[Response, int]:
-    address = request.remote_addr or "unknown"
-    hub = services()
-    now = hub.clock()
-    limiter = hub.status_limiter
-    if limiter.blocked(address, now.timestamp()):
-        response = error_response(429, "too_many_requests", "too many tries; wait a while")
-        response.headers["Retry-After"] = "600"
-        return response, 429
-    try:
-        query = StatusQuerySchema().load(request.args.to_dict())
-    except ValidationError as exc:
-        return error_response(400, "invalid", "acceptance_no and query_code are required",
-                              flatten_messages(exc.messages)), 400
-    session = get_session()
-    row = session.scalar(select(HubCase).where(HubCase.acceptance_no == query["acceptance_no"]))
-    expected = None
-    if row is not None:
-        events = case_work.case_events(session, hub.sync_site, row.case_id)
-        if events:
-            expected = registered_query_check(events[0].payload)
-    if row is None or expected is None or not query_code_opens(
-            row.case_id, query["query_code"], expected):
-        limiter.record_failure(address, now.timestamp())
-        return error_response(404, "not_found", "no case with this number and code"), 404
-    state = case_work.case_state(session, hub.sync_site, row.case_id)
-    try:
-        item_name = hub.catalogue.item(row.item_code).name.get(query["lang"])
-    except DomainError:  # an item withdrawn since: show its code
-        item_name = row.item_code
-    deadline = from_ms(row.due_ms) if row.due_ms else None
-    return jsonify({
-        "acceptance_no": row.acceptance_no, "item_name": item_name,
-        "state": state.state.value, "stage": state.stage,
-        "deadline": deadline.isoformat() if deadline else None,
-        "missing": list(state.missing),
-        "outcome": state.outcome.value if state.outcome else None,
-        "as_of": now.isoformat(),
-    })

@@ -9,7 +9,12 @@ and of a deciding node's app is named here; one that is not is refused to everyo
 from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
-from shared.web.shared_access_rules import SIGN_IN_POLICY, SUPERVISION_POLICY, WINDOW_POLICY
+from shared.web.shared_access_rules import (
+    PUBLIC_STATUS_POLICY,
+    SIGN_IN_POLICY,
+    SUPERVISION_POLICY,
+    WINDOW_POLICY,
+)
 
 INTAKE_STAFF = roles("agent", "supervisor", "admin")
 """The station's registrations hold applicants in full: for those who register them and
@@ -19,8 +24,7 @@ window decides on its window pages)."""
 POLICY: Policy = {
     # signing in, the citizens' status lookup, the catalogue, probes
     **SIGN_IN_POLICY,
-    "api.status": OPEN,
-    "public.status_page": OPEN,
+    **PUBLIC_STATUS_POLICY,
     "api.catalogue_items": OPEN,
     "health.healthz": OPEN,
     "health.metrics": OPEN,

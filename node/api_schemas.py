@@ -45,17 +45,6 @@ class MaterialUploadSchema(Schema):
     material_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
-class StatusQuerySchema(Schema):
-    """``GET /api/v1/public/status`` and the public status page."""
-
-    class Meta:
-        unknown = RAISE
-
-    acceptance_no = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    query_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    lang = fields.String(load_default="zh", validate=validate.OneOf(("zh", "en")))
-
-
 class CatalogueQuerySchema(Schema):
     """``GET /api/v1/catalog/items``: optional search text and language."""
 

@@ -1,8 +1,8 @@
 """The node's JSON API under ``/api/v1`` (the contract in ARCHITECTURE.md).
 
 ``POST /cases`` registers a case (``Idempotency-Key`` required), ``POST /cases/<id>/materials``
-adds a scan, ``GET /cases/<id>`` shows a case, ``GET /catalog/items`` the held catalogue,
-``GET /public/status`` answers citizens for the cases this node holds.
+adds a scan, ``GET /cases/<id>`` shows a case, ``GET /catalog/items`` the held catalogue
+(the public status lookup is :mod:`shared.web.public_status`).
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ from node.api_schemas import (
     CatalogueQuerySchema,
     IdempotencyHeaderSchema,
     MaterialUploadSchema,
-    StatusQuerySchema,
 )
 from node.auth import current_actor
 from node.case_actions import add_material
-from node.case_summary import case_api_dict, public_status
+from node.case_summary import case_api_dict
 from node.db_session import get_session
 from node.deciding_jobs import runs_done
 from node.intake import (
     IntakeRequest,
-    find_by_acceptance_no,
     find_case,
-    query_code_matches,
     register_case,
 )
 from node.materials import check_upload, material_of
@@ -40,7 +37,6 @@ from shared.domain.catalogue import catalogue_api_dict, item_api_dict, search_it
 from shared.domain.errors import InvalidInput, NotFound
 from shared.exchange.release_watch import metrics_lines, node_release_watch
 from shared.storage.sync_store import count_pending_up
-from shared.web.error_responses import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -134,27 +130,6 @@ def catalogue_items() -> Response:
         return jsonify(catalogue_api_dict(catalogue, query["lang"]))
     items = [item_api_dict(i, query["lang"]) for i in search_items(catalogue, query["q"])]
     return jsonify({"version": catalogue.version, "items": items})
-
-
-@bp.get("/public/status")
-def status() -> Response:
-    """A citizen's look-up; 404 for any wrong pair, 429 after too many wrong pairs."""
-    node = services()
-    address = request.remote_addr or "unknown"
-    if node.limiter.blocked(address, node.monotonic()):
-        response = error_response(429, "too_many_requests", "too many tries, try again later")
-        response.headers["Retry-After"] = str(node.limiter.retry_after(address, node.monotonic()))
-        return response
-    query = StatusQuerySchema().load(request.args.to_dict())
-    session = get_session()
-    case = find_by_acceptance_no(session, query["acceptance_no"].strip())
-    if case is None or not query_code_matches(case, query["query_code"]):
-        node.limiter.record_failure(address, node.monotonic())
-        return error_response(404, "not_found", "not found")
-    lang = query["lang"]
-    return jsonify(
-        public_status(session, case, node.catalogue, node.sealer, lang=lang, now=node.clock())
-    )
 
 
 def node_log(message: str, **fields: str) -> None:

@@ -25,19 +25,20 @@ from node import (
     i18n,
     intake_views,
     local_sync,
-    public_views,
     sync_indicator,
 )
 from node.models import NodeWindowCase
 from node.services import init_app as init_services
 from node.services import services, services_of
 from node.settings import NodeSettings
+from node.status_lookup import NodeStatusSite
 from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from shared.storage.sealing import DataKeys
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
+from shared.web.public_status import status_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
 from shared.web.supervision_views import supervision_blueprint
@@ -87,7 +88,8 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
 
     app.register_blueprint(intake_views.bp)
     app.register_blueprint(case_views.bp)
-    app.register_blueprint(public_views.bp)
+    app.register_blueprint(status_blueprint(lambda: NodeStatusSite(services()),
+                                            db_session.get_session))
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(enrol_views.bp)

@@ -180,18 +180,26 @@ def public_status(
     sealer: PayloadSealer,
     *,
     lang: str,
-    now: datetime,
+    as_of: datetime,
 ) -> dict[str, Any]:
-    """``GET /api/v1/public/status``: no personal data at all."""
+    """``GET /api/v1/public/status`` from this node's copy: no personal data at all;
+    ``as_of`` is when the copy was last brought up to date."""
+    missing = missing_materials(session, case, sealer)
+    try:
+        item = catalogue.item(case.item_code)
+        names = [m.name.get(lang) if (m := item.material(code)) else code for code in missing]
+    except DomainError:  # an item withdrawn since
+        names = missing
     return {
         "acceptance_no": case.acceptance_no,
         "item_name": item_name(catalogue, case.item_code, lang),
         "state": case.state,
         "stage": case.stage,
         "deadline": deadline_of(session, case, sealer),
-        "missing": missing_materials(session, case, sealer),
+        "missing": missing,
+        "missing_names": names,
         "outcome": outcome_of(session, case, sealer),
-        "as_of": now.isoformat(),
+        "as_of": as_of.isoformat(),
     }
 
 

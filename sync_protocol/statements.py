@@ -16,6 +16,7 @@ RECEIPT = "sanji/receipt/1"
 RELEASE = "sanji/release/1"
 ENROLMENT = "sanji/enrol/1"
 GENESIS = "sanji/genesis/1"
+LOOKUP = "sanji/lookup/1"
 EVENT = 2
 """Version 2: the hash commits to the payload's digest (version 1 hashed the payload)."""
 
@@ -27,3 +28,10 @@ def head_statement(origin: str, epoch: int, seq: int, event_hash: bytes) -> byte
 
 def receipt_statement(origin: str, epoch: int, through_seq: int, at_ms: int) -> bytes:
     return encode([RECEIPT, origin, epoch, through_seq, at_ms])
+
+
+def lookup_statement(site: str, client: str, acceptance_no: str, query_code: str,
+                     at_ms: int) -> bytes:
+    """What a site signs when it passes a citizen's status lookup to its parent: who asked
+    (its own name for the client), for which pair, when."""
+    return encode([LOOKUP, site, client, acceptance_no, query_code, at_ms])

@@ -11,7 +11,7 @@ import cbor2
 from sqlalchemy.orm import Session
 
 from shared.exchange.site import SyncSite
-from shared.exchange.tree import children_of
+from shared.exchange.tree import child_toward, children_of, site_parents
 from shared.storage import sync_store as store
 from shared.storage.link_state import (
     load_parent_link,
@@ -19,6 +19,7 @@ from shared.storage.link_state import (
 from sync_protocol import (
     LinkPosition,
 )
+from sync_protocol.times import from_ms
 
 STATUS_KEY = "status"
 RATE_KEY = "link_bytes_per_second"
@@ -111,3 +112,19 @@ def child_ack(session: Session, child: str) -> LinkPosition:
         return LinkPosition()
     epoch, seq = cbor2.loads(data)
     return LinkPosition(int(epoch), int(seq))
+
+
+def copy_as_of(session: Session, site: SyncSite, owner: str, now: datetime) -> datetime | None:
+    """When this site's copy of a case decided at ``owner`` was last brought up to date: now
+    where it is decided here (this is the live copy); for one decided below, the last
+    exchange with the child on the way to ``owner``; otherwise the last successful
+    exchange with the parent. None when no such exchange has happened yet."""
+    if owner == site.code:
+        return now
+    child = child_toward(site_parents(session), site.code, owner)
+    if child is not None:
+        info = child_info(session, child) or {}
+        contact = info.get("last_contact_ms")
+        return from_ms(int(contact)) if isinstance(contact, int) else None
+    success = read_status(session).get("last_success")
+    return datetime.fromisoformat(success) if isinstance(success, str) else None

@@ -101,3 +101,31 @@ def post_bytes(url: str, data: bytes, content_type: str, *, timeout: float,
                             timeout=timeout, verify=session.verify)
     return Reply(response.status_code, response.content,
                  response.headers.get("Content-Type", "application/octet-stream"))
+
+
+@dataclass(frozen=True, slots=True)
+class JsonReply:
+    """A parent's answer to :func:`get_json`: its status, ``Retry-After`` and JSON body
+    (None when the body is not JSON)."""
+
+    status: int
+    retry_after: float | None
+    body: object
+
+
+def get_json(url: str, *, params: dict[str, str], headers: dict[str, str],
+             verify: str | bool, timeout: tuple[float, float]) -> JsonReply:
+    """One GET to a parent's JSON API; raises :class:`TransportError` when the parent
+    cannot be reached."""
+    try:
+        with frame_session(verify) as http:
+            response = http.get(url, params=params, timeout=timeout,
+                                headers={**headers, "Accept": "application/json"})
+    except requests.RequestException as exc:
+        raise TransportError(f"{exc.__class__.__name__}") from None
+    try:
+        body: object = response.json()
+    except ValueError:
+        body = None
+    return JsonReply(response.status_code, _retry_after(response.headers.get("Retry-After")),
+                     body)

@@ -51,7 +51,7 @@ def children_of(session: Session, site: str) -> set[str]:
     return {s for s, p in site_parents(session).items() if p == site}
 
 
-def _child_toward(parents: Mapping[str, str | None], site: str, target: str) -> str | None:
+def child_toward(parents: Mapping[str, str | None], site: str, target: str) -> str | None:
     """The child of ``site`` on the way down to ``target`` (None if not below ``site``)."""
     current: str | None = target
     for _ in range(32):
@@ -91,7 +91,7 @@ def send_all_down(session: Session, site: SyncSite,
                 continue
         if origin is None or origin == site.code:
             continue
-        child = _child_toward(parents, site.code, origin)
+        child = child_toward(parents, site.code, origin)
         if child is not None:
             queued.append((child, item))
     if park and unrouted and site.code in parents.values():

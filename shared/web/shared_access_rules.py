@@ -21,6 +21,12 @@ SIGN_IN_POLICY: Policy = {
     "auth.revoke_own_tokens": SIGNED_IN,
 }
 
+PUBLIC_STATUS_POLICY: Policy = {
+    # the citizens' status lookup, page and API (shared.web.public_status): no login
+    "public.status_page": OPEN,
+    "public.status_api": OPEN,
+}
+
 WINDOW_POLICY: Policy = {
     "window_api.queue": WINDOW_STAFF,
     "window_api.reassign": WINDOW_STAFF,

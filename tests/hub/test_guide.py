@@ -20,15 +20,15 @@ def client(tmp_path: Path) -> FlaskClient:
 def test_guide_lists_every_item_grouped_by_department(client: FlaskClient) -> None:
     page = client.get("/guide").get_data(as_text=True)
     assert "办事指南" in page
-    assert "共 35 项" in page
+    assert "共 36 项" in page
     assert "民政局" in page
-    assert page.count('href="/guide/') == 35
+    assert page.count('href="/guide/') == 36
 
 
 def test_guide_search_by_pinyin_initials_and_by_code(client: FlaskClient) -> None:
     by_initials = client.get("/guide?q=jhdj").get_data(as_text=True)
     assert "结婚登记" in by_initials
-    assert by_initials.count('href="/guide/') < 35
+    assert by_initials.count('href="/guide/') < 36
     nothing = client.get("/guide?q=不存在的事项").get_data(as_text=True)
     assert "没有找到" in nothing
 

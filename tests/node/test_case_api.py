@@ -192,6 +192,7 @@ def test_public_status_answers_the_right_pair_only(client: FlaskClient) -> None:
         "stage",
         "deadline",
         "missing",
+        "missing_names",
         "outcome",
         "as_of",
     }
@@ -211,7 +212,8 @@ def test_public_status_answers_the_right_pair_only(client: FlaskClient) -> None:
     for response in (wrong, unknown):
         assert response.status_code == 404
         assert response.get_json() == {
-            "error": {"code": "not_found", "message": "not found", "fields": {}}
+            "error": {"code": "not_found", "message": "no case with this number and code",
+                      "fields": {}}
         }
 
 

@@ -88,7 +88,7 @@ def test_a_node_without_a_parent_shows_grey_not_enrolled(client: FlaskClient) ->
     assert (colour, text) == ("grey", "未注册")
     assert "暂存本机" in title
     assert _badge(client, "/cases?lang=en").group(3) == "not enrolled"
-    for path in ("/intake", "/transfer", "/status", "/sync"):  # every page has it
+    for path in ("/intake", "/transfer", "/sync"):  # every station page has it
         assert _badge(client, path).group(1) == "grey"
 
 
