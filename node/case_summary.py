@@ -228,11 +228,12 @@ def receipt_data(
                 material_names.append(name)
     except NotFound:
         material_names = sorted({m.material_code for m in materials_of(session, case)})
+    query_code = query_code_of(case, sealer)
     return ReceiptData(
         site_name=site_name,
         site_code=case.site_code,
         acceptance_no=case.acceptance_no,
-        query_code=query_code_of(case, sealer),
+        query_code=query_code,
         item_code=case.item_code,
         item_name=item_name(catalogue, case.item_code),
         applicant_name=str(applicant.get("name", "")),
@@ -241,5 +242,5 @@ def receipt_data(
         promised_days=promised,
         delivery=case.delivery,
         materials=material_names,
-        status_url=status_url(public_base_url, case.acceptance_no),
+        status_url=status_url(public_base_url, case.acceptance_no, query_code),
     )

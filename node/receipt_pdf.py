@@ -45,9 +45,11 @@ class ReceiptData:
     status_url: str
 
 
-def status_url(public_base_url: str, acceptance_no: str) -> str:
-    """The public status page for a case; the citizen adds the query code there."""
-    query = urlencode({"acceptance_no": acceptance_no})
+def status_url(public_base_url: str, acceptance_no: str, query_code: str) -> str:
+    """The public status page answering for this case: the receipt's QR code carries it, so
+    scanning it shows the case without typing (the receipt is the citizen's; whoever holds
+    it may see how the case goes, as with the printed code itself)."""
+    query = urlencode({"acceptance_no": acceptance_no, "query_code": query_code})
     return f"{public_base_url.rstrip('/')}/status?{query}"
 
 
@@ -133,13 +135,14 @@ def render_receipt(data: ReceiptData, layout: Layout, fonts: PdfFonts) -> bytes:
     pdf.multi_cell(
         width,
         line,
-        "扫码或访问以下地址,输入查询码查看办理进度:",
+        "扫码查看办理进度,或访问以下地址输入受理编号和查询码:",
         align="C",
         new_x="LMARGIN",
         new_y="NEXT",
     )
     pdf.set_font("cjk", size=body * 0.8)
-    pdf.multi_cell(width, line, data.status_url, align="C", new_x="LMARGIN", new_y="NEXT")
+    page_address = data.status_url.split("?", 1)[0]  # the code stays in the QR code only
+    pdf.multi_cell(width, line, page_address, align="C", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

@@ -12,12 +12,14 @@ this very pair; otherwise against the address the request came from, as for anyo
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from shared.exchange.site import SyncSite
 from shared.storage import sync_store as store
+from shared.storage.failure_counts import MAX_ADDRESS_LENGTH
 from sync_protocol import SiteKey
 from sync_protocol.errors import ProtocolError
 from sync_protocol.keys import verify
@@ -42,8 +44,9 @@ def relay_header(key: SiteKey, client: str, acceptance_no: str, query_code: str,
 
 def relayed_client(session: Session, site: SyncSite, header: str | None, acceptance_no: str,
                    query_code: str, now: datetime) -> str | None:
-    """``<child>/<client>`` when ``header`` is a child's signed relay of this lookup; None
-    otherwise (no header, a stranger's, stale, or not over this pair)."""
+    """``<child>/<client>`` (the client digested if that is longer than a failure record's
+    address) when ``header`` is a child's signed relay of this lookup; None otherwise (no
+    header, a stranger's, stale, or not over this pair)."""
     if not header or len(header) > 600:
         return None
     parts = header.split(";")
@@ -67,7 +70,10 @@ def relayed_client(session: Session, site: SyncSite, header: str | None, accepta
                field="relay")
     except ProtocolError:
         return None
-    return f"{child}/{client}"
+    key = f"{child}/{client}"
+    if len(key) > MAX_ADDRESS_LENGTH:  # a long chain of relays: a digest stands for the client
+        key = f"{child}/#{hashlib.blake2b(client.encode(), digest_size=12).hexdigest()}"
+    return key
 
 
 def _clean(client: str) -> str:

@@ -208,7 +208,7 @@ def test_the_receipt_carries_the_rare_name_numbers_and_a_drawn_page(
     assert f"{case['query_code'][:4]}-{case['query_code'][4:]}" in text
     assert "临时救助申请" in text
     assert "4310**********0017" in text and "431002198001010017" not in text
-    assert "http://status.example/status?acceptance_no=" in text.replace("\n", "")
+    assert "http://status.example/status" in text  # the page's address, the code only in the QR
     fonts = subprocess.run(
         ["pdffonts", str(tmp_path / f"{layout}.pdf")], check=True, capture_output=True, text=True
     ).stdout
@@ -223,6 +223,32 @@ def test_the_receipt_carries_the_rare_name_numbers_and_a_drawn_page(
     with Image.open(png) as image:
         dark = sum(1 for p in image.convert("L").get_flattened_data() if p < 128)
     assert dark > 500  # text and the QR code are drawn, not a blank page
+
+
+@pytest.mark.parametrize("layout", ["a4", "80mm"])
+def test_the_receipts_qr_code_opens_the_cases_status(
+    client: FlaskClient, tmp_path: Path, layout: str
+) -> None:
+    """A real decoder (zxing-cpp) reads the QR code off the rendered page; the link it holds
+    shows this case's status without typing anything."""
+    import zxingcpp
+    from PIL import Image
+
+    case = _register(client)
+    pdf = tmp_path / "receipt.pdf"
+    pdf.write_bytes(client.get(f"/cases/{case['case_id']}/receipt.pdf?layout={layout}").data)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    (png,) = tmp_path.glob("page*.png")
+    with Image.open(png) as image:
+        found = zxingcpp.read_barcodes(image)
+    assert [b.format for b in found] == [zxingcpp.BarcodeFormat.QRCode]
+    link = found[0].text
+    assert link.startswith("http://status.example/status?")
+    page = client.get(link.removeprefix("http://status.example"))
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert case["acceptance_no"] in text and "临时救助申请" in text and 'id="as-of"' in text
 
 
 def test_the_hand_over_list_dispatches_originals_once(
