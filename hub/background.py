@@ -1,6 +1,7 @@
 """The hub's background work: the deadline timers, the supervision scan (warnings and
 cards, :mod:`shared.deciding.signal_scan`) and the reports of periods that ended
-(:mod:`shared.deciding.report_files`), every minute, in every hub process; the
+(:mod:`shared.deciding.report_files`) and the texts to citizens (:mod:`hub.notifications`),
+every minute, in every hub process; the
 archiving of closed cases (:mod:`hub.privacy.archive`) and the erasure of expired ones
 (:mod:`hub.privacy.erasure`), every few hours.
 
@@ -21,6 +22,7 @@ from flask import Flask
 from hub import db_session
 from hub.ingest import HUB_TIER
 from hub.models import HubCase
+from hub.notifications import SmsRun, run_sms
 from hub.services import HubServices, services_of
 from shared.deciding.deadline_timers import TimerRun, run_due_timers
 from shared.deciding.report_files import write_closed_reports
@@ -54,6 +56,12 @@ def run_reports(app: Flask) -> int:
     return len(write_closed_reports(db_session.session_factory(app), HubCase,
                                     hub.settings.site_code, hub.settings.site_name,
                                     hub.settings.data_dir, hub.clock(), find_fonts))
+
+
+def run_texts(app: Flask) -> SmsRun:
+    """One run of the texts to citizens: queue the new ones, send those due."""
+    hub: HubServices = services_of(app)
+    return run_sms(db_session.session_factory(app), hub.sms, hub.clock())
 
 
 def run_archiving(app: Flask) -> int:
@@ -108,6 +116,7 @@ def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundSc
         _logged("deadline timers", "applied", lambda: run_timers(app).applied)
         _logged("supervision scan", "raised", lambda: run_scan(app).raised)
         _logged("reports written", "reports", lambda: run_reports(app))
+        _logged("texts sent", "sent", lambda: run_texts(app).sent)
 
     def archive() -> None:
         # erasure waits for the next run when archiving failed

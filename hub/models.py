@@ -10,7 +10,9 @@ events in ``sync_events``; window queues and supervision read it.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String
+import uuid
+
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.deciding.case_projection import (
@@ -67,3 +69,29 @@ class HubCaseSignal(CaseSignalColumns, Base):
 
 
 HubCase.signal_model = HubCaseSignal
+
+
+class HubSms(Base):
+    """One text message to a citizen about an event of their case (:mod:`hub.notifications`):
+    queued once per event, sent by the background job with retries. It holds no personal
+    data: the phone is read from the case's registration when the message is sent."""
+
+    __tablename__ = "hub_sms"
+    __table_args__ = (UniqueConstraint("origin", "epoch", "seq", name="uq_hub_sms_event"),
+                      Index("ix_hub_sms_due", "state", "next_ms"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    origin: Mapped[str] = mapped_column(String(15))
+    epoch: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10))
+    """``queued`` (to send at ``next_ms``), ``sent``, ``failed`` (gave up) or ``skipped``
+    (no phone to send to: the case was erased, or its registration is not held)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_ms: Mapped[int] = mapped_column(BigInteger)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    sent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -8,6 +8,7 @@ every blueprint.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from hub import db_session
 from hub.epoch import hub_epoch
 from hub.identity import data_keys, hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
+from hub.notifications import SmsContext, load_templates
 from hub.releases import (
     HubCatalogueVersions,
     current_catalogue_release,
@@ -36,6 +38,7 @@ from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
 from shared.domain.release_content import catalogue_from_release
 from shared.domain.working_days import CalendarOverrides, WorkingDayCalendar, YearCalendar
 from shared.exchange.site import SyncSite
+from shared.notify.sms_gateway import gateway_for
 from shared.storage.accounts import (
     TokenSigner,
     seal_totp_secrets,
@@ -142,6 +145,18 @@ class HubServices:
                                            overrides=self.calendar_overrides)
 
     @cached_property
+    def sms(self) -> SmsContext:
+        """How texts to citizens are made and sent (:mod:`hub.notifications`): the gateway
+        at ``sms_gateway_url`` (its token in ``SANJI_HUB_SMS_TOKEN``), else the log."""
+        settings = self.settings
+        return SmsContext(
+            site=self.sync_site, catalogue=lambda: self.catalogue,
+            templates=load_templates(settings.data_dir),
+            gateway=gateway_for(settings.sms_gateway_url,
+                                os.environ.get("SANJI_HUB_SMS_TOKEN", "")),
+            centre=settings.site_name, public_base_url=settings.public_base_url)
+
+    @cached_property
     def calendar_overrides(self) -> CalendarOverrides:
         return load_overrides(self.settings.data_dir, self.settings.site_code)
 
@@ -190,6 +205,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     """Build the hub's services for ``app`` (whose database session is set up already)."""
     hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
     hub.calendar_overrides  # noqa: B018 - a bad overrides file stops the start, named
+    hub.sms  # noqa: B018 - so does a bad sms_templates.json
     # Failed logins and lookups go to the database every hub process shares.
     counts = SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS)
     install_failure_counts(app, counts)

@@ -44,6 +44,9 @@ class HubSettings:
     """A browser sign-in ends this long after it began, however busy."""
     warning_share: float = DEFAULT_WARNING_SHARE
     """The share of a case's promised time after which the supervision scan warns."""
+    sms_gateway_url: str = ""
+    """The SMS provider's HTTP endpoint (:mod:`shared.notify.sms_gateway`); empty: texts to
+    citizens are written to the log. Its token is read from ``SANJI_HUB_SMS_TOKEN``."""
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -54,6 +57,9 @@ class HubSettings:
                                "must be above 0 and at most session_max_seconds")
         if not isinstance(self.trusted_proxies, int) or not 0 <= self.trusted_proxies <= 5:
             raise InvalidInput("trusted_proxies", "must be 0-5")
+        if self.sms_gateway_url and not self.sms_gateway_url.startswith(("https://",
+                                                                          "http://")):
+            raise InvalidInput("sms_gateway_url", "must be an http(s) URL, or empty")
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not self.database_url:
             url = f"sqlite:///{Path(self.data_dir) / DATABASE_FILE}"
