@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from node.case_actions import HANDOVER_METHODS
 from node.case_progress import RATINGS
 from shared.domain.application import DELIVERIES
+from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 
 IDEMPOTENCY_KEY = validate.Regexp(r"^[\x21-\x7e]{1,100}$", error="1-100 printable ASCII characters")
 
@@ -63,6 +63,10 @@ class HandoverSchema(Schema):
 
     method = fields.String(required=True, validate=validate.OneOf(HANDOVER_METHODS))
     receiver_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    # a courier hand-over (快递送达): what the form sends, checked with the event's rules
+    carrier = fields.String(load_default="", validate=validate.OneOf(("", *CARRIERS)))
+    tracking_no = fields.String(load_default="", validate=validate.Length(max=30))
+    address = fields.String(load_default="", validate=validate.Length(max=120))
 
 
 class RatingSchema(Schema):

@@ -9,7 +9,7 @@ and its outbox row, and commits; a refused action writes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,10 +29,10 @@ from node.case_progress import (
 from node.case_summary import missing_materials
 from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
-from shared.domain.errors import InvalidInput, Problems, StateConflict
+from shared.domain.delivery import handover_payload
+from shared.domain.errors import InvalidInput, StateConflict
 from shared.exchange.site import SyncSite
 
-HANDOVER_METHODS = ("in_person", "proxy", "courier")
 COMMENT_MAX_LENGTH = 500
 
 
@@ -108,21 +108,15 @@ def record_handover(
     site: SyncSite,
     actor: str,
     now: datetime,
+    courier: Mapping[str, str] | None = None,
 ) -> None:
-    """The result was given to the citizen (转交): once, and only after a decision."""
-    problems: dict[str, str] = {}
-    if method not in HANDOVER_METHODS:
-        problems["method"] = f"must be one of {', '.join(HANDOVER_METHODS)}"
-    receiver = receiver_name.strip()
-    if not receiver or len(receiver) > 100:
-        problems["receiver_name"] = "required, at most 100 characters"
-    if problems:
-        raise Problems(problems, "the hand-over is not complete")
+    """The result was given to the citizen (转交), or sent by courier: once, and only after a
+    decision (``courier``: its ``carrier``, ``tracking_no`` and ``address``)."""
+    payload = handover_payload(method, receiver_name, **(courier or {}))
     if case.stage == "handed_over":
         raise StateConflict("case", "the result was already handed over")
     if not is_decided(case.stage):
         raise StateConflict("case", "no result has arrived for this case yet")
-    payload = {"method": method, "receiver_name": receiver}
     _commit_event(session, case, NewEvent(RESULT_HANDED_OVER, actor, payload), site, now)
 
 

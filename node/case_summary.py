@@ -21,6 +21,7 @@ from node.receipt_pdf import ReceiptData, status_url
 from shared.deciding.case_work import sealed_case_events
 from shared.domain.case_state import fold
 from shared.domain.catalogue import Catalogue
+from shared.domain.delivery import courier_of
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.identity import mask_id_number
 from shared.storage.sync_store import PayloadSealer, SyncEvent
@@ -200,6 +201,9 @@ def public_status(
         "missing_names": names,
         "outcome": outcome_of(session, case, sealer),
         "as_of": as_of.isoformat(),
+        "courier": courier_of((e.type, event_payload(e, sealer), e.at)
+                              for e in case_events(session, case.case_id)
+                              if e.type == "result_handed_over"),
     }
 
 

@@ -16,7 +16,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from node.api_schemas import HandoverSchema, RatingSchema, TransferSchema
 from node.auth import current_actor
 from node.case_actions import (
-    HANDOVER_METHODS,
     add_material,
     dispatch_originals,
     record_handover,
@@ -44,6 +43,7 @@ from node.receipt_pdf import LAYOUTS, HandoverLine, render_handover_list, render
 from node.services import services
 from node.view_audit import audit_case_view
 from shared.deciding import case_work
+from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import DomainError, NotFound
 from shared.pdf.result_document import render_result, result_document
 from shared.storage.sync_store import SyncEvent
@@ -138,6 +138,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         can_hand_over=is_decided(case.stage) and case.stage != "handed_over",
         can_rate=is_decided(case.stage) and not rated,
         methods=HANDOVER_METHODS,
+        carriers=CARRIERS,
         ratings=RATINGS,
         error=error,
     )
@@ -196,6 +197,8 @@ def hand_over(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
             case,
             method=data["method"],
             receiver_name=data["receiver_name"],
+            courier={k: data[k] for k in ("carrier", "tracking_no", "address")}
+            if data["method"] == "courier" else None,
             site=node.sync_site,
             actor=current_actor(),
             now=node.clock(),

@@ -15,6 +15,7 @@ from shared.deciding.case_projection import CaseProjectionColumns
 from shared.domain.application import query_code_opens, registered_query_check
 from shared.domain.case_state import fold
 from shared.domain.catalogue import Catalogue
+from shared.domain.delivery import courier_of
 from shared.domain.errors import DomainError
 from shared.exchange.site import SyncSite
 from shared.exchange.status import copy_as_of
@@ -49,4 +50,5 @@ def projection_status(session: Session, site: SyncSite, model: type[CaseProjecti
         "missing": missing, "missing_names": names,
         "outcome": state.outcome.value if state.outcome else None,
         "as_of": as_of.isoformat(),
+        "courier": courier_of((e.type.value, e.payload, e.at) for e in events),
     }

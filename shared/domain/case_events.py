@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.delivery import check_handover
 from shared.domain.errors import InvalidInput
 
 
@@ -111,7 +112,6 @@ class Decision(StrEnum):
 
 TIERS = ("province", "city", "county", "township", "village")
 DECIDING_TIERS = ("province", "city", "county", "township")
-HANDOVER_METHODS = ("in_person", "proxy", "courier")
 SIGNAL_KINDS = ("warning", "yellow_card", "red_card")
 """Signals in rising order of gravity (a red card outranks a yellow one)."""
 CARD_RULINGS = ("upheld", "withdrawn")
@@ -368,7 +368,7 @@ def _objected(p: Mapping[str, Any]) -> None:
 
 
 def _handed_over(p: Mapping[str, Any]) -> None:
-    _choice(p, "method", HANDOVER_METHODS)
+    check_handover(p)
 
 
 def _rated(p: Mapping[str, Any]) -> None:

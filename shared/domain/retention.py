@@ -79,7 +79,8 @@ KEPT_AT_REGISTRATION = frozenset({"case_id", "acceptance_no", "item_code", "cata
 was handled (the dates, actors and outcome are in the events' headers and other events)."""
 
 PERSONAL_KEYS = frozenset({"applicant", "form", "comment", "note", "notes", "recipient",
-                           "collector", "proxy", "name", "id_number", "phone", "address"})
+                           "collector", "proxy", "name", "id_number", "phone", "address",
+                           "receiver_name", "tracking_no"})
 """Keys of any other event's payload that may hold personal data: dropped when erased (a
 written ``reason``, which the event's rules require, is replaced by :data:`ERASED_REASON`)."""
 

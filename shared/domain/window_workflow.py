@@ -32,7 +32,6 @@ from typing import Any, Protocol
 
 from shared.domain.case_events import (
     CARD_RULINGS,
-    HANDOVER_METHODS,
     ITEM_KINDS,
     MAX_COMMENT_LENGTH,
     SIGNAL_KINDS,
@@ -53,6 +52,7 @@ from shared.domain.case_events import (
 )
 from shared.domain.case_state import ACTIONS, EVENT_ROLES, EVENT_TIERS, CaseState, Status, apply
 from shared.domain.case_state import allowed_actions as machine_actions
+from shared.domain.delivery import HANDOVER_METHODS, handover_payload
 from shared.domain.errors import DomainError, InvalidInput, NotPermitted, Problems, StateConflict
 
 
@@ -216,6 +216,9 @@ class ActionRequest:
     comment: str = ""
     method: str | None = None
     receiver_name: str = ""
+    carrier: str | None = None
+    tracking_no: str | None = None
+    address: str | None = None
     deadline: datetime | None = None
     due_at: datetime | None = None
     document: str | None = None
@@ -436,11 +439,9 @@ def _payloads(
             (event_type, {"changes": dict(request.changes), "reason": check_reason(request.reason)})
         ]
     if action == "hand_over":
-        if request.method not in HANDOVER_METHODS:
-            raise InvalidInput("method", f"one of {', '.join(HANDOVER_METHODS)}")
-        return [
-            (event_type, {"method": request.method, "receiver_name": request.receiver_name.strip()})
-        ]
+        return [(event_type, handover_payload(
+            request.method, request.receiver_name, carrier=request.carrier,
+            tracking_no=request.tracking_no, address=request.address))]
     if action == "rate":
         if request.rating not in [r.value for r in Rating]:
             raise InvalidInput("rating", f"one of {', '.join(r.value for r in Rating)}")
@@ -566,6 +567,7 @@ def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: da
         changes={"probe": True},
         rating=Rating.SATISFIED.value,
         method=HANDOVER_METHODS[0],
+        receiver_name=_PROBE_REASON,
         due_at=now,
         signal_kind=SIGNAL_KINDS[-1],
         rule=SIGNAL_RULES[-1],

@@ -144,10 +144,17 @@ ACTION = _obj(
             "object",
             "transfer",
             "issue_result",
+            "hand_over",
         ]
     },
     reason=STR,
     missing=STR_LIST,
+    method={"enum": ["in_person", "proxy", "courier"]},
+    receiver_name=STR,
+    carrier={"description": "hand_over by courier: ems, sf, jd, zto, yto, sto or yunda",
+             "type": "string"},
+    tracking_no=STR,
+    address=STR,
 )
 
 # (rule, method) -> (summary, request body schema or None, success status, response schema)
@@ -257,6 +264,10 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
             missing=STR_LIST,
             outcome=NSTR,
             as_of=STR,
+            missing_names=STR_LIST,
+            courier={"description": "when the result was sent by courier (快递送达)",
+                     "anyOf": [{"type": "null"}, _obj(["carrier", "tracking_no", "at"],
+                                                     carrier=STR, tracking_no=STR, at=STR)]},
         ),
     ),
     ("/api/v1/supervision/signals", "get"): (

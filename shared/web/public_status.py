@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from shared.domain.application import normalise_query_code
 from shared.domain.case_state import STAGES
+from shared.domain.delivery import CARRIERS
 from shared.exchange.lookup_relay import HEADER, relay_header, relayed_client
 from shared.exchange.site import SyncSite
 from shared.exchange.transport import TransportError, get_json
@@ -143,6 +144,10 @@ def _passed_on(body: Mapping[str, Any]) -> dict[str, Any]:
     names = body.get("missing_names")
     if isinstance(names, list) and all(isinstance(n, str) for n in names):
         answer["missing_names"] = names
+    courier = body.get("courier")
+    if isinstance(courier, dict) and set(courier) == {"carrier", "tracking_no", "at"} \
+            and all(isinstance(v, str) for v in courier.values()):
+        answer["courier"] = courier
     return answer
 
 
@@ -196,7 +201,8 @@ def status_blueprint(site_of: Callable[[], StatusSite],
     def status_page() -> tuple[str, int, dict[str, str]]:
         acceptance_no = request.args.get("acceptance_no", "").strip()[:40]
         context: dict[str, Any] = {"acceptance_no": acceptance_no, "result": None,
-                                   "message": "", "stages": STAGE_NAMES, "as_of": None}
+                                   "message": "", "stages": STAGE_NAMES, "as_of": None,
+                                   "carriers": CARRIERS}
         status = 200
         headers: dict[str, str] = {"Cache-Control": "no-store"}
         if acceptance_no and request.args.get("query_code", "").strip():
@@ -258,6 +264,7 @@ MESSAGES: Messages = {
     "pub.deadline": ("办结期限", "Due by"),
     "pub.missing": ("需补正的材料", "Missing materials"),
     "pub.as_of": ("信息更新于", "As of"),
+    "pub.courier": ("快递送达", "Sent by courier"),
     "pub.not_found": ("未找到:请核对受理编号和查询码", "Not found: check the number and the code"),
     "pub.too_many": ("查询次数过多,请稍后再试", "Too many tries; please wait a while"),
     "pub.unavailable": ("本站未存此件,且暂时无法向上级查询,请稍后再试",

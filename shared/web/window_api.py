@@ -36,6 +36,7 @@ from shared.domain.case_events import (
 )
 from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
+from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import NotFound, NotPermitted
 from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
@@ -90,6 +91,11 @@ class ActionSchema(Schema):
     days = fields.Integer(load_default=None,
                           validate=validate.Range(min=0, max=MAX_EXTENSION_DAYS))
     approved = fields.Boolean(load_default=None)
+    method = fields.String(load_default=None, validate=validate.OneOf(HANDOVER_METHODS))
+    receiver_name = fields.String(load_default="", validate=validate.Length(max=100))
+    carrier = fields.String(load_default=None, validate=validate.OneOf(sorted(CARRIERS)))
+    tracking_no = fields.String(load_default=None, validate=validate.Length(max=30))
+    address = fields.String(load_default=None, validate=validate.Length(max=120))
 
 
 class BulkReassignSchema(Schema):

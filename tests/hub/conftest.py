@@ -135,7 +135,7 @@ def register_at_hub(hub: Hub, number: int = 1, **overrides: Any) -> tuple[uuid.U
     services = hub.services
     site = services.sync_site
     now = hub.clock()
-    case_id = uuid.uuid4()
+    case_id = uuid.UUID(str(overrides.pop("case_id"))) if "case_id" in overrides else uuid.uuid4()
     acceptance_no = f"{HUB}-{now:%Y%m%d}-{number:04d}"
     payload = {
         "case_id": str(case_id), "acceptance_no": acceptance_no, "item_code": ITEM,

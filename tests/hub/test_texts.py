@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -35,10 +35,10 @@ class _Gateway(BaseHTTPRequestHandler):
     """An SMS provider: answers each POST with the next status of ``statuses`` (200 once
     they run out) and keeps what it was sent."""
 
-    statuses: list[int] = []
-    received: list[dict[str, Any]] = []
+    statuses: ClassVar[list[int]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         status = type(self).statuses.pop(0) if type(self).statuses else 200
         if status == 200:

@@ -16,7 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from node.db_session import app_session
-from shared.storage.sync_store import SyncEvent, SyncOutbox, store_received_many
+from shared.storage.sync_store import (
+    SyncEvent,
+    SyncOutbox,
+    open_payload,
+    store_received_many,
+)
 from sync_protocol import ChainHead, append_event, generate_key
 from sync_protocol.times import to_ms
 from tests.node.conftest import PNG, Clock, case_body, node_services, post_case
@@ -76,6 +81,18 @@ def _outbox_types(app: Flask, case_id: str) -> list[str]:
             .order_by(SyncOutbox.event_id)
         )
         return [r[0] for r in rows]
+
+
+def _outbox_payloads(app: Flask, case_id: str) -> list[dict[str, Any]]:
+    """The payloads of the case's events queued up, opened with the node's key."""
+    node = node_services(app)
+    with app_session(app) as session:
+        rows = session.scalars(
+            select(SyncEvent)
+            .join(SyncOutbox, SyncOutbox.event_id == SyncEvent.id)
+            .where(SyncEvent.case_id == uuid.UUID(case_id))
+            .order_by(SyncOutbox.event_id))
+        return [open_payload(row, node.sealer) for row in rows]
 
 
 def test_the_list_shows_each_case_with_its_stage(
@@ -249,6 +266,34 @@ def test_the_receipts_qr_code_opens_the_cases_status(
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert case["acceptance_no"] in text and "临时救助申请" in text and 'id="as-of"' in text
+
+
+def test_a_courier_hand_over_names_carrier_number_and_address_and_the_lookup_shows_it(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    case = _register(client)
+    _decide(app, case["case_id"], clock)
+    url = f"/cases/{case['case_id']}/handover"
+    incomplete = client.post(url, data={"method": "courier", "receiver_name": "王𠮷祥",
+                                        "carrier": "ems", "tracking_no": "12"})
+    assert incomplete.status_code == 400
+    text = incomplete.get_data(as_text=True)
+    assert "tracking_no" in text and "address" in text
+    sent = client.post(url, data={"method": "courier", "receiver_name": "王𠮷祥",
+                                  "carrier": "ems", "tracking_no": "1190223344556",
+                                  "address": "北湖区人民西路12号"})
+    assert sent.status_code == 303
+    payload = _outbox_payloads(app, case["case_id"])[-1]
+    assert payload == {"method": "courier", "receiver_name": "王𠮷祥", "carrier": "ems",
+                       "tracking_no": "1190223344556", "address": "北湖区人民西路12号"}
+    status = client.get("/api/v1/public/status", query_string={
+        "acceptance_no": case["acceptance_no"], "query_code": case["query_code"]}).get_json()
+    assert status["courier"]["carrier"] == "ems"
+    assert status["courier"]["tracking_no"] == "1190223344556"
+    page = client.get("/status", query_string={"acceptance_no": case["acceptance_no"],
+                                               "query_code": case["query_code"]})
+    assert "中国邮政EMS 1190223344556" in page.get_data(as_text=True)
+    assert "人民西路" not in page.get_data(as_text=True)  # the address stays private
 
 
 def test_the_hand_over_list_dispatches_originals_once(
