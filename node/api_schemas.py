@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from node.case_progress import RATINGS
 from shared.domain.application import DELIVERIES
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
+from shared.domain.rating import RATINGS
 
 IDEMPOTENCY_KEY = validate.Regexp(r"^[\x21-\x7e]{1,100}$", error="1-100 printable ASCII characters")
 
@@ -77,6 +77,13 @@ class RatingSchema(Schema):
 
     rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
     comment = fields.String(load_default="", validate=validate.Length(max=500))
+    # the second-level indicators a station scores, each 1-5 or left blank
+    efficiency = fields.Integer(load_default=None, allow_none=True,
+                                validate=validate.Range(min=1, max=5))
+    attitude = fields.Integer(load_default=None, allow_none=True,
+                              validate=validate.Range(min=1, max=5))
+    service_level = fields.Integer(load_default=None, allow_none=True,
+                                   validate=validate.Range(min=1, max=5))
 
 
 class TransferSchema(Schema):

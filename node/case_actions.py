@@ -21,7 +21,6 @@ from node.case_progress import (
     MATERIAL_ADDED,
     ORIGINALS_DISPATCHED,
     RATED,
-    RATINGS,
     RESULT_HANDED_OVER,
     SUPPLEMENT_PROVIDED,
     is_decided,
@@ -31,9 +30,8 @@ from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
 from shared.domain.delivery import handover_payload
 from shared.domain.errors import InvalidInput, StateConflict
+from shared.domain.rating import rating_payload
 from shared.exchange.site import SyncSite
-
-COMMENT_MAX_LENGTH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +127,16 @@ def record_rating(
     site: SyncSite,
     actor: str,
     now: datetime,
+    indicators: Mapping[str, int] | None = None,
 ) -> None:
-    """The citizen's satisfaction rating (好差评): one per case, after the decision."""
-    if rating not in RATINGS:
-        raise InvalidInput("rating", f"must be one of {', '.join(RATINGS)}")
-    text = comment.strip()
-    if len(text) > COMMENT_MAX_LENGTH:
-        raise InvalidInput("comment", f"at most {COMMENT_MAX_LENGTH} characters")
+    """The citizen's satisfaction rating (好差评) given at the station: one per case, after
+    the decision, with the indicators they scored (:mod:`shared.domain.rating`)."""
+    payload = rating_payload(rating, channel="village", indicators=indicators or {},
+                             comment=comment)
     if not is_decided(case.stage):
         raise StateConflict("case", "the citizen rates the service once the case is decided")
     if any(e.type == RATED for e in case_events(session, case.case_id)):
         raise StateConflict("rating", "this case has already been rated")
-    payload = {"rating": rating, "comment": text}
     _commit_event(session, case, NewEvent(RATED, actor, payload), site, now)
 
 

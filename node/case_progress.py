@@ -37,13 +37,6 @@ STAGES = (
     "handed_over",
 )
 
-RATINGS = (
-    "very_satisfied",
-    "satisfied",
-    "basically_satisfied",
-    "dissatisfied",
-    "very_dissatisfied",
-)
 
 
 @dataclass(frozen=True, slots=True)

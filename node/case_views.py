@@ -22,7 +22,7 @@ from node.case_actions import (
     record_rating,
 )
 from node.case_log import case_events, event_payload
-from node.case_progress import ORIGINALS_DISPATCHED, RATED, RATINGS, STAGES, is_decided
+from node.case_progress import ORIGINALS_DISPATCHED, RATED, STAGES, is_decided
 from node.case_summary import (
     applicant_of,
     arrival,
@@ -45,6 +45,7 @@ from node.view_audit import audit_case_view
 from shared.deciding import case_work
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import DomainError, NotFound
+from shared.domain.rating import CHANNELS, INDICATOR_NAMES, RATINGS
 from shared.pdf.result_document import render_result, result_document
 from shared.storage.sync_store import SyncEvent
 from shared.web.error_responses import flatten_messages
@@ -140,6 +141,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         methods=HANDOVER_METHODS,
         carriers=CARRIERS,
         ratings=RATINGS,
+        indicators=[(k, INDICATOR_NAMES[k]) for k in CHANNELS["village"]],
         error=error,
     )
     return page, status
@@ -215,12 +217,14 @@ def rate(case_id: uuid.UUID) -> WerkzeugResponse | tuple[str, int]:
     case = _load(case_id)
     node = services()
     try:
-        data = RatingSchema().load(submitted_fields())
+        data = RatingSchema().load({k: v for k, v in submitted_fields().items()
+                                    if v or k not in CHANNELS["village"]})  # blank: unscored
         record_rating(
             get_session(),
             case,
             rating=data["rating"],
             comment=data["comment"],
+            indicators={k: data[k] for k in CHANNELS["village"] if data.get(k) is not None},
             site=node.sync_site,
             actor=current_actor(),
             now=node.clock(),

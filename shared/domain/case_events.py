@@ -23,6 +23,7 @@ from typing import Any
 
 from shared.domain.delivery import check_handover
 from shared.domain.errors import InvalidInput
+from shared.domain.rating import check_rated
 
 
 class EventType(StrEnum):
@@ -372,10 +373,7 @@ def _handed_over(p: Mapping[str, Any]) -> None:
 
 
 def _rated(p: Mapping[str, Any]) -> None:
-    _choice(p, "rating", [r.value for r in Rating])
-    comment = p.get("comment", "")
-    if not isinstance(comment, str) or len(comment) > MAX_COMMENT_LENGTH:
-        raise InvalidInput("payload.comment", f"text of at most {MAX_COMMENT_LENGTH} characters")
+    check_rated(p)
 
 
 def _refused(p: Mapping[str, Any]) -> None:

@@ -33,7 +33,6 @@ from typing import Any, Protocol
 from shared.domain.case_events import (
     CARD_RULINGS,
     ITEM_KINDS,
-    MAX_COMMENT_LENGTH,
     SIGNAL_KINDS,
     SIGNAL_RULES,
     SPECIAL_PROCEDURES,
@@ -54,6 +53,7 @@ from shared.domain.case_state import ACTIONS, EVENT_ROLES, EVENT_TIERS, CaseStat
 from shared.domain.case_state import allowed_actions as machine_actions
 from shared.domain.delivery import HANDOVER_METHODS, handover_payload
 from shared.domain.errors import DomainError, InvalidInput, NotPermitted, Problems, StateConflict
+from shared.domain.rating import rating_payload
 
 
 class AuthorityLevel(StrEnum):
@@ -213,6 +213,7 @@ class ActionRequest:
     assignee: str | None = None
     changes: Mapping[str, Any] = field(default_factory=dict)
     rating: str | None = None
+    indicators: Mapping[str, Any] = field(default_factory=dict)
     comment: str = ""
     method: str | None = None
     receiver_name: str = ""
@@ -443,11 +444,9 @@ def _payloads(
             request.method, request.receiver_name, carrier=request.carrier,
             tracking_no=request.tracking_no, address=request.address))]
     if action == "rate":
-        if request.rating not in [r.value for r in Rating]:
-            raise InvalidInput("rating", f"one of {', '.join(r.value for r in Rating)}")
-        if len(request.comment) > MAX_COMMENT_LENGTH:
-            raise InvalidInput("comment", f"at most {MAX_COMMENT_LENGTH} characters")
-        return [(event_type, {"rating": request.rating, "comment": request.comment.strip()})]
+        return [(event_type, rating_payload(request.rating, channel="window",
+                                            indicators=dict(request.indicators),
+                                            comment=request.comment))]
     if action == "urge":
         return [(event_type, {"reason": check_reason(request.reason)})]
     if action == "appeal_card":

@@ -38,6 +38,7 @@ from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import NotFound, NotPermitted
+from shared.domain.rating import RATINGS
 from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
 from shared.storage.accounts import Claims
@@ -91,6 +92,11 @@ class ActionSchema(Schema):
     days = fields.Integer(load_default=None,
                           validate=validate.Range(min=0, max=MAX_EXTENSION_DAYS))
     approved = fields.Boolean(load_default=None)
+    rating = fields.String(load_default=None, validate=validate.OneOf(RATINGS))
+    indicators = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                             values=fields.Integer(strict=True), load_default=dict,
+                             validate=validate.Length(max=10))
+    comment = fields.String(load_default="", validate=validate.Length(max=500))
     method = fields.String(load_default=None, validate=validate.OneOf(HANDOVER_METHODS))
     receiver_name = fields.String(load_default="", validate=validate.Length(max=100))
     carrier = fields.String(load_default=None, validate=validate.OneOf(sorted(CARRIERS)))

@@ -178,12 +178,18 @@ def test_hand_over_and_rating_are_events_that_travel_up(
     assert result.status_code == 200 and result.data.startswith(b"%PDF")
     assert "准予" in page and "2025-03-10" in page  # the decision and the deadline
     assert client.post(f"{url}/rating", data={"rating": "great"}).status_code == 400
+    assert client.post(f"{url}/rating", data={"rating": "satisfied",
+                                              "efficiency": "9"}).status_code == 400
     assert (
         client.post(
-            f"{url}/rating", data={"rating": "very_satisfied", "comment": "办事快"}
+            f"{url}/rating", data={"rating": "very_satisfied", "comment": "办事快",
+                                   "efficiency": "5", "attitude": "4", "service_level": ""}
         ).status_code
         == 303
     )
+    assert _outbox_payloads(app, case["case_id"])[-1] == {
+        "rating": "very_satisfied", "channel": "village", "comment": "办事快",
+        "indicators": {"efficiency": 5, "attitude": 4}}
     assert client.post(f"{url}/rating", data={"rating": "satisfied"}).status_code == 409
     done = client.post(f"{url}/handover", data={"method": "in_person", "receiver_name": "王𠮷祥"})
     assert done.status_code == 303

@@ -57,6 +57,8 @@ PROPERTY = settings(max_examples=150, deadline=None)
 USERS = ["op.a", "op.b", "agent.li", "sup.chen", "hub"]
 DEPARTMENTS = ["SJ", "SW", "GA", "ZR"]
 ORIGINS = ["431002001201", "431000"]
+COURIER = {"receiver_name": "李四", "carrier": "ems", "tracking_no": "EMS12345678",
+           "address": "良田镇中心街1号"}
 REASON = "材料不符合法定形式要求"
 
 
@@ -82,7 +84,7 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.CO_APPROVED: {"department": pick(DEPARTMENTS)},
         EventType.DEEMED_CONSENT: {"department": pick(DEPARTMENTS)},
         EventType.OBJECTED: {"department": pick(DEPARTMENTS), "reason": REASON},
-        EventType.RESULT_HANDED_OVER: {"method": "in_person"},
+        EventType.RESULT_HANDED_OVER: {"method": "in_person", "receiver_name": "李四"},
         EventType.RATED: {"rating": pick([r.value for r in Rating])},
         EventType.REFUSED: {"refused": {"origin": "431000", "epoch": 1, "seq": 9999},
                             "event_type": "claimed", "reason": "late"},
@@ -262,7 +264,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         fields: dict[str, Any] = {
             "reason": reason, "missing": missing, "outcome": outcome, "due_at": DEADLINE,
             "to_window": "W-SJ-03", "authority": "审批科", "changes": {"phone": "13800138000"},
-            "rating": "satisfied", "method": "courier", "assignee": "op.b",
+            "rating": "satisfied", "method": "courier", "assignee": "op.b", **COURIER,
             "procedure": "hearing", "days": 5, "approved": outcome == "approved",
         }
         try:
@@ -288,7 +290,7 @@ class WorkflowMachine(RuleBasedStateMachine):
             "reason": REASON, "missing": ("A", "B"), "due_at": self.desk.now,
             "to_window": "W-SJ-03", "authority": "审批科", "changes": {"phone": "13800138000"},
             "outcome": data.draw(st.sampled_from(["approved", "rejected"])),
-            "rating": "satisfied", "method": "courier", "assignee": "op.b",
+            "rating": "satisfied", "method": "courier", "assignee": "op.b", **COURIER,
             "signal_kind": "red_card", "rule": "no_review_check",
             "card": {"origin": "431000", "epoch": 1, "seq": 1}, "ruling": "withdrawn",
             "procedure": self.desk.state.open_procedure or "hearing",

@@ -1,7 +1,9 @@
 """Delivery by courier (快递送达) recorded at the city window (PostgreSQL): the hand-over
 names carrier, tracking number and address, a bad one is refused naming each field and
 changes nothing, the public lookup shows carrier and number (never the address), and
-erasure drops the address, the number and the receiver's name."""
+erasure drops the address, the number and the receiver's name. The applicant then rates
+the service at the window through the contract's ``rate`` action, with the indicators a
+window scores, once."""
 
 from __future__ import annotations
 
@@ -69,3 +71,20 @@ def test_the_window_sends_the_result_by_courier_and_the_lookup_shows_it(hub: Hub
     erased = erased_payload("result_handed_over", handed.payload)
     assert {"address", "tracking_no", "receiver_name"}.isdisjoint(erased)
     assert erased["method"] == "courier" and erased["carrier"] == "sf"
+
+    bad = _act(client, hub, CHECK, case_id, action="rate", rating="satisfied",
+               indicators={"guide_accuracy": 5, "efficiency": 7})
+    assert bad.status_code == 400
+    assert set(bad.get_json()["error"]["fields"]) == {"indicators.guide_accuracy",
+                                                      "indicators.efficiency"}
+    rated = _act(client, hub, CHECK, case_id, action="rate", rating="very_satisfied",
+                 indicators={"efficiency": 5, "attitude": 5, "service_level": 4},
+                 comment="邮寄到家,很方便")
+    assert rated.status_code == 200, rated.get_json()
+    again = _act(client, hub, CHECK, case_id, action="rate", rating="dissatisfied")
+    assert again.status_code == 409
+    with app_session(hub.app) as session:
+        last = case_work.case_events(session, hub.services.sync_site, case_id)[-1]
+    assert last.payload == {"rating": "very_satisfied", "channel": "window",
+                            "indicators": {"efficiency": 5, "attitude": 5, "service_level": 4},
+                            "comment": "邮寄到家,很方便"}
