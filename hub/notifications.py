@@ -175,8 +175,8 @@ def _facts(session: Session, ctx: SmsContext, row: HubSms,
     event = next((e for e in events if (e.origin, e.epoch, e.seq)
                   == (row.origin, row.epoch, row.seq)), None)
     missing_codes = event.payload.get("missing", []) if event is not None else []
-    missing = [(m.name.zh if item is not None and (m := item.material(str(c))) else str(c))
-               for c in missing_codes] if isinstance(missing_codes, list) else []
+    codes = [str(c) for c in missing_codes] if isinstance(missing_codes, list) else []
+    missing = item.material_names(codes) if item is not None else codes
     projected = session.get(HubCase, row.case_id)
     deadline = (due_day(from_ms(projected.due_ms)).isoformat()
                 if projected is not None and projected.due_ms else "")

@@ -188,7 +188,7 @@ def public_status(
     missing = missing_materials(session, case, sealer)
     try:
         item = catalogue.item(case.item_code)
-        names = [m.name.get(lang) if (m := item.material(code)) else code for code in missing]
+        names = item.material_names(missing, lang)
     except DomainError:  # an item withdrawn since
         names = missing
     return {

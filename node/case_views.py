@@ -111,10 +111,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         for field in item.form.fields:
             if field.key in form_values:
                 form_rows.append((field.label.get(lang), str(form_values[field.key])))
-        missing = [
-            (m.name.get(lang) if (m := item.material(code)) else code)
-            for code in missing_materials(session, case, node.sealer)
-        ]
+        missing = item.material_names(missing_materials(session, case, node.sealer), lang)
     except NotFound:
         missing = missing_materials(session, case, node.sealer)
     events = case_events(session, case.case_id)

@@ -39,7 +39,7 @@ def projection_status(session: Session, site: SyncSite, model: type[CaseProjecti
     try:
         item = catalogue.item(row.item_code)
         item_name = item.name.get(lang)
-        names = [m.name.get(lang) if (m := item.material(code)) else code for code in missing]
+        names = item.material_names(missing, lang)
     except DomainError:  # an item withdrawn since: show its code
         item_name, names = row.item_code, missing
     as_of = copy_as_of(session, site, row.owner_site, now) or from_ms(row.updated_ms)

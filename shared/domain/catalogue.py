@@ -363,6 +363,11 @@ class ServiceItem:
                 return material
         return None
 
+    def material_names(self, codes: Iterable[str], lang: str = "zh") -> list[str]:
+        """The names of the materials ``codes`` in ``lang`` (a code the item does not list
+        shows as itself)."""
+        return [m.name.get(lang) if (m := self.material(code)) else code for code in codes]
+
     def fee_total(self, values: Mapping[str, object]) -> int:
         """The sum of every fee in fen for a validated form."""
         return sum(fee.amount(values) for fee in self.fees)

@@ -243,7 +243,7 @@ STAGE_NAMES: Mapping[str, tuple[str, str]] = {
     "with_higher_authority": ("上报上级审批中", "with the higher authority"),
     "decided": ("已办结", "decided"),
     "result_issued": ("已出结果", "result issued"),
-    "handed_over": ("已送达申请人", "handed to the applicant"),
+    "handed_over": ("已转交申请人", "handed to the applicant"),
     "withdrawn": ("已撤回", "withdrawn"),
 }
 """Every stage a site may answer with: a node's own (:mod:`node.case_progress`) and the
@@ -261,12 +261,12 @@ MESSAGES: Messages = {
     "pub.outcome_approved": ("准予", "approved"),
     "pub.outcome_rejected": ("不予", "refused"),
     "pub.outcome_withdrawn": ("已撤回", "withdrawn"),
-    "pub.deadline": ("办结期限", "Due by"),
+    "pub.deadline": ("办结时限", "Due by"),
     "pub.missing": ("需补正的材料", "Missing materials"),
     "pub.as_of": ("信息更新于", "As of"),
     "pub.courier": ("快递送达", "Sent by courier"),
-    "pub.not_found": ("未找到:请核对受理编号和查询码", "Not found: check the number and the code"),
-    "pub.too_many": ("查询次数过多,请稍后再试", "Too many tries; please wait a while"),
+    "pub.not_found": ("受理编号或查询码不正确", "Not found: check the number and the code"),
+    "pub.too_many": ("尝试次数过多,请稍后再试", "Too many tries; please wait a while"),
     "pub.unavailable": ("本站未存此件,且暂时无法向上级查询,请稍后再试",
                         "Not held here, and the centre above cannot be asked now; "
                         "try again later"),
