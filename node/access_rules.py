@@ -50,6 +50,7 @@ POLICY: Policy = {
     "cases.rate": INTAKE_STAFF,
     "cases.receipt": INTAKE_STAFF,
     "cases.result": INTAKE_STAFF,
+    "cases.supplement": INTAKE_STAFF,
     "cases.transfer": INTAKE_STAFF,
     "cases.transfer_pdf": INTAKE_STAFF,
     "sync.page": SIGNED_IN,

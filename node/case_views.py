@@ -43,10 +43,12 @@ from node.receipt_pdf import LAYOUTS, HandoverLine, render_handover_list, render
 from node.services import services
 from node.view_audit import audit_case_view
 from shared.deciding import case_work
+from shared.domain.catalogue import ServiceItem
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.rating import CHANNELS, INDICATOR_NAMES, RATINGS
 from shared.pdf.result_document import render_result, result_document
+from shared.pdf.supplement_notice import render_supplement_notice, supplement_notice
 from shared.storage.sync_store import SyncEvent
 from shared.web.error_responses import flatten_messages
 from shared.web.pages import id_on_page, submitted_fields
@@ -281,6 +283,29 @@ def result(case_id: uuid.UUID) -> Response:
     return Response(render_result(document, node.fonts), mimetype="application/pdf",
                     headers={"Content-Disposition":
                              f'inline; filename="{case.acceptance_no}-result.pdf"'})
+
+
+@bp.get("/cases/<uuid:case_id>/supplement.pdf")
+def supplement(case_id: uuid.UUID) -> Response:
+    """The one-time notice of missing materials (一次性告知书) the deciding window sent down,
+    printed here for the applicant."""
+    case = _load(case_id)
+    node = services()
+    events = case_work.case_events(get_session(), node.sync_site, case.case_id)
+    catalogue = node.held_catalogue.for_case(case.catalogue_version)
+    try:
+        item: ServiceItem | None = catalogue.item(case.item_code)
+        issuer = catalogue.department(item.department).name.zh if item else ""
+    except DomainError:
+        item, issuer = None, ""
+    try:
+        notice = supplement_notice(events, site_name=issuer, item=item)
+    except ValueError:
+        raise NotFound("case_id", "no supplement was asked for this case") from None
+    audit_case_view(case.case_id)
+    return Response(render_supplement_notice(notice, node.fonts), mimetype="application/pdf",
+                    headers={"Content-Disposition":
+                             f'inline; filename="{case.acceptance_no}-supplement.pdf"'})
 
 
 def _awaiting_transfer() -> list[NodeCase]:

@@ -109,6 +109,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "outcome_withdrawn": ("已撤件", "withdrawn"),
     "stage_handed_over": ("已转交申请人", "handed to the citizen"),
     "missing": ("需补正的材料", "Missing materials"),
+    "supplement_pdf": ("打印一次性告知书", "Print the notice of missing materials"),
     "transfer_title": ("纸质材料移交清单", "Hand-over list of paper originals"),
     "transfer_to": ("接收单位", "Receiving site"),
     "transfer_print": ("生成移交清单", "Make the hand-over list"),

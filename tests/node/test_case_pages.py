@@ -302,6 +302,32 @@ def test_a_courier_hand_over_names_carrier_number_and_address_and_the_lookup_sho
     assert "人民西路" not in page.get_data(as_text=True)  # the address stays private
 
 
+def test_the_one_time_notice_lists_every_missing_material_by_name(
+    app: Flask, client: FlaskClient, clock: Clock, tmp_path: Path
+) -> None:
+    case = _register(client)
+    url = f"/cases/{case['case_id']}/supplement.pdf"
+    assert client.get(url).status_code == 404  # nothing asked yet
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("received", {"tier": "city"}), ("routed", {"window": "W-MZ-11", "site": "431000"}),
+        ("claimed", {}),
+        ("accepted", {"kind": "promised", "deadline": "2025-03-10T15:59:59+00:00"}),
+        ("supplement_requested", {"missing": ["INCOME_PROOF", "HARDSHIP_PROOF"],
+                                  "reason": "收入证明未加盖村委会公章"}),
+    ]
+    for seq, (type_, payload) in enumerate(steps, start=1):
+        _arrive(app, case["case_id"], clock, seq, type_, payload)
+    page = client.get(f"/cases/{case['case_id']}").get_data(as_text=True)
+    assert 'id="supplement-pdf"' in page
+    notice = client.get(url)
+    assert notice.status_code == 200 and notice.mimetype == "application/pdf"
+    text = "".join(_pdf_text(notice.data, tmp_path, "notice").split())
+    assert "补正材料一次性告知书" in text and case["acceptance_no"] in text
+    assert "1.家庭收入情况说明" in text and "2.遭遇困难的相关证明" in text  # by name, in order
+    assert "收入证明未加盖村委会公章" in text and "王𠮷祥" in text
+    assert "补正期间不计入办理时限" in text
+
+
 def test_the_hand_over_list_dispatches_originals_once(
     app: Flask, client: FlaskClient, tmp_path: Path
 ) -> None:
