@@ -205,7 +205,7 @@ def init_app(app: Flask, settings: HubSettings) -> HubServices:
     """Build the hub's services for ``app`` (whose database session is set up already)."""
     hub = HubServices(settings=settings, configured_catalogue=_catalogue_for(settings))
     hub.calendar_overrides  # noqa: B018 - a bad overrides file stops the start, named
-    hub.sms  # noqa: B018 - so does a bad sms_templates.json
+    load_templates(settings.data_dir)  # so does a bad sms_templates.json
     # Failed logins and lookups go to the database every hub process shares.
     counts = SqlFailureCounts(db_session.session_factory(app), KEEP_SECONDS)
     install_failure_counts(app, counts)
