@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.case_events import CaseEvent, EventType
 from shared.domain.case_state import fold
-from shared.pdf.fonts import PdfFonts, add_fonts
+from shared.pdf.a4_letter import a4_letter, labelled_rows
+from shared.pdf.fonts import PdfFonts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _OUTCOME = {"approved": "准予", "rejected": "不予（退回）", "withdrawn": "已撤件"}
@@ -70,21 +71,9 @@ def result_document(events: Sequence[CaseEvent], *, site_name: str,
 
 def render_result(doc: ResultDocument, fonts: PdfFonts) -> bytes:
     """The A4 PDF of ``doc``."""
-    from fpdf import FPDF  # imported when a document is drawn
-
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_margins(25, 25, 25)
-    add_fonts(pdf, fonts)
-    pdf.set_title(f"办理结果 {doc.acceptance_no}")
-    pdf.set_creator("Sanji")
-    pdf.add_page()
-    pdf.set_font("cjk", size=18)
-    pdf.cell(0, 12, doc.site_name, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=16)
     title = "准予决定书" if doc.outcome == "approved" else "办理结果告知书"
-    pdf.cell(0, 12, title, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    pdf.set_font("cjk", size=11)
+    pdf = a4_letter(fonts, site_name=doc.site_name, heading=title,
+                    title=f"办理结果 {doc.acceptance_no}")
     decided = doc.decided_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日")
     rows = [
         ("受理编号", doc.acceptance_no),
@@ -103,10 +92,7 @@ def render_result(doc: ResultDocument, fonts: PdfFonts) -> bytes:
     reviewers = " / ".join(p for p in (doc.reviewer, doc.checker) if p)
     if reviewers:
         rows.append(("审核 / 核准", reviewers))
-    for label, value in rows:
-        pdf.set_font("cjk", size=11)
-        pdf.cell(32, 9, label)
-        pdf.multi_cell(0, 9, value, new_x="LMARGIN", new_y="NEXT")
+    labelled_rows(pdf, rows)
     pdf.ln(10)
     pdf.set_font("cjk", size=10)
     closing = ("申请人对本决定不服的，可依法申请行政复议或者提起行政诉讼。"

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.case_events import CaseEvent, EventType
 from shared.domain.catalogue import ServiceItem
-from shared.pdf.fonts import PdfFonts, add_fonts
+from shared.pdf.a4_letter import a4_letter, labelled_rows
+from shared.pdf.fonts import PdfFonts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAUSE_TEXT = "补正期间不计入办理时限，材料补齐后继续计算。"
@@ -58,27 +59,13 @@ def supplement_notice(events: Sequence[CaseEvent], *, site_name: str,
 
 def render_supplement_notice(notice: SupplementNotice, fonts: PdfFonts) -> bytes:
     """The A4 PDF of ``notice``."""
-    from fpdf import FPDF  # imported when a document is drawn
-
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_margins(25, 25, 25)
-    add_fonts(pdf, fonts)
-    pdf.set_title(f"一次性告知书 {notice.acceptance_no}")
-    pdf.set_creator("Sanji")
-    pdf.add_page()
-    pdf.set_font("cjk", size=18)
-    pdf.cell(0, 12, notice.site_name, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=16)
-    pdf.cell(0, 12, "补正材料一次性告知书", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
+    pdf = a4_letter(fonts, site_name=notice.site_name, heading="补正材料一次性告知书",
+                    title=f"一次性告知书 {notice.acceptance_no}")
     asked = notice.asked_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日")
     rows = [("受理编号", notice.acceptance_no), ("申请人", notice.applicant_name),
             ("申请事项", f"{notice.item_name}（{notice.item_code}）"), ("告知日期", asked),
             ("补正理由", notice.reason)]
-    for label, value in rows:
-        pdf.set_font("cjk", size=11)
-        pdf.cell(32, 9, label)
-        pdf.multi_cell(0, 9, value, new_x="LMARGIN", new_y="NEXT")
+    labelled_rows(pdf, rows)
     pdf.ln(4)
     pdf.set_font("cjk", size=12)
     pdf.cell(0, 9, "请一次性补齐以下材料：", new_x="LMARGIN", new_y="NEXT")
