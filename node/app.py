@@ -27,6 +27,7 @@ from node import (
     local_sync,
     sync_indicator,
 )
+from node.document_check import NodeDocumentSite
 from node.models import NodeWindowCase
 from node.services import init_app as init_services
 from node.services import services, services_of
@@ -36,6 +37,7 @@ from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from shared.storage.sealing import DataKeys
 from shared.web import access_policy, error_responses, request_limits, security_policy
+from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
@@ -90,6 +92,9 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
     app.register_blueprint(case_views.bp)
     app.register_blueprint(status_blueprint(lambda: NodeStatusSite(services()),
                                             db_session.get_session))
+    app.register_blueprint(document_check_blueprint(lambda: NodeDocumentSite(services()),
+                                                    db_session.get_session,
+                                                    base_url=settings.public_base_url))
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(enrol_views.bp)

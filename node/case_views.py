@@ -47,6 +47,7 @@ from shared.domain.catalogue import ServiceItem
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.rating import CHANNELS, INDICATOR_NAMES, RATINGS
+from shared.pdf.letter import Layout
 from shared.pdf.result_document import render_result, result_document
 from shared.pdf.supplement_notice import render_supplement_notice, supplement_notice
 from shared.storage.sync_store import SyncEvent
@@ -261,18 +262,20 @@ def receipt(case_id: uuid.UUID) -> Response:
 
 @bp.get("/cases/<uuid:case_id>/result.pdf")
 def result(case_id: uuid.UUID) -> Response:
-    """The decision document, drawn here from the case's events as they came down (the
+    """The result document, drawn here from the case's events as they came down (the
     deciding site's decision, or 超时默认许可 when its legal time limit ran out), so the agent
-    hands the citizen the same document the deciding window prints."""
+    hands the citizen the same document the deciding window prints: the decision document,
+    or the refusal notice (不予受理 / 不予许可决定书) of a refusal; A4 or 80 mm
+    (``layout``)."""
     case = _load(case_id)
+    layout = _layout()
     node = services()
     events = case_work.case_events(get_session(), node.sync_site, case.case_id)
     catalogue = node.held_catalogue.for_case(case.catalogue_version)
-    lang = locale_name()
     try:
         item = catalogue.item(case.item_code)
-        item_name = item.name.get(lang)
-        issuer = catalogue.department(item.department).name.get(lang)
+        item_name = item.name.zh  # the official document is in Chinese
+        issuer = catalogue.department(item.department).name.zh
     except DomainError:
         item_name = issuer = ""
     try:
@@ -280,16 +283,30 @@ def result(case_id: uuid.UUID) -> Response:
     except ValueError:
         raise NotFound("case_id", "the case has no decision yet") from None
     audit_case_view(case.case_id)
-    return Response(render_result(document, node.fonts), mimetype="application/pdf",
-                    headers={"Content-Disposition":
-                             f'inline; filename="{case.acceptance_no}-result.pdf"'})
+    pdf = render_result(document, node.fonts, layout=layout,
+                        public_base_url=node.settings.public_base_url)
+    return _pdf(pdf, f"{case.acceptance_no}-result-{layout}.pdf")
+
+
+def _layout() -> Layout:
+    """The ``layout`` query argument: A4 (the default) or the 80 mm roll."""
+    layout = request.args.get("layout", "a4")
+    if layout not in LAYOUTS:
+        abort(400)
+    return layout
+
+
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
 @bp.get("/cases/<uuid:case_id>/supplement.pdf")
 def supplement(case_id: uuid.UUID) -> Response:
     """The one-time notice of missing materials (一次性告知书) the deciding window sent down,
-    printed here for the applicant."""
+    printed here for the applicant, A4 or 80 mm (``layout``)."""
     case = _load(case_id)
+    layout = _layout()
     node = services()
     events = case_work.case_events(get_session(), node.sync_site, case.case_id)
     catalogue = node.held_catalogue.for_case(case.catalogue_version)
@@ -303,9 +320,9 @@ def supplement(case_id: uuid.UUID) -> Response:
     except ValueError:
         raise NotFound("case_id", "no supplement was asked for this case") from None
     audit_case_view(case.case_id)
-    return Response(render_supplement_notice(notice, node.fonts), mimetype="application/pdf",
-                    headers={"Content-Disposition":
-                             f'inline; filename="{case.acceptance_no}-supplement.pdf"'})
+    pdf = render_supplement_notice(notice, node.fonts, layout=layout,
+                                   public_base_url=node.settings.public_base_url)
+    return _pdf(pdf, f"{case.acceptance_no}-supplement-{layout}.pdf")
 
 
 def _awaiting_transfer() -> list[NodeCase]:

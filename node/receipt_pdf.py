@@ -9,11 +9,10 @@ or as an 80 mm roll for receipt printers; both carry a QR code to the public sta
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,9 +20,10 @@ if TYPE_CHECKING:
     from fpdf import FPDF
 
 from shared.pdf.fonts import PdfFonts, add_fonts
+from shared.pdf.letter import LAYOUTS as LAYOUTS  # the receipt's layouts are the letters'
+from shared.pdf.letter import Layout
+from shared.pdf.qr import qr_png
 
-Layout = Literal["a4", "80mm"]
-LAYOUTS: tuple[Layout, ...] = ("a4", "80mm")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +79,6 @@ def _font_face(**style: object) -> object:
     return FontFace(**style)  # type: ignore[arg-type]
 
 
-def _qr_png(url: str) -> io.BytesIO:
-    import segno
-
-    buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="png", scale=6, border=2)
-    buffer.seek(0)
-    return buffer
-
-
 def render_receipt(data: ReceiptData, layout: Layout, fonts: PdfFonts) -> bytes:
     """The receipt as PDF bytes in ``layout`` (``a4`` or ``80mm``)."""
     pdf = _new_pdf(fonts, layout, height_mm=210)
@@ -130,7 +121,7 @@ def render_receipt(data: ReceiptData, layout: Layout, fonts: PdfFonts) -> bytes:
     pdf.ln(line * 0.5)
     qr_size = 34 if small else 45
     x = pdf.l_margin + (width - qr_size) / 2
-    pdf.image(_qr_png(data.status_url), x=x, y=pdf.get_y(), w=qr_size, h=qr_size)
+    pdf.image(qr_png(data.status_url), x=x, y=pdf.get_y(), w=qr_size, h=qr_size)
     pdf.set_y(pdf.get_y() + qr_size + 1)
     pdf.multi_cell(
         width,

@@ -38,6 +38,7 @@ from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perfo
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
 from shared.exchange.tree import send_all_down
+from shared.pdf.document_facts import with_issue_fields
 from shared.storage import sync_store
 from shared.storage.accounts import window_operator_problem
 from sync_protocol import Event
@@ -243,6 +244,8 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
             raise Problems({"assignee": problem}, "the reassignment is not valid")
     drafts = [_with_deadlines(_with_catalogue(d, chosen), item.legal_days, live, rules)
               for d in result.events]
+    # the result document's facts digest and code, signed with the event (document_facts)
+    drafts = [with_issue_fields(d, events, site.key.key_id) for d in drafts]
     moved = deadline_draft(result.state, [*events, *drafts], calendar, now, warning_share)
     if moved is not None:  # the clock resumed here (a supplement at the deciding site)
         drafts.append(moved)

@@ -1,103 +1,62 @@
-"""The result document of a decided case (准予/不予决定书), drawn by the deciding site.
+"""The result document of a decided case, drawn by any site that holds its log: the
+decision document (准予决定书) of an approval, the refusal notice
+(:mod:`shared.pdf.refusal_notice`) of a refusal, the notice of a withdrawal.
 
-Built from the case's events only (the same fold as everywhere): who applied for what, the
-decision and its date, the written reason of a refusal (退回件: a clear answer), the deciding
-window and its two operators (一审一核), and the reference of a higher authority's decision
-for a reported-up case. fpdf2 with the CJK fonts of :mod:`shared.pdf.fonts` (imported only
-when a document is drawn, as the receipts are).
+Built from the case's events only (:mod:`shared.pdf.decision`): who applied for what, the
+decision and its date, the written reason of a refusal, the deciding window's two operators
+(一审一核), and the reference of a higher authority's decision for a reported-up case. Once
+the result is issued, the facts are those the issuing site signed
+(:mod:`shared.pdf.document_facts`), and the document prints their verification code, the
+issuing site and its key, and a QR code to the public verify page. A4 or 80 mm
+(:mod:`shared.pdf.letter`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from shared.domain.case_events import CaseEvent, EventType
-from shared.domain.case_state import fold
-from shared.pdf.a4_letter import a4_letter, labelled_rows
+from shared.pdf.decision import ResultDocument, result_document, verification
 from shared.pdf.fonts import PdfFonts
+from shared.pdf.letter import Layout, Letter, render_letter
+from shared.pdf.refusal_notice import refusal_title, render_refusal
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-_OUTCOME = {"approved": "准予", "rejected": "不予（退回）", "withdrawn": "已撤件"}
-
-
-@dataclass(frozen=True, slots=True)
-class ResultDocument:
-    """What the document says (``None`` fields are left out)."""
-
-    site_name: str
-    acceptance_no: str
-    item_code: str
-    item_name: str
-    applicant_name: str
-    outcome: str
-    decided_at: datetime
-    reason: str | None
-    reviewer: str | None
-    checker: str | None
-    reference: str | None
-    authority: str | None
-    deemed: bool = False
-    """Approved by the rule (超时默认许可): undecided when the legal time limit ran out."""
-
-
+__all__ = ["ResultDocument", "document_title", "render_result", "result_document"]
+_OUTCOME = {"approved": "准予", "rejected": "不予", "withdrawn": "已撤件"}
 DEEMED_TEXT = "法定期限届满未作出决定，依法视为准予许可（超时默认许可）"
 
 
-def result_document(events: Sequence[CaseEvent], *, site_name: str,
-                    item_name: str) -> ResultDocument:
-    """The document of a decided case; :class:`ValueError` when it is not decided yet."""
-    state = fold(events)
-    if state.outcome is None or state.decided_at is None:
-        raise ValueError("the case has no decision yet")
-    first = events[0].payload
-    applicant = first.get("applicant", {})
-    name = str(applicant.get("name") or applicant.get("company_name") or "")
-    reference = authority = None
-    for event in events:
-        if event.type is EventType.EXTERNAL_DECISION_RECORDED:
-            reference = str(event.payload.get("reference") or "") or None
-            authority = str(event.payload.get("authority") or "") or None
-    return ResultDocument(
-        site_name=site_name, acceptance_no=str(first.get("acceptance_no", "")),
-        item_code=state.item_code or "", item_name=item_name, applicant_name=name,
-        outcome=state.outcome.value, decided_at=state.decided_at, reason=state.reason,
-        reviewer=state.reviewer, checker=state.checker, reference=reference,
-        authority=authority, deemed=state.deemed,
-    )
+def document_title(doc: ResultDocument) -> str:
+    """The title the document is printed under."""
+    if doc.facts.refusal is not None:
+        return refusal_title(doc.facts)
+    return "准予决定书" if doc.outcome == "approved" else "办理结果告知书"
 
 
-def render_result(doc: ResultDocument, fonts: PdfFonts) -> bytes:
-    """The A4 PDF of ``doc``."""
-    title = "准予决定书" if doc.outcome == "approved" else "办理结果告知书"
-    pdf = a4_letter(fonts, site_name=doc.site_name, heading=title,
-                    title=f"办理结果 {doc.acceptance_no}")
-    decided = doc.decided_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日")
-    rows = [
-        ("受理编号", doc.acceptance_no),
-        ("申请人", doc.applicant_name),
-        ("申请事项", f"{doc.item_name}（{doc.item_code}）"),
-        ("办理结果", _OUTCOME.get(doc.outcome, doc.outcome)),
-        *([("办理方式", DEEMED_TEXT)] if doc.deemed else []),
-        ("决定日期", decided),
-    ]
-    if doc.authority:
-        rows.append(("决定机关", doc.authority))
-    if doc.reference:
-        rows.append(("文号", doc.reference))
-    if doc.reason and doc.outcome != "approved":
-        rows.append(("理由", doc.reason))
-    reviewers = " / ".join(p for p in (doc.reviewer, doc.checker) if p)
-    if reviewers:
-        rows.append(("审核 / 核准", reviewers))
-    labelled_rows(pdf, rows)
-    pdf.ln(10)
-    pdf.set_font("cjk", size=10)
-    closing = ("申请人对本决定不服的，可依法申请行政复议或者提起行政诉讼。"
-               if doc.outcome == "rejected" else "请凭受理编号和查询码领取办理结果。")
-    pdf.multi_cell(0, 7, closing, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
-    pdf.cell(0, 8, f"{doc.site_name}　{decided}", align="R", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+def render_result(doc: ResultDocument, fonts: PdfFonts, *, layout: Layout = "a4",
+                  public_base_url: str) -> bytes:
+    """The PDF of ``doc`` in ``layout``: a refusal is drawn as its refusal notice."""
+    if doc.facts.refusal is not None:
+        return render_refusal(doc, fonts, layout=layout, public_base_url=public_base_url)
+
+    def draw(letter: Letter) -> None:
+        facts = doc.facts
+        letter.top(doc.site_name, document_title(doc))
+        rows = [("受理编号", facts.acceptance_no), ("申请人", facts.applicant_name),
+                ("申请事项", doc.item), ("办理结果", _OUTCOME.get(facts.outcome, facts.outcome)),
+                *([("办理方式", DEEMED_TEXT)] if facts.deemed else []),
+                ("决定日期", doc.decided_on)]
+        if facts.authority:
+            rows.append(("决定机关", facts.authority))
+        if facts.reference:
+            rows.append(("文号", facts.reference))
+        if facts.reason and facts.outcome != "approved":
+            rows.append(("理由", facts.reason))
+        reviewers = " / ".join(p for p in (doc.reviewer, doc.checker) if p)
+        if reviewers:
+            rows.append(("审核 / 核准", reviewers))
+        letter.rows(rows)
+        letter.paragraph("请凭受理编号和查询码领取办理结果。", small=True, gap=1)
+        letter.sign_off(doc.site_name, doc.decided_on)
+        verification(letter, doc, public_base_url)
+
+    return render_letter(fonts, layout, f"办理结果 {doc.acceptance_no}", draw)
+
+

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from shared.domain.case_events import CaseEvent, EventType
 from shared.domain.catalogue import ServiceItem
-from shared.pdf.a4_letter import a4_letter, labelled_rows
+from shared.pdf.document_facts import status_page_url
 from shared.pdf.fonts import PdfFonts
+from shared.pdf.letter import Layout, Letter, render_letter
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAUSE_TEXT = "补正期间不计入办理时限，材料补齐后继续计算。"
@@ -57,25 +58,23 @@ def supplement_notice(events: Sequence[CaseEvent], *, site_name: str,
         reason=str(asked.payload.get("reason", "")), asked_at=asked.at)
 
 
-def render_supplement_notice(notice: SupplementNotice, fonts: PdfFonts) -> bytes:
-    """The A4 PDF of ``notice``."""
-    pdf = a4_letter(fonts, site_name=notice.site_name, heading="补正材料一次性告知书",
-                    title=f"一次性告知书 {notice.acceptance_no}")
+def render_supplement_notice(notice: SupplementNotice, fonts: PdfFonts, *,
+                             layout: Layout = "a4", public_base_url: str) -> bytes:
+    """The PDF of ``notice`` in ``layout``, with a QR code to the case's status page."""
     asked = notice.asked_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日")
-    rows = [("受理编号", notice.acceptance_no), ("申请人", notice.applicant_name),
-            ("申请事项", f"{notice.item_name}（{notice.item_code}）"), ("告知日期", asked),
-            ("补正理由", notice.reason)]
-    labelled_rows(pdf, rows)
-    pdf.ln(4)
-    pdf.set_font("cjk", size=12)
-    pdf.cell(0, 9, "请一次性补齐以下材料：", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=11)
-    for number, name in enumerate(notice.missing, start=1):
-        pdf.multi_cell(0, 8, f"{number}. {name}", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    pdf.set_font("cjk", size=10)
-    pdf.multi_cell(0, 7, PAUSE_TEXT + "可在原受理点补交，补交后凭受理编号和查询码查询进度。",
-                   new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
-    pdf.cell(0, 8, f"{notice.site_name}　{asked}", align="R", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+
+    def draw(letter: Letter) -> None:
+        letter.top(notice.site_name, "补正材料一次性告知书")
+        letter.rows([("受理编号", notice.acceptance_no), ("申请人", notice.applicant_name),
+                     ("申请事项", f"{notice.item_name}（{notice.item_code}）"),
+                     ("告知日期", asked), ("补正理由", notice.reason)])
+        letter.paragraph("请一次性补齐以下材料：", gap=0.5)
+        for number, name in enumerate(notice.missing, start=1):
+            letter.paragraph(f"{number}. {name}", gap=0)
+        letter.paragraph(PAUSE_TEXT + "可在原受理点补交，补交后凭受理编号和查询码查询进度。",
+                         small=True, gap=1)
+        letter.sign_off(notice.site_name, asked)
+        letter.qr(status_page_url(public_base_url, notice.acceptance_no),
+                  "扫码查询办理进度（需输入查询码）")
+
+    return render_letter(fonts, layout, f"一次性告知书 {notice.acceptance_no}", draw)

@@ -47,12 +47,14 @@ from shared.domain.case_events import (
 )
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem, SiteTier, Window
-from shared.domain.errors import DomainError, NotFound, StateConflict
+from shared.domain.errors import DomainError, NotFound, Problems, StateConflict
 from shared.domain.window_workflow import ActionRequest, ItemRules, allowed_actions
 from shared.domain.working_days import SHANGHAI, due_day
 from shared.pdf.fonts import find_fonts
+from shared.pdf.letter import LAYOUTS
 from shared.pdf.result_document import render_result, result_document
 from shared.storage.accounts import Claims, UserAccount
+from shared.web.document_check import public_base_url
 from shared.web.error_responses import flatten_messages
 from shared.web.i18n import add_messages, locale_name, t
 from shared.web.pages import (
@@ -366,13 +368,17 @@ def window_views_blueprint(get_session: Callable[[], Session],
     @bp.get("/cases/<uuid:case_id>/result.pdf")
     @require_user(*ROLES)
     def result_pdf(case_id: uuid.UUID) -> ResponseReturnValue:
-        """The result document (准予决定书 / 办理结果告知书) of a decided case."""
+        """The result document of a decided case (准予决定书, or the refusal notice 不予受理 /
+        不予许可决定书, or 办理结果告知书), A4 or 80 mm (``layout``)."""
         ctx = get_ctx()
         events = case_work.case_events(get_session(), ctx.site, case_id)
         if not events:
             raise NotFound("case_id", "no such case at this site")
         claims = signed_in()
         case_in_reach(claims, fold(events).window, catalogue=ctx.catalogue())
+        layout = request.args.get("layout", "a4")
+        if layout not in LAYOUTS:
+            raise Problems({"layout": f"one of {', '.join(LAYOUTS)}"}, "unknown layout")
         _audit(ctx, get_session(), claims, case_id)
         item_code = str(events[0].payload.get("item_code", ""))
         site = current_app.jinja_env.globals.get("site")
@@ -382,10 +388,11 @@ def window_views_blueprint(get_session: Callable[[], Session],
                                        item_name=_item_name(ctx.catalogue(), item_code, "zh"))
         except ValueError:
             raise StateConflict("state", "the case has no decision yet") from None
-        data = render_result(document, find_fonts())
+        data = render_result(document, find_fonts(), layout=layout,
+                             public_base_url=public_base_url())
         response = Response(data, mimetype="application/pdf")
         response.headers["Content-Disposition"] = (
-            f'inline; filename="{document.acceptance_no}-result.pdf"')
+            f'inline; filename="{document.acceptance_no}-result-{layout}.pdf"')
         return response
 
     @bp.post("/cases/<uuid:case_id>/act")

@@ -1,0 +1,191 @@
+"""The public verify page and API of every site (no login): is this result document
+genuine, and is it unaltered?
+
+``GET /verify`` (a form with the acceptance number and the verification code, filled in
+from the document's QR code) and ``GET /api/v1/public/verify?acceptance_no=..&code=..``.
+The answer comes from this site's copy of the case (:mod:`shared.deciding.document_verify`):
+the issuing site and time, the facts to compare with the paper (the applicant's name
+masked), and whether the facts worked out again from the log match the signed digest and
+the issuing event's signature verifies. A site that does not hold the case answers "not
+found". A wrong pair says no more than "not found" and counts against the client in the
+same failure limiter as the status lookup (:mod:`shared.web.public_status`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy.orm import Session
+
+from shared.deciding.document_verify import DocumentCheck, check_document, public_facts
+from shared.exchange.site import SyncSite
+from shared.pdf.document_facts import grouped
+from shared.web.error_responses import error_response, flatten_messages
+from shared.web.i18n import Messages, add_messages
+from shared.web.rate_limit import FailureLimiter
+
+API_PATH = "/api/v1/public/verify"
+_BASE_URL_KEY = "sanji.public_base_url"
+
+
+class VerifyQuerySchema(Schema):
+    """The verify query string (the page's and the API's)."""
+
+    class Meta:
+        unknown = RAISE
+
+    acceptance_no = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    lang = fields.String(load_default="zh", validate=validate.OneOf(("zh", "en")))
+
+
+class VerifySite(Protocol):
+    """What a site brings to the verify page: the status lookup's limiter, its copy."""
+
+    @property
+    def limiter(self) -> FailureLimiter: ...
+
+    def limiter_now(self) -> float: ...
+
+    @property
+    def sync_site(self) -> SyncSite: ...
+
+    def case_id_of(self, session: Session, acceptance_no: str) -> uuid.UUID | None:
+        """The case this site holds under ``acceptance_no``, or None."""
+
+    def item_name(self, item_code: str) -> str:
+        """The item's Chinese name as the catalogue has it (the code when it has none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyAnswer:
+    """200 with the body, 404, or 429 with the seconds to wait."""
+
+    status: int
+    body: Mapping[str, Any] | None = None
+    retry_after: int | None = None
+
+
+def verify_document(site: VerifySite, session: Session, acceptance_no: str, code: str,
+                    client: str) -> VerifyAnswer:
+    """Answer one verification; a wrong pair counts as a failure of ``client``."""
+    now = site.limiter_now()
+    if site.limiter.blocked(client, now):
+        return VerifyAnswer(429, retry_after=site.limiter.retry_after(client, now))
+    case_id = site.case_id_of(session, acceptance_no)
+    check = check_document(session, site.sync_site, case_id, code) if case_id else None
+    if check is None:
+        site.limiter.record_failure(client, now)
+        return VerifyAnswer(404)
+    return VerifyAnswer(200, _body(site, acceptance_no, check))
+
+
+def _body(site: VerifySite, acceptance_no: str, check: DocumentCheck) -> dict[str, Any]:
+    facts = check.facts
+    return {
+        "acceptance_no": acceptance_no, "genuine": True,
+        "code": grouped(check.mark.code),
+        "issuer": {"site": check.mark.site, "key_id": check.mark.key_id},
+        "issued_at": check.issued_at.isoformat(),
+        "facts": public_facts(facts, site.item_name(facts.item_code)) if facts else None,
+        "unaltered": check.unaltered,
+        "checks": {"facts_digest": check.facts_match,
+                   "signature": check.signature.body()},
+        "checked_by": site.sync_site.code,
+    }
+
+
+def public_base_url() -> str:
+    """The address citizens reach this site at (printed into the documents' QR codes): the
+    one the verify blueprint was registered with, else the request's own."""
+    base = current_app.extensions.get(_BASE_URL_KEY)
+    return str(base) if base else request.url_root
+
+
+def document_check_blueprint(site_of: Callable[[], VerifySite],
+                             session_of: Callable[[], Session], *,
+                             base_url: str) -> Blueprint:
+    """The verify page and API over ``site_of()``'s copy; ``base_url``: the site's public
+    address (:func:`public_base_url`)."""
+    bp = Blueprint("document_check", __name__, template_folder="templates")
+
+    @bp.record_once
+    def _setup(state: Any) -> None:
+        add_messages(state.app, MESSAGES)
+        state.app.extensions[_BASE_URL_KEY] = base_url
+
+    def _answer(acceptance_no: str, code: str) -> VerifyAnswer:
+        return verify_document(site_of(), session_of(), acceptance_no, code,
+                               request.remote_addr or "unknown")
+
+    @bp.get(API_PATH)
+    def verify_api() -> Response:
+        try:
+            query = VerifyQuerySchema().load(dict(request.args))
+        except ValidationError as exc:
+            return error_response(400, "invalid", "acceptance_no and code are required",
+                                  flatten_messages(exc.messages))
+        answer = _answer(query["acceptance_no"].strip(), query["code"])
+        if answer.status == 200 and answer.body is not None:
+            return jsonify(answer.body)
+        if answer.status == 404:
+            return error_response(404, "not_found", "no document with this number and code")
+        response = error_response(429, "too_many_requests", "too many tries; wait a while")
+        response.headers["Retry-After"] = str(answer.retry_after or 60)
+        return response
+
+    @bp.get("/verify")
+    def verify_page() -> tuple[str, int, dict[str, str]]:
+        acceptance_no = request.args.get("acceptance_no", "").strip()[:40]
+        code = request.args.get("code", "").strip()[:40]
+        context: dict[str, Any] = {"acceptance_no": acceptance_no, "code": code,
+                                   "result": None, "message": ""}
+        status = 200
+        headers = {"Cache-Control": "no-store"}
+        if acceptance_no and code:
+            answer = _answer(acceptance_no, code)
+            status = answer.status
+            if answer.status == 200 and answer.body is not None:
+                context["result"] = answer.body
+                context["issued_at"] = datetime.fromisoformat(answer.body["issued_at"])
+            else:
+                context["message"] = "ver.not_found" if status == 404 else "ver.too_many"
+                if answer.retry_after:
+                    headers["Retry-After"] = str(answer.retry_after)
+        return render_template("public/verify.html", **context), status, headers
+
+    return bp
+
+
+MESSAGES: Messages = {
+    "ver.title": ("办理结果文书核验", "Verify a result document"),
+    "ver.acceptance_no": ("受理编号", "Acceptance no."),
+    "ver.code": ("验证码", "Verification code"),
+    "ver.check": ("核验", "Verify"),
+    "ver.genuine": ("文书真实：本站存有签发记录", "Genuine: this site holds its issue"),
+    "ver.unaltered": ("内容未被篡改：与签名记录一致", "Unaltered: it matches the signed record"),
+    "ver.altered": ("警告：文书记录与签名不一致，请向签发单位核实",
+                    "Warning: the record does not match its signature; ask the issuing "
+                    "centre"),
+    "ver.issuer": ("签发单位", "Issued by"),
+    "ver.key": ("签名密钥", "Signing key"),
+    "ver.issued_at": ("签发时间", "Issued at"),
+    "ver.applicant": ("申请人", "Applicant"),
+    "ver.item": ("申请事项", "Item"),
+    "ver.outcome": ("办理结果", "Decision"),
+    "ver.outcome_approved": ("准予", "approved"),
+    "ver.outcome_rejected": ("不予", "refused"),
+    "ver.outcome_withdrawn": ("已撤件", "withdrawn"),
+    "ver.decision_date": ("决定日期", "Decided on"),
+    "ver.reference": ("文号", "Reference"),
+    "ver.compare": ("请与纸质文书逐项核对", "Compare each line with the paper"),
+    "ver.not_found": ("未找到与此受理编号和验证码相符的文书",
+                      "No document with this number and code"),
+    "ver.too_many": ("尝试次数过多,请稍后再试", "Too many tries; please wait a while"),
+}
