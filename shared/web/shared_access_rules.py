@@ -25,6 +25,9 @@ PUBLIC_STATUS_POLICY: Policy = {
     # the citizens' status lookup, page and API (shared.web.public_status): no login
     "public.status_page": OPEN,
     "public.status_api": OPEN,
+    # whether a result document is genuine, page and API (shared.web.document_check)
+    "document_check.verify_page": OPEN,
+    "document_check.verify_api": OPEN,
 }
 
 WINDOW_POLICY: Policy = {

@@ -40,6 +40,7 @@ from shared.deciding import bulk_reassign, case_work
 from shared.deciding.case_signals import card_statuses
 from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import (
+    CALLBACK_OUTCOMES,
     MAX_EXTENSION_DAYS,
     SPECIAL_PROCEDURES,
     CaseEvent,
@@ -93,7 +94,8 @@ class ActionForm:
     (required: 退回 and 转办 need a written reason), ``missing`` (checkbox list of the item's
     materials, 一次性告知), ``provided``, ``to_window``, ``authority``, ``outcome``,
     ``reference``, ``assignee``, ``procedure`` (特别程序), ``days`` (working days of an
-    extension), ``approved`` (the head's answer).
+    extension), ``approved`` (the head's answer), ``callback`` (how the call-back after a
+    bad rating went) and ``comment`` (its note).
     """
 
     zh: str
@@ -128,12 +130,15 @@ ACTION_FORMS: Mapping[str, ActionForm] = {
     "request_extension": ActionForm("申请延期", "Request an extension", ("days", "reason!")),
     "decide_extension": ActionForm("审批延期", "Decide the extension",
                                    ("approved", "days", "reason")),
+    "answer_rectification": ActionForm("答复差评整改", "Answer the rectification",
+                                       ("reason!",)),
+    "record_callback": ActionForm("登记回访", "Record the call-back", ("callback", "comment")),
 }
 """Actions a window page offers. The rest need inputs the action API does not take
 (corrections, hand-over, ratings) or are the system's own."""
 
 _TEXT_INPUTS = ("reason", "to_window", "authority", "outcome", "reference", "assignee",
-                "procedure", "days", "approved")
+                "procedure", "days", "approved", "callback", "comment")
 _LIST_INPUTS = ("missing", "provided")
 
 
@@ -618,6 +623,10 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         procedures=SPECIAL_PROCEDURES,
         max_extension=MAX_EXTENSION_DAYS,
         clock=state,  # its special procedure under way and its extension
+        rectification=state.rectification,
+        now_ts=now.timestamp(),
+        local=_local,
+        callbacks=CALLBACK_OUTCOMES,
         forms=ACTION_FORMS,
         windows=_transfer_targets(catalogue, ctx.tier, state),
         done=ACTION_FORMS[done] if done else None,
