@@ -119,14 +119,18 @@ def check_signature(session: Session, site: SyncSite, origin: str, epoch: int,
 def _verified(session: Session, site: SyncSite, event: Event) -> SignatureCheck:
     assert event.signature is not None
     key_id = event.signature.key_id
+    unknown = SignatureCheck(None, key_id.hex(), "the issuing site's key is not known here")
+    own = event.origin == site.code and key_id == site.key.key_id
+    if not own and not site.hub_site:  # not enrolled yet: it believes no key but its own
+        return unknown
     try:
-        if event.origin == site.code and key_id == site.key.key_id:
+        if own:
             public = site.key.private.public_key()
         else:
             ring = sync_store.build_keyring(session, site.hub_site, site.hub_public_raw)
             public = ring.for_event(key_id, event.origin, event.epoch, event.seq).public
     except KeyUnknown:
-        return SignatureCheck(None, key_id.hex(), "the issuing site's key is not known here")
+        return unknown
     except KeyRevoked:
         return SignatureCheck(False, key_id.hex(), "the key was revoked before it signed")
     try:
