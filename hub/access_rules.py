@@ -20,6 +20,8 @@ ADMIN_EDIT = roles("admin")
 POLICY: Policy = {
     # signing in, the citizens' guide, calendar and status lookup, probes
     **SIGN_IN_POLICY,
+    "online_rating.rate_page": OPEN,  # rating online with the receipt's pair (no login)
+    "online_rating.rate_api": OPEN,
     "guide.home": OPEN,
     "guide.item_list": OPEN,
     "guide.item_page": OPEN,

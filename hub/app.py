@@ -28,6 +28,7 @@ from hub import (
 from hub.document_check import HubDocumentSite
 from hub.identity import token_secret
 from hub.models import HubCase
+from hub.online_rating import HubRatingSite
 from hub.public_status import HubStatusSite
 from hub.services import init_app as init_services
 from hub.services import services
@@ -35,6 +36,7 @@ from hub.settings import HubSettings
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
+from shared.web.online_rating import online_rating_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
 from shared.web.scans_endpoint import blob_blueprint
@@ -75,6 +77,8 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(document_check_blueprint(lambda: HubDocumentSite(services()),
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))
+    app.register_blueprint(online_rating_blueprint(lambda: HubRatingSite(services()),
+                                                   db_session.get_session))
     app.register_blueprint(auth_blueprint(db_session.get_session, lambda: services().signer,
                                           lambda: services().clock()))
     app.register_blueprint(exchange_blueprint(db_session.get_session,

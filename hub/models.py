@@ -19,6 +19,7 @@ from shared.deciding.case_projection import (
     CaseProjectionColumns,
     co_approval_index,
     queue_index,
+    rectification_index,
     report_indexes,
     scan_index,
     timer_index,
@@ -58,7 +59,8 @@ class HubCase(CaseProjectionColumns, Base):
 
     __tablename__ = "hub_cases"
     __table_args__ = (queue_index("hub_cases"), scan_index("hub_cases"), timer_index("hub_cases"),
-                      co_approval_index("hub_cases"), *report_indexes("hub_cases"))
+                      co_approval_index("hub_cases"), *report_indexes("hub_cases"),
+                      rectification_index("hub_cases"))
 
 
 class HubCaseSignal(CaseSignalColumns, Base):

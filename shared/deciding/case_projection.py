@@ -24,6 +24,7 @@ from sqlalchemy.orm.util import identity_key
 from shared.deciding import case_work
 from shared.deciding.case_deadlines import deadline_draft
 from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
+from shared.deciding.rectification import rectification_draft
 from shared.deciding.window_context import QueueEntry
 from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
@@ -86,6 +87,14 @@ class CaseProjectionColumns:
     pending_departments: Mapped[str | None] = mapped_column(String(400), nullable=True)
     """A joint case's co-approving departments yet to answer, as ``,SJ,SW,`` (None
     otherwise): their windows list the case in their queues."""
+    rect_status: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    """A bad rating's rectification: ``open``, ``answered`` or ``closed`` (None: none)."""
+    rect_department: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    rect_due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rect_answered_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rect_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """How the call-back to the applicant went (``satisfied``, ``not_satisfied``,
+    ``unreachable``)."""
 
 
 ProjectionModel = type[CaseProjectionColumns]
@@ -128,6 +137,13 @@ def _timer_due(events: Sequence[CaseEvent | EventDraft], state: CaseState,
             "accepted", "reviewed"):
         return legal if legal is not None else due
     return None
+
+
+def rectification_index(table: str) -> Index:
+    """The index the list of open rectifications reads, by when their answer is due."""
+    where = text("rect_status IN ('open', 'answered')")
+    return Index(f"ix_{table}_rectification", "owner_site", "rect_due_ms",
+                 postgresql_where=where, sqlite_where=where)
 
 
 def co_approval_index(table: str) -> Index:
@@ -203,7 +219,13 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
     closed = state.result_issued_at or (state.decided_at if state.state.value == "withdrawn"
                                         else None)
     first = events[0].payload if events else {}
+    rect = state.rectification
     return {
+        "rect_status": rect.status if rect else None,
+        "rect_department": rect.department if rect else None,
+        "rect_due_ms": to_ms(rect.due) if rect else None,
+        "rect_answered_ms": to_ms(rect.answered_at) if rect and rect.answered_at else None,
+        "rect_outcome": rect.callback if rect else None,
         "legal_due_ms": legal,
         "warn_ms": warn,
         "next_signal_ms": _next_signal(state, due, legal, warn) if clock_runs else None,
@@ -399,8 +421,9 @@ class DecidingHooks(NoHooks):
                       if (item := self._registered_item(logs[case_id])) is not None]
         owners = self._owner(session, [(events[0].origin, item)
                                        for _, events, item in registered])
-        outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now)
-                    for (case_id, events, _), owner in zip(registered, owners, strict=True)]
+        outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now,
+                                       item.department)
+                    for (case_id, events, item), owner in zip(registered, owners, strict=True)]
         write_projections(session, self.model, [o.projection for o in outcomes])
         if self.model.signal_model is not None:  # signals raised below (or above) this site
             write_signals(session, self.model.signal_model, [
@@ -427,8 +450,8 @@ class DecidingHooks(NoHooks):
             return None
 
     def _case_arrived(self, site: SyncSite, case_id: uuid.UUID, events: list[CaseEvent],
-                      arrived: set[tuple[str, int, int]], owner: str, now: datetime
-                      ) -> _Outcome:
+                      arrived: set[tuple[str, int, int]], owner: str, now: datetime,
+                      department: str) -> _Outcome:
         drafts: list[EventDraft] = []
         if owner != site.code:
             state = fold_seen(events)
@@ -455,6 +478,12 @@ class DecidingHooks(NoHooks):
             if moved is not None:  # a supplement from the origin restarted the clock
                 state = apply(state, moved)
                 drafts.append(moved)
+            opened = (rectification_draft(state, [*events, *drafts], department,
+                                          self._calendar(), now)
+                      if self._calendar is not None and arrived else None)
+            if opened is not None:  # a bad rating from the village or the online hall
+                state = apply(state, opened)
+                drafts.append(opened)
         return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
                         projection_values(case_id, [*events, *drafts], state, owner, now))
 

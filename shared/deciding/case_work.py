@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.deciding.case_deadlines import deadline_draft
+from shared.deciding.rectification import rectification_draft
 from shared.domain.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, fold
 from shared.domain.catalogue import Catalogue, ServiceItem
@@ -250,6 +251,10 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
     if moved is not None:  # the clock resumed here (a supplement at the deciding site)
         drafts.append(moved)
     drafts += violation_cards(state, drafts, now)  # recorded with the decision that earned it
+    opened = rectification_draft(result.state, [*events, *drafts], item.department, calendar,
+                                 now)
+    if opened is not None:  # a bad rating given at this site's own window
+        drafts.append(opened)
     append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return result.state
 

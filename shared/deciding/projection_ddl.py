@@ -50,6 +50,33 @@ def drop_supervision_columns(op: Any, table: str) -> None:
             batch.drop_column(name)
 
 
+_RECTIFICATION_OPEN = "rect_status IN ('open', 'answered')"
+
+
+def add_rectification_columns(op: Any, table: str) -> None:
+    """A bad rating's rectification (差评整改): its status, department, due and answer times
+    and the call-back's outcome, with the index the list of open rectifications reads. Hub ``0016``,
+    node ``0017``."""
+    with op.batch_alter_table(table) as batch:
+        batch.add_column(sa.Column("rect_status", sa.String(10), nullable=True))
+        batch.add_column(sa.Column("rect_department", sa.String(40), nullable=True))
+        batch.add_column(sa.Column("rect_due_ms", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("rect_answered_ms", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("rect_outcome", sa.String(16), nullable=True))
+    where = sa.text(_RECTIFICATION_OPEN)
+    op.create_index(f"ix_{table}_rectification", table, ["owner_site", "rect_due_ms"],
+                    postgresql_where=where, sqlite_where=where)
+
+
+def drop_rectification_columns(op: Any, table: str) -> None:
+    """Undo :func:`add_rectification_columns`."""
+    op.drop_index(f"ix_{table}_rectification", table)
+    with op.batch_alter_table(table) as batch:
+        for name in ("rect_status", "rect_department", "rect_due_ms", "rect_answered_ms",
+                     "rect_outcome"):
+            batch.drop_column(name)
+
+
 def create_signal_table(op: Any, table: str) -> None:
     """One row per ``signalled`` or ``urged`` event of a case the site decides or watches.
     Hub ``0012``, node ``0013``."""

@@ -13,7 +13,14 @@ What each figure counts, per window (the deciding window the case is routed to):
 - ``average_days``: calendar days from acceptance to decision of the completed cases;
 - ``satisfaction_rate``: of the completed cases the applicant rated, the share rated
   satisfied or better (very satisfied, satisfied, basically satisfied); null when none was;
-- ``warnings``, ``yellow_cards``, ``red_cards``, ``urges``: signals raised in the period.
+- ``warnings``, ``yellow_cards``, ``red_cards``, ``urges``: signals raised in the period;
+- ``rectifications``: bad ratings' rectifications (差评整改) whose answer fell due in the
+  period; ``rectified_on_time``: of those, answered by then; ``rectifications_overdue``:
+  answered late, or unanswered with the due time passed before the period's end;
+  ``callbacks_satisfied``: of those, the applicant said on the call-back they were satisfied.
+
+``rectifications_by_site`` counts the same per deciding site over every case the site holds,
+so the hub, which holds the cases decided below it too, sees each township's loop.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
@@ -71,8 +78,11 @@ def period_of(kind: str, day: date) -> Period:
     raise ValueError(f"unknown period {kind!r}")
 
 
+RECTIFICATION_FIGURES = ("rectifications", "rectified_on_time", "rectifications_overdue",
+                         "callbacks_satisfied")
 FIGURES = ("received", "completed", "on_time", "early", "overdue", "average_days",
-           "satisfaction_rate", "warnings", "yellow_cards", "red_cards", "urges")
+           "satisfaction_rate", "warnings", "yellow_cards", "red_cards", "urges",
+           *RECTIFICATION_FIGURES)
 _SIGNAL_FIGURES = {"warning": "warnings", "yellow_card": "yellow_cards",
                    "red_card": "red_cards", "urge": "urges"}
 
@@ -121,11 +131,38 @@ def report_rows(session: Session, model: ProjectionModel, signals: SignalModel |
         m.due_ms.is_not(None), m.due_ms < hi).group_by(m.window)
     for window, n in session.execute(still_open):
         row(window)["overdue"] += int(n)
+    for window, *figures in session.execute(
+            _rectifications(m, hi, m.window).where(m.owner_site == site,
+                                                   m.rect_due_ms >= lo, m.rect_due_ms < hi)):
+        row(window).update(zip(RECTIFICATION_FIGURES, (int(n or 0) for n in figures),
+                               strict=True))
     if signals is not None:
         for (window, kind), n in counts_by_window(session, signals, site, lo, hi).items():
             if kind in _SIGNAL_FIGURES:
                 row(window)[_SIGNAL_FIGURES[kind]] += n
     return [rows[w] for w in sorted(rows)]
+
+
+def _rectifications(m: ProjectionModel, hi: int, key: Any) -> Select[Any]:
+    """The rectification figures grouped by ``key`` (the caller bounds the due times)."""
+    answered = m.rect_answered_ms.is_not(None)
+    on_time = answered & (m.rect_answered_ms <= m.rect_due_ms)
+    late = (answered & (m.rect_answered_ms > m.rect_due_ms)) | (
+        m.rect_answered_ms.is_(None) & (m.rect_due_ms < hi))
+    return select(key, func.count(), func.sum(case((on_time, 1), else_=0)),
+                  func.sum(case((late, 1), else_=0)),
+                  func.sum(case((m.rect_outcome == "satisfied", 1), else_=0))).group_by(key)
+
+
+def rectifications_by_site(session: Session, model: ProjectionModel, period: Period
+                           ) -> list[dict[str, Any]]:
+    """The rectification figures of every deciding site whose cases this site holds."""
+    m = model
+    query = _rectifications(m, period.to_ms, m.owner_site).where(
+        m.rect_due_ms >= period.from_ms, m.rect_due_ms < period.to_ms)
+    return [{"site": site, **dict(zip(RECTIFICATION_FIGURES, (int(n or 0) for n in figures),
+                                      strict=True))}
+            for site, *figures in session.execute(query.order_by(m.owner_site))]
 
 
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -153,7 +190,8 @@ def report(session: Session, model: ProjectionModel, site: str, kind: str,
     period = period_of(kind, day)
     rows = report_rows(session, model, model.signal_model, site, period)
     return {"period": kind, "from": period.first.isoformat(), "to": period.last.isoformat(),
-            "site": site, "rows": rows, "total": totals(rows)}
+            "site": site, "rows": rows, "total": totals(rows),
+            "rectifications_by_site": rectifications_by_site(session, model, period)}
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:

@@ -66,6 +66,9 @@ class EventType(StrEnum):
     SPECIAL_PROCEDURE_ENDED = "special_procedure_ended"  # the clock runs again
     EXTENSION_REQUESTED = "extension_requested"  # 延期: asked once, with a reason
     EXTENSION_DECIDED = "extension_decided"  # the department head approves or refuses it
+    RECTIFICATION_OPENED = "rectification_opened"  # 差评整改: a bad rating opens one
+    RECTIFICATION_ANSWERED = "rectification_answered"  # the department says what it put right
+    CALLBACK_RECORDED = "callback_recorded"  # 回访: the applicant was called back
 
 
 class Role(StrEnum):
@@ -121,6 +124,8 @@ SIGNAL_RULES = ("time_share", "one_day_left", "promised_passed", "legal_passed",
                 "fee_off_standard")
 """Why a signal was raised: the share of the promised time used (or one working day left),
 the promised or the legal deadline passed, or a violation found in a decision."""
+CALLBACK_OUTCOMES = ("satisfied", "not_satisfied", "unreachable")
+"""How the call-back to an applicant who rated a case badly went (回访结果)."""
 SPECIAL_PROCEDURES = ("hearing", "expert_review", "inspection", "public_notice")
 """特别程序 whose time the law leaves out of a time limit: 听证, 专家评审, 检验检测检疫,
 公示 (行政许可法 第四十五条)."""
@@ -459,7 +464,7 @@ def _extension_decided(p: Mapping[str, Any]) -> None:
         check_reason(p.get("reason"), "payload.reason")
 
 
-def _urged(p: Mapping[str, Any]) -> None:
+def _reason_only(p: Mapping[str, Any]) -> None:
     check_reason(p.get("reason"), "payload.reason")
 
 
@@ -483,6 +488,16 @@ def _card_ruled(p: Mapping[str, Any]) -> None:
     _event_key(p, "card")
     _choice(p, "ruling", CARD_RULINGS)
     check_reason(p.get("reason"), "payload.reason")
+
+
+def _rectification_opened(p: Mapping[str, Any]) -> None:
+    _text(p, "department")
+    _instant(p, "due")
+
+
+def _callback_recorded(p: Mapping[str, Any]) -> None:
+    _choice(p, "outcome", CALLBACK_OUTCOMES)
+    _text(p, "note", required=False)
 
 
 def _nothing(p: Mapping[str, Any]) -> None:
@@ -520,13 +535,16 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.ERASED: _erased,
     EventType.DEADLINE_SET: _deadline_set,
     EventType.SIGNALLED: _signalled,
-    EventType.URGED: _urged,
+    EventType.URGED: _reason_only,
     EventType.CARD_APPEALED: _card_appealed,
     EventType.CARD_RULED: _card_ruled,
     EventType.SPECIAL_PROCEDURE_STARTED: _special_procedure_started,
     EventType.SPECIAL_PROCEDURE_ENDED: _special_procedure_ended,
     EventType.EXTENSION_REQUESTED: _extension_requested,
     EventType.EXTENSION_DECIDED: _extension_decided,
+    EventType.RECTIFICATION_OPENED: _rectification_opened,
+    EventType.RECTIFICATION_ANSWERED: _reason_only,  # what was found and put right
+    EventType.CALLBACK_RECORDED: _callback_recorded,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

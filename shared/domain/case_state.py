@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -38,6 +38,7 @@ from shared.domain.case_events import (
     Role,
 )
 from shared.domain.errors import InvalidInput, NotPermitted, StateConflict
+from shared.domain.rating import BAD_RATINGS
 
 
 class Status(StrEnum):
@@ -82,6 +83,9 @@ _BEFORE_ACCEPTANCE = {
     E.WITHDRAWN: S.WITHDRAWN,
 }
 _CLAIMS = {E.CLAIMED: None, E.CLAIM_RELEASED: None, E.REASSIGNED: None}
+_RECTIFICATION = {E.RECTIFICATION_OPENED: None, E.RECTIFICATION_ANSWERED: None,
+                  E.CALLBACK_RECORDED: None}
+"""差评整改: a bad rating's rectification, opened, answered and called back after the result."""
 
 _TABLE: dict[Status, dict[EventType, Status | None]] = {
     S.NEW: {E.REGISTERED: S.REGISTERED},
@@ -137,8 +141,9 @@ _TABLE: dict[Status, dict[EventType, Status | None]] = {
     },
     S.DECIDED: {**_CLAIMS, E.RESULT_ISSUED: S.RESULT_ISSUED},
     # a closed case's personal data are erased once its retention period is over
-    S.RESULT_ISSUED: {E.RESULT_HANDED_OVER: S.HANDED_OVER, E.RATED: None, E.ERASED: None},
-    S.HANDED_OVER: {E.RATED: None, E.ERASED: None},
+    S.RESULT_ISSUED: {E.RESULT_HANDED_OVER: S.HANDED_OVER, E.RATED: None, E.ERASED: None,
+                      **_RECTIFICATION},
+    S.HANDED_OVER: {E.RATED: None, E.ERASED: None, **_RECTIFICATION},
     S.WITHDRAWN: {E.ERASED: None},
 }
 
@@ -224,7 +229,7 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.DEEMED_APPROVED: _SYSTEM,
         E.RESULT_ISSUED: _OPERATOR,
         E.RESULT_HANDED_OVER: _PEOPLE_AT_ORIGIN,
-        E.RATED: _PEOPLE_AT_ORIGIN,
+        E.RATED: frozenset({*_PEOPLE_AT_ORIGIN, Role.SYSTEM}),  # system: online (网上评价)
         E.REFUSED: _SYSTEM,
         E.ERASED: _SYSTEM,
         E.DEADLINE_SET: _SYSTEM,
@@ -236,6 +241,10 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.SPECIAL_PROCEDURE_ENDED: _OPERATOR,
         E.EXTENSION_REQUESTED: _OPERATOR,
         E.EXTENSION_DECIDED: frozenset({Role.DEPARTMENT_HEAD}),
+        E.RECTIFICATION_OPENED: _SYSTEM,
+        E.RECTIFICATION_ANSWERED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD}),
+        E.CALLBACK_RECORDED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD,
+                                        Role.SUPERVISOR}),
     }
 )
 """The roles that may author each event type."""
@@ -313,6 +322,8 @@ ACTIONS: Mapping[str, EventType] = MappingProxyType(
         "end_special_procedure": E.SPECIAL_PROCEDURE_ENDED,
         "request_extension": E.EXTENSION_REQUESTED,
         "decide_extension": E.EXTENSION_DECIDED,
+        "answer_rectification": E.RECTIFICATION_ANSWERED,
+        "record_callback": E.CALLBACK_RECORDED,
     }
 )
 """Action names (the API's ``action``) and the event each one appends.
@@ -358,6 +369,26 @@ STAGES = (
 
 Pause = tuple[datetime, datetime | None]
 EventKey = tuple[str, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Rectification:
+    """A bad rating's rectification (差评整改): the department that owes it and when, its
+    answer, and how the call-back to the applicant went (None: not yet)."""
+
+    department: str
+    due: datetime
+    opened_at: datetime
+    answered_at: datetime | None = None
+    callback: str | None = None
+    callback_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        """``open`` (no answer yet), ``answered`` (no call-back yet) or ``closed``."""
+        if self.callback is not None:
+            return "closed"
+        return "open" if self.answered_at is None else "answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +448,9 @@ class CaseState:
     """The department head's answer (None: not answered yet, or no request)."""
     extension_days: int = 0
     """The working days an approved extension added to both time limits."""
+    rectification: Rectification | None = None
+    """差评整改: opened by a bad rating at the deciding site, answered by the department,
+    closed by the call-back to the applicant."""
     refusals: tuple[EventKey, ...] = ()
     events: int = 0
 
@@ -629,6 +663,24 @@ def _guard_copies(case: CaseState, payload: Mapping[str, Any]) -> None:
         raise StateConflict("departments", "the copies have already been sent")
 
 
+def _guard_rectification_opened(case: CaseState, actor: EventActor) -> None:
+    if case.rating is None or case.rating.value not in BAD_RATINGS:
+        raise StateConflict("rating", "only 不满意 or 非常不满意 opens a rectification")
+    if case.rectification is not None:
+        raise StateConflict("rectification", "the rectification was opened already")
+
+
+def _guard_rectification_answered(case: CaseState, actor: EventActor) -> None:
+    if case.rectification is None or case.rectification.status != "open":
+        raise StateConflict("rectification", "no rectification of this case awaits an answer")
+
+
+def _guard_callback(case: CaseState, actor: EventActor) -> None:
+    if case.rectification is None or case.rectification.status != "answered":
+        raise StateConflict("rectification",
+                            "the call-back follows the department's answer, once")
+
+
 _ACTOR_GUARDS: Mapping[EventType, Callable[[CaseState, EventActor], None]] = {
     E.CLAIMED: _guard_claimed,
     E.CLAIM_RELEASED: _guard_claim_released,
@@ -641,6 +693,9 @@ _ACTOR_GUARDS: Mapping[EventType, Callable[[CaseState, EventActor], None]] = {
     E.SPECIAL_PROCEDURE_ENDED: _guard_procedure_ended,
     E.EXTENSION_REQUESTED: _guard_extension_requested,
     E.EXTENSION_DECIDED: _guard_extension_decided,
+    E.RECTIFICATION_OPENED: _guard_rectification_opened,
+    E.RECTIFICATION_ANSWERED: _guard_rectification_answered,
+    E.CALLBACK_RECORDED: _guard_callback,
 }
 _PAYLOAD_GUARDS: Mapping[EventType, Callable[[CaseState, Mapping[str, Any]], None]] = {
     E.CO_APPROVED: _guard_joint,
@@ -807,6 +862,14 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
     if t is E.EXTENSION_DECIDED:
         return {"extension_approved": p["approved"],
                 "extension_days": p["days"] if p["approved"] else 0}
+    if t is E.RECTIFICATION_OPENED:
+        return {"rectification": Rectification(
+            p["department"], datetime.fromisoformat(p["due"]).astimezone(UTC), at)}
+    if t is E.RECTIFICATION_ANSWERED and case.rectification is not None:
+        return {"rectification": dataclasses.replace(case.rectification, answered_at=at)}
+    if t is E.CALLBACK_RECORDED and case.rectification is not None:
+        return {"rectification": dataclasses.replace(case.rectification,
+                                                     callback=p["outcome"], callback_at=at)}
     if t is E.REFUSED:
         ref = p["refused"]
         return {"refusals": (*case.refusals, (ref["origin"], ref["epoch"], ref["seq"]))}

@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from shared.domain.case_events import (
+    CALLBACK_OUTCOMES,
     CARD_RULINGS,
     ITEM_KINDS,
     SIGNAL_KINDS,
@@ -230,6 +231,9 @@ class ActionRequest:
     procedure: str | None = None
     days: int | None = None
     approved: bool | None = None
+    callback: str | None = None
+    """record_callback: how the call-back went (:data:`CALLBACK_OUTCOMES`); ``comment``
+    is its note."""
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -490,7 +494,30 @@ def _payloads(
         if request.reason.strip():
             decided["reason"] = request.reason.strip()
         return [(event_type, decided)]
+    if action == "answer_rectification":
+        _check_rectification_department(case, actor)
+        return [(event_type, {"reason": check_reason(request.reason)})]
+    if action == "record_callback":
+        if actor.role is not Role.SUPERVISOR:
+            _check_rectification_department(case, actor)
+        if request.callback not in CALLBACK_OUTCOMES:
+            raise InvalidInput("callback", f"one of {', '.join(CALLBACK_OUTCOMES)}")
+        note = request.comment.strip()
+        return [(event_type, {"outcome": request.callback, **({"note": note} if note else {})})]
     raise InvalidInput("action", f"{action} is answered with refusal_for(), not perform()")
+
+
+def _check_rectification_department(case: CaseState, actor: Actor) -> None:
+    """The department a bad rating's rectification is assigned to, at the deciding site:
+    its window operators and its head."""
+    rectification = case.rectification
+    if rectification is None:
+        raise StateConflict("rectification", "no rectification is open for this case")
+    if case.site is not None and actor.site != case.site:
+        raise NotPermitted("site", f"the case is at site {case.site}, not {actor.site}")
+    if actor.department != rectification.department:
+        raise NotPermitted("department", f"the rectification is {rectification.department}'s,"
+                           f" not {actor.department}'s")
 
 
 def _check_department_head(case: CaseState, rules: ItemRules, actor: Actor) -> None:
@@ -575,6 +602,7 @@ def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: da
         procedure=case.open_procedure or SPECIAL_PROCEDURES[0],
         days=1,
         approved=True,
+        callback=CALLBACK_OUTCOMES[0],
     )
     try:
         perform(case, rules, actor, request, now)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
@@ -202,7 +202,7 @@ def status_blueprint(site_of: Callable[[], StatusSite],
         acceptance_no = request.args.get("acceptance_no", "").strip()[:40]
         context: dict[str, Any] = {"acceptance_no": acceptance_no, "result": None,
                                    "message": "", "stages": STAGE_NAMES, "as_of": None,
-                                   "carriers": CARRIERS}
+                                   "carriers": CARRIERS, "rate_url": None}
         status = 200
         headers: dict[str, str] = {"Cache-Control": "no-store"}
         if acceptance_no and request.args.get("query_code", "").strip():
@@ -217,6 +217,10 @@ def status_blueprint(site_of: Callable[[], StatusSite],
             if status == 200 and answer.body is not None:
                 context["result"] = answer.body
                 context["as_of"] = _instant(answer.body.get("as_of"))
+                if ("online_rating" in current_app.blueprints
+                        and answer.body.get("state") in ("result_issued", "handed_over")):
+                    context["rate_url"] = url_for(  # the online hall's rating page
+                        "online_rating.rate_page", acceptance_no=query.acceptance_no)
             else:
                 context["message"] = {404: "pub.not_found", 429: "pub.too_many"}.get(
                     status, "pub.unavailable")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from shared.deciding import bulk_reassign, case_work
 from shared.deciding.window_context import WindowContext
 from shared.domain.case_events import (
+    CALLBACK_OUTCOMES,
     CARD_RULINGS,
     MAX_EXTENSION_DAYS,
     SIGNAL_KINDS,
@@ -102,6 +103,7 @@ class ActionSchema(Schema):
     carrier = fields.String(load_default=None, validate=validate.OneOf(sorted(CARRIERS)))
     tracking_no = fields.String(load_default=None, validate=validate.Length(max=30))
     address = fields.String(load_default=None, validate=validate.Length(max=120))
+    callback = fields.String(load_default=None, validate=validate.OneOf(CALLBACK_OUTCOMES))
 
 
 class BulkReassignSchema(Schema):

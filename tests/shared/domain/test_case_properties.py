@@ -103,6 +103,9 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.EXTENSION_REQUESTED: {"days": pick([5, 10]), "reason": REASON},
         EventType.EXTENSION_DECIDED: pick([{"approved": True, "days": 5},
                                            {"approved": False, "days": 0, "reason": REASON}]),
+        EventType.RECTIFICATION_OPENED: {"department": "SJ", "due": "2026-06-01T16:00:00+00:00"},
+        EventType.RECTIFICATION_ANSWERED: {"reason": REASON},
+        EventType.CALLBACK_RECORDED: {"outcome": pick(["satisfied", "unreachable"])},
     }
     return payloads.get(event_type, {})
 
@@ -131,6 +134,10 @@ def check_invariants(case: CaseState) -> None:
     if case.extension_days:
         assert case.extension_approved and case.extension_requested is not None
         assert case.extension_days <= case.extension_requested
+    # A rectification follows a bad rating only, and its call-back the department's answer.
+    if case.rectification is not None:
+        assert case.rating in (Rating.DISSATISFIED, Rating.VERY_DISSATISFIED)
+        assert case.rectification.callback is None or case.rectification.answered_at
     floor = case.accepted_at
     for start, end in case.clock_stops:
         assert floor is not None and start >= floor

@@ -31,6 +31,7 @@ from werkzeug.test import TestResponse
 
 from node.app import create_app as create_node
 from node.db_session import app_session as node_session
+from shared.domain.application import query_verifier
 from shared.storage.accounts import add_user
 from shared.web import security_policy
 from shared.web.security_policy import CONTENT_SECURITY_POLICY, add_form_tokens
@@ -247,6 +248,7 @@ def hub_site(
 ) -> Site:
     hub = make_hub(NOW, HUB_USERS)
     case_id, _ = register_at_hub(hub)
+    _, rated_no = _issued_case(hub)  # rated online with its pair (shared.web.online_rating)
     data_dir = hub.services.settings.data_dir
 
     def sign_in(user: str | None) -> FormClient:
@@ -258,6 +260,8 @@ def hub_site(
     def good(endpoint: str, form: Form) -> dict[str, Any]:
         if endpoint == "auth.login_submit":
             return {"username": "mz-review", "password": PASSWORD}
+        if endpoint == "online_rating.rate_page":
+            return {"acceptance_no": rated_no, "query_code": RATING_CODE, "rating": "satisfied"}
         if endpoint == "admin.add_site_form":
             return {"code": f"4310020{uuid.uuid4().int % 90 + 10}", "name": "新镇",
                     "tier": "township", "parent": HUB}
@@ -284,8 +288,27 @@ def hub_site(
         pages=[(None, "/login"), ("city-admin", "/admin/sites"),
                ("city-admin", "/admin/users"), ("city-admin", "/admin/users/mz-desk"),
                ("city-admin", "/admin/releases"), ("city-lead", f"/windows/{WINDOW}"),
-               ("mz-review", f"/windows/cases/{case_id}")],
+               ("mz-review", f"/windows/cases/{case_id}"),
+               (None, f"/rate?acceptance_no={rated_no}")],
     )
+
+
+RATING_CODE = "ABCD2345"
+
+
+def _issued_case(hub: Hub) -> tuple[uuid.UUID, str]:
+    """A second case at the hub, decided and its result issued, whose query code is known."""
+    case_id = uuid.uuid4()
+    case_id, acceptance_no = register_at_hub(
+        hub, 2, case_id=case_id, query_verifier=query_verifier(case_id, RATING_CODE))
+    client = hub.app.test_client()
+    for who, action in (("mz-desk", "claim"), ("mz-desk", "accept"), ("mz-desk", "approve"),
+                        ("mz-review", "claim"), ("mz-review", "check"),
+                        ("mz-review", "issue_result")):
+        done = client.post(f"/api/v1/cases/{case_id}/actions", json={"action": action},
+                           headers=hub.bearer(who))
+        assert done.status_code == 200, done.get_json()
+    return case_id, acceptance_no
 
 
 def test_every_post_form_of_the_hub_carries_the_token_and_is_refused_without_it(
