@@ -31,7 +31,7 @@ from shared.web.i18n import Messages, add_messages
 from shared.web.sign_in import current_claims
 
 OPEN_PATHS = (
-    "/login", "/logout", "/status", "/healthz", "/metrics", "/static/",
+    "/login", "/logout", "/status", "/verify", "/healthz", "/metrics", "/static/",
     "/api/v1/auth/token", "/api/v1/public/", "/api/v1/catalog/", "/api/v1/sync/exchange",
     "/api/v1/enrol", "/api/v1/sync/status", "/api/openapi.json",
     "/api/v1/sync/local-run",  # sync-now on this PC, with its own proof (node.local_sync)
