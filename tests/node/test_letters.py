@@ -64,7 +64,8 @@ def _arrive_all(app: Flask, case_id: str, clock: Clock,
         _arrive(app, case_id, clock, seq, type_, payload, actor)
 
 
-def _issue(app: Flask, case_id: str, clock: Clock, seq: int) -> None:
+def _issue(app: Flask, case_id: str, clock: Clock, seq: int,
+           actor: str = "window_operator:op-b") -> None:
     """The deciding site's ``result_issued``, with the document's digest and code worked out
     from the events the station holds (as the deciding site did from its copy)."""
     node = node_services(app)
@@ -72,7 +73,7 @@ def _issue(app: Flask, case_id: str, clock: Clock, seq: int) -> None:
         events = case_work.case_events(session, node.sync_site, uuid.UUID(case_id))
     payload = issue_fields(events, {"document": None, "reference": "郴民救字〔2025〕3号"},
                            _HUB_KEY.key_id)
-    _arrive(app, case_id, clock, seq, "result_issued", payload, "window_operator:op-b")
+    _arrive(app, case_id, clock, seq, "result_issued", payload, actor)
 
 
 @pytest.mark.parametrize("layout", ["a4", "80mm"])
@@ -137,3 +138,22 @@ def test_the_issued_decision_carries_its_code_and_the_station_checks_what_it_can
     assert signature["key_id"] == _HUB_KEY.key_id.hex() and body["unaltered"] is False
     page = client.get(f"/verify?{parts.query}").get_data(as_text=True)
     assert 'id="genuine"' in page and 'id="altered"' in page
+
+
+def test_a_result_approved_by_the_rule_says_so_and_its_code_covers_it(
+        app: Flask, client: FlaskClient, clock: Clock, tmp_path: Path) -> None:
+    """超时许可: the timers' ``deemed_approved``, then the window issues the result; the
+    document says the approval is by the rule, and the signed facts say so too."""
+    case = _register(client)
+    steps = [*ROUTED, ACCEPTED]
+    _arrive_all(app, case["case_id"], clock, steps)
+    _arrive(app, case["case_id"], clock, len(steps) + 1, "deemed_approved",
+            {"due_at": "2025-03-10T15:59:59+00:00"}, "system:system")
+    _issue(app, case["case_id"], clock, len(steps) + 2, "window_operator:op-a")
+    response = client.get(f"/cases/{case['case_id']}/result.pdf?layout=80mm")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    text = _flat_text(response.data, tmp_path)
+    assert "超时默认许可" in text and "王𠮷祥" in text and "验证码" in text
+    (link,) = _qr_links(response.data, tmp_path)
+    body = client.get(f"/api/v1/public/verify?{urlsplit(link).query}").get_json()
+    assert body["facts"]["deemed"] is True and body["checks"]["facts_digest"] is True
