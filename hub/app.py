@@ -39,6 +39,8 @@ from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.online_rating import online_rating_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
+from shared.web.rating_pages import rating_pages_blueprint
+from shared.web.rating_views import rating_views_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
 from shared.web.supervision_views import supervision_blueprint
@@ -91,6 +93,10 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(window_views.bp)
     app.register_blueprint(supervision_blueprint(db_session.get_session,
                                                  lambda: services().windows, HubCase))
+    app.register_blueprint(rating_pages_blueprint(db_session.get_session,
+                                                  lambda: services().windows))
+    app.register_blueprint(rating_views_blueprint(db_session.get_session,
+                                                  lambda: services().windows, HubCase))
     app.register_blueprint(admin.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))

@@ -41,6 +41,8 @@ from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
+from shared.web.rating_pages import rating_pages_blueprint
+from shared.web.rating_views import rating_views_blueprint
 from shared.web.scans_endpoint import blob_blueprint
 from shared.web.sign_in import auth_blueprint
 from shared.web.supervision_views import supervision_blueprint
@@ -126,6 +128,13 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
         app.register_blueprint(
             supervision_blueprint(db_session.get_session, lambda: services().windows,
                                   NodeWindowCase)
+        )
+        app.register_blueprint(
+            rating_pages_blueprint(db_session.get_session, lambda: services().windows)
+        )
+        app.register_blueprint(
+            rating_views_blueprint(db_session.get_session, lambda: services().windows,
+                                   NodeWindowCase)
         )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     # after node.auth's sign-in check: this adds the roles and refuses what is not listed

@@ -40,6 +40,9 @@ WINDOW_POLICY: Policy = {
     "windows.case_page": WINDOW_STAFF,
     "windows.act": WINDOW_STAFF,
     "windows.result_pdf": WINDOW_STAFF,
+    "rating.tablet": WINDOW_STAFF,  # the rating page at the window (shared.web.rating_pages)
+    "rating.submit": WINDOW_STAFF,
+    "rating.thanks": WINDOW_STAFF,
     "materials.material_page": SCAN_READERS,
     "materials.material_api": SCAN_READERS,
     "materials.case_material": SCAN_READERS,
@@ -52,6 +55,7 @@ SUPERVISION_POLICY: Policy = {
     "supervision.report": roles(*OVERSEERS),
     "supervision.report_page": roles(*OVERSEERS),
     "supervision.dashboard": roles(*OVERSEERS),
+    "rating_figures.page": roles(*OVERSEERS),  # shared.web.rating_views
     "supervision.trace_page": SIGNED_IN,  # one's own; the view lets overseers read anyone's
     "supervision.board": OPEN,
 }

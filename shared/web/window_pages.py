@@ -619,6 +619,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         catalogue_version=chosen.catalogue.version,
         catalogue_note=chosen.note,
         actions=actions,
+        may_rate="rate" in allowed,  # the tablet page (shared.web.rating_pages) links from here
         cards=_cards(events, allowed),
         procedures=SPECIAL_PROCEDURES,
         max_extension=MAX_EXTENSION_DAYS,
