@@ -236,6 +236,9 @@ def test_only_supervisors_and_admins_read_the_figures(hub: Hub) -> None:
     bad = _figures_page(hub, period="fortnight")
     assert bad.status_code == 400 and "period" in bad.get_json()["error"]["fields"]
     empty = _figures_page(hub).get_data(as_text=True)
-    assert "本期无办结件" in empty
+    assert "本期无办结件" in empty and 'id="chart"' not in empty
+    english = _figures_page(hub, period="year", lang="en").get_data(as_text=True)
+    assert "Nothing decided in this period" in english and "Rated share" in english
+    assert "basically satisfied) ÷ rated cases" in english
     dashboard = hub.login(SUPERVISOR).get("/supervision").get_data(as_text=True)
     assert 'id="ratings" href="/supervision/ratings"' in dashboard
