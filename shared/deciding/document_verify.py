@@ -11,6 +11,7 @@ Where this site does not know the issuing site's key, it says so instead of gues
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.deciding import case_work
+from shared.domain.case_events import EventType
 from shared.domain.identity import mask_name
 from shared.exchange.site import SyncSite
 from shared.pdf.document_facts import (
@@ -60,7 +62,8 @@ class DocumentCheck:
     mark: IssueMark
     issued_at: datetime
     facts: DocumentFacts | None
-    """The facts worked out now from the log (None: they no longer can be, e.g. erased)."""
+    """The facts worked out now from the log (None: they no longer can be, as once the
+    case's personal data were erased at the end of its retention period)."""
     facts_match: bool
     signature: SignatureCheck
 
@@ -81,10 +84,10 @@ def check_document(session: Session, site: SyncSite, case_id: uuid.UUID,
     if not hmac.compare_digest(mark.code.encode(), normalise_code(code).encode()):
         return None
     issued = events[index]
-    try:
-        facts: DocumentFacts | None = issued_facts(events, index)
-    except ValueError:
-        facts = None
+    facts: DocumentFacts | None = None
+    if not any(e.type is EventType.ERASED for e in events):  # erased: nothing to compare
+        with contextlib.suppress(ValueError):
+            facts = issued_facts(events, index)
     matches = (facts is not None and facts_digest(facts) == mark.digest
                and verification_code(mark.digest) == mark.code)
     signature = check_signature(session, site, issued.origin, issued.epoch, issued.seq)
