@@ -92,6 +92,8 @@ def test_the_one_time_notice_on_both_layouts_links_to_the_status_page(
     assert _qr_links(response.data, tmp_path) == [
         f"http://status.example/status?acceptance_no={case['acceptance_no']}"]
     assert client.get(f"/cases/{case['case_id']}/supplement.pdf?layout=a3").status_code == 400
+    page = client.get(f"/cases/{case['case_id']}").get_data(as_text=True)
+    assert 'id="supplement-pdf-80"' in page and "supplement.pdf?layout=80mm" in page
 
 
 @pytest.mark.parametrize("layout", ["a4", "80mm"])
@@ -138,6 +140,8 @@ def test_the_issued_decision_carries_its_code_and_the_station_checks_what_it_can
     assert signature["key_id"] == _HUB_KEY.key_id.hex() and body["unaltered"] is False
     page = client.get(f"/verify?{parts.query}").get_data(as_text=True)
     assert 'id="genuine"' in page and 'id="altered"' in page
+    case_page = client.get(f"/cases/{case['case_id']}").get_data(as_text=True)
+    assert "result.pdf?layout=80mm" in case_page
 
 
 def test_a_result_approved_by_the_rule_says_so_and_its_code_covers_it(
