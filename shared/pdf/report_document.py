@@ -1,12 +1,16 @@
 """The printed report of a period (日清周结月评年报): an A4 landscape table of the figures per
-window and the site's total, in Chinese, with the CJK fonts the result documents use."""
+window and the site's total, then the bad ratings' rectifications (差评整改) per window and
+per deciding site, in Chinese, with the CJK fonts the result documents use."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.pdf.fonts import PdfFonts, add_fonts
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 PERIOD_NAMES = {"day": "日报", "week": "周报", "month": "月报", "year": "年报"}
 COLUMNS = (("window", "窗口", 34), ("received", "受理", 20), ("completed", "办结", 20),
@@ -14,6 +18,10 @@ COLUMNS = (("window", "窗口", 34), ("received", "受理", 20), ("completed", "
            ("average_days", "平均用时(天)", 28), ("satisfaction_rate", "满意率", 22),
            ("warnings", "预警", 18), ("yellow_cards", "黄牌", 18), ("red_cards", "红牌", 18),
            ("urges", "催办", 18))
+RECTIFICATION_COLUMNS = (("rectifications", "到期整改", 26), ("rectified_on_time", "按时答复", 26),
+                         ("rectifications_overdue", "超期整改", 26),
+                         ("callbacks_satisfied", "回访满意", 26))
+"""差评整改: the rectifications due in the period, per window and per deciding site."""
 
 
 def _cell(key: str, value: object) -> str:
@@ -41,14 +49,30 @@ def render_report(report: Mapping[str, Any], site_name: str, fonts: PdfFonts) ->
     pdf.cell(0, 8, f"{report['from']} 至 {report['to']}", align="C", new_x="LMARGIN",
              new_y="NEXT")
     pdf.ln(3)
+    rows: Sequence[Mapping[str, Any]] = [*report["rows"], {**report["total"], "window": "合计"}]
+    _table(pdf, COLUMNS, rows)
+    by_site = report.get("rectifications_by_site") or []
+    if any(row.get("rectifications") for row in rows) or by_site:
+        pdf.ln(4)
+        pdf.set_font("cjk", size=11)
+        pdf.cell(0, 8, "差评整改", new_x="LMARGIN", new_y="NEXT")
+        _table(pdf, (COLUMNS[0], *RECTIFICATION_COLUMNS),
+               [r for r in rows if r.get("rectifications")])
+        if by_site:
+            pdf.ln(2)
+            _table(pdf, (("site", "办理地", 34), *RECTIFICATION_COLUMNS), by_site)
+    return bytes(pdf.output())
+
+
+def _table(pdf: FPDF, columns: Sequence[tuple[str, str, int]],
+           rows: Sequence[Mapping[str, Any]]) -> None:
+    """A header row of ``columns``' labels, then one bordered line per row."""
     pdf.set_font("cjk", size=9)
-    for _, label, width in COLUMNS:
+    for _, label, width in columns:
         pdf.cell(width, 8, label, border=1, align="C")
     pdf.ln()
-    rows: Sequence[Mapping[str, Any]] = [*report["rows"], {**report["total"], "window": "合计"}]
     for row in rows:
-        for key, _, width in COLUMNS:
+        for key, _, width in columns:
             pdf.cell(width, 7, _cell(key, row.get(key)), border=1,
-                     align="L" if key == "window" else "R")
+                     align="L" if key in ("window", "site") else "R")
         pdf.ln()
-    return bytes(pdf.output())

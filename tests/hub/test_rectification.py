@@ -6,6 +6,7 @@ applicant rates with the receipt's pair alone."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,7 +107,8 @@ def test_a_bad_rating_opens_a_rectification_that_the_department_answers(hub: Hub
     assert 'id="rectification"' in page and "已回访办结" in page
 
 
-def test_a_good_rating_opens_none_and_the_report_counts_the_loop(hub: Hub) -> None:
+def test_a_good_rating_opens_none_and_the_report_counts_the_loop(hub: Hub,
+                                                                 tmp_path: Path) -> None:
     client = hub.app.test_client()
     good = _decided_case(hub, client, 1)
     assert _act(client, hub, CHECK, good, action="rate", rating="satisfied").status_code == 200
@@ -138,6 +140,16 @@ def test_a_good_rating_opens_none_and_the_report_counts_the_loop(hub: Hub) -> No
     header = csv.get_data(as_text=True).splitlines()[0].split(",")
     assert header[-4:] == ["rectifications", "rectified_on_time", "rectifications_overdue",
                            "callbacks_satisfied"]
+    page = hub.login(SUPERVISOR).get("/supervision/reports/month?date=2026-05-01")
+    table = page.get_data(as_text=True).split('id="rectifications"', 1)[1].split("</table>")[0]
+    assert "<td>W-MZ-01</td><td class=\"n\">3</td><td class=\"n\">1</td>" in table
+    pdf = hub.login(SUPERVISOR).get("/api/v1/reports/month?date=2026-05-01&format=pdf")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf.data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "差评整改" in text  # the rectification table, its window's line under it
+    assert any(ln.split() == ["W-MZ-01", "3", "1", "2", "0"] for ln in text.splitlines())
 
 
 def test_the_applicant_rates_online_with_the_receipts_pair(hub: Hub) -> None:
