@@ -120,8 +120,12 @@ def normalise_code(text: str) -> str:
 
 def issue_fields(events: Sequence[CaseEvent], payload: Mapping[str, Any],
                  key_id: bytes) -> dict[str, Any]:
-    """The ``result_issued`` payload with the document's digest, code and signing key."""
-    digest = facts_digest(document_facts(events, _text(payload.get("reference"))))
+    """The ``result_issued`` payload with the document's digest, code and signing key (as
+    it is for a log without a decision, which the workflow does not let issue a result)."""
+    try:
+        digest = facts_digest(document_facts(events, _text(payload.get("reference"))))
+    except ValueError:
+        return dict(payload)
     return {**payload, DIGEST_FIELD: digest, CODE_FIELD: verification_code(digest),
             KEY_FIELD: key_id.hex()}
 
