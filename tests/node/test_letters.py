@@ -161,3 +161,21 @@ def test_a_result_approved_by_the_rule_says_so_and_its_code_covers_it(
     (link,) = _qr_links(response.data, tmp_path)
     body = client.get(f"/api/v1/public/verify?{urlsplit(link).query}").get_json()
     assert body["facts"]["deemed"] is True and body["checks"]["facts_digest"] is True
+
+
+def test_a_higher_authoritys_refusal_is_not_permitted_and_names_the_authority(
+        app: Flask, client: FlaskClient, clock: Clock, tmp_path: Path) -> None:
+    case = _register(client)
+    steps = [*ROUTED, ACCEPTED, ("reviewed", {}), ("claimed", {}),
+             ("reported_up", {"authority": "湖南省民政厅"}), ("claimed", {}),
+             ("external_decision_recorded", {"outcome": "rejected", "authority": "湖南省民政厅",
+                                             "reference": "湘民函〔2025〕8号",
+                                             "reason": "不符合临时救助条件"})]
+    _arrive_all(app, case["case_id"], clock, steps)
+    response = client.get(f"/cases/{case['case_id']}/result.pdf")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    text = _flat_text(response.data, tmp_path)
+    for expected in ("不予许可决定书", "湖南省民政厅", "湘民函〔2025〕8号", "不符合临时救助条件",
+                     "王𠮷祥", "行政复议"):
+        assert expected in text, expected
+    assert "不予受理" not in text
