@@ -15,6 +15,7 @@ import uuid
 from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.deciding import receipt_books
 from shared.deciding.case_projection import (
     CaseProjectionColumns,
     co_approval_index,
@@ -25,6 +26,12 @@ from shared.deciding.case_projection import (
     timer_index,
 )
 from shared.deciding.case_signals import CaseSignalColumns, signal_index
+from shared.deciding.receipt_books import (
+    ReceiptBookColumns,
+    ReceiptColumns,
+    book_indexes,
+    receipt_indexes,
+)
 from shared.storage.db import Base
 
 
@@ -97,3 +104,21 @@ class HubSms(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     sent_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class HubReceiptBook(ReceiptBookColumns, Base):
+    """A receipt book (以票控费) registered to one of the hub's finance windows."""
+
+    __tablename__ = "hub_receipt_books"
+    __table_args__ = book_indexes("hub_receipt_books")
+
+
+class HubReceipt(ReceiptColumns, Base):
+    """A receipt number used (or voided) at the hub, unique per site."""
+
+    __tablename__ = "hub_receipts"
+    __table_args__ = receipt_indexes("hub_receipts")
+
+
+HubReceipt.book_model = HubReceiptBook
+receipt_books.pair(HubCase, HubReceipt)

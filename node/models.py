@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.deciding import receipt_books
 from shared.deciding.case_projection import (
     CaseProjectionColumns,
     co_approval_index,
@@ -38,6 +39,12 @@ from shared.deciding.case_projection import (
     timer_index,
 )
 from shared.deciding.case_signals import CaseSignalColumns, signal_index
+from shared.deciding.receipt_books import (
+    ReceiptBookColumns,
+    ReceiptColumns,
+    book_indexes,
+    receipt_indexes,
+)
 from shared.storage.db import Base
 
 
@@ -156,3 +163,21 @@ class NodeHubReceipt(Base):
     at_ms: Mapped[int] = mapped_column(BigInteger)
     key_id: Mapped[bytes] = mapped_column(LargeBinary(8))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class NodeReceiptBook(ReceiptBookColumns, Base):
+    """A receipt book (以票控费) registered to one of this node's finance windows."""
+
+    __tablename__ = "node_receipt_books"
+    __table_args__ = book_indexes("node_receipt_books")
+
+
+class NodeReceipt(ReceiptColumns, Base):
+    """A receipt number used (or voided) at this node, unique per site."""
+
+    __tablename__ = "node_receipts"
+    __table_args__ = receipt_indexes("node_receipts")
+
+
+NodeReceipt.book_model = NodeReceiptBook
+receipt_books.pair(NodeWindowCase, NodeReceipt)

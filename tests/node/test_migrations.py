@@ -26,6 +26,8 @@ NODE_TABLES = {
     "node_window_cases",
     "node_case_signals",
     "node_hub_receipts",
+    "node_receipt_books",
+    "node_receipts",
     "record_views",
 }
 
