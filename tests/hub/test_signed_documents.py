@@ -228,6 +228,8 @@ def test_a_decided_case_not_yet_issued_prints_a_status_link_and_no_code(
     assert "准予决定书" in text and "王𠮷祥" in text and "验证码" not in text
     (link,) = _pages_and_qr(data, tmp_path)
     assert link == f"http://127.0.0.1:8000/status?acceptance_no={case['acceptance_no']}"
+    page = client.get(f"/windows/cases/{case['case_id']}", headers=_headers(client, "mz-1"))
+    assert 'id="result-pdf-80"' in page.get_data(as_text=True)
     bad = client.get(f"/windows/cases/{case['case_id']}/result.pdf?layout=a5",
                      headers=_headers(client, "mz-1"))
     assert bad.status_code == 400
