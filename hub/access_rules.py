@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from shared.web.access_policy import OPEN, Policy, roles
 from shared.web.shared_access_rules import (
+    FINANCE_POLICY,
     PUBLIC_STATUS_POLICY,
     SIGN_IN_POLICY,
     SUPERVISION_POLICY,
@@ -42,6 +43,7 @@ POLICY: Policy = {
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,
+    **FINANCE_POLICY,
     "window_api.show": WINDOW_STAFF,
     # administration and personal-information requests
     "admin.home": ADMIN_VIEW,

@@ -36,6 +36,7 @@ from hub.settings import HubSettings
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
+from shared.web.finance_views import finance_blueprint
 from shared.web.online_rating import online_rating_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
@@ -97,6 +98,8 @@ def create_app(settings: HubSettings) -> Flask:
                                                   lambda: services().windows))
     app.register_blueprint(rating_views_blueprint(db_session.get_session,
                                                   lambda: services().windows, HubCase))
+    app.register_blueprint(finance_blueprint(db_session.get_session,
+                                             lambda: services().windows, HubCase))
     app.register_blueprint(admin.bp)
     app.register_blueprint(privacy_views.bp)
     app.register_blueprint(openapi_blueprint(f"Sanji hub {settings.site_code}"))

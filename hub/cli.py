@@ -612,3 +612,39 @@ def erase_expired_command(data_dir: Path) -> None:
     for erasure in done:
         click.echo(f"{erasure.case_id}: erased ({erasure.policy})")
     click.echo(f"{len(done)} cases erased")
+
+
+@hub_group.command("add-receipt-book")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--window", required=True, help="the finance window the book is issued to")
+@click.option("--prefix", required=True, help="capitals and digits, e.g. CZ2026")
+@click.option("--first", type=int, required=True, help="the book's first number")
+@click.option("--last", type=int, required=True, help="the book's last number")
+@click.option("--width", type=int, default=None,
+              help="digits of each number, zero-padded (default: the last number's)")
+@click.option("--by", "registered_by", default="admin", show_default=True,
+              help="who registers it (recorded)")
+def add_receipt_book_command(data_dir: Path, window: str, prefix: str, first: int, last: int,
+                             width: int | None, registered_by: str) -> None:
+    """Register a receipt book (以票控费): a numbered range issued to a finance window of the
+    hub; the receipts of its payments must come from a book of that window."""
+    from hub.app import create_app
+    from hub.db_session import app_session
+    from hub.models import HubReceiptBook
+    from hub.services import services_of
+    from shared.deciding.receipt_books import NewBook, register_book
+
+    settings, _ = _open(data_dir)
+    app = create_app(settings)
+    ctx = services_of(app).windows
+    with app_session(app) as session:
+        try:
+            book = register_book(session, HubReceiptBook, site=settings.site_code,
+                                 book=NewBook(window, prefix, first, last, width),
+                                 registered_by=registered_by, now=_now(),
+                                 windows=frozenset(w.code for w in ctx.catalogue().windows))
+        except DomainError as exc:
+            raise _fail(exc)
+        session.commit()
+        click.echo(f"receipt book {book.id} of window {book.window}: "
+                   f"{book.receipt_no(book.first)} to {book.receipt_no(book.last)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
 from shared.web.shared_access_rules import (
+    FINANCE_POLICY,
     PUBLIC_STATUS_POLICY,
     SIGN_IN_POLICY,
     SUPERVISION_POLICY,
@@ -58,4 +59,5 @@ POLICY: Policy = {
     # a township's or county's windows
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,
+    **FINANCE_POLICY,
 }

@@ -39,6 +39,7 @@ from shared.storage.sealing import DataKeys
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
+from shared.web.finance_views import finance_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
 from shared.web.rating_pages import rating_pages_blueprint
@@ -135,6 +136,10 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
         app.register_blueprint(
             rating_views_blueprint(db_session.get_session, lambda: services().windows,
                                    NodeWindowCase)
+        )
+        app.register_blueprint(
+            finance_blueprint(db_session.get_session, lambda: services().windows,
+                              NodeWindowCase)
         )
     app.register_blueprint(openapi_blueprint(f"Sanji node {settings.site_code}"))
     # after node.auth's sign-in check: this adds the roles and refuses what is not listed

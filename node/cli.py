@@ -452,3 +452,56 @@ def set_otp_command(data_dir: Path, username: str) -> None:
     click.echo(f"TOTP secret for {username} at {settings.site_code} (add it to an "
                f"authenticator app; it is not shown again): {secret}")
     click.echo(f"  {uri}")
+
+
+@node_group.command("add-receipt-book")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              required=True)
+@click.option("--window", required=True, help="the finance window the book is issued to")
+@click.option("--prefix", required=True, help="capitals and digits, e.g. LT2026")
+@click.option("--first", type=int, required=True, help="the book's first number")
+@click.option("--last", type=int, required=True, help="the book's last number")
+@click.option("--width", type=int, default=None,
+              help="digits of each number, zero-padded (default: the last number's)")
+@click.option("--by", "registered_by", default="admin", show_default=True,
+              help="who registers it (recorded)")
+def add_receipt_book_command(data_dir: Path, window: str, prefix: str, first: int, last: int,
+                             width: int | None, registered_by: str) -> None:
+    """Register a receipt book (以票控费) at this township or county: a numbered range issued
+    to one of its finance windows."""
+    from node.app import create_app
+    from node.db_session import app_session, upgrade_database
+    from node.models import NodeReceiptBook
+    from node.services import services_of
+    from node.sync_setup import DECIDING_TIERS
+    from shared.deciding.receipt_books import NewBook, register_book
+    from shared.domain.errors import Problems
+    from shared.storage.db import make_engine
+
+    try:
+        settings = NodeSettings.load(data_dir)
+    except DomainError as exc:
+        raise click.ClickException(str(exc))
+    if str(settings.tier.value) not in DECIDING_TIERS:
+        raise click.ClickException("a village takes no fees: receipt books are registered "
+                                   "at a township or county")
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade_database(engine)
+    finally:
+        engine.dispose()
+    app = create_app(settings)
+    windows = frozenset(w.code for w in services_of(app).windows.catalogue().windows)
+    with app_session(app) as session:
+        try:
+            book = register_book(session, NodeReceiptBook, site=settings.site_code,
+                                 book=NewBook(window, prefix, first, last, width),
+                                 registered_by=registered_by, now=datetime.now(UTC),
+                                 windows=windows)
+        except Problems as exc:
+            raise click.ClickException(str(exc))
+        except DomainError as exc:
+            raise click.ClickException(exc.reason)
+        session.commit()
+        click.echo(f"receipt book {book.id} of window {book.window}: "
+                   f"{book.receipt_no(book.first)} to {book.receipt_no(book.last)}")

@@ -6,6 +6,7 @@ table and the view's own check cannot drift apart."""
 from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
+from shared.web.finance_views import READERS, REGISTRARS
 from shared.web.scans_endpoint import VIEW_ROLES
 from shared.web.supervision_views import OVERSEERS
 from shared.web.window_pages import ROLES
@@ -61,3 +62,14 @@ SUPERVISION_POLICY: Policy = {
 }
 """Electronic supervision at a deciding site: supervisors' and admins'; the hall's board is
 public (today's figures, no case, no person)."""
+
+FINANCE_POLICY: Policy = {
+    # fees under receipt control (shared.web.finance_views)
+    "finance.add_book": roles(*REGISTRARS),
+    "finance.books": roles(*READERS),
+    "finance.statement": roles(*READERS),
+    "finance.today": roles(*READERS),
+    "finance.statement_page": roles(*READERS),
+}
+"""Receipt books and the daily fee statement at a deciding site: supervisors and admins
+register the books; finance clerks (their own window's), supervisors and admins read."""

@@ -31,7 +31,7 @@ USERS: Sequence[User] = [
 ]
 SAMPLE_ARGS: dict[str, Any] = {"case_id": uuid.uuid4(), "index": 0, "year": 2026, "code": WINDOW,
                "username": "operator", "sha256": "ab" * 32, "filename": "missing.css",
-               "period": "month"}
+               "period": "month", "day": "2026-03-02"}
 
 
 @pytest.fixture
