@@ -6,9 +6,10 @@ from the document's QR code) and ``GET /api/v1/public/verify?acceptance_no=..&co
 The answer comes from this site's copy of the case (:mod:`shared.deciding.document_verify`):
 the issuing site and time, the facts to compare with the paper (the applicant's name
 masked), and whether the facts worked out again from the log match the signed digest and
-the issuing event's signature verifies. A site that does not hold the case answers "not
-found". A wrong pair says no more than "not found" and counts against the client in the
-same failure limiter as the status lookup (:mod:`shared.web.public_status`).
+the issuing event's signature verifies. A site that does not hold the case asks its parent
+once, naming its client as the status lookup does (:mod:`shared.exchange.lookup_relay`), and
+passes the answer on. A wrong pair says no more than "not found" and counts against the
+client in the same failure limiter as the status lookup (:mod:`shared.web.public_status`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
 from shared.deciding.document_verify import DocumentCheck, check_document, public_facts
+from shared.exchange.lookup_relay import HEADER, relay_header, relayed_client
 from shared.exchange.site import SyncSite
+from shared.exchange.transport import TransportError, get_json
 from shared.pdf.document_facts import grouped
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages
 from shared.web.rate_limit import FailureLimiter
 
 API_PATH = "/api/v1/public/verify"
+PARENT_TIMEOUT = (5.0, 15.0)
+"""Connect and read seconds for the one request to the parent: someone is waiting."""
 _BASE_URL_KEY = "sanji.public_base_url"
 
 
@@ -53,8 +58,14 @@ class VerifySite(Protocol):
 
     def limiter_now(self) -> float: ...
 
+    def clock(self) -> datetime:
+        """The site's wall clock (relay signatures carry it)."""
+
     @property
     def sync_site(self) -> SyncSite: ...
+
+    def parent(self) -> tuple[str, str | bool] | None:
+        """The parent's base URL and TLS verification, or None (the hub)."""
 
     def case_id_of(self, session: Session, acceptance_no: str) -> uuid.UUID | None:
         """The case this site holds under ``acceptance_no``, or None."""
@@ -65,7 +76,7 @@ class VerifySite(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class VerifyAnswer:
-    """200 with the body, 404, or 429 with the seconds to wait."""
+    """200 with the body, 404, 429 or 503 (with the seconds to wait)."""
 
     status: int
     body: Mapping[str, Any] | None = None
@@ -73,17 +84,59 @@ class VerifyAnswer:
 
 
 def verify_document(site: VerifySite, session: Session, acceptance_no: str, code: str,
-                    client: str) -> VerifyAnswer:
-    """Answer one verification; a wrong pair counts as a failure of ``client``."""
+                    address: str, relay: str | None = None) -> VerifyAnswer:
+    """Answer one verification; the client is a child's vouched-for client or the address,
+    and a wrong pair counts as its failure."""
+    client = relayed_client(session, site.sync_site, relay, acceptance_no, _signed(code),
+                            site.clock()) or address
     now = site.limiter_now()
     if site.limiter.blocked(client, now):
         return VerifyAnswer(429, retry_after=site.limiter.retry_after(client, now))
     case_id = site.case_id_of(session, acceptance_no)
     check = check_document(session, site.sync_site, case_id, code) if case_id else None
-    if check is None:
-        site.limiter.record_failure(client, now)
+    if check is not None:
+        return VerifyAnswer(200, _body(site, acceptance_no, check))
+    parent = site.parent()
+    if case_id is None and parent is not None:
+        answer = _ask_parent(site, parent, acceptance_no, code, client)
+        if answer.status != 404:
+            return answer
+    site.limiter.record_failure(client, now)
+    return VerifyAnswer(404)
+
+
+def _signed(code: str) -> str:
+    """What the relay header signs in the query code's place: the code, marked as a
+    verification's so a status lookup's header cannot stand for it."""
+    return f"verify:{code}"
+
+
+def _ask_parent(site: VerifySite, parent: tuple[str, str | bool], acceptance_no: str,
+                code: str, client: str) -> VerifyAnswer:
+    """One request to the parent; what it says, or 503 when it cannot be asked."""
+    url, verify = parent
+    header = relay_header(site.sync_site.key, client, acceptance_no, _signed(code),
+                          site.clock())
+    try:
+        reply = get_json(url.rstrip("/") + API_PATH, headers={HEADER: header},
+                         params={"acceptance_no": acceptance_no, "code": code},
+                         verify=verify, timeout=PARENT_TIMEOUT)
+    except TransportError:
+        return VerifyAnswer(503, retry_after=60)
+    body = reply.body
+    if reply.status == 200 and isinstance(body, dict) and set(body) >= _KEYS \
+            and body.get("genuine") is True:
+        return VerifyAnswer(200, {k: body[k] for k in sorted(_KEYS)})
+    if reply.status == 404:
         return VerifyAnswer(404)
-    return VerifyAnswer(200, _body(site, acceptance_no, check))
+    if reply.status == 429:
+        return VerifyAnswer(429, retry_after=int(reply.retry_after or 60))
+    return VerifyAnswer(503, retry_after=60)
+
+
+_KEYS = frozenset({"acceptance_no", "genuine", "code", "issuer", "issued_at", "facts",
+                   "unaltered", "checks", "checked_by"})
+"""The answer's keys: only these are passed on from the parent."""
 
 
 def _body(site: VerifySite, acceptance_no: str, check: DocumentCheck) -> dict[str, Any]:
@@ -122,7 +175,7 @@ def document_check_blueprint(site_of: Callable[[], VerifySite],
 
     def _answer(acceptance_no: str, code: str) -> VerifyAnswer:
         return verify_document(site_of(), session_of(), acceptance_no, code,
-                               request.remote_addr or "unknown")
+                               request.remote_addr or "unknown", request.headers.get(HEADER))
 
     @bp.get(API_PATH)
     def verify_api() -> Response:
@@ -136,7 +189,12 @@ def document_check_blueprint(site_of: Callable[[], VerifySite],
             return jsonify(answer.body)
         if answer.status == 404:
             return error_response(404, "not_found", "no document with this number and code")
-        response = error_response(429, "too_many_requests", "too many tries; wait a while")
+        if answer.status == 429:
+            response = error_response(429, "too_many_requests", "too many tries; wait a while")
+        else:
+            response = error_response(503, "unavailable",
+                                      "the case is not held here and the parent cannot be "
+                                      "asked now; try again later")
         response.headers["Retry-After"] = str(answer.retry_after or 60)
         return response
 
@@ -155,7 +213,8 @@ def document_check_blueprint(site_of: Callable[[], VerifySite],
                 context["result"] = answer.body
                 context["issued_at"] = datetime.fromisoformat(answer.body["issued_at"])
             else:
-                context["message"] = "ver.not_found" if status == 404 else "ver.too_many"
+                context["message"] = {404: "ver.not_found", 429: "ver.too_many"}.get(
+                    status, "ver.unavailable")
                 if answer.retry_after:
                     headers["Retry-After"] = str(answer.retry_after)
         return render_template("public/verify.html", **context), status, headers
@@ -188,4 +247,7 @@ MESSAGES: Messages = {
     "ver.not_found": ("未找到与此受理编号和验证码相符的文书",
                       "No document with this number and code"),
     "ver.too_many": ("尝试次数过多,请稍后再试", "Too many tries; please wait a while"),
+    "ver.unavailable": ("本站未存此件,且暂时无法向上级查询,请稍后再试",
+                        "Not held here, and the centre above cannot be asked now; "
+                        "try again later"),
 }

@@ -2,7 +2,8 @@
 hub on PostgreSQL: a city case decided at the hub and a township case decided at the
 township are issued there; the village prints the decision on its 80 mm roll, a real decoder
 reads its QR code, and the verify API answers for the code at the village, the township and
-the hub, each checking the issuing site's signature with the key it holds for it."""
+the hub, each checking the issuing site's signature with the key it holds for it. A case the
+village does not hold is asked up the tree."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.integration.city import AGENT, HUB, TOWNSHIP, Tree, city, signed_in
+from tests.integration.city import AGENT, HUB, PASSWORD, TOWNSHIP, Tree, city, signed_in
+from tests.integration.processes import sanji
 from tests.integration.test_three_tiers import (
     CITY_ITEM,
     FORM,
@@ -115,6 +117,37 @@ def test_documents_issued_at_the_hub_and_at_the_township_verify_at_every_site(
     wrong = requests.get(f"{tree.hub.url}/api/v1/public/verify", timeout=10, params={
         "acceptance_no": at_township["acceptance_no"], "code": "0000-0000-0000-0000"})
     assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "not_found"
+    _a_station_asks_up_for_a_case_it_does_not_hold(tree)
+
+
+def _a_station_asks_up_for_a_case_it_does_not_hold(tree: Tree) -> None:
+    """A case registered at the city's front desk never reaches the village: the village
+    asks the township, which asks the hub, and passes its answer on."""
+    sanji("hub", "add-user", "--data-dir", str(tree.dirs["hub"]), "--username", "city-desk",
+          "--password", PASSWORD, "--role", "agent", "--site", HUB)
+    body = {"item_code": CITY_ITEM, "form": FORM, "delivery": "window",
+            "applicant": {"name": "赵六", "id_number": "11010519491231002X",
+                          "phone": "13800138000"}}
+    created = signed_in(tree.hub, "city-desk").post(
+        f"{tree.hub.url}/api/v1/cases", json=body, headers={"Idempotency-Key": "desk-1"},
+        timeout=10)
+    assert created.status_code == 201, created.text
+    case = created.json()
+    _decide(tree.hub, "mz-review", "mz-check", case["case_id"])
+    pdf = requests.get(f"{tree.hub.url}/windows/cases/{case['case_id']}/result.pdf",
+                       headers=_token(tree.hub, "mz-review"), timeout=30)
+    assert pdf.status_code == 200
+    code = _code_in(pdf.content, Path(tree.dirs["hub"]))
+    query = {"acceptance_no": case["acceptance_no"], "code": code}
+    relayed = requests.get(f"{tree.village.url}/api/v1/public/verify", params=query,
+                           timeout=30)
+    assert relayed.status_code == 200, relayed.text
+    answer = relayed.json()
+    assert answer["checked_by"] == HUB and answer["unaltered"] is True
+    assert answer["facts"]["applicant_name"] == "赵*"
+    wrong = requests.get(f"{tree.village.url}/api/v1/public/verify", timeout=30,
+                         params={**query, "code": "0000-0000-0000-0000"})
+    assert wrong.status_code == 404
 
 
 def _code_in(data: bytes, tmp_path: Path) -> str:
