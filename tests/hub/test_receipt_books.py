@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
+from hub.cli import hub_group
 from hub.db_session import app_session
 from hub.models import HubCase, HubReceipt
 from shared.deciding.fee_statements import CSV_COLUMNS
@@ -61,7 +63,8 @@ def _take(session: Any, receipt_no: str, case_id: uuid.UUID, fen: int) -> None:
                  case_id=case_id, amount_fen=fen, department="MZ", now=NOW)
 
 
-def test_books_are_registered_through_the_api_and_overlaps_refused(hub: Hub) -> None:
+def test_books_are_registered_through_the_api_and_overlaps_refused(hub: Hub,
+                                                                   tmp_path: Path) -> None:
     added = _add_book(hub, CHIEF, window=WINDOW, prefix="CZ2026", first=1, last=500, width=4)
     assert added.status_code == 201, added.get_json()
     book = added.get_json()["book"]
@@ -81,8 +84,13 @@ def test_books_are_registered_through_the_api_and_overlaps_refused(hub: Hub) -> 
     assert typed.status_code == 400 and "first" in typed.get_json()["error"]["fields"]
     assert _add_book(hub, CASHIER, window=WINDOW, prefix="CW", first=1, last=9).status_code == 403
 
-    assert _add_book(hub, ROOT, window="W-NY-01", prefix="NY2026", first=1,
-                     last=99).status_code == 201
+    hub_dir = str(tmp_path / "hub")
+    command = ["add-receipt-book", "--data-dir", hub_dir, "--window", "W-NY-01", "--prefix"]
+    on_pc = CliRunner().invoke(hub_group, [*command, "NY2026", "--first", "1", "--last", "99"])
+    assert on_pc.exit_code == 0 and "NY202601 to NY202699" in on_pc.output, on_pc.output
+    again = CliRunner().invoke(hub_group, [*command, "CZ202", "--first", "60300", "--last",
+                                           "60400"])  # CZ202 + 60300 reads CZ20260300
+    assert again.exit_code != 0 and "overlaps the book CZ20260001" in again.output
     client = hub.app.test_client()
     mine = client.get("/api/v1/finance/receipt-books", headers=hub.bearer(CASHIER))
     assert [b["prefix"] for b in mine.get_json()["books"]] == ["CZ2026"]
