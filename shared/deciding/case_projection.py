@@ -24,6 +24,7 @@ from sqlalchemy.orm.util import identity_key
 from shared.deciding import case_work
 from shared.deciding.case_deadlines import deadline_draft
 from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
+from shared.deciding.receipt_books import ReceiptModel, receipts_of
 from shared.deciding.rectification import rectification_draft
 from shared.deciding.window_context import QueueEntry
 from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
@@ -31,6 +32,7 @@ from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CatalogueVersions, accepted_under, catalogue_for_case
 from shared.domain.errors import DomainError
+from shared.domain.fee_cards import fee_cards
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import NoHooks, SyncSite
@@ -92,6 +94,10 @@ class CaseProjectionColumns:
     rect_department: Mapped[str | None] = mapped_column(String(40), nullable=True)
     rect_due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rect_answered_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    fee_due_fen: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The fees assessed at acceptance (None: none assessed)."""
+    fee_paid_fen: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Paid against receipts not voided, less refunds (None while no fees are assessed)."""
     rect_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     """How the call-back to the applicant went (``satisfied``, ``not_satisfied``,
     ``unreachable``)."""
@@ -221,6 +227,8 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
     first = events[0].payload if events else {}
     rect = state.rectification
     return {
+        "fee_due_fen": state.fee_due,
+        "fee_paid_fen": state.fee_paid if state.fee_due is not None else None,
         "rect_status": rect.status if rect else None,
         "rect_department": rect.department if rect else None,
         "rect_due_ms": to_ms(rect.due) if rect else None,
@@ -348,6 +356,10 @@ class ProjectionStore:
         )
         return [QueueEntry(r.case_id, r.acceptance_no, r.item_code, r.state, r.stage,
                            r.claimed_by, r.due_ms) for r in rows]
+
+    @property
+    def receipts(self) -> ReceiptModel | None:
+        return receipts_of(self.model)
 
     def claimed(self, session: Session, window: str, username: str,
                 limit: int) -> list[QueueEntry]:
@@ -484,6 +496,11 @@ class DecidingHooks(NoHooks):
             if opened is not None:  # a bad rating from the village or the online hall
                 state = apply(state, opened)
                 drafts.append(opened)
+            handed = any(e.key in arrived and e.type is EventType.RESULT_HANDED_OVER
+                         for e in events)
+            for card in fee_cards(state, handed_over_now=handed, now=now):
+                state = apply(state, card)  # handed over at the village with fees short
+                drafts.append(card)
         return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
                         projection_values(case_id, [*events, *drafts], state, owner, now))
 

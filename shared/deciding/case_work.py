@@ -27,12 +27,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.deciding.case_deadlines import deadline_draft
+from shared.deciding.receipt_books import ReceiptModel, take_receipt, void_receipt
 from shared.deciding.rectification import rectification_draft
 from shared.domain.case_events import Actor, CaseEvent, EventActor, EventDraft, EventType, Role
-from shared.domain.case_state import CaseState, fold
+from shared.domain.case_state import CaseState, apply, fold
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CaseCatalogue, CatalogueVersions, catalogue_for_case
-from shared.domain.errors import NotFound, Problems, StateConflict
+from shared.domain.errors import NotFound, NotPermitted, Problems, StateConflict
+from shared.domain.fee_cards import fee_cards
+from shared.domain.fees import assess
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE, LiveDeadline, live_deadline
 from shared.domain.violation_cards import violation_cards
 from shared.domain.window_workflow import ActionRequest, ItemRules, admit, perform, rules_from_item
@@ -41,7 +44,7 @@ from shared.exchange.site import SyncSite
 from shared.exchange.tree import send_all_down
 from shared.pdf.document_facts import with_issue_fields
 from shared.storage import sync_store
-from shared.storage.accounts import window_operator_problem
+from shared.storage.accounts import approver_problem, window_operator_problem
 from sync_protocol import Event
 from sync_protocol.times import from_ms, to_ms
 
@@ -210,7 +213,8 @@ def case_catalogue(events: Sequence[CaseEvent], catalogue: Catalogue,
 def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: WorkingDayCalendar,
         actor: Actor, case_id: uuid.UUID, request: ActionRequest, now: datetime, *,
         versions: CatalogueVersions | None = None,
-        warning_share: float = DEFAULT_WARNING_SHARE) -> CaseState:
+        warning_share: float = DEFAULT_WARNING_SHARE,
+        receipts: ReceiptModel | None = None) -> CaseState:
     """Run one window action; raises the workflow's typed error when it is not allowed.
 
     With ``versions`` the item's rules (steps, deadline, materials, who may decide) come
@@ -243,20 +247,62 @@ def act(session: Session, site: SyncSite, catalogue: Catalogue, calendar: Workin
                                           request.assignee or "", must_be_active=True)
         if problem is not None:
             raise Problems({"assignee": problem}, "the reassignment is not valid")
+    if request.action == "refund":  # approved by someone who may approve it here
+        problem = approver_problem(session, actor.site, request.approver or "")
+        if problem is not None:
+            raise Problems({"approver": problem}, "the refund's approver is not valid")
     drafts = [_with_deadlines(_with_catalogue(d, chosen), item.legal_days, live, rules)
               for d in result.events]
+    if request.action == "accept" and state.fee_due is None:
+        assessed = assess(item, _registered_form(events), request.reductions)
+        if assessed is not None:  # with the acceptance, before a joint case's copies go
+            drafts.insert(1, EventDraft(EventType.FEES_ASSESSED, actor.as_event_actor, now,
+                                        assessed))
+            after = state
+            for draft in drafts:
+                after = apply(after, draft)
+            result = dataclasses.replace(result, state=after)
     # the result document's facts digest and code, signed with the event (document_facts)
     drafts = [with_issue_fields(d, events, site.key.key_id) for d in drafts]
     moved = deadline_draft(result.state, [*events, *drafts], calendar, now, warning_share)
     if moved is not None:  # the clock resumed here (a supplement at the deciding site)
         drafts.append(moved)
     drafts += violation_cards(state, drafts, now)  # recorded with the decision that earned it
+    drafts += fee_cards(result.state, now=now, handed_over_now=(
+        request.action == "hand_over"))  # a fee off the standard, with the payment
     opened = rectification_draft(result.state, [*events, *drafts], item.department, calendar,
                                  now)
     if opened is not None:  # a bad rating given at this site's own window
         drafts.append(opened)
+    if request.action in ("pay", "void_receipt"):
+        _book_receipt(session, receipts, site, actor, case_id, item.department, drafts[0], now)
     append_drafts(session, site, case_id, drafts, now, state.origin_site)
     return result.state
+
+
+def _book_receipt(session: Session, receipts: ReceiptModel | None, site: SyncSite,
+                  actor: Actor, case_id: uuid.UUID, department: str, draft: EventDraft,
+                  now: datetime) -> None:
+    """A payment takes its receipt number from a book registered to the clerk's window, and
+    a void gives it back, in the same transaction as the event (以票控费)."""
+    if receipts is None:
+        raise NotPermitted("receipt_no", "this site keeps no receipt books")
+    number = str(draft.payload["receipt_no"])
+    if draft.type is EventType.FEE_PAID:
+        take_receipt(session, receipts, site=site.code, window=actor.window or "",
+                     receipt_no=number, case_id=case_id,
+                     amount_fen=int(draft.payload["amount_fen"]), department=department,
+                     now=now)
+    elif void_receipt(session, receipts, site=site.code, window=actor.window or "",
+                      receipt_no=number, reason=str(draft.payload["reason"]),
+                      now=now) != case_id:
+        raise StateConflict("receipt_no", f"{number} was taken for another case")
+
+
+def _registered_form(events: Sequence[CaseEvent]) -> dict[str, Any]:
+    """The form of the case's registration as stored (a fee formula reads its values)."""
+    form = next((e.payload.get("form") for e in events if e.type is EventType.REGISTERED), None)
+    return dict(form) if isinstance(form, dict) else {}
 
 
 def _check_card(events: Sequence[CaseEvent], request: ActionRequest) -> None:

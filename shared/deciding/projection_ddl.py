@@ -77,6 +77,21 @@ def drop_rectification_columns(op: Any, table: str) -> None:
             batch.drop_column(name)
 
 
+def add_fee_columns(op: Any, table: str) -> None:
+    """以票控费: the fees assessed and what was paid against receipts not voided, less the
+    refunds, in fen. Hub ``0018``, node ``0019``."""
+    with op.batch_alter_table(table) as batch:
+        batch.add_column(sa.Column("fee_due_fen", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("fee_paid_fen", sa.BigInteger(), nullable=True))
+
+
+def drop_fee_columns(op: Any, table: str) -> None:
+    """Undo :func:`add_fee_columns`."""
+    with op.batch_alter_table(table) as batch:
+        batch.drop_column("fee_due_fen")
+        batch.drop_column("fee_paid_fen")
+
+
 def create_signal_table(op: Any, table: str) -> None:
     """One row per ``signalled`` or ``urged`` event of a case the site decides or watches.
     Hub ``0012``, node ``0013``."""

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from shared.deciding.receipt_books import ReceiptModel
 from shared.domain.catalogue import Catalogue
 from shared.domain.catalogue_versions import CatalogueVersions
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
@@ -45,6 +46,10 @@ class WindowStore(Protocol):
                 limit: int) -> list[QueueEntry]: ...
 
     def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None: ...
+
+    @property
+    def receipts(self) -> ReceiptModel | None:
+        """The site's receipt table (以票控费): a payment takes its number there."""
 
 
 @dataclass

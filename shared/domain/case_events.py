@@ -23,6 +23,7 @@ from typing import Any
 
 from shared.domain.delivery import check_handover
 from shared.domain.errors import InvalidInput
+from shared.domain.fees import check_assessed, check_paid, check_receipt_no, check_refunded
 from shared.domain.rating import check_rated
 
 
@@ -69,6 +70,10 @@ class EventType(StrEnum):
     RECTIFICATION_OPENED = "rectification_opened"  # 差评整改: a bad rating opens one
     RECTIFICATION_ANSWERED = "rectification_answered"  # the department says what it put right
     CALLBACK_RECORDED = "callback_recorded"  # 回访: the applicant was called back
+    FEES_ASSESSED = "fees_assessed"  # 收费: the fees by the catalogue's standard, at acceptance
+    FEE_PAID = "fee_paid"  # 以票控费: paid at the finance window against a numbered receipt
+    RECEIPT_VOIDED = "receipt_voided"  # the receipt voided, with a reason
+    FEE_REFUNDED = "fee_refunded"  # a refund, with a reason and its approver
 
 
 class Role(StrEnum):
@@ -121,7 +126,7 @@ SIGNAL_KINDS = ("warning", "yellow_card", "red_card")
 CARD_RULINGS = ("upheld", "withdrawn")
 SIGNAL_RULES = ("time_share", "one_day_left", "promised_passed", "legal_passed",
                 "no_review_check", "skipped_step", "refusal_without_reason",
-                "fee_off_standard")
+                "fee_off_standard", "fee_mismatch")
 """Why a signal was raised: the share of the promised time used (or one working day left),
 the promised or the legal deadline passed, or a violation found in a decision."""
 CALLBACK_OUTCOMES = ("satisfied", "not_satisfied", "unreachable")
@@ -500,6 +505,16 @@ def _callback_recorded(p: Mapping[str, Any]) -> None:
     _text(p, "note", required=False)
 
 
+def _receipt_voided(p: Mapping[str, Any]) -> None:
+    check_receipt_no(p.get("receipt_no"))
+    check_reason(p.get("reason"), "payload.reason")
+
+
+def _fee_refunded(p: Mapping[str, Any]) -> None:
+    check_refunded(p)
+    check_reason(p.get("reason"), "payload.reason")
+
+
 def _nothing(p: Mapping[str, Any]) -> None:
     """Types whose payload is free (it may carry notes, document references, deadlines)."""
 
@@ -545,6 +560,10 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.RECTIFICATION_OPENED: _rectification_opened,
     EventType.RECTIFICATION_ANSWERED: _reason_only,  # what was found and put right
     EventType.CALLBACK_RECORDED: _callback_recorded,
+    EventType.FEES_ASSESSED: check_assessed,
+    EventType.FEE_PAID: check_paid,
+    EventType.RECEIPT_VOIDED: _receipt_voided,
+    EventType.FEE_REFUNDED: _fee_refunded,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

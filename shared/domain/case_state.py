@@ -152,6 +152,8 @@ _CLOCK_RUNS = frozenset({S.ACCEPTED, S.PAUSED_FOR_SUPPLEMENT, S.REVIEWED, S.JOIN
 """States whose deadline runs (or is paused): the deciding site may set it anew."""
 _AT_A_WINDOW = frozenset({S.ROUTED, S.AWAITING_SUPPLEMENT, *_CLOCK_RUNS, S.DECIDED})
 """States in which a window still owes work: a supervisor may urge it."""
+_FEES_DUE = frozenset({*_CLOCK_RUNS, S.DECIDED, S.RESULT_ISSUED, S.HANDED_OVER, S.WITHDRAWN})
+"""States in which the finance window takes, voids and refunds fees: from acceptance on."""
 _SIGNALLED = frozenset(_TABLE) - {S.NEW, S.REGISTERED, S.WITHDRAWN}
 """A signal is raised at the deciding site, from receipt on (a violation card may follow the
 decision)."""
@@ -170,6 +172,13 @@ def _supervision(state: Status) -> dict[EventType, Status]:
         row[E.DEADLINE_SET] = state
     if state in _AT_A_WINDOW:
         row[E.URGED] = state
+    if state in _FEES_DUE and state is not S.WITHDRAWN:  # after 撤件: voids and refunds only
+        row[E.FEE_PAID] = state
+    if state in _FEES_DUE:
+        row[E.RECEIPT_VOIDED] = state
+        row[E.FEE_REFUNDED] = state
+    if state is S.ACCEPTED:
+        row[E.FEES_ASSESSED] = state
     if state in _SIGNALLED:
         row[E.SIGNALLED] = state
         row[E.CARD_APPEALED] = state
@@ -245,6 +254,10 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.RECTIFICATION_ANSWERED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD}),
         E.CALLBACK_RECORDED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD,
                                         Role.SUPERVISOR}),
+        E.FEES_ASSESSED: _OPERATOR,
+        E.FEE_PAID: frozenset({Role.FINANCE}),
+        E.RECEIPT_VOIDED: frozenset({Role.FINANCE}),
+        E.FEE_REFUNDED: frozenset({Role.FINANCE}),
     }
 )
 """The roles that may author each event type."""
@@ -324,6 +337,9 @@ ACTIONS: Mapping[str, EventType] = MappingProxyType(
         "decide_extension": E.EXTENSION_DECIDED,
         "answer_rectification": E.RECTIFICATION_ANSWERED,
         "record_callback": E.CALLBACK_RECORDED,
+        "pay": E.FEE_PAID,
+        "void_receipt": E.RECEIPT_VOIDED,
+        "refund": E.FEE_REFUNDED,
     }
 )
 """Action names (the API's ``action``) and the event each one appends.
@@ -448,6 +464,12 @@ class CaseState:
     """The department head's answer (None: not answered yet, or no request)."""
     extension_days: int = 0
     """The working days an approved extension added to both time limits."""
+    fee_due: int | None = None
+    """The fees assessed at acceptance, in fen (None: not assessed, or the item charges
+    nothing)."""
+    receipts: tuple[tuple[str, int, bool], ...] = ()
+    """Each receipt the finance window took for the case: ``(number, fen, voided)``."""
+    refunded: int = 0
     rectification: Rectification | None = None
     """差评整改: opened by a bad rating at the deciding site, answered by the department,
     closed by the call-back to the applicant."""
@@ -514,6 +536,16 @@ class CaseState:
             else:
                 merged.append((start, end))
         return tuple(merged)
+
+    @property
+    def fee_paid(self) -> int:
+        """What was paid against receipts not voided, less the refunds, in fen."""
+        return sum(fen for _, fen, voided in self.receipts if not voided) - self.refunded
+
+    @property
+    def fees_unpaid(self) -> bool:
+        """Fees were assessed and less than them is paid."""
+        return self.fee_due is not None and self.fee_paid < self.fee_due
 
     @property
     def extension_pending(self) -> bool:
@@ -681,6 +713,29 @@ def _guard_callback(case: CaseState, actor: EventActor) -> None:
                             "the call-back follows the department's answer, once")
 
 
+def _guard_assessed(case: CaseState, payload: Mapping[str, Any]) -> None:
+    if case.fee_due is not None:
+        raise StateConflict("fees", "the fees were assessed already")
+
+
+def _guard_paid(case: CaseState, payload: Mapping[str, Any]) -> None:
+    if case.fee_due is None:
+        raise StateConflict("fees", "no fees were assessed for this case")
+    if any(number == payload["receipt_no"] for number, _, _ in case.receipts):
+        raise StateConflict("receipt_no", "this receipt number was used already")
+
+
+def _guard_voided(case: CaseState, payload: Mapping[str, Any]) -> None:
+    if not any(number == payload["receipt_no"] and not voided
+               for number, _, voided in case.receipts):
+        raise StateConflict("receipt_no", "no receipt of this case has this number to void")
+
+
+def _guard_refunded(case: CaseState, payload: Mapping[str, Any]) -> None:
+    if payload["amount_fen"] > case.fee_paid:
+        raise StateConflict("amount_fen", f"at most what was paid ({case.fee_paid} fen)")
+
+
 _ACTOR_GUARDS: Mapping[EventType, Callable[[CaseState, EventActor], None]] = {
     E.CLAIMED: _guard_claimed,
     E.CLAIM_RELEASED: _guard_claim_released,
@@ -706,6 +761,10 @@ _PAYLOAD_GUARDS: Mapping[EventType, Callable[[CaseState, Mapping[str, Any]], Non
     E.CARD_RULED: _guard_ruling,
     E.SPECIAL_PROCEDURE_ENDED: _guard_procedure_named,
     E.EXTENSION_DECIDED: _guard_extension_days,
+    E.FEES_ASSESSED: _guard_assessed,
+    E.FEE_PAID: _guard_paid,
+    E.RECEIPT_VOIDED: _guard_voided,
+    E.FEE_REFUNDED: _guard_refunded,
 }
 
 
@@ -870,6 +929,15 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
     if t is E.CALLBACK_RECORDED and case.rectification is not None:
         return {"rectification": dataclasses.replace(case.rectification,
                                                      callback=p["outcome"], callback_at=at)}
+    if t is E.FEES_ASSESSED:
+        return {"fee_due": p["total_fen"]}
+    if t is E.FEE_PAID:
+        return {"receipts": (*case.receipts, (p["receipt_no"], p["amount_fen"], False))}
+    if t is E.RECEIPT_VOIDED:
+        return {"receipts": tuple((n, fen, voided or n == p["receipt_no"])
+                                  for n, fen, voided in case.receipts)}
+    if t is E.FEE_REFUNDED:
+        return {"refunded": case.refunded + p["amount_fen"]}
     if t is E.REFUSED:
         ref = p["refused"]
         return {"refusals": (*case.refusals, (ref["origin"], ref["epoch"], ref["seq"]))}

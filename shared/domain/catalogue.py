@@ -316,6 +316,8 @@ class FeeItem:
     basis: str  # the document that fixes the fee (收费依据)
     amount_fen: int | None = None
     formula: FeeFormula | None = None
+    reducible: bool = False
+    """The basis allows the window to waive or reduce it (减免), with a written reason."""
 
     def amount(self, values: Mapping[str, object]) -> int:
         """The fee in fen for a validated form."""
@@ -350,6 +352,8 @@ class ServiceItem:
     co_approvers: tuple[str, ...] = ()
     external_authority: Bilingual | None = None
     refusal_grounds: tuple[Bilingual, ...] = ()
+    pay_on_collection: bool = False
+    """The fees may be paid when the result is collected: it is issued before they are."""
 
     @property
     def is_free(self) -> bool:
@@ -458,6 +462,7 @@ class FeeApi(TypedDict):
     basis: str
     amount_fen: int | None
     formula: str | None
+    reducible: bool
 
 
 class ItemApi(TypedDict):
@@ -532,6 +537,7 @@ def _fee_api_dict(fee: FeeItem, lang: str) -> FeeApi:
         "basis": fee.basis,
         "amount_fen": fee.amount_fen,
         "formula": fee.formula.text if fee.formula is not None else None,
+        "reducible": fee.reducible,
     }
 
 

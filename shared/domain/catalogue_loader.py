@@ -324,9 +324,10 @@ _ITEM_KEYS = (
     "code", "name", "type", "department", "tier", "window", "authority", "kind",
     "legal_days", "promised_days", "materials", "fees", "form", "overdue_means_approval",
     "absence_means_consent", "co_approvers", "external_authority", "refusal_grounds",
+    "pay_on_collection",
 )  # fmt: skip
 _MATERIAL_KEYS = ("code", "name", "required", "certificate_held", "max_bytes", "often_missing")
-_FEE_KEYS = ("code", "name", "basis", "amount_fen", "formula")
+_FEE_KEYS = ("code", "name", "basis", "amount_fen", "formula", "reducible")
 _FORM_KEYS = ("fields",)
 _FIELD_KEYS = (
     "key", "label", "type", "required", "choices", "min", "max", "decimals", "not_future",
@@ -372,9 +373,11 @@ def _fee(found: _Found, raw: object, path: str) -> FeeItem | None:
                 formula = FeeFormula.parse(text)
             except InvalidInput as exc:
                 entry.fail("formula", exc.reason)
+    reducible = entry.boolean("reducible", False)
     if entry.bad:
         return None
-    return FeeItem(code=code, name=name, basis=basis, amount_fen=amount_fen, formula=formula)
+    return FeeItem(code=code, name=name, basis=basis, amount_fen=amount_fen, formula=formula,
+                   reducible=reducible)
 
 
 def _choices(entry: _Entry, field_type: FieldType) -> tuple[Choice, ...]:
@@ -555,6 +558,7 @@ def _item(found: _Found, raw: object, index: int) -> _Parsed[ServiceItem] | None
         co_approvers=tuple(co_approvers),
         external_authority=entry.bilingual("external_authority", required=False),
         refusal_grounds=tuple(refusal_grounds),
+        pay_on_collection=entry.boolean("pay_on_collection", False),
     )
     return _Parsed(index, item, frozenset(entry.bad))
 

@@ -54,6 +54,7 @@ from shared.domain.case_state import ACTIONS, EVENT_ROLES, EVENT_TIERS, CaseStat
 from shared.domain.case_state import allowed_actions as machine_actions
 from shared.domain.delivery import HANDOVER_METHODS, handover_payload
 from shared.domain.errors import DomainError, InvalidInput, NotPermitted, Problems, StateConflict
+from shared.domain.fees import MAX_FEN, check_receipt_no
 from shared.domain.rating import rating_payload
 
 
@@ -92,6 +93,7 @@ class ItemRules:
     overdue_means_approval: bool = False  # 超时许可
     absence_means_consent: bool = False  # 缺席默许
     window_department: str | None = None
+    pay_on_collection: bool = False  # the result may be issued before the fees are paid
 
     def __post_init__(self) -> None:
         problems: dict[str, str] = {}
@@ -168,6 +170,8 @@ class CatalogueItem(Protocol):
     def overdue_means_approval(self) -> bool: ...
     @property
     def absence_means_consent(self) -> bool: ...
+    @property
+    def pay_on_collection(self) -> bool: ...
 
 
 def rules_from_item(item: CatalogueItem, window_tier: str) -> ItemRules:
@@ -186,6 +190,7 @@ def rules_from_item(item: CatalogueItem, window_tier: str) -> ItemRules:
         overdue_means_approval=item.overdue_means_approval,
         absence_means_consent=item.absence_means_consent,
         window_department=item.department,
+        pay_on_collection=item.pay_on_collection,
     )
 
 
@@ -234,6 +239,14 @@ class ActionRequest:
     callback: str | None = None
     """record_callback: how the call-back went (:data:`CALLBACK_OUTCOMES`); ``comment``
     is its note."""
+    receipt_no: str | None = None
+    """pay, void_receipt: the receipt's number (以票控费)."""
+    amount_fen: int | None = None
+    """pay, refund: the amount in fen."""
+    approver: str | None = None
+    """refund: the supervisor or department head who approved it."""
+    reductions: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    """accept: fee code -> (amount charged instead, reason), where the catalogue allows it."""
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -434,7 +447,12 @@ def _payloads(
         _deadline_passed(request, now)
         return [(event_type, {"due_at": _iso(request.due_at, "due_at")})]
     if action == "issue_result":
+        if case.fees_unpaid and not rules.pay_on_collection:
+            raise StateConflict("fees", f"{case.fee_paid} of the {case.fee_due} fen assessed "
+                                "are paid: the result is issued once the fees are")
         return [(event_type, {"document": request.document, "reference": request.reference})]
+    if action in ("pay", "void_receipt", "refund"):
+        return [(event_type, _fee_payload(case, actor, request))]
     if action == "withdraw":
         return [(event_type, {"reason": request.reason.strip() or None})]
     if action == "correct_registration":
@@ -505,6 +523,23 @@ def _payloads(
         note = request.comment.strip()
         return [(event_type, {"outcome": request.callback, **({"note": note} if note else {})})]
     raise InvalidInput("action", f"{action} is answered with refusal_for(), not perform()")
+
+
+def _fee_payload(case: CaseState, actor: Actor, request: ActionRequest) -> dict[str, Any]:
+    """A finance clerk's payment, void or refund, at the site deciding the case."""
+    if case.site is not None and actor.site != case.site:
+        raise NotPermitted("site", f"the case is at site {case.site}, not {actor.site}")
+    if request.action == "void_receipt":
+        return {"receipt_no": check_receipt_no(request.receipt_no, "receipt_no"),
+                "reason": check_reason(request.reason)}
+    amount = request.amount_fen
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_FEN:
+        raise InvalidInput("amount_fen", "whole fen, more than 0")
+    if request.action == "pay":
+        return {"receipt_no": check_receipt_no(request.receipt_no, "receipt_no"),
+                "amount_fen": amount, "window": actor.window}
+    return {"amount_fen": amount, "reason": check_reason(request.reason),
+            "approver": check_username(request.approver, "approver")}
 
 
 def _check_rectification_department(case: CaseState, actor: Actor) -> None:
@@ -582,6 +617,11 @@ def _probe_card(case: CaseState, action: str) -> dict[str, Any]:
     return {"origin": origin, "epoch": epoch, "seq": seq}
 
 
+def _probe_receipt(case: CaseState) -> str:
+    """A receipt a void would name now (one not voided yet), or one no case has."""
+    return next((n for n, _, voided in case.receipts if not voided), "PROBE-0")
+
+
 def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: datetime) -> bool:
     request = ActionRequest(
         action=action,
@@ -603,6 +643,9 @@ def _probe(case: CaseState, rules: ItemRules, actor: Actor, action: str, now: da
         days=1,
         approved=True,
         callback=CALLBACK_OUTCOMES[0],
+        receipt_no="PROBE-1" if action != "void_receipt" else _probe_receipt(case),
+        amount_fen=1,
+        approver="probe",
     )
     try:
         perform(case, rules, actor, request, now)

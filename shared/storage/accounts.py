@@ -697,6 +697,19 @@ def load_or_create_secret(path: Path) -> bytes:
     return secret
 
 
+def approver_problem(session: Session, site: str, username: str) -> str | None:
+    """What is wrong with ``username`` as the approver of a refund at ``site`` (None:
+    nothing): an active department head or supervisor of the site."""
+    account = session.get(UserAccount, username)
+    if account is None or account.site != site:
+        return f"no user {username} at this site"
+    if account.role not in (Role.DEPARTMENT_HEAD.value, Role.SUPERVISOR.value):
+        return f"{username} is not a department head or supervisor"
+    if not account.active:
+        return f"{username}'s account is not active"
+    return None
+
+
 def window_operator_problem(session: Session, site: str, window: str, username: str, *,
                             must_be_active: bool) -> str | None:
     """What is wrong with ``username`` as an operator of ``window`` at ``site`` (None: nothing):

@@ -146,6 +146,11 @@ ACTION = _obj(
             "issue_result",
             "hand_over",
             "rate",
+            "pay",
+            "void_receipt",
+            "refund",
+            "answer_rectification",
+            "record_callback",
         ]
     },
     rating={"enum": ["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied",
@@ -161,6 +166,17 @@ ACTION = _obj(
              "type": "string"},
     tracking_no=STR,
     address=STR,
+    fees={"description": "accept: fees waived or reduced where the catalogue allows it "
+                         "(减免), each with its reason",
+          "type": "array",
+          "items": _obj(["code", "amount_fen", "reason"], code=STR, amount_fen=INT,
+                        reason=STR)},
+    receipt_no={"description": "pay, void_receipt: a number of a receipt book registered to "
+                               "the finance clerk's window, used once", "type": "string"},
+    amount_fen={"description": "pay, refund: whole fen", "type": "integer", "minimum": 1},
+    approver={"description": "refund: the approving department head or supervisor",
+              "type": "string"},
+    callback={"enum": ["satisfied", "not_satisfied", "unreachable"]},
 )
 
 # (rule, method) -> (summary, request body schema or None, success status, response schema)

@@ -39,6 +39,7 @@ from shared.domain.case_state import ACTIONS
 from shared.domain.catalogue import Catalogue
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.errors import NotFound, NotPermitted
+from shared.domain.fees import MAX_FEN
 from shared.domain.rating import RATINGS
 from shared.domain.window_workflow import ActionRequest
 from shared.exchange.site import SyncSite
@@ -51,6 +52,18 @@ from sync_protocol.times import from_ms
 QUEUE_LIMIT = 200
 WINDOW_BOUND_ROLES = frozenset({"window_operator", "finance"})
 """Roles that work one window, and see only that window's cases."""
+
+
+class ReductionSchema(Schema):
+    """One fee the window waives or reduces at acceptance (减免), where the catalogue lets it."""
+
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    amount_fen = fields.Integer(required=True, strict=True,
+                                validate=validate.Range(min=0, max=MAX_FEN))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class CardSchema(Schema):
@@ -104,6 +117,12 @@ class ActionSchema(Schema):
     tracking_no = fields.String(load_default=None, validate=validate.Length(max=30))
     address = fields.String(load_default=None, validate=validate.Length(max=120))
     callback = fields.String(load_default=None, validate=validate.OneOf(CALLBACK_OUTCOMES))
+    receipt_no = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    amount_fen = fields.Integer(load_default=None, strict=True,
+                                validate=validate.Range(min=1, max=MAX_FEN))
+    approver = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    reductions = fields.List(fields.Nested(ReductionSchema), data_key="fees",
+                             load_default=list, validate=validate.Length(max=20))
 
 
 class BulkReassignSchema(Schema):
@@ -281,12 +300,14 @@ def window_blueprint(get_session: Callable[[], Session],
         fields_ = {k: v for k, v in data.items() if v is not None}
         fields_["missing"] = tuple(data["missing"])
         fields_["provided"] = tuple(data["provided"])
+        fields_["reductions"] = {r["code"]: (r["amount_fen"], r["reason"])
+                                 for r in data["reductions"]}
         act_request = ActionRequest(**fields_)
         now = ctx.clock()
         try:
             case_work.act(session, ctx.site, ctx.catalogue(), ctx.calendar(), actor, case_id,
                           act_request, now, versions=ctx.versions,
-                          warning_share=ctx.warning_share)
+                          warning_share=ctx.warning_share, receipts=ctx.store.receipts)
             ctx.store.refresh(session, case_id, now)
             session.commit()
         except BaseException:

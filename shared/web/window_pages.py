@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -95,7 +96,8 @@ class ActionForm:
     materials, 一次性告知), ``provided``, ``to_window``, ``authority``, ``outcome``,
     ``reference``, ``assignee``, ``procedure`` (特别程序), ``days`` (working days of an
     extension), ``approved`` (the head's answer), ``callback`` (how the call-back after a
-    bad rating went) and ``comment`` (its note).
+    bad rating went) and ``comment`` (its note); ``receipt_no``, ``amount_yuan`` (yuan typed,
+    fen sent) and ``approver`` for the finance window's payment, void and refund.
     """
 
     zh: str
@@ -133,12 +135,16 @@ ACTION_FORMS: Mapping[str, ActionForm] = {
     "answer_rectification": ActionForm("答复差评整改", "Answer the rectification",
                                        ("reason!",)),
     "record_callback": ActionForm("登记回访", "Record the call-back", ("callback", "comment")),
+    "pay": ActionForm("收费", "Take the payment", ("receipt_no", "amount_yuan")),
+    "void_receipt": ActionForm("作废收据", "Void a receipt", ("receipt_no", "reason!")),
+    "refund": ActionForm("退费", "Refund", ("amount_yuan", "approver", "reason!")),
 }
 """Actions a window page offers. The rest need inputs the action API does not take
 (corrections, hand-over, ratings) or are the system's own."""
 
 _TEXT_INPUTS = ("reason", "to_window", "authority", "outcome", "reference", "assignee",
-                "procedure", "days", "approved", "callback", "comment")
+                "procedure", "days", "approved", "callback", "comment", "receipt_no",
+                "approver")
 _LIST_INPUTS = ("missing", "provided")
 
 
@@ -182,6 +188,17 @@ class Refusal:
 
 
 # -- formatting -----------------------------------------------------------------------------
+
+
+def _fee_lines(events: Sequence[CaseEvent]) -> list[Mapping[str, Any]]:
+    """The fee lines the acceptance assessed (以票控费), each with its basis."""
+    assessed = next((e for e in events if e.type is EventType.FEES_ASSESSED), None)
+    lines = assessed.payload.get("fees", []) if assessed is not None else []
+    return [line for line in lines if isinstance(line, Mapping)]
+
+
+def _yuan(fen: int | None) -> str:
+    return "—" if fen is None else f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
 def _local(at: datetime) -> str:
@@ -424,7 +441,8 @@ def window_views_blueprint(get_session: Callable[[], Session],
         try:
             after = case_work.act(session, ctx.site, catalogue, ctx.calendar(), actor, case_id,
                                   act_request, now, versions=ctx.versions,
-                                  warning_share=ctx.warning_share)
+                                  warning_share=ctx.warning_share,
+                                  receipts=ctx.store.receipts)
             ctx.store.refresh(session, case_id, now)
             session.commit()
         except DomainError as exc:
@@ -555,8 +573,23 @@ def _action_request(form: MultiDict[str, str]) -> ActionRequest:
     ruling = form.get("ruling", "").strip()
     if ruling:
         body["ruling"] = ruling
+    yuan = form.get("amount_yuan", "").strip()
+    if yuan:  # typed in yuan, kept in fen: never a float on the way
+        body["amount_fen"] = _fen_of(yuan)
     data = ActionSchema().load(body)
+    data["reductions"] = {}  # waivers are given through the API (the form has no inputs)
     return ActionRequest(**{k: v for k, v in data.items() if v is not None})
+
+
+def _fen_of(yuan: str) -> int | str:
+    """``yuan`` as whole fen, or the text itself (the schema then says it is no amount)."""
+    try:
+        amount = Decimal(yuan.replace(",", "").lstrip("¥"))
+    except InvalidOperation:
+        return yuan
+    if not amount.is_finite() or (fen := amount * 100) != fen.to_integral_value():
+        return yuan
+    return int(fen)
 
 
 def _audit(ctx: WindowContext, session: Session, claims: Claims, case_id: uuid.UUID) -> None:
@@ -625,6 +658,9 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         max_extension=MAX_EXTENSION_DAYS,
         clock=state,  # its special procedure under way and its extension
         rectification=state.rectification,
+        fees=_fee_lines(events),
+        fee_state=state,
+        yuan=_yuan,
         now_ts=now.timestamp(),
         local=_local,
         callbacks=CALLBACK_OUTCOMES,

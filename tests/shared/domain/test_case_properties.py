@@ -106,6 +106,14 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.RECTIFICATION_OPENED: {"department": "SJ", "due": "2026-06-01T16:00:00+00:00"},
         EventType.RECTIFICATION_ANSWERED: {"reason": REASON},
         EventType.CALLBACK_RECORDED: {"outcome": pick(["satisfied", "unreachable"])},
+        EventType.FEES_ASSESSED: {"fees": [{"code": "FEE", "basis": "依据", "standard_fen": 8000,
+                                            "amount_fen": 8000}], "total_fen": 8000},
+        EventType.FEE_PAID: {"receipt_no": pick(["CZ-0001", "CZ-0002"]),
+                             "amount_fen": pick([3000, 8000]), "window": "W-CZ-01"},
+        EventType.RECEIPT_VOIDED: {"receipt_no": pick(["CZ-0001", "CZ-0002"]),
+                                   "reason": REASON},
+        EventType.FEE_REFUNDED: {"amount_fen": pick([1000, 9000]), "reason": REASON,
+                                 "approver": "head"},
     }
     return payloads.get(event_type, {})
 
@@ -134,6 +142,10 @@ def check_invariants(case: CaseState) -> None:
     if case.extension_days:
         assert case.extension_approved and case.extension_requested is not None
         assert case.extension_days <= case.extension_requested
+    # What was paid counts receipts not voided, less refunds, and never goes below nothing.
+    assert case.fee_paid >= 0
+    assert len({n for n, _, _ in case.receipts}) == len(case.receipts)  # a number used once
+    assert not case.receipts or case.fee_due is not None
     # A rectification follows a bad rating only, and its call-back the department's answer.
     if case.rectification is not None:
         assert case.rating in (Rating.DISSATISFIED, Rating.VERY_DISSATISFIED)

@@ -289,8 +289,10 @@ def test_withdrawal_closes_and_nothing_follows() -> None:
     state = log.state
     assert (state.state, state.outcome, state.stage) == (
         Status.WITHDRAWN, Outcome.WITHDRAWN, "withdrawn")
-    for event_type in EventType:  # but a refusal, and the erasure at the end of retention
-        if event_type not in (EventType.REFUSED, EventType.ERASED):
+    # but a refusal, the erasure at the end of retention, and giving back fees paid
+    for event_type in EventType:
+        if event_type not in (EventType.REFUSED, EventType.ERASED, EventType.RECEIPT_VOIDED,
+                              EventType.FEE_REFUNDED):
             assert event_type not in TRANSITIONS[Status.WITHDRAWN]
 
 
