@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import re
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import BigInteger, Index, Integer, String, Uuid, select, update
+from sqlalchemy import BigInteger, Index, Integer, String, Uuid, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -181,17 +182,26 @@ def register_book(session: Session, model: BookModel, *, site: str, book: NewBoo
                   windows: frozenset[str] | None = None) -> ReceiptBookColumns:
     """Register ``book`` at ``site`` (not committed). :class:`Problems` lists every bad field
     (``windows``: the site's windows, when known); :class:`StateConflict` (field ``first``)
-    names the registered book it overlaps."""
+    names the registered book it overlaps.
+
+    Two registrations at once are taken one after the other: on PostgreSQL a transaction
+    lock on the books table is held to the commit; on SQLite the book is written before the
+    others are read, so the second waits for the first's write lock and then sees its book."""
     width = _check(book, windows)
-    for other in session.scalars(select(model).where(model.site == site)):
-        if _collides((book.prefix, width, book.first, book.last), other):
-            raise StateConflict("first", f"overlaps the book {other.receipt_no(other.first)}–"
-                                f"{other.receipt_no(other.last)} of window {other.window}")
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(model.__tablename__.encode())  # type: ignore[attr-defined]
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     row: ReceiptBookColumns = cast(Any, model)(
         site=site, window=book.window, prefix=book.prefix, width=width, first=book.first,
         last=book.last, registered_by=registered_by, registered_ms=to_ms(now))
     session.add(row)
     session.flush()
+    for other in session.scalars(select(model).where(model.site == site, model.id != row.id)):
+        if _collides((book.prefix, width, book.first, book.last), other):
+            session.delete(row)
+            session.flush()
+            raise StateConflict("first", f"overlaps the book {other.receipt_no(other.first)}–"
+                                f"{other.receipt_no(other.last)} of window {other.window}")
     return row
 
 

@@ -201,3 +201,38 @@ def test_the_days_statement_as_json_csv_and_page(hub: Hub) -> None:
     for shown in ("CZ20260002", "金额开错,作废重开", voided_case[1], "50.00", "20.00"):
         assert shown in html
     assert hub.login(CASHIER).get("/finance/statements").status_code == 302
+
+
+def test_two_overlapping_books_registered_at_once_leave_one(hub: Hub) -> None:
+    from hub.models import HubReceiptBook
+    from shared.deciding.receipt_books import NewBook, books_of, register_book
+
+    outcome: list[BaseException | None] = []
+    with app_session(hub.app) as one, app_session(hub.app) as two:
+        pid = int(two.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        register_book(one, HubReceiptBook, site=HUB, book=NewBook(WINDOW, "CZ2026", 1, 500),
+                      registered_by=CHIEF, now=NOW)  # written, not committed
+
+        def other_admin() -> None:
+            try:
+                register_book(two, HubReceiptBook, site=HUB,
+                              book=NewBook("W-NY-01", "CZ2026", 401, 900),
+                              registered_by=ROOT, now=NOW)
+                two.commit()
+                outcome.append(None)
+            except BaseException as exc:  # handed to the test's thread
+                outcome.append(exc)
+
+        racing = threading.Thread(target=other_admin)
+        racing.start()
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(hub, pid) and racing.is_alive():
+            assert time.monotonic() < deadline, "the second registration never waited"
+        assert racing.is_alive(), outcome
+        one.commit()
+        racing.join(10)
+        assert not racing.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], StateConflict), outcome
+    with app_session(hub.app) as session:
+        assert [(b.window, b.first, b.last)
+                for b in books_of(session, HubReceiptBook, site=HUB)] == [(WINDOW, 1, 500)]
