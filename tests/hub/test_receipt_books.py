@@ -236,3 +236,57 @@ def test_two_overlapping_books_registered_at_once_leave_one(hub: Hub) -> None:
     with app_session(hub.app) as session:
         assert [(b.window, b.first, b.last)
                 for b in books_of(session, HubReceiptBook, site=HUB)] == [(WINDOW, 1, 500)]
+
+
+ZR_ITEM = {"item_code": "ZR-0801", "window": "W-ZR-01",
+           "form": {"property_cert_no": "湘(2026)郴州市不动产权第0012345号",
+                    "is_residential": True, "price": "860000.00", "extra_certificates": 2}}
+ZR_REVIEW, ZR_CASHIER = "zr-review", "zr-cashier"
+
+
+def test_payments_and_a_void_through_the_actions_reach_the_statement(
+        tmp_path: Path, pg_schema_url: str) -> None:
+    hub = hub_maker(tmp_path, pg_schema_url)(NOW, [
+        (CHIEF, "supervisor", None), (ZR_REVIEW, "window_operator", "W-ZR-01"),
+        (ZR_CASHIER, "finance", "W-ZR-01")])
+    added = _add_book(hub, CHIEF, window="W-ZR-01", prefix="ZR2026", first=1, last=500,
+                      width=4)
+    assert added.status_code == 201, added.get_json()
+    client = hub.app.test_client()
+
+    def act(who: str, case_id: uuid.UUID, **body: Any) -> None:
+        done = client.post(f"/api/v1/cases/{case_id}/actions", json=body,
+                           headers=hub.bearer(who))
+        assert done.status_code == 200, (body, done.get_json())
+
+    def statement() -> dict[str, Any]:
+        found = client.get(f"/api/v1/finance/statements/{DAY}", headers=hub.bearer(ZR_CASHIER))
+        assert found.status_code == 200, found.get_json()
+        body: dict[str, Any] = found.get_json()
+        return body
+
+    case_id, acceptance_no = register_at_hub(hub, 1, **ZR_ITEM)
+    act(ZR_REVIEW, case_id, action="claim")
+    act(ZR_REVIEW, case_id, action="accept")  # assessed: 80 yuan and two 10-yuan extras
+    act(ZR_CASHIER, case_id, action="pay", receipt_no="ZR20260001", amount_fen=6000)
+    short = statement()
+    assert [(m["acceptance_no"], m["fee_due_fen"], m["fee_paid_fen"])
+            for m in short["mismatches"]] == [(acceptance_no, 10000, 6000)]
+
+    act(ZR_CASHIER, case_id, action="pay", receipt_no="ZR20260003", amount_fen=4000)
+    settled = statement()
+    window = settled["windows"][0]
+    assert [(r["receipt_no"], r["department"]) for r in window["receipts"]] == [
+        ("ZR20260001", "ZR"), ("ZR20260003", "ZR")]
+    assert window["gaps"] == [{"from": "ZR20260002", "to": "ZR20260002", "count": 1}]
+    assert settled["mismatches"] == []
+
+    act(ZR_CASHIER, case_id, action="void_receipt", receipt_no="ZR20260003",
+        reason="收据金额填写错误,作废")
+    voided = statement()
+    window = voided["windows"][0]
+    assert [(v["receipt_no"], v["reason"]) for v in window["voids"]] == [
+        ("ZR20260003", "收据金额填写错误,作废")]
+    assert (window["amount_fen"], window["voided_fen"], window["net_fen"]) == (
+        10000, 4000, 6000)
+    assert [m["fee_paid_fen"] for m in voided["mismatches"]] == [6000]
