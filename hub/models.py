@@ -19,6 +19,7 @@ from shared.deciding import receipt_books
 from shared.deciding.case_projection import (
     CaseProjectionColumns,
     co_approval_index,
+    fees_owed_index,
     queue_index,
     rectification_index,
     report_indexes,
@@ -67,7 +68,7 @@ class HubCase(CaseProjectionColumns, Base):
     __tablename__ = "hub_cases"
     __table_args__ = (queue_index("hub_cases"), scan_index("hub_cases"), timer_index("hub_cases"),
                       co_approval_index("hub_cases"), *report_indexes("hub_cases"),
-                      rectification_index("hub_cases"))
+                      rectification_index("hub_cases"), fees_owed_index("hub_cases"))
 
 
 class HubCaseSignal(CaseSignalColumns, Base):

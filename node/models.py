@@ -32,6 +32,7 @@ from shared.deciding import receipt_books
 from shared.deciding.case_projection import (
     CaseProjectionColumns,
     co_approval_index,
+    fees_owed_index,
     queue_index,
     rectification_index,
     report_indexes,
@@ -136,7 +137,8 @@ class NodeWindowCase(CaseProjectionColumns, Base):
     __table_args__ = (queue_index("node_window_cases"), scan_index("node_window_cases"),
                       timer_index("node_window_cases"), co_approval_index("node_window_cases"),
                       *report_indexes("node_window_cases"),
-                      rectification_index("node_window_cases"))
+                      rectification_index("node_window_cases"),
+                      fees_owed_index("node_window_cases"))
 
 
 class NodeCaseSignal(CaseSignalColumns, Base):

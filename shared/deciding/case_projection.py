@@ -26,7 +26,7 @@ from shared.deciding.case_deadlines import deadline_draft
 from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
 from shared.deciding.receipt_books import ReceiptModel, receipts_of
 from shared.deciding.rectification import rectification_draft
-from shared.deciding.window_context import QueueEntry
+from shared.deciding.window_context import FeeOwed, QueueEntry
 from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
@@ -150,6 +150,13 @@ def rectification_index(table: str) -> Index:
     where = text("rect_status IN ('open', 'answered')")
     return Index(f"ix_{table}_rectification", "owner_site", "rect_due_ms",
                  postgresql_where=where, sqlite_where=where)
+
+
+def fees_owed_index(table: str) -> Index:
+    """The index the finance window's list reads: cases whose fees are not all paid."""
+    owed = text("fee_due_fen > fee_paid_fen")
+    return Index(f"ix_{table}_fees_owed", "owner_site", "window", "registered_ms",
+                 postgresql_where=owed, sqlite_where=owed)
 
 
 def co_approval_index(table: str) -> Index:
@@ -360,6 +367,17 @@ class ProjectionStore:
     @property
     def receipts(self) -> ReceiptModel | None:
         return receipts_of(self.model)
+
+    def owed(self, session: Session, window: str, limit: int) -> list[FeeOwed]:
+        """The window's cases whose fees are not all paid, oldest first (open or closed: an
+        item paid on collection is issued before its fees are in)."""
+        m = self.model
+        rows = session.scalars(
+            select(m).where(m.owner_site == self._site().code, m.window == window,
+                            m.fee_due_fen > m.fee_paid_fen)
+            .order_by(m.registered_ms).limit(limit))
+        return [FeeOwed(r.case_id, r.acceptance_no, r.item_code, r.state,
+                        r.fee_due_fen or 0, r.fee_paid_fen or 0) for r in rows]
 
     def claimed(self, session: Session, window: str, username: str,
                 limit: int) -> list[QueueEntry]:

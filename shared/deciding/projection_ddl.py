@@ -79,14 +79,19 @@ def drop_rectification_columns(op: Any, table: str) -> None:
 
 def add_fee_columns(op: Any, table: str) -> None:
     """以票控费: the fees assessed and what was paid against receipts not voided, less the
-    refunds, in fen. Hub ``0018``, node ``0019``."""
+    refunds, in fen, with the index the finance window's list of fees owed reads. Hub
+    ``0018``, node ``0019``."""
     with op.batch_alter_table(table) as batch:
         batch.add_column(sa.Column("fee_due_fen", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("fee_paid_fen", sa.BigInteger(), nullable=True))
+    owed = sa.text("fee_due_fen > fee_paid_fen")
+    op.create_index(f"ix_{table}_fees_owed", table, ["owner_site", "window", "registered_ms"],
+                    postgresql_where=owed, sqlite_where=owed)
 
 
 def drop_fee_columns(op: Any, table: str) -> None:
     """Undo :func:`add_fee_columns`."""
+    op.drop_index(f"ix_{table}_fees_owed", table)
     with op.batch_alter_table(table) as batch:
         batch.drop_column("fee_due_fen")
         batch.drop_column("fee_paid_fen")

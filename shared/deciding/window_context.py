@@ -36,6 +36,18 @@ class QueueEntry:
     """Listed for the window's department to co-approve (会签), not the window's own."""
 
 
+@dataclass(frozen=True, slots=True)
+class FeeOwed:
+    """A case of the window whose fees are not all paid (the finance window's list)."""
+
+    case_id: uuid.UUID
+    acceptance_no: str
+    item_code: str
+    state: str
+    due_fen: int
+    paid_fen: int
+
+
 class WindowStore(Protocol):
     """The deciding site's projection of its cases."""
 
@@ -46,6 +58,8 @@ class WindowStore(Protocol):
                 limit: int) -> list[QueueEntry]: ...
 
     def refresh(self, session: Session, case_id: uuid.UUID, now: datetime) -> None: ...
+
+    def owed(self, session: Session, window: str, limit: int) -> list[FeeOwed]: ...
 
     @property
     def receipts(self) -> ReceiptModel | None:

@@ -516,6 +516,9 @@ def _render_queue(ctx: WindowContext, session: Session, code: str, *,
         done=ACTION_FORMS.get(request.args.get("done", "")), moved=_moved_notice(),
         bulk=bulk, problems=problems or {}, form=form or {},
         operators=bulk_reassign.window_operators(session, ctx.site.code, code) if bulk else [],
+        owed=(ctx.store.owed(session, code, PAGE_ROWS) if claims.role == "finance" else None),
+        item_name=lambda item_code: _item_name(catalogue, item_code), yuan=_yuan,
+        state_name=lambda state: name_of("state", state),
     )
     return html, status
 

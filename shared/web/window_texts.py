@@ -79,6 +79,8 @@ MESSAGES: Messages = {
     "win.amount_yuan": ("金额(元)", "Amount (yuan)"),
     "win.approver": ("审批人(分管负责人或监察员)", "Approved by (head or supervisor)"),
     "win.voided": ("已作废", "voided"),
+    "win.fees_owed": ("待收费", "Fees to take"),
+    "win.no_fees_owed": ("没有待收费的案件", "No case owes fees"),
     "win.approve_extension": ("批准", "Approve"),
     "win.refuse_extension": ("不批准", "Refuse"),
     "win.card": ("牌", "Card"),

@@ -150,6 +150,8 @@ def test_the_finance_clerk_takes_the_payment_on_the_case_page_in_yuan(hub: Hub) 
     case_id = _decided(hub, client, 1)
     clerk = hub.login(CASHIER)
     url = f"/windows/cases/{case_id}"
+    owed = clerk.get("/windows/W-ZR-01").get_data(as_text=True).split('id="owed"')[1]
+    assert "¥0.00 / ¥100.00" in owed.split("</table>")[0]  # on the finance window's list
     page = clerk.get(url).get_data(as_text=True)
     assert 'id="fees"' in page and "¥100.00" in page and "发改价格规〔2016〕2559号" in page
     assert 'id="act-pay"' in page and 'value="100.00"' in page  # what is still owed
@@ -163,6 +165,8 @@ def test_the_finance_clerk_takes_the_payment_on_the_case_page_in_yuan(hub: Hub) 
     assert paid.status_code in (200, 303), paid.get_data(as_text=True)[:500]
     shown = clerk.get(url).get_data(as_text=True)
     assert "¥100.00 / ¥100.00" in shown and "ZR20260201" in shown
+    listed = clerk.get("/windows/W-ZR-01").get_data(as_text=True).split('id="owed"')[1]
+    assert "没有待收费的案件" in listed.split("</table>")[0]  # paid: off the list
     payment = [e for e in _log(hub, case_id) if e.type.value == "fee_paid"]
     assert [(p.payload["receipt_no"], p.payload["amount_fen"], p.payload["window"])
             for p in payment] == [("ZR20260201", 10000, "W-ZR-01")]
