@@ -15,12 +15,11 @@ client in the same failure limiter as the status lookup (:mod:`shared.web.public
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from shared.exchange.transport import TransportError, get_json
 from shared.pdf.document_facts import grouped
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages
+from shared.web.public_status import StatusAnswer, answer_response
 from shared.web.rate_limit import FailureLimiter
 
 API_PATH = "/api/v1/public/verify"
@@ -74,35 +74,26 @@ class VerifySite(Protocol):
         """The item's Chinese name as the catalogue has it (the code when it has none)."""
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyAnswer:
-    """200 with the body, 404, 429 or 503 (with the seconds to wait)."""
-
-    status: int
-    body: Mapping[str, Any] | None = None
-    retry_after: int | None = None
-
-
 def verify_document(site: VerifySite, session: Session, acceptance_no: str, code: str,
-                    address: str, relay: str | None = None) -> VerifyAnswer:
+                    address: str, relay: str | None = None) -> StatusAnswer:
     """Answer one verification; the client is a child's vouched-for client or the address,
     and a wrong pair counts as its failure."""
     client = relayed_client(session, site.sync_site, relay, acceptance_no, _signed(code),
                             site.clock()) or address
     now = site.limiter_now()
     if site.limiter.blocked(client, now):
-        return VerifyAnswer(429, retry_after=site.limiter.retry_after(client, now))
+        return StatusAnswer(429, retry_after=site.limiter.retry_after(client, now))
     case_id = site.case_id_of(session, acceptance_no)
     check = check_document(session, site.sync_site, case_id, code) if case_id else None
     if check is not None:
-        return VerifyAnswer(200, _body(site, acceptance_no, check))
+        return StatusAnswer(200, _body(site, acceptance_no, check))
     parent = site.parent()
     if case_id is None and parent is not None:
         answer = _ask_parent(site, parent, acceptance_no, code, client)
         if answer.status != 404:
             return answer
     site.limiter.record_failure(client, now)
-    return VerifyAnswer(404)
+    return StatusAnswer(404)
 
 
 def _signed(code: str) -> str:
@@ -112,7 +103,7 @@ def _signed(code: str) -> str:
 
 
 def _ask_parent(site: VerifySite, parent: tuple[str, str | bool], acceptance_no: str,
-                code: str, client: str) -> VerifyAnswer:
+                code: str, client: str) -> StatusAnswer:
     """One request to the parent; what it says, or 503 when it cannot be asked."""
     url, verify = parent
     header = relay_header(site.sync_site.key, client, acceptance_no, _signed(code),
@@ -122,16 +113,16 @@ def _ask_parent(site: VerifySite, parent: tuple[str, str | bool], acceptance_no:
                          params={"acceptance_no": acceptance_no, "code": code},
                          verify=verify, timeout=PARENT_TIMEOUT)
     except TransportError:
-        return VerifyAnswer(503, retry_after=60)
+        return StatusAnswer(503, retry_after=60)
     body = reply.body
     if reply.status == 200 and isinstance(body, dict) and set(body) >= _KEYS \
             and body.get("genuine") is True:
-        return VerifyAnswer(200, {k: body[k] for k in sorted(_KEYS)})
+        return StatusAnswer(200, {k: body[k] for k in sorted(_KEYS)})
     if reply.status == 404:
-        return VerifyAnswer(404)
+        return StatusAnswer(404)
     if reply.status == 429:
-        return VerifyAnswer(429, retry_after=int(reply.retry_after or 60))
-    return VerifyAnswer(503, retry_after=60)
+        return StatusAnswer(429, retry_after=int(reply.retry_after or 60))
+    return StatusAnswer(503, retry_after=60)
 
 
 _KEYS = frozenset({"acceptance_no", "genuine", "code", "issuer", "issued_at", "facts",
@@ -173,7 +164,7 @@ def document_check_blueprint(site_of: Callable[[], VerifySite],
         add_messages(state.app, MESSAGES)
         state.app.extensions[_BASE_URL_KEY] = base_url
 
-    def _answer(acceptance_no: str, code: str) -> VerifyAnswer:
+    def _answer(acceptance_no: str, code: str) -> StatusAnswer:
         return verify_document(site_of(), session_of(), acceptance_no, code,
                                request.remote_addr or "unknown", request.headers.get(HEADER))
 
@@ -185,18 +176,8 @@ def document_check_blueprint(site_of: Callable[[], VerifySite],
             return error_response(400, "invalid", "acceptance_no and code are required",
                                   flatten_messages(exc.messages))
         answer = _answer(query["acceptance_no"].strip(), query["code"])
-        if answer.status == 200 and answer.body is not None:
-            return jsonify(answer.body)
-        if answer.status == 404:
-            return error_response(404, "not_found", "no document with this number and code")
-        if answer.status == 429:
-            response = error_response(429, "too_many_requests", "too many tries; wait a while")
-        else:
-            response = error_response(503, "unavailable",
-                                      "the case is not held here and the parent cannot be "
-                                      "asked now; try again later")
-        response.headers["Retry-After"] = str(answer.retry_after or 60)
-        return response
+        return answer_response(answer, answer.body,
+                               not_found="no document with this number and code")
 
     @bp.get("/verify")
     def verify_page() -> tuple[str, int, dict[str, str]]:

@@ -158,6 +158,25 @@ def _instant(value: object) -> datetime | None:
         return None
 
 
+def answer_response(answer: StatusAnswer, body: Mapping[str, Any] | None, *,
+                    not_found: str) -> Response:
+    """The JSON answer of a public lookup (the status, or a document's verification):
+    ``body`` when found, otherwise the error its status says, with ``Retry-After`` when
+    waiting helps."""
+    if answer.status == 200 and body is not None:
+        return jsonify(body)
+    if answer.status == 404:
+        return error_response(404, "not_found", not_found)
+    if answer.status == 429:
+        response = error_response(429, "too_many_requests", "too many tries; wait a while")
+    else:
+        response = error_response(503, "unavailable",
+                                  "the case is not held here and the parent cannot be "
+                                  "asked now; try again later")
+    response.headers["Retry-After"] = str(answer.retry_after or 60)
+    return response
+
+
 def status_blueprint(site_of: Callable[[], StatusSite],
                      session_of: Callable[[], Session]) -> Blueprint:
     """The page and the API over ``site_of()``'s lookup."""
@@ -184,18 +203,8 @@ def status_blueprint(site_of: Callable[[], StatusSite],
             return error_response(400, "invalid", "acceptance_no and query_code are required",
                                   flatten_messages(exc.messages))
         answer = _answer(query)
-        if answer.status == 200 and answer.body is not None:
-            return jsonify(_passed_on(answer.body))
-        if answer.status == 404:
-            return error_response(404, "not_found", "no case with this number and code")
-        if answer.status == 429:
-            response = error_response(429, "too_many_requests", "too many tries; wait a while")
-        else:
-            response = error_response(503, "unavailable",
-                                      "the case is not held here and the parent cannot be "
-                                      "asked now; try again later")
-        response.headers["Retry-After"] = str(answer.retry_after or 60)
-        return response
+        return answer_response(answer, _passed_on(answer.body) if answer.body else None,
+                               not_found="no case with this number and code")
 
     @bp.get("/status")
     def status_page() -> tuple[str, int, dict[str, str]]:
