@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from hub.settings import CONFIG_FILE, HubSettings
+from shared.deciding.receipt_cli import receipt_book_options
 from shared.domain.errors import DomainError
 
 DEFAULT_PORT = 8000
@@ -616,14 +617,7 @@ def erase_expired_command(data_dir: Path) -> None:
 
 @hub_group.command("add-receipt-book")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
-@click.option("--window", required=True, help="the finance window the book is issued to")
-@click.option("--prefix", required=True, help="capitals and digits, e.g. CZ2026")
-@click.option("--first", type=int, required=True, help="the book's first number")
-@click.option("--last", type=int, required=True, help="the book's last number")
-@click.option("--width", type=int, default=None,
-              help="digits of each number, zero-padded (default: the last number's)")
-@click.option("--by", "registered_by", default="admin", show_default=True,
-              help="who registers it (recorded)")
+@receipt_book_options("CZ2026")
 def add_receipt_book_command(data_dir: Path, window: str, prefix: str, first: int, last: int,
                              width: int | None, registered_by: str) -> None:
     """Register a receipt book (以票控费): a numbered range issued to a finance window of the

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from node.enrolment_setup import site_from_code
 from node.settings import CONFIG_FILE, PARENT_CA_FILE, NodeSettings
+from shared.deciding.receipt_cli import receipt_book_options
 from shared.domain.errors import DomainError
 from shared.exchange.enrolment import EnrolmentRefused, Grant
 
@@ -457,14 +458,7 @@ def set_otp_command(data_dir: Path, username: str) -> None:
 @node_group.command("add-receipt-book")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               required=True)
-@click.option("--window", required=True, help="the finance window the book is issued to")
-@click.option("--prefix", required=True, help="capitals and digits, e.g. LT2026")
-@click.option("--first", type=int, required=True, help="the book's first number")
-@click.option("--last", type=int, required=True, help="the book's last number")
-@click.option("--width", type=int, default=None,
-              help="digits of each number, zero-padded (default: the last number's)")
-@click.option("--by", "registered_by", default="admin", show_default=True,
-              help="who registers it (recorded)")
+@receipt_book_options("LT2026")
 def add_receipt_book_command(data_dir: Path, window: str, prefix: str, first: int, last: int,
                              width: int | None, registered_by: str) -> None:
     """Register a receipt book (以票控费) at this township or county: a numbered range issued
