@@ -96,7 +96,9 @@ class ActionForm:
     materials, 一次性告知), ``provided``, ``to_window``, ``authority``, ``outcome``,
     ``reference``, ``assignee``, ``procedure`` (特别程序), ``days`` (working days of an
     extension), ``approved`` (the head's answer), ``callback`` (how the call-back after a
-    bad rating went) and ``comment`` (its note); ``receipt_no``, ``amount_yuan`` (yuan typed,
+    bad rating went) and ``comment`` (its note); ``reductions`` (the amount and reason of
+    each fee the catalogue lets the window waive or reduce at acceptance), ``receipt_no``,
+    ``amount_yuan`` (yuan typed,
     fen sent) and ``approver`` for the finance window's payment, void and refund.
     """
 
@@ -109,7 +111,7 @@ ACTION_FORMS: Mapping[str, ActionForm] = {
     "claim": ActionForm("认领", "Claim"),
     "release_claim": ActionForm("释放认领", "Release claim"),
     "reassign": ActionForm("改派", "Reassign", ("assignee", "reason")),
-    "accept": ActionForm("受理", "Accept"),
+    "accept": ActionForm("受理", "Accept", ("reductions",)),
     "request_supplement": ActionForm("一次性告知补正", "Request supplement",
                                      ("missing", "reason")),
     "supplement_provided": ActionForm("已补正", "Supplement provided", ("provided",)),
@@ -579,9 +581,20 @@ def _action_request(form: MultiDict[str, str]) -> ActionRequest:
     yuan = form.get("amount_yuan", "").strip()
     if yuan:  # typed in yuan, kept in fen: never a float on the way
         body["amount_fen"] = _fen_of(yuan)
+    reductions = [{"code": key.removeprefix(_REDUCE), "amount_fen": _fen_of(value.strip()),
+                   "reason": form.get(f"{_REDUCE_WHY}{key.removeprefix(_REDUCE)}", "")}
+                  for key, value in form.items()
+                  if key.startswith(_REDUCE) and not key.startswith(_REDUCE_WHY)
+                  and value.strip()]
+    if reductions:  # 减免 at acceptance, where the catalogue allows it
+        body["fees"] = reductions
     data = ActionSchema().load(body)
-    data["reductions"] = {}  # waivers are given through the API (the form has no inputs)
+    data["reductions"] = {r["code"]: (r["amount_fen"], r["reason"]) for r in data["reductions"]}
     return ActionRequest(**{k: v for k, v in data.items() if v is not None})
+
+
+_REDUCE, _REDUCE_WHY = "reduce_", "reduce_why_"
+"""The accept form's inputs of a reducible fee: the amount charged instead (yuan) and why."""
 
 
 def _fen_of(yuan: str) -> int | str:

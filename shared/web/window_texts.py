@@ -80,6 +80,8 @@ MESSAGES: Messages = {
     "win.approver": ("审批人(分管负责人或监察员)", "Approved by (head or supervisor)"),
     "win.voided": ("已作废", "voided"),
     "win.fees_owed": ("待收费", "Fees to take"),
+    "win.reduce": ("减免", "Waive or reduce"),
+    "win.reduce_hint": ("不减免则留空", "blank: the standard"),
     "win.no_fees_owed": ("没有待收费的案件", "No case owes fees"),
     "win.approve_extension": ("批准", "Approve"),
     "win.refuse_extension": ("不批准", "Refuse"),

@@ -196,3 +196,26 @@ def test_a_payment_in_the_browser(hub: Hub) -> None:
         expect(page.locator("#fees tr.receipt")).to_contain_text("ZR20260007")
         browser.close()
     assert _act(client, hub, CHECK, case_id, action="issue_result").status_code == 200
+
+
+def test_the_window_reduces_a_fee_on_the_accept_form_where_the_catalogue_allows(
+        hub: Hub) -> None:
+    client = hub.app.test_client()
+    case_id, _ = register_at_hub(hub, 1, **ITEM)
+    assert _act(client, hub, REVIEW, case_id, action="claim").status_code == 200
+    desk = hub.login(REVIEW)
+    url = f"/windows/cases/{case_id}"
+    page = desk.get(url).get_data(as_text=True)
+    assert 'name="reduce_REGISTRATION_FEE"' in page  # reducible by the catalogue
+    unexplained = desk.post(f"{url}/act", data={"action": "accept",
+                                                "reduce_REGISTRATION_FEE": "50.00"})
+    assert unexplained.status_code == 400
+    assert "accepted" not in [e.type.value for e in _log(hub, case_id)]
+    done = desk.post(f"{url}/act", data={
+        "action": "accept", "reduce_REGISTRATION_FEE": "50.00",
+        "reduce_why_REGISTRATION_FEE": "申请人为小微企业，按规定减半收取"})
+    assert done.status_code in (200, 303), done.get_data(as_text=True)[:500]
+    assessed = next(e for e in _log(hub, case_id) if e.type.value == "fees_assessed")
+    assert assessed.payload["fees"][0]["standard_fen"] == 10000
+    assert assessed.payload["fees"][0]["amount_fen"] == 5000
+    assert assessed.payload["total_fen"] == 5000
