@@ -73,7 +73,11 @@ def append_local_event(
     now: datetime,
 ) -> SyncEvent:
     """Add ``event`` to the case's log as the next event of this node's chain, queue it for
-    the parent, refresh the case's cached state. Nothing is committed here."""
+    the parent, refresh the case's cached state. Nothing is committed here.
+
+    The site's hooks see it as they see what an exchange brings: at a township or county a
+    case registered at its own desk is routed to its window when the site decides it, and
+    what follows (a supplement, a hand-over, a rating) is admitted and projected there."""
     row = sync_store.author_event(
         session,
         site.key,
@@ -87,6 +91,7 @@ def append_local_event(
         up=not site.is_root,
         now_ms=to_ms(now),
     )
+    site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)], now)
     refresh_progress(session, case, now=now)
     return row
 

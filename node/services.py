@@ -33,7 +33,7 @@ from node.models import NodeWindowCase
 from node.sealing import DataSealer
 from node.settings import NodeSettings
 from node.sync_setup import node_sync_site
-from shared.deciding.case_projection import ProjectionStore
+from node.window_store import NodeProjectionStore
 from shared.deciding.window_context import WindowContext
 from shared.domain.catalogue import Catalogue
 from shared.domain.working_days import NO_OVERRIDES, CalendarOverrides
@@ -116,7 +116,7 @@ class NodeServices:
             tier=str(self.settings.tier.value),
             catalogue=lambda: self.catalogue,
             calendar=self.held_calendar.current,
-            store=ProjectionStore(NodeWindowCase, lambda: self.sync_site),
+            store=NodeProjectionStore(NodeWindowCase, lambda: self.sync_site),
             clock=lambda: self.clock(),
             versions=self.held_catalogue,  # a case is decided by the release it names
             warning_share=self.settings.warning_share,

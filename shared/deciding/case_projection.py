@@ -440,10 +440,12 @@ class DecidingHooks(NoHooks):
         events (refusals, routing) authored as one run, the projection written at once."""
         site = self._site()
         arrived: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
+        touched: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
         for event in events:
+            touched.setdefault(event.case_id, set()).add((event.origin, event.epoch, event.seq))
             keys = arrived.setdefault(event.case_id, set())
-            # this site's own events come back only after its restore (handed back by a
-            # child): they were admitted when authored, and fold like any held event
+            # this site's own events (its own desk's, or handed back by a child after its
+            # restore) were admitted when authored, and fold like any held event
             if event.origin != site.code:
                 keys.add((event.origin, event.epoch, event.seq))
         logs = case_work.many_case_events(session, site.sealer, events)
@@ -452,7 +454,7 @@ class DecidingHooks(NoHooks):
         owners = self._owner(session, [(events[0].origin, item)
                                        for _, events, item in registered])
         outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now,
-                                       item.department)
+                                       item.department, touched[case_id])
                     for (case_id, events, item), owner in zip(registered, owners, strict=True)]
         write_projections(session, self.model, [o.projection for o in outcomes])
         if self.model.signal_model is not None:  # signals raised below (or above) this site
@@ -481,7 +483,10 @@ class DecidingHooks(NoHooks):
 
     def _case_arrived(self, site: SyncSite, case_id: uuid.UUID, events: list[CaseEvent],
                       arrived: set[tuple[str, int, int]], owner: str, now: datetime,
-                      department: str) -> _Outcome:
+                      department: str, new: set[tuple[str, int, int]]) -> _Outcome:
+        """``arrived``: the keys of the events from other sites, admitted (or refused) here;
+        ``new``: every event just stored, this site's own desk's included, which the
+        follow-ups (the moved deadline, a rectification, a fee card) answer."""
         drafts: list[EventDraft] = []
         if owner != site.code:
             state = fold_seen(events)
@@ -504,17 +509,17 @@ class DecidingHooks(NoHooks):
                     drafts.append(draft)
             moved = (deadline_draft(state, [*events, *drafts], self._calendar(), now,
                                     self._warning_share)
-                     if self._calendar is not None and arrived else None)
+                     if self._calendar is not None and new else None)
             if moved is not None:  # a supplement from the origin restarted the clock
                 state = apply(state, moved)
                 drafts.append(moved)
             opened = (rectification_draft(state, [*events, *drafts], department,
                                           self._calendar(), now)
-                      if self._calendar is not None and arrived else None)
+                      if self._calendar is not None and new else None)
             if opened is not None:  # a bad rating from the village or the online hall
                 state = apply(state, opened)
                 drafts.append(opened)
-            handed = any(e.key in arrived and e.type is EventType.RESULT_HANDED_OVER
+            handed = any(e.key in new and e.type is EventType.RESULT_HANDED_OVER
                          for e in events)
             for card in fee_cards(state, handed_over_now=handed, now=now):
                 state = apply(state, card)  # handed over at the village with fees short
