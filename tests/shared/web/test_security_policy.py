@@ -248,7 +248,8 @@ def hub_site(
 ) -> Site:
     hub = make_hub(NOW, HUB_USERS)
     case_id, _ = register_at_hub(hub)
-    _, rated_no = _issued_case(hub)  # rated online with its pair (shared.web.online_rating)
+    _, rated_no = _issued_case(hub, 2)  # rated online with its pair (shared.web.online_rating)
+    at_window, _ = _issued_case(hub, 3)  # rated on the window's tablet page (rating_pages)
     data_dir = hub.services.settings.data_dir
 
     def sign_in(user: str | None) -> FormClient:
@@ -262,6 +263,8 @@ def hub_site(
             return {"username": "mz-review", "password": PASSWORD}
         if endpoint == "online_rating.rate_page":
             return {"acceptance_no": rated_no, "query_code": RATING_CODE, "rating": "satisfied"}
+        if endpoint == "rating.submit":
+            return {"rating": "satisfied"}
         if endpoint == "admin.add_site_form":
             return {"code": f"4310020{uuid.uuid4().int % 90 + 10}", "name": "新镇",
                     "tier": "township", "parent": HUB}
@@ -289,18 +292,19 @@ def hub_site(
                ("city-admin", "/admin/users"), ("city-admin", "/admin/users/mz-desk"),
                ("city-admin", "/admin/releases"), ("city-lead", f"/windows/{WINDOW}"),
                ("mz-review", f"/windows/cases/{case_id}"),
-               (None, f"/rate?acceptance_no={rated_no}")],
+               (None, f"/rate?acceptance_no={rated_no}"),
+               ("mz-review", f"/windows/rate/{at_window}")],
     )
 
 
 RATING_CODE = "ABCD2345"
 
 
-def _issued_case(hub: Hub) -> tuple[uuid.UUID, str]:
-    """A second case at the hub, decided and its result issued, whose query code is known."""
+def _issued_case(hub: Hub, number: int) -> tuple[uuid.UUID, str]:
+    """Another case at the hub, decided and its result issued, whose query code is known."""
     case_id = uuid.uuid4()
     case_id, acceptance_no = register_at_hub(
-        hub, 2, case_id=case_id, query_verifier=query_verifier(case_id, RATING_CODE))
+        hub, number, case_id=case_id, query_verifier=query_verifier(case_id, RATING_CODE))
     client = hub.app.test_client()
     for who, action in (("mz-desk", "claim"), ("mz-desk", "accept"), ("mz-desk", "approve"),
                         ("mz-review", "claim"), ("mz-review", "check"),
