@@ -24,7 +24,7 @@ from sqlalchemy.orm.util import identity_key
 from shared.deciding import case_work
 from shared.deciding.case_deadlines import deadline_draft
 from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
-from shared.deciding.receipt_books import ReceiptModel, receipts_of
+from shared.deciding.receipt_books import ReceiptModel, paired_receipts
 from shared.deciding.rectification import rectification_draft
 from shared.deciding.window_context import FeeOwed, QueueEntry
 from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
@@ -366,7 +366,8 @@ class ProjectionStore:
 
     @property
     def receipts(self) -> ReceiptModel | None:
-        return receipts_of(self.model)
+        """The site's receipts table; None for a projection without one (keeps no books)."""
+        return paired_receipts(self.model)
 
     def owed(self, session: Session, window: str, limit: int) -> list[FeeOwed]:
         """The window's cases whose fees are not all paid, oldest first (open or closed: an

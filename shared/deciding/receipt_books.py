@@ -112,6 +112,11 @@ def receipts_of(projection: type[Any]) -> ReceiptModel:
     return _RECEIPTS_OF[projection.__tablename__]
 
 
+def paired_receipts(projection: type[Any]) -> ReceiptModel | None:
+    """:func:`receipts_of`, or None when no receipts table was paired with ``projection``."""
+    return _RECEIPTS_OF.get(projection.__tablename__)
+
+
 def book_indexes(table: str) -> tuple[Index]:
     return (Index(f"ix_{table}_site_window", "site", "window"),)
 
