@@ -16,7 +16,7 @@ Per window (every window with a receipt book at the site):
 ``departments`` totals the same per the receipts' department, ``total`` for the site. The
 **mismatches** are the cases with a receipt used or voided that day whose projection says the
 paid amount (``fee_paid_fen``, paid less refunds) is not the assessed one (``fee_due_fen``);
-``None`` when the site's projection keeps no fee columns.
+``None`` when no projection is given.
 
 Each part is one indexed query (receipts by ``(site, window, used_ms)`` and
 ``(site, voided_ms)``, a book's numbers by ``(book_id, number)``).
@@ -71,16 +71,6 @@ def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append((n, n))
     return runs
-
-
-def _fee_columns(projection: ProjectionModel | None) -> tuple[Any, Any] | None:
-    """The projection's assessed and paid columns, when it keeps them."""
-    if projection is None:
-        return None
-    columns = projection.__table__.c  # type: ignore[attr-defined]
-    if "fee_due_fen" not in columns or "fee_paid_fen" not in columns:
-        return None
-    return columns["fee_due_fen"], columns["fee_paid_fen"]
 
 
 def daily_statement(session: Session, receipts: ReceiptModel,
@@ -175,11 +165,10 @@ def _gaps(session: Session, r: ReceiptModel, site: str, window: str,
 
 def _mismatches(session: Session, r: ReceiptModel, projection: ProjectionModel | None,
                 site: str, lo: int, hi: int) -> list[dict[str, Any]] | None:
-    columns = _fee_columns(projection)
-    if projection is None or columns is None:
+    if projection is None:
         return None
-    due, paid = columns
     p = projection
+    due, paid = p.fee_due_fen, p.fee_paid_fen
     query = select(p.case_id, p.acceptance_no, p.window, due, paid).where(
         p.case_id.in_(_day_cases(r, site, lo, hi)),
         func.coalesce(due, 0) != func.coalesce(paid, 0)).order_by(p.acceptance_no)
