@@ -378,6 +378,62 @@ class ServiceItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Composite:
+    """A "one thing" (一件事): several departments' items applied for on one form (一表制).
+
+    Registration fans it out into one case per part, linked under a parent; a form field or
+    material that several parts ask for is asked once (:mod:`shared.domain.composites`).
+    """
+
+    code: str
+    name: Bilingual
+    parts: tuple[str, ...]
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptorQuestion:
+    """One question of an adaptor's wizard, answered by picking one of its choices."""
+
+    key: str
+    label: Bilingual
+    choices: tuple[Choice, ...]
+
+    def choice_values(self) -> tuple[str, ...]:
+        """The answers the question accepts, in catalogue order."""
+        return tuple(choice.value for choice in self.choices)
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptorRule:
+    """One row of an adaptor's decision table: the answers it covers, the item they lead to
+    and why. A question the rule does not name accepts any answer."""
+
+    when: tuple[tuple[str, tuple[str, ...]], ...]
+    item: str
+    reason: Bilingual
+
+    def covers(self, answers: Mapping[str, str]) -> bool:
+        """Whether the rule applies to ``answers`` (one value per question)."""
+        return all(answers.get(key) in values for key, values in self.when)
+
+
+@dataclass(frozen=True, slots=True)
+class Adaptor:
+    """A family of related procedures with a decision table choosing one (智能适配).
+
+    The loader proves the table complete and unambiguous: every combination of answers is
+    covered by exactly one rule (:mod:`shared.domain.adaptors`).
+    """
+
+    code: str
+    name: Bilingual
+    questions: tuple[AdaptorQuestion, ...]
+    rules: tuple[AdaptorRule, ...]
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """A released version of the catalogue for one region (e.g. 431000, 郴州市)."""
 
@@ -388,6 +444,8 @@ class Catalogue:
     windows: tuple[Window, ...]
     items: tuple[ServiceItem, ...]
     effective_from: date | None = None
+    composites: tuple[Composite, ...] = ()
+    adaptors: tuple[Adaptor, ...] = ()
     _items: dict[str, ServiceItem] = field(init=False, repr=False, compare=False)
     _windows: dict[str, Window] = field(init=False, repr=False, compare=False)
     _departments: dict[str, Department] = field(init=False, repr=False, compare=False)
@@ -421,6 +479,20 @@ class Catalogue:
     def items_of_window(self, window_code: str) -> tuple[ServiceItem, ...]:
         """The items a window serves, in catalogue order."""
         return tuple(item for item in self.items if item.window == window_code)
+
+    def composite(self, code: str) -> Composite:
+        """The one-form entry ``code``; :class:`NotFound` when the catalogue has none."""
+        for composite in self.composites:
+            if composite.code == code:
+                return composite
+        raise NotFound("composite", f"no one-form entry {code!r} in catalogue v{self.version}")
+
+    def adaptor(self, code: str) -> Adaptor:
+        """The adaptor ``code``; :class:`NotFound` when the catalogue has none."""
+        for adaptor in self.adaptors:
+            if adaptor.code == code:
+                return adaptor
+        raise NotFound("adaptor", f"no adaptor {code!r} in catalogue v{self.version}")
 
     def windows_at(self, tier: SiteTier) -> tuple[Window, ...]:
         """The windows every site of ``tier`` has."""

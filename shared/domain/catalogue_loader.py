@@ -14,17 +14,14 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
+from shared.domain.adaptors import adaptor_rules, parse_adaptors, table_problems
 from shared.domain.catalogue import (
     Authority,
     Bilingual,
@@ -45,6 +42,14 @@ from shared.domain.catalogue import (
     Window,
     WindowGrant,
 )
+from shared.domain.catalogue_reading import Entry as _Entry
+from shared.domain.catalogue_reading import Found as _Found
+from shared.domain.catalogue_reading import Parsed as _Parsed
+from shared.domain.catalogue_reading import T
+from shared.domain.catalogue_reading import bilingual_of as _bilingual
+from shared.domain.catalogue_reading import duplicates as _duplicates
+from shared.domain.catalogue_reading import parts_of as _parts
+from shared.domain.composites import composite_rules, parse_composites
 from shared.domain.errors import InvalidInput, Problems
 
 ITEM_CODE = re.compile(r"[A-Z]{2,4}-\d{4}")
@@ -62,201 +67,6 @@ MAX_DECIMALS = 6
 
 SAMPLE_CATALOGUE = "sample_catalogue.yaml"
 
-T = TypeVar("T")
-E = TypeVar("E", bound=StrEnum)
-
-
-class _Missing:
-    """Marks a key absent from the file (distinct from an explicit null)."""
-
-
-MISSING = _Missing()
-
-
-class _Found:
-    """Every problem found so far, keyed by path; several reasons for one path are joined."""
-
-    def __init__(self) -> None:
-        self.problems: dict[str, str] = {}
-
-    def add(self, path: str, reason: str) -> None:
-        if path in self.problems:
-            if reason not in self.problems[path].split("; "):
-                self.problems[path] = f"{self.problems[path]}; {reason}"
-        else:
-            self.problems[path] = reason
-
-
-class _Entry:
-    """One mapping of the file, read key by key; a bad value is reported and remembered.
-
-    Readers return a placeholder for a bad value so that parsing can go on and report the
-    rest; ``bad`` names the keys whose value is a placeholder, and no rule uses those.
-    """
-
-    def __init__(self, found: _Found, raw: object, path: str, keys: Sequence[str]) -> None:
-        self.found = found
-        self.path = path
-        self.bad: set[str] = set()
-        self.data: Mapping[object, object] = {}
-        self.is_mapping = isinstance(raw, Mapping)
-        if not isinstance(raw, Mapping):
-            found.add(path or "catalogue", f"must be a mapping, not {_kind(raw)}")
-            return
-        self.data = raw
-        for key in raw:
-            if key not in keys:
-                found.add(self.at(str(key)), f"unknown key (known: {', '.join(keys)})")
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def fail(self, key: str, reason: str) -> None:
-        self.found.add(self.at(key), reason)
-        self.bad.add(key)
-
-    def raw(self, key: str) -> object:
-        return self.data.get(key, MISSING)
-
-    def present(self, key: str) -> bool:
-        return self.raw(key) not in (MISSING, None)
-
-    def string(
-        self, key: str, *, pattern: re.Pattern[str] | None = None, required: bool = True
-    ) -> str:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            if required:
-                self.fail(key, "required")
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.fail(key, f"must be a non-empty string, not {_kind(value)}")
-            return ""
-        if pattern is not None and not pattern.fullmatch(value):
-            self.fail(key, f"{value!r} does not match the pattern {pattern.pattern}")
-            return ""
-        return value
-
-    def integer(self, key: str, *, minimum: int, maximum: int, default: int | None) -> int:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            if default is None:
-                self.fail(key, "required")
-                return minimum
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"must be a whole number, not {_kind(value)}")
-            return minimum
-        if not minimum <= value <= maximum:
-            self.fail(key, f"must be between {minimum} and {maximum}, not {value}")
-            return minimum
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            return default
-        if not isinstance(value, bool):
-            self.fail(key, f"must be true or false, not {_kind(value)}")
-            return default
-        return value
-
-    def enum(self, key: str, cls: type[E], *, refused: Mapping[str, str] | None = None) -> E:
-        value = self.raw(key)
-        placeholder = next(iter(cls))
-        if value is MISSING or value is None:
-            self.fail(key, "required")
-            return placeholder
-        if refused and isinstance(value, str) and value in refused:
-            self.fail(key, refused[value])
-            return placeholder
-        try:
-            return cls(str(value))
-        except ValueError:
-            allowed = ", ".join(member.value for member in cls)
-            self.fail(key, f"{value!r} is not one of {allowed}")
-            return placeholder
-
-    def bilingual(self, key: str, *, required: bool = True) -> Bilingual | None:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            if required:
-                self.fail(key, "required")
-            return None
-        text = _bilingual(self.found, value, self.at(key))
-        if text is None:
-            self.bad.add(key)
-        return text
-
-    def sequence(self, key: str, *, required: bool = False) -> list[object]:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            if required:
-                self.fail(key, "required")
-            return []
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-            self.fail(key, f"must be a list, not {_kind(value)}")
-            return []
-        return list(value)
-
-    def decimal(self, key: str) -> Decimal | None:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.fail(key, f"must be a number, not {_kind(value)}")
-            return None
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            self.fail(key, f"{value!r} is not a number")
-            return None
-        if not number.is_finite():
-            self.fail(key, "must be a finite number")
-            return None
-        return number
-
-    def iso_date(self, key: str) -> date | None:
-        value = self.raw(key)
-        if value is MISSING or value is None:
-            return None
-        if isinstance(value, date):  # YAML reads an unquoted 2025-01-01 as a date
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                pass
-        self.fail(key, f"must be a date YYYY-MM-DD, not {value!r}")
-        return None
-
-
-def _kind(value: object) -> str:
-    if value is MISSING:
-        return "nothing"
-    if value is None:
-        return "null"
-    return type(value).__name__
-
-
-def _bilingual(found: _Found, raw: object, path: str) -> Bilingual | None:
-    entry = _Entry(found, raw, path, ("zh", "en"))
-    if not entry.is_mapping:
-        return None
-    zh, en = entry.string("zh"), entry.string("en")
-    return None if entry.bad else Bilingual(zh=zh, en=en)
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed(Generic[T]):
-    """A model object built from entry ``index``, with the keys that held bad values."""
-
-    index: int
-    value: T
-    bad: frozenset[str] = frozenset()
-
-    def ok(self, *keys: str) -> bool:
-        return not self.bad.intersection(keys)
 
 
 # --- departments and windows ---------------------------------------------------------------
@@ -477,20 +287,6 @@ def _form_field(found: _Found, raw: object, path: str) -> FormField | None:
     return None if entry.bad else form_field
 
 
-def _parts(
-    entry: _Entry, key: str, parse: Callable[[_Found, object, str], T | None]
-) -> tuple[T, ...]:
-    """The nested entries under ``key``; one bad entry marks the whole key bad."""
-    parts: list[T] = []
-    for p_index, raw in enumerate(entry.sequence(key)):
-        part = parse(entry.found, raw, entry.at(f"{key}[{p_index}]"))
-        if part is None:
-            entry.bad.add(key)
-        else:
-            parts.append(part)
-    return tuple(parts)
-
-
 def _item(found: _Found, raw: object, index: int) -> _Parsed[ServiceItem] | None:
     entry = _Entry(found, raw, f"items[{index}]", _ITEM_KEYS)
     if not entry.is_mapping:
@@ -561,18 +357,6 @@ def _item(found: _Found, raw: object, index: int) -> _Parsed[ServiceItem] | None
         pay_on_collection=entry.boolean("pay_on_collection", False),
     )
     return _Parsed(index, item, frozenset(entry.bad))
-
-
-def _duplicates(found: _Found, path: str, key: str, codes: Sequence[str], what: str) -> None:
-    first: dict[str, int] = {}
-    for index, code in enumerate(codes):
-        if code in first:
-            found.add(
-                f"{path}[{index}].{key}",
-                f"duplicate {what} {code} (first at {path}[{first[code]}])",
-            )
-        else:
-            first[code] = index
 
 
 def _item_rules(found: _Found, parsed: _Parsed[ServiceItem]) -> None:
@@ -839,6 +623,7 @@ def _first_by_code(
 
 _TOP_KEYS = (
     "version", "region_code", "region_name", "effective_from", "departments", "windows", "items",
+    "composites", "adaptors",
 )  # fmt: skip
 
 
@@ -880,6 +665,11 @@ def parse_catalogue(data: object) -> Catalogue:
     for parsed_item in items:
         _item_rules(found, parsed_item)
     _cross_rules(found, departments, windows, items)
+    item_by_code = {p.value.code: p.value for p in items}
+    composites = parse_composites(found, top.sequence("composites"))
+    composite_rules(found, composites, item_by_code)
+    adaptors = parse_adaptors(found, top.sequence("adaptors"))
+    adaptor_rules(found, adaptors, item_by_code)
     if found.problems:
         count = len(found.problems)
         raise Problems(found.problems, f"catalogue rejected: {count} problem(s)")
@@ -891,6 +681,8 @@ def parse_catalogue(data: object) -> Catalogue:
         windows=tuple(p.value for p in windows),
         items=tuple(p.value for p in items),
         effective_from=effective_from,
+        composites=tuple(p.value for p in composites),
+        adaptors=tuple(p.value for p in adaptors),
     )
 
 
@@ -906,6 +698,14 @@ def check_catalogue(catalogue: Catalogue) -> None:
     for parsed_item in items:
         _item_rules(found, parsed_item)
     _cross_rules(found, departments, windows, items)
+    item_by_code = {item.code: item for item in catalogue.items}
+    composite_rules(found, [_Parsed(i, c) for i, c in enumerate(catalogue.composites)],
+                    item_by_code)
+    adaptors = [_Parsed(i, a) for i, a in enumerate(catalogue.adaptors)]
+    for parsed_adaptor in adaptors:
+        for path, reason in table_problems(parsed_adaptor.value).items():
+            found.add(f"adaptors[{parsed_adaptor.index}].{path}", reason)
+    adaptor_rules(found, adaptors, item_by_code)
     if found.problems:
         raise Problems(found.problems, f"catalogue rejected: {len(found.problems)} problem(s)")
 
