@@ -126,7 +126,7 @@ def register_case(
             return found
     checked = check_request(ctx, request, now)
     try:
-        result = _write_case(session, ctx, request, checked, idempotency_key, actor, now)
+        result = write_case(session, ctx, request, checked, idempotency_key, actor, now)
         session.commit()
     except IntegrityError:
         # Another submission with the same key won the race; answer with its case.
@@ -165,7 +165,7 @@ def _find_by_key(
     )
 
 
-def _write_case(
+def write_case(
     session: Session,
     ctx: IntakeContext,
     request: IntakeRequest,
@@ -173,13 +173,18 @@ def _write_case(
     idempotency_key: str | None,
     actor: str,
     now: datetime,
+    *,
+    bundle: Mapping[str, Any] | None = None,
+    query_code: str | None = None,
 ) -> IntakeResult:
+    """Write one case and its ``registered`` event. A part of a one-form application carries
+    its ``bundle`` (the parent's number and parts) and the query code its siblings share."""
     case_id = reserve_case_id(session, ctx.sync_site.code, ctx.sync_site.epoch)
     epoch = current_epoch(session)
     day = local_date(now).strftime("%Y%m%d")
     seq = next_value(session, f"acceptance:{ctx.site_code}:{day}:{epoch}")
     acceptance_no = acceptance_number(ctx.site_code, now, epoch, seq)
-    query_code = new_query_code()
+    query_code = query_code or new_query_code()
     query_check = stored_query_check(case_id, query_code)
     applicant = checked.applicant.to_dict()
     item = checked.item
@@ -238,6 +243,8 @@ def _write_case(
             for f in files
         ],
     }
+    if bundle is not None:
+        payload["bundle"] = dict(bundle)
     row = append_local_event(
         session, case, NewEvent(REGISTERED, actor, payload), site=ctx.sync_site, now=now
     )

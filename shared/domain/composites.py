@@ -48,9 +48,9 @@ def parse_composites(found: Found, raws: Sequence[object]) -> list[Parsed[Compos
         keywords = tuple(_codes(entry, "keywords"))
         if "parts" not in entry.bad and not MIN_PARTS <= len(parts) <= MAX_PARTS:
             entry.fail("parts", f"a one-form entry joins {MIN_PARTS} to {MAX_PARTS} items")
-        for p_index, code in enumerate(parts):
-            if code in parts[:p_index]:
-                entry.fail(f"parts[{p_index}]", f"item {code} is named twice")
+        for p_index, part in enumerate(parts):
+            if part in parts[:p_index]:
+                entry.fail("parts", f"item {part} is named twice")
         parsed.append(Parsed(index, Composite(code, name, parts, keywords),
                              frozenset(entry.bad)))
     return parsed
