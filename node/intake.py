@@ -33,6 +33,7 @@ from shared.domain.application import (
     request_digest,
     stored_query_check,
 )
+from shared.domain.case_bundles import BundleRef
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.domain.working_days import local_date
@@ -174,7 +175,7 @@ def write_case(
     actor: str,
     now: datetime,
     *,
-    bundle: Mapping[str, Any] | None = None,
+    bundle: BundleRef | None = None,
     query_code: str | None = None,
 ) -> IntakeResult:
     """Write one case and its ``registered`` event. A part of a one-form application carries
@@ -208,6 +209,8 @@ def write_case(
         registered_by=actor,
         registered_at=now,
         updated_at=now,
+        bundle_id=bundle.id if bundle else None,
+        composite=bundle.composite if bundle else None,
     )
     session.add(case)
     session.flush()
@@ -244,7 +247,7 @@ def write_case(
         ],
     }
     if bundle is not None:
-        payload["bundle"] = dict(bundle)
+        payload["bundle"] = bundle.as_payload()
     row = append_local_event(
         session, case, NewEvent(REGISTERED, actor, payload), site=ctx.sync_site, now=now
     )

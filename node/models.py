@@ -93,6 +93,9 @@ class NodeCase(Base):
     registered_by: Mapped[str] = mapped_column(String(80))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    bundle_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    """The parent (一件事) this case is a part of (None: a case of its own)."""
+    composite: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class NodeMaterial(Base):

@@ -27,6 +27,7 @@ from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
 from shared.deciding.receipt_books import ReceiptModel, paired_receipts
 from shared.deciding.rectification import rectification_draft
 from shared.deciding.window_context import FeeOwed, QueueEntry
+from shared.domain.case_bundles import bundle_of
 from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem
@@ -101,6 +102,10 @@ class CaseProjectionColumns:
     rect_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     """How the call-back to the applicant went (``satisfied``, ``not_satisfied``,
     ``unreachable``)."""
+    bundle_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
+    """The parent (一件事) this case is a part of (None: a case of its own)."""
+    composite: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The composite catalogue entry the parent was registered under."""
 
 
 ProjectionModel = type[CaseProjectionColumns]
@@ -233,7 +238,10 @@ def projection_values(case_id: uuid.UUID, events: Sequence[CaseEvent | EventDraf
                                         else None)
     first = events[0].payload if events else {}
     rect = state.rectification
+    bundle = bundle_of(first) if events and events[0].type is EventType.REGISTERED else None
     return {
+        "bundle_id": bundle.id if bundle else None,
+        "composite": bundle.composite if bundle else None,
         "fee_due_fen": state.fee_due,
         "fee_paid_fen": state.fee_paid if state.fee_due is not None else None,
         "rect_status": rect.status if rect else None,

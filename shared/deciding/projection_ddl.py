@@ -97,6 +97,23 @@ def drop_fee_columns(op: Any, table: str) -> None:
         batch.drop_column("fee_paid_fen")
 
 
+def add_bundle_columns(op: Any, table: str) -> None:
+    """一件事: the parent a part belongs to and its composite's code, with the index that
+    finds a parent's parts. Hub ``0019``, node ``0020`` (also on ``node_cases``)."""
+    with op.batch_alter_table(table) as batch:
+        batch.add_column(sa.Column("bundle_id", sa.Uuid(), nullable=True))
+        batch.add_column(sa.Column("composite", sa.String(16), nullable=True))
+    op.create_index(f"ix_{table}_bundle_id", table, ["bundle_id"])
+
+
+def drop_bundle_columns(op: Any, table: str) -> None:
+    """Undo :func:`add_bundle_columns`."""
+    op.drop_index(f"ix_{table}_bundle_id", table)
+    with op.batch_alter_table(table) as batch:
+        batch.drop_column("bundle_id")
+        batch.drop_column("composite")
+
+
 def create_signal_table(op: Any, table: str) -> None:
     """One row per ``signalled`` or ``urged`` event of a case the site decides or watches.
     Hub ``0012``, node ``0013``."""
