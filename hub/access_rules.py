@@ -40,6 +40,7 @@ POLICY: Policy = {
     "hub_enrol.enrol_view": OPEN,
     # the city centre's front desk
     "hub_front_desk.register_walk_in": roles("agent", "admin"),
+    "hub_front_desk.register_one_form": roles("agent", "admin"),
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,

@@ -12,26 +12,34 @@ on a repeat; it is sealed with the hub's data key like an event payload, bound t
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy.orm import Session
 
 from hub.db_session import get_session
 from hub.services import services
 from shared.deciding import case_work
 from shared.domain.application import (
     DELIVERIES,
+    CheckedApplication,
     acceptance_number,
     check_application,
+    check_one_form,
     new_query_code,
     query_verifier,
     request_digest,
 )
-from shared.domain.errors import Problems, StateConflict
+from shared.domain.case_bundles import BundleRef
+from shared.domain.errors import InvalidInput, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.storage import sync_store
 from shared.storage.case_ids import reserve_case_id
-from shared.web.error_responses import error_response, flatten_messages
+from shared.web.error_responses import flatten_messages
 from shared.web.sign_in import require_user
 from sync_protocol.times import to_ms
 
@@ -52,65 +60,166 @@ class CaseBodySchema(Schema):
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 
 
-@bp.post("/cases")
-@require_user("agent", "admin")
-def register_walk_in() -> tuple[Response, int]:
+def idempotency_key() -> str:
+    """The request's ``Idempotency-Key``; :class:`InvalidInput` when absent or not printable
+    ASCII (as at a node: no NUL, no invisible characters)."""
     key = request.headers.get("Idempotency-Key", "").strip()
-    if not _IDEMPOTENCY_KEY.fullmatch(key):  # as at a node: no NUL, no invisible characters
-        return error_response(400, "invalid", "the Idempotency-Key header is required",
-                              {"Idempotency-Key": "1-100 printable ASCII characters"}), 400
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput("Idempotency-Key", "1-100 printable ASCII characters")
+    return key
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """The JSON body loaded by ``schema``; :class:`Problems` naming each bad field."""
     raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
-        return error_response(400, "invalid", "expected a JSON object",
-                              {"body": "must be a JSON object (Content-Type: application/json)"}
-                              ), 400
+        raise InvalidInput("body", "must be a JSON object (Content-Type: application/json)")
     try:
-        body = CaseBodySchema().load(raw)
+        loaded: dict[str, Any] = schema.load(raw)
     except ValidationError as exc:
-        return error_response(400, "invalid", "invalid application",
-                              flatten_messages(exc.messages)), 400
-    hub = services()
-    session = get_session()
-    now = hub.clock()
-    digest = request_digest(body)
-    record_key = f"idem:{g.claims.username}:{key}"
+        raise Problems(flatten_messages(exc.messages), "invalid application")
+    return loaded
+
+
+def answer_given(session: Session, record_key: str, digest: str) -> Any:
+    """The first answer to a repeated key (None the first time); :class:`StateConflict` when
+    the key was used for a different application."""
     held = sync_store.read_state(session, record_key)
-    if held is not None:
-        first = hub.payload_sealer.open(held, record_key)
-        if first["digest"] != digest:
-            raise StateConflict("Idempotency-Key",
-                                "this key was already used for a different application")
-        return jsonify(first["result"]), 200
-    checked, problems = check_application(hub.catalogue, body["item_code"], body["applicant"],
-                                          body["form"], body["delivery"], now)
-    if checked is None:
-        raise Problems(problems, "the application is not complete or not valid")
+    if held is None:
+        return None
+    first = services().payload_sealer.open(held, record_key)
+    if first["digest"] != digest:
+        raise StateConflict("Idempotency-Key",
+                            "this key was already used for a different application")
+    return first["result"]
+
+
+def remember_answer(session: Session, record_key: str, digest: str, result: Any) -> None:
+    """Keep the answer for a repeat, sealed like a payload: it holds the query code."""
+    sync_store.write_state(session, record_key, services().payload_sealer.seal(
+        {"digest": digest, "result": result}, record_key))
+
+
+@dataclass(frozen=True, slots=True)
+class WalkIn:
+    """A case registered at the hub's desk."""
+
+    case_id: uuid.UUID
+    acceptance_no: str
+    query_code: str
+    state: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"case_id": str(self.case_id), "acceptance_no": self.acceptance_no,
+                "query_code": self.query_code, "state": self.state}
+
+
+def next_acceptance_no(session: Session, now: datetime) -> str:
+    """The next number of the hub's own daily sequence."""
+    site = services().sync_site
+    day = local_date(now).strftime("%Y%m%d")
+    return acceptance_number(site.code, now, site.epoch,
+                             sync_store.next_counter(session, f"acceptance:{site.code}:{day}"))
+
+
+def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, actor: str,
+                  now: datetime, *, bundle: BundleRef | None = None,
+                  query_code: str | None = None) -> WalkIn:
+    """Author the ``registered`` event of one case and route it through the hub's hooks
+    (not committed). A part of a one-form application carries its ``bundle`` and the
+    query code its parts share."""
+    hub = services()
     site = hub.sync_site
     case_id = reserve_case_id(session, site.code, site.epoch)
-    day = local_date(now).strftime("%Y%m%d")
-    number = acceptance_number(site.code, now, site.epoch,
-                               sync_store.next_counter(session, f"acceptance:{site.code}:{day}"))
-    query_code = new_query_code()
-    payload = {
+    number = next_acceptance_no(session, now)
+    query_code = query_code or new_query_code()
+    payload: dict[str, Any] = {
         "acceptance_no": number,
         "query_verifier": query_verifier(case_id, query_code),
         "item_code": checked.item.code, "catalogue_version": hub.catalogue.version,
         "kind": checked.item.kind.value, "window": checked.item.window,
-        "delivery": body["delivery"], "applicant": checked.applicant.to_dict(),
+        "delivery": delivery, "applicant": checked.applicant.to_dict(),
         "form": checked.form, "materials": [],
     }
+    if bundle is not None:
+        payload["bundle"] = bundle.as_payload()
+    row = sync_store.author_event(
+        session, site.key, site.sealer, epoch=site.epoch, case_id=case_id, actor=actor,
+        type="registered", payload=payload, at_ms=to_ms(now), up=False, now_ms=to_ms(now))
+    site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)], now)
+    state = case_work.case_state(session, site, case_id)
+    return WalkIn(case_id, number, query_code, state.state.value)
+
+
+@bp.post("/cases")
+@require_user("agent", "admin")
+def register_walk_in() -> tuple[Response, int]:
+    key = idempotency_key()
+    body = load_body(CaseBodySchema())
+    session = get_session()
+    now = services().clock()
+    digest = request_digest(body)
+    record_key = f"idem:{g.claims.username}:{key}"
+    first = answer_given(session, record_key, digest)
+    if first is not None:
+        return jsonify(first), 200
+    checked, problems = check_application(services().catalogue, body["item_code"],
+                                          body["applicant"], body["form"], body["delivery"], now)
+    if checked is None:
+        raise Problems(problems, "the application is not complete or not valid")
     try:
-        row = sync_store.author_event(
-            session, site.key, site.sealer, epoch=site.epoch, case_id=case_id,
-            actor=f"agent:{g.claims.username}", type="registered", payload=payload,
-            at_ms=to_ms(now), up=False, now_ms=to_ms(now))
-        site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)], now)
-        state = case_work.case_state(session, site, case_id)
-        result = {"case_id": str(case_id), "acceptance_no": number, "query_code": query_code,
-                  "state": state.state.value}
-        # sealed like a payload: the record holds the query code, answered again on a repeat
-        sync_store.write_state(session, record_key, hub.payload_sealer.seal(
-            {"digest": digest, "result": result}, record_key))
+        written = write_walk_in(session, checked, body["delivery"],
+                                f"agent:{g.claims.username}", now)
+        result = written.as_dict()
+        remember_answer(session, record_key, digest, result)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return jsonify(result), 201
+
+
+class OneFormBodySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    composite = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    applicant = fields.Dict(required=True)
+    form = fields.Dict(load_default=dict)
+    delivery = fields.String(load_default="window", validate=validate.OneOf(DELIVERIES))
+
+
+@bp.post("/bundles")
+@require_user("agent", "admin")
+def register_one_form() -> tuple[Response, int]:
+    """A one-form application (一表制) at the hub's desk: one case per part, written and
+    routed in one transaction, under one parent number and one query code."""
+    key = idempotency_key()
+    body = load_body(OneFormBodySchema())
+    session = get_session()
+    hub = services()
+    now = hub.clock()
+    digest = request_digest({"one_form": body})
+    record_key = f"idem:{g.claims.username}:{key}"
+    first = answer_given(session, record_key, digest)
+    if first is not None:
+        return jsonify(first), 200
+    checked, problems = check_one_form(hub.catalogue, body["composite"], body["applicant"],
+                                       body["form"], body["delivery"], now)
+    if checked is None:
+        raise Problems(problems, "the application is not complete or not valid")
+    try:
+        bundle = BundleRef(uuid.uuid4(), checked.composite.code, next_acceptance_no(session, now),
+                           tuple(part.item.code for part in checked.parts))
+        query_code = new_query_code()
+        parts = [write_walk_in(session, part, body["delivery"], f"agent:{g.claims.username}",
+                               now, bundle=bundle, query_code=query_code)
+                 for part in checked.parts]
+        result = {"bundle_id": str(bundle.id), "acceptance_no": bundle.acceptance_no,
+                  "query_code": query_code,
+                  "cases": [{"case_id": str(p.case_id), "acceptance_no": p.acceptance_no,
+                             "state": p.state} for p in parts]}
+        remember_answer(session, record_key, digest, result)
         session.commit()
     except BaseException:
         session.rollback()

@@ -20,7 +20,8 @@ from typing import Any
 
 from argon2.low_level import Type, hash_secret_raw
 
-from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.catalogue import Catalogue, Composite, ServiceItem
+from shared.domain.composites import one_form, part_items
 from shared.domain.errors import NotFound, Problems
 from shared.domain.form_validation import form_json_values, validate_form
 from shared.domain.identity import Applicant, validate_applicant
@@ -152,3 +153,56 @@ def check_application(
     if problems or item is None or checked_applicant is None:
         return None, problems
     return CheckedApplication(item, checked_applicant, values), problems
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedOneForm:
+    """A one-form application (一表制) that passed, split into its parts' applications."""
+
+    composite: Composite
+    form: dict[str, str | int | bool]
+    parts: tuple[CheckedApplication, ...]
+
+
+def check_one_form(
+    catalogue: Catalogue,
+    composite_code: str,
+    applicant: Mapping[str, Any],
+    form: Mapping[str, Any],
+    delivery: str,
+    now: datetime,
+) -> tuple[CheckedOneForm | None, dict[str, str]]:
+    """The checked one form and each part's share of it, or every problem at once.
+
+    The one form is checked as a whole (:func:`~shared.domain.composites.one_form`); each
+    part then gets the answers its own form asks, so every part's case reads as if it had
+    been applied for alone.
+    """
+    today = local_date(now)
+    problems: dict[str, str] = {}
+    composite: Composite | None = None
+    try:
+        composite = catalogue.composite(composite_code)
+    except NotFound as exc:
+        problems["composite"] = exc.reason
+    checked_applicant: Applicant | None = None
+    try:
+        checked_applicant = validate_applicant(applicant, today)
+    except Problems as exc:
+        problems.update(exc.fields)
+    values: dict[str, str | int | bool] = {}
+    if composite is not None:
+        try:
+            values = form_json_values(
+                validate_form(one_form(catalogue, composite), form, today=today))
+        except Problems as exc:
+            problems.update(exc.fields)
+    if delivery not in DELIVERIES:
+        problems["delivery"] = f"must be one of {', '.join(DELIVERIES)}"
+    if problems or composite is None or checked_applicant is None:
+        return None, problems
+    parts = tuple(
+        CheckedApplication(item, checked_applicant,
+                           {k: v for k, v in values.items() if item.form.field(k) is not None})
+        for item in part_items(catalogue, composite))
+    return CheckedOneForm(composite, values, parts), problems

@@ -133,12 +133,6 @@ def one_form_materials(catalogue: Catalogue, composite: Composite) -> tuple[Mate
     return tuple(merged.values())
 
 
-def part_form(item: ServiceItem, values: Mapping[str, object]) -> dict[str, object]:
-    """The answers of the one form that ``item``'s own form asks, for its own case."""
-    keys = {form_field.key for form_field in item.form.fields}
-    return {key: value for key, value in values.items() if key in keys}
-
-
 @dataclass(frozen=True, slots=True)
 class SparedFigures:
     """What the one form saves the applicant against applying item by item."""
