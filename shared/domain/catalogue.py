@@ -152,6 +152,24 @@ class Material:
     certificate_held: bool = False  # the certificate store may already hold it (免提交)
     max_bytes: int = 10 * 1024 * 1024
     often_missing: bool = False  # commonly the reason for a supplement request
+    valid_days: int | None = None
+    """How many days a copy received with a case may be reused by a later case of the same
+    person (证照库, docs/certificates.md); None: only a ``certificate_held`` material's copy
+    is kept, with no end, and any other is asked for each time."""
+
+    @property
+    def reusable(self) -> bool:
+        """Whether a copy received with one case may stand for this material in a later one."""
+        return self.certificate_held or self.valid_days is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateIssue:
+    """The certificate an item's approval issues (e.g. a food business licence): recorded
+    against the applicant in the certificate store, valid ``valid_years`` from the decision."""
+
+    material: str
+    valid_years: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +372,8 @@ class ServiceItem:
     refusal_grounds: tuple[Bilingual, ...] = ()
     pay_on_collection: bool = False
     """The fees may be paid when the result is collected: it is issued before they are."""
+    issues: CertificateIssue | None = None
+    """The certificate (a material code other items ask for) an approval issues."""
 
     @property
     def is_free(self) -> bool:
@@ -508,6 +528,12 @@ class MaterialApi(TypedDict):
     required: bool
     certificate_held: bool
     max_bytes: int
+    valid_days: int | None
+
+
+class IssuesApi(TypedDict):
+    material: str
+    valid_years: int
 
 
 class ChoiceApi(TypedDict):
@@ -558,6 +584,7 @@ class ItemApi(TypedDict):
     absence_means_consent: bool
     co_approvers: list[str]
     external_authority: str | None
+    issues: IssuesApi | None
 
 
 class CatalogueApi(TypedDict):
@@ -617,8 +644,8 @@ def item_api_dict(item: ServiceItem, lang: str = "zh") -> ItemApi:
     """One entry of ``GET /api/v1/catalog/items`` with texts in ``lang`` (``zh`` or ``en``).
 
     The contract's keys come first; ``department``, ``type``, ``fees``, the flags, the
-    co-approvers, the external authority and the per-material and per-field extras are
-    additions a client may use.
+    co-approvers, the external authority, the certificate the item ``issues`` and the
+    per-material and per-field extras are additions a client may use.
     """
     return {
         "code": item.code,
@@ -636,6 +663,7 @@ def item_api_dict(item: ServiceItem, lang: str = "zh") -> ItemApi:
                 "required": material.required,
                 "certificate_held": material.certificate_held,
                 "max_bytes": material.max_bytes,
+                "valid_days": material.valid_days,
             }
             for material in item.materials
         ],
@@ -649,6 +677,10 @@ def item_api_dict(item: ServiceItem, lang: str = "zh") -> ItemApi:
         "co_approvers": list(item.co_approvers),
         "external_authority": (
             item.external_authority.get(lang) if item.external_authority is not None else None
+        ),
+        "issues": (
+            {"material": item.issues.material, "valid_years": item.issues.valid_years}
+            if item.issues is not None else None
         ),
     }
 

@@ -26,6 +26,7 @@ from shared.domain.catalogue import (
     Authority,
     Bilingual,
     Catalogue,
+    CertificateIssue,
     Choice,
     DecidingTier,
     Department,
@@ -64,6 +65,8 @@ MAX_MATERIAL_BYTES = 100 * 1024 * 1024
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_PATTERN_LENGTH = 200
 MAX_DECIMALS = 6
+MAX_VALID_DAYS = 3660  # a copy kept for reuse: ten years at most
+MAX_VALID_YEARS = 50  # an issued certificate's validity
 
 SAMPLE_CATALOGUE = "sample_catalogue.yaml"
 
@@ -134,9 +137,12 @@ _ITEM_KEYS = (
     "code", "name", "type", "department", "tier", "window", "authority", "kind",
     "legal_days", "promised_days", "materials", "fees", "form", "overdue_means_approval",
     "absence_means_consent", "co_approvers", "external_authority", "refusal_grounds",
-    "pay_on_collection",
+    "pay_on_collection", "issues",
 )  # fmt: skip
-_MATERIAL_KEYS = ("code", "name", "required", "certificate_held", "max_bytes", "often_missing")
+_MATERIAL_KEYS = (
+    "code", "name", "required", "certificate_held", "max_bytes", "often_missing", "valid_days",
+)  # fmt: skip
+_ISSUES_KEYS = ("material", "valid_years")
 _FEE_KEYS = ("code", "name", "basis", "amount_fen", "formula", "reducible")
 _FORM_KEYS = ("fields",)
 _FIELD_KEYS = (
@@ -159,8 +165,29 @@ def _material(found: _Found, raw: object, path: str) -> Material | None:
             "max_bytes", minimum=1, maximum=MAX_MATERIAL_BYTES, default=10 * 1024 * 1024
         ),
         often_missing=entry.boolean("often_missing", False),
+        valid_days=(entry.integer("valid_days", minimum=1, maximum=MAX_VALID_DAYS, default=0)
+                    if entry.present("valid_days") else None),
     )
     return None if entry.bad else material
+
+
+def _issues(found: _Found, entry: _Entry) -> CertificateIssue | None:
+    """The item's ``issues``: which certificate its approval issues and for how long."""
+    if not entry.present("issues"):
+        return None
+    issues = _Entry(found, entry.raw("issues"), entry.at("issues"), _ISSUES_KEYS)
+    if not issues.is_mapping:
+        entry.bad.add("issues")
+        return None
+    made = CertificateIssue(
+        material=issues.string("material", pattern=PART_CODE),
+        valid_years=issues.integer("valid_years", minimum=1, maximum=MAX_VALID_YEARS,
+                                   default=None),
+    )
+    if issues.bad:
+        entry.bad.add("issues")
+        return None
+    return made
 
 
 def _fee(found: _Found, raw: object, path: str) -> FeeItem | None:
@@ -355,6 +382,7 @@ def _item(found: _Found, raw: object, index: int) -> _Parsed[ServiceItem] | None
         external_authority=entry.bilingual("external_authority", required=False),
         refusal_grounds=tuple(refusal_grounds),
         pay_on_collection=entry.boolean("pay_on_collection", False),
+        issues=_issues(found, entry),
     )
     return _Parsed(index, item, frozenset(entry.bad))
 
@@ -423,6 +451,10 @@ def _item_rules(found: _Found, parsed: _Parsed[ServiceItem]) -> None:
         )
     if ok("materials"):
         _duplicates(found, f"{path}.materials", "code", [m.code for m in item.materials], "code")
+    if ok("materials", "issues") and item.issues is not None \
+            and item.material(item.issues.material) is not None:
+        found.add(f"{path}.issues.material",
+                  f"{item.issues.material} is what the item issues, not one it asks for")
     if ok("fees"):
         _duplicates(found, f"{path}.fees", "code", [f.code for f in item.fees], "code")
     if ok("form"):

@@ -251,6 +251,7 @@ def test_item_api_dict_values_in_chinese_and_english(sample: Catalogue) -> None:
         "required": True,
         "certificate_held": True,
         "max_bytes": 10 * 1024 * 1024,
+        "valid_days": 180,
     }
     residence = zh["form"]["fields"][2]
     assert residence["type"] == "choice"
