@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from shared.web.access_policy import OPEN, Policy, roles
 from shared.web.shared_access_rules import (
+    ADAPTOR_POLICY,
     FINANCE_POLICY,
     PUBLIC_STATUS_POLICY,
     SIGN_IN_POLICY,
@@ -26,9 +27,11 @@ POLICY: Policy = {
     "guide.home": OPEN,
     "guide.item_list": OPEN,
     "guide.item_page": OPEN,
+    "guide.adapt": OPEN,
     "calendar.calendar_now": OPEN,
     "calendar.calendar_year": OPEN,
     "catalogue_api.items": OPEN,
+    **ADAPTOR_POLICY,
     "health.healthz": OPEN,
     "health.metrics": OPEN,
     "openapi.document": OPEN,
@@ -41,6 +44,7 @@ POLICY: Policy = {
     # the city centre's front desk
     "hub_front_desk.register_walk_in": roles("agent", "admin"),
     "hub_front_desk.register_one_form": roles("agent", "admin"),
+    "hub_front_desk.show_one_form": roles("agent", "admin", "supervisor"),
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,

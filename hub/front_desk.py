@@ -19,11 +19,14 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.db_session import get_session
+from hub.models import HubCase
 from hub.services import services
 from shared.deciding import case_work
+from shared.deciding.parent_cases import parent_api_dict, parent_status, parse_bundle_id
 from shared.domain.application import (
     DELIVERIES,
     CheckedApplication,
@@ -225,3 +228,14 @@ def register_one_form() -> tuple[Response, int]:
         session.rollback()
         raise
     return jsonify(result), 201
+
+
+@bp.get("/bundles/<bundle_id>")
+@require_user("agent", "admin", "supervisor")
+def show_one_form(bundle_id: str) -> Response:
+    """The parent of a one-form application: complete when every part is closed."""
+    session = get_session()
+    wanted = parse_bundle_id(bundle_id)
+    ids = session.scalars(select(HubCase.case_id).where(HubCase.bundle_id == wanted)).all()
+    ref, status = parent_status(session, services().sync_site, wanted, ids)
+    return jsonify(parent_api_dict(ref, status))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
 from shared.web.shared_access_rules import (
+    ADAPTOR_POLICY,
     FINANCE_POLICY,
     PUBLIC_STATUS_POLICY,
     SIGN_IN_POLICY,
@@ -27,6 +28,7 @@ POLICY: Policy = {
     **SIGN_IN_POLICY,
     **PUBLIC_STATUS_POLICY,
     "api.catalogue_items": OPEN,
+    **ADAPTOR_POLICY,
     "health.healthz": OPEN,
     "health.metrics": OPEN,
     "openapi.document": OPEN,
@@ -39,9 +41,12 @@ POLICY: Policy = {
     # the village's work
     "intake.home": INTAKE_STAFF,
     "intake.pick": INTAKE_STAFF,
+    "intake.adapt": INTAKE_STAFF,
     "intake.form": INTAKE_STAFF,
     "intake.submit": INTAKE_STAFF,
     "api.create_case": INTAKE_STAFF,
+    "api.create_one_form": INTAKE_STAFF,
+    "api.show_one_form": INTAKE_STAFF,
     "api.show_case": INTAKE_STAFF,
     "api.upload_material": INTAKE_STAFF,
     "cases.list_cases": INTAKE_STAFF,

@@ -27,6 +27,18 @@ class CaseCreateSchema(Schema):
     delivery = fields.String(load_default="village", validate=validate.OneOf(DELIVERIES))
 
 
+class OneFormCreateSchema(Schema):
+    """``POST /api/v1/bundles``: a one-form application (一表制)."""
+
+    class Meta:
+        unknown = RAISE
+
+    composite = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    applicant = fields.Dict(keys=fields.String(), required=True)
+    form = fields.Dict(keys=fields.String(), load_default=dict)
+    delivery = fields.String(load_default="village", validate=validate.OneOf(DELIVERIES))
+
+
 class IdempotencyHeaderSchema(Schema):
     """The ``Idempotency-Key`` header of ``POST /api/v1/cases`` (required)."""
 

@@ -18,8 +18,10 @@ from node.api_schemas import (
     CatalogueQuerySchema,
     IdempotencyHeaderSchema,
     MaterialUploadSchema,
+    OneFormCreateSchema,
 )
 from node.auth import current_actor
+from node.bundle_intake import OneFormRequest, one_form_part_ids, register_one_form
 from node.case_actions import add_material
 from node.case_summary import case_api_dict
 from node.db_session import get_session
@@ -33,6 +35,7 @@ from node.materials import check_upload, material_of
 from node.models import NodeCase
 from node.services import services
 from node.view_audit import audit_case_view
+from shared.deciding.parent_cases import parent_api_dict, parent_status, parse_bundle_id
 from shared.domain.catalogue import catalogue_api_dict, item_api_dict, search_items
 from shared.domain.errors import InvalidInput, NotFound
 from shared.exchange.release_watch import metrics_lines, node_release_watch
@@ -86,6 +89,37 @@ def create_case() -> tuple[Response, int]:
         "state": result.state,
     }
     return jsonify(payload), 201 if result.created else 200
+
+
+@bp.post("/bundles")
+def create_one_form() -> tuple[Response, int]:
+    """Register a one-form application (一表制): one case per part, one transaction; 201
+    with the parent's number, the shared query code and each part, or 200 for a used key."""
+    header = IdempotencyHeaderSchema().load(
+        {"Idempotency-Key": request.headers.get("Idempotency-Key", "")}
+    )
+    body = OneFormCreateSchema().load(_json_body())
+    node = services()
+    result = register_one_form(
+        get_session(), node.intake_context(),
+        OneFormRequest(composite=body["composite"], applicant=body["applicant"],
+                       form=body["form"], delivery=body["delivery"]),
+        idempotency_key=header["key"], actor=current_actor(), now=node.clock())
+    node.nudge_sync()
+    if result.created:
+        node_log("one-form application registered", bundle_id=str(result.bundle_id),
+                 composite=body["composite"])
+    return jsonify(result.as_dict()), 201 if result.created else 200
+
+
+@bp.get("/bundles/<bundle_id>")
+def show_one_form(bundle_id: str) -> Response:
+    """The parent of a one-form application as this node holds its parts."""
+    session = get_session()
+    wanted = parse_bundle_id(bundle_id)
+    ref, status = parent_status(session, services().sync_site, wanted,
+                                one_form_part_ids(session, wanted))
+    return jsonify(parent_api_dict(ref, status))
 
 
 @bp.post("/cases/<case_id>/materials")

@@ -24,10 +24,15 @@ from sqlalchemy.orm import Session
 from node.case_log import current_epoch, next_value
 from node.intake import IntakeContext, IntakeRequest, IntakeResult, write_case
 from node.materials import CheckedFile, material_of
-from node.models import NodeCase, NodeIdempotency
+from node.models import NodeCase, NodeIdempotency, NodeWindowCase
 from shared.deciding import case_work
-from shared.domain.application import CheckedOneForm, acceptance_number, check_one_form
-from shared.domain.application import new_query_code, request_digest
+from shared.domain.application import (
+    CheckedOneForm,
+    acceptance_number,
+    check_one_form,
+    new_query_code,
+    request_digest,
+)
 from shared.domain.case_bundles import BundleRef, bundle_of
 from shared.domain.composites import one_form_materials
 from shared.domain.errors import DomainError, InvalidInput, Problems, StateConflict
@@ -164,3 +169,11 @@ def _find_by_key(session: Session, ctx: IntakeContext, key: str,
         tuple(IntakeResult(p.case_id, p.acceptance_no, query_code, p.state, created=False)
               for p in parts),
         created=False)
+
+
+def one_form_part_ids(session: Session, bundle_id: uuid.UUID) -> set[uuid.UUID]:
+    """The parts of ``bundle_id`` this node holds: registered here, or decided here."""
+    own = session.scalars(select(NodeCase.case_id).where(NodeCase.bundle_id == bundle_id))
+    decided = session.scalars(select(NodeWindowCase.case_id)
+                              .where(NodeWindowCase.bundle_id == bundle_id))
+    return {*own, *decided}

@@ -207,6 +207,28 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
         201,
         CREATED,
     ),
+    ("/api/v1/bundles", "post"): (
+        "Register a one-form application (一表制): one case per part of the composite, one "
+        "parent number and one query code (header Idempotency-Key as for /cases)",
+        _obj(["composite", "applicant"], composite=STR, applicant={"type": "object"},
+             form={"type": "object"}, delivery=STR),
+        201,
+        _obj(["bundle_id", "acceptance_no", "query_code", "cases"], bundle_id=STR,
+             acceptance_no=STR, query_code=STR,
+             cases={"type": "array", "items": _obj(["case_id", "acceptance_no", "state"],
+                                                   case_id=STR, acceptance_no=STR, state=STR)}),
+    ),
+    ("/api/v1/bundles/<bundle_id>", "get"): (
+        "The parent of a one-form application and its parts as this site holds them; "
+        "complete when every part is closed",
+        None,
+        200,
+        _obj(["bundle_id", "acceptance_no", "composite", "state", "parts_expected",
+              "parts_closed", "approved", "refused", "parts"],
+             bundle_id=STR, acceptance_no=STR, composite=STR, state=STR,
+             parts_expected=INT, parts_closed=INT, approved=INT, refused=INT,
+             parts={"type": "array", "items": {"type": "object"}}),
+    ),
     ("/api/v1/cases/<case_id>", "get"): (
         "A case and its event history (a case of another window answers 404, as an unknown "
         "id)", None, 200, CASE),
@@ -227,6 +249,32 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
         None,
         200,
         _obj(["version", "items"], version=INT, items={"type": "array", "items": ITEM}),
+    ),
+    ("/api/v1/catalog/adaptors", "get"): (
+        "The smart adaptor's families (智能适配): each with its questions and choices and the "
+        "procedures its decision table chooses among (?lang=en for English texts)",
+        None,
+        200,
+        _obj(["version", "adaptors"], version=INT, adaptors={"type": "array", "items": _obj(
+            ["code", "name", "keywords", "situations", "questions", "procedures"],
+            code=STR, name=STR, keywords=STR_LIST, situations=INT,
+            questions={"type": "array", "items": _obj(
+                ["key", "label", "choices"], key=STR, label=STR,
+                choices={"type": "array", "items": _obj(["value", "label"], value=STR,
+                                                        label=STR)})},
+            procedures={"type": "array", "items": _obj(["item_code", "item_name"],
+                                                       item_code=STR, item_name=STR)})}),
+    ),
+    ("/api/v1/catalog/adaptors/<code>/resolve", "post"): (
+        "The one procedure a family's answers choose, and why (400 names each missing or "
+        "unknown answer as answers.<key>; 404 for an unknown family)",
+        _obj(["answers"], answers={"type": "object", "additionalProperties": STR}),
+        200,
+        _obj(["adaptor", "item_code", "item_name", "reason", "answers"], adaptor=STR,
+             item_code=STR, item_name=STR, reason=STR,
+             answers={"type": "array", "items": _obj(
+                 ["key", "value", "question", "answer"], key=STR, value=STR, question=STR,
+                 answer=STR)}),
     ),
     ("/api/v1/windows/<code>/cases", "get"): (
         "A window's queue, nearest deadline first",
