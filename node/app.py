@@ -25,6 +25,7 @@ from node import (
     i18n,
     intake_views,
     local_sync,
+    one_form_views,
     sync_indicator,
 )
 from node.document_check import NodeDocumentSite
@@ -92,6 +93,7 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
     sync_indicator.init_app(app)
 
     app.register_blueprint(intake_views.bp)
+    app.register_blueprint(one_form_views.bp)
     app.register_blueprint(case_views.bp)
     app.register_blueprint(status_blueprint(lambda: NodeStatusSite(services()),
                                             db_session.get_session))

@@ -11,6 +11,7 @@ the same key in two incompatible ways, since one answer could not serve both.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from shared.domain.catalogue import (
     FormField,
     Material,
     ServiceItem,
+    search_items,
 )
 from shared.domain.catalogue_reading import Entry, Found, Parsed, duplicates
 
@@ -104,6 +106,25 @@ def _field_conflicts(items: Sequence[ServiceItem]) -> dict[str, str]:
                     f"{seen[0]} and {item.code} ask it with different types, choices or "
                     "rules; one answer cannot serve both")
     return conflicts
+
+
+def search_composites(catalogue: Catalogue, query: str) -> list[Composite]:
+    """The one-form entries ``query`` points to: by code, name or keyword, then because it
+    finds one of their parts; every entry for an empty query."""
+    wanted = "".join(unicodedata.normalize("NFKC", query).casefold().split())
+    if not wanted:
+        return list(catalogue.composites)
+    found_items = {item.code for item in search_items(catalogue, query)}
+    direct: list[Composite] = []
+    by_part: list[Composite] = []
+    for composite in catalogue.composites:
+        texts = (composite.code.casefold(), composite.name.zh, composite.name.en.casefold(),
+                 *(k.casefold() for k in composite.keywords))
+        if any(wanted in text for text in texts):
+            direct.append(composite)
+        elif found_items.intersection(composite.parts):
+            by_part.append(composite)
+    return direct + by_part
 
 
 def part_items(catalogue: Catalogue, composite: Composite) -> tuple[ServiceItem, ...]:
