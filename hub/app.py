@@ -34,6 +34,7 @@ from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
 from shared.web import access_policy, error_responses, request_limits, security_policy
+from shared.web.adaptor_views import adaptor_blueprint
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.finance_views import finance_blueprint
@@ -73,6 +74,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(calendar_views.bp)
     app.register_blueprint(catalogue_api.bp)
     app.register_blueprint(catalogue_api.health_bp)
+    app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(front_desk.bp)
     app.register_blueprint(status_blueprint(lambda: HubStatusSite(services()),

@@ -15,6 +15,8 @@ from werkzeug.wrappers import Response
 
 from hub.services import services
 from shared.domain.catalogue import ServiceItem, search_items
+from shared.web.adaptor_views import families_of, render_wizard
+from shared.web.i18n import t
 
 bp = Blueprint("guide", __name__)
 
@@ -39,13 +41,26 @@ def item_list() -> str:
     for item in items:
         groups[item.department].append(item)
     departments = [(catalogue.department(code), groups[code]) for code in groups]
+    suggested, families = families_of(catalogue, query)
     return render_template(
         "guide_list.html",
         catalogue=catalogue,
         departments=departments,
         query=query,
         count=len(items),
+        suggested=suggested,
+        families=families,
+        family_url=lambda code: url_for("guide.adapt", code=code),
     )
+
+
+@bp.get("/guide/adapt/<code>")
+def adapt(code: str) -> str:
+    """The smart adaptor's wizard for applicants: a few answers name the procedure and why,
+    with a link to its guide (materials, limits, fees)."""
+    return render_wizard("guide_adapt.html", services().catalogue, code,
+                         lambda item_code: url_for("guide.item_page", code=item_code),
+                         apply_text=t("guide.adapt_open"))
 
 
 @bp.get("/guide/<code>")

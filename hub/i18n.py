@@ -20,6 +20,7 @@ GUIDE: Messages = {
     "guide.find_item": ("查找事项", "Find an item"),
     "guide.search": ("查找", "Search"),
     "guide.nothing_found": ("没有找到“{q}”相关的事项。", "No item matches “{q}”."),
+    "guide.adapt_open": ("查看办事指南", "Open its guide"),
     "guide.item_code": ("事项编码", "item code"),
     "guide.department": ("实施部门", "Department"),
     "guide.kind": ("办件类型", "Kind"),

@@ -38,6 +38,7 @@ from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from shared.storage.sealing import DataKeys
 from shared.web import access_policy, error_responses, request_limits, security_policy
+from shared.web.adaptor_views import adaptor_blueprint
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.finance_views import finance_blueprint
@@ -102,6 +103,7 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
                                                     base_url=settings.public_base_url))
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_views.health_bp)
+    app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(local_sync.blueprint(settings))
     app.register_blueprint(

@@ -25,6 +25,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "search_hint": ("名称、编码或拼音首字母", "name, code or pinyin initials"),
     "search": ("查找", "Search"),
     "no_items": ("没有找到事项", "No item found"),
+    "adapt_register": ("登记此事项", "Register this procedure"),
     "days": ("个工作日", "working days"),
     "immediate": ("即办", "on the spot"),
     "applicant": ("申请人", "Applicant"),

@@ -27,6 +27,7 @@ from node.services import services
 from shared.domain.application import DELIVERIES
 from shared.domain.catalogue import ServiceItem, search_items
 from shared.domain.errors import DomainError, NotFound, Problems
+from shared.web.adaptor_views import families_of, render_wizard
 
 bp = Blueprint("intake", __name__)
 MAX_LISTED_ITEMS = 40
@@ -40,8 +41,24 @@ def home() -> Response:
 @bp.get("/intake")
 def pick() -> str:
     query = request.args.get("q", "")[:50]
-    items = search_items(services().catalogue, query)[:MAX_LISTED_ITEMS]
-    return render_template("intake_pick.html", items=items, q=query)
+    catalogue = services().catalogue
+    items = search_items(catalogue, query)[:MAX_LISTED_ITEMS]
+    suggested, families = families_of(catalogue, query)
+    return render_template("intake_pick.html", items=items, q=query, suggested=suggested,
+                           families=families, family_url=_family_url)
+
+
+def _family_url(code: str) -> str:
+    return url_for("intake.adapt", code=code)
+
+
+@bp.get("/intake/adapt/<code>")
+def adapt(code: str) -> str:
+    """The smart adaptor's wizard: the agent asks the applicant a few questions and the
+    family's decision table names the procedure to register, and why."""
+    return render_wizard("intake_adapt.html", services().catalogue, code,
+                         lambda item_code: url_for("intake.form", item_code=item_code),
+                         apply_text=t("adapt_register"))
 
 
 def _item(item_code: str) -> ServiceItem:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from shared.domain.catalogue import (
     Adaptor,
@@ -23,9 +25,11 @@ from shared.domain.catalogue import (
     Catalogue,
     Choice,
     ServiceItem,
+    search_items,
 )
 from shared.domain.catalogue_reading import Entry, Found, Parsed, bilingual_of, duplicates
 from shared.domain.errors import Problems
+from shared.domain.pinyin_keys import pinyin_keys
 
 ADAPTOR_CODE = re.compile(r"ZNSP-\d{4}")
 ANSWER_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -230,3 +234,141 @@ def adapt(catalogue: Catalogue, adaptor_code: str, answers: Mapping[str, object]
         raise Problems(problems, "the answers do not choose a procedure")
     rule = next(rule for rule in adaptor.rules if rule.covers(given))
     return Adapted(adaptor, catalogue.item(rule.item), rule, given)
+
+
+# --- finding a family, and what it offers ---------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    # NFKC turns full-width letters typed with a Chinese input method into ASCII.
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def search_adaptors(catalogue: Catalogue, query: str) -> list[Adaptor]:
+    """The families ``query`` points to, best first: by code, name or keyword (either way
+    round, so 新建厂房改建 finds the family with the keyword 改建), then by the pinyin
+    initials of the name, then because it finds one of the family's procedures. An empty
+    query points to none: every family is listed anyway where families are offered."""
+    wanted = _fold(query)
+    if not wanted:
+        return []
+    keys = pinyin_keys(a.name.zh for a in catalogue.adaptors)
+    found_items = {item.code for item in search_items(catalogue, query)}
+    ranked: list[tuple[int, int, Adaptor]] = []
+    for position, adaptor in enumerate(catalogue.adaptors):
+        words = [_fold(k) for k in adaptor.keywords if _fold(k)]
+        if wanted in (_fold(adaptor.code), _fold(adaptor.code).replace("-", "")) \
+                or wanted in _fold(adaptor.name.zh) or wanted in _fold(adaptor.name.en) \
+                or any(wanted in word or word in wanted for word in words):
+            rank = 0
+        elif wanted in keys[adaptor.name.zh][0] or wanted in keys[adaptor.name.zh][1]:
+            rank = 1
+        elif found_items & {rule.item for rule in adaptor.rules}:
+            rank = 2
+        else:
+            continue
+        ranked.append((rank, position, adaptor))
+    ranked.sort(key=lambda entry: (entry[0], entry[1]))
+    return [adaptor for _, _, adaptor in ranked]
+
+
+def situation_count(adaptor: Adaptor) -> int:
+    """How many situations (combinations of answers) the family tells apart."""
+    return _combination_count(adaptor)
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """One procedure of a family, with the situations it serves (the reasons of its rules),
+    for choosing by hand."""
+
+    item: ServiceItem
+    reasons: tuple[Bilingual, ...]
+
+
+def procedures(catalogue: Catalogue, adaptor: Adaptor) -> list[Procedure]:
+    """The family's procedures in the order its rules first name them."""
+    reasons: dict[str, list[Bilingual]] = {}
+    for rule in adaptor.rules:
+        reasons.setdefault(rule.item, []).append(rule.reason)
+    return [Procedure(catalogue.item(code), tuple(found)) for code, found in reasons.items()]
+
+
+# --- the API shape --------------------------------------------------------------------------
+
+
+class ChoiceAnswerApi(TypedDict):
+    value: str
+    label: str
+
+
+class QuestionApi(TypedDict):
+    key: str
+    label: str
+    choices: list[ChoiceAnswerApi]
+
+
+class ProcedureApi(TypedDict):
+    item_code: str
+    item_name: str
+
+
+class AdaptorApi(TypedDict):
+    """One family of ``GET /api/v1/catalog/adaptors``."""
+
+    code: str
+    name: str
+    keywords: list[str]
+    situations: int
+    questions: list[QuestionApi]
+    procedures: list[ProcedureApi]
+
+
+class AnswerApi(TypedDict):
+    key: str
+    value: str
+    question: str
+    answer: str
+
+
+class AdaptedApi(TypedDict):
+    """The body of ``POST /api/v1/catalog/adaptors/<code>/resolve``."""
+
+    adaptor: str
+    item_code: str
+    item_name: str
+    reason: str
+    answers: list[AnswerApi]
+
+
+def adaptor_api_dict(catalogue: Catalogue, adaptor: Adaptor, lang: str = "zh") -> AdaptorApi:
+    """A family with its questions, choices and procedures, texts in ``lang``."""
+    return {
+        "code": adaptor.code,
+        "name": adaptor.name.get(lang),
+        "keywords": list(adaptor.keywords),
+        "situations": situation_count(adaptor),
+        "questions": [
+            {"key": q.key, "label": q.label.get(lang),
+             "choices": [{"value": c.value, "label": c.label.get(lang)} for c in q.choices]}
+            for q in adaptor.questions
+        ],
+        "procedures": [{"item_code": p.item.code, "item_name": p.item.name.get(lang)}
+                       for p in procedures(catalogue, adaptor)],
+    }
+
+
+def adapted_api_dict(adapted: Adapted, lang: str = "zh") -> AdaptedApi:
+    """The procedure the answers chose, why, and the answers as the applicant saw them."""
+    labels = adapted.explanation(lang)
+    return {
+        "adaptor": adapted.adaptor.code,
+        "item_code": adapted.item.code,
+        "item_name": adapted.item.name.get(lang),
+        "reason": adapted.rule.reason.get(lang),
+        "answers": [
+            {"key": q.key, "value": adapted.answers[q.key], "question": question,
+             "answer": answer}
+            for q, (question, answer) in zip(adapted.adaptor.questions, labels, strict=True)
+        ],
+    }

@@ -22,6 +22,12 @@ SIGN_IN_POLICY: Policy = {
     "auth.revoke_own_tokens": SIGNED_IN,
 }
 
+ADAPTOR_POLICY: Policy = {
+    # the smart adaptor's API (shared.web.adaptor_views): public, like the catalogue
+    "adaptors.list_adaptors": OPEN,
+    "adaptors.resolve_answers": OPEN,
+}
+
 PUBLIC_STATUS_POLICY: Policy = {
     # the citizens' status lookup, page and API (shared.web.public_status): no login
     "public.status_page": OPEN,
