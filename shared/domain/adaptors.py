@@ -102,20 +102,24 @@ def _rules(entry: Entry, questions: Sequence[AdaptorQuestion]) -> tuple[AdaptorR
     raws = entry.sequence("rules", required=True)
     if not raws and "rules" not in entry.bad:
         entry.fail("rules", "an adaptor needs at least one rule")
+    # One rule per entry, a bad one too (marking ``rules`` bad, so no table is proved and no
+    # catalogue is made), so that a rule's index stays its index in the file for the item
+    # check (:func:`adaptor_rules`); an item not read is left empty and not checked again.
     rules: list[AdaptorRule] = []
     for r_index, raw in enumerate(raws):
         path = entry.at(f"rules[{r_index}]")
         r_entry = Entry(entry.found, raw, path, _RULE_KEYS)
         if not r_entry.is_mapping:
             entry.bad.add("rules")
+            rules.append(AdaptorRule((), "", Bilingual("", "")))
             continue
         item = r_entry.string("item")
         reason = bilingual_of(entry.found, r_entry.raw("reason"), r_entry.at("reason"))
         when = _when(r_entry, allowed)
         if r_entry.bad or reason is None:
             entry.bad.add("rules")
-            continue
-        rules.append(AdaptorRule(when, item, reason))
+        rules.append(AdaptorRule(when, "" if "item" in r_entry.bad else item,
+                                 reason or Bilingual("", "")))
     return tuple(rules)
 
 
@@ -189,7 +193,7 @@ def adaptor_rules(found: Found, adaptors: Sequence[Parsed[Adaptor]],
     duplicates(found, "adaptors", "code", [p.value.code for p in adaptors], "adaptor code")
     for parsed in adaptors:
         for r_index, rule in enumerate(parsed.value.rules):
-            if rule.item not in items:
+            if rule.item and rule.item not in items:
                 found.add(f"adaptors[{parsed.index}].rules[{r_index}].item",
                           f"unknown item {rule.item}")
 
