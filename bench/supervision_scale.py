@@ -412,7 +412,7 @@ def scan_runs(app: Any, runs: int) -> None:
 
 
 def _report(session: Session, day: date) -> dict[str, Any]:
-    return report(session, HubCase, HUB, "month", day)
+    return report(session, HubCase, HUB, "month", day, load_sample_catalogue())
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def run_scan(app: Flask) -> ScanRun:
 def run_reports(app: Flask) -> int:
     """Write the reports of the periods that ended (``reports/`` in the data directory)."""
     hub: HubServices = services_of(app)
-    return len(write_closed_reports(db_session.session_factory(app), HubCase,
+    return len(write_closed_reports(db_session.session_factory(app), HubCase, hub.catalogue,
                                     hub.settings.site_code, hub.settings.site_name,
                                     hub.settings.data_dir, hub.clock(), find_fonts))
 

@@ -43,7 +43,7 @@ def run_scan(app: Flask) -> ScanRun:
 
 def run_reports(app: Flask) -> int:
     node = services_of(app)
-    return len(write_closed_reports(db_session.session_factory(app), NodeWindowCase,
+    return len(write_closed_reports(db_session.session_factory(app), NodeWindowCase, node.catalogue,
                                     node.settings.site_code, node.settings.site_name,
                                     node.settings.data_dir, node.clock(), find_fonts))
 

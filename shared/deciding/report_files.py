@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.supervision_reports import closed_periods, csv_text, report
+from shared.domain.catalogue import Catalogue
 from shared.pdf.fonts import PdfFonts
 from shared.pdf.report_document import render_report
 from shared.storage.private_files import replace_private
@@ -23,6 +24,7 @@ REPORTS_DIR = "reports"
 
 
 def write_closed_reports(session_factory: Callable[[], Session], model: ProjectionModel,
+                         catalogue: Catalogue,
                          site_code: str, site_name: str, data_dir: Path, now: datetime,
                          fonts: Callable[[], PdfFonts]) -> list[Path]:
     """Write the reports of the periods that ended and have none yet; the CSVs written."""
@@ -34,7 +36,7 @@ def write_closed_reports(session_factory: Callable[[], Session], model: Projecti
         if done.exists():
             continue
         with session_factory() as session:
-            body = report(session, model, site_code, kind, day)
+            body = report(session, model, site_code, kind, day, catalogue)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         replace_private(directory / f"{stem}.json",
                         json.dumps(body, ensure_ascii=False, indent=1).encode())

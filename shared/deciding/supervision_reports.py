@@ -14,6 +14,9 @@ What each figure counts, per window (the deciding window the case is routed to):
 - ``satisfaction_rate``: of the completed cases the applicant rated, the share rated
   satisfied or better (very satisfied, satisfied, basically satisfied); null when none was;
 - ``warnings``, ``yellow_cards``, ``red_cards``, ``urges``: signals raised in the period;
+- ``materials_reused``: materials the period's registrations took from the certificate
+  store (证照库) instead of a scan, and that the store vouched for (a site without the store
+  counts none);
 - ``rectifications``: bad ratings' rectifications (差评整改) whose answer fell due in the
   period; ``rectified_on_time``: of those, answered by then; ``rectifications_overdue``:
   answered late, or unanswered with the due time passed before the period's end;
@@ -36,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import SignalModel, counts_by_window
+from shared.deciding.one_form_figures import one_form_figures
+from shared.domain.catalogue import Catalogue
 from shared.domain.csv_cells import safe_cell
 from shared.domain.working_days import SHANGHAI
 from sync_protocol.times import to_ms
@@ -82,7 +87,7 @@ RECTIFICATION_FIGURES = ("rectifications", "rectified_on_time", "rectifications_
                          "callbacks_satisfied")
 FIGURES = ("received", "completed", "on_time", "early", "overdue", "average_days",
            "satisfaction_rate", "warnings", "yellow_cards", "red_cards", "urges",
-           *RECTIFICATION_FIGURES)
+           *RECTIFICATION_FIGURES, "materials_reused")
 _SIGNAL_FIGURES = {"warning": "warnings", "yellow_card": "yellow_cards",
                    "red_card": "red_cards", "urge": "urges"}
 
@@ -140,7 +145,19 @@ def report_rows(session: Session, model: ProjectionModel, signals: SignalModel |
         for (window, kind), n in counts_by_window(session, signals, site, lo, hi).items():
             if kind in _SIGNAL_FIGURES:
                 row(window)[_SIGNAL_FIGURES[kind]] += n
+    reuses = getattr(model, "reuse_model", None)
+    if reuses is not None:
+        for window, n in session.execute(_reused(m, reuses, site, lo, hi)):
+            row(window)["materials_reused"] = int(n)
     return [rows[w] for w in sorted(rows)]
+
+
+def _reused(m: ProjectionModel, reuses: Any, site: str, lo: int, hi: int) -> Select[Any]:
+    """The materials registrations in the period took from the certificate store and the
+    site trusted, per window (``reuses``: the site's table of them, at the hub)."""
+    return (select(m.window, func.count()).join(reuses, reuses.case_id == m.case_id)
+            .where(m.owner_site == site, reuses.trusted == 1, reuses.recorded_ms >= lo,
+                   reuses.recorded_ms < hi).group_by(m.window))
 
 
 def _rectifications(m: ProjectionModel, hi: int, key: Any) -> Select[Any]:
@@ -185,13 +202,15 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def report(session: Session, model: ProjectionModel, site: str, kind: str,
-           day: date) -> dict[str, Any]:
+           day: date, catalogue: Catalogue) -> dict[str, Any]:
     """The report of ``kind`` holding ``day``, as the API answers it."""
     period = period_of(kind, day)
     rows = report_rows(session, model, model.signal_model, site, period)
     return {"period": kind, "from": period.first.isoformat(), "to": period.last.isoformat(),
             "site": site, "rows": rows, "total": totals(rows),
-            "rectifications_by_site": rectifications_by_site(session, model, period)}
+            "rectifications_by_site": rectifications_by_site(session, model, period),
+            "one_forms": one_form_figures(session, model, catalogue, period.from_ms,
+                                          period.to_ms)}
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:

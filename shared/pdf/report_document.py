@@ -22,6 +22,10 @@ RECTIFICATION_COLUMNS = (("rectifications", "到期整改", 26), ("rectified_on_
                          ("rectifications_overdue", "超期整改", 26),
                          ("callbacks_satisfied", "回访满意", 26))
 """差评整改: the rectifications due in the period, per window and per deciding site."""
+ONE_FORM_COLUMNS = (("composite", "一件事", 30), ("applications", "申请件数", 26),
+                    ("complete", "全部办结", 26), ("fields_spared", "少填字段", 26),
+                    ("materials_spared", "少交材料", 26))
+"""一表制: the parents registered in the period and what the one form spared."""
 
 
 def _cell(key: str, value: object) -> str:
@@ -61,6 +65,12 @@ def render_report(report: Mapping[str, Any], site_name: str, fonts: PdfFonts) ->
         if by_site:
             pdf.ln(2)
             _table(pdf, (("site", "办理地", 34), *RECTIFICATION_COLUMNS), by_site)
+    one_forms = [r for r in report.get("one_forms") or [] if r.get("applications")]
+    if one_forms:
+        pdf.ln(4)
+        pdf.set_font("cjk", size=11)
+        pdf.cell(0, 8, "一件事一次办(与逐项申请相比)", new_x="LMARGIN", new_y="NEXT")
+        _table(pdf, ONE_FORM_COLUMNS, one_forms)
     return bytes(pdf.output())
 
 
@@ -74,5 +84,5 @@ def _table(pdf: FPDF, columns: Sequence[tuple[str, str, int]],
     for row in rows:
         for key, _, width in columns:
             pdf.cell(width, 7, _cell(key, row.get(key)), border=1,
-                     align="L" if key in ("window", "site") else "R")
+                     align="L" if key in ("window", "site", "composite") else "R")
         pdf.ln()

@@ -112,7 +112,17 @@ MESSAGES: Messages = {
     "sup.yellow_cards": ("黄牌", "Yellow cards"),
     "sup.red_cards": ("红牌", "Red cards"),
     "sup.urges": ("催办", "Urges"),
+    "sup.materials_reused": ("证照库复用材料", "Materials reused from the certificate store"),
     "sup.rectification": ("差评整改", "Bad ratings rectified"),
+    "sup.one_forms": ("一件事一次办", "One thing, one form"),
+    "sup.composite": ("一件事", "Composite"),
+    "sup.one_applications": ("申请件数", "Applications"),
+    "sup.one_complete": ("全部办结", "Complete"),
+    "sup.one_fields_spared": ("少填字段", "Fields spared"),
+    "sup.one_materials_spared": ("少交材料", "Materials spared"),
+    "sup.one_form_note": ("与逐项分别申请相比;共用的字段和材料只填、只交一次。",
+                          "Against applying item by item: shared fields and materials are "
+                          "asked once."),
     "sup.rectifications": ("到期整改", "Due"),
     "sup.rectified_on_time": ("按时答复", "Answered on time"),
     "sup.rectifications_overdue": ("超期整改", "Overdue"),
@@ -239,7 +249,8 @@ def supervision_blueprint(get_session: Callable[[], Session],
         if isinstance(args, Response):
             return args
         ctx = get_ctx()
-        body = period_report(get_session(), model, ctx.site.code, period, args["date"])
+        body = period_report(get_session(), model, ctx.site.code, period, args["date"],
+                             ctx.catalogue())
         if args["format"] == "pdf":
             site_name = str(getattr(current_app.jinja_env.globals.get("site"), "site_name", ""))
             pdf = render_report(body, site_name, find_fonts())
@@ -264,7 +275,7 @@ def supervision_blueprint(get_session: Callable[[], Session],
         except ValueError:
             return error_response(400, "invalid", "invalid query",
                                   {"date": "a date as YYYY-MM-DD"})
-        body = period_report(get_session(), model, ctx.site.code, period, day)
+        body = period_report(get_session(), model, ctx.site.code, period, day, ctx.catalogue())
         peak = max([1, *(max(r["received"], r["completed"]) for r in body["rows"])])
         return render_template("supervision/report.html", report=body, peak=peak,
                                periods=PERIODS, day=day.isoformat(), me=signed_in())

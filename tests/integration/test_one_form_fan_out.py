@@ -3,7 +3,8 @@ composite YJS-0003 (residence permit and employment certificate) once; it fans o
 case per department, each routed to its own county window and decided there in parallel by
 two operators (一审一核). The household registration window refuses its part, the employment
 window approves its own; both results come back down once, and the parent is complete (one
-approved, one refused) at the village and at the hub, which count each part once."""
+approved, one refused) at the village and at the hub, whose month report counts the parent
+once with the fields and materials its one form spared."""
 
 from __future__ import annotations
 
@@ -90,3 +91,14 @@ def test_one_form_fans_out_to_two_departments_and_joins_with_one_refusal(
         assert len(at_hub["parts"]) == 2 and at_hub["parts_expected"] == 2
         assert {p["item_code"] for p in at_hub["parts"]} == {"GA-4410", "RS-2205"}
         assert at_hub["acceptance_no"] == parent["acceptance_no"]
+
+        # the month's report counts the parent once, with what its one form spared
+        day = parent["acceptance_no"].split("-")[1]
+        report = requests.get(f"{tree.hub.url}/api/v1/reports/month", headers=headers,
+                              params={"date": f"{day[:4]}-{day[4:6]}-{day[6:]}"},
+                              timeout=10).json()
+        rows = {r["composite"]: r for r in report["one_forms"]}
+        assert (rows["YJS-0003"]["applications"], rows["YJS-0003"]["complete"]) == (1, 1)
+        assert rows["YJS-0003"]["fields_spared"] == 3  # 11 fields item by item, 8 on one form
+        assert rows["YJS-0003"]["materials_spared"] == 2  # ID card and photo handed in once
+        assert rows["YJS-0001"]["applications"] == 0
