@@ -13,10 +13,12 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from hub.app import create_app
 from hub.cli import hub_group
 from hub.db_session import app_session
+from hub.models import HubCase
 from hub.services import HubServices
 from hub.settings import HubSettings
 from shared.storage.accounts import add_user
@@ -126,3 +128,58 @@ def test_the_citizen_looks_the_case_up_with_number_and_code(app: Flask) -> None:
         last = client.get("/api/v1/public/status", query_string={
             "acceptance_no": case["acceptance_no"], "query_code": "WRONG234"})
     assert last.status_code == 429 and last.headers["Retry-After"]
+
+
+ONE_FORM = {
+    "composite": "YJS-0003",
+    "applicant": {"name": "李四", "id_number": "11010519491231002X", "phone": "13800138000"},
+    "form": {"residence_address": "北湖区人民路 18 号", "residence_since": "2024-06-01",
+             "employment_status": "flexible"},
+    "delivery": "window",
+}
+
+
+def test_the_desk_registers_a_one_form_application_as_a_case_per_part(app: Flask) -> None:
+    client = app.test_client()
+    created = client.post("/api/v1/bundles", json=ONE_FORM,
+                          headers=_headers(client, "desk", "one-1"))
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert len(body["cases"]) == 2
+    again = client.post("/api/v1/bundles", json=ONE_FORM,
+                        headers=_headers(client, "desk", "one-1"))
+    assert (again.status_code, again.get_json()) == (200, body)
+    with app_session(app) as session:
+        rows = session.scalars(select(HubCase).where(
+            HubCase.bundle_id == uuid.UUID(body["bundle_id"]))).all()
+    assert sorted(r.item_code for r in rows) == ["GA-4410", "RS-2205"]
+    assert {r.composite for r in rows} == {"YJS-0003"}
+    assert all(r.state == "routed" for r in rows)  # each routed to its window at once
+    parent = client.get(f"/api/v1/bundles/{body['bundle_id']}",
+                        headers=_headers(client, "desk")).get_json()
+    assert parent["acceptance_no"] == body["acceptance_no"]
+    assert (parent["state"], parent["parts_expected"], parent["parts_closed"]) == (
+        "in_progress", 2, 0)
+    for part in body["cases"]:
+        status = client.get("/api/v1/public/status", query_string={
+            "acceptance_no": part["acceptance_no"], "query_code": body["query_code"]})
+        assert status.status_code == 200
+
+
+def test_a_bad_one_form_at_the_desk_is_refused_whole(app: Flask) -> None:
+    client = app.test_client()
+    bad = dict(ONE_FORM, form={"residence_since": "2999-01-01"})
+    refused = client.post("/api/v1/bundles", json=bad,
+                          headers=_headers(client, "desk", "one-2"))
+    assert refused.status_code == 400
+    fields = refused.get_json()["error"]["fields"]
+    assert {"form.residence_address", "form.residence_since",
+            "form.employment_status"} <= set(fields)
+    no_key = client.post("/api/v1/bundles", json=ONE_FORM, headers=_headers(client, "desk"))
+    assert no_key.status_code == 400
+    assert "Idempotency-Key" in no_key.get_json()["error"]["fields"]
+    with app_session(app) as session:
+        assert session.scalar(select(func.count()).select_from(HubCase)) == 0
+    operator = client.post("/api/v1/bundles", json=ONE_FORM,
+                           headers=_headers(client, "mz-1", "one-3"))
+    assert operator.status_code == 403
