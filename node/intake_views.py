@@ -26,6 +26,7 @@ from node.materials import CheckedFile, check_upload, material_of
 from node.services import services
 from shared.domain.application import DELIVERIES
 from shared.domain.catalogue import ServiceItem, search_items
+from shared.domain.composites import search_composites
 from shared.domain.errors import DomainError, NotFound, Problems
 from shared.web.adaptor_views import families_of, render_wizard
 
@@ -45,7 +46,8 @@ def pick() -> str:
     items = search_items(catalogue, query)[:MAX_LISTED_ITEMS]
     suggested, families = families_of(catalogue, query)
     return render_template("intake_pick.html", items=items, q=query, suggested=suggested,
-                           families=families, family_url=_family_url)
+                           families=families, family_url=_family_url,
+                           one_forms=search_composites(catalogue, query))
 
 
 def _family_url(code: str) -> str:
