@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.consultations import check_answered, check_recorded
 from shared.domain.delivery import check_handover
 from shared.domain.errors import InvalidInput
 from shared.domain.fees import check_assessed, check_paid, check_receipt_no, check_refunded
@@ -74,6 +75,8 @@ class EventType(StrEnum):
     FEE_PAID = "fee_paid"  # 以票控费: paid at the finance window against a numbered receipt
     RECEIPT_VOIDED = "receipt_voided"  # the receipt voided, with a reason
     FEE_REFUNDED = "fee_refunded"  # a refund, with a reason and its approver
+    CONSULTATION_RECORDED = "consultation_recorded"  # 咨询投诉: a question or complaint
+    CONSULTATION_ANSWERED = "consultation_answered"  # the assigned department's answer
 
 
 class Role(StrEnum):
@@ -564,6 +567,8 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.FEE_PAID: check_paid,
     EventType.RECEIPT_VOIDED: _receipt_voided,
     EventType.FEE_REFUNDED: _fee_refunded,
+    EventType.CONSULTATION_RECORDED: check_recorded,
+    EventType.CONSULTATION_ANSWERED: check_answered,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
 

@@ -192,6 +192,10 @@ TRANSITIONS: Mapping[Status, Mapping[EventType, Status]] = MappingProxyType(
             {
                 **{event: (state if target is None else target) for event, target in row.items()},
                 **_supervision(state),
+                # 咨询投诉: a question or complaint about the case, and its answer, may
+                # come in any state once it is registered; neither moves the case.
+                **({} if state is S.NEW else {E.CONSULTATION_RECORDED: state,
+                                              E.CONSULTATION_ANSWERED: state}),
                 # The owner's answer to a late event may come in any state of a case.
                 **({} if state is S.NEW else {E.REFUSED: state}),
             }
@@ -258,6 +262,11 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.FEE_PAID: frozenset({Role.FINANCE}),
         E.RECEIPT_VOIDED: frozenset({Role.FINANCE}),
         E.FEE_REFUNDED: frozenset({Role.FINANCE}),
+        # recorded by whoever took it (agent, window, supervisor on the 9618 line, or the
+        # site itself for the online form); answered by the assigned department's staff
+        E.CONSULTATION_RECORDED: frozenset({*_PEOPLE_AT_ORIGIN, Role.SUPERVISOR,
+                                            Role.DEPARTMENT_HEAD, Role.SYSTEM}),
+        E.CONSULTATION_ANSWERED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD}),
     }
 )
 """The roles that may author each event type."""
@@ -277,6 +286,7 @@ EVENT_TIERS: Mapping[EventType, frozenset[str]] = MappingProxyType(
                 E.SUPPLEMENT_PROVIDED,
                 E.RESULT_HANDED_OVER,
                 E.RATED,
+                E.CONSULTATION_RECORDED,
             )
             else _DECIDING
         )
@@ -1064,6 +1074,10 @@ def _tiers(event_type: EventType) -> str:
     return "any" if tiers == _ANY_TIER else "not village"
 
 
+_ANY_STATE_BUT_NEW = (E.CONSULTATION_RECORDED, E.CONSULTATION_ANSWERED, E.REFUSED)
+"""Events every state but ``new`` allows without moving the case (one line each below)."""
+
+
 def transition_table_markdown() -> str:
     """The transition table and the per-event rules as Markdown, generated from the tables."""
     lines = [
@@ -1072,14 +1086,15 @@ def transition_table_markdown() -> str:
     ]
     for state, row in TRANSITIONS.items():
         for event_type, target in row.items():
-            if event_type is E.REFUSED:
+            if event_type in _ANY_STATE_BUT_NEW:
                 continue
             settles = SETTLEMENTS.get(state) if event_type in SETTLING_EVENTS else None
             shown = f"`{target}`"
             if settles is not None:
                 shown += f", or `{settles[0]}` {settles[1]}"
             lines.append(f"| `{state}` | `{event_type}` | {shown} |")
-    lines.append("| any state but `new` | `refused` | the same state |")
+    lines += [f"| any state but `new` | `{event_type}` | the same state |"
+              for event_type in _ANY_STATE_BUT_NEW]
     lines += [
         "",
         "| event | action | roles | tiers | claim holder only |",

@@ -114,6 +114,13 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
                                    "reason": REASON},
         EventType.FEE_REFUNDED: {"amount_fen": pick([1000, 9000]), "reason": REASON,
                                  "approver": "head"},
+        EventType.CONSULTATION_RECORDED: {
+            "channel": pick(["phone", "window", "online"]),
+            "kind": pick(["consultation", "complaint"]), "name": "张三",
+            "phone": "13800138000", "text": "材料要求是什么", "department": "SJ"},
+        EventType.CONSULTATION_ANSWERED: {
+            "consultation": {"origin": "431000", "epoch": 1, "seq": pick([1, 2])},
+            "answer": REASON},
     }
     return payloads.get(event_type, {})
 

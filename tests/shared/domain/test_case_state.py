@@ -289,10 +289,12 @@ def test_withdrawal_closes_and_nothing_follows() -> None:
     state = log.state
     assert (state.state, state.outcome, state.stage) == (
         Status.WITHDRAWN, Outcome.WITHDRAWN, "withdrawn")
-    # but a refusal, the erasure at the end of retention, and giving back fees paid
+    # but a refusal, the erasure at the end of retention, giving back fees paid, and a
+    # question or complaint about it and its answer
     for event_type in EventType:
         if event_type not in (EventType.REFUSED, EventType.ERASED, EventType.RECEIPT_VOIDED,
-                              EventType.FEE_REFUNDED):
+                              EventType.FEE_REFUNDED, EventType.CONSULTATION_RECORDED,
+                              EventType.CONSULTATION_ANSWERED):
             assert event_type not in TRANSITIONS[Status.WITHDRAWN]
 
 

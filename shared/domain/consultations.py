@@ -1,0 +1,94 @@
+"""Consultations and complaints (咨询投诉): what one records, who answers it and by when.
+
+A consultation or complaint is recorded at any tier (the 9618 phone line, a window, the
+city's online form, a village agent) and answered by the department it is assigned to within
+a number of working days counted from the day it was recorded. It lives in the signed event
+log: one about a case is a ``consultation_recorded`` event on that case's log (so it travels
+with the case and shows in its history); any other is the first event of a log of its own,
+whose id derives from that event like a case's (:mod:`shared.storage.case_ids`). The answer is
+a ``consultation_answered`` event on the same log naming the recording event.
+
+This module holds the figures and the checks every site shares; it imports no storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from shared.domain.errors import InvalidInput
+from shared.domain.identity import validate_name, validate_phone
+from shared.domain.working_days import WorkingDayCalendar, end_of_day, local_date
+
+CHANNELS = ("phone", "window", "online")
+"""How it reached the centre: the 9618 line, in person at a window or station, the web form."""
+KINDS = ("consultation", "complaint")
+ANSWER_DAYS: Mapping[str, int] = {"consultation": 5, "complaint": 15}
+"""Working days a department has to answer, counted from the day of recording (the only
+place these figures live; docs/consultations.md quotes them)."""
+TEXT_MAX = 2000
+ANSWER_MIN = 5
+
+
+def _text(value: object, field: str, *, least: int = 1) -> str:
+    if not isinstance(value, str) or len(value.strip()) < least:
+        raise InvalidInput(field, "required text" if least == 1
+                           else f"at least {least} characters")
+    text = value.strip()
+    if len(text) > TEXT_MAX:
+        raise InvalidInput(field, f"at most {TEXT_MAX} characters")
+    return text
+
+
+def _choice(value: object, field: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidInput(field, f"must be one of {', '.join(choices)}")
+    return str(value)
+
+
+def _code(value: object, field: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 40:
+        raise InvalidInput(field, "a code of at most 40 characters")
+    return value.strip()
+
+
+def check_recorded(p: Mapping[str, Any], prefix: str = "payload.") -> dict[str, Any]:
+    """The recording's fields once each is valid (``prefix`` names them in an error):
+    channel, kind, the person's name and mobile phone, the text, the department it is
+    assigned to, and optionally the case (acceptance number) or item it concerns."""
+    out: dict[str, Any] = {
+        "channel": _choice(p.get("channel"), f"{prefix}channel", CHANNELS),
+        "kind": _choice(p.get("kind"), f"{prefix}kind", KINDS),
+        "name": validate_name(p.get("name"), f"{prefix}name"),
+        "phone": validate_phone(p.get("phone"), f"{prefix}phone"),
+        "text": _text(p.get("text"), f"{prefix}text"),
+        "department": _code(p.get("department"), f"{prefix}department"),
+    }
+    if out["department"] is None:
+        raise InvalidInput(f"{prefix}department", "required: the department that answers")
+    for key in ("acceptance_no", "item_code"):
+        value = _code(p.get(key), f"{prefix}{key}")
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def check_answered(p: Mapping[str, Any], prefix: str = "payload.") -> None:
+    """An answer names the recording event (origin, epoch, seq) and says what was answered."""
+    ref = p.get("consultation")
+    if not isinstance(ref, Mapping) or not isinstance(ref.get("origin"), str):
+        raise InvalidInput(f"{prefix}consultation", "the recording event's origin, epoch, seq")
+    for part in ("epoch", "seq"):
+        value = ref.get(part)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInput(f"{prefix}consultation.{part}", "a whole number from 1")
+    _text(p.get("answer"), f"{prefix}answer", least=ANSWER_MIN)
+
+
+def answer_due(calendar: WorkingDayCalendar, kind: str, recorded_at: datetime) -> datetime:
+    """The end of the last working day the department has to answer (:data:`ANSWER_DAYS`)."""
+    day: date = calendar.add_working_days(local_date(recorded_at), ANSWER_DAYS[kind])
+    return end_of_day(day)
