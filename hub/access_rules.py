@@ -43,6 +43,9 @@ POLICY: Policy = {
     "hub_enrol.enrol_view": OPEN,
     # the city centre's front desk
     "hub_front_desk.register_walk_in": roles("agent", "admin"),
+    # the certificate store: a signed-in agent or admin, or a child's vouched-for agent
+    # (the view checks which; shared.web.certificate_lookup)
+    "certificates.held": OPEN,
     "hub_front_desk.register_one_form": roles("agent", "admin"),
     "hub_front_desk.show_one_form": roles("agent", "admin", "supervisor"),
     # windows: queues, cases, actions, results and scans

@@ -25,6 +25,7 @@ from hub import (
     privacy_views,
     window_views,
 )
+from hub.certificate_views import HubCertificateSite
 from hub.document_check import HubDocumentSite
 from hub.identity import token_secret
 from hub.models import HubCase
@@ -35,6 +36,7 @@ from hub.services import services
 from hub.settings import HubSettings
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.adaptor_views import adaptor_blueprint
+from shared.web.certificate_lookup import certificate_blueprint
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.finance_views import finance_blueprint
@@ -79,6 +81,8 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(front_desk.bp)
     app.register_blueprint(status_blueprint(lambda: HubStatusSite(services()),
                                             db_session.get_session))
+    app.register_blueprint(certificate_blueprint(lambda: HubCertificateSite(services()),
+                                                 db_session.get_session))
     app.register_blueprint(document_check_blueprint(lambda: HubDocumentSite(services()),
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))

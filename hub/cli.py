@@ -6,13 +6,18 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hub.settings import CONFIG_FILE, HubSettings
 from shared.deciding.receipt_cli import receipt_book_options
 from shared.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from shared.storage.sealing import DataKeys
 
 DEFAULT_PORT = 8000
 
@@ -472,10 +477,12 @@ def rotate_data_key_command(data_dir: Path) -> None:
         raise click.ClickException(f"the data key was not rotated: {exc}")
     with factory() as session:
         count = reindex_all(session, after, SealedPayloads(after))
+        held = _rebuild_certificates(session, settings, after)
         session.commit()
     click.echo(f"hub {settings.site_code}: data key {before.current_id.hex()} -> "
                f"{after.current_id.hex()} ({len(after.retired)} earlier key(s) kept to open "
-               f"what they sealed); blind index rebuilt for {count} cases")
+               f"what they sealed); blind index rebuilt for {count} cases, certificate store "
+               f"for {held} holdings")
     click.echo("next: copy keys/ to every hub machine, back it up with the database, and start "
                "the hub again")
 
@@ -493,8 +500,28 @@ def reindex_ids_command(data_dir: Path) -> None:
     keys = data_keys(settings.key_dir)
     with factory() as session:
         count = reindex_all(session, keys, SealedPayloads(keys))
+        held = _rebuild_certificates(session, settings, keys)
         session.commit()
-    click.echo(f"{count} cases indexed by ID number")
+    click.echo(f"{count} cases indexed by ID number; {held} holdings in the certificate store")
+
+
+def _rebuild_certificates(session: Session, settings: HubSettings, keys: DataKeys) -> int:
+    """Write the certificate store again under ``keys`` (its references unchanged), read
+    with the catalogue in force (the configured one until a release is published)."""
+    from hub.privacy.certificates import rebuild_all
+    from hub.releases import current_catalogue_release
+    from shared.domain.catalogue_loader import load_catalogue, load_sample_catalogue
+    from shared.domain.release_content import catalogue_from_release
+    from shared.storage.sealing import SealedPayloads
+
+    release = current_catalogue_release(session, _now())
+    if release is not None:
+        catalogue = catalogue_from_release(release.content)
+    elif settings.catalogue_file:
+        catalogue = load_catalogue(Path(settings.catalogue_file))
+    else:
+        catalogue = load_sample_catalogue()
+    return rebuild_all(session, keys, catalogue, SealedPayloads(keys))
 
 
 @hub_group.command("access-request")

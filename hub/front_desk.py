@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,10 +39,12 @@ from shared.domain.application import (
     request_digest,
 )
 from shared.domain.case_bundles import BundleRef
+from shared.domain.certificates import Reuse, check_reuse, consent_record, reuse_entries
 from shared.domain.errors import InvalidInput, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.storage import sync_store
 from shared.storage.case_ids import reserve_case_id
+from shared.web.certificate_lookup import consent_field, reuse_field
 from shared.web.error_responses import flatten_messages
 from shared.web.sign_in import require_user
 from sync_protocol.times import to_ms
@@ -58,6 +61,9 @@ class CaseBodySchema(Schema):
     applicant = fields.Dict(required=True)
     form = fields.Dict(load_default=dict)
     delivery = fields.String(load_default="window", validate=validate.OneOf(DELIVERIES))
+    # materials taken from the certificate store by reference (证照库), with consent
+    reuse = reuse_field()
+    reuse_consent = consent_field()
 
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
@@ -127,7 +133,7 @@ def next_acceptance_no(session: Session, now: datetime) -> str:
 
 def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, actor: str,
                   now: datetime, *, bundle: BundleRef | None = None,
-                  query_code: str | None = None) -> WalkIn:
+                  query_code: str | None = None, reuse: Sequence[Reuse] = ()) -> WalkIn:
     """Author the ``registered`` event of one case and route it through the hub's hooks
     (not committed). A part of a one-form application carries its ``bundle`` and the
     query code its parts share."""
@@ -142,8 +148,10 @@ def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, 
         "item_code": checked.item.code, "catalogue_version": hub.catalogue.version,
         "kind": checked.item.kind.value, "window": checked.item.window,
         "delivery": delivery, "applicant": checked.applicant.to_dict(),
-        "form": checked.form, "materials": [],
+        "form": checked.form, "materials": reuse_entries(reuse),
     }
+    if reuse:  # the applicant's consent, recorded by the agent (证照库)
+        payload["reuse_consent"] = consent_record(reuse, actor, now)
     if bundle is not None:
         payload["bundle"] = bundle.as_payload()
     row = sync_store.author_event(
@@ -161,18 +169,24 @@ def register_walk_in() -> tuple[Response, int]:
     body = load_body(CaseBodySchema())
     session = get_session()
     now = services().clock()
-    digest = request_digest(body)
+    # an application without reuse keeps the fingerprint it had before reuse existed
+    digest = request_digest({k: v for k, v in body.items()
+                             if body["reuse"] or k not in ("reuse", "reuse_consent")})
     record_key = f"idem:{g.claims.username}:{key}"
     first = answer_given(session, record_key, digest)
     if first is not None:
         return jsonify(first), 200
     checked, problems = check_application(services().catalogue, body["item_code"],
                                           body["applicant"], body["form"], body["delivery"], now)
-    if checked is None:
+    reuse: list[Reuse] = []
+    if checked is not None:
+        reuse, reuse_problems = check_reuse(checked.item, body["reuse"], body["reuse_consent"])
+        problems.update(reuse_problems)
+    if checked is None or problems:
         raise Problems(problems, "the application is not complete or not valid")
     try:
         written = write_walk_in(session, checked, body["delivery"],
-                                f"agent:{g.claims.username}", now)
+                                f"agent:{g.claims.username}", now, reuse=reuse)
         result = written.as_dict()
         remember_answer(session, record_key, digest, result)
         session.commit()

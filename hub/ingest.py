@@ -5,7 +5,8 @@ A case's deciding site is found from the registry (:func:`hub.sites.path_up`) an
 tier (:func:`shared.deciding.case_work.owner_of`); cases a township or county decides are only
 projected: the hub supervises every case of the city. Every case's registration reaches the
 hub through :meth:`HubHooks.events_arrived`, which also fills the blind index of ID numbers
-(:mod:`hub.privacy.id_indexing`) in the same transaction.
+(:mod:`hub.privacy.id_indexing`) and the certificate store (:mod:`hub.privacy.certificates`)
+in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import HubCase
 from hub.privacy.archive import refuse_if_archived
+from hub.privacy.certificates import record_events
 from hub.privacy.erasure import erase_again
 from hub.privacy.id_indexing import index_events
 from hub.sites import paths_up
@@ -45,6 +47,8 @@ class HubHooks(DecidingHooks):
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
         super().events_arrived(session, events, now)
         index_events(session, self._keys(), events)
+        # the certificate store: what the cases give their holders, the references checked
+        record_events(session, self._keys(), self._catalogue(), self._site().sealer, events)
         # an erased case's events that come up again are erased at once (and unindexed)
         erase_again(session, self._site(), events, self._keys())
 

@@ -71,6 +71,25 @@ class HubCase(CaseProjectionColumns, Base):
                       rectification_index("hub_cases"), fees_owed_index("hub_cases"))
 
 
+class HubMaterialReuse(Base):
+    """A material a case's registration took from the certificate store (证照库) by
+    reference, as the hub found it at ingest (:mod:`hub.privacy.certificates`): ``trusted``
+    1, or 0 with the ``reason`` (the window asks for it). Beside the projection, which the
+    supervision report joins it with."""
+
+    __tablename__ = "hub_material_reuses"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    material_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64))
+    trusted: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    recorded_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+HubCase.reuse_model = HubMaterialReuse  # counted by the supervision report
+
+
 class HubCaseSignal(CaseSignalColumns, Base):
     """One signal (warning, card, urge) raised on a case this site decides or watches."""
 

@@ -25,6 +25,7 @@ from hub.epoch import hub_epoch
 from hub.identity import data_keys, hub_key, token_secret
 from hub.ingest import HUB_TIER, HubWindowStore, hub_hooks
 from hub.notifications import SmsContext, load_templates
+from hub.privacy.certificates import reuse_checks
 from hub.releases import (
     HubCatalogueVersions,
     current_catalogue_release,
@@ -187,6 +188,7 @@ class HubServices:
             clock=lambda: self.clock(),
             versions=self.catalogue_versions,
             warning_share=self.settings.warning_share,
+            reuse_checks=reuse_checks,
         )
 
 

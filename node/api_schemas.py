@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from shared.domain.application import DELIVERIES
 from shared.domain.delivery import CARRIERS, HANDOVER_METHODS
 from shared.domain.rating import RATINGS
+from shared.web.certificate_lookup import consent_field, reuse_field
 
 IDEMPOTENCY_KEY = validate.Regexp(r"^[\x21-\x7e]{1,100}$", error="1-100 printable ASCII characters")
 
@@ -25,6 +26,9 @@ class CaseCreateSchema(Schema):
     applicant = fields.Dict(keys=fields.String(), required=True)
     form = fields.Dict(keys=fields.String(), load_default=dict)
     delivery = fields.String(load_default="village", validate=validate.OneOf(DELIVERIES))
+    # materials taken from the certificate store by reference (证照库), with consent
+    reuse = reuse_field()
+    reuse_consent = consent_field()
 
 
 class OneFormCreateSchema(Schema):

@@ -74,6 +74,8 @@ def create_case() -> tuple[Response, int]:
             applicant=body["applicant"],
             form=body["form"],
             delivery=body["delivery"],
+            reuse=body["reuse"],
+            reuse_consent=body["reuse_consent"],
         ),
         idempotency_key=header["key"],
         actor=current_actor(),

@@ -28,6 +28,7 @@ from node import (
     one_form_views,
     sync_indicator,
 )
+from node.certificates import NodeCertificateSite
 from node.document_check import NodeDocumentSite
 from node.models import NodeWindowCase
 from node.services import init_app as init_services
@@ -39,6 +40,7 @@ from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from shared.storage.sealing import DataKeys
 from shared.web import access_policy, error_responses, request_limits, security_policy
 from shared.web.adaptor_views import adaptor_blueprint
+from shared.web.certificate_lookup import certificate_blueprint
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.finance_views import finance_blueprint
@@ -98,6 +100,8 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
     app.register_blueprint(case_views.bp)
     app.register_blueprint(status_blueprint(lambda: NodeStatusSite(services()),
                                             db_session.get_session))
+    app.register_blueprint(certificate_blueprint(lambda: NodeCertificateSite(services()),
+                                                 db_session.get_session))
     app.register_blueprint(document_check_blueprint(lambda: NodeDocumentSite(services()),
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))

@@ -35,6 +35,9 @@ OPEN_PATHS = (
     "/api/v1/auth/token", "/api/v1/public/", "/api/v1/catalog/", "/api/v1/sync/exchange",
     "/api/v1/enrol", "/api/v1/sync/status", "/api/openapi.json",
     "/api/v1/sync/local-run",  # sync-now on this PC, with its own proof (node.local_sync)
+    # a child's agent asking the certificate store, vouched for by the child's signature;
+    # the view itself requires a signed-in agent otherwise (shared.web.certificate_lookup)
+    "/api/v1/certificates/held",
     "/board",  # the hall's board at a deciding node: today's figures, no case, no person
 )
 

@@ -35,6 +35,7 @@ from shared.domain.application import (
 )
 from shared.domain.case_bundles import BundleRef
 from shared.domain.catalogue import Catalogue
+from shared.domain.certificates import Reuse, check_reuse, consent_record, reuse_entries
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.exchange.site import SyncSite
@@ -56,17 +57,29 @@ class IntakeRequest:
     form: Mapping[str, Any]
     delivery: str = "village"
     files: Sequence[CheckedFile] = field(default_factory=tuple)
+    reuse: Sequence[Mapping[str, Any]] = ()
+    """Materials taken from the certificate store: ``{material_code, ref}`` each (证照库)."""
+    reuse_consent: bool = False
 
     def digest(self) -> str:
         """A fingerprint of the request, to notice an Idempotency-Key reused for another."""
-        body = {
+        body: dict[str, Any] = {
             "item_code": self.item_code,
             "applicant": self.applicant,
             "form": self.form,
             "delivery": self.delivery,
             "files": sorted((f.material_code, f.sha256) for f in self.files),
         }
+        if self.reuse:  # without reuse, the fingerprint it had before reuse existed
+            body["reuse"] = sorted((str(r.get("material_code")), str(r.get("ref")))
+                                   for r in self.reuse)
+            body["reuse_consent"] = self.reuse_consent
         return request_digest(body)
+
+    def reused(self) -> list[Reuse]:
+        """The reuse entries (as :func:`check_request` checked them)."""
+        return [Reuse(str(r.get("material_code", "")), str(r.get("ref", "")))
+                for r in self.reuse]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +114,8 @@ def check_request(ctx: IntakeContext, request: IntakeRequest, now: datetime) -> 
                 material_of(checked.item, held.material_code)
             except InvalidInput as exc:
                 problems[f"files.{index}.material_code"] = exc.reason
+        problems.update(check_reuse(checked.item, request.reuse, request.reuse_consent,
+                                    [f.material_code for f in request.files])[1])
     if problems or checked is None:
         raise Problems(problems, "the application is not complete or not valid")
     return checked
@@ -244,8 +259,10 @@ def write_case(
                 "media_type": f.media_type,
             }
             for f in files
-        ],
+        ] + reuse_entries(request.reused()),
     }
+    if request.reuse:  # the applicant's consent, recorded by the agent (证照库)
+        payload["reuse_consent"] = consent_record(request.reused(), actor, now)
     if bundle is not None:
         payload["bundle"] = bundle.as_payload()
     row = append_local_event(

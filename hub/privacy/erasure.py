@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from hub.models import HubCase
 from hub.privacy.archive import archive_path
 from hub.privacy.id_indexing import numbers_in
-from hub.privacy.tables import HubIdIndex
+from hub.privacy.tables import HubCertificate, HubIdIndex
 from shared.deciding import case_projection, case_work
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import fold
@@ -134,6 +134,8 @@ def erase_case(session: Session, site: SyncSite, keys: DataKeys, blobs: BlobStor
                                    {case_id: [r.recorded_ms for r in rows]})
     case_erasure.forget_scans(session, None, scans)  # never wanted from below again
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id == case_id))
+    # what the case gave its holder in the certificate store goes with it
+    session.execute(delete(HubCertificate).where(HubCertificate.case_id == case_id))
     if row is not None:
         case_projection.refresh(session, HubCase, site, case_id, row.owner_site, now)
     files = [p for sha256 in sorted(scans) for p in (blobs.path(sha256),
@@ -184,6 +186,7 @@ def erase_again(session: Session, site: SyncSite, events: Sequence[Event],
     scans = case_erasure.erase_payloads(session, site.sealer, rows)
     case_erasure.forget_scans(session, blob_store_of(session, site), scans - needed)
     session.execute(delete(HubIdIndex).where(HubIdIndex.case_id.in_(erased)))
+    session.execute(delete(HubCertificate).where(HubCertificate.case_id.in_(erased)))
     return len(rows)
 
 

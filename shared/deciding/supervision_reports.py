@@ -152,7 +152,8 @@ def report_rows(session: Session, model: ProjectionModel, signals: SignalModel |
     return [rows[w] for w in sorted(rows)]
 
 
-def _reused(m: ProjectionModel, reuses: Any, site: str, lo: int, hi: int) -> Select[Any]:
+def _reused(m: ProjectionModel, reuses: Any, site: str, lo: int, hi: int
+            ) -> Select[str, int]:
     """The materials registrations in the period took from the certificate store and the
     site trusted, per window (``reuses``: the site's table of them, at the hub)."""
     return (select(m.window, func.count()).join(reuses, reuses.case_id == m.case_id)

@@ -79,3 +79,7 @@ class WindowContext:
     under (None: by the newest, ``catalogue``)."""
     warning_share: float = DEFAULT_WARNING_SHARE
     """The share of the promised time after which a case is warned (the site's setting)."""
+    reuse_checks: Callable[[Session, uuid.UUID], dict[str, str | None]] | None = None
+    """What the certificate store found of each material the case's registration took from
+    it by reference: None when trusted, else why not (the hub, which keeps the store; a
+    deciding node has None and shows them as checked by the city)."""

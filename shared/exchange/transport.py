@@ -129,3 +129,22 @@ def get_json(url: str, *, params: dict[str, str], headers: dict[str, str],
         body = None
     return JsonReply(response.status_code, _retry_after(response.headers.get("Retry-After")),
                      body)
+
+
+def post_json(url: str, *, body: dict[str, object], headers: dict[str, str],
+              verify: str | bool, timeout: tuple[float, float]) -> JsonReply:
+    """One POST of a JSON body to a parent's JSON API (a personal field stays out of the
+    address and its logs); raises :class:`TransportError` when the parent cannot be
+    reached."""
+    try:
+        with frame_session(verify) as http:
+            response = http.post(url, json=body, timeout=timeout,
+                                 headers={**headers, "Accept": "application/json"})
+    except requests.RequestException as exc:
+        raise TransportError(f"{exc.__class__.__name__}") from None
+    try:
+        found: object = response.json()
+    except ValueError:
+        found = None
+    return JsonReply(response.status_code, _retry_after(response.headers.get("Retry-After")),
+                     found)

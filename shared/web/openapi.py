@@ -81,6 +81,11 @@ NEW_CASE = _obj(
     applicant=APPLICANT,
     form={"type": "object"},
     delivery={"enum": ["village", "window", "courier"]},
+    reuse={"description": "materials taken from the certificate store by reference "
+                          "instead of a scan (证照库; needs reuse_consent)",
+           "type": "array", "items": _obj(["material_code", "ref"], material_code=STR,
+                                           ref=STR)},
+    reuse_consent={"type": "boolean"},
 )
 CREATED = _obj(
     ["case_id", "acceptance_no", "query_code", "state"],
@@ -309,6 +314,21 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
             remaining=INT,
             **{"from": STR, "to": STR},
         ),
+    ),
+    ("/api/v1/certificates/held", "post"): (
+        "The materials of an item the holder of an ID number already has in the certificate "
+        "store (证照库), valid today, each with the reference a registration names (agents "
+        "and admins, or a child site vouching for its agent; relayed up to the hub; 503 "
+        "when the store cannot be asked)",
+        _obj(["id_number", "item_code"], id_number=STR, item_code=STR),
+        200,
+        _obj(["item_code", "held", "answered_by", "as_of"], item_code=STR,
+             answered_by=STR, as_of=STR,
+             held={"type": "array", "items": _obj(
+                 ["material_code", "name", "ref", "source", "valid_until", "recorded_at"],
+                 material_code=STR, name=STR, ref=STR,
+                 source={"enum": ["received", "issued"]}, valid_until=NSTR,
+                 recorded_at=STR)}),
     ),
     ("/api/v1/public/status", "get"): (
         "A citizen's status lookup by acceptance number and query code (no login; a wrong "

@@ -644,7 +644,13 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     registered = next((e.payload for e in events if e.type is EventType.REGISTERED), {})
     applicant = registered.get("applicant")
     form = registered.get("form")
-    materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
+    entries = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
+    # the scans first (their place is what the scan links name), then what the registration
+    # took from the certificate store by reference (证照库调取), with the store's finding
+    materials = [m for m in entries if "reused" not in m]
+    checks = ctx.reuse_checks(session, case_id) if ctx.reuse_checks is not None else None
+    reused = [(code, _material_name(item, code), _reuse_verdict(checks, code))
+              for m in entries if "reused" in m for code in [str(m.get("code", ""))]]
     reveal = claims.role == "window_operator" and claims.window == state.window
     due_text, left = _deadline(ctx, body.get("deadline"), state, now)
     page = render_template(
@@ -662,7 +668,9 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         form_rows=_form_rows(item, form) if isinstance(form, Mapping) else [],
         materials=[(str(m.get("code", "")), _material_name(item, str(m.get("code", ""))),
                     str(m.get("media_type", "")), _size(m.get("size"))) for m in materials],
-        uploaded={str(m.get("code", "")) for m in materials},
+        uploaded={str(m.get("code", "")) for m in materials}
+        | {code for code, _, verdict in reused if verdict == "ok"},
+        reused=reused,
         missing=[(code, _material_name(item, code)) for code in state.missing],
         history=_history(events, item),
         catalogue_version=chosen.catalogue.version,
@@ -686,6 +694,14 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         refusal=refusal,
     )
     return page, refusal.status if refusal is not None else 200
+
+
+def _reuse_verdict(checks: Mapping[str, str | None] | None, code: str) -> str:
+    """``ok`` (the store vouched for it), ``bad`` (it did not: the window asks for it) or
+    ``city`` (this site keeps no store: the city checks it)."""
+    if checks is None or code not in checks:
+        return "city"
+    return "ok" if checks[code] is None else "bad"
 
 
 @dataclass(frozen=True, slots=True)
