@@ -113,7 +113,6 @@ MESSAGES: Messages = {
     "sup.red_cards": ("红牌", "Red cards"),
     "sup.urges": ("催办", "Urges"),
     "sup.materials_reused": ("证照库复用材料", "Materials reused from the certificate store"),
-    "sup.materials_reused": ("证照库复用材料", "Materials reused from the certificate store"),
     "sup.rectification": ("差评整改", "Bad ratings rectified"),
     "sup.one_forms": ("一件事一次办", "One thing, one form"),
     "sup.composite": ("一件事", "Composite"),
