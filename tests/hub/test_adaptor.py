@@ -1,17 +1,23 @@
 """The smart adaptor at the hub: the same API as every node for the front desk and any
 program, and the wizard in the public service guide, where the chosen procedure leads to its
-guide (materials, limits, fees). No login is needed for either."""
+guide (materials, limits, fees). No login is needed for either; the last test walks the
+wizard in Debian's chromium, in English."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from playwright.sync_api import expect, sync_playwright
+from waitress.server import create_server
 
 from hub.app import create_app
 from hub.settings import HubSettings
+from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
 
 FAMILY = "ZNSP-0001"
 ANSWERS = {"investor": "enterprise", "land": "collective", "obtained": "existing",
@@ -81,3 +87,46 @@ def test_the_guide_wizard_marks_what_is_unanswered(client: FlaskClient) -> None:
 
 def test_an_unknown_family_is_404(client: FlaskClient) -> None:
     assert client.get("/guide/adapt/NOPE").status_code == 404
+
+
+# -- the browser ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    app = create_app(HubSettings(data_dir=tmp_path, testing=True))
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    server.close()
+    thread.join(timeout=10)
+
+
+@pytest.mark.browser
+def test_an_applicant_answers_the_guide_wizard_in_english(served: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{served}/guide?lang=en")
+        page.fill("input[name=q]", "construction")
+        page.click("text=Search")
+        page.click("#adapt-suggested >> text=Approval of building construction projects")
+        page.check("#q-investor >> text=Government funds")
+        page.check("#q-land >> text=State-owned construction land")
+        page.check("#q-obtained >> text=Allocated")
+        page.check("#q-scope >> text=A new building")
+        page.click("#adapt-submit")
+        expect(page.locator("#adapt-item")).to_contain_text(
+            "Approval of a government-funded building project (new build on allocated land)")
+        expect(page.locator("#adapt-reason")).to_contain_text(
+            "the feasibility study is approved first")
+        expect(page.locator("#adapt-answers")).to_contain_text("Who funds the project?")
+        page.click("#adapt-apply")
+        expect(page).to_have_url(f"{served}/guide/ZJ-0601")
+        expect(page.locator("h1")).to_have_text(
+            "Approval of a government-funded building project (new build on allocated land)")
+        expect(page.locator("main")).to_contain_text(
+            "Decision allocating state-owned construction land")
+        browser.close()
