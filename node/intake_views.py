@@ -9,6 +9,7 @@ on a slow link finds the case the first one created.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from node.api_schemas import IDEMPOTENCY_KEY
 from node.auth import current_actor
+from node.certificates import NodeCertificateSite
 from node.db_session import get_session
 from node.i18n import t
 from node.id_reader import ReaderUnavailable
@@ -26,9 +28,11 @@ from node.materials import CheckedFile, check_upload, material_of
 from node.services import services
 from shared.domain.application import DELIVERIES
 from shared.domain.catalogue import ServiceItem, search_items
+from shared.domain.certificates import holder_number
 from shared.domain.composites import search_composites
 from shared.domain.errors import DomainError, NotFound, Problems
 from shared.web.adaptor_views import families_of, render_wizard
+from shared.web.certificate_lookup import ask_parent
 
 bp = Blueprint("intake", __name__)
 MAX_LISTED_ITEMS = 40
@@ -79,6 +83,7 @@ def _render(
     kind: str,
     card_message: str = "",
     status: int = 200,
+    held_message: str = "",
 ) -> tuple[str, int]:
     page = render_template(
         "intake_form.html",
@@ -89,6 +94,9 @@ def _render(
         kind=kind,
         deliveries=DELIVERIES,
         card_message=card_message,
+        held=held_from_form(values),
+        held_message=held_message,
+        reuse_errors=[v for k, v in errors.items() if k.startswith("reuse")],
     )
     return page, status
 
@@ -157,6 +165,8 @@ def submit(item_code: str) -> Response | tuple[str, int]:
     kept = {k: v for k, v in values.items() if k != "idempotency_key"}
     if values.get("action") == "read_card":
         return _read_card(item, kept, key, kind)
+    if values.get("action") == "find_held":
+        return _find_held(item, kept, key, kind)
     errors: dict[str, str] = {}
     files = _uploads(item, errors)
     intake = IntakeRequest(
@@ -165,6 +175,8 @@ def submit(item_code: str) -> Response | tuple[str, int]:
         form=form_from_form(item, values),
         delivery=values.get("delivery", "village"),
         files=files,
+        reuse=reuse_from_form(item, values),
+        reuse_consent=values.get("reuse_consent") == "yes",
     )
     if errors:
         try:
@@ -196,6 +208,59 @@ def submit(item_code: str) -> Response | tuple[str, int]:
         )
     node.nudge_sync()
     return redirect(url_for("cases.show_case", case_id=result.case_id, registered=1), 303)
+
+
+HELD, REUSE = "held.", "reuse."
+"""Hidden ``held.<code>`` inputs carry what the store answered (``ref|valid_until|source``),
+so a re-rendered form still shows it; a ticked ``reuse.<code>`` box names the reference."""
+
+
+def held_from_form(values: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The holdings the store offered, by material code, as the form carries them."""
+    found: dict[str, dict[str, str]] = {}
+    for name, value in values.items():
+        if name.startswith(HELD) and isinstance(value, str):
+            ref, _, rest = value.partition("|")
+            valid_until, _, source = rest.partition("|")
+            found[name.removeprefix(HELD)] = {"ref": ref, "valid_until": valid_until,
+                                              "source": source}
+    return found
+
+
+def reuse_from_form(item: ServiceItem, values: Mapping[str, str]) -> list[dict[str, str]]:
+    """The materials the agent ticked to take from the store."""
+    return [{"material_code": m.code, "ref": ref} for m in item.materials
+            if (ref := values.get(REUSE + m.code, "").strip())]
+
+
+def _find_held(item: ServiceItem, kept: dict[str, str], key: str,
+               kind: str) -> tuple[str, int]:
+    """Ask the certificate store (through the parent, up to the hub) what the applicant
+    already holds for this item, and show it on the form, each material ticked for reuse."""
+    kept = {k: v for k, v in kept.items() if not k.startswith((HELD, REUSE))}
+    number = holder_number(applicant_from_form(request.form))
+    field = "applicant.legal_representative.id_number" if kind == "company" \
+        else "applicant.id_number"
+    if not number:
+        return _render(item, values=kept, errors={field: t("held_needs_id")}, key=key,
+                       kind=kind, status=400)
+    site = NodeCertificateSite(services())
+    parent = site.parent()
+    answer = ask_parent(site, parent, number, item.code, current_actor()) if parent else None
+    if answer is None or answer.status == 503:
+        return _render(item, values=kept, errors={}, key=key, kind=kind,
+                       held_message=t("held_unavailable"))
+    if answer.status != 200:
+        problems = (answer.error or {}).get("error", {}).get("fields", {})
+        errors = {field if name == "id_number" else name: str(reason)
+                  for name, reason in problems.items()} or {field: t("held_needs_id")}
+        return _render(item, values=kept, errors=errors, key=key, kind=kind, status=400)
+    for held in answer.held:
+        code, ref = str(held.get("material_code", "")), str(held.get("ref", ""))
+        kept[HELD + code] = f"{ref}|{held.get('valid_until') or ''}|{held.get('source', '')}"
+        kept[REUSE + code] = ref
+    message = t("held_found").format(n=len(answer.held)) if answer.held else t("held_none")
+    return _render(item, values=kept, errors={}, key=key, kind=kind, held_message=message)
 
 
 def _read_card(item: ServiceItem, kept: dict[str, str], key: str, kind: str) -> tuple[str, int]:

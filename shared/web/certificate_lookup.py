@@ -15,6 +15,7 @@ answer is ``Cache-Control: no-store``. When the parent cannot be asked the answe
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -99,15 +100,39 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _unavailable(message: str) -> Response:
-    response = error_response(503, "unavailable", message)
-    response.headers["Retry-After"] = str(RETRY_AFTER)
-    return _no_store(response)
+UNREACHABLE = ("the certificate store cannot be asked now (the link to the centre above is "
+               "down); ask the applicant for the papers")
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAnswer:
+    """What the parent said: 200 with the holdings, its 400 or 404 error as it gave it, or
+    503 (``message`` says why) when it could not be asked or did not answer."""
+
+    status: int
+    held: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    answered_by: str = ""
+    as_of: str = ""
+    message: str = ""
+
+    def response(self, item_code: str) -> Response:
+        """The answer as this site's JSON response."""
+        if self.status == 200:
+            return _no_store(jsonify({"item_code": item_code, "held": self.held,
+                                      "answered_by": self.answered_by, "as_of": self.as_of}))
+        if self.error is not None:
+            response = jsonify(self.error)
+            response.status_code = self.status
+            return _no_store(response)
+        response = error_response(503, "unavailable", self.message)
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return _no_store(response)
 
 
 def ask_parent(site: CertificateSite, parent: tuple[str, str | bool], id_number: str,
-               item_code: str, client: str) -> Response:
-    """One request to the parent; its answer passed on, or 503 when it cannot be asked."""
+               item_code: str, client: str) -> HeldAnswer:
+    """One request to the parent for ``client`` (vouched for with this site's key)."""
     url, verify = parent
     what, whose = relay_pair(id_number, item_code)
     header = relay_header(site.sync_site.key, client, what, whose, site.clock())
@@ -116,21 +141,17 @@ def ask_parent(site: CertificateSite, parent: tuple[str, str | bool], id_number:
                           body={"id_number": id_number, "item_code": item_code},
                           verify=verify, timeout=PARENT_TIMEOUT)
     except TransportError:
-        return _unavailable("the certificate store cannot be asked now (the link to the "
-                            "centre above is down); ask the applicant for the papers")
+        return HeldAnswer(503, message=UNREACHABLE)
     body = reply.body
     if reply.status == 200 and isinstance(body, dict) and isinstance(body.get("held"), list):
         held = [{k: h[k] for k in sorted(HELD_KEYS) if k in h}
                 for h in body["held"] if isinstance(h, dict)]
-        return _no_store(jsonify({"item_code": item_code, "held": held,
-                                  "answered_by": str(body.get("answered_by", "")),
-                                  "as_of": str(body.get("as_of", ""))}))
+        return HeldAnswer(200, held, answered_by=str(body.get("answered_by", "")),
+                          as_of=str(body.get("as_of", "")))
     if reply.status in (400, 404) and isinstance(body, dict) and "error" in body:
-        response = jsonify(body)
-        response.status_code = reply.status
-        return _no_store(response)
-    return _unavailable("the certificate store did not answer; ask the applicant for the "
-                        "papers")
+        return HeldAnswer(reply.status, error=body)
+    return HeldAnswer(503, message="the certificate store did not answer; ask the applicant "
+                                   "for the papers")
 
 
 def certificate_blueprint(site_of: Callable[[], CertificateSite],
@@ -164,8 +185,9 @@ def certificate_blueprint(site_of: Callable[[], CertificateSite],
                                       "as_of": site.clock().isoformat()}))
         parent = site.parent()
         if parent is None:
-            return _unavailable("this site keeps no certificate store and has no parent")
-        return ask_parent(site, parent, id_number, item_code, asker)
+            return HeldAnswer(503, message="this site keeps no certificate store and has no "
+                                           "parent").response(item_code)
+        return ask_parent(site, parent, id_number, item_code, asker).response(item_code)
 
     return bp
 
