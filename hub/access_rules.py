@@ -48,6 +48,18 @@ POLICY: Policy = {
     "certificates.held": OPEN,
     "hub_front_desk.register_one_form": roles("agent", "admin"),
     "hub_front_desk.show_one_form": roles("agent", "admin", "supervisor"),
+    # the online service hall (网上服务大厅): applicants' own sign-in, checked by its views
+    # (hub.online_hall_views); codes and wrong codes limited per phone and address
+    "online_hall.sign_up": OPEN,
+    "online_hall.sign_in": OPEN,
+    "online_hall.sign_out": OPEN,
+    "online_hall.home": OPEN,
+    "online_hall.apply_form": OPEN,
+    "online_hall.apply_submit": OPEN,
+    "online_hall.case_page": OPEN,
+    "online_hall.supplement": OPEN,
+    "online_hall.code_api": OPEN,
+    "online_hall.account_api": OPEN,
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,

@@ -22,6 +22,7 @@ from hub import (
     front_desk,
     guide_views,
     i18n,
+    online_hall_views,
     privacy_views,
     window_views,
 )
@@ -79,6 +80,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(front_desk.bp)
+    app.register_blueprint(online_hall_views.bp)
     app.register_blueprint(status_blueprint(lambda: HubStatusSite(services()),
                                             db_session.get_session))
     app.register_blueprint(certificate_blueprint(lambda: HubCertificateSite(services()),

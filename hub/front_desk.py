@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,10 +133,12 @@ def next_acceptance_no(session: Session, now: datetime) -> str:
 
 def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, actor: str,
                   now: datetime, *, bundle: BundleRef | None = None,
-                  query_code: str | None = None, reuse: Sequence[Reuse] = ()) -> WalkIn:
+                  query_code: str | None = None, reuse: Sequence[Reuse] = (),
+                  scans: Sequence[Mapping[str, Any]] = ()) -> WalkIn:
     """Author the ``registered`` event of one case and route it through the hub's hooks
     (not committed). A part of a one-form application carries its ``bundle`` and the
-    query code its parts share."""
+    query code its parts share; ``scans`` are the ``materials`` entries of scans already in
+    the hub's blob store (the online hall's uploads)."""
     hub = services()
     site = hub.sync_site
     case_id = reserve_case_id(session, site.code, site.epoch)
@@ -148,7 +150,7 @@ def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, 
         "item_code": checked.item.code, "catalogue_version": hub.catalogue.version,
         "kind": checked.item.kind.value, "window": checked.item.window,
         "delivery": delivery, "applicant": checked.applicant.to_dict(),
-        "form": checked.form, "materials": reuse_entries(reuse),
+        "form": checked.form, "materials": [*scans, *reuse_entries(reuse)],
     }
     if reuse:  # the applicant's consent, recorded by the agent (证照库)
         payload["reuse_consent"] = consent_record(reuse, actor, now)

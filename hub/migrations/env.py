@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 import hub.models
+import hub.online_hall_models
 import hub.privacy.tables
 import hub.releases  # noqa: F401
 import shared.storage.accounts

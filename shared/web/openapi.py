@@ -14,6 +14,8 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from werkzeug.wrappers import Response
 
+from shared.web.online_contract import ONLINE_CONTRACT
+
 JSON = dict[str, Any]
 
 
@@ -400,6 +402,8 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
         ),
     ),
 }
+
+CONTRACT.update(ONLINE_CONTRACT)
 
 
 def _openapi_path(rule: str) -> str:

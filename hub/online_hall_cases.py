@@ -1,0 +1,236 @@
+"""Applying online (网上申报): an applicant's draft, its pre-check, its submission as a case,
+and the answer to a supplement request — all into the same flow as a case registered at a
+village or at the city hall's desk.
+
+A draft keeps the form's answers, the delivery chosen and the scans uploaded so far (each in
+the hub's blob store, sealed at rest), so an applicant on a slow link never uploads a scan
+twice. The pre-check (:func:`precheck`) runs the desk's checks
+(:func:`shared.domain.application.check_application`) and adds every required material not
+uploaded yet: it says what is missing before anything is submitted. Submitting writes the
+``registered`` event with :func:`hub.front_desk.write_walk_in` as ``applicant:online-<id>``,
+so the hub's hooks route it, start its deadlines and put it under supervision like any other.
+
+A supplement request (一次性告知) is answered online as a village agent answers it: each
+scan is a ``material_added`` event, and once every material asked for is here,
+``supplement_provided`` follows; the hub's hooks carry both where the case is decided.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.front_desk import WalkIn, write_walk_in
+from hub.models import HubCase
+from hub.online_hall_models import OnlineCase
+from hub.services import HubServices
+from shared.deciding import case_work
+from shared.domain.application import CheckedApplication, check_application
+from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
+from shared.domain.case_state import CaseState, apply, fold
+from shared.domain.catalogue import ServiceItem
+from shared.domain.errors import InvalidInput, NotFound, Problems, StateConflict
+from shared.storage import sync_store
+from shared.storage.scan_uploads import CheckedFile
+from sync_protocol.times import to_ms
+
+ONLINE_DELIVERIES = ("window", "courier")
+"""How an online applicant takes the result: collected at the window, or by courier."""
+
+
+def applicant_actor(account_id: int) -> EventActor:
+    """Who the log says acted: the account, in the applicant role."""
+    return EventActor(f"online-{account_id}", Role.APPLICANT)
+
+
+@dataclass
+class Draft:
+    """An application being filled in: answers, delivery and the scans uploaded so far."""
+
+    form: dict[str, str] = field(default_factory=dict)
+    delivery: str = "window"
+    materials: list[dict[str, Any]] = field(default_factory=list)
+
+    def held_codes(self) -> set[str]:
+        return {str(m["code"]) for m in self.materials}
+
+    def add(self, files: Sequence[CheckedFile]) -> None:
+        """Keep each scan once (the same file again is not a second copy)."""
+        known = {(m["code"], m["sha256"]) for m in self.materials}
+        for f in files:
+            if (f.material_code, f.sha256) not in known:
+                known.add((f.material_code, f.sha256))
+                self.materials.append({"code": f.material_code, "sha256": f.sha256,
+                                       "size": f.size, "media_type": f.media_type})
+
+    def drop(self, code: str) -> None:
+        self.materials = [m for m in self.materials if m["code"] != code]
+
+
+def _draft_key(account_id: int, item_code: str) -> str:
+    return f"online_draft:{account_id}:{item_code}"
+
+
+def load_draft(session: Session, hub: HubServices, account_id: int, item_code: str, *,
+               lock: bool = False) -> Draft:
+    key = _draft_key(account_id, item_code)
+    held = sync_store.read_state(session, key, lock=lock)
+    if not held:
+        return Draft()
+    value = hub.payload_sealer.open(held, key)
+    if not value:
+        return Draft()
+    return Draft(dict(value["form"]), str(value["delivery"]), list(value["materials"]))
+
+
+def save_draft(session: Session, hub: HubServices, account_id: int, item_code: str,
+               draft: Draft | None) -> None:
+    """Keep the draft (sealed: it holds personal data); None empties it."""
+    key = _draft_key(account_id, item_code)
+    value = {} if draft is None else {"form": draft.form, "delivery": draft.delivery,
+                                      "materials": draft.materials}
+    sync_store.write_state(session, key, hub.payload_sealer.seal(value, key))
+
+
+def store_scans(hub: HubServices, files: Sequence[CheckedFile]) -> None:
+    for f in files:
+        hub.blobs.put(f.data)
+
+
+def precheck(hub: HubServices, item: ServiceItem, applicant: Mapping[str, Any], draft: Draft,
+             now: datetime) -> tuple[CheckedApplication | None, dict[str, str]]:
+    """The application as the desk checks it, plus each required material not uploaded
+    (``file.<code>``): every problem at once, before submitting."""
+    checked, problems = check_application(hub.catalogue, item.code, applicant, draft.form,
+                                          draft.delivery, now)
+    if draft.delivery not in ONLINE_DELIVERIES:
+        problems["delivery"] = f"must be one of {', '.join(ONLINE_DELIVERIES)}"
+    held = draft.held_codes()
+    for material in item.materials:
+        if material.required and material.code not in held:
+            problems[f"file.{material.code}"] = "required: not uploaded yet"
+    return (checked if not problems else None), problems
+
+
+def submit(session: Session, hub: HubServices, account_id: int, item: ServiceItem,
+           applicant: Mapping[str, Any], now: datetime) -> WalkIn:
+    """Register the account's draft for ``item`` as a case and empty the draft; commits.
+    :class:`Problems` when the pre-check finds anything (nothing is written then);
+    :class:`StateConflict` when there is no draft (submitted already)."""
+    draft = load_draft(session, hub, account_id, item.code, lock=True)
+    if not draft.form and not draft.materials:
+        session.rollback()
+        raise StateConflict("draft", "nothing to submit: it was submitted already")
+    checked, problems = precheck(hub, item, applicant, draft, now)
+    if checked is None:
+        session.rollback()
+        raise Problems(problems, "the application is not complete or not valid")
+    try:
+        written = write_walk_in(session, checked, draft.delivery,
+                                applicant_actor(account_id).to_wire(), now,
+                                scans=draft.materials)
+        session.add(OnlineCase(case_id=written.case_id, account_id=account_id,
+                               query_code=hub.payload_sealer.seal(
+                                   written.query_code, f"online_case:{written.case_id}"),
+                               submitted_ms=to_ms(now)))
+        save_draft(session, hub, account_id, item.code, None)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return written
+
+
+@dataclass(frozen=True)
+class OnlineCaseView:
+    """One of the account's cases as its holder sees it."""
+
+    case_id: uuid.UUID
+    acceptance_no: str
+    query_code: str
+    item_code: str
+    state: CaseState
+    events: list[CaseEvent]
+    due_ms: int | None
+
+
+def own_case(session: Session, hub: HubServices, account_id: int,
+             case_id: uuid.UUID) -> OnlineCaseView:
+    """The case if this account submitted it; :class:`NotFound` otherwise (another
+    account's case is not said to exist)."""
+    link = session.get(OnlineCase, case_id)
+    row = session.get(HubCase, case_id)
+    if link is None or link.account_id != account_id or row is None:
+        raise NotFound("case", "no such case of yours")
+    events = case_work.case_events(session, hub.sync_site, case_id)
+    code = hub.payload_sealer.open(link.query_code, f"online_case:{case_id}")
+    return OnlineCaseView(case_id, row.acceptance_no or "", str(code), row.item_code,
+                          fold(events), events, row.due_ms)
+
+
+def own_cases(session: Session, account_id: int) -> list[HubCase]:
+    """The account's cases, newest first, as the hub's projection holds them."""
+    ids = select(OnlineCase.case_id).where(OnlineCase.account_id == account_id)
+    return list(session.scalars(select(HubCase).where(HubCase.case_id.in_(ids))
+                                .order_by(HubCase.registered_ms.desc())))
+
+
+def _answered_since_request(events: Sequence[CaseEvent]) -> set[str]:
+    """The materials added after the last supplement request."""
+    codes: set[str] = set()
+    for event in events:
+        if event.type is EventType.SUPPLEMENT_REQUESTED:
+            codes.clear()
+        elif event.type is EventType.MATERIAL_ADDED:
+            codes.add(str(event.payload.get("code")))
+    return codes
+
+
+def provide_supplement(session: Session, hub: HubServices, account_id: int,
+                       case_id: uuid.UUID, files: Sequence[CheckedFile],
+                       now: datetime) -> bool:
+    """Add the scans answering the case's supplement request; once every material asked
+    for is here, record ``supplement_provided``. Commits; True when the supplement is
+    complete. :class:`StateConflict` when no supplement is asked for;
+    :class:`InvalidInput` for a scan of a material not asked for."""
+    case = own_case(session, hub, account_id, case_id)
+    state = case.state
+    if state.stage != "awaiting_supplement":
+        raise StateConflict("case", "no supplement is asked for now")
+    missing = list(state.missing)
+    for f in files:
+        if f.material_code not in missing:
+            raise InvalidInput(f"file.{f.material_code}", "this material was not asked for")
+    if not files:
+        raise InvalidInput("file", "choose the scans the window asked for")
+    actor = applicant_actor(account_id)
+    drafts = [EventDraft(EventType.MATERIAL_ADDED, actor, now,
+                         {"code": f.material_code, "sha256": f.sha256, "size": f.size,
+                          "media_type": f.media_type}) for f in files]
+    answered = _answered_since_request(case.events) | {f.material_code for f in files}
+    complete = set(missing) <= answered
+    if complete:
+        drafts.append(EventDraft(EventType.SUPPLEMENT_PROVIDED, actor, now,
+                                 {"provided": sorted(missing)}))
+    for draft in drafts:
+        state = apply(state, draft)  # a state that no longer allows it: StateConflict
+    store_scans(hub, files)
+    site = hub.sync_site
+    try:
+        events = sync_store.author_events(
+            session, site.key, site.sealer,
+            [sync_store.OwnEvent(case_id, d.actor.to_wire(), d.type.value, d.payload,
+                                 to_ms(d.at)) for d in drafts],
+            epoch=site.epoch, up=False, now_ms=to_ms(now))
+        site.hooks.events_arrived(session, events, now)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return complete

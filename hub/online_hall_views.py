@@ -1,0 +1,508 @@
+"""The online service hall's pages and API (网上服务大厅), open 7×24 at the hub's public site.
+
+Pages (plain HTML forms, no script, each well under 60 KB): sign up and sign in with a code
+texted to the phone, "my applications", an application per item of the service guide with
+its uploads and pre-check, each case's progress with the answer to a supplement request. The
+API takes the two steps of signing up for programs and tests: ``POST /api/v1/online/codes``
+and ``POST /api/v1/online/accounts``.
+
+An applicant's sign-in lives in the site's session cookie under its own key, apart from
+staff sign-ins: no staff view reads it, and signing in starts a new session
+(:func:`shared.web.security_policy.start_session`), with the same idle and total timeouts as
+staff sessions. Every form carries the session's form token.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from marshmallow import RAISE, Schema, fields, validate
+
+from hub.db_session import get_session
+from hub.front_desk import load_body
+from hub.online_hall_accounts import (
+    CODE_DIGITS,
+    CodeNotAccepted,
+    OnlineHall,
+    TooManyCodes,
+    account_by_phone,
+    applicant_phone,
+    check_phone,
+    check_sign_up,
+    create_account,
+    identity_of,
+    send_code,
+    take_code,
+    wrong_codes_wait,
+)
+from hub.online_hall_cases import (
+    ONLINE_DELIVERIES,
+    Draft,
+    load_draft,
+    own_case,
+    own_cases,
+    precheck,
+    provide_supplement,
+    save_draft,
+    store_scans,
+    submit,
+)
+from hub.online_hall_models import OnlineAccount
+from hub.online_hall_texts import MESSAGES
+from hub.services import services
+from shared.domain.catalogue import ServiceItem
+from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
+from shared.storage.scan_uploads import CheckedFile, check_upload, material_of
+from shared.web.error_responses import error_response
+from shared.web.i18n import add_messages, locale_name, t
+from shared.web.public_status import STAGE_NAMES
+from shared.web.rate_limit import failure_counts_of
+from shared.web.security_policy import end_session, start_session
+from shared.web.sign_in import safe_next
+from sync_protocol.times import from_ms
+
+bp = Blueprint("online_hall", __name__)
+ACCOUNT_KEY = "online_account"
+P = ParamSpec("P")
+
+
+@bp.record_once
+def _texts(state: Any) -> None:
+    add_messages(state.app, MESSAGES)
+
+
+def hall() -> OnlineHall:
+    hub = services()
+    return OnlineHall(keys=hub.data_keys, sealer=hub.payload_sealer,
+                      counts=failure_counts_of(current_app), gateway=hub.sms.gateway,
+                      centre=hub.settings.site_name)
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def current_account() -> OnlineAccount | None:
+    """The applicant signed in on this browser, if any."""
+    account_id = session.get(ACCOUNT_KEY)
+    if not isinstance(account_id, int):
+        return None
+    return get_session().get(OnlineAccount, account_id)
+
+
+def applicant_only(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """Let a page run only for a signed-in applicant; others go to the sign-in page."""
+
+    @functools.wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        if current_account() is None:
+            target = request.full_path if request.query_string else request.path
+            return redirect(url_for("online_hall.sign_in", next=target))
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def _account() -> OnlineAccount:
+    account = current_account()
+    if account is None:  # applicant_only has run
+        raise NotFound("account", "not signed in")
+    return account
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int, dict[str, str]]:
+    return (render_template(template, account=current_account(), **context), status,
+            {"Cache-Control": "no-store"})
+
+
+def _sign_in_as(account: OnlineAccount) -> None:
+    start_session()  # nothing of the session before carries over
+    session[ACCOUNT_KEY] = account.id
+
+
+# -- signing up and in ---------------------------------------------------------------------
+
+_PERSON = ("name", "id_number", "phone")
+
+
+def applicant_from_form(values: Mapping[str, str]) -> dict[str, Any]:
+    """The applicant as ``validate_applicant`` takes it, from ``applicant.*`` inputs."""
+    kind = "company" if values.get("applicant.kind") == "company" else "person"
+
+    def person(prefix: str) -> dict[str, str]:
+        return {k: values.get(f"{prefix}.{k}", "").strip() for k in _PERSON}
+
+    if kind == "company":
+        return {"kind": kind, "name": values.get("applicant.name", "").strip(),
+                "uscc": values.get("applicant.uscc", "").strip(),
+                "legal_representative": person("applicant.legal_representative")}
+    return {"kind": kind, **person("applicant")}
+
+
+def _code_message(exc: CodeNotAccepted) -> str:
+    return t(f"oh.code_{exc.reason}")
+
+
+@bp.route("/online/signup", methods=["GET", "POST"])
+def sign_up() -> ResponseReturnValue:
+    """Sign up: the applicant's particulars, a code to the phone, then the account."""
+    values = dict(request.form) if request.method == "POST" else {}
+    kind = "company" if (values.get("applicant.kind") or request.args.get("kind")) == "company" \
+        else "person"
+    context: dict[str, Any] = {"values": values, "errors": {}, "kind": kind,
+                               "code_sent": False, "message": ""}
+    if request.method == "GET":
+        return _page("online/sign_up.html", **context)
+    applicant = applicant_from_form(values)
+    hub = services()
+    now = hub.clock()
+    try:
+        checked = check_sign_up(applicant, now)
+    except Problems as exc:
+        context["errors"] = exc.fields
+        return _page("online/sign_up.html", 400, **context)
+    phone = checked.contact_phone
+    db = get_session()
+    if request.form.get("action") != "sign_up":
+        return _send_and_render("online/sign_up.html", db, phone, context)
+    context["code_sent"] = True
+    try:
+        index = _take(db, phone, request.form.get("code", ""))
+        account = create_account(db, hall(), checked, index, now)
+        db.commit()
+    except CodeNotAccepted as exc:
+        context["errors"] = {"code": _code_message(exc)}
+        return _page("online/sign_up.html", 400, **context)
+    except TooManyCodes as exc:
+        context["message"] = t("oh.too_many").format(seconds=exc.retry_after)
+        return _page("online/sign_up.html", 429, **context)
+    except StateConflict:
+        db.rollback()
+        context["errors"] = {"applicant.phone": t("oh.has_account")}
+        return _page("online/sign_up.html", 409, **context)
+    _sign_in_as(account)
+    return redirect(safe_next(request.args.get("next")) if request.args.get("next")
+                    else url_for("online_hall.home"), 303)
+
+
+def _take(db: Any, phone: str, code: str) -> str:
+    """Use up the phone's code; :class:`TooManyCodes` when the address has guessed too
+    often, :class:`CodeNotAccepted` for a wrong, old or used-up code."""
+    now = services().clock()
+    wait = wrong_codes_wait(hall(), _address(), now)
+    if wait is not None:
+        raise TooManyCodes(wait)
+    return take_code(db, hall(), phone, code, _address(), now)
+
+
+def _send_and_render(template: str, db: Any, phone: str,
+                     context: dict[str, Any]) -> ResponseReturnValue:
+    try:
+        minutes = send_code(db, hall(), phone, _address(), services().clock()) // 60
+    except TooManyCodes as exc:
+        context["message"] = t("oh.too_many").format(seconds=exc.retry_after)
+        return _page(template, 429, **context)
+    except StateConflict:
+        context["message"] = t("oh.sms_down")
+        return _page(template, 503, **context)
+    context.update(code_sent=True, message=t("oh.code_sent").format(minutes=minutes))
+    return _page(template, **context)
+
+
+@bp.route("/online/signin", methods=["GET", "POST"])
+def sign_in() -> ResponseReturnValue:
+    """Sign in: the phone, then the code texted to it."""
+    values = dict(request.form) if request.method == "POST" else {}
+    context: dict[str, Any] = {"values": values, "errors": {}, "code_sent": False,
+                               "message": "", "next": request.args.get("next", "")}
+    if request.method == "GET":
+        return _page("online/sign_in.html", **context)
+    try:
+        phone = check_phone(values.get("phone", ""))
+    except InvalidInput as exc:
+        context["errors"] = {"phone": exc.reason}
+        return _page("online/sign_in.html", 400, **context)
+    db = get_session()
+    if request.form.get("action") != "sign_in":
+        return _send_and_render("online/sign_in.html", db, phone, context)
+    context["code_sent"] = True
+    try:
+        index = _take(db, phone, request.form.get("code", ""))
+    except CodeNotAccepted as exc:
+        context["errors"] = {"code": _code_message(exc)}
+        return _page("online/sign_in.html", 400, **context)
+    except TooManyCodes as exc:
+        context["message"] = t("oh.too_many").format(seconds=exc.retry_after)
+        return _page("online/sign_in.html", 429, **context)
+    account = account_by_phone(db, index)
+    db.commit()  # the code is used either way
+    if account is None:
+        context.update(code_sent=False, message=t("oh.no_account"))
+        return _page("online/sign_in.html", 404, **context)
+    _sign_in_as(account)
+    target = request.args.get("next")
+    return redirect(safe_next(target) if target else url_for("online_hall.home"), 303)
+
+
+@bp.post("/online/signout")
+def sign_out() -> ResponseReturnValue:
+    end_session()
+    return redirect(url_for("online_hall.sign_in"), 303)
+
+
+# -- applications ----------------------------------------------------------------------------
+
+@bp.get("/online")
+@applicant_only
+def home() -> ResponseReturnValue:
+    """My applications, newest first, and the items one may apply for."""
+    account = _account()
+    rows = own_cases(get_session(), account.id)
+    catalogue = services().catalogue
+    names = {item.code: item.name.get(_lang()) for item in catalogue.items}
+    cases = [{"case_id": r.case_id, "acceptance_no": r.acceptance_no,
+              "item": names.get(r.item_code, r.item_code), "stage": _stage(r.stage),
+              "registered": from_ms(r.registered_ms)} for r in rows]
+    identity = identity_of(hall(), account)
+    return _page("online/home.html", cases=cases, items=catalogue.items,
+                 name=identity.get("name", ""))
+
+
+def _lang() -> str:
+    return "en" if locale_name() == "en" else "zh"
+
+
+def _stage(stage: str) -> str:
+    names = STAGE_NAMES.get(stage)
+    return (names[1] if _lang() == "en" else names[0]) if names else stage
+
+
+def _item(code: str) -> ServiceItem:
+    return services().catalogue.item(code)  # NotFound: 404 by the error handler
+
+
+def _draft_values(draft: Draft) -> dict[str, str]:
+    return {**{f"form.{k}": v for k, v in draft.form.items()}, "delivery": draft.delivery}
+
+
+def _uploads(item: ServiceItem, errors: dict[str, str],
+             allowed: set[str] | None = None) -> list[CheckedFile]:
+    """The scans the request carries (``file.<material code>`` inputs), each checked; a bad
+    one is named in ``errors`` and left out."""
+    checked: list[CheckedFile] = []
+    for name, upload in request.files.items(multi=True):
+        if not name.startswith("file.") or not upload.filename:
+            continue
+        try:
+            code = name.removeprefix("file.")
+            if allowed is not None and code not in allowed:
+                raise InvalidInput(name, "this material was not asked for")
+            checked.append(check_upload(material_of(item, code, name), upload.stream, name))
+        except DomainError as exc:
+            errors[name] = exc.reason
+    return checked
+
+
+def _render_apply(item: ServiceItem, draft: Draft, problems: dict[str, str], *,
+                  checked: bool, status: int = 200) -> ResponseReturnValue:
+    identity = identity_of(hall(), _account())
+    return _page("online/apply.html", status, item=item, values=_draft_values(draft),
+                 errors=problems, checked=checked, held=draft.materials,
+                 deliveries=ONLINE_DELIVERIES, applicant=identity,
+                 texts={"choose": t("oh.choose"), "yes": t("oh.yes"), "no": t("oh.no")})
+
+
+@bp.get("/online/apply/<item_code>")
+@applicant_only
+def apply_form(item_code: str) -> ResponseReturnValue:
+    item = _item(item_code)
+    draft = load_draft(get_session(), services(), _account().id, item.code)
+    return _render_apply(item, draft, {}, checked=False)
+
+
+@bp.post("/online/apply/<item_code>")
+@applicant_only
+def apply_submit(item_code: str) -> ResponseReturnValue:
+    """Keep the answers and the scans; then pre-check (``action=check``) or submit."""
+    item = _item(item_code)
+    hub = services()
+    db = get_session()
+    account = _account()
+    now = hub.clock()
+    draft = load_draft(db, hub, account.id, item.code)
+    draft.form = {f.key: request.form.get(f"form.{f.key}", "")
+                  for f in item.form.fields if request.form.get(f"form.{f.key}", "").strip()}
+    draft.delivery = request.form.get("delivery", draft.delivery)
+    upload_errors: dict[str, str] = {}
+    files = _uploads(item, upload_errors)
+    for code in request.form.getlist("drop"):
+        draft.drop(code)
+    store_scans(hub, files)
+    draft.add(files)
+    save_draft(db, hub, account.id, item.code, draft)
+    db.commit()
+    applicant = identity_of(hall(), account)
+    _, problems = precheck(hub, item, applicant, draft, now)
+    problems.update(upload_errors)
+    if request.form.get("action") != "submit" or problems:
+        return _render_apply(item, draft, problems, checked=True,
+                             status=400 if problems and request.form.get("action") == "submit"
+                             else 200)
+    try:
+        written = submit(db, hub, account.id, item, applicant, now)
+    except Problems as exc:
+        return _render_apply(item, draft, exc.fields, checked=True, status=400)
+    except StateConflict:
+        return redirect(url_for("online_hall.home"), 303)
+    return redirect(url_for("online_hall.case_page", case_id=written.case_id, new=1), 303)
+
+
+@bp.get("/online/cases/<uuid:case_id>")
+@applicant_only
+def case_page(case_id: uuid.UUID) -> ResponseReturnValue:
+    done = request.args.get("done", "")
+    return _render_case(case_id, {}, t(done) if done in _DONE else "")
+
+
+_DONE = ("oh.supplement_done", "oh.supplement_part")
+
+
+def _render_case(case_id: uuid.UUID, errors: dict[str, str], message: str,
+                 status: int = 200) -> ResponseReturnValue:
+    hub = services()
+    case = own_case(get_session(), hub, _account().id, case_id)
+    lang = _lang()
+    try:
+        item: ServiceItem | None = hub.catalogue.item(case.item_code)
+    except DomainError:
+        item = None
+    state = case.state
+    missing = [(code, item.material_names([code], lang)[0] if item else code)
+               for code in state.missing] if state.stage == "awaiting_supplement" else []
+    history = [(e.at, t(f"win.event.{e.type.value}")) for e in case.events
+               if e.type.value in _SHOWN_EVENTS]
+    return _page("online/case.html", status, case=case, item=item, missing=missing,
+                 history=history, stage=_stage(state.stage), errors=errors,
+                 message=message, new=request.args.get("new") == "1",
+                 due=from_ms(case.due_ms) if case.due_ms else None,
+                 delivery=_registered(case.events).get("delivery", ""),
+                 outcome=state.outcome.value if state.outcome else None)
+
+
+_SHOWN_EVENTS = frozenset({
+    "registered", "received", "routed", "accepted", "supplement_requested",
+    "material_added", "supplement_provided", "copies_sent", "reviewed", "checked",
+    "rejected", "reported_up", "external_decision_recorded", "deemed_approved",
+    "result_issued", "result_handed_over", "withdrawn", "rated"})
+"""What the applicant's timeline shows: the case's steps, not the hub's bookkeeping."""
+
+
+def _registered(events: list[Any]) -> Mapping[str, Any]:
+    return events[0].payload if events else {}
+
+
+@bp.post("/online/cases/<uuid:case_id>/supplement")
+@applicant_only
+def supplement(case_id: uuid.UUID) -> ResponseReturnValue:
+    """The scans answering the window's supplement request (一次性告知)."""
+    hub = services()
+    db = get_session()
+    account = _account()
+    case = own_case(db, hub, account.id, case_id)
+    try:
+        item = hub.catalogue.item(case.item_code)
+    except DomainError:
+        return _render_case(case_id, {"file": t("oh.item_gone")}, "", 409)
+    errors: dict[str, str] = {}
+    files = _uploads(item, errors, set(case.state.missing))
+    if errors:
+        return _render_case(case_id, errors, "", 400)
+    try:
+        complete = provide_supplement(db, hub, account.id, case_id, files, hub.clock())
+    except InvalidInput as exc:
+        return _render_case(case_id, {exc.field: exc.reason}, "", 400)
+    except StateConflict:
+        return _render_case(case_id, {}, t("oh.no_supplement"), 409)
+    message = "oh.supplement_done" if complete else "oh.supplement_part"
+    return redirect(url_for("online_hall.case_page", case_id=case_id, done=message), 303)
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+class CodeRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    phone = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class AccountRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    applicant = fields.Dict(required=True)
+    code = fields.String(required=True, validate=validate.Length(min=CODE_DIGITS,
+                                                                 max=CODE_DIGITS + 4))
+
+
+def _too_many(retry_after: int) -> Response:
+    response = error_response(429, "too_many_requests", "too many codes asked for or tried; "
+                              "try again later")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@bp.post("/api/v1/online/codes")
+def code_api() -> ResponseReturnValue:
+    """Text a one-time code to a mobile number (for signing up or in)."""
+    body = load_body(CodeRequestSchema())
+    phone = check_phone(body["phone"])
+    try:
+        seconds = send_code(get_session(), hall(), phone, _address(), services().clock())
+    except TooManyCodes as exc:
+        return _too_many(exc.retry_after)
+    return jsonify({"sent": True, "expires_in": seconds}), 202
+
+
+@bp.post("/api/v1/online/accounts")
+def account_api() -> ResponseReturnValue:
+    """Sign up with the applicant's particulars and the code texted to their phone; the
+    response's session cookie is signed in."""
+    body = load_body(AccountRequestSchema())
+    now = services().clock()
+    applicant = check_sign_up(body["applicant"], now)  # Problems: 400 naming each field
+    phone = check_phone(applicant_phone(applicant.to_dict()))
+    db = get_session()
+    try:
+        index = _take(db, phone, body["code"])
+    except TooManyCodes as exc:
+        return _too_many(exc.retry_after)
+    except CodeNotAccepted as exc:
+        return error_response(400, "invalid", "the code does not open",
+                               {"code": _CODE_REASONS[exc.reason]})
+    account = create_account(db, hall(), applicant, index, now)  # StateConflict: 409
+    db.commit()
+    _sign_in_as(account)
+    return jsonify({"account_id": account.id, "kind": account.kind}), 201
+
+
+_CODE_REASONS = {
+    "wrong": "wrong code",
+    "expired": "no code in force for this phone: ask for a new one",
+    "used_up": "too many wrong tries: ask for a new code",
+}

@@ -1,0 +1,97 @@
+"""What the online hall's tests share: an SMS provider on 127.0.0.1 that keeps the texts it
+is sent (so a test reads the one-time code as the applicant's phone would), a hub whose
+texts go there, and small scans."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from hub.app import create_app
+from hub.cli import hub_group
+from hub.db_session import app_session
+from hub.settings import HubSettings
+from shared.storage.accounts import add_user
+from tests.hub.conftest import HUB, PASSWORD, Clock, Hub
+from tests.shared.web.form_client import FormClient
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+PERSON = {"kind": "person", "name": "王芳", "id_number": "11010519491231002X",
+          "phone": "13912345678"}
+COMPANY = {"kind": "company", "name": "郴州市光明贸易有限公司", "uscc": "91431000MA4L0PQR7L",
+           "legal_representative": {"name": "赵强", "id_number": "110105198001010016",
+                                    "phone": "13712345678"}}
+
+
+@dataclass
+class SmsSink:
+    """The texts an SMS provider was sent, newest last."""
+
+    url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def code_for(self, phone: str) -> str:
+        """The six digits of the newest code texted to ``phone``."""
+        texts = [m["text"] for m in self.received if m["phone"] == phone]
+        assert texts, f"no text to {phone}"
+        found = re.search(r"\b(\d{6})\b", texts[-1])
+        assert found is not None, texts[-1]
+        return found.group(1)
+
+
+@contextmanager
+def sms_sink() -> Iterator[SmsSink]:
+    """An SMS provider's HTTP endpoint on 127.0.0.1 that takes every text."""
+    sink = SmsSink("")
+
+    class Provider(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            sink.received.append(body)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sink.url = f"http://127.0.0.1:{server.server_port}/sms"
+    try:
+        yield sink
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def hall_hub(tmp_path: Path, now: datetime, sink: SmsSink,
+             operators: tuple[tuple[str, str], ...] = ()) -> Hub:
+    """A fresh hub (SQLite) texting through ``sink``, with window operators
+    ``(username, window)``."""
+    data_dir = tmp_path / "hub"
+    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    settings = replace(HubSettings.load(data_dir), testing=True, sms_gateway_url=sink.url)
+    app = create_app(settings)
+    app.test_client_class = FormClient
+    hub = Hub(app, Clock(now), {})
+    hub.services.clock = hub.clock
+    with app_session(app) as session:
+        for username, window in operators:
+            add_user(session, username=username, password=PASSWORD, role="window_operator",
+                     site=HUB, window=window, now=now)
+        session.commit()
+    return hub
