@@ -18,6 +18,7 @@ from shared.web.shared_access_rules import (
 
 ADMIN_VIEW = roles("supervisor", "admin")
 ADMIN_EDIT = roles("admin")
+CONSULTATION_READERS = roles("window_operator", "department_head", "supervisor", "admin")
 
 POLICY: Policy = {
     # signing in, the citizens' guide, calendar and status lookup, probes
@@ -48,6 +49,15 @@ POLICY: Policy = {
     "certificates.held": OPEN,
     "hub_front_desk.register_one_form": roles("agent", "admin"),
     "hub_front_desk.show_one_form": roles("agent", "admin", "supervisor"),
+    # consultations and complaints (咨询投诉; the views narrow answering to the department)
+    "consultations.record_api": roles("agent", "window_operator", "department_head",
+                                      "supervisor"),
+    "consultations.list_api": CONSULTATION_READERS,
+    "consultations.show_api": CONSULTATION_READERS,
+    "consultations.answer_api": roles("window_operator", "department_head"),
+    "consultations.staff_page": CONSULTATION_READERS,
+    "consultations.online_api": OPEN,  # the public online form, limited per address
+    "consultations.online_page": OPEN,
     # the online service hall (网上服务大厅): applicants' own sign-in, checked by its views
     # (hub.online_hall_views); codes and wrong codes limited per phone and address
     "online_hall.sign_up": OPEN,

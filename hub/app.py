@@ -17,6 +17,7 @@ from hub import (
     admin,
     calendar_views,
     catalogue_api,
+    consultation_views,
     db_session,
     enrol_views,
     front_desk,
@@ -80,6 +81,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(front_desk.bp)
+    app.register_blueprint(consultation_views.bp)
     app.register_blueprint(online_hall_views.bp)
     app.register_blueprint(status_blueprint(lambda: HubStatusSite(services()),
                                             db_session.get_session))

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hub.consultation_ledger import keep as keep_consultations
 from hub.models import HubCase
 from hub.privacy.archive import refuse_if_archived
 from hub.privacy.certificates import record_events
@@ -51,6 +52,9 @@ class HubHooks(DecidingHooks):
         record_events(session, self._keys(), self._catalogue(), self._site().sealer, events)
         # an erased case's events that come up again are erased at once (and unindexed)
         erase_again(session, self._site(), events, self._keys())
+        # consultations and complaints (咨询投诉) recorded or answered anywhere
+        keep_consultations(session, events, self._calendar() if self._calendar is not None
+                           else WorkingDayCalendar.standard())
 
 
 def hub_hooks(site: Callable[[], SyncSite], catalogue: Callable[[], Catalogue],

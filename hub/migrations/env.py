@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import hub.consultation_models
 import hub.models
 import hub.online_hall_models
 import hub.privacy.tables

@@ -24,6 +24,10 @@ What each figure counts, per window (the deciding window the case is routed to):
 
 ``rectifications_by_site`` counts the same per deciding site over every case the site holds,
 so the hub, which holds the cases decided below it too, sees each township's loop.
+
+``consultations`` counts the consultations and complaints (咨询投诉) per department that owes
+the answer: received, answered, answered on time, overdue
+(:mod:`shared.deciding.consultation_figures`; empty at a site that keeps no ledger of them).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import SignalModel, counts_by_window
+from shared.deciding.consultation_figures import consultation_figures
 from shared.deciding.one_form_figures import one_form_figures
 from shared.domain.catalogue import Catalogue
 from shared.domain.csv_cells import safe_cell
@@ -211,7 +216,9 @@ def report(session: Session, model: ProjectionModel, site: str, kind: str,
             "site": site, "rows": rows, "total": totals(rows),
             "rectifications_by_site": rectifications_by_site(session, model, period),
             "one_forms": one_form_figures(session, model, catalogue, period.from_ms,
-                                          period.to_ms)}
+                                          period.to_ms),
+            "consultations": consultation_figures(session, model, period.from_ms,
+                                                  period.to_ms)}
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:

@@ -13,11 +13,11 @@ This module holds the figures and the checks every site shares; it imports no st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from shared.domain.errors import InvalidInput
+from shared.domain.errors import InvalidInput, Problems
 from shared.domain.identity import validate_name, validate_phone
 from shared.domain.working_days import WorkingDayCalendar, end_of_day, local_date
 
@@ -56,24 +56,35 @@ def _code(value: object, field: str) -> str | None:
 
 
 def check_recorded(p: Mapping[str, Any], prefix: str = "payload.") -> dict[str, Any]:
-    """The recording's fields once each is valid (``prefix`` names them in an error):
-    channel, kind, the person's name and mobile phone, the text, the department it is
-    assigned to, and optionally the case (acceptance number) or item it concerns."""
-    out: dict[str, Any] = {
-        "channel": _choice(p.get("channel"), f"{prefix}channel", CHANNELS),
-        "kind": _choice(p.get("kind"), f"{prefix}kind", KINDS),
-        "name": validate_name(p.get("name"), f"{prefix}name"),
-        "phone": validate_phone(p.get("phone"), f"{prefix}phone"),
-        "text": _text(p.get("text"), f"{prefix}text"),
-        "department": _code(p.get("department"), f"{prefix}department"),
-    }
-    if out["department"] is None:
-        raise InvalidInput(f"{prefix}department", "required: the department that answers")
-    for key in ("acceptance_no", "item_code"):
-        value = _code(p.get(key), f"{prefix}{key}")
+    """The recording's fields once each is valid: channel, kind, the person's name and
+    mobile phone, the text, the department it is assigned to, and optionally the case
+    (acceptance number) or item it concerns. Every bad field is named at once
+    (:class:`Problems`, each under ``prefix``)."""
+    problems: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    checks: dict[str, Callable[[object, str], Any]] = {
+        "channel": lambda v, f: _choice(v, f, CHANNELS),
+        "kind": lambda v, f: _choice(v, f, KINDS),
+        "name": validate_name, "phone": validate_phone, "text": _text,
+        "department": _required_code, "acceptance_no": _code, "item_code": _code}
+    for key, check in checks.items():
+        try:
+            value = check(p.get(key), f"{prefix}{key}")
+        except InvalidInput as exc:
+            problems.update(exc.fields)
+            continue
         if value is not None:
             out[key] = value
+    if problems:
+        raise Problems(problems, "the consultation is not complete or not valid")
     return out
+
+
+def _required_code(value: object, field: str) -> str:
+    code = _code(value, field)
+    if code is None:
+        raise InvalidInput(field, "required: the department that answers")
+    return code
 
 
 def check_answered(p: Mapping[str, Any], prefix: str = "payload.") -> None:

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from werkzeug.wrappers import Response
 
+from shared.web.consultation_contract import CONSULTATION_CONTRACT
+
 from shared.web.online_contract import ONLINE_CONTRACT
 
 JSON = dict[str, Any]
@@ -404,6 +406,9 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
 }
 
 CONTRACT.update(ONLINE_CONTRACT)
+
+
+CONTRACT.update(CONSULTATION_CONTRACT)
 
 
 def _openapi_path(rule: str) -> str:

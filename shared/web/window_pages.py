@@ -280,6 +280,11 @@ def _detail(event: CaseEvent, item: ServiceItem | None) -> str:
         return ""
     payload = event.payload
     parts: list[str] = []
+    if event.type is EventType.CONSULTATION_RECORDED:  # 咨询投诉: what, by which channel
+        parts.append(f"{name_of('cons', str(payload.get('kind')))} "
+                     f"({payload.get('channel')}): {payload.get('text', '')}")
+    if event.type is EventType.CONSULTATION_ANSWERED:
+        parts.append(str(payload.get("answer", "")))
     for key in ("window", "to_window", "department", "authority", "reference"):
         value = payload.get(key)
         if isinstance(value, str) and value:

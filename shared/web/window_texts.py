@@ -204,6 +204,10 @@ MESSAGES: Messages = {
     f"win.event.{EventType.RESULT_HANDED_OVER}": ("送达", "handed over"),
     f"win.event.{EventType.RATED}": ("评价", "rated"),
     f"win.event.{EventType.REFUSED}": ("拒收", "refused"),
+    f"win.event.{EventType.CONSULTATION_RECORDED}": ("咨询投诉", "consultation or complaint"),
+    f"win.event.{EventType.CONSULTATION_ANSWERED}": ("答复咨询投诉", "consultation answered"),
+    "win.cons.consultation": ("咨询", "question"),
+    "win.cons.complaint": ("投诉", "complaint"),
 }
 
 
