@@ -88,6 +88,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
     DEPARTMENT_HEAD = "department_head"  # 分管负责人: approves a window's extension requests
+    APPLICANT = "applicant"  # 网上服务大厅: applicants applying online with their own account
     SYSTEM = "system"
 
 

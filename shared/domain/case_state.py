@@ -214,11 +214,13 @@ SETTLING_EVENTS = frozenset({E.CO_APPROVED, E.OBJECTED, E.DEEMED_CONSENT})
 _PEOPLE_AT_ORIGIN = frozenset({Role.AGENT, Role.WINDOW_OPERATOR})
 _OPERATOR = frozenset({Role.WINDOW_OPERATOR})
 _SYSTEM = frozenset({Role.SYSTEM})
+_ORIGIN_OR_ONLINE = frozenset({*_PEOPLE_AT_ORIGIN, Role.APPLICANT})
+"""Registration and its materials: at a desk, or by the applicant in the online hall."""
 
 EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
     {
-        E.REGISTERED: _PEOPLE_AT_ORIGIN,  # a village agent, or a centre's front desk
-        E.MATERIAL_ADDED: _PEOPLE_AT_ORIGIN,
+        E.REGISTERED: _ORIGIN_OR_ONLINE,  # a village agent, a centre's desk, or online
+        E.MATERIAL_ADDED: _ORIGIN_OR_ONLINE,
         E.REGISTRATION_CORRECTED: _PEOPLE_AT_ORIGIN,
         E.WITHDRAWN: _PEOPLE_AT_ORIGIN,
         E.RECEIVED: _SYSTEM,
@@ -230,7 +232,7 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.ACCEPTED: _OPERATOR,
         E.COPIES_SENT: _OPERATOR,
         E.SUPPLEMENT_REQUESTED: _OPERATOR,
-        E.SUPPLEMENT_PROVIDED: _PEOPLE_AT_ORIGIN,
+        E.SUPPLEMENT_PROVIDED: _ORIGIN_OR_ONLINE,
         E.REVIEWED: _OPERATOR,
         E.CHECKED: _OPERATOR,
         E.REJECTED: _OPERATOR,
