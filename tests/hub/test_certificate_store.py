@@ -12,12 +12,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from hub.cli import hub_group
 from hub.db_session import app_session
+from hub.identity import data_keys
 from hub.models import HubMaterialReuse
+from hub.privacy.certificates import held_for
 from hub.privacy.tables import HubCertificate, HubCertificateQuery
 from shared.deciding import case_work
+from shared.exchange.lookup_relay import HEADER, relay_header
+from shared.storage.id_index import blind_index
+from shared.web.certificate_lookup import relay_pair
+from sync_protocol import generate_key
 from tests.hub.conftest import ID_NUMBER, Hub, User, register_at_hub
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -191,3 +199,32 @@ def _uuid(text: str) -> Any:
     import uuid
 
     return uuid.UUID(text)
+
+
+def test_a_relay_no_child_of_the_hub_vouched_for_is_not_believed(hub: Hub) -> None:
+    stranger = generate_key("431002001")  # a township the hub never enrolled
+    what, whose = relay_pair(ID_NUMBER, LATER_ITEM)
+    header = relay_header(stranger, "agent:someone", what, whose, hub.clock())
+    answer = hub.app.test_client().post("/api/v1/certificates/held", headers={HEADER: header},
+                                        json={"id_number": ID_NUMBER, "item_code": LATER_ITEM})
+    assert answer.status_code == 401
+    with app_session(hub.app) as session:
+        assert session.scalars(select(HubCertificateQuery)).all() == []
+
+
+def test_rotating_the_data_key_writes_the_store_again_under_the_new_key(hub: Hub) -> None:
+    ref = _held(hub, ID_NUMBER).get_json()["held"][0]["ref"]
+    settings = hub.services.settings
+    result = CliRunner().invoke(hub_group, ["rotate-data-key", "--data-dir",
+                                            str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "certificate store for 1 holdings" in result.output
+    new = data_keys(settings.key_dir)
+    with app_session(hub.app) as session:
+        rows = [(r.ref, r.blind_index) for r in session.scalars(select(HubCertificate))]
+        assert rows == [(ref, blind_index(new, ID_NUMBER))]  # the same reference
+        found = held_for(session, new, hub.services.catalogue, ID_NUMBER, LATER_ITEM,
+                         asked_by="test", now=hub.clock())
+    assert [h.ref for h in found] == [ref]
+    again = CliRunner().invoke(hub_group, ["reindex-ids", "--data-dir", str(settings.data_dir)])
+    assert again.exit_code == 0 and "1 holdings in the certificate store" in again.output
