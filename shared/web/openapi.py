@@ -15,7 +15,6 @@ from flask import Blueprint, Flask, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from shared.web.consultation_contract import CONSULTATION_CONTRACT
-
 from shared.web.online_contract import ONLINE_CONTRACT
 
 JSON = dict[str, Any]
@@ -405,10 +404,8 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
     ),
 }
 
-CONTRACT.update(ONLINE_CONTRACT)
-
-
 CONTRACT.update(CONSULTATION_CONTRACT)
+CONTRACT.update(ONLINE_CONTRACT)
 
 
 def _openapi_path(rule: str) -> str:
