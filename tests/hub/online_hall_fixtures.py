@@ -27,11 +27,12 @@ from tests.shared.web.form_client import FormClient
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-PERSON = {"kind": "person", "name": "王芳", "id_number": "11010519491231002X",
-          "phone": "13912345678"}
-COMPANY = {"kind": "company", "name": "郴州市光明贸易有限公司", "uscc": "91431000MA4L0PQR7L",
-           "legal_representative": {"name": "赵强", "id_number": "110105198001010016",
-                                    "phone": "13712345678"}}
+PERSON: dict[str, Any] = {"kind": "person", "name": "王芳",
+                          "id_number": "11010519491231002X", "phone": "13912345678"}
+COMPANY: dict[str, Any] = {
+    "kind": "company", "name": "郴州市光明贸易有限公司", "uscc": "91431000MA4L0PQR7L",
+    "legal_representative": {"name": "赵强", "id_number": "110105198001010016",
+                             "phone": "13712345678"}}
 
 
 @dataclass

@@ -1,0 +1,155 @@
+"""An application at the online hall (网上服务大厅), Flask test client on a real hub app
+(SQLite) with its texts going to an SMS provider on 127.0.0.1: the applicant signs up on the
+pages, fills the passport item's form, is told by the pre-check what is missing, uploads and
+submits; the case is routed to the authorised window like any other; the window asks for a
+supplement (一次性告知), the applicant answers it online, the window decides, and the
+applicant's page follows every step."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from hub.db_session import app_session
+from hub.models import HubCase
+from hub.online_hall_models import OnlineCase
+from shared.deciding import case_work
+from shared.domain.case_events import EventType
+from tests.hub.conftest import Hub
+from tests.hub.online_hall_fixtures import JPEG, PERSON, PNG, SmsSink, hall_hub, sms_sink
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+REVIEW, CHECK = "ga-1", "ga-2"
+ITEM = "GA-3101"  # ordinary passport: ID card and photo, purpose, urgent
+
+
+@pytest.fixture
+def sink() -> Iterator[SmsSink]:
+    with sms_sink() as found:
+        yield found
+
+
+@pytest.fixture
+def hub(tmp_path: Path, sink: SmsSink) -> Hub:
+    return hall_hub(tmp_path, NOW, sink, ((REVIEW, "W-GA-01"), (CHECK, "W-GA-01")))
+
+
+def _page(response: Any) -> str:
+    """The page's text; every page of the hall is light enough for a 64 kbit/s link."""
+    body = response.get_data()
+    assert len(body) < 60 * 1024 and b"<script" not in body
+    return str(response.get_data(as_text=True))
+
+
+def sign_up_on_the_pages(hub: Hub, sink: SmsSink) -> FlaskClient:
+    client = hub.app.test_client()
+    form = {f"applicant.{k}": v for k, v in PERSON.items() if k != "kind"}
+    form["applicant.kind"] = "person"
+    bad = client.post("/online/signup", data={**form, "applicant.id_number": "110105",
+                                             "action": "send_code"})
+    assert bad.status_code == 400 and 'id="err-applicant.id_number"' in _page(bad)
+    sent = client.post("/online/signup", data={**form, "action": "send_code"})
+    assert sent.status_code == 200 and 'name="code"' in _page(sent)
+    done = client.post("/online/signup", data={**form, "action": "sign_up",
+                                               "code": sink.code_for(PERSON["phone"])})
+    assert done.status_code == 303, _page(done)
+    return client
+
+
+def _act(hub: Hub, who: str, case_id: Any, **body: Any) -> None:
+    answer = hub.app.test_client().post(f"/api/v1/cases/{case_id}/actions", json=body,
+                                        headers=hub.bearer(who))
+    assert answer.status_code == 200, answer.get_json()
+
+
+def test_an_online_application_goes_through_a_supplement_round_to_its_result(
+        hub: Hub, sink: SmsSink) -> None:
+    client = sign_up_on_the_pages(hub, sink)
+    home = client.get("/online")
+    assert home.status_code == 200 and f"/online/apply/{ITEM}" in _page(home)
+
+    # the pre-check names what is missing before anything is submitted
+    checked = client.post(f"/online/apply/{ITEM}", data={
+        "form.purpose": "tourism", "delivery": "courier", "action": "check",
+        "file.ID_CARD": (io.BytesIO(JPEG), "id.jpg")}, content_type="multipart/form-data")
+    assert checked.status_code == 200
+    page = _page(checked)
+    assert 'data-field="file.PHOTO"' in page and 'data-field="file.ID_CARD"' not in page
+    early = client.post(f"/online/apply/{ITEM}", data={"form.purpose": "tourism",
+                                                       "delivery": "courier",
+                                                       "action": "submit"},
+                        content_type="multipart/form-data")
+    assert early.status_code == 400 and 'data-field="file.PHOTO"' in _page(early)
+    with app_session(hub.app) as session:
+        assert session.scalar(select(func.count()).select_from(HubCase)) == 0
+
+    # the scan kept from the first round is not uploaded again
+    submitted = client.post(f"/online/apply/{ITEM}", data={
+        "form.purpose": "tourism", "delivery": "courier", "action": "submit",
+        "file.PHOTO": (io.BytesIO(PNG), "photo.png")}, content_type="multipart/form-data")
+    assert submitted.status_code == 303, _page(submitted)
+    case_id = uuid.UUID(re.search(r"/online/cases/([0-9a-f-]{36})",
+                                  submitted.headers["Location"]).group(1))  # type: ignore[union-attr]
+    shown = _page(client.get(submitted.headers["Location"]))
+    acceptance_no = re.search(r'id="acceptance-no">([^<]+)<', shown).group(1)  # type: ignore[union-attr]
+    assert acceptance_no.startswith("431000-") and 'id="query-code"' in shown
+
+    with app_session(hub.app) as session:
+        row = session.get(HubCase, case_id)
+        assert row is not None and (row.window, row.state) == ("W-GA-01", "routed")
+        events = case_work.case_events(session, hub.services.sync_site, case_id)
+    registered = events[0]
+    assert registered.type is EventType.REGISTERED
+    assert registered.actor.to_wire().startswith("applicant:online-")
+    assert registered.payload["delivery"] == "courier"
+    assert registered.payload["applicant"]["id_number"] == PERSON["id_number"]
+    assert [m["code"] for m in registered.payload["materials"]] == ["ID_CARD", "PHOTO"]
+    assert hub.services.blobs.get(registered.payload["materials"][1]["sha256"]) == PNG
+
+    # the window asks once for what is missing; the applicant answers online
+    _act(hub, REVIEW, case_id, action="claim")
+    _act(hub, REVIEW, case_id, action="accept")
+    _act(hub, REVIEW, case_id, action="request_supplement", missing=["PHOTO"],
+         reason="照片背景不符合要求")
+    asked = _page(client.get(f"/online/cases/{case_id}"))
+    assert 'id="supplement"' in asked and 'name="file.PHOTO"' in asked
+    wrong = client.post(f"/online/cases/{case_id}/supplement",
+                        data={"file.ID_CARD": (io.BytesIO(JPEG), "id.jpg")},
+                        content_type="multipart/form-data")
+    assert wrong.status_code == 400
+    answered = client.post(f"/online/cases/{case_id}/supplement",
+                           data={"file.PHOTO": (io.BytesIO(PNG + b"new"), "photo2.png")},
+                           content_type="multipart/form-data")
+    assert answered.status_code == 303
+    with app_session(hub.app) as session:
+        row = session.get(HubCase, case_id)
+        assert row is not None and row.state == "accepted"
+        kinds = [e.type for e in case_work.case_events(session, hub.services.sync_site,
+                                                       case_id)]
+    assert kinds[-2:] == [EventType.MATERIAL_ADDED, EventType.SUPPLEMENT_PROVIDED]
+    after = _page(client.get(f"/online/cases/{case_id}"))
+    assert 'id="supplement"' not in after
+
+    for who, action in ((REVIEW, "claim"), (REVIEW, "approve"), (CHECK, "claim"),
+                        (CHECK, "check")):  # 一审一核: reviewed by one, checked by another
+        _act(hub, who, case_id, action=action)
+    final = _page(client.get(f"/online/cases/{case_id}", query_string={"lang": "en"}))
+    assert 'id="outcome">approved' in final and 'id="stage">decided' in final
+    assert "supplement provided" in final  # the steps, the applicant's own among them
+    listed = _page(client.get("/online", query_string={"lang": "en"}))
+    assert acceptance_no in listed and "decided" in listed
+
+    # another applicant never sees the case
+    other = hub.app.test_client()
+    assert other.get(f"/online/cases/{case_id}").status_code == 302  # not signed in
+    with app_session(hub.app) as session:
+        assert session.scalar(select(func.count()).select_from(OnlineCase)) == 1
