@@ -18,6 +18,9 @@ from shared.web.shared_access_rules import (
 
 ADMIN_VIEW = roles("supervisor", "admin")
 ADMIN_EDIT = roles("admin")
+HALL_BOOKINGS = roles("window_operator", "finance", "supervisor", "admin", "department_head",
+                      "agent")
+"""Who reads a window's or station's bookings (the view narrows it: hub.hall_site)."""
 CONSULTATION_READERS = roles("window_operator", "department_head", "supervisor", "admin")
 
 POLICY: Policy = {
@@ -70,6 +73,28 @@ POLICY: Policy = {
     "online_hall.supplement": OPEN,
     "online_hall.code_api": OPEN,
     "online_hall.account_api": OPEN,
+    # the city hall (政务大厅): bookings, tickets and calls (docs/hall.md)
+    "hall.home": OPEN,
+    "hall.book_form": OPEN,
+    "hall.book": OPEN,
+    "hall.cancel_form": OPEN,
+    "hall.cancel": OPEN,
+    "hall.kiosk": OPEN,
+    "hall.take": OPEN,
+    "hall.ticket": OPEN,
+    "hall.call_page": WINDOW_STAFF,
+    "hall.call": WINDOW_STAFF,
+    "hall.bookings": HALL_BOOKINGS,
+    "hall_api.list_areas": OPEN,
+    "hall_api.list_slots": OPEN,
+    "hall_api.create_booking": OPEN,
+    "hall_api.cancel_booking": OPEN,
+    "hall_api.take_ticket": OPEN,
+    "hall_api.show_ticket": OPEN,
+    "hall_api.list_bookings": HALL_BOOKINGS,
+    "hall_api.window_state": WINDOW_STAFF,
+    "hall_api.call": WINDOW_STAFF,
+    "hall_api.link": WINDOW_STAFF,
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,

@@ -22,6 +22,8 @@ from hub import (
     enrol_views,
     front_desk,
     guide_views,
+    hall_api,
+    hall_views,
     i18n,
     online_hall_views,
     privacy_views,
@@ -29,6 +31,7 @@ from hub import (
 )
 from hub.certificate_views import HubCertificateSite
 from hub.document_check import HubDocumentSite
+from hub.hall_site import hall_board
 from hub.identity import token_secret
 from hub.models import HubCase
 from hub.online_rating import HubRatingSite
@@ -103,7 +106,10 @@ def create_app(settings: HubSettings) -> Flask:
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)
     app.register_blueprint(supervision_blueprint(db_session.get_session,
-                                                 lambda: services().windows, HubCase))
+                                                 lambda: services().windows, HubCase,
+                                                 hall_board=hall_board))
+    app.register_blueprint(hall_views.bp)
+    app.register_blueprint(hall_api.bp)
     app.register_blueprint(rating_pages_blueprint(db_session.get_session,
                                                   lambda: services().windows))
     app.register_blueprint(rating_views_blueprint(db_session.get_session,

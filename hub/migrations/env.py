@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 import hub.consultation_models
+import hub.hall_models
 import hub.models
 import hub.online_hall_models
 import hub.privacy.tables

@@ -47,6 +47,9 @@ class CaseProjectionColumns:
 
     signal_model: ClassVar[SignalModel | None] = None
     """The site's signals table, written with the projection (see :mod:`case_signals`)."""
+    hall_ticket_model: ClassVar[Any] = None
+    """The site's queue tickets (the hub's hall, :mod:`hub.hall_models`), whose waiting
+    times the period reports count (:mod:`shared.deciding.hall_waiting`); None elsewhere."""
 
     case_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     acceptance_no: Mapped[str] = mapped_column(String(40), index=True)

@@ -22,6 +22,10 @@ What each figure counts, per window (the deciding window the case is routed to):
   answered late, or unanswered with the due time passed before the period's end;
   ``callbacks_satisfied``: of those, the applicant said on the call-back they were satisfied.
 
+``waiting`` gives the hall's waiting times (排队等候) of the tickets called in the period, per
+service area and per window (:mod:`shared.deciding.hall_waiting`; empty at a site without a
+hall).
+
 ``rectifications_by_site`` counts the same per deciding site over every case the site holds,
 so the hub, which holds the cases decided below it too, sees each township's loop.
 
@@ -44,6 +48,7 @@ from sqlalchemy.orm import Session
 from shared.deciding.case_projection import ProjectionModel
 from shared.deciding.case_signals import SignalModel, counts_by_window
 from shared.deciding.consultation_figures import consultation_figures
+from shared.deciding.hall_waiting import waiting_figures
 from shared.deciding.one_form_figures import one_form_figures
 from shared.domain.catalogue import Catalogue
 from shared.domain.csv_cells import safe_cell
@@ -218,7 +223,8 @@ def report(session: Session, model: ProjectionModel, site: str, kind: str,
             "one_forms": one_form_figures(session, model, catalogue, period.from_ms,
                                           period.to_ms),
             "consultations": consultation_figures(session, model, period.from_ms,
-                                                  period.to_ms)}
+                                                  period.to_ms),
+            "waiting": waiting_figures(session, model, period.from_ms, period.to_ms)}
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:

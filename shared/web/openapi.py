@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from shared.web.consultation_contract import CONSULTATION_CONTRACT
+from shared.web.hall_contract import HALL_CONTRACT
 from shared.web.online_contract import ONLINE_CONTRACT
 
 JSON = dict[str, Any]
@@ -404,6 +405,7 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
     ),
 }
 
+CONTRACT.update(HALL_CONTRACT)
 CONTRACT.update(CONSULTATION_CONTRACT)
 CONTRACT.update(ONLINE_CONTRACT)
 

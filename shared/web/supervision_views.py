@@ -24,7 +24,7 @@ import io
 import threading
 import time as clock_time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -141,6 +141,8 @@ MESSAGES: Messages = {
     "board.open": ("在办件", "Open"),
     "board.overdue": ("超期件", "Overdue"),
     "board.satisfaction": ("满意率", "Satisfaction"),
+    "board.calling": ("请到窗口", "Now calling"),
+    "board.waiting": ("等候人数", "Waiting"),
 }
 
 
@@ -205,11 +207,15 @@ def _local(ms: int | None) -> str:
 
 def supervision_blueprint(get_session: Callable[[], Session],
                           get_ctx: Callable[[], WindowContext],
-                          model: ProjectionModel) -> Blueprint:
-    """The ``supervision`` blueprint (see the module's docstring)."""
+                          model: ProjectionModel,
+                          hall_board: Callable[[Session, datetime], Any] | None = None
+                          ) -> Blueprint:
+    """The ``supervision`` blueprint (see the module's docstring). ``hall_board`` gives the
+    hall's figures for the board where the site has a hall (the hub: the tickets last called
+    per window and the counts waiting per area, :func:`hub.hall_queue.board`)."""
     bp = Blueprint("supervision", __name__, template_folder="templates")
     bp.record_once(lambda state: add_messages(state.app, MESSAGES))
-    board_cache: dict[str, tuple[float, BoardFigures]] = {}
+    board_cache: dict[str, tuple[float, BoardFigures, Any]] = {}
     board_lock = threading.Lock()
 
     def load(schema: Schema) -> dict[str, Any] | Response:
@@ -331,10 +337,12 @@ def supervision_blueprint(get_session: Callable[[], Session],
         with board_lock:
             held = board_cache.get("figures")
             if held is None or clock_time.monotonic() - held[0] > BOARD_SECONDS:
+                now = ctx.clock()
                 held = (clock_time.monotonic(),
-                        board_figures(get_session(), model, ctx.site.code, ctx.clock()))
+                        board_figures(get_session(), model, ctx.site.code, now),
+                        hall_board(get_session(), now) if hall_board else None)
                 board_cache["figures"] = held
-        page = render_template("supervision/board.html", figures=held[1],
+        page = render_template("supervision/board.html", figures=held[1], hall=held[2],
                                refresh=BOARD_REFRESH)
         response = Response(page, mimetype="text/html")
         response.headers["Cache-Control"] = f"public, max-age={int(BOARD_SECONDS)}"

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 # the modules whose tables the hub's migrations build, as hub/migrations/env.py imports them
 import hub.consultation_models
+import hub.hall_models
 import hub.models
 import hub.online_hall_models
 import hub.privacy.tables

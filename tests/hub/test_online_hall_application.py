@@ -76,6 +76,7 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
     client = sign_up_on_the_pages(hub, sink)
     home = client.get("/online")
     assert home.status_code == 200 and f"/online/apply/{ITEM}" in _page(home)
+    assert f'id="apply-online" href="/online/apply/{ITEM}"' in _page(client.get(f"/guide/{ITEM}"))
 
     # the pre-check names what is missing before anything is submitted
     checked = client.post(f"/online/apply/{ITEM}", data={

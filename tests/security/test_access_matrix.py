@@ -31,7 +31,8 @@ USERS: Sequence[User] = [
 ]
 SAMPLE_ARGS: dict[str, Any] = {"case_id": uuid.uuid4(), "index": 0, "year": 2026, "code": WINDOW,
                "username": "operator", "sha256": "ab" * 32, "filename": "missing.css",
-               "period": "month", "day": "2026-03-02", "bundle_id": str(uuid.uuid4()),
+               "period": "month", "day": "2026-03-02", "window": WINDOW,
+               "token": "NO-SUCH-TICKET", "bundle_id": str(uuid.uuid4()),
                "item_code": "MZ-0520", "consultation_id": str(uuid.uuid4())}
 
 
