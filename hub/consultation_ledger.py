@@ -24,7 +24,7 @@ from hub.consultation_models import HubConsultation
 from hub.models import HubCase
 from shared.domain.case_events import EventType
 from shared.domain.catalogue import Catalogue
-from shared.domain.consultations import answer_due, check_answered, check_recorded
+from shared.domain.consultations import answer_due, assigned, check_answered, check_recorded
 from shared.domain.errors import (
     DomainError,
     InvalidInput,
@@ -97,28 +97,6 @@ class Recorded:
                 "department": self.department, "due": self.due.isoformat()}
 
 
-def department_for(catalogue: Catalogue, fields: dict[str, Any],
-                   case: HubCase | None) -> dict[str, Any]:
-    """``fields`` with the department that answers: the case's item's or the item's when it
-    concerns one (a department given must then agree), else the one given, which must be
-    known to the catalogue."""
-    item_code = case.item_code if case is not None else fields.get("item_code")
-    given = fields.get("department") or None
-    if item_code:
-        try:
-            item = catalogue.item(str(item_code))
-        except DomainError:
-            raise InvalidInput("item_code", "no such item in the catalogue") from None
-        return {**fields, "item_code": item.code, "department": item.department}
-    if given is None:
-        raise InvalidInput("department", "required: the department that answers")
-    try:
-        catalogue.department(str(given))
-    except DomainError:
-        raise InvalidInput("department", "no such department in the catalogue") from None
-    return fields
-
-
 def record(session: Session, site: SyncSite, catalogue: Catalogue,
            calendar: WorkingDayCalendar, body: dict[str, Any], actor: str,
            now: datetime) -> Recorded:
@@ -131,11 +109,14 @@ def record(session: Session, site: SyncSite, catalogue: Catalogue,
             HubCase.acceptance_no == str(body["acceptance_no"]).strip()))
         if case is None:
             problems["acceptance_no"] = "no case with this acceptance number"
+    fields = dict(body)
     try:
-        fields = department_for(catalogue, dict(body), case)
+        fields["item_code"], fields["department"] = assigned(
+            catalogue, case.item_code if case is not None else body.get("item_code"),
+            body.get("department"))
     except InvalidInput as exc:  # named with the fields' own problems
         problems.update(exc.fields)
-        fields = {**body, "department": body.get("department") or "?"}
+        fields["department"] = body.get("department") or "?"
     payload: dict[str, Any] = {}
     try:
         payload = check_recorded(fields, prefix="")

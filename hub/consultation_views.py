@@ -15,11 +15,10 @@ The work is :mod:`hub.consultation_ledger`'s; this module reads the requests.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from hub import consultation_ledger as ledger
 from hub.consultation_models import HubConsultation
@@ -27,6 +26,7 @@ from hub.db_session import get_session
 from hub.services import services
 from shared.domain.consultations import CHANNELS, KINDS, TEXT_MAX
 from shared.domain.errors import DomainError, NotFound
+from shared.web.consultation_forms import RecordSchema, blank_to_none
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages, pick
 from shared.web.rate_limit import FailureLimiter, failure_counts_of
@@ -41,25 +41,6 @@ ONLINE_LIMIT = 5
 ONLINE_WINDOW_SECONDS = 3600.0
 """Online submissions per client address per hour before the form answers 429."""
 ONLINE_ACTOR = "system:online"
-
-
-class RecordSchema(Schema):
-    """A consultation or complaint as staff record it."""
-
-    class Meta:
-        unknown = RAISE
-
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    phone = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
-    acceptance_no = fields.String(load_default=None, allow_none=True,
-                                  validate=validate.Length(max=40))
-    item_code = fields.String(load_default=None, allow_none=True,
-                              validate=validate.Length(max=40))
-    department = fields.String(load_default=None, allow_none=True,
-                               validate=validate.Length(max=40))
 
 
 class OnlineSchema(RecordSchema):
@@ -90,16 +71,12 @@ def _limiter() -> FailureLimiter:
     return limiter
 
 
-def _blank_to_none(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
-
-
 def _record(body: dict[str, Any], actor: str) -> ledger.Recorded:
     hub = services()
     session = get_session()
     try:
         recorded = ledger.record(session, hub.sync_site, hub.catalogue, hub.calendar,
-                                 _blank_to_none(body), actor, hub.clock())
+                                 blank_to_none(body), actor, hub.clock())
         session.commit()
     except BaseException:
         session.rollback()
@@ -205,7 +182,7 @@ def online_page() -> tuple[str, int, dict[str, str]]:
     status = 200
     if request.method == "POST":
         try:
-            body = _OnlineFormSchema().load(_blank_to_none(values))
+            body = _OnlineFormSchema().load(blank_to_none(values))
             blocked = _online_blocked()
             if blocked is not None:
                 status, context["message"] = 429, "cons.too_many"
@@ -230,7 +207,7 @@ def staff_page() -> tuple[str, int]:
                 _answer(request.form["answer_id"], request.form.get("answer", ""))
                 message = "cons.answered"
             elif claims.role in RECORDERS:
-                body = RecordSchema().load(_blank_to_none(
+                body = RecordSchema().load(blank_to_none(
                     {k: v for k, v in request.form.items() if k in RecordSchema().fields}))
                 _record(body, f"{claims.role}:{claims.username}")
                 message = "cons.recorded"

@@ -52,6 +52,9 @@ POLICY: Policy = {
     "api.show_one_form": INTAKE_STAFF,
     "api.show_case": INTAKE_STAFF,
     "api.upload_material": INTAKE_STAFF,
+    # 咨询投诉 taken here (by the agent, or a township's staff), sent up with the exchange
+    "consultations.record_api": roles("agent", "window_operator", "department_head",
+                                      "supervisor"),
     # the certificate store, asked up the tree: this site's agent or admin, or a child's
     # vouched-for agent (the view checks which; shared.web.certificate_lookup)
     "certificates.held": OPEN,

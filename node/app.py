@@ -20,6 +20,7 @@ from node import (
     api_views,
     auth,
     case_views,
+    consultation_intake,
     db_session,
     enrol_views,
     i18n,
@@ -106,6 +107,7 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))
     app.register_blueprint(api_views.bp)
+    app.register_blueprint(consultation_intake.bp)
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from shared.domain.errors import InvalidInput, Problems
+from shared.domain.catalogue import Catalogue
+from shared.domain.errors import DomainError, InvalidInput, Problems
 from shared.domain.identity import validate_name, validate_phone
 from shared.domain.working_days import WorkingDayCalendar, end_of_day, local_date
 
@@ -97,6 +98,25 @@ def check_answered(p: Mapping[str, Any], prefix: str = "payload.") -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInput(f"{prefix}consultation.{part}", "a whole number from 1")
     _text(p.get("answer"), f"{prefix}answer", least=ANSWER_MIN)
+
+
+def assigned(catalogue: Catalogue, item_code: object, department: object
+             ) -> tuple[str | None, str]:
+    """``(item code, department)`` that answers: the item's department when it concerns an
+    item (a case's item included; a department given is then ignored), else the department
+    given, which the catalogue must know. :class:`InvalidInput` names the field."""
+    if isinstance(item_code, str) and item_code.strip():
+        try:
+            item = catalogue.item(item_code.strip())
+        except DomainError:
+            raise InvalidInput("item_code", "no such item in the catalogue") from None
+        return item.code, item.department
+    if not isinstance(department, str) or not department.strip():
+        raise InvalidInput("department", "required: the department that answers")
+    try:
+        return None, catalogue.department(department.strip()).code
+    except DomainError:
+        raise InvalidInput("department", "no such department in the catalogue") from None
 
 
 def answer_due(calendar: WorkingDayCalendar, kind: str, recorded_at: datetime) -> datetime:
