@@ -25,7 +25,7 @@ from hub.online_hall_models import OnlineCase
 from shared.deciding import case_work
 from shared.domain.case_events import EventType
 from tests.hub.conftest import Hub
-from tests.hub.online_hall_fixtures import JPEG, PERSON, PNG, SmsSink, hall_hub, sms_sink
+from tests.hub.online_hall_fixtures import COMPANY, JPEG, PERSON, PNG, SmsSink, hall_hub, sms_sink
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 REVIEW, CHECK = "ga-1", "ga-2"
@@ -152,5 +152,11 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
     # another applicant never sees the case
     other = hub.app.test_client()
     assert other.get(f"/online/cases/{case_id}").status_code == 302  # not signed in
+    rep_phone = COMPANY["legal_representative"]["phone"]
+    assert other.post("/api/v1/online/codes", json={"phone": rep_phone}).status_code == 202
+    assert other.post("/api/v1/online/accounts", json={
+        "applicant": COMPANY, "code": sink.code_for(rep_phone)}).status_code == 201
+    assert other.get(f"/online/cases/{case_id}").status_code == 404
+    assert acceptance_no not in _page(other.get("/online"))
     with app_session(hub.app) as session:
         assert session.scalar(select(func.count()).select_from(OnlineCase)) == 1
