@@ -321,8 +321,12 @@ def _uploads(item: ServiceItem, errors: dict[str, str],
 def _render_apply(item: ServiceItem, draft: Draft, problems: dict[str, str], *,
                   checked: bool, status: int = 200) -> ResponseReturnValue:
     identity = identity_of(hall(), _account())
+    lang = _lang()
+    labels = {**{f"form.{f.key}": f.label.get(lang) for f in item.form.fields},
+              **{f"file.{m.code}": m.name.get(lang) for m in item.materials},
+              "delivery": t("oh.delivery")}
     return _page("online/apply.html", status, item=item, values=_draft_values(draft),
-                 errors=problems, checked=checked, held=draft.materials,
+                 errors=problems, labels=labels, checked=checked, held=draft.materials,
                  deliveries=ONLINE_DELIVERIES, applicant=identity,
                  texts={"choose": t("oh.choose"), "yes": t("oh.yes"), "no": t("oh.no")})
 
