@@ -55,6 +55,8 @@ POLICY: Policy = {
     # 咨询投诉 taken here (by the agent, or a township's staff), sent up with the exchange
     "consultations.record_api": roles("agent", "window_operator", "department_head",
                                       "supervisor"),
+    "consultations.record_page": roles("agent", "window_operator", "department_head",
+                                       "supervisor"),
     # the certificate store, asked up the tree: this site's agent or admin, or a child's
     # vouched-for agent (the view checks which; shared.web.certificate_lookup)
     "certificates.held": OPEN,

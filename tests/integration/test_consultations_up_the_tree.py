@@ -38,10 +38,14 @@ def test_a_complaint_recorded_at_the_village_is_answered_and_counted_at_the_hub(
         assert complaint.status_code == 201, complaint.text
         recorded = complaint.json()
         assert (recorded["case_id"], recorded["department"]) == (case_id, "MZ")
-        question = agent.post(f"{tree.village.url}/api/v1/consultations", timeout=10, json={
+        # a phone call about no case, on the station's page (server-rendered, no script)
+        page = agent.get(f"{tree.village.url}/consultations/new", timeout=10)
+        assert page.status_code == 200 and len(page.content) < 60_000
+        assert b"<script" not in page.content
+        question = agent.post(f"{tree.village.url}/consultations/new", timeout=10, data={
             "channel": "phone", "kind": "consultation", **PERSON, "department": "SJ",
-            "text": "摆摊卖米粉要办什么证?"})
-        assert question.status_code == 201, question.text
+            "text": "摆摊卖米粉要办什么证?", "acceptance_no": "", "item_code": ""})
+        assert question.status_code == 200 and 'id="cons-done"' in question.text
         bad = agent.post(f"{tree.village.url}/api/v1/consultations", timeout=10, json={
             "channel": "window", "kind": "complaint", "name": "王小明", "phone": "110",
             "text": "投诉", "acceptance_no": "NO-SUCH"})
