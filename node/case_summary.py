@@ -21,6 +21,7 @@ from node.receipt_pdf import ReceiptData, status_url
 from shared.deciding.case_work import sealed_case_events
 from shared.domain.case_state import fold
 from shared.domain.catalogue import Catalogue
+from shared.domain.certificates import reuses_of
 from shared.domain.delivery import courier_of
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.identity import mask_id_number
@@ -73,6 +74,13 @@ def _latest_payload(
         if event.type in types:
             found = (event.type, event_payload(event, sealer))
     return found
+
+
+def reused_materials(session: Session, case: NodeCase, sealer: PayloadSealer) -> list[str]:
+    """The materials the registration took from the certificate store by reference
+    (证照库调取): no scan of them is held here."""
+    found = _latest_payload(session, case, sealer, frozenset({"registered"}))
+    return [r.material_code for r in reuses_of(found[1])] if found else []
 
 
 def missing_materials(session: Session, case: NodeCase, sealer: PayloadSealer) -> list[str]:

@@ -34,6 +34,7 @@ from node.case_summary import (
     outcome_of,
     query_code_of,
     receipt_data,
+    reused_materials,
 )
 from node.db_session import get_session
 from node.i18n import locale_name
@@ -128,6 +129,7 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         masked_id=id_on_page(str(person.get("id_number", ""))),
         form_rows=form_rows,
         materials=materials_of(session, case),
+        reused=reused_materials(session, case, node.sealer),
         item_materials=item_materials,
         missing=missing,
         events=events,

@@ -40,6 +40,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "proxy": ("委托代理人(可选)", "Proxy (optional)"),
     "read_card": ("读身份证", "Read ID card"),
     "find_held": ("查询证照库", "Ask the certificate store"),
+    "reused_mark": ("证照库调取", "from the certificate store"),
     "held_badge": ("证照库已有", "In the certificate store"),
     "held_until": ("有效期至 {date}", "valid until {date}"),
     "held_use": ("调取，无需上传", "use it, no upload needed"),
