@@ -150,3 +150,29 @@ def test_the_online_form_is_limited_per_address(hub: Hub) -> None:
     answers = [client.post("/api/v1/public/consultations", json=body).status_code
                for _ in range(6)]
     assert answers == [201] * 5 + [429]
+
+
+def test_the_staff_page_records_a_call_and_the_department_answers_on_it(hub: Hub) -> None:
+    supervisor = hub.login("sup")
+    page = supervisor.get("/consultations")
+    assert page.status_code == 200 and len(page.data) < 60_000 and b"<script" not in page.data
+    taken = supervisor.post("/consultations", data={
+        "channel": "phone", "kind": "complaint", **PERSON, "text": "9618来电:窗口无人",
+        "acceptance_no": "", "item_code": "", "department": "MZ"})
+    assert taken.status_code == 200 and b'id="cons-message"' in taken.data
+    bad = supervisor.post("/consultations", data={
+        "channel": "phone", "kind": "complaint", "name": "王五", "phone": "1",
+        "text": "再来电", "department": "MZ"})
+    assert bad.status_code == 400 and b"phone" in bad.data
+    # the other department lists nothing; the department's head gets the answer box
+    assert b"answer_id" not in hub.login("sj-op").get("/consultations").data
+    head = hub.login("mz-head")
+    listed = head.get("/consultations").get_data(as_text=True)
+    consultation = listed.split('name="answer_id" value="')[1].split('"')[0]
+    answered = head.post("/consultations", data={"answer_id": consultation,
+                                                 "answer": "已安排专人值守窗口"})
+    assert answered.status_code == 200 and b"answer_id" not in answered.data
+    shown = hub.app.test_client().get(f"/api/v1/consultations/{consultation}",
+                                      headers=hub.bearer("sup")).get_json()
+    assert (shown["channel"], shown["status"], shown["answer"]) == (
+        "phone", "answered", "已安排专人值守窗口")
