@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, redirect, request, send_file, url_for
 from flask.blueprints import BlueprintSetupState
@@ -29,7 +30,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from shared.deciding import case_work
-from shared.domain.case_events import EventType
+from shared.domain.case_events import CaseEvent, EventType
 from shared.exchange.site import SyncSite, use_blob_store
 from shared.storage import sync_store as store
 from shared.storage.blob_store import ACCEPTED_TYPES, BlobStore, is_sha256_hex, sniff_media_type
@@ -86,15 +87,25 @@ def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], Sy
         case_in_reach(claims, state.window)
         audit_view(engine_of_session(session), site=site.code, username=claims.username,
                    role=claims.role, case_id=case_id, now=datetime.now(UTC))
-        registered = next((e.payload for e in case_work.case_events(session, site, case_id)
-                           if e.type is EventType.REGISTERED), {})
-        materials = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
+        materials = case_scans(case_work.case_events(session, site, case_id))
         sha256 = materials[index].get("sha256") if 0 <= index < len(materials) else None
         if not isinstance(sha256, str):
             return _not_found(api=False)
         return redirect(url_for(".material_page", sha256=sha256))
 
     return bp
+
+
+def case_scans(events: Sequence[CaseEvent]) -> list[Mapping[str, Any]]:
+    """The case's scans in the order its page lists them (the index the scan links name):
+    the registration's, then each added later (a late scan, a supplement answered at a
+    village or online). Materials taken by reference (证照库) are no scans."""
+    registered = next((e.payload for e in events if e.type is EventType.REGISTERED), {})
+    found = [m for m in registered.get("materials") or []
+             if isinstance(m, Mapping) and "reused" not in m]
+    found += [e.payload for e in events
+              if e.type is EventType.MATERIAL_ADDED and "sha256" in e.payload]
+    return found
 
 
 def _not_found(*, api: bool) -> ResponseReturnValue:

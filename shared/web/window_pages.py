@@ -68,6 +68,7 @@ from shared.web.pages import (
 )
 from shared.web.record_audit import audit_view, engine_of_session
 from shared.web.record_scope import DEPARTMENT_HEAD, case_in_reach
+from shared.web.scans_endpoint import case_scans
 from shared.web.sign_in import require_user
 from shared.web.window_api import (
     WINDOW_BOUND_ROLES,
@@ -652,7 +653,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
     entries = [m for m in registered.get("materials") or [] if isinstance(m, Mapping)]
     # the scans first (their place is what the scan links name), then what the registration
     # took from the certificate store by reference (证照库调取), with the store's finding
-    materials = [m for m in entries if "reused" not in m]
+    materials = case_scans(events)  # a supplement's scans after the registration's
     checks = ctx.reuse_checks(session, case_id) if ctx.reuse_checks is not None else None
     reused = [(code, _material_name(item, code), _reuse_verdict(checks, code))
               for m in entries if "reused" in m for code in [str(m.get("code", ""))]]

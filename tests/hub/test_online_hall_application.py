@@ -139,6 +139,13 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
     assert kinds[-2:] == [EventType.MATERIAL_ADDED, EventType.SUPPLEMENT_PROVIDED]
     after = _page(client.get(f"/online/cases/{case_id}"))
     assert 'id="supplement"' not in after
+    # the window sees the scan sent online after the registration's two
+    window = hub.login(REVIEW)
+    assert f"/materials/case/{case_id}/2" in window.get(f"/windows/cases/{case_id}").get_data(
+        as_text=True)
+    link = window.get(f"/materials/case/{case_id}/2")
+    assert link.status_code == 302
+    assert window.get(link.headers["Location"]).get_data() == PNG + b"new"
 
     for who, action in ((REVIEW, "claim"), (REVIEW, "approve"), (CHECK, "claim"),
                         (CHECK, "check")):  # 一审一核: reviewed by one, checked by another
