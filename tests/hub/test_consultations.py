@@ -77,6 +77,9 @@ def test_a_complaint_about_a_case_is_answered_by_its_department_and_shown_to_the
         "department": "MZ",
         "complaints": {"received": 1, "answered": 1, "answered_on_time": 1, "overdue": 0},
         "consultations": {"received": 0, "answered": 0, "answered_on_time": 0, "overdue": 0}}]
+    shown = hub.login("sup").get("/supervision/reports/month?date=2026-05-06")
+    table = shown.get_data(as_text=True).split('<table id="consultations">')[1]
+    assert "<td>MZ</td><td>投诉</td>" in table.replace("\n", "")
 
 
 def test_an_online_question_about_an_item_answered_late_counts_overdue(hub: Hub) -> None:
