@@ -177,6 +177,8 @@ def case_api_dict(session: Session, case: NodeCase, sealer: PayloadSealer) -> di
             }
             for m in materials_of(session, case)
         ],
+        # taken from the certificate store by reference (证照库): no scan held here
+        "reused_materials": reused_materials(session, case, sealer),
         "missing": missing_materials(session, case, sealer),
         "hub_receipt": arrival_dict(arrival(session, case)),
     }

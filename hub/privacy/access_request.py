@@ -88,7 +88,10 @@ def _case_record(session: Session, sealer: PayloadSealer, policy: RetentionPolic
 
 
 def _material(material: dict[str, Any]) -> dict[str, Any]:
-    return {key: material.get(key) for key in ("code", "sha256", "size", "media_type")}
+    found = {key: material.get(key) for key in ("code", "sha256", "size", "media_type")}
+    if isinstance(material.get("reused"), dict):  # taken from the certificate store
+        found["reused"] = True
+    return found
 
 
 def _has_views(session: Session) -> bool:

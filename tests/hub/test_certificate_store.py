@@ -31,7 +31,7 @@ from tests.hub.conftest import ID_NUMBER, Hub, User, register_at_hub
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
 OTHER_ID = "431002198001011239"
-DESK, OPERATOR, LEAD = "desk", "jt-review", "city-lead"
+DESK, OPERATOR, LEAD, ADMIN = "desk", "jt-review", "city-lead", "privacy-admin"
 SCAN = "cd" * 32
 LATER_ITEM = "JT-2201"  # 从业资格证核发 asks for the ID card too (city window W-JT-01)
 LATER_FORM = {"qualification": "freight", "exam_passed_on": "2026-11-20"}
@@ -40,7 +40,7 @@ LATER_FORM = {"qualification": "freight", "exam_passed_on": "2026-11-20"}
 @pytest.fixture
 def hub(make_hub: Callable[[datetime, Sequence[User]], Hub]) -> Hub:
     built = make_hub(START, [(DESK, "agent", None), (OPERATOR, "window_operator", "W-JT-01"),
-                             (LEAD, "supervisor", None)])
+                             (LEAD, "supervisor", None), (ADMIN, "admin", None)])
     # a resale-housing transfer (ZR-0801) with the seller's ID card scanned: the store keeps
     # the copy for 180 days (the sample's valid_days); the sale contract is not reusable
     register_at_hub(built, 1, item_code="ZR-0801", window="W-ZR-01", materials=[
@@ -138,6 +138,12 @@ def test_a_reused_copy_is_trusted_shown_as_reused_and_counted(hub: Hub) -> None:
         registered = case_work.case_events(session, services.sync_site, _uuid(case_id))[0]
     assert registered.payload["materials"] == [{"code": "ID_CARD", "reused": {"ref": ref}}]
     consent = registered.payload["reuse_consent"]
+    # the applicant's access request (PIPL art. 45) says which material came from the store
+    asked = hub.app.test_client().post("/api/v1/admin/access-requests", headers=hub.bearer(ADMIN),
+                                       json={"id_number": ID_NUMBER}).get_json()
+    (later,) = [c for c in asked["cases"] if c["case_id"] == case_id]
+    assert later["materials"] == [{"code": "ID_CARD", "sha256": None, "size": None,
+                                   "media_type": None, "reused": True}]
     assert consent["given"] is True and consent["recorded_by"] == f"agent:{DESK}"
     assert consent["materials"] == ["ID_CARD"]
     claimed = hub.app.test_client().post(f"/api/v1/cases/{case_id}/actions",

@@ -100,6 +100,8 @@ def test_a_licence_issued_at_the_township_is_reused_at_the_village_and_counted(
         later = created.json()["case_id"]
         case_page = tree.agent().get(f"{tree.village.url}/cases/{later}", timeout=10).text
         assert 'class="reused"' in case_page and "证照库调取" in case_page
+        as_json = tree.agent().get(f"{tree.village.url}/api/v1/cases/{later}", timeout=10).json()
+        assert as_json["reused_materials"] == ["BUSINESS_LICENCE"]
         tree.settle()
 
         assert _reuses_at_hub(tree) == [(later, "BUSINESS_LICENCE", 1, None)]
