@@ -1,7 +1,7 @@
 """Signing up at the online hall (网上服务大厅) over its API, with the texts going to an SMS
 provider on 127.0.0.1: bad phone numbers, ID numbers and credit codes are refused with the
-field named; a code expires, allows five wrong tries and is used once; codes are limited per
-phone; the account's sign-in is its own."""
+field named; a code expires, allows five wrong tries and is used once; codes and wrong codes
+are limited per phone and per address; signing in takes a code and the sign-in is its own."""
 
 from __future__ import annotations
 
@@ -137,3 +137,45 @@ def test_codes_are_limited_per_phone(hub: Hub, sink: SmsSink) -> None:
     assert sixth.status_code == 429 and int(sixth.headers["Retry-After"]) > 60
     assert len(sink.received) == 5
     assert _code(hub, "13612345678").status_code == 202  # another phone is not held up
+
+
+def test_codes_and_wrong_codes_are_limited_per_address(hub: Hub, sink: SmsSink) -> None:
+    phones = [f"139000000{n:02d}" for n in range(21)]
+    for phone in phones[:20]:
+        assert _code(hub, phone).status_code == 202
+    assert _code(hub, phones[20]).status_code == 429  # one address, many phones
+    assert len(sink.received) == 20
+
+    guesses = [_sign_up(hub, {**PERSON, "phone": phone}, "000000").status_code
+               for phone in phones[:20]]
+    assert set(guesses) == {400}
+    right = _sign_up(hub, {**PERSON, "phone": phones[0]}, sink.code_for(phones[0]))
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
+    assert _accounts(hub) == 0
+
+
+def test_signing_in_takes_a_code_and_starts_a_session_of_its_own(
+        hub: Hub, sink: SmsSink) -> None:
+    assert _code(hub, PERSON["phone"]).status_code == 202
+    assert _sign_up(hub, PERSON, sink.code_for(PERSON["phone"])).status_code == 201
+    client = hub.app.test_client()
+    assert client.get("/online").status_code == 302  # to the sign-in page
+    hub.clock.now += timedelta(minutes=2)
+    sent = client.post("/online/signin", data={"phone": PERSON["phone"], "action": "send_code"})
+    assert sent.status_code == 200 and 'name="code"' in sent.get_data(as_text=True)
+    wrong = client.post("/online/signin", data={"phone": PERSON["phone"], "action": "sign_in",
+                                                "code": "000000"})
+    assert wrong.status_code == 400
+    signed = client.post("/online/signin?next=/online", data={
+        "phone": PERSON["phone"], "action": "sign_in", "code": sink.code_for(PERSON["phone"])})
+    assert signed.status_code == 303 and signed.headers["Location"] == "/online"
+    assert "王芳" in client.get("/online").get_data(as_text=True)
+    client.post("/online/signout")
+    assert client.get("/online").status_code == 302
+
+    stranger = hub.app.test_client()  # a phone without an account learns so only by its code
+    assert stranger.post("/online/signin", data={"phone": "13600000000",
+                                                 "action": "send_code"}).status_code == 200
+    unknown = stranger.post("/online/signin", data={
+        "phone": "13600000000", "action": "sign_in", "code": sink.code_for("13600000000")})
+    assert unknown.status_code == 404 and stranger.get("/online").status_code == 302
