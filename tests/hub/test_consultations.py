@@ -5,13 +5,14 @@ about a case shown in that case's history."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.hub.conftest import Hub, User, register_at_hub
+from tests.hub.conftest import Hub, User, hub_maker, register_at_hub
 
 MAY_4 = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
 USERS: Sequence[User] = [("sup", "supervisor", None), ("mz-op", "window_operator", "W-MZ-01"),
@@ -20,9 +21,11 @@ USERS: Sequence[User] = [("sup", "supervisor", None), ("mz-op", "window_operator
 PERSON = {"name": "王五", "phone": "138 0013 8000"}
 
 
-@pytest.fixture
-def hub(make_hub: Callable[[datetime, Sequence[User]], Hub]) -> Hub:
-    return make_hub(MAY_4, USERS)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Hub:
+    """The hub on SQLite, and on a PostgreSQL schema of its own."""
+    url = None if request.param == "sqlite" else str(request.getfixturevalue("pg_schema_url"))
+    return hub_maker(tmp_path, url)(MAY_4, USERS)
 
 
 def _record(hub: Hub, body: dict[str, Any], who: str = "sup") -> Any:
