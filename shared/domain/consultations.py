@@ -21,6 +21,7 @@ from shared.domain.catalogue import Catalogue
 from shared.domain.errors import DomainError, InvalidInput, Problems
 from shared.domain.identity import validate_name, validate_phone
 from shared.domain.working_days import WorkingDayCalendar, end_of_day, local_date
+from sync_protocol.payload_digest import is_erased
 
 CHANNELS = ("phone", "window", "online")
 """How it reached the centre: the 9618 line, in person at a window or station, the web form."""
@@ -63,6 +64,10 @@ def check_recorded(p: Mapping[str, Any], prefix: str = "payload.") -> dict[str, 
     (:class:`Problems`, each under ``prefix``)."""
     problems: dict[str, str] = {}
     out: dict[str, Any] = {}
+    if is_erased(p):  # its person and words erased with the case: what is counted stays
+        _choice(p.get("channel"), f"{prefix}channel", CHANNELS)
+        _choice(p.get("kind"), f"{prefix}kind", KINDS)
+        return {k: v for k, v in p.items() if k in ("channel", "kind", "department")}
     checks: dict[str, Callable[[object, str], Any]] = {
         "channel": lambda v, f: _choice(v, f, CHANNELS),
         "kind": lambda v, f: _choice(v, f, KINDS),
@@ -97,7 +102,8 @@ def check_answered(p: Mapping[str, Any], prefix: str = "payload.") -> None:
         value = ref.get(part)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInput(f"{prefix}consultation.{part}", "a whole number from 1")
-    _text(p.get("answer"), f"{prefix}answer", least=ANSWER_MIN)
+    if not is_erased(p):  # an erased answer keeps only its reference
+        _text(p.get("answer"), f"{prefix}answer", least=ANSWER_MIN)
 
 
 def assigned(catalogue: Catalogue, item_code: object, department: object

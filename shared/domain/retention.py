@@ -109,4 +109,9 @@ def erased_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any
         kept["reason"] = ERASED_REASON
     if event_type == "rated" and "comment" in payload:
         kept["comment"] = ""
+    if event_type in ("consultation_recorded", "consultation_answered"):
+        # 咨询投诉: the words asked and answered are free text about a person; the kind,
+        # channel, department and the answer's reference stay for the figures
+        kept.pop("text", None)
+        kept.pop("answer", None)
     return erased(payload, kept)
