@@ -95,6 +95,10 @@ POLICY: Policy = {
     "hall_api.window_state": WINDOW_STAFF,
     "hall_api.call": WINDOW_STAFF,
     "hall_api.link": WINDOW_STAFF,
+    # a station's bookings for its agent, vouched for by the chain that relayed the question
+    # (the view checks; shared.web.hall_station_bookings), or for the hub's staff
+    "hall_station.bookings_api": OPEN,
+    "hall_station.bookings_page": roles("agent"),
     # windows: queues, cases, actions, results and scans
     **WINDOW_POLICY,
     **SUPERVISION_POLICY,

@@ -32,6 +32,7 @@ from hub import (
 from hub.certificate_views import HubCertificateSite
 from hub.document_check import HubDocumentSite
 from hub.hall_site import hall_board
+from hub.hall_station import HubStationBookings
 from hub.identity import token_secret
 from hub.models import HubCase
 from hub.online_rating import HubRatingSite
@@ -45,6 +46,7 @@ from shared.web.certificate_lookup import certificate_blueprint
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.finance_views import finance_blueprint
+from shared.web.hall_station_bookings import station_bookings_blueprint
 from shared.web.online_rating import online_rating_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
@@ -110,6 +112,8 @@ def create_app(settings: HubSettings) -> Flask:
                                                  hall_board=hall_board))
     app.register_blueprint(hall_views.bp)
     app.register_blueprint(hall_api.bp)
+    app.register_blueprint(station_bookings_blueprint(lambda: HubStationBookings(services()),
+                                                      db_session.get_session))
     app.register_blueprint(rating_pages_blueprint(db_session.get_session,
                                                   lambda: services().windows))
     app.register_blueprint(rating_views_blueprint(db_session.get_session,

@@ -30,7 +30,7 @@ from shared.web.window_api import check_window
 BOOKING_LIMIT = (10, 3600.0)
 TICKET_LIMIT = (120, 600.0)
 HUB_ROLES = ("window_operator", "finance", "supervisor", "admin", "department_head", "agent")
-"""Who reads bookings at the hub; a village agent reads their own station's."""
+"""Who reads bookings at the hub (its front desk's agents included)."""
 
 T = TypeVar("T")
 
@@ -89,13 +89,11 @@ def calling_window(claims: Claims, window: str) -> Area:
 
 
 def may_read_bookings(claims: Claims, target: str) -> None:
-    """A village agent reads their own station's bookings; the hub's staff the hall's (a
-    window-bound operator their own window's)."""
-    hub = services().settings.site_code
-    if claims.site == target and claims.role == "agent":
-        return
-    if claims.site != hub:
-        raise NotPermitted("target", "you read the bookings of your own station only")
+    """The hub's staff read the hall's bookings (a window-bound operator their own
+    window's); a station's agent reads theirs at the station
+    (:mod:`shared.web.hall_station_bookings`)."""
+    if claims.site != services().settings.site_code:
+        raise NotPermitted("site", "read your station's bookings at your station")
     if area_of_window(areas(), target) is not None:
         check_window(claims, target, services().catalogue)
 

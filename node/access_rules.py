@@ -60,6 +60,10 @@ POLICY: Policy = {
     # the certificate store, asked up the tree: this site's agent or admin, or a child's
     # vouched-for agent (the view checks which; shared.web.certificate_lookup)
     "certificates.held": OPEN,
+    # a village station's bookings, kept at the hub and asked up the tree: this site's agent,
+    # or a child's vouched-for agent (shared.web.hall_station_bookings)
+    "hall_station.bookings_api": OPEN,
+    "hall_station.bookings_page": roles("agent"),
     "cases.list_cases": INTAKE_STAFF,
     "cases.show_case": INTAKE_STAFF,
     "cases.add_material_form": INTAKE_STAFF,

@@ -31,6 +31,7 @@ from node import (
 )
 from node.certificates import NodeCertificateSite
 from node.document_check import NodeDocumentSite
+from node.hall_station import NodeStationBookings
 from node.models import NodeWindowCase
 from node.services import init_app as init_services
 from node.services import services, services_of
@@ -45,6 +46,7 @@ from shared.web.certificate_lookup import certificate_blueprint
 from shared.web.document_check import document_check_blueprint
 from shared.web.exchange_endpoint import exchange_blueprint
 from shared.web.finance_views import finance_blueprint
+from shared.web.hall_station_bookings import station_bookings_blueprint
 from shared.web.openapi import openapi_blueprint
 from shared.web.public_status import status_blueprint
 from shared.web.rating_pages import rating_pages_blueprint
@@ -103,6 +105,8 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
                                             db_session.get_session))
     app.register_blueprint(certificate_blueprint(lambda: NodeCertificateSite(services()),
                                                  db_session.get_session))
+    app.register_blueprint(station_bookings_blueprint(lambda: NodeStationBookings(services()),
+                                                      db_session.get_session))
     app.register_blueprint(document_check_blueprint(lambda: NodeDocumentSite(services()),
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))

@@ -38,6 +38,9 @@ OPEN_PATHS = (
     # a child's agent asking the certificate store, vouched for by the child's signature;
     # the view itself requires a signed-in agent otherwise (shared.web.certificate_lookup)
     "/api/v1/certificates/held",
+    # a child's agent asking for its station's bookings, vouched for the same way
+    # (shared.web.hall_station_bookings)
+    "/api/v1/hall/station-bookings",
     "/board",  # the hall's board at a deciding node: today's figures, no case, no person
 )
 

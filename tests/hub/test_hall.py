@@ -18,7 +18,8 @@ from werkzeug.test import TestResponse
 
 from hub.db_session import app_session
 from hub.models import HubSite
-from tests.hub.conftest import WINDOW, Hub, User, hub_maker
+from shared.storage.accounts import add_user
+from tests.hub.conftest import PASSWORD, WINDOW, Hub, User, hub_maker
 
 SHANGHAI_OFFSET = timedelta(hours=8)
 DAY = "2026-12-08"  # a Tuesday, a working day
@@ -287,3 +288,26 @@ def test_the_booking_pages_book_and_cancel(hub: Hub) -> None:
     cancelled = citizen.post("/hall/cancel", data={"code": code, "phone": "13800138001"})
     assert cancelled.status_code == 200 and b'id="cancelled"' in cancelled.data
     assert _free(hub, "09:00") == 2
+
+
+def test_a_station_s_bookings_are_read_by_the_hub_s_staff_not_by_another_site_s_user(
+        hub: Hub) -> None:
+    with app_session(hub.app) as session:
+        session.add(HubSite(code=STATION, name="良田村便民服务站", tier="village",
+                            parent="431002001", created_ms=0))
+        add_user(session, username="st-agent", password=PASSWORD, role="agent",
+                 site=STATION, now=hub.clock())
+        session.commit()
+    assert _book(hub, "13800138001", target=STATION).status_code == 201
+    staff = hub.app.test_client().get("/api/v1/hall/station-bookings", headers=hub.bearer(
+        "sup"), query_string={"station": STATION, "date": DAY})
+    assert staff.status_code == 200, staff.get_json()
+    assert [b["phone"] for b in staff.get_json()["bookings"]] == ["13800138001"]
+    # a station's agent reads them at the station (tests/integration/
+    # test_hall_station_bookings.py); at the hub the gate refuses another site's user
+    agent = hub.bearer("st-agent")
+    for path in ("/api/v1/hall/bookings", "/api/v1/hall/station-bookings"):
+        refused = hub.app.test_client().get(path, headers=agent,
+                                            query_string={"target": STATION,
+                                                          "station": STATION, "date": DAY})
+        assert refused.status_code == 403, path
