@@ -79,11 +79,13 @@ def sms_sink() -> Iterator[SmsSink]:
 
 
 def hall_hub(tmp_path: Path, now: datetime, sink: SmsSink,
-             operators: tuple[tuple[str, str], ...] = ()) -> Hub:
-    """A fresh hub (SQLite) texting through ``sink``, with window operators
-    ``(username, window)``."""
+             operators: tuple[tuple[str, str], ...] = (),
+             database_url: str | None = None) -> Hub:
+    """A fresh hub (SQLite, or ``database_url``) texting through ``sink``, with window
+    operators ``(username, window)``."""
     data_dir = tmp_path / "hub"
-    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir)])
+    database = ["--database-url", database_url] if database_url else []
+    result = CliRunner().invoke(hub_group, ["init", "--data-dir", str(data_dir), *database])
     assert result.exit_code == 0, result.output
     settings = replace(HubSettings.load(data_dir), testing=True, sms_gateway_url=sink.url)
     app = create_app(settings)

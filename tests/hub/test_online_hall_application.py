@@ -38,9 +38,11 @@ def sink() -> Iterator[SmsSink]:
         yield found
 
 
-@pytest.fixture
-def hub(tmp_path: Path, sink: SmsSink) -> Hub:
-    return hall_hub(tmp_path, NOW, sink, ((REVIEW, "W-GA-01"), (CHECK, "W-GA-01")))
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub(request: pytest.FixtureRequest, tmp_path: Path, sink: SmsSink) -> Hub:
+    """The hub on SQLite (the demo) and on a PostgreSQL schema of its own (production)."""
+    url = request.getfixturevalue("pg_schema_url") if request.param == "postgresql" else None
+    return hall_hub(tmp_path, NOW, sink, ((REVIEW, "W-GA-01"), (CHECK, "W-GA-01")), url)
 
 
 def _page(response: Any) -> str:
