@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.models import HubMaterialReuse
+from hub.models import HubCase, HubMaterialReuse
 from hub.privacy.tables import HubCertificate, HubCertificateQuery
 from shared.deciding.case_work import many_case_events, sealed_case_events
 from shared.domain.case_events import CaseEvent, EventType
@@ -43,8 +43,6 @@ from shared.storage.sealing import DataKeys
 from sync_protocol import Event
 from sync_protocol.times import from_ms, to_ms
 
-STORE_TYPES = frozenset({"registered", "material_added", "result_issued"})
-"""The event types that may give someone a holding."""
 REBUILD_CHUNK = 200
 
 
@@ -66,7 +64,7 @@ def record_events(session: Session, keys: DataKeys, catalogue: Catalogue,
                   sealer: sync_store.PayloadSealer, events: Sequence[Event]) -> int:
     """Fill the store from the arrived ``events`` and check the references their
     registrations carry; the number of holdings offered."""
-    touched = {e.case_id for e in events if e.type in STORE_TYPES}
+    touched = _may_give(session, catalogue, events)
     if not touched:
         return 0
     logs = many_case_events(session, sealer, [e for e in events if e.case_id in touched])
@@ -77,6 +75,34 @@ def record_events(session: Session, keys: DataKeys, catalogue: Catalogue,
             _check_reuses(session, keys, catalogue, event.case_id, event.payload,
                           to_ms(event.at))
     return len(holdings)
+
+
+def _may_give(session: Session, catalogue: Catalogue, events: Sequence[Event]
+              ) -> set[uuid.UUID]:
+    """The cases whose arrived events may give someone a holding: each registration, and a
+    late scan or an issued result only of an item that keeps that scan or issues a
+    certificate (read from the projection, so most results open no log)."""
+    touched = {e.case_id for e in events if e.type == "registered"}
+    later = {e.case_id for e in events
+             if e.type in ("material_added", "result_issued") and e.case_id not in touched}
+    if not later:
+        return touched
+    items = {case_id: item_code for case_id, item_code in session.execute(
+        select(HubCase.case_id, HubCase.item_code).where(HubCase.case_id.in_(later))).all()}
+    for event in events:
+        if event.case_id not in later:
+            continue
+        try:
+            item = catalogue.item(items.get(event.case_id, ""))
+        except NotFound:
+            continue
+        if event.type == "result_issued" and item.issues is not None:
+            touched.add(event.case_id)
+        elif event.type == "material_added":
+            material = item.material(str(event.payload.get("code", "")))
+            if material is not None and material.reusable:
+                touched.add(event.case_id)
+    return touched
 
 
 def _check_reuses(session: Session, keys: DataKeys, catalogue: Catalogue,
