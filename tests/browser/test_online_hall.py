@@ -6,7 +6,9 @@ An applicant signs up: a wrong ID number is named on the page, the code arrives 
 signs them in. They open the passport item, pick the purpose and courier delivery, upload the
 ID card and save: the pre-check says the photo is still missing. They upload the photo and
 submit; the case page shows the acceptance number, the query code and that the case is at the
-window, and "my applications" lists it. The public status lookup opens it with the pair."""
+window, and "my applications" lists it. The public status lookup opens it with the pair.
+The window then asks for a new photo (一次性告知); the applicant's page shows the request with
+a file input, the applicant uploads the photo and the case is back at the window."""
 
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ from playwright.sync_api import expect, sync_playwright
 
 from hub.settings import HubSettings
 from tests.hub.online_hall_fixtures import JPEG, PERSON, PNG, SmsSink, sms_sink
+from tests.integration.city import HUB, add_operators, signed_in
 from tests.integration.processes import Site, free_port, sanji
 from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
 
 TIMEOUT = 10
+OPERATOR = "ga-window"
 
 
 @pytest.fixture
@@ -31,6 +35,7 @@ def hub(tmp_path: Path) -> Iterator[tuple[Site, SmsSink]]:
     """A hub process on SQLite texting through a provider on 127.0.0.1."""
     data_dir = tmp_path / "hub"
     sanji("hub", "init", "--data-dir", str(data_dir))
+    add_operators(data_dir, {HUB: [(OPERATOR, "W-GA-01")]})
     with sms_sink() as sink:
         replace(HubSettings.load(data_dir), sms_gateway_url=sink.url).write()
         site = Site("hub", ["hub", "run", "--data-dir", str(data_dir)], free_port(),
@@ -83,10 +88,26 @@ def test_an_applicant_signs_up_and_submits_an_application_online(
         number = page.locator("#acceptance-no").inner_text()
         code = page.locator("#query-code").inner_text()
         assert number.startswith("431000-") and len(code) == 8
+        case_url = page.url.split("?")[0]
         page.goto(f"{site.url}/online")
         expect(page.locator("#my-cases")).to_contain_text(number)
-        browser.close()
 
-    looked_up = requests.get(f"{site.url}/api/v1/public/status", timeout=TIMEOUT,
-                             params={"acceptance_no": number, "query_code": code})
-    assert looked_up.status_code == 200 and looked_up.json()["stage"] == "at_window"
+        looked_up = requests.get(f"{site.url}/api/v1/public/status", timeout=TIMEOUT,
+                                 params={"acceptance_no": number, "query_code": code})
+        assert looked_up.status_code == 200 and looked_up.json()["stage"] == "at_window"
+
+        window = signed_in(site, OPERATOR)
+        case_id = case_url.rsplit("/", 1)[1]
+        for body in ({"action": "claim"}, {"action": "request_supplement",
+                                           "missing": ["PHOTO"], "reason": "照片背景不符合要求"}):
+            done = window.post(f"{site.url}/api/v1/cases/{case_id}/actions", json=body,
+                               timeout=TIMEOUT)
+            assert done.status_code == 200, done.text
+        page.goto(case_url)
+        expect(page.locator("#supplement")).to_be_visible()
+        page.set_input_files("[name='file.PHOTO']", str(photo))
+        page.click("#send-supplement")
+        expect(page.locator("#message")).to_be_visible()
+        expect(page.locator("#supplement")).to_have_count(0)
+        expect(page.locator("#stage")).to_have_text("窗口办理中")
+        browser.close()
