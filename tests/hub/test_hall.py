@@ -311,3 +311,14 @@ def test_a_station_s_bookings_are_read_by_the_hub_s_staff_not_by_another_site_s_
                                             query_string={"target": STATION,
                                                           "station": STATION, "date": DAY})
         assert refused.status_code == 403, path
+
+
+def test_the_report_page_shows_the_waiting_times(hub: Hub) -> None:
+    hub.clock.now = at(9, 0)
+    _ticket(hub, area="A")
+    hub.clock.now = at(9, 6)
+    _call(hub, hub.bearer("op1"))
+    page = hub.login("sup").get(f"/supervision/reports/day?date={DAY}")
+    assert page.status_code == 200
+    table = page.get_data(as_text=True).split('id="waiting"')[1].split("</table>")[0]
+    assert ">6.0<" in table and WINDOW in table
