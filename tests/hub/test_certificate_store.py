@@ -23,9 +23,11 @@ from hub.privacy.certificates import held_for
 from hub.privacy.tables import HubCertificate, HubCertificateQuery
 from shared.deciding import case_work
 from shared.exchange.lookup_relay import HEADER, relay_header
+from shared.storage import sync_store
 from shared.storage.id_index import blind_index
 from shared.web.certificate_lookup import relay_pair
 from sync_protocol import generate_key
+from sync_protocol.times import to_ms
 from tests.hub.conftest import ID_NUMBER, Hub, User, register_at_hub
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -234,3 +236,27 @@ def test_rotating_the_data_key_writes_the_store_again_under_the_new_key(hub: Hub
     assert [h.ref for h in found] == [ref]
     again = CliRunner().invoke(hub_group, ["reindex-ids", "--data-dir", str(settings.data_dir)])
     assert again.exit_code == 0 and "1 holdings in the certificate store" in again.output
+
+
+def test_a_late_scan_of_a_reusable_material_is_kept_and_offered_instead(hub: Hub) -> None:
+    with app_session(hub.app) as session:
+        case_id = session.scalars(select(HubCertificate.case_id)).one()
+    hub.clock.now = START + timedelta(days=30)
+    services = hub.services
+    site = services.sync_site
+    late = "9a" * 32
+    with app_session(hub.app) as session:
+        for code, sha in (("ID_CARD", late), ("SALE_CONTRACT", "9b" * 32)):
+            row = sync_store.author_event(
+                session, site.key, site.sealer, epoch=site.epoch, case_id=case_id,
+                actor="agent:desk", type="material_added", at_ms=to_ms(hub.clock()),
+                payload={"code": code, "sha256": sha, "size": 10, "media_type": "image/jpeg"},
+                up=False, now_ms=to_ms(hub.clock()))
+            site.hooks.events_arrived(session, [sync_store.as_event(row, site.sealer)],
+                                      hub.clock())
+        session.commit()
+        kept = sorted((r.material_code, r.digest) for r in session.scalars(select(HubCertificate)))
+    assert kept == sorted([("ID_CARD", SCAN), ("ID_CARD", late)])  # not the contract
+    (held,) = _held(hub, ID_NUMBER).get_json()["held"]
+    # the newer copy is valid longest: it is the one offered
+    assert held["valid_until"] == (START.date() + timedelta(days=210)).isoformat()
