@@ -65,6 +65,12 @@ def render_report(report: Mapping[str, Any], site_name: str, fonts: PdfFonts) ->
         if by_site:
             pdf.ln(2)
             _table(pdf, (("site", "办理地", 34), *RECTIFICATION_COLUMNS), by_site)
+    reused = [r for r in rows if r.get("materials_reused")]
+    if reused:  # 证照库: materials taken from the store instead of a scan, per window
+        pdf.ln(4)
+        pdf.set_font("cjk", size=11)
+        pdf.cell(0, 8, "证照库复用材料", new_x="LMARGIN", new_y="NEXT")
+        _table(pdf, (COLUMNS[0], ("materials_reused", "复用材料", 26)), reused)
     one_forms = [r for r in report.get("one_forms") or [] if r.get("applications")]
     if one_forms:
         pdf.ln(4)

@@ -6,8 +6,10 @@ as not trusted without losing the case, and the supervision report counts what w
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -128,7 +130,7 @@ def test_reuse_needs_the_applicants_consent(hub: Hub) -> None:
     assert _reuses(hub) == []
 
 
-def test_a_reused_copy_is_trusted_shown_as_reused_and_counted(hub: Hub) -> None:
+def test_a_reused_copy_is_trusted_shown_as_reused_and_counted(hub: Hub, tmp_path: Path) -> None:
     ref = _held(hub, ID_NUMBER).get_json()["held"][0]["ref"]
     created = _register(hub, "reuse", {"reuse": [{"material_code": "ID_CARD", "ref": ref}],
                                        "reuse_consent": True})
@@ -169,6 +171,15 @@ def test_a_reused_copy_is_trusted_shown_as_reused_and_counted(hub: Hub) -> None:
     header, *lines = csv.splitlines()
     assert header.split(",")[-1] == "materials_reused"
     assert any(line.startswith("W-JT-01,") and line.endswith(",1") for line in lines)
+    page = hub.login(LEAD).get(f"/supervision/reports/day?date={START.date().isoformat()}")
+    assert 'id="materials-reused"' in page.get_data(as_text=True)
+    pdf = hub.app.test_client().get("/api/v1/reports/day", headers=hub.bearer(LEAD),
+                                    query_string={"date": START.date().isoformat(),
+                                                  "format": "pdf"})
+    (tmp_path / "day.pdf").write_bytes(pdf.get_data())
+    printed = subprocess.run(["pdftotext", "-layout", str(tmp_path / "day.pdf"), "-"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    assert "证照库复用材料" in printed and "W-JT-01" in printed
 
 
 def test_a_stale_or_foreign_reference_is_recorded_untrusted_and_the_case_kept(
