@@ -79,6 +79,7 @@ def run_archiving(app: Flask) -> int:
 def run_erasure(app: Flask) -> int:
     """One run of the erasure: closed cases whose retention period is over, and access
     requests and record views logged longer ago than the audit logs are kept."""
+    from hub.hall_queue import forget_past_bookings
     from hub.privacy.access_request import purge_access_log
     from hub.privacy.erasure import erase_expired
     from hub.privacy.retention_policy import load_policy
@@ -92,6 +93,7 @@ def run_erasure(app: Flask) -> int:
     with factory() as session:  # the logs of access requests and of views: audit_log_days
         purge_access_log(session, policy, hub.clock())
         purge_views(session, to_ms(hub.clock() - timedelta(days=policy.audit_log_days)))
+        forget_past_bookings(session, hub.clock())  # the hall's bookings: names and phones
         session.commit()
     return len(done)
 

@@ -35,6 +35,9 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 CALL_TRIES = 10
 """How many candidates ``call next`` tries when other windows take them first."""
+KEEP_PERSONAL_DAYS = 30
+"""How long after its day a booking keeps the name and phone (the staff's list, a dispute);
+then the background erasure blanks them, keeping the booking's slot and outcome."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,3 +368,13 @@ def parse_slot(day: str, at: str) -> datetime:
     except ValueError:
         raise InvalidInput("slot", "a date as YYYY-MM-DD and a time as HH:MM") from None
 
+
+
+def forget_past_bookings(session: Session, now: datetime) -> int:
+    """Blank the name and phone of bookings whose day is :data:`KEEP_PERSONAL_DAYS` past
+    (not committed); how many were blanked."""
+    cutoff = (today(now) - timedelta(days=KEEP_PERSONAL_DAYS)).isoformat()
+    b = HubHallBooking
+    done = session.execute(update(b).where(b.day < cutoff, b.phone != "")
+                           .values(name="", phone=""))
+    return int(done.rowcount)  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from hub.background import run_erasure
 from hub.db_session import app_session
+from hub.hall_models import HubHallBooking
 from hub.models import HubSite
 from shared.storage.accounts import add_user
 from tests.hub.conftest import PASSWORD, WINDOW, Hub, User, hub_maker
@@ -322,3 +324,17 @@ def test_the_report_page_shows_the_waiting_times(hub: Hub) -> None:
     assert page.status_code == 200
     table = page.get_data(as_text=True).split('id="waiting"')[1].split("</table>")[0]
     assert ">6.0<" in table and WINDOW in table
+
+
+def test_the_background_erasure_blanks_names_and_phones_a_month_after_the_day(hub: Hub) -> None:
+    assert _book(hub, "13800138001").status_code == 201
+    hub.clock.now = at(9, 0) + timedelta(days=30)
+    run_erasure(hub.app)
+    with app_session(hub.app) as session:
+        kept = session.query(HubHallBooking).one()
+        assert (kept.name, kept.phone) == ("张三", "13800138001")
+    hub.clock.now = at(9, 0) + timedelta(days=31)
+    run_erasure(hub.app)
+    with app_session(hub.app) as session:
+        blanked = session.query(HubHallBooking).one()
+        assert (blanked.name, blanked.phone, blanked.day) == ("", "", DAY)
