@@ -82,6 +82,7 @@ POLICY: Policy = {
     "hall.kiosk": OPEN,
     "hall.take": OPEN,
     "hall.ticket": OPEN,
+    "hall.screen": OPEN,
     "hall.call_page": WINDOW_STAFF,
     "hall.call": WINDOW_STAFF,
     "hall.bookings": HALL_BOOKINGS,

@@ -35,6 +35,7 @@ bp.record_once(lambda state: add_messages(state.app, MESSAGES))
 bp.after_request(no_store)
 
 TICKET_REFRESH = 30
+SCREEN_REFRESH = 5
 CALL_ACTIONS = ("next", "recall", "no_show", "done")
 
 
@@ -200,6 +201,15 @@ def ticket(token: str) -> ResponseReturnValue:
     return render_template("hall/ticket.html", ticket=found, area=area,
                            ahead=queue.waiting_ahead(session, found),
                            taken=queue.local_time(found.taken_ms), refresh=TICKET_REFRESH)
+
+
+@bp.get("/screen")
+def screen() -> str:
+    """The hall's calling screen (叫号屏): the tickets called last, each with its window, and
+    the counts waiting per area; it reloads itself every few seconds (no script) and shows
+    no name."""
+    figures = queue.board(get_session(), hall_site.areas(), services().clock())
+    return render_template("hall/screen.html", hall=figures, refresh=SCREEN_REFRESH)
 
 
 def _call_page(window: str, problem: str | None = None, status: int = 200,

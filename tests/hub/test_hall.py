@@ -338,3 +338,40 @@ def test_the_background_erasure_blanks_names_and_phones_a_month_after_the_day(hu
     with app_session(hub.app) as session:
         blanked = session.query(HubHallBooking).one()
         assert (blanked.name, blanked.phone, blanked.day) == ("", "", DAY)
+
+
+@pytest.mark.postgres
+def test_two_windows_calling_at_once_never_get_the_same_ticket(
+        tmp_path: Path, pg_schema_url: str) -> None:
+    hub = hub_maker(tmp_path, pg_schema_url)(at(8, 30), USERS)
+    _hall(hub, areas=[{"code": "A", "name": "民政", "windows": [WINDOW, "W-MZ-02"]}])
+    only = _ticket(hub, area="A")
+    headers = {WINDOW: hub.bearer("op1"), "W-MZ-02": hub.bearer("op2")}
+    start = threading.Barrier(2)
+    called: list[dict[str, Any] | None] = []
+
+    def one(window: str) -> None:
+        start.wait(timeout=10)
+        called.append(_call(hub, headers[window], window=window))
+
+    threads = [threading.Thread(target=one, args=(w,)) for w in headers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(called) == 2 and called.count(None) == 1
+    assert [t["label"] for t in called if t is not None] == [only["label"]]
+
+
+def test_the_calling_screen_shows_the_latest_call_first_without_a_cache(hub: Hub) -> None:
+    for _ in range(2):
+        _ticket(hub, area="A")
+    _call(hub, hub.bearer("op1"))
+    first = hub.app.test_client().get("/hall/screen")
+    assert first.status_code == 200 and len(first.data) < 60_000 and b"<script" not in first.data
+    hub.clock.now = at(8, 31)
+    _call(hub, hub.bearer("op2"), window="W-MZ-02")
+    page = hub.app.test_client().get("/hall/screen").get_data(as_text=True)
+    latest = page.split('<tr class="now">')[1].split("</tr>")[0]
+    assert "A002" in latest and "W-MZ-02" in latest
+    assert '<span data-area="A">' in page and "<b>0</b>" in page
