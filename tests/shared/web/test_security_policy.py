@@ -265,6 +265,9 @@ def hub_site(
             return {"acceptance_no": rated_no, "query_code": RATING_CODE, "rating": "satisfied"}
         if endpoint == "rating.submit":
             return {"rating": "satisfied"}
+        if endpoint in ("consultations.online_page", "consultations.staff_page"):
+            return {"kind": "consultation", "name": "王五", "phone": "13800138000",
+                    "text": "办理时间是什么时候", "department": "MZ"}
         if endpoint == "admin.add_site_form":
             return {"code": f"4310020{uuid.uuid4().int % 90 + 10}", "name": "新镇",
                     "tier": "township", "parent": HUB}
@@ -293,7 +296,8 @@ def hub_site(
                ("city-admin", "/admin/releases"), ("city-lead", f"/windows/{WINDOW}"),
                ("mz-review", f"/windows/cases/{case_id}"),
                (None, f"/rate?acceptance_no={rated_no}"),
-               ("mz-review", f"/windows/rate/{at_window}")],
+               ("mz-review", f"/windows/rate/{at_window}"), (None, "/consult"),
+               ("city-lead", "/consultations")],
     )
 
 
@@ -368,6 +372,9 @@ def village_site(tmp_path: Path) -> Iterator[Site]:
             return {"file": (io.BytesIO(PNG + uuid.uuid4().bytes), "scan.png")}
         if endpoint == "cases.transfer":
             return {"destination": "华塘镇便民服务中心"}
+        if endpoint == "consultations.record_page":
+            return {"channel": "window", "kind": "complaint", "name": "王五",
+                    "phone": "13800138000", "text": "投诉窗口无人", "department": "MZ"}
         return {}
 
     yield Site(
@@ -375,7 +382,7 @@ def village_site(tmp_path: Path) -> Iterator[Site]:
         sign_in=sign_in, good=good,
         pages=[(None, "/login"), ("v-agent", "/intake/MZ-0305"),
                ("v-agent", f"/cases/{case_id}"), ("v-agent", "/transfer"),
-               ("v-agent", "/sync")],
+               ("v-agent", "/sync"), ("v-agent", "/consultations/new")],
     )
 
 
