@@ -41,7 +41,8 @@ def test_a_citizen_asks_online_and_the_department_sees_it(hub: Site) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(f"{hub.url}/consult")
+            page.goto(f"{hub.url}/guide")  # the public guide links the form
+            page.click("#consult-link")
             page.select_option("select[name=kind]", "consultation")
             page.fill("input[name=name]", "王小明")
             page.fill("input[name=phone]", "1380013")
