@@ -145,6 +145,7 @@ def create_booking() -> Response | tuple[Response, int]:
                                   body["name"], body["phone"], body["item_code"])
     booking = hall_site.in_transaction(lambda session: queue.book(
         session, hall_site.config(), hall_site.areas(), hub.calendar, wanted, hub.clock()))
+    hall_site.text_booking(booking, booking.target)
     return jsonify(booking_dict(booking)), 201
 
 

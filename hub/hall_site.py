@@ -10,6 +10,7 @@ as a wrong status lookup.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -20,9 +21,11 @@ from sqlalchemy.orm import Session
 from hub.db_session import get_session
 from hub.hall_config import Area, HallConfig, area_of_window
 from hub.hall_config import load as load_config
-from hub.hall_queue import HallBoard, board
+from hub.hall_models import HubHallBooking
+from hub.hall_queue import HallBoard, board, local_time
 from hub.services import services
 from shared.domain.errors import NotFound, NotPermitted
+from shared.notify.sms_gateway import GatewayError
 from shared.storage.accounts import Claims
 from shared.web.rate_limit import FailureLimiter, failure_counts_of
 from shared.web.window_api import check_window
@@ -33,6 +36,7 @@ HUB_ROLES = ("window_operator", "finance", "supervisor", "admin", "department_he
 """Who reads bookings at the hub (its front desk's agents included)."""
 
 T = TypeVar("T")
+LOG = logging.getLogger(__name__)
 
 
 class Busy(Exception):
@@ -113,3 +117,15 @@ def in_transaction(work: Callable[[Session], T]) -> T:
 def hall_board(session: Session, now: datetime) -> HallBoard:
     """The board's hall figures with the areas in force (the supervision board's hook)."""
     return board(session, areas(), now)
+
+
+def text_booking(booking: HubHallBooking, place: str) -> None:
+    """Text the booking's code and time to its phone (after the commit: the booking stands
+    and the page shows the code even when the gateway is down, which is only logged)."""
+    hub = services()
+    text = (f"【{hub.settings.site_name}】您已预约 {booking.day} {local_time(booking.slot_ms)} "
+            f"{place}，预约码 {booking.code}，签到取号或取消预约时使用。")
+    try:
+        hub.sms.gateway.send(f"hall-booking-{booking.code}", booking.phone, text)
+    except GatewayError:
+        LOG.warning("the booking's text was not sent", extra={"fields": {"code": booking.code}})

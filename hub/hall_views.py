@@ -124,9 +124,10 @@ def book() -> ResponseReturnValue:
             hub.clock()))
     except DomainError as exc:
         return _booking_page(_problem(exc), exc.http_status, form)
+    place = _window_name(hub.catalogue, booking.target)
+    hall_site.text_booking(booking, f"{booking.target} {place}")
     return render_template("hall/booked.html", booking=booking,
-                           time=queue.local_time(booking.slot_ms),
-                           target_name=_window_name(hub.catalogue, booking.target))
+                           time=queue.local_time(booking.slot_ms), target_name=place)
 
 
 @bp.get("/cancel")

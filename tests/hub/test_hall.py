@@ -7,6 +7,7 @@ counts waiting; the public pages are small and carry no script."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -375,3 +376,17 @@ def test_the_calling_screen_shows_the_latest_call_first_without_a_cache(hub: Hub
     latest = page.split('<tr class="now">')[1].split("</tr>")[0]
     assert "A002" in latest and "W-MZ-02" in latest
     assert '<span data-area="A">' in page and "<b>0</b>" in page
+
+
+def test_a_booking_texts_its_code_and_time_to_the_phone(
+        hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sanji.sms")
+    booked = _book(hub, "13800138001", "10:30")
+    assert booked.status_code == 201
+    texts = [r.fields["text"] for r in caplog.records  # type: ignore[attr-defined]
+             if getattr(r, "fields", {}).get("phone") == "138****8001"]
+    assert len(texts) == 1
+    assert booked.get_json()["code"] in texts[0] and f"{DAY} 10:30" in texts[0]
+    assert _book(hub, "13800138002", "10:30", name="").status_code == 400
+    assert not [r for r in caplog.records  # a refused booking texts nothing
+                if getattr(r, "fields", {}).get("phone") == "138****8002"]
