@@ -15,6 +15,7 @@ The work is :mod:`hub.consultation_ledger`'s; this module reads the requests.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
@@ -26,6 +27,7 @@ from hub.db_session import get_session
 from hub.services import services
 from shared.domain.consultations import CHANNELS, KINDS, TEXT_MAX
 from shared.domain.errors import DomainError, NotFound
+from shared.domain.working_days import SHANGHAI
 from shared.web.consultation_forms import RecordSchema, blank_to_none
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages, pick
@@ -219,12 +221,24 @@ def staff_page() -> tuple[str, int]:
     rows = ledger.listing(get_session(), claims, hub.catalogue, status=None)
     now_ms = int(hub.clock().timestamp() * 1000)
     return render_template(
-        "consultations/staff.html", rows=[ledger.summary(r) for r in rows],
+        "consultations/staff.html", rows=[_local(ledger.summary(r)) for r in rows],
         late={str(r.id) for r in rows if r.answered_ms is None and r.due_ms < now_ms},
         answerable={str(r.id) for r in rows if r.answered_ms is None
                     and ledger.may_answer(claims, hub.catalogue, r.department)},
         can_record=claims.role in RECORDERS, channels=CHANNELS, kinds=KINDS,
         departments=_departments(), problems=problems, message=message), status
+
+
+def _local(row: dict[str, Any]) -> dict[str, Any]:
+    """A list row's times as the hall reads them: Shanghai time, the due day."""
+    def shown(iso: str | None) -> str:
+        if iso is None:
+            return ""
+        return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+    due = datetime.fromisoformat(row["due"]).astimezone(SHANGHAI) - timedelta(seconds=1)
+    return {**row, "recorded_at": shown(row["recorded_at"]),
+            "answered_at": shown(row["answered_at"]) or None, "due": due.date().isoformat()}
 
 
 @bp.record_once

@@ -70,6 +70,9 @@ def test_a_complaint_about_a_case_is_answered_by_its_department_and_shown_to_the
     events = client.get(f"/api/v1/cases/{case_id}", headers=sup).get_json()["events"]
     types = [e["type"] for e in events]
     assert "consultation_recorded" in types and "consultation_answered" in types
+    listed = hub.login("sup").get("/consultations").get_data(as_text=True)
+    assert f'href="/windows/cases/{case_id}">{acceptance_no}</a>' in listed
+    assert "2026-05-06 10:00" in listed and "2026-05-26" in listed  # Shanghai time
     page = hub.login("sup").get(f"/windows/cases/{case_id}").get_data(as_text=True)
     assert 'class="ev-consultation_recorded"' in page and "投诉" in page
     assert 'class="ev-consultation_answered"' in page
