@@ -390,3 +390,12 @@ def test_a_booking_texts_its_code_and_time_to_the_phone(
     assert _book(hub, "13800138002", "10:30", name="").status_code == 400
     assert not [r for r in caplog.records  # a refused booking texts nothing
                 if getattr(r, "fields", {}).get("phone") == "138****8002"]
+
+
+def test_the_guide_offers_a_booking_at_the_item_s_city_window(hub: Hub) -> None:
+    page = hub.app.test_client().get("/guide/MZ-0520").get_data(as_text=True)
+    link = page.split('id="book-window"')[0].rsplit('<a href="', 1)[1].split('"')[0]
+    assert link == f"/hall/book?target={WINDOW}"
+    form = hub.app.test_client().get(f"{link}&date={DAY}")
+    assert form.status_code == 200 and b'value="09:00"' in form.data
+    assert 'id="hall-link"' in page
