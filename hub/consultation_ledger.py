@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from hub.consultation_models import HubConsultation
 from hub.models import HubCase
-from shared.domain.case_events import EventType
+from shared.deciding import case_work
+from shared.domain.case_events import EventActor, EventDraft, EventType, Role
 from shared.domain.catalogue import Catalogue
 from shared.domain.consultations import answer_due, assigned, check_answered, check_recorded
 from shared.domain.errors import (
@@ -165,11 +166,13 @@ def answer(session: Session, site: SyncSite, catalogue: Catalogue, consultation_
     payload = {"consultation": {"origin": row.origin, "epoch": row.epoch, "seq": row.seq},
                "answer": text.strip() if isinstance(text, str) else text}
     check_answered(payload, prefix="")
-    created = sync_store.author_event(
-        session, site.key, site.sealer, epoch=site.epoch, case_id=row.log_id,
-        actor=f"{claims.role}:{claims.username}", type=ANSWERED, payload=payload,
-        at_ms=to_ms(now), up=False, now_ms=to_ms(now))
-    site.hooks.events_arrived(session, [sync_store.as_event(created, site.sealer)], now)
+    # sent down toward the site that recorded it, so its station (and a deciding site on
+    # the way) holds the answer in the log too
+    draft = EventDraft(EventType.CONSULTATION_ANSWERED,
+                       EventActor(claims.username, Role(claims.role)), now, payload)
+    authored = case_work.append_drafts(session, site, row.log_id, [draft], now,
+                                       origin=row.origin)
+    site.hooks.events_arrived(session, authored, now)
     return row
 
 

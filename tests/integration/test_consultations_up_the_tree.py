@@ -69,6 +69,12 @@ def test_a_complaint_recorded_at_the_village_is_answered_and_counted_at_the_hub(
             json={"answer": "已核实,窗口将一次性告知所需材料"}, headers=mz)
         assert answered.status_code == 200, answered.text
 
+        # the answer comes down to the station, in the case's history there
+        tree.settle()
+        at_village = agent.get(f"{tree.village.url}/api/v1/cases/{case_id}", timeout=10).json()
+        assert [e["type"] for e in at_village["events"] if e["type"].startswith("consult")
+                ] == ["consultation_recorded", "consultation_answered"]
+
         lead = supervisor_token(tree)
         events = requests_json(tree.hub.url, f"/api/v1/cases/{case_id}", lead)["events"]
         mine = [(e["type"], e["origin"]) for e in events if e["type"].startswith("consult")]
