@@ -26,6 +26,9 @@ ONE_FORM_COLUMNS = (("composite", "一件事", 30), ("applications", "申请件�
                     ("complete", "全部办结", 26), ("fields_spared", "少填字段", 26),
                     ("materials_spared", "少交材料", 26))
 """一表制: the parents registered in the period and what the one form spared."""
+WAITING_COLUMNS = (("called", "叫号数", 24), ("average_minutes", "平均等候(分钟)", 32),
+                   ("max_minutes", "最长等候(分钟)", 32))
+"""排队等候: the hall's waiting times per service area and per window (the hub only)."""
 
 
 def _cell(key: str, value: object) -> str:
@@ -77,6 +80,14 @@ def render_report(report: Mapping[str, Any], site_name: str, fonts: PdfFonts) ->
         pdf.set_font("cjk", size=11)
         pdf.cell(0, 8, "一件事一次办(与逐项申请相比)", new_x="LMARGIN", new_y="NEXT")
         _table(pdf, ONE_FORM_COLUMNS, one_forms)
+    waiting = report.get("waiting") or {}
+    if waiting.get("areas"):
+        pdf.ln(4)
+        pdf.set_font("cjk", size=11)
+        pdf.cell(0, 8, "大厅排队等候", new_x="LMARGIN", new_y="NEXT")
+        _table(pdf, (("area", "服务区", 34), *WAITING_COLUMNS), waiting["areas"])
+        pdf.ln(2)
+        _table(pdf, (COLUMNS[0], *WAITING_COLUMNS), waiting.get("windows") or [])
     return bytes(pdf.output())
 
 
@@ -90,5 +101,5 @@ def _table(pdf: FPDF, columns: Sequence[tuple[str, str, int]],
     for row in rows:
         for key, _, width in columns:
             pdf.cell(width, 7, _cell(key, row.get(key)), border=1,
-                     align="L" if key in ("window", "site", "composite") else "R")
+                     align="L" if key in ("window", "site", "composite", "area") else "R")
         pdf.ln()

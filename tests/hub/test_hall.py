@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -316,7 +317,7 @@ def test_a_station_s_bookings_are_read_by_the_hub_s_staff_not_by_another_site_s_
         assert refused.status_code == 403, path
 
 
-def test_the_report_page_shows_the_waiting_times(hub: Hub) -> None:
+def test_the_report_page_and_pdf_show_the_waiting_times(hub: Hub, tmp_path: Path) -> None:
     hub.clock.now = at(9, 0)
     _ticket(hub, area="A")
     hub.clock.now = at(9, 6)
@@ -325,6 +326,14 @@ def test_the_report_page_shows_the_waiting_times(hub: Hub) -> None:
     assert page.status_code == 200
     table = page.get_data(as_text=True).split('id="waiting"')[1].split("</table>")[0]
     assert ">6.0<" in table and WINDOW in table
+    pdf = hub.app.test_client().get(f"/api/v1/reports/day?date={DAY}&format=pdf",
+                                    headers=hub.bearer("sup"))
+    assert pdf.status_code == 200
+    (tmp_path / "r.pdf").write_bytes(pdf.get_data())
+    printed = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    waiting = printed.split("大厅排队等候")[1]
+    assert "6.0" in waiting and WINDOW in waiting
 
 
 def test_the_background_erasure_blanks_names_and_phones_a_month_after_the_day(hub: Hub) -> None:
