@@ -4,9 +4,11 @@ texts go there, and small scans."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -16,12 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from hub.app import create_app
 from hub.cli import hub_group
 from hub.db_session import app_session
+from hub.online_hall_accounts import OnlineHall, check_sign_up, create_account
+from hub.online_hall_cases import Draft, save_draft, store_scans, submit
+from hub.online_hall_views import ACCOUNT_KEY
 from hub.settings import HubSettings
 from shared.storage.accounts import add_user
+from shared.storage.scan_uploads import check_upload, material_of
+from shared.web.rate_limit import failure_counts_of
+from shared.web.security_policy import SEEN_KEY, STARTED_KEY
 from tests.hub.conftest import HUB, PASSWORD, Clock, Hub
 from tests.shared.web.form_client import FormClient
 
@@ -98,3 +107,48 @@ def hall_hub(tmp_path: Path, now: datetime, sink: SmsSink,
                      site=HUB, window=window, now=now)
         session.commit()
     return hub
+
+
+def online_case_awaiting_supplement(hub: Hub, operator: str) -> tuple[int, uuid.UUID]:
+    """An online account (:data:`PERSON`) and a passport application it submitted, which
+    ``operator`` of W-GA-01 has asked to supplement with a new photo; (account id, case id).
+    Made through the hall's own functions, as its pages make them."""
+    services = hub.services
+    hall = OnlineHall(keys=services.data_keys, sealer=services.payload_sealer,
+                      counts=failure_counts_of(hub.app), gateway=services.sms.gateway,
+                      centre=services.settings.site_name)
+    now = hub.clock()
+    item = services.catalogue.item("GA-3101")
+    with hub.app.test_request_context(), app_session(hub.app) as session:
+        applicant = check_sign_up(PERSON, now)
+        account = create_account(session, hall, applicant, hall.phone_index(PERSON["phone"]),
+                                 now)
+        session.commit()
+        draft = Draft({"purpose": "tourism"}, "window", [])
+        scans = [check_upload(material_of(item, code), io.BytesIO(data))
+                 for code, data in (("ID_CARD", JPEG), ("PHOTO", PNG))]
+        store_scans(services, scans)
+        draft.add(scans)
+        save_draft(session, services, account.id, item.code, draft)
+        session.commit()
+        case_id = submit(session, services, account.id, item, applicant.to_dict(), now).case_id
+        account_id = account.id
+    client = hub.app.test_client()
+    for body in ({"action": "claim"}, {"action": "request_supplement", "missing": ["PHOTO"],
+                                       "reason": "照片背景不符合要求"}):
+        done = client.post(f"/api/v1/cases/{case_id}/actions", json=body,
+                           headers=hub.bearer(operator))
+        assert done.status_code == 200, done.get_json()
+    return account_id, case_id
+
+
+def applicant_client(hub: Hub, account_id: int) -> FlaskClient:
+    """A browser signed in to the online hall as the account ``account_id`` (the session
+    the sign-in pages start)."""
+    client = hub.app.test_client()
+    at = int(hub.clock().timestamp())
+    with client.session_transaction() as session:
+        session[ACCOUNT_KEY] = account_id
+        session[STARTED_KEY] = at
+        session[SEEN_KEY] = at
+    return client

@@ -44,6 +44,7 @@ from tests.hub.conftest import (
     make_hub,  # noqa: F401  (the fixture, for this package)
     register_at_hub,
 )
+from tests.hub.online_hall_fixtures import applicant_client, online_case_awaiting_supplement
 from tests.node.conftest import PNG, SITE, Clock, case_body, init_node, node_services
 from tests.node.test_case_pages import _decide
 from tests.shared.web.form_client import FormClient, token_on
@@ -239,7 +240,10 @@ def walk(site: Site) -> set[str]:
 
 
 HUB_USERS = [("city-admin", "admin", None), ("city-lead", "supervisor", None),
-             ("mz-desk", "window_operator", WINDOW), ("mz-review", "window_operator", WINDOW)]
+             ("mz-desk", "window_operator", WINDOW), ("mz-review", "window_operator", WINDOW),
+             ("ga-desk", "window_operator", "W-GA-01")]
+APPLICANT = "online-applicant"
+"""An applicant signed in to the online hall (网上服务大厅), not a staff account."""
 
 
 @pytest.fixture
@@ -250,12 +254,15 @@ def hub_site(
     case_id, _ = register_at_hub(hub)
     _, rated_no = _issued_case(hub, 2)  # rated online with its pair (shared.web.online_rating)
     at_window, _ = _issued_case(hub, 3)  # rated on the window's tablet page (rating_pages)
+    account_id, online_case = online_case_awaiting_supplement(hub, "ga-desk")
     data_dir = hub.services.settings.data_dir
 
     def sign_in(user: str | None) -> FormClient:
         if user is None:
             client: FormClient = hub.app.test_client()  # type: ignore[assignment]
             return client
+        if user == APPLICANT:
+            return applicant_client(hub, account_id)  # type: ignore[return-value]
         return hub.login(user)  # type: ignore[return-value]
 
     def good(endpoint: str, form: Form) -> dict[str, Any]:
@@ -265,6 +272,16 @@ def hub_site(
             return {"acceptance_no": rated_no, "query_code": RATING_CODE, "rating": "satisfied"}
         if endpoint == "rating.submit":
             return {"rating": "satisfied"}
+        if endpoint == "online_hall.sign_up":  # a code is texted (another phone each time)
+            return {"applicant.kind": "person", "applicant.name": "李四",
+                    "applicant.id_number": "11010519491231002X",
+                    "applicant.phone": f"1360000{uuid.uuid4().int % 10000:04d}"}
+        if endpoint == "online_hall.sign_in":
+            return {"phone": f"1370000{uuid.uuid4().int % 10000:04d}"}
+        if endpoint == "online_hall.apply_submit":
+            return {"form.purpose": "tourism", "action": "check"}
+        if endpoint == "online_hall.supplement":
+            return {"file.PHOTO": (io.BytesIO(PNG + uuid.uuid4().bytes), "photo.png")}
         if endpoint in ("consultations.online_page", "consultations.staff_page"):
             return {"kind": "consultation", "name": "王五", "phone": "13800138000",
                     "text": "办理时间是什么时候", "department": "MZ"}
@@ -297,7 +314,9 @@ def hub_site(
                ("mz-review", f"/windows/cases/{case_id}"),
                (None, f"/rate?acceptance_no={rated_no}"),
                ("mz-review", f"/windows/rate/{at_window}"), (None, "/consult"),
-               ("city-lead", "/consultations")],
+               ("city-lead", "/consultations"), (None, "/online/signup"),
+               (None, "/online/signin"), (APPLICANT, "/online"),
+               (APPLICANT, "/online/apply/GA-3101"), (APPLICANT, f"/online/cases/{online_case}")],
     )
 
 
