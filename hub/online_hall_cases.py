@@ -118,12 +118,29 @@ def precheck(hub: HubServices, item: ServiceItem, applicant: Mapping[str, Any], 
     return (checked if not problems else None), problems
 
 
+def _submitted_key(account_id: int, submit_key: str) -> str:
+    return f"online_submitted:{account_id}:{submit_key}"
+
+
+def submitted_case(session: Session, account_id: int, submit_key: str) -> uuid.UUID | None:
+    """The case a form with ``submit_key`` registered already (a double click, a reload of
+    the answer), if any."""
+    held = sync_store.read_state(session, _submitted_key(account_id, submit_key))
+    return uuid.UUID(bytes=bytes(held)) if held else None
+
+
 def submit(session: Session, hub: HubServices, account_id: int, item: ServiceItem,
-           applicant: Mapping[str, Any], now: datetime) -> WalkIn:
+           applicant: Mapping[str, Any], now: datetime, submit_key: str = "") -> WalkIn:
     """Register the account's draft for ``item`` as a case and empty the draft; commits.
-    :class:`Problems` when the pre-check finds anything (nothing is written then);
-    :class:`StateConflict` when there is no draft (submitted already)."""
+    ``submit_key`` (the form's own random key) is remembered with the case, so the same
+    form sent twice registers once (:func:`submitted_case`). :class:`Problems` when the
+    pre-check finds anything (nothing is written then); :class:`StateConflict` when there
+    is no draft (submitted already)."""
     draft = load_draft(session, hub, account_id, item.code, lock=True)
+    if submit_key and submitted_case(session, account_id, submit_key) is not None:
+        save_draft(session, hub, account_id, item.code, None)  # the twin's copy
+        session.commit()
+        raise StateConflict("submit_key", "this form was submitted already")
     if not draft.form and not draft.materials:
         session.rollback()
         raise StateConflict("draft", "nothing to submit: it was submitted already")
@@ -140,6 +157,9 @@ def submit(session: Session, hub: HubServices, account_id: int, item: ServiceIte
                                    written.query_code, f"online_case:{written.case_id}"),
                                submitted_ms=to_ms(now)))
         save_draft(session, hub, account_id, item.code, None)
+        if submit_key:
+            sync_store.write_state(session, _submitted_key(account_id, submit_key),
+                                   written.case_id.bytes)
         session.commit()
     except BaseException:
         session.rollback()

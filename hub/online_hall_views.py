@@ -15,6 +15,7 @@ staff sessions. Every form carries the session's form token.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
@@ -61,6 +62,7 @@ from hub.online_hall_cases import (
     save_draft,
     store_scans,
     submit,
+    submitted_case,
 )
 from hub.online_hall_models import OnlineAccount
 from hub.online_hall_texts import MESSAGES
@@ -327,6 +329,7 @@ def _render_apply(item: ServiceItem, draft: Draft, problems: dict[str, str], *,
               "delivery": t("oh.delivery")}
     return _page("online/apply.html", status, item=item, values=_draft_values(draft),
                  errors=problems, labels=labels, checked=checked, held=draft.materials,
+                 submit_key=uuid.uuid4().hex,
                  deliveries=ONLINE_DELIVERIES, applicant=identity,
                  texts={"choose": t("oh.choose"), "yes": t("oh.yes"), "no": t("oh.no")})
 
@@ -342,12 +345,19 @@ def apply_form(item_code: str) -> ResponseReturnValue:
 @bp.post("/online/apply/<item_code>")
 @applicant_only
 def apply_submit(item_code: str) -> ResponseReturnValue:
-    """Keep the answers and the scans; then pre-check (``action=check``) or submit."""
+    """Keep the answers and the scans; then pre-check (``action=check``) or submit. The
+    same form submitted twice (its ``submit_key``) answers with the case it registered."""
     item = _item(item_code)
     hub = services()
     db = get_session()
     account = _account()
     now = hub.clock()
+    submit_key = request.form.get("submit_key", "")
+    if not _SUBMIT_KEY.fullmatch(submit_key):
+        submit_key = ""
+    done = submitted_case(db, account.id, submit_key) if submit_key else None
+    if done is not None and request.form.get("action") == "submit":
+        return redirect(url_for("online_hall.case_page", case_id=done, new=1), 303)
     draft = load_draft(db, hub, account.id, item.code)
     draft.form = {f.key: request.form.get(f"form.{f.key}", "")
                   for f in item.form.fields if request.form.get(f"form.{f.key}", "").strip()}
@@ -368,12 +378,18 @@ def apply_submit(item_code: str) -> ResponseReturnValue:
                              status=400 if problems and request.form.get("action") == "submit"
                              else 200)
     try:
-        written = submit(db, hub, account.id, item, applicant, now)
+        written = submit(db, hub, account.id, item, applicant, now, submit_key)
     except Problems as exc:
         return _render_apply(item, draft, exc.fields, checked=True, status=400)
     except StateConflict:
+        done = submitted_case(db, account.id, submit_key) if submit_key else None
+        if done is not None:
+            return redirect(url_for("online_hall.case_page", case_id=done, new=1), 303)
         return redirect(url_for("online_hall.home"), 303)
     return redirect(url_for("online_hall.case_page", case_id=written.case_id, new=1), 303)
+
+
+_SUBMIT_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 @bp.get("/online/cases/<uuid:case_id>")

@@ -169,3 +169,35 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
     assert acceptance_no not in _page(other.get("/online"))
     with app_session(hub.app) as session:
         assert session.scalar(select(func.count()).select_from(OnlineCase)) == 1
+
+
+def test_a_scan_is_removed_from_the_draft_and_the_same_form_sent_twice_registers_once(
+        hub: Hub, sink: SmsSink) -> None:
+    client = sign_up_on_the_pages(hub, sink)
+    kept = client.post(f"/online/apply/{ITEM}", data={
+        "form.purpose": "study", "action": "check",
+        "file.ID_CARD": (io.BytesIO(JPEG), "id.jpg"),
+        "file.PHOTO": (io.BytesIO(PNG), "photo.png")}, content_type="multipart/form-data")
+    assert 'id="ready"' in _page(kept)
+    dropped = client.post(f"/online/apply/{ITEM}", data={
+        "form.purpose": "study", "action": "check", "drop": "PHOTO"},
+        content_type="multipart/form-data")
+    assert 'data-field="file.PHOTO"' in _page(dropped)  # missing again
+    key = re.search(r'name="submit_key" value="([0-9a-f]{32})"', _page(dropped)).group(1)  # type: ignore[union-attr]
+
+    def body() -> dict[str, Any]:
+        return {"form.purpose": "study", "action": "submit", "submit_key": key,
+                "file.PHOTO": (io.BytesIO(PNG), "photo.png")}
+
+    first = client.post(f"/online/apply/{ITEM}", data=body(),
+                        content_type="multipart/form-data")
+    assert first.status_code == 303 and "/online/cases/" in first.headers["Location"]
+    twice = client.post(f"/online/apply/{ITEM}", data=body(),  # a double click
+                        content_type="multipart/form-data")
+    assert twice.status_code == 303 and twice.headers["Location"] == first.headers["Location"]
+    again = client.post(f"/online/apply/{ITEM}", data={"form.purpose": "study",
+                                                       "action": "submit"},
+                        content_type="multipart/form-data")
+    assert again.status_code == 400  # an empty draft again: the materials are missing
+    with app_session(hub.app) as session:
+        assert session.scalar(select(func.count()).select_from(HubCase)) == 1
