@@ -19,6 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from hub.background import run_texts
 from hub.db_session import app_session
 from hub.models import HubCase
 from hub.online_hall_models import OnlineCase
@@ -123,6 +124,10 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
     _act(hub, REVIEW, case_id, action="accept")
     _act(hub, REVIEW, case_id, action="request_supplement", missing=["PHOTO"],
          reason="照片背景不符合要求")
+    run_texts(hub.app)  # texted like any case: the acceptance and the supplement notice
+    texts = [m["text"] for m in sink.received if m["phone"] == PERSON["phone"]]
+    assert any(acceptance_no in text and "已受理" in text for text in texts)
+    assert any("补正" in text for text in texts)
     asked = _page(client.get(f"/online/cases/{case_id}"))
     assert 'id="supplement"' in asked and 'name="file.PHOTO"' in asked
     wrong = client.post(f"/online/cases/{case_id}/supplement",
