@@ -40,6 +40,7 @@ from shared.domain.application import (
 )
 from shared.domain.case_bundles import BundleRef
 from shared.domain.certificates import Reuse, check_reuse, consent_record, reuse_entries
+from shared.domain.competence import competent_area
 from shared.domain.errors import InvalidInput, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.storage import sync_store
@@ -156,6 +157,9 @@ def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, 
         payload["reuse_consent"] = consent_record(reuse, actor, now)
     if bundle is not None:
         payload["bundle"] = bundle.as_payload()
+    area = competent_area(checked.item, payload)
+    if area is not None:  # 全城通办: the area whose office decides, as registered
+        payload["competent_area"] = area
     row = sync_store.author_event(
         session, site.key, site.sealer, epoch=site.epoch, case_id=case_id, actor=actor,
         type="registered", payload=payload, at_ms=to_ms(now), up=False, now_ms=to_ms(now))

@@ -104,6 +104,16 @@ def outcome_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str |
     return state.outcome.value if state.outcome is not None else None
 
 
+def referral_of(session: Session, case: NodeCase, sealer: PayloadSealer
+                ) -> dict[str, str] | None:
+    """Where the case was sent to be decided when its item follows the applicant's area
+    (全城通办): the office's site code and the reason; None when decided on this branch."""
+    found = _latest_payload(session, case, sealer, frozenset({"referred"}))
+    if found is None:
+        return None
+    return {"to": str(found[1].get("to", "")), "reason": str(found[1].get("reason", ""))}
+
+
 def deadline_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str | None:
     """The deadline the deciding window set at acceptance, once it came down; else null."""
     deadline = None
@@ -181,6 +191,7 @@ def case_api_dict(session: Session, case: NodeCase, sealer: PayloadSealer) -> di
         "reused_materials": reused_materials(session, case, sealer),
         "missing": missing_materials(session, case, sealer),
         "hub_receipt": arrival_dict(arrival(session, case)),
+        "referred": referral_of(session, case, sealer),
     }
 
 

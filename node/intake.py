@@ -36,6 +36,7 @@ from shared.domain.application import (
 from shared.domain.case_bundles import BundleRef
 from shared.domain.catalogue import Catalogue
 from shared.domain.certificates import Reuse, check_reuse, consent_record, reuse_entries
+from shared.domain.competence import competent_area
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.exchange.site import SyncSite
@@ -265,6 +266,9 @@ def write_case(
         payload["reuse_consent"] = consent_record(request.reused(), actor, now)
     if bundle is not None:
         payload["bundle"] = bundle.as_payload()
+    area = competent_area(item, payload)
+    if area is not None:  # 全城通办: the area whose office decides, as registered
+        payload["competent_area"] = area
     row = append_local_event(
         session, case, NewEvent(REGISTERED, actor, payload), site=ctx.sync_site, now=now
     )

@@ -8,7 +8,7 @@ events in runs that end where theirs did.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sync_protocol.events import Event
 
@@ -19,13 +19,16 @@ START_BATCH = MAX_BATCH
 the batch while the request exceeds the frame limit)."""
 
 
-def select_runs(pending: Sequence[Event], max_events: int) -> list[list[Event]]:
+def select_runs(pending: Sequence[Event], max_events: int,
+                cut_after: Callable[[Event], bool] | None = None) -> list[list[Event]]:
     """Runs to send, oldest first, holding at most ``max_events`` events.
 
     ``pending`` is the outbox toward the parent (unacknowledged events, any
     order). Each chain is cut at holes and after its last signed event; if the
     first run alone exceeds the limit it is still sent whole when it cannot be
-    cut shorter at a signed event, so that a link never stalls.
+    cut shorter at a signed event, so that a link never stalls. ``cut_after``
+    names signed events that must end a run, so that their own signature
+    travels: a site above may have to send them down another branch alone.
     """
     chains: dict[tuple[str, int], list[Event]] = {}
     for e in pending:
@@ -40,6 +43,9 @@ def select_runs(pending: Sequence[Event], max_events: int) -> list[list[Event]]:
                 run = []
             if not run or e.seq != run[-1].seq:
                 run.append(e)
+                if cut_after is not None and e.signature is not None and cut_after(e):
+                    _close(run, runs)
+                    run = []
         _close(run, runs)
     runs.sort(key=lambda r: (r[0].at, r[0].origin, r[0].epoch, r[0].seq))
     chosen: list[list[Event]] = []

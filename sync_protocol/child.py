@@ -208,7 +208,8 @@ class ChildExchange:
                 credentials: Sequence[Credential] = (),
                 case_keys: CaseKeys | None = None,
                 hand_back: Sequence[Event] = (),
-                hand_back_waits: Collection[uuid.UUID] = ()) -> OutgoingRequest:
+                hand_back_waits: Collection[uuid.UUID] = (),
+                own_signatures: Callable[[Event], bool] | None = None) -> OutgoingRequest:
         """The request frame: the next upward batch from ``pending`` and the down ack.
 
         ``case_keys`` names the event that opened a case (when the case id derives from
@@ -217,10 +218,12 @@ class ChildExchange:
         that asked for them (sent when both sides list ``HAND_BACK``), in seq order; the
         events of a case in ``hand_back_waits`` (cases with events still owed up) wait,
         unless this request carries that case's events: the parent must hold a case before
-        it folds its own events of the case back in."""
+        it folds its own events of the case back in. ``own_signatures``: events that
+        travel with their own signature (each ends its run), for a case that may be sent
+        down another branch by a site above (全城通办)."""
         if not self._machine.can(Input.SEND_REQUEST):
             raise LocalProtocolError("state", f"cannot send a request in state {self.state}")
-        runs = select_runs(pending, self.link.batch_events)
+        runs = select_runs(pending, self.link.batch_events, own_signatures)
         returned: dict[int, object] | None = None
         handed: tuple[EventKey, ...] = ()
         if hand_back and HAND_BACK in self.features and HAND_BACK in self.link.parent_reads:

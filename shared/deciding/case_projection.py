@@ -24,19 +24,21 @@ from sqlalchemy.orm.util import identity_key
 from shared.deciding import case_work
 from shared.deciding.case_deadlines import deadline_draft
 from shared.deciding.case_signals import SignalModel, signal_rows, write_signals
+from shared.deciding.competent_site import Placement, place
 from shared.deciding.receipt_books import ReceiptModel, paired_receipts
 from shared.deciding.rectification import rectification_draft
 from shared.deciding.window_context import FeeOwed, QueueEntry
 from shared.domain.case_bundles import bundle_of
 from shared.domain.case_events import SIGNAL_KINDS, CaseEvent, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold, refused_keys
-from shared.domain.catalogue import Catalogue, ServiceItem
+from shared.domain.catalogue import Catalogue, CompetenceBy, ServiceItem
 from shared.domain.catalogue_versions import CatalogueVersions, accepted_under, catalogue_for_case
 from shared.domain.errors import DomainError
 from shared.domain.fee_cards import fee_cards
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import NoHooks, SyncSite
+from shared.exchange.tree import site_parents
 from shared.storage.bulk_insert import OnConflict, insert_rows
 from sync_protocol import Event
 from sync_protocol.times import to_ms
@@ -465,9 +467,13 @@ class DecidingHooks(NoHooks):
                       if (item := self._registered_item(logs[case_id])) is not None]
         owners = self._owner(session, [(events[0].origin, item)
                                        for _, events, item in registered])
-        outcomes = [self._case_arrived(site, case_id, events, arrived[case_id], owner, now,
-                                       item.department, touched[case_id])
-                    for (case_id, events, item), owner in zip(registered, owners, strict=True)]
+        placed = self._placements(session, site, registered)
+        outcomes = [self._case_arrived(site, case_id, events, arrived[case_id],
+                                       placement.owner if placement else owner, now,
+                                       item.department, touched[case_id],
+                                       placement.referral if placement else None)
+                    for (case_id, events, item), owner, placement
+                    in zip(registered, owners, placed, strict=True)]
         write_projections(session, self.model, [o.projection for o in outcomes])
         if self.model.signal_model is not None:  # signals raised below (or above) this site
             write_signals(session, self.model.signal_model, [
@@ -478,6 +484,18 @@ class DecidingHooks(NoHooks):
                              now)
         if self._also is not None:
             self._also(session, set(arrived), now)
+
+    def _placements(self, session: Session, site: SyncSite,
+                    registered: Sequence[tuple[uuid.UUID, list[CaseEvent], ServiceItem]]
+                    ) -> list[Placement | None]:
+        """Each case's owner where its item follows the applicant's area (全城通办), and
+        the referral this site records; None where the registering site's rule holds."""
+        if all(item.competence.by is CompetenceBy.REGISTERING_SITE
+               for _, _, item in registered):
+            return [None] * len(registered)
+        parents = site_parents(session)
+        return [place(site.code, site.is_root, item, events, parents)
+                for _, events, item in registered]
 
     def _registered_item(self, events: Sequence[CaseEvent]) -> ServiceItem | None:
         """The item of a case whose registration this site holds, as the release the case
@@ -495,13 +513,19 @@ class DecidingHooks(NoHooks):
 
     def _case_arrived(self, site: SyncSite, case_id: uuid.UUID, events: list[CaseEvent],
                       arrived: set[tuple[str, int, int]], owner: str, now: datetime,
-                      department: str, new: set[tuple[str, int, int]]) -> _Outcome:
+                      department: str, new: set[tuple[str, int, int]],
+                      referral: dict[str, Any] | None = None) -> _Outcome:
         """``arrived``: the keys of the events from other sites, admitted (or refused) here;
         ``new``: every event just stored, this site's own desk's included, which the
-        follow-ups (the moved deadline, a rectification, a fee card) answer."""
-        drafts: list[EventDraft] = []
+        follow-ups (the moved deadline, a rectification, a fee card) answer; ``referral``:
+        the ``referred`` event this site records first (全城通办)."""
+        referred = ([EventDraft(EventType.REFERRED, case_work.system_actor(
+            site, self.tier).as_event_actor, now, referral)] if referral is not None else [])
+        drafts: list[EventDraft] = list(referred)
         if owner != site.code:
             state = fold_seen(events)
+            for draft in referred:  # the referral this site records (not the owner)
+                state = apply(state, draft)
         else:
             # the log in this site's order: what arrived now is admitted (or refused) where
             # it stands; what was held folds in around it, its own events handed back after
@@ -515,6 +539,8 @@ class DecidingHooks(NoHooks):
                         drafts.append(refusal)
                 else:
                     state = _seen(state, event, refused)
+            for draft in referred:  # recorded before the case is received here
+                state = apply(state, draft)
             if state.state.value == "registered":
                 for draft in case_work.route_drafts(site, self.tier, state, now):
                     state = apply(state, draft)

@@ -36,6 +36,7 @@ class EventType(StrEnum):
     REGISTRATION_CORRECTED = "registration_corrected"  # a registration error put right
     WITHDRAWN = "withdrawn"  # 撤件: the applicant withdrew the application
     RECEIVED = "received"  # the receipt of a deciding site ("received by the city")
+    REFERRED = "referred"  # 全城通办: sent on to the office competent for the applicant's area
     ROUTED = "routed"  # placed in the queue of the window authorised for the item
     TRANSFERRED = "transferred"  # 转办: handed to another window
     CLAIMED = "claimed"  # one operator takes the case so no one else works it meanwhile
@@ -328,6 +329,12 @@ def _received(p: Mapping[str, Any]) -> None:
     _choice(p, "tier", DECIDING_TIERS)
 
 
+def _referred(p: Mapping[str, Any]) -> None:
+    check_site_code(p.get("to"), "payload.to")
+    check_site_code(p.get("area"), "payload.area")
+    _text(p, "reason")
+
+
 def _routed(p: Mapping[str, Any]) -> None:
     _text(p, "window")
     check_site_code(p.get("site"), "payload.site")
@@ -529,6 +536,7 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.REGISTRATION_CORRECTED: _registration_corrected,
     EventType.WITHDRAWN: _nothing,
     EventType.RECEIVED: _received,
+    EventType.REFERRED: _referred,
     EventType.ROUTED: _routed,
     EventType.TRANSFERRED: _transferred,
     EventType.CLAIMED: _nothing,

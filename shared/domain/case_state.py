@@ -89,7 +89,9 @@ _RECTIFICATION = {E.RECTIFICATION_OPENED: None, E.RECTIFICATION_ANSWERED: None,
 
 _TABLE: dict[Status, dict[EventType, Status | None]] = {
     S.NEW: {E.REGISTERED: S.REGISTERED},
-    S.REGISTERED: {**_BEFORE_ACCEPTANCE, E.RECEIVED: S.RECEIVED, E.ROUTED: S.ROUTED},
+    # 全城通办: the site that finds the competent office below it refers the case there
+    S.REGISTERED: {**_BEFORE_ACCEPTANCE, E.REFERRED: None, E.RECEIVED: S.RECEIVED,
+                   E.ROUTED: S.ROUTED},
     S.RECEIVED: {**_BEFORE_ACCEPTANCE, E.ROUTED: S.ROUTED},
     S.ROUTED: {
         **_BEFORE_ACCEPTANCE,
@@ -224,6 +226,7 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.REGISTRATION_CORRECTED: _PEOPLE_AT_ORIGIN,
         E.WITHDRAWN: _PEOPLE_AT_ORIGIN,
         E.RECEIVED: _SYSTEM,
+        E.REFERRED: _SYSTEM,
         E.ROUTED: _SYSTEM,
         E.TRANSFERRED: _OPERATOR,
         E.CLAIMED: _OPERATOR,
@@ -433,6 +436,8 @@ class CaseState:
     state: Status = Status.NEW
     case_id: str | None = None
     origin_site: str | None = None
+    referred_to: str | None = None
+    """The office competent for the applicant's area the case was referred to (全城通办)."""
     item_code: str | None = None
     kind: Kind | None = None
     item_kind: Kind | None = None
@@ -820,6 +825,8 @@ def _effect(case: CaseState, event: EventLike) -> Changes:
         }
     if t is E.RECEIVED:
         return {"received_tier": p["tier"], "received_at": at}
+    if t is E.REFERRED:
+        return {"referred_to": p["to"]}
     if t is E.ROUTED:
         return {"window": p["window"], "site": p["site"], "claimed_by": None}
     if t is E.TRANSFERRED:

@@ -344,6 +344,23 @@ class FeeItem:
         return self.amount_fen or 0
 
 
+class CompetenceBy(StrEnum):
+    """What fixes the area whose office is competent for a case (全城通办)."""
+
+    REGISTERING_SITE = "registering_site"  # the registering station's own branch (default)
+    RESIDENCE = "residence"  # 户籍地: the applicant's declared residence, else the ID number's
+    PLACE = "place"  # a place the form names, e.g. the property's location
+
+
+@dataclass(frozen=True, slots=True)
+class Competence:
+    """Who decides an item's case: ``field`` names the form field holding an area code
+    (a declared residence for ``residence``, optional; the place for ``place``)."""
+
+    by: CompetenceBy = CompetenceBy.REGISTERING_SITE
+    field: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceItem:
     """One service item (事项) and everything the five publics (五公开) publish about it.
@@ -374,6 +391,8 @@ class ServiceItem:
     """The fees may be paid when the result is collected: it is issued before they are."""
     issues: CertificateIssue | None = None
     """The certificate (a material code other items ask for) an approval issues."""
+    competence: Competence = field(default_factory=Competence)
+    """What fixes the competent area (全城通办): see :mod:`shared.domain.competence`."""
 
     @property
     def is_free(self) -> bool:

@@ -50,6 +50,7 @@ from shared.domain.catalogue_reading import T
 from shared.domain.catalogue_reading import bilingual_of as _bilingual
 from shared.domain.catalogue_reading import duplicates as _duplicates
 from shared.domain.catalogue_reading import parts_of as _parts
+from shared.domain.competence import competence_rules, parse_competence
 from shared.domain.composites import composite_rules, parse_composites
 from shared.domain.errors import InvalidInput, Problems
 
@@ -137,7 +138,7 @@ _ITEM_KEYS = (
     "code", "name", "type", "department", "tier", "window", "authority", "kind",
     "legal_days", "promised_days", "materials", "fees", "form", "overdue_means_approval",
     "absence_means_consent", "co_approvers", "external_authority", "refusal_grounds",
-    "pay_on_collection", "issues",
+    "pay_on_collection", "issues", "competence",
 )  # fmt: skip
 _MATERIAL_KEYS = (
     "code", "name", "required", "certificate_held", "max_bytes", "often_missing", "valid_days",
@@ -383,6 +384,7 @@ def _item(found: _Found, raw: object, index: int) -> _Parsed[ServiceItem] | None
         refusal_grounds=tuple(refusal_grounds),
         pay_on_collection=entry.boolean("pay_on_collection", False),
         issues=_issues(found, entry),
+        competence=parse_competence(entry),
     )
     return _Parsed(index, item, frozenset(entry.bad))
 
@@ -391,6 +393,8 @@ def _item_rules(found: _Found, parsed: _Parsed[ServiceItem]) -> None:
     """The rules that concern one item alone."""
     item, ok = parsed.value, parsed.ok
     path = f"items[{parsed.index}]"
+    if ok("competence", "form", "tier"):
+        competence_rules(found, path, item)
     kind = item.kind
     if ok("legal_days", "promised_days") and item.promised_days > item.legal_days:
         found.add(

@@ -126,6 +126,9 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
     opened = (store.opening_keys(session, {e.case_id for e in pending})
               if CASE_REFS in link.parent_reads else {})
     forward = store.credentials_to_forward(session)
+    # 全城通办: a case that may change branch above travels with each event's own signature
+    crossing = store.branch_crossing_cases(session, site.sealer, {e.case_id for e in pending})
+    forward_runs_signed = (lambda e: e.case_id in crossing) if crossing else None
     # a request signed by a key the parent has not met yet goes without the link's
     # history: the parent finds the sender in the body before it knows the key
     history = None if _new_key_going_up(site, forward) else _history(session)
@@ -144,7 +147,7 @@ def sync_with_parent(session: Session, site: SyncSite, transport: Transport,
             out = ex.request(clock(), pending=() if hello else pending, credentials=forward,
                              blob_offers=plan.offers, blob_chunks=plan.chunks,
                              case_keys=opened.get, hand_back=returning,
-                             hand_back_waits=waiting)
+                             hand_back_waits=waiting, own_signatures=forward_runs_signed)
             break
         except LocalProtocolError:
             # the batch would not fit in one frame (large payloads): halve it and try again

@@ -146,6 +146,9 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
                   now)
     if not site.is_root:  # a relay restored from a backup may hold decisions for them
         send_parked_down(session, site, stored, now)
+    # 全城通办: a case referred to another branch below this site goes on down there, and
+    # what its office decides comes back down toward the branch that registered it
+    send_all_down(session, site, [(e, None) for e in stored], now)
     link_key, link_value = child_link_record(ex.stored())
     if site.is_root:
         _issue_receipts(session, site, sender, stored, now)

@@ -3,6 +3,8 @@ case's origin: what goes toward a child is queued on that child's down link."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -22,6 +24,7 @@ from sync_protocol import (
 from sync_protocol.credentials import credential_from_wire
 from sync_protocol.times import to_ms
 
+LOG = logging.getLogger("sanji.sync")
 _PARENTS: weakref.WeakKeyDictionary[
     Engine, dict[tuple[int, int, bytes], dict[str, str | None]]] = weakref.WeakKeyDictionary()
 
@@ -77,10 +80,16 @@ def send_all_down(session: Session, site: SyncSite,
     origin None: the site that registered its case, looked up); items bound for this site
     or for no site below it are left. ``park``: what came from the parent for a case not
     held here yet is kept until the case arrives (:func:`send_parked_down`), when this
-    site has children. Returns how many were queued."""
+    site has children. Returns how many were queued.
+
+    An event also goes toward the office its case was referred to (全城通办), and never
+    back into the branch below this site that authored it: that branch holds it already.
+    A case referred here for the first time sends its earlier events after it too."""
     parents = site_parents(session)
+    events = [i for i, _ in items if isinstance(i, Event)]
     unknown = {i.case_id for i, o in items if o is None and isinstance(i, Event)}
     registered = store.case_origins(session, unknown) if unknown else {}
+    owners = store.referred_owners(session, site.sealer, {e.case_id for e in events})
     queued: list[tuple[str, Event | Receipt]] = []
     unrouted: list[Event] = []
     for item, origin in items:
@@ -89,15 +98,58 @@ def send_all_down(session: Session, site: SyncSite,
             if origin is None:
                 unrouted.append(item)
                 continue
-        if origin is None or origin == site.code:
+        if origin is None:
             continue
-        child = child_toward(parents, site.code, origin)
-        if child is not None:
-            queued.append((child, item))
+        if not isinstance(item, Event):
+            child = child_toward(parents, site.code, origin) if origin != site.code else None
+            if child is not None:
+                queued.append((child, item))
+            continue
+        queued.extend((child, item) for child in _children_for(
+            parents, site.code, item, (origin, owners.get(item.case_id))))
+    # a referred case's earlier events go first: a site's log starts with the registration
+    queued[:0] = _referred_backlog(session, site, parents, events, owners)
     if park and unrouted and site.code in parents.values():
         store.park_unrouted(session, unrouted)
     store.enqueue_down_many(session, queued, epoch=site.epoch, now_ms=to_ms(now))
     return len(queued)
+
+
+def _children_for(parents: Mapping[str, str | None], here: str, event: Event,
+                  destinations: Sequence[str | None]) -> set[str]:
+    """The children ``event`` goes to on its way to ``destinations`` (its case's origin and
+    owner): none toward this site itself, none back into the branch that authored it."""
+    authored_in = child_toward(parents, here, event.origin)
+    children = {child_toward(parents, here, d) for d in destinations if d and d != here}
+    found = {c for c in children if c is not None and c != authored_in}
+    if found and event.signature is None:
+        # it came up inside a run that one signature closed: no site below could check it
+        # alone (the sites below send a referred case's events each signed on its own)
+        LOG.warning("event not sent down: it holds no signature of its own", extra={
+            "fields": {"case_id": str(event.case_id), "origin": event.origin,
+                       "seq": event.seq, "towards": sorted(found)}})
+        return set()
+    return found
+
+
+def _referred_backlog(session: Session, site: SyncSite, parents: Mapping[str, str | None],
+                      events: Sequence[Event], owners: Mapping[uuid.UUID, str]
+                      ) -> list[tuple[str, Event | Receipt]]:
+    """When a case's ``referred`` event passes here, the case's earlier events held here go
+    toward the office it names too (those not among ``events``, queued already)."""
+    referred = {e.case_id for e in events if e.type == "referred"}
+    sending = {(e.origin, e.epoch, e.seq) for e in events}
+    backlog: list[tuple[str, Event | Receipt]] = []
+    for case_id in sorted(referred):
+        owner = owners.get(case_id)
+        if owner is None or child_toward(parents, site.code, owner) is None:
+            continue
+        for held in store.case_events_held(session, site.sealer, case_id):
+            if (held.origin, held.epoch, held.seq) in sending:
+                continue
+            backlog.extend((child, held) for child in _children_for(
+                parents, site.code, held, (owner,)))
+    return backlog
 
 
 def send_parked_down(session: Session, site: SyncSite, arrived: Sequence[Event],

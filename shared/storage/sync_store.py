@@ -457,6 +457,51 @@ def case_rows(session: Session, case_id: uuid.UUID) -> list[SyncEvent]:
     )
 
 
+def case_events_held(session: Session, sealer: PayloadSealer,
+                     case_id: uuid.UUID) -> list[Event]:
+    """A case's events as the protocol carries them, in the order this site recorded them."""
+    return [as_event(row, sealer) for row in case_rows(session, case_id)]
+
+
+def branch_crossing_cases(session: Session, sealer: PayloadSealer,
+                          case_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The cases held here that may be sent down another branch by a site above (全城通办):
+    registered with a ``competent_area``, or referred. Their events go up each with its own
+    signature (``sync_protocol.batching.select_runs``); every other case keeps one
+    signature per run."""
+    wanted = sorted(set(case_ids))
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = session.scalars(select(SyncEvent).where(
+            SyncEvent.type.in_(("registered", "referred")),
+            SyncEvent.case_id.in_(wanted[start:start + _IN_CHUNK])))
+        for row in rows:
+            if row.type == "referred":
+                found.add(row.case_id)
+                continue
+            payload = sealer.open(row.payload, event_context(row.origin, row.epoch, row.seq))
+            if isinstance(payload, dict) and payload.get("competent_area"):
+                found.add(row.case_id)
+    return found
+
+
+def referred_owners(session: Session, sealer: PayloadSealer,
+                    case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The office each case held here was referred to (全城通办: its last ``referred``
+    event's ``to``), in one query per chunk; cases never referred are absent."""
+    wanted = sorted(set(case_ids))
+    found: dict[uuid.UUID, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = session.scalars(select(SyncEvent).where(
+            SyncEvent.type == "referred", SyncEvent.case_id.in_(wanted[start:start + _IN_CHUNK]))
+            .order_by(SyncEvent.id))
+        for row in rows:
+            payload = sealer.open(row.payload, event_context(row.origin, row.epoch, row.seq))
+            if isinstance(payload, dict) and isinstance(payload.get("to"), str):
+                found[row.case_id] = payload["to"]
+    return found
+
+
 def case_origins(session: Session, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The site that registered each case held here, in one query."""
     wanted = sorted(set(case_ids))

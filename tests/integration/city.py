@@ -39,7 +39,8 @@ class Tree:
     county: Site | None = None
     _agent: tuple[tuple[str, int, int, int], requests.Session] | None = None
     others: dict[str, Site] = field(default_factory=dict)
-    """More villages under the township, by site code (their data dirs are ``dirs[code]``)."""
+    """More villages under the township and more townships beside it, by site code (their
+    data dirs are ``dirs[code]``)."""
 
     def agent(self) -> requests.Session:
         """An HTTP session signed in as the village's agent (a Bearer token from the
@@ -116,11 +117,14 @@ def _start_node(tmp_path: Path, dirs: dict[str, Path], name: str, parent: Site,
 @contextmanager
 def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
          depth: int = 3, other_villages: Sequence[str] = (),
+         other_townships: Sequence[str] = (),
          hub_database_url: str = "") -> Iterator[Tree]:
     """Hub, township and village (``depth`` 4: a county centre between hub and township;
-    ``other_villages``: more village codes under the same township; ``hub_database_url``:
-    the hub's database, SQLite in its data directory when empty)."""
-    dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village", *other_villages)}
+    ``other_villages``: more village codes under the same township; ``other_townships``:
+    more township codes beside it, with no villages; ``hub_database_url``: the hub's
+    database, SQLite in its data directory when empty)."""
+    dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village", *other_villages,
+                                      *other_townships)}
     sanji("hub", "init", "--data-dir", str(dirs["hub"]),
           *(["--database-url", hub_database_url] if hub_database_url else []))
     top = HUB
@@ -132,6 +136,8 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
     village_code = _add_site(dirs["hub"], VILLAGE, "吉村代办点", "village", TOWNSHIP)
     other_codes = {code: _add_site(dirs["hub"], code, f"代办点{code[-3:]}", "village", TOWNSHIP)
                    for code in other_villages}
+    town_codes = {code: _add_site(dirs["hub"], code, f"便民服务中心{code[-3:]}", "township", top)
+                  for code in other_townships}
     engine = make_engine(HubSettings.load(dirs["hub"]).database_url)
     MIGRATIONS.upgrade(engine)
     engine.dispose()
@@ -149,6 +155,8 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
         village = _start_node(tmp_path, dirs, "village", township, village_code, sites)
         others = {code: _start_node(tmp_path, dirs, code, township, enrol_code, sites)
                   for code, enrol_code in other_codes.items()}
+        others.update({code: _start_node(tmp_path, dirs, code, parent, enrol_code, sites)
+                       for code, enrol_code in town_codes.items()})
         yield Tree(hub, township, village, dirs, county, others=others)
     finally:
         for site in reversed(sites):

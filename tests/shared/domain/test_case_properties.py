@@ -71,6 +71,8 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.MATERIAL_ADDED: {"code": "PHOTO"},
         EventType.REGISTRATION_CORRECTED: {"changes": {"phone": "13800138000"}, "reason": REASON},
         EventType.RECEIVED: {"tier": pick(DECIDING_TIERS)},
+        EventType.REFERRED: {"to": "431002002", "area": "431002002",
+                             "reason": "申请人户籍地在 431002002"},
         EventType.ROUTED: {"window": "W-1", "site": "431000"},
         EventType.TRANSFERRED: {"to_window": "W-2", "to_site": "431000", "reason": REASON},
         EventType.REASSIGNED: {"to": pick([None, "op.a", "op.b"])},
