@@ -14,6 +14,8 @@ The work is :mod:`hub.consultation_ledger`'s; this module reads the requests.
 
 from __future__ import annotations
 
+import re
+import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +26,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from hub import consultation_ledger as ledger
 from hub.consultation_models import HubConsultation
 from hub.db_session import get_session
+from hub.front_desk import answer_given, idempotency_key, remember_answer
 from hub.services import services
+from shared.domain.application import request_digest
 from shared.domain.consultations import CHANNELS, KINDS, TEXT_MAX
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.working_days import SHANGHAI
@@ -43,6 +47,7 @@ ONLINE_LIMIT = 5
 ONLINE_WINDOW_SECONDS = 3600.0
 """Online submissions per client address per hour before the form answers 429."""
 ONLINE_ACTOR = "system:online"
+_SUBMISSION = re.compile(r"[A-Za-z0-9_-]{16,43}")
 
 
 class OnlineSchema(RecordSchema):
@@ -73,17 +78,32 @@ def _limiter() -> FailureLimiter:
     return limiter
 
 
-def _record(body: dict[str, Any], actor: str) -> ledger.Recorded:
+def _record(body: dict[str, Any], actor: str, key: str | None = None) -> dict[str, Any]:
+    """Record and commit; the API's answer. A ``key`` sent again with the same body (a
+    double click, a retried request) answers the first recording and records nothing."""
     hub = services()
     session = get_session()
+    record_key = f"idem:consultation:{actor}:{key}" if key else None
+    digest = request_digest(body)
     try:
-        recorded = ledger.record(session, hub.sync_site, hub.catalogue, hub.calendar,
-                                 blank_to_none(body), actor, hub.clock())
+        if record_key is not None:
+            first = answer_given(session, record_key, digest)
+            if first is not None:
+                return dict(first)
+        result = ledger.record(session, hub.sync_site, hub.catalogue, hub.calendar,
+                               blank_to_none(body), actor, hub.clock()).as_dict()
+        if record_key is not None:
+            remember_answer(session, record_key, digest, result)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return recorded
+    return result
+
+
+def _header_key() -> str | None:
+    """The optional ``Idempotency-Key`` of an API request."""
+    return idempotency_key() if request.headers.get("Idempotency-Key") else None
 
 
 def _parse_id(text: str) -> uuid.UUID:
@@ -98,7 +118,7 @@ def _parse_id(text: str) -> uuid.UUID:
 def record_api() -> tuple[Response, int]:
     body = RecordSchema().load(request.get_json(silent=True) or {})
     claims = g.claims
-    return jsonify(_record(body, f"{claims.role}:{claims.username}").as_dict()), 201
+    return jsonify(_record(body, f"{claims.role}:{claims.username}", _header_key())), 201
 
 
 @bp.get("/api/v1/consultations")
@@ -165,9 +185,8 @@ def online_api() -> tuple[Response, int] | Response:
     blocked = _online_blocked()
     if blocked is not None:
         return blocked
-    recorded = _record(body, ONLINE_ACTOR)
-    return jsonify({"id": recorded.id, "department": recorded.department,
-                    "due": recorded.due.isoformat()}), 201
+    recorded = _record(body, ONLINE_ACTOR, _header_key())
+    return jsonify({k: recorded[k] for k in ("id", "department", "due")}), 201
 
 
 def _departments() -> list[tuple[str, str]]:
@@ -179,8 +198,13 @@ def online_page() -> tuple[str, int, dict[str, str]]:
     form = request.form if request.method == "POST" else request.args
     values = {k: form.get(k, "")[:TEXT_MAX] for k in
               ("kind", "name", "phone", "text", "acceptance_no", "item_code", "department")}
+    # the form's own key: sent twice (a double click, a reload), it records once
+    submission = form.get("submission", "")
+    if not _SUBMISSION.fullmatch(submission):
+        submission = secrets.token_urlsafe(16)
     context: dict[str, Any] = {"v": values, "kinds": KINDS, "departments": _departments(),
-                               "problems": {}, "done": None, "message": ""}
+                               "problems": {}, "done": None, "message": "",
+                               "submission": submission}
     status = 200
     if request.method == "POST":
         try:
@@ -189,7 +213,8 @@ def online_page() -> tuple[str, int, dict[str, str]]:
             if blocked is not None:
                 status, context["message"] = 429, "cons.too_many"
             else:
-                context["done"] = _record(body, ONLINE_ACTOR)
+                done = _record(body, ONLINE_ACTOR, submission)
+                context["done"] = {"id": done["id"], "due": _due_day(done["due"])}
         except ValidationError as exc:
             status, context["problems"] = 400, flatten_messages(exc.messages)
         except DomainError as exc:
@@ -236,9 +261,14 @@ def _local(row: dict[str, Any]) -> dict[str, Any]:
             return ""
         return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
-    due = datetime.fromisoformat(row["due"]).astimezone(SHANGHAI) - timedelta(seconds=1)
     return {**row, "recorded_at": shown(row["recorded_at"]),
-            "answered_at": shown(row["answered_at"]) or None, "due": due.date().isoformat()}
+            "answered_at": shown(row["answered_at"]) or None, "due": _due_day(row["due"])}
+
+
+def _due_day(iso: str) -> str:
+    """The last day to answer, from the deadline (the end of that day in Shanghai)."""
+    due = datetime.fromisoformat(iso).astimezone(SHANGHAI) - timedelta(seconds=1)
+    return due.date().isoformat()
 
 
 @bp.record_once

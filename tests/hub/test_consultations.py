@@ -97,7 +97,7 @@ def test_an_online_question_about_an_item_answered_late_counts_overdue(hub: Hub)
                                          "text": "社会团体成立登记需要哪些材料?",
                                          "item_code": "MZ-0520"})
     assert sent.status_code == 200, sent.get_data(as_text=True)
-    assert b'id="cons-done"' in sent.data
+    assert b'id="cons-done"' in sent.data and b"2026-05-12" in sent.data  # the due day
     sup = hub.bearer("sup")
     listed = client.get("/api/v1/consultations", headers=sup).get_json()["consultations"]
     assert [(c["channel"], c["kind"], c["department"], c["item_code"]) for c in listed] == [
@@ -150,6 +150,30 @@ def test_bad_fields_are_named_and_nothing_is_recorded(hub: Hub) -> None:
                       ).get_json()["consultations"] == []
     # nobody records without signing in
     assert hub.app.test_client().post("/api/v1/consultations", json={}).status_code == 401
+
+
+def test_the_same_form_or_key_sent_twice_records_once(hub: Hub) -> None:
+    client = hub.app.test_client()
+    shown = client.get("/consult").get_data(as_text=True)
+    submission = shown.split('name="submission" value="')[1].split('"')[0]
+    form = {"kind": "consultation", **PERSON, "text": "几点下班?", "department": "MZ",
+            "submission": submission}
+    first, again = client.post("/consult", data=form), client.post("/consult", data=form)
+    assert first.status_code == again.status_code == 200
+    number = first.get_data(as_text=True).split('id="cons-done"')[1].split("<b>")[1][:36]
+    assert number in again.get_data(as_text=True)
+    headers = {**hub.bearer("sup"), "Idempotency-Key": "call-0001"}
+    body = {"channel": "phone", "kind": "complaint", **PERSON, "text": "来电投诉",
+            "department": "MZ"}
+    calls = [client.post("/api/v1/consultations", json=body, headers=headers)
+             for _ in range(2)]
+    assert [c.status_code for c in calls] == [201, 201]
+    assert calls[0].get_json() == calls[1].get_json()
+    other = client.post("/api/v1/consultations", json={**body, "text": "另一件事"},
+                        headers=headers)
+    assert other.status_code == 409
+    listed = client.get("/api/v1/consultations", headers=hub.bearer("sup")).get_json()
+    assert len(listed["consultations"]) == 2
 
 
 def test_the_online_form_is_limited_per_address(hub: Hub) -> None:
