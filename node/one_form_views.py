@@ -81,7 +81,8 @@ def _render(page: OneFormPage, *, values: dict[str, str], errors: dict[str, str]
             kind: str, status: int = 200) -> tuple[str, int]:
     return render_template("intake_form.html", item=page, one_form=page, values=values,
                            errors=errors, idempotency_key=key, kind=kind,
-                           deliveries=DELIVERIES, card_message=""), status
+                           deliveries=DELIVERIES, card_message="", held={},
+                           reuse_errors=[]), status
 
 
 @bp.get("/intake/one/<code>")
