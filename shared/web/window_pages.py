@@ -675,7 +675,7 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         materials=[(str(m.get("code", "")), _material_name(item, str(m.get("code", ""))),
                     str(m.get("media_type", "")), _size(m.get("size"))) for m in materials],
         uploaded={str(m.get("code", "")) for m in materials}
-        | {code for code, _, verdict in reused if verdict == "ok"},
+        | {code for code, _, verdict in reused if verdict != "bad"},
         reused=reused,
         missing=[(code, _material_name(item, code)) for code in state.missing],
         history=_history(events, item),
