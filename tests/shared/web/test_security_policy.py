@@ -256,6 +256,7 @@ def hub_site(
     at_window, _ = _issued_case(hub, 3)  # rated on the window's tablet page (rating_pages)
     account_id, online_case = online_case_awaiting_supplement(hub, "ga-desk")
     data_dir = hub.services.settings.data_dir
+    booking = _hall_booking(hub)  # cancelled through the hall's cancel form
 
     def sign_in(user: str | None) -> FormClient:
         if user is None:
@@ -299,6 +300,14 @@ def hub_site(
             return {"file": catalogue_upload(2)}
         if endpoint == "windows.reassign":
             return {"from": "mz-desk", "to": "mz-review", "reason": "病假"}
+        if endpoint == "hall.book":  # the slot's own fields come with the form
+            return {"name": "王五", "phone": "13800138001"}
+        if endpoint == "hall.cancel":
+            return {"code": booking, "phone": "13800138002"}
+        if endpoint == "hall.take":
+            return {"area": "A"}
+        if endpoint == "hall.call":
+            return {"action": "next"}
         return {}
 
     client = hub.login("city-admin")
@@ -316,8 +325,24 @@ def hub_site(
                ("mz-review", f"/windows/rate/{at_window}"), (None, "/consult"),
                ("city-lead", "/consultations"), (None, "/online/signup"),
                (None, "/online/signin"), (APPLICANT, "/online"),
-               (APPLICANT, "/online/apply/GA-3101"), (APPLICANT, f"/online/cases/{online_case}")],
+               (APPLICANT, "/online/apply/GA-3101"), (APPLICANT, f"/online/cases/{online_case}"),
+               (None, f"/hall/book?target={WINDOW}&date=2025-03-04"), (None, "/hall/cancel"),
+               (None, "/hall/kiosk"), ("mz-review", f"/hall/call/{WINDOW}")],
     )
+
+
+def _hall_booking(hub: Hub) -> str:
+    """A booking of the window's first slot tomorrow; its code."""
+    from hub import hall_queue, hall_site
+
+    with hub.app.test_request_context():
+        services = hub.services
+        wanted = hall_queue.BookingRequest(
+            WINDOW, hall_queue.parse_slot("2025-03-04", "09:00"), "赵六", "13800138002")
+        booked = hall_site.in_transaction(lambda session: hall_queue.book(
+            session, hall_site.config(), hall_site.areas(), services.calendar, wanted,
+            services.clock()))
+        return str(booked.code)
 
 
 RATING_CODE = "ABCD2345"
@@ -387,6 +412,11 @@ def village_site(tmp_path: Path) -> Iterator[Site]:
             fields = {f"applicant.{k}": v for k, v in body["applicant"].items()}
             fields.update({f"form.{k}": v for k, v in body["form"].items()})
             return {**fields, "delivery": "village"}
+        if endpoint == "one_form.submit":  # 一表制: residence permit and employment
+            fields = {f"applicant.{k}": v for k, v in case_body()["applicant"].items()}
+            return {**fields, "form.residence_address": "北湖区人民路 18 号",
+                    "form.residence_since": "2024-06-01", "form.employment_status": "flexible",
+                    "delivery": "village"}
         if endpoint == "cases.add_material_form":
             return {"file": (io.BytesIO(PNG + uuid.uuid4().bytes), "scan.png")}
         if endpoint == "cases.transfer":
@@ -401,7 +431,8 @@ def village_site(tmp_path: Path) -> Iterator[Site]:
         sign_in=sign_in, good=good,
         pages=[(None, "/login"), ("v-agent", "/intake/MZ-0305"),
                ("v-agent", f"/cases/{case_id}"), ("v-agent", "/transfer"),
-               ("v-agent", "/sync"), ("v-agent", "/consultations/new")],
+               ("v-agent", "/sync"), ("v-agent", "/consultations/new"),
+               ("v-agent", "/intake/one/YJS-0003")],
     )
 
 
