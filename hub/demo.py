@@ -254,9 +254,11 @@ def wait_for_sync(sites: list[DemoSite], rounds: int = 3, limit_seconds: float =
 
 
 def run_scenario(sites: list[DemoSite], users: list[dict[str, object]]) -> None:
-    """The six kinds through the public API, then each case's timeline."""
+    """The six kinds through the public API, each case's timeline, then a case decided by
+    the applicant's own township though registered in another (全城通办)."""
     from hub.demo_scenario import (
         STORIES,
+        Office,
         Scenario,
         ScenarioError,
         agent_of,
@@ -281,6 +283,22 @@ def run_scenario(sites: list[DemoSite], users: list[dict[str, object]]) -> None:
         click.echo(f"\n{story.title}  {case.get('acceptance_no')}  -> {case.get('stage')}")
         for line in timeline(case, tiers):
             click.echo(line)
+    other = next((s for s in sites if s.tier == "township" and s.code != village.parent), None)
+    if other is None:
+        return
+    click.echo(f"\nhandle anywhere (全城通办): an applicant of {other.code} {other.name} "
+               f"applies at {village.name}")
+    try:
+        case = driver.run_anywhere(Office(other.code, other.url,
+                                          operators_from(users, other.code)))
+    except ScenarioError as exc:
+        click.echo(f"scenario stopped: {exc}")
+        return
+    referred = case.get("referred") or {}
+    click.echo(f"{case.get('acceptance_no')}  -> {case.get('stage')}  "
+               f"decided at {referred.get('to')}: {referred.get('reason')}")
+    for line in timeline(case, tiers):
+        click.echo(line)
 
 
 def stop_quietly(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -20,7 +20,17 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.city import COUNTY, TOWNSHIP, Tree, city
+from hub.demo_scenario import Login, Office, Scenario
+from tests.integration.city import (
+    AGENT,
+    COUNTY,
+    HUB,
+    PASSWORD,
+    TOWNSHIP,
+    Tree,
+    city,
+    signed_in,
+)
 from tests.integration.test_depth_four import APPLICANT, _work
 from tests.integration.test_three_tiers import supervisor_token
 
@@ -69,8 +79,8 @@ def test_a_case_registered_in_one_branch_is_decided_by_the_applicants_township(
         case = _register(tree, "anywhere-1", TOWNSHIP_A)
         case_id = case["case_id"]
         tree.sync("village", "township")  # up to the county, whose own link is down
-        b_queue = requests.get(f"{tree.township.url}/api/v1/windows/{WINDOW}/cases",
-                               headers=_bearer(tree.township.url, "b-mz-1"), timeout=10)
+        b_queue = signed_in(tree.township, "b-mz-1").get(
+            f"{tree.township.url}/api/v1/windows/{WINDOW}/cases", timeout=10)
         assert case_id not in [c["case_id"] for c in b_queue.json()["cases"]]
         tree.sync(TOWNSHIP_A)  # the county's down stream brings the case to A
         decided = _work(township_a.url, WINDOW, case_id, ("a-mz-1", "a-mz-2"))
@@ -131,19 +141,32 @@ def test_an_area_without_a_township_centre_is_decided_one_tier_up(tmp_path: Path
         assert Counter(e["type"] for e in at_village)["result_issued"] == 1
 
 
-def _bearer(url: str, username: str) -> dict[str, str]:
-    return dict(_session_for(url, username).headers)
-
-
-def _session_for(url: str, username: str) -> requests.Session:
-    from tests.integration.city import PASSWORD
-    login = requests.post(f"{url}/api/v1/auth/token", timeout=10,
-                          json={"username": username, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return _session({"Authorization": f"Bearer {login.json()['access_token']}"})
-
-
 def _session(headers: dict[str, str]) -> requests.Session:
     session = requests.Session()
     session.headers.update(headers)
     return session
+
+
+@pytest.mark.integration
+def test_the_demos_case_crosses_at_the_hub_where_two_townships_meet(tmp_path: Path) -> None:
+    """``sanji demo --scenario``'s handle-anywhere case, in a depth-3 tree where the two
+    townships meet only at the hub: the hub refers the case, the other township decides."""
+    operators = {TOWNSHIP_A: [("a-mz-1", WINDOW), ("a-mz-2", WINDOW)]}
+    with city(tmp_path, operators, other_townships=(TOWNSHIP_A,)) as tree:
+        township_a = tree.others[TOWNSHIP_A]
+        tree.sync(TOWNSHIP_A)  # its operators' accounts come down
+
+        def settle() -> None:  # up to the hub, down to A; back up, down to the village
+            tree.sync("village", "township", TOWNSHIP_A, "township", "village")
+
+        driver = Scenario(tree.hub.url, tree.village.url, {}, settle,
+                          Login(AGENT, PASSWORD), say=lambda _line: None)
+        office = Office(TOWNSHIP_A, township_a.url, {WINDOW: (
+            Login("a-mz-1", PASSWORD), Login("a-mz-2", PASSWORD))})
+        case = driver.run_anywhere(office)
+    _once_each(case["events"])
+    types = Counter(e["type"] for e in case["events"])
+    assert (types["referred"], types["routed"], types["result_issued"]) == (1, 1, 1)
+    assert next(e for e in case["events"] if e["type"] == "referred")["origin"] == HUB
+    assert case["referred"]["to"] == TOWNSHIP_A
+    assert case["stage"] == "decided"
