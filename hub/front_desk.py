@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -173,27 +173,38 @@ def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, 
 def register_walk_in() -> tuple[Response, int]:
     key = idempotency_key()
     body = load_body(CaseBodySchema())
-    session = get_session()
-    now = services().clock()
+
+    def write(session: Session, now: datetime) -> dict[str, Any]:
+        checked, problems = check_application(services().catalogue, body["item_code"],
+                                              body["applicant"], body["form"],
+                                              body["delivery"], now)
+        reuse: list[Reuse] = []
+        if checked is not None:
+            reuse, reuse_problems = check_reuse(checked.item, body["reuse"],
+                                                body["reuse_consent"])
+            problems.update(reuse_problems)
+        if checked is None or problems:
+            raise Problems(problems, "the application is not complete or not valid")
+        return write_walk_in(session, checked, body["delivery"], f"agent:{g.claims.username}",
+                             now, reuse=reuse).as_dict()
+
     # an application without reuse keeps the fingerprint it had before reuse existed
-    digest = request_digest({k: v for k, v in body.items()
-                             if body["reuse"] or k not in ("reuse", "reuse_consent")})
+    return registered_once(key, {k: v for k, v in body.items()
+                                 if body["reuse"] or k not in ("reuse", "reuse_consent")}, write)
+
+
+def registered_once(key: str, fingerprinted: Any,
+                    write: Callable[[Session, datetime], Any]) -> tuple[Response, int]:
+    """Answer ``write``'s registration (committed here) with 201, or the first answer again
+    (200) when this user's ``key`` was used for the same application before."""
+    session = get_session()
+    digest = request_digest(fingerprinted)
     record_key = f"idem:{g.claims.username}:{key}"
     first = answer_given(session, record_key, digest)
     if first is not None:
         return jsonify(first), 200
-    checked, problems = check_application(services().catalogue, body["item_code"],
-                                          body["applicant"], body["form"], body["delivery"], now)
-    reuse: list[Reuse] = []
-    if checked is not None:
-        reuse, reuse_problems = check_reuse(checked.item, body["reuse"], body["reuse_consent"])
-        problems.update(reuse_problems)
-    if checked is None or problems:
-        raise Problems(problems, "the application is not complete or not valid")
     try:
-        written = write_walk_in(session, checked, body["delivery"],
-                                f"agent:{g.claims.username}", now, reuse=reuse)
-        result = written.as_dict()
+        result = write(session, services().clock())
         remember_answer(session, record_key, digest, result)
         session.commit()
     except BaseException:
@@ -219,35 +230,25 @@ def register_one_form() -> tuple[Response, int]:
     routed in one transaction, under one parent number and one query code."""
     key = idempotency_key()
     body = load_body(OneFormBodySchema())
-    session = get_session()
-    hub = services()
-    now = hub.clock()
-    digest = request_digest({"one_form": body})
-    record_key = f"idem:{g.claims.username}:{key}"
-    first = answer_given(session, record_key, digest)
-    if first is not None:
-        return jsonify(first), 200
-    checked, problems = check_one_form(hub.catalogue, body["composite"], body["applicant"],
-                                       body["form"], body["delivery"], now)
-    if checked is None:
-        raise Problems(problems, "the application is not complete or not valid")
-    try:
+
+    def write(session: Session, now: datetime) -> dict[str, Any]:
+        checked, problems = check_one_form(services().catalogue, body["composite"],
+                                           body["applicant"], body["form"], body["delivery"],
+                                           now)
+        if checked is None:
+            raise Problems(problems, "the application is not complete or not valid")
         bundle = BundleRef(uuid.uuid4(), checked.composite.code, next_acceptance_no(session, now),
                            tuple(part.item.code for part in checked.parts))
         query_code = new_query_code()
         parts = [write_walk_in(session, part, body["delivery"], f"agent:{g.claims.username}",
                                now, bundle=bundle, query_code=query_code)
                  for part in checked.parts]
-        result = {"bundle_id": str(bundle.id), "acceptance_no": bundle.acceptance_no,
-                  "query_code": query_code,
-                  "cases": [{"case_id": str(p.case_id), "acceptance_no": p.acceptance_no,
-                             "state": p.state} for p in parts]}
-        remember_answer(session, record_key, digest, result)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return jsonify(result), 201
+        return {"bundle_id": str(bundle.id), "acceptance_no": bundle.acceptance_no,
+                "query_code": query_code,
+                "cases": [{"case_id": str(p.case_id), "acceptance_no": p.acceptance_no,
+                           "state": p.state} for p in parts]}
+
+    return registered_once(key, {"one_form": body}, write)
 
 
 @bp.get("/bundles/<bundle_id>")

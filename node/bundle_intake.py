@@ -18,11 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from node.case_log import current_epoch, next_value
-from node.intake import IntakeContext, IntakeRequest, IntakeResult, write_case
+from node.intake import IntakeContext, IntakeRequest, IntakeResult, register_once, write_case
 from node.materials import CheckedFile, material_of
 from node.models import NodeCase, NodeIdempotency, NodeWindowCase
 from shared.deciding import case_work
@@ -93,30 +92,17 @@ def check_one_form_request(ctx: IntakeContext, request: OneFormRequest,
 def register_one_form(session: Session, ctx: IntakeContext, request: OneFormRequest, *,
                       idempotency_key: str | None, actor: str, now: datetime) -> OneFormResult:
     """Register the parent's parts in one transaction (committed here)."""
-    if idempotency_key is not None:
-        found = _find_by_key(session, ctx, idempotency_key, request)
-        if found is not None:
-            return found
-    checked = check_one_form_request(ctx, request, now)
-    try:
+    def write() -> OneFormResult:
+        checked = check_one_form_request(ctx, request, now)
         result = _write_parts(session, ctx, request, checked, actor, now)
         if idempotency_key is not None:
             session.add(NodeIdempotency(key=idempotency_key, case_id=result.parts[0].case_id,
                                         request_sha256=request.digest(), created_at=now))
             session.flush()
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        if idempotency_key is None:
-            raise
-        found = _find_by_key(session, ctx, idempotency_key, request)
-        if found is None:
-            raise
-        return found
-    except BaseException:
-        session.rollback()
-        raise
-    return result
+        return result
+
+    return register_once(session, idempotency_key,
+                         lambda key: _find_by_key(session, ctx, key, request), write)
 
 
 def _write_parts(session: Session, ctx: IntakeContext, request: OneFormRequest,

@@ -10,10 +10,10 @@ code is unique in the tree and the sequence is the site's own for that day (and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,8 @@ from shared.domain.working_days import local_date
 from shared.exchange.site import SyncSite
 from shared.storage.case_ids import reserve_case_id
 from sync_protocol import is_derived
+
+R = TypeVar("R")
 
 
 def query_code_matches(case: NodeCase, query_code: str) -> bool:
@@ -137,20 +139,31 @@ def register_case(
     returned with ``created=False``; used for a different request, :class:`StateConflict`.
     Files in ``request.files`` must already be in the blob store.
     """
+    def write() -> IntakeResult:
+        checked = check_request(ctx, request, now)
+        return write_case(session, ctx, request, checked, idempotency_key, actor, now)
+
+    return register_once(session, idempotency_key,
+                         lambda key: _find_by_key(session, ctx, key, request), write)
+
+
+def register_once(session: Session, idempotency_key: str | None,
+                  find: Callable[[str], R | None], write: Callable[[], R]) -> R:
+    """Write a registration once per ``idempotency_key``, committed here: what the key
+    already made is answered again (``find``), and a submission that lost the race to the
+    same key gets the winner's answer instead of a second case."""
     if idempotency_key is not None:
-        found = _find_by_key(session, ctx, idempotency_key, request)
+        found = find(idempotency_key)
         if found is not None:
             return found
-    checked = check_request(ctx, request, now)
     try:
-        result = write_case(session, ctx, request, checked, idempotency_key, actor, now)
+        result = write()
         session.commit()
     except IntegrityError:
-        # Another submission with the same key won the race; answer with its case.
         session.rollback()
         if idempotency_key is None:
             raise
-        found = _find_by_key(session, ctx, idempotency_key, request)
+        found = find(idempotency_key)
         if found is None:
             raise
         return found

@@ -20,7 +20,7 @@ from typing import Any
 
 from argon2.low_level import Type, hash_secret_raw
 
-from shared.domain.catalogue import Catalogue, Composite, ServiceItem
+from shared.domain.catalogue import Catalogue, Composite, FormDefinition, ServiceItem
 from shared.domain.composites import one_form, part_items
 from shared.domain.errors import NotFound, Problems
 from shared.domain.form_validation import form_json_values, validate_form
@@ -121,6 +121,29 @@ class CheckedApplication:
     form: dict[str, str | int | bool]
 
 
+def _check_filled(form_definition: FormDefinition | None, applicant: Mapping[str, Any],
+                  form: Mapping[str, Any], delivery: str, now: datetime,
+                  problems: dict[str, str]
+                  ) -> tuple[Applicant | None, dict[str, str | int | bool]]:
+    """The applicant and the form's values, with every bad field added to ``problems``
+    (the form is not checked while ``form_definition`` is unknown)."""
+    today = local_date(now)
+    checked_applicant: Applicant | None = None
+    try:
+        checked_applicant = validate_applicant(applicant, today)
+    except Problems as exc:
+        problems.update(exc.fields)
+    values: dict[str, str | int | bool] = {}
+    if form_definition is not None:
+        try:
+            values = form_json_values(validate_form(form_definition, form, today=today))
+        except Problems as exc:
+            problems.update(exc.fields)
+    if delivery not in DELIVERIES:
+        problems["delivery"] = f"must be one of {', '.join(DELIVERIES)}"
+    return checked_applicant, values
+
+
 def check_application(
     catalogue: Catalogue,
     item_code: str,
@@ -130,26 +153,14 @@ def check_application(
     now: datetime,
 ) -> tuple[CheckedApplication | None, dict[str, str]]:
     """The checked application, or the problems of every bad field (both listed at once)."""
-    today = local_date(now)
     problems: dict[str, str] = {}
     item: ServiceItem | None = None
     try:
         item = catalogue.item(item_code)
     except NotFound:
         problems["item_code"] = f"no service item {item_code!r} in catalogue v{catalogue.version}"
-    checked_applicant: Applicant | None = None
-    try:
-        checked_applicant = validate_applicant(applicant, today)
-    except Problems as exc:
-        problems.update(exc.fields)
-    values: dict[str, str | int | bool] = {}
-    if item is not None:
-        try:
-            values = form_json_values(validate_form(item.form, form, today=today))
-        except Problems as exc:
-            problems.update(exc.fields)
-    if delivery not in DELIVERIES:
-        problems["delivery"] = f"must be one of {', '.join(DELIVERIES)}"
+    checked_applicant, values = _check_filled(item.form if item else None, applicant, form,
+                                              delivery, now, problems)
     if problems or item is None or checked_applicant is None:
         return None, problems
     return CheckedApplication(item, checked_applicant, values), problems
@@ -178,27 +189,14 @@ def check_one_form(
     part then gets the answers its own form asks, so every part's case reads as if it had
     been applied for alone.
     """
-    today = local_date(now)
     problems: dict[str, str] = {}
     composite: Composite | None = None
     try:
         composite = catalogue.composite(composite_code)
     except NotFound as exc:
         problems["composite"] = exc.reason
-    checked_applicant: Applicant | None = None
-    try:
-        checked_applicant = validate_applicant(applicant, today)
-    except Problems as exc:
-        problems.update(exc.fields)
-    values: dict[str, str | int | bool] = {}
-    if composite is not None:
-        try:
-            values = form_json_values(
-                validate_form(one_form(catalogue, composite), form, today=today))
-        except Problems as exc:
-            problems.update(exc.fields)
-    if delivery not in DELIVERIES:
-        problems["delivery"] = f"must be one of {', '.join(DELIVERIES)}"
+    merged = one_form(catalogue, composite) if composite is not None else None
+    checked_applicant, values = _check_filled(merged, applicant, form, delivery, now, problems)
     if problems or composite is None or checked_applicant is None:
         return None, problems
     parts = tuple(
