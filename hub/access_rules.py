@@ -69,6 +69,8 @@ POLICY: Policy = {
     "online_hall.home": OPEN,
     "online_hall.apply_form": OPEN,
     "online_hall.apply_submit": OPEN,
+    "online_hall.one_form_page": OPEN,
+    "online_hall.one_form_submit": OPEN,
     "online_hall.case_page": OPEN,
     "online_hall.supplement": OPEN,
     "online_hall.code_api": OPEN,

@@ -26,15 +26,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.front_desk import WalkIn, write_walk_in
+from hub.front_desk import WalkIn, next_acceptance_no, write_walk_in
 from hub.models import HubCase
 from hub.online_hall_models import OnlineCase
 from hub.services import HubServices
 from shared.deciding import case_work
-from shared.domain.application import CheckedApplication, check_application
+from shared.domain.application import (
+    CheckedApplication,
+    CheckedOneForm,
+    check_application,
+    check_one_form,
+    new_query_code,
+)
+from shared.domain.case_bundles import BundleRef
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold
 from shared.domain.catalogue import ServiceItem
+from shared.domain.composites import OneFormView
 from shared.domain.errors import InvalidInput, NotFound, Problems, StateConflict
 from shared.storage import sync_store
 from shared.storage.scan_uploads import CheckedFile
@@ -118,6 +126,22 @@ def precheck(hub: HubServices, item: ServiceItem, applicant: Mapping[str, Any], 
     return (checked if not problems else None), problems
 
 
+def precheck_one_form(hub: HubServices, view: OneFormView, applicant: Mapping[str, Any],
+                      draft: Draft, now: datetime
+                      ) -> tuple[CheckedOneForm | None, dict[str, str]]:
+    """:func:`precheck` for a one-form application (一表制): the merged form and every
+    material any part requires."""
+    checked, problems = check_one_form(hub.catalogue, view.code, applicant, draft.form,
+                                       draft.delivery, now)
+    if draft.delivery not in ONLINE_DELIVERIES:
+        problems["delivery"] = f"must be one of {', '.join(ONLINE_DELIVERIES)}"
+    held = draft.held_codes()
+    for material in view.materials:
+        if material.required and material.code not in held:
+            problems[f"file.{material.code}"] = "required: not uploaded yet"
+    return (checked if not problems else None), problems
+
+
 def _submitted_key(account_id: int, submit_key: str) -> str:
     return f"online_submitted:{account_id}:{submit_key}"
 
@@ -129,7 +153,7 @@ def submitted_case(session: Session, account_id: int, submit_key: str) -> uuid.U
     return uuid.UUID(bytes=bytes(held)) if held else None
 
 
-def submit(session: Session, hub: HubServices, account_id: int, item: ServiceItem,
+def submit(session: Session, hub: HubServices, account_id: int, item: ServiceItem | OneFormView,
            applicant: Mapping[str, Any], now: datetime, submit_key: str = "") -> WalkIn:
     """Register the account's draft for ``item`` as a case and empty the draft; commits.
     ``submit_key`` (the form's own random key) is remembered with the case, so the same
@@ -144,18 +168,22 @@ def submit(session: Session, hub: HubServices, account_id: int, item: ServiceIte
     if not draft.form and not draft.materials:
         session.rollback()
         raise StateConflict("draft", "nothing to submit: it was submitted already")
-    checked, problems = precheck(hub, item, applicant, draft, now)
+    checked: CheckedApplication | CheckedOneForm | None
+    if isinstance(item, OneFormView):
+        checked, problems = precheck_one_form(hub, item, applicant, draft, now)
+    else:
+        checked, problems = precheck(hub, item, applicant, draft, now)
     if checked is None:
         session.rollback()
         raise Problems(problems, "the application is not complete or not valid")
     try:
-        written = write_walk_in(session, checked, draft.delivery,
-                                applicant_actor(account_id).to_wire(), now,
-                                scans=draft.materials)
-        session.add(OnlineCase(case_id=written.case_id, account_id=account_id,
-                               query_code=hub.payload_sealer.seal(
-                                   written.query_code, f"online_case:{written.case_id}"),
-                               submitted_ms=to_ms(now)))
+        parts = _write_parts(session, hub, checked, draft, account_id, now)
+        for part in parts:
+            session.add(OnlineCase(case_id=part.case_id, account_id=account_id,
+                                   query_code=hub.payload_sealer.seal(
+                                       part.query_code, f"online_case:{part.case_id}"),
+                                   submitted_ms=to_ms(now)))
+        written = parts[0]
         save_draft(session, hub, account_id, item.code, None)
         if submit_key:
             sync_store.write_state(session, _submitted_key(account_id, submit_key),
@@ -165,6 +193,25 @@ def submit(session: Session, hub: HubServices, account_id: int, item: ServiceIte
         session.rollback()
         raise
     return written
+
+
+def _write_parts(session: Session, hub: HubServices,
+                 checked: CheckedApplication | CheckedOneForm, draft: Draft,
+                 account_id: int, now: datetime) -> list[WalkIn]:
+    """The case of an application, or one case per part of a one-form application under one
+    parent number and one query code, each with the scans its own item asks for."""
+    actor = applicant_actor(account_id).to_wire()
+    if isinstance(checked, CheckedApplication):
+        return [write_walk_in(session, checked, draft.delivery, actor, now,
+                              scans=draft.materials)]
+    bundle = BundleRef(uuid.uuid4(), checked.composite.code, next_acceptance_no(session, now),
+                       tuple(part.item.code for part in checked.parts))
+    query_code = new_query_code()
+    return [write_walk_in(session, part, draft.delivery, actor, now, bundle=bundle,
+                          query_code=query_code,
+                          scans=[m for m in draft.materials
+                                 if part.item.material(str(m["code"])) is not None])
+            for part in checked.parts]
 
 
 @dataclass(frozen=True)

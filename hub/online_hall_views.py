@@ -58,6 +58,7 @@ from hub.online_hall_cases import (
     own_case,
     own_cases,
     precheck,
+    precheck_one_form,
     provide_supplement,
     save_draft,
     store_scans,
@@ -68,6 +69,7 @@ from hub.online_hall_models import OnlineAccount
 from hub.online_hall_texts import MESSAGES
 from hub.services import services
 from shared.domain.catalogue import ServiceItem
+from shared.domain.composites import OneFormView, one_form_view
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.storage.scan_uploads import CheckedFile, check_upload, material_of
 from shared.web.error_responses import error_response
@@ -282,6 +284,7 @@ def home() -> ResponseReturnValue:
               "registered": from_ms(r.registered_ms)} for r in rows]
     identity = identity_of(hall(), account)
     return _page("online/home.html", cases=cases, items=catalogue.items,
+                 one_forms=catalogue.composites, families=catalogue.adaptors,
                  name=identity.get("name", ""))
 
 
@@ -302,7 +305,7 @@ def _draft_values(draft: Draft) -> dict[str, str]:
     return {**{f"form.{k}": v for k, v in draft.form.items()}, "delivery": draft.delivery}
 
 
-def _uploads(item: ServiceItem, errors: dict[str, str],
+def _uploads(item: ServiceItem | OneFormView, errors: dict[str, str],
              allowed: set[str] | None = None) -> list[CheckedFile]:
     """The scans the request carries (``file.<material code>`` inputs), each checked; a bad
     one is named in ``errors`` and left out."""
@@ -320,7 +323,7 @@ def _uploads(item: ServiceItem, errors: dict[str, str],
     return checked
 
 
-def _render_apply(item: ServiceItem, draft: Draft, problems: dict[str, str], *,
+def _render_apply(item: ServiceItem | OneFormView, draft: Draft, problems: dict[str, str], *,
                   checked: bool, status: int = 200) -> ResponseReturnValue:
     identity = identity_of(hall(), _account())
     lang = _lang()
@@ -330,6 +333,7 @@ def _render_apply(item: ServiceItem, draft: Draft, problems: dict[str, str], *,
     return _page("online/apply.html", status, item=item, values=_draft_values(draft),
                  errors=problems, labels=labels, checked=checked, held=draft.materials,
                  submit_key=uuid.uuid4().hex,
+                 one_form=item if isinstance(item, OneFormView) else None,
                  deliveries=ONLINE_DELIVERIES, applicant=identity,
                  texts={"choose": t("oh.choose"), "yes": t("oh.yes"), "no": t("oh.no")})
 
@@ -342,12 +346,36 @@ def apply_form(item_code: str) -> ResponseReturnValue:
     return _render_apply(item, draft, {}, checked=False)
 
 
+@bp.get("/online/one/<code>")
+@applicant_only
+def one_form_page(code: str) -> ResponseReturnValue:
+    """A one-form application (一表制): one form for several departments' items."""
+    view = _one_form(code)
+    draft = load_draft(get_session(), services(), _account().id, view.code)
+    return _render_apply(view, draft, {}, checked=False)
+
+
+@bp.post("/online/one/<code>")
+@applicant_only
+def one_form_submit(code: str) -> ResponseReturnValue:
+    """:func:`apply_submit` for a one-form application: a case per part once submitted."""
+    return _apply(_one_form(code))
+
+
+def _one_form(code: str) -> OneFormView:
+    catalogue = services().catalogue
+    return one_form_view(catalogue, catalogue.composite(code))  # NotFound: 404
+
+
 @bp.post("/online/apply/<item_code>")
 @applicant_only
 def apply_submit(item_code: str) -> ResponseReturnValue:
     """Keep the answers and the scans; then pre-check (``action=check``) or submit. The
     same form submitted twice (its ``submit_key``) answers with the case it registered."""
-    item = _item(item_code)
+    return _apply(_item(item_code))
+
+
+def _apply(item: ServiceItem | OneFormView) -> ResponseReturnValue:
     hub = services()
     db = get_session()
     account = _account()
@@ -371,7 +399,9 @@ def apply_submit(item_code: str) -> ResponseReturnValue:
     save_draft(db, hub, account.id, item.code, draft)
     db.commit()
     applicant = identity_of(hall(), account)
-    _, problems = precheck(hub, item, applicant, draft, now)
+    _, problems = (precheck_one_form(hub, item, applicant, draft, now)
+                   if isinstance(item, OneFormView) else precheck(hub, item, applicant, draft,
+                                                                  now))
     problems.update(upload_errors)
     if request.form.get("action") != "submit" or problems:
         return _render_apply(item, draft, problems, checked=True,

@@ -11,7 +11,6 @@ fields and materials the applicant is spared.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -34,50 +33,24 @@ from node.models import NodeCase
 from node.services import services
 from shared.deciding.parent_cases import parent_status, parse_bundle_id
 from shared.domain.application import DELIVERIES
-from shared.domain.catalogue import (
-    Bilingual,
-    Composite,
-    FormDefinition,
-    Material,
-    ServiceItem,
-)
-from shared.domain.composites import (
-    SparedFigures,
-    one_form,
-    one_form_materials,
-    part_items,
-    spared_figures,
-)
+from shared.domain.catalogue import Bilingual
+from shared.domain.composites import OneFormView, one_form_view
 from shared.domain.errors import DomainError, NotFound, Problems
 from shared.web.i18n import locale_name
 
 bp = Blueprint("one_form", __name__)
 
 
-@dataclass(frozen=True, slots=True)
-class OneFormPage:
-    """What the intake form reads of an item, for a composite: its merged form."""
-
-    code: str
-    name: Bilingual
-    form: FormDefinition
-    materials: tuple[Material, ...]
-    parts: tuple[ServiceItem, ...]
-    spared: SparedFigures
-
-
-def _page(code: str) -> OneFormPage:
+def _page(code: str) -> OneFormView:
     catalogue = services().catalogue
     try:
-        composite: Composite = catalogue.composite(code)
+        composite = catalogue.composite(code)
     except NotFound:
         abort(404)
-    return OneFormPage(composite.code, composite.name, one_form(catalogue, composite),
-                       one_form_materials(catalogue, composite),
-                       part_items(catalogue, composite), spared_figures(catalogue, composite))
+    return one_form_view(catalogue, composite)
 
 
-def _render(page: OneFormPage, *, values: dict[str, str], errors: dict[str, str], key: str,
+def _render(page: OneFormView, *, values: dict[str, str], errors: dict[str, str], key: str,
             kind: str, status: int = 200) -> tuple[str, int]:
     return render_template("intake_form.html", item=page, one_form=page, values=values,
                            errors=errors, idempotency_key=key, kind=kind,
@@ -92,7 +65,7 @@ def form(code: str) -> tuple[str, int]:
     return _render(page, values={}, errors={}, key=uuid.uuid4().hex, kind=kind)
 
 
-def _uploads(page: OneFormPage, errors: dict[str, str]) -> list[CheckedFile]:
+def _uploads(page: OneFormView, errors: dict[str, str]) -> list[CheckedFile]:
     checked: list[CheckedFile] = []
     for material in page.materials:
         name = f"file.{material.code}"

@@ -155,6 +155,30 @@ def one_form_materials(catalogue: Catalogue, composite: Composite) -> tuple[Mate
 
 
 @dataclass(frozen=True, slots=True)
+class OneFormView:
+    """What a page shows of a composite: its merged form and materials, read like an
+    item's, with its parts and what the one form spares."""
+
+    code: str
+    name: Bilingual
+    form: FormDefinition
+    materials: tuple[Material, ...]
+    parts: tuple[ServiceItem, ...]
+    spared: SparedFigures
+
+    def material(self, code: str) -> Material | None:
+        """The material ``code`` of the one form, or ``None``."""
+        return next((m for m in self.materials if m.code == code), None)
+
+
+def one_form_view(catalogue: Catalogue, composite: Composite) -> OneFormView:
+    """The one form of ``composite`` as the intake page and the online hall show it."""
+    return OneFormView(composite.code, composite.name, one_form(catalogue, composite),
+                       one_form_materials(catalogue, composite),
+                       part_items(catalogue, composite), spared_figures(catalogue, composite))
+
+
+@dataclass(frozen=True, slots=True)
 class SparedFigures:
     """What the one form saves the applicant against applying item by item."""
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from shared.domain.catalogue import Material, ServiceItem
+from shared.domain.composites import OneFormView
 from shared.domain.errors import DomainError, InvalidInput
 from shared.storage.blob_store import sniff_media_type
 
@@ -49,7 +50,8 @@ class CheckedFile:
         return len(self.data)
 
 
-def material_of(item: ServiceItem, code: str, field: str = "material_code") -> Material:
+def material_of(item: ServiceItem | OneFormView, code: str,
+                field: str = "material_code") -> Material:
     """The item's material ``code``; :class:`InvalidInput` naming the allowed codes."""
     material = item.material(code)
     if material is None:

@@ -206,3 +206,40 @@ def test_a_scan_is_removed_from_the_draft_and_the_same_form_sent_twice_registers
     assert again.status_code == 400  # an empty draft again: the materials are missing
     with app_session(hub.app) as session:
         assert session.scalar(select(func.count()).select_from(HubCase)) == 1
+
+
+def test_a_one_form_application_online_registers_a_case_per_department(
+        hub: Hub, sink: SmsSink) -> None:
+    """一表制 in the online hall: the home page offers the composite and the adaptor's
+    wizard; one form with one ID card and one photo registers the residence permit and the
+    employment certificate, each with the scans its own item asks for, under one parent."""
+    client = sign_up_on_the_pages(hub, sink)
+    home = _page(client.get("/online"))
+    assert "/online/one/YJS-0003" in home and "/guide/adapt/ZNSP-0001" in home
+    page = _page(client.get("/online/one/YJS-0003"))
+    assert 'id="one-form-parts"' in page and "GA-4410" in page and "RS-2205" in page
+    assert page.count('name="form.employer"') == 1 and page.count('name="file.PHOTO"') == 1
+    answers = {"form.residence_address": "北湖区人民路 18 号",
+               "form.residence_since": "2024-06-01", "form.employment_status": "flexible",
+               "delivery": "window"}
+    early = client.post("/online/one/YJS-0003", data={**answers, "action": "submit"},
+                        content_type="multipart/form-data")
+    assert early.status_code == 400 and 'data-field="file.RESIDENCE_PROOF"' in _page(early)
+    submitted = client.post("/online/one/YJS-0003", data={
+        **answers, "action": "submit", "file.ID_CARD": (io.BytesIO(JPEG), "id.jpg"),
+        "file.PHOTO": (io.BytesIO(PNG), "photo.png"),
+        "file.RESIDENCE_PROOF": (io.BytesIO(PNG + b"lease"), "lease.png")},
+        content_type="multipart/form-data")
+    assert submitted.status_code == 303, _page(submitted)
+    with app_session(hub.app) as session:
+        rows = session.scalars(select(HubCase).where(HubCase.composite == "YJS-0003")).all()
+        assert sorted(r.item_code for r in rows) == ["GA-4410", "RS-2205"]
+        assert len({r.bundle_id for r in rows}) == 1
+        mine = session.scalars(select(OnlineCase.case_id)).all()
+        assert set(mine) == {r.case_id for r in rows}  # both parts follow on the account
+        scans = {r.item_code: [m["code"] for m in case_work.case_events(
+            session, hub.services.sync_site, r.case_id)[0].payload["materials"]] for r in rows}
+    assert scans == {"GA-4410": ["ID_CARD", "PHOTO", "RESIDENCE_PROOF"],
+                     "RS-2205": ["ID_CARD", "PHOTO"]}
+    listed = _page(client.get("/online"))
+    assert listed.count("/online/cases/") >= 2

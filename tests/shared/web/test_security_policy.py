@@ -281,6 +281,8 @@ def hub_site(
             return {"phone": f"1370000{uuid.uuid4().int % 10000:04d}"}
         if endpoint == "online_hall.apply_submit":
             return {"form.purpose": "tourism", "action": "check"}
+        if endpoint == "online_hall.one_form_submit":
+            return {"form.residence_address": "北湖区人民路 18 号", "action": "check"}
         if endpoint == "online_hall.supplement":
             return {"file.PHOTO": (io.BytesIO(PNG + uuid.uuid4().bytes), "photo.png")}
         if endpoint in ("consultations.online_page", "consultations.staff_page"):
@@ -326,6 +328,7 @@ def hub_site(
                ("city-lead", "/consultations"), (None, "/online/signup"),
                (None, "/online/signin"), (APPLICANT, "/online"),
                (APPLICANT, "/online/apply/GA-3101"), (APPLICANT, f"/online/cases/{online_case}"),
+               (APPLICANT, "/online/one/YJS-0003"),
                (None, f"/hall/book?target={WINDOW}&date=2025-03-04"), (None, "/hall/cancel"),
                (None, "/hall/kiosk"), ("mz-review", f"/hall/call/{WINDOW}")],
     )
