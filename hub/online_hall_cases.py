@@ -42,6 +42,7 @@ from shared.domain.case_bundles import BundleRef
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
 from shared.domain.case_state import CaseState, apply, fold
 from shared.domain.catalogue import ServiceItem
+from shared.domain.certificates import check_reuse
 from shared.domain.composites import OneFormView
 from shared.domain.errors import InvalidInput, NotFound, Problems, StateConflict
 from shared.storage import sync_store
@@ -64,6 +65,11 @@ class Draft:
     form: dict[str, str] = field(default_factory=dict)
     delivery: str = "window"
     materials: list[dict[str, Any]] = field(default_factory=list)
+    reuse: list[dict[str, str]] = field(default_factory=list)
+    """Materials taken from the certificate store by reference (证照库): ``material_code``
+    and ``ref``, as the applicant ticked them."""
+    consent: bool = False
+    """The applicant agreed to the reuse (recorded with the registration)."""
 
     def held_codes(self) -> set[str]:
         return {str(m["code"]) for m in self.materials}
@@ -94,7 +100,8 @@ def load_draft(session: Session, hub: HubServices, account_id: int, item_code: s
     value = hub.payload_sealer.open(held, key)
     if not value:
         return Draft()
-    return Draft(dict(value["form"]), str(value["delivery"]), list(value["materials"]))
+    return Draft(dict(value["form"]), str(value["delivery"]), list(value["materials"]),
+                 list(value.get("reuse", [])), bool(value.get("consent", False)))
 
 
 def save_draft(session: Session, hub: HubServices, account_id: int, item_code: str,
@@ -102,7 +109,8 @@ def save_draft(session: Session, hub: HubServices, account_id: int, item_code: s
     """Keep the draft (sealed: it holds personal data); None empties it."""
     key = _draft_key(account_id, item_code)
     value = {} if draft is None else {"form": draft.form, "delivery": draft.delivery,
-                                      "materials": draft.materials}
+                                      "materials": draft.materials, "reuse": draft.reuse,
+                                      "consent": draft.consent}
     sync_store.write_state(session, key, hub.payload_sealer.seal(value, key))
 
 
@@ -113,13 +121,16 @@ def store_scans(hub: HubServices, files: Sequence[CheckedFile]) -> None:
 
 def precheck(hub: HubServices, item: ServiceItem, applicant: Mapping[str, Any], draft: Draft,
              now: datetime) -> tuple[CheckedApplication | None, dict[str, str]]:
-    """The application as the desk checks it, plus each required material not uploaded
-    (``file.<code>``): every problem at once, before submitting."""
+    """The application as the desk checks it, plus each required material neither uploaded
+    nor taken from the certificate store (``file.<code>``): every problem at once, before
+    submitting."""
     checked, problems = check_application(hub.catalogue, item.code, applicant, draft.form,
                                           draft.delivery, now)
     if draft.delivery not in ONLINE_DELIVERIES:
         problems["delivery"] = f"must be one of {', '.join(ONLINE_DELIVERIES)}"
-    held = draft.held_codes()
+    _, reuse_problems = check_reuse(item, draft.reuse, draft.consent, draft.held_codes())
+    problems.update(reuse_problems)
+    held = draft.held_codes() | {r["material_code"] for r in draft.reuse}
     for material in item.materials:
         if material.required and material.code not in held:
             problems[f"file.{material.code}"] = "required: not uploaded yet"
@@ -202,8 +213,9 @@ def _write_parts(session: Session, hub: HubServices,
     parent number and one query code, each with the scans its own item asks for."""
     actor = applicant_actor(account_id).to_wire()
     if isinstance(checked, CheckedApplication):
+        reuse, _ = check_reuse(checked.item, draft.reuse, draft.consent, draft.held_codes())
         return [write_walk_in(session, checked, draft.delivery, actor, now,
-                              scans=draft.materials)]
+                              scans=draft.materials, reuse=reuse)]
     bundle = BundleRef(uuid.uuid4(), checked.composite.code, next_acceptance_no(session, now),
                        tuple(part.item.code for part in checked.parts))
     query_code = new_query_code()

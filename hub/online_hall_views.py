@@ -67,8 +67,10 @@ from hub.online_hall_cases import (
 )
 from hub.online_hall_models import OnlineAccount
 from hub.online_hall_texts import MESSAGES
+from hub.privacy.certificates import Held, held_for
 from hub.services import services
 from shared.domain.catalogue import ServiceItem
+from shared.domain.certificates import holder_number
 from shared.domain.composites import OneFormView, one_form_view
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.storage.scan_uploads import CheckedFile, check_upload, material_of
@@ -325,6 +327,8 @@ def _uploads(item: ServiceItem | OneFormView, errors: dict[str, str],
 
 def _render_apply(item: ServiceItem | OneFormView, draft: Draft, problems: dict[str, str], *,
                   checked: bool, status: int = 200) -> ResponseReturnValue:
+    """The application form; the certificate store is asked (and the question logged) only
+    when the applicant pressed its button or ticked a held material, never on a GET."""
     identity = identity_of(hall(), _account())
     lang = _lang()
     labels = {**{f"form.{f.key}": f.label.get(lang) for f in item.form.fields},
@@ -332,10 +336,31 @@ def _render_apply(item: ServiceItem | OneFormView, draft: Draft, problems: dict[
               "delivery": t("oh.delivery")}
     return _page("online/apply.html", status, item=item, values=_draft_values(draft),
                  errors=problems, labels=labels, checked=checked, held=draft.materials,
+                 in_store=(_in_store(item, identity)
+                           if request.method == "POST" and (
+                               request.form.get("action") == "find_held" or draft.reuse)
+                           else {}),
+                 reused=draft.reuse, store_offered=not isinstance(item, OneFormView),
+                 consent=draft.consent,
                  submit_key=uuid.uuid4().hex,
                  one_form=item if isinstance(item, OneFormView) else None,
                  deliveries=ONLINE_DELIVERIES, applicant=identity,
                  texts={"choose": t("oh.choose"), "yes": t("oh.yes"), "no": t("oh.no")})
+
+
+def _in_store(item: ServiceItem | OneFormView, applicant: Mapping[str, Any]
+              ) -> dict[str, Held]:
+    """What the certificate store holds for the applicant of ``item``'s materials, valid
+    today (证照库); the look-up is logged like the desk's. None offered for a one form."""
+    number = holder_number(applicant)
+    if isinstance(item, OneFormView) or number is None:
+        return {}
+    hub = services()
+    session = get_session()
+    found = held_for(session, hub.data_keys, hub.catalogue, number, item.code,
+                     asked_by=f"online-{_account().id}", now=hub.clock())
+    session.commit()
+    return {held.material_code: held for held in found}
 
 
 @bp.get("/online/apply/<item_code>")
@@ -390,6 +415,9 @@ def _apply(item: ServiceItem | OneFormView) -> ResponseReturnValue:
     draft.form = {f.key: request.form.get(f"form.{f.key}", "")
                   for f in item.form.fields if request.form.get(f"form.{f.key}", "").strip()}
     draft.delivery = request.form.get("delivery", draft.delivery)
+    draft.reuse = [{"material_code": m.code, "ref": request.form.get(f"reuse.{m.code}", "")}
+                   for m in item.materials if request.form.get(f"reuse.{m.code}", "")]
+    draft.consent = request.form.get("reuse_consent") == "yes"
     upload_errors: dict[str, str] = {}
     files = _uploads(item, upload_errors)
     for code in request.form.getlist("drop"):

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from hub.background import run_texts
 from hub.db_session import app_session
-from hub.models import HubCase
+from hub.models import HubCase, HubMaterialReuse
 from hub.online_hall_models import OnlineCase
 from shared.deciding import case_work
 from shared.domain.case_events import EventType
@@ -243,3 +243,43 @@ def test_a_one_form_application_online_registers_a_case_per_department(
                      "RS-2205": ["ID_CARD", "PHOTO"]}
     listed = _page(client.get("/online"))
     assert listed.count("/online/cases/") >= 2
+
+
+def test_a_copy_handed_in_online_is_offered_again_and_reused_with_consent(
+        hub: Hub, sink: SmsSink) -> None:
+    """证照库 in the online hall: the ID card scanned for a passport application is offered,
+    marked as held, to the same applicant's next application; it is taken by reference only
+    with the applicant's consent, and the hub trusts the reference."""
+    client = sign_up_on_the_pages(hub, sink)
+    first = client.post(f"/online/apply/{ITEM}", data={
+        "form.purpose": "tourism", "delivery": "window", "action": "submit",
+        "file.ID_CARD": (io.BytesIO(JPEG), "id.jpg"),
+        "file.PHOTO": (io.BytesIO(PNG), "photo.png")}, content_type="multipart/form-data")
+    assert first.status_code == 303, _page(first)
+    assert 'id="held-ID_CARD"' not in _page(client.get("/online/apply/JT-2201"))  # not asked
+    page = _page(client.post("/online/apply/JT-2201", data={"action": "find_held"},
+                             content_type="multipart/form-data"))
+    assert 'id="held-ID_CARD"' in page and 'id="held-PHOTO"' not in page
+    ref = re.search(r'name="reuse\.ID_CARD" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+    answers = {"form.qualification": "freight", "form.exam_passed_on": "2026-02-20",
+               "delivery": "window", "reuse.ID_CARD": ref,
+               "file.PHOTO": (io.BytesIO(PNG + b"2"), "photo.png"),
+               "file.DRIVING_LICENCE": (io.BytesIO(PNG + b"3"), "licence.png")}
+    no_consent = client.post("/online/apply/JT-2201", data={**answers, "action": "submit"},
+                             content_type="multipart/form-data")
+    assert no_consent.status_code == 400
+    assert 'data-field="reuse_consent"' in _page(no_consent)
+    done = client.post("/online/apply/JT-2201", data={
+        "form.qualification": "freight", "form.exam_passed_on": "2026-02-20",
+        "delivery": "window", "reuse.ID_CARD": ref, "reuse_consent": "yes",
+        "action": "submit"}, content_type="multipart/form-data")
+    assert done.status_code == 303, _page(done)
+    with app_session(hub.app) as session:
+        row = session.scalar(select(HubCase).where(HubCase.item_code == "JT-2201"))
+        assert row is not None
+        registered = case_work.case_events(session, hub.services.sync_site, row.case_id)[0]
+        reuses = session.scalars(select(HubMaterialReuse)).all()
+    reused = [m for m in registered.payload["materials"] if m["code"] == "ID_CARD"]
+    assert reused and "sha256" not in reused[0]  # by reference: no second scan
+    assert registered.payload["reuse_consent"]
+    assert [(r.material_code, r.trusted) for r in reuses] == [("ID_CARD", 1)]
