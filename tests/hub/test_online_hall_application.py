@@ -21,15 +21,17 @@ from sqlalchemy import func, select
 
 from hub.background import run_texts
 from hub.db_session import app_session
-from hub.models import HubCase, HubMaterialReuse
+from hub.models import HubCase, HubMaterialReuse, HubReceiptBook
 from hub.online_hall_models import OnlineCase
 from shared.deciding import case_work
+from shared.deciding.receipt_books import NewBook, register_book
 from shared.domain.case_events import EventType
-from tests.hub.conftest import Hub
+from shared.storage.accounts import add_user
+from tests.hub.conftest import HUB, PASSWORD, Hub
 from tests.hub.online_hall_fixtures import COMPANY, JPEG, PERSON, PNG, SmsSink, hall_hub, sms_sink
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-REVIEW, CHECK = "ga-1", "ga-2"
+REVIEW, CHECK, CASHIER = "ga-1", "ga-2", "ga-cashier"
 ITEM = "GA-3101"  # ordinary passport: ID card and photo, purpose, urgent
 
 
@@ -162,6 +164,25 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
     assert "supplement provided" in final  # the steps, the applicant's own among them
     listed = _page(client.get("/online", query_string={"lang": "en"}))
     assert acceptance_no in listed and "decided" in listed
+
+    # the passport's fee is paid at the finance window against a receipt; then the result
+    with app_session(hub.app) as session:
+        add_user(session, username=CASHIER, password=PASSWORD, role="finance", site=HUB,
+                 window="W-GA-01", now=NOW)
+        register_book(session, HubReceiptBook, site=HUB, registered_by="city-admin", now=NOW,
+                      book=NewBook(window="W-GA-01", prefix="GA2026", first=1, last=100,
+                                   width=4))
+        session.commit()
+        due = session.get(HubCase, case_id)
+        assert due is not None and due.fee_due_fen
+        fee = due.fee_due_fen
+    _act(hub, CASHIER, case_id, action="pay", receipt_no="GA20260001", amount_fen=fee)
+    _act(hub, CHECK, case_id, action="issue_result")  # the checker still holds the claim
+    issued = _page(client.get(f"/online/cases/{case_id}", query_string={"lang": "en"}))
+    assert 'id="outcome">approved' in issued and "result issued" in issued.lower()
+    run_texts(hub.app)  # the result is texted like any case's
+    assert any("办结" in m["text"] or "结果" in m["text"] for m in sink.received
+               if m["phone"] == PERSON["phone"] and acceptance_no in m["text"])
 
     # another applicant never sees the case
     other = hub.app.test_client()
