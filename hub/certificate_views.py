@@ -5,30 +5,19 @@ its own agents and admins and from the agents its children vouch for."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from hub.privacy.certificates import held_for
-from hub.services import HubServices
+from hub.relay_site import HubRelaySite
 from shared.domain.working_days import SHANGHAI
-from shared.exchange.site import SyncSite
 
 
 @dataclass(frozen=True)
-class HubCertificateSite:
-    hub: HubServices
-
-    @property
-    def sync_site(self) -> SyncSite:
-        return self.hub.sync_site
-
-    def clock(self) -> datetime:
-        return self.hub.clock()
-
-    def parent(self) -> tuple[str, str | bool] | None:
-        return None  # the store is here
+class HubCertificateSite(HubRelaySite):
+    """The hub answers itself."""
 
     def held(self, session: Session, id_number: str, item_code: str,
              asked_by: str) -> list[dict[str, Any]] | None:

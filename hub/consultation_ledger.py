@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,13 @@ from hub.models import HubCase
 from shared.deciding import case_work
 from shared.domain.case_events import EventActor, EventDraft, EventType, Role
 from shared.domain.catalogue import Catalogue
-from shared.domain.consultations import answer_due, assigned, check_answered, check_recorded
+from shared.domain.consultations import (
+    Recorded,
+    answer_due,
+    assigned,
+    check_answered,
+    check_recorded,
+)
 from shared.domain.errors import (
     DomainError,
     InvalidInput,
@@ -82,20 +87,6 @@ def _keep_recorded(session: Session, event: Event, calendar: WorkingDayCalendar)
         recorded_ms=to_ms(event.at),
         due_ms=to_ms(answer_due(calendar, str(p["kind"]), event.at))))
     session.flush()
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """What recording answers: the consultation's id, the case it concerns, its deadline."""
-
-    id: uuid.UUID
-    case_id: uuid.UUID | None
-    department: str
-    due: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": str(self.id), "case_id": str(self.case_id) if self.case_id else None,
-                "department": self.department, "due": self.due.isoformat()}
 
 
 def record(session: Session, site: SyncSite, catalogue: Catalogue,

@@ -4,29 +4,18 @@ every booking, so it answers from its table and has no parent to ask."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from hub.hall_queue import bookings_of, local_time
-from hub.services import HubServices
-from shared.exchange.site import SyncSite
+from hub.relay_site import HubRelaySite
 
 
 @dataclass(frozen=True)
-class HubStationBookings:
-    hub: HubServices
-
-    @property
-    def sync_site(self) -> SyncSite:
-        return self.hub.sync_site
-
-    def clock(self) -> datetime:
-        return self.hub.clock()
-
-    def parent(self) -> tuple[str, str | bool] | None:
-        return None
+class HubStationBookings(HubRelaySite):
+    """The hub answers itself."""
 
     def bookings(self, session: Session, station: str, day: date) -> list[dict[str, Any]]:
         return [{"code": b.code, "time": local_time(b.slot_ms), "name": b.name,

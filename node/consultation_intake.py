@@ -11,8 +11,6 @@ will set, by this site's copy of the calendar.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +25,7 @@ from node.intake import find_by_acceptance_no
 from node.services import services
 from shared.domain.case_events import EventType
 from shared.domain.catalogue import Catalogue
-from shared.domain.consultations import answer_due, assigned, check_recorded
+from shared.domain.consultations import Recorded, answer_due, assigned, check_recorded
 from shared.domain.errors import DomainError, InvalidInput, Problems
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
@@ -43,21 +41,9 @@ RECORDED = EventType.CONSULTATION_RECORDED.value
 bp = Blueprint("consultations", __name__)
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRecorded:
-    id: uuid.UUID
-    case_id: uuid.UUID | None
-    department: str
-    due: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": str(self.id), "case_id": str(self.case_id) if self.case_id else None,
-                "department": self.department, "due": self.due.isoformat()}
-
-
 def record_here(session: Session, site: SyncSite, catalogue: Catalogue,
                 calendar: WorkingDayCalendar, body: dict[str, Any], actor: str,
-                now: datetime) -> NodeRecorded:
+                now: datetime) -> Recorded:
     """Author the recording event (not committed); every bad field named at once."""
     problems: dict[str, str] = {}
     case = None
@@ -90,12 +76,12 @@ def record_here(session: Session, site: SyncSite, catalogue: Catalogue,
             case_id=reserve_case_id(session, site.code, site.epoch), actor=actor,
             type=RECORDED, payload=payload, at_ms=to_ms(corrected_now(session, site, now)),
             up=not site.is_root, now_ms=to_ms(now))
-    return NodeRecorded(case_id_for(row.origin, row.epoch, row.seq),
+    return Recorded(case_id_for(row.origin, row.epoch, row.seq),
                         case.case_id if case is not None else None, payload["department"],
                         answer_due(calendar, payload["kind"], now))
 
 
-def _record(body: dict[str, Any]) -> NodeRecorded:
+def _record(body: dict[str, Any]) -> Recorded:
     node = services()
     session = get_session()
     try:
@@ -126,7 +112,7 @@ def record_page() -> tuple[str, int]:
     """The station's form: a question or complaint taken in person or on the phone."""
     form = request.form if request.method == "POST" else request.args
     values = {k: form.get(k, "")[:2000] for k in _FORM_FIELDS}
-    done: NodeRecorded | None = None
+    done: Recorded | None = None
     problems: dict[str, str] = {}
     status = 200
     if request.method == "POST":

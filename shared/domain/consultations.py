@@ -13,7 +13,9 @@ This module holds the figures and the checks every site shares; it imports no st
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -129,3 +131,18 @@ def answer_due(calendar: WorkingDayCalendar, kind: str, recorded_at: datetime) -
     """The end of the last working day the department has to answer (:data:`ANSWER_DAYS`)."""
     day: date = calendar.add_working_days(local_date(recorded_at), ANSWER_DAYS[kind])
     return end_of_day(day)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What recording answers at any site: the consultation's id, the case it concerns,
+    the department it is assigned to and its deadline."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID | None
+    department: str
+    due: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": str(self.id), "case_id": str(self.case_id) if self.case_id else None,
+                "department": self.department, "due": self.due.isoformat()}
