@@ -27,16 +27,13 @@ from shared.domain.catalogue import Catalogue
 from shared.domain.consultations import (
     Recorded,
     answer_due,
-    assigned,
     check_answered,
-    check_recorded,
+    recorded_payload,
 )
 from shared.domain.errors import (
     DomainError,
-    InvalidInput,
     NotFound,
     NotPermitted,
-    Problems,
     StateConflict,
 )
 from shared.domain.working_days import WorkingDayCalendar
@@ -101,21 +98,8 @@ def record(session: Session, site: SyncSite, catalogue: Catalogue,
             HubCase.acceptance_no == str(body["acceptance_no"]).strip()))
         if case is None:
             problems["acceptance_no"] = "no case with this acceptance number"
-    fields = dict(body)
-    try:
-        fields["item_code"], fields["department"] = assigned(
-            catalogue, case.item_code if case is not None else body.get("item_code"),
-            body.get("department"))
-    except InvalidInput as exc:  # named with the fields' own problems
-        problems.update(exc.fields)
-        fields["department"] = body.get("department") or "?"
-    payload: dict[str, Any] = {}
-    try:
-        payload = check_recorded(fields, prefix="")
-    except InvalidInput as exc:
-        problems = {**exc.fields, **problems}
-    if problems:
-        raise Problems(problems, "the consultation is not complete or not valid")
+    payload = recorded_payload(catalogue, body, case.item_code if case is not None else None,
+                               problems)
     if case is not None:
         payload["acceptance_no"] = case.acceptance_no
         log_id = case.case_id

@@ -25,8 +25,8 @@ from node.intake import find_by_acceptance_no
 from node.services import services
 from shared.domain.case_events import EventType
 from shared.domain.catalogue import Catalogue
-from shared.domain.consultations import Recorded, answer_due, assigned, check_recorded
-from shared.domain.errors import DomainError, InvalidInput, Problems
+from shared.domain.consultations import Recorded, answer_due, recorded_payload
+from shared.domain.errors import DomainError
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
 from shared.storage import sync_store
@@ -51,21 +51,8 @@ def record_here(session: Session, site: SyncSite, catalogue: Catalogue,
         case = find_by_acceptance_no(session, str(body["acceptance_no"]).strip())
         if case is None:
             problems["acceptance_no"] = "no case with this acceptance number at this site"
-    fields = dict(body)
-    try:
-        fields["item_code"], fields["department"] = assigned(
-            catalogue, case.item_code if case is not None else body.get("item_code"),
-            body.get("department"))
-    except InvalidInput as exc:
-        problems.update(exc.fields)
-        fields["department"] = body.get("department") or "?"
-    payload: dict[str, Any] = {}
-    try:
-        payload = check_recorded(fields, prefix="")
-    except InvalidInput as exc:
-        problems = {**exc.fields, **problems}
-    if problems:
-        raise Problems(problems, "the consultation is not complete or not valid")
+    payload = recorded_payload(catalogue, body, case.item_code if case is not None else None,
+                               problems)
     if case is not None:
         payload["acceptance_no"] = case.acceptance_no
         row = append_local_event(session, case, NewEvent(RECORDED, actor, payload),

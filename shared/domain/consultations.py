@@ -133,6 +133,29 @@ def answer_due(calendar: WorkingDayCalendar, kind: str, recorded_at: datetime) -
     return end_of_day(day)
 
 
+def recorded_payload(catalogue: Catalogue, body: Mapping[str, Any], case_item: str | None,
+                     problems: dict[str, str]) -> dict[str, Any]:
+    """The ``consultation_recorded`` payload of a recording as the API or a page takes it,
+    assigned to its department (``case_item``: the item of the case it concerns, if any);
+    :class:`Problems` naming every bad field with the caller's ``problems``."""
+    fields = dict(body)
+    try:
+        fields["item_code"], fields["department"] = assigned(
+            catalogue, case_item if case_item is not None else body.get("item_code"),
+            body.get("department"))
+    except InvalidInput as exc:  # named with the fields' own problems
+        problems.update(exc.fields)
+        fields["department"] = body.get("department") or "?"
+    payload: dict[str, Any] = {}
+    try:
+        payload = check_recorded(fields, prefix="")
+    except InvalidInput as exc:
+        problems = {**exc.fields, **problems}
+    if problems:
+        raise Problems(problems, "the consultation is not complete or not valid")
+    return payload
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """What recording answers at any site: the consultation's id, the case it concerns,
