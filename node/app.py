@@ -31,7 +31,7 @@ from node import (
 )
 from node.certificates import NodeCertificateSite
 from node.document_check import NodeDocumentSite
-from node.hall_station import NodeStationBookings
+from node.hall_station import NodeStationBookings, refresh_copy
 from node.models import NodeWindowCase
 from node.services import init_app as init_services
 from node.services import services, services_of
@@ -107,6 +107,7 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
                                                  db_session.get_session))
     app.register_blueprint(station_bookings_blueprint(lambda: NodeStationBookings(services()),
                                                       db_session.get_session))
+    app.extensions["sanji_node_after_sync"] = [refresh_copy]  # node.sync_runner.AFTER_SYNC
     app.register_blueprint(document_check_blueprint(lambda: NodeDocumentSite(services()),
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))

@@ -186,3 +186,17 @@ class NodeReceipt(ReceiptColumns, Base):
 
 NodeReceipt.book_model = NodeReceiptBook
 receipt_books.pair(NodeWindowCase, NodeReceipt)
+
+
+class NodeStationBookingCopy(Base):
+    """One day of this village station's bookings as last read from the hub, for when the
+    link is down (:mod:`node.hall_station`): names and phones sealed with the day's list,
+    deleted once the day is past."""
+
+    __tablename__ = "node_station_booking_copies"
+
+    station: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_by: Mapped[str] = mapped_column(String(20))
+    bookings_sealed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -57,13 +57,14 @@ HALL_CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
         "A ticket by the token of its link: its state and how many wait ahead", None, 200,
         TICKET),
     ("/api/v1/hall/station-bookings", "get"): (
-        "?date=: a village station's bookings, for its agent (at a node: asked up to the hub "
-        "that keeps them; 503 when the link is down) or, with ?station=, the hub's staff",
+        "?date= (&through= for a range of days): a village station's bookings, for its "
+        "agent (at a node: asked up to the hub that keeps them; the link down, from the "
+        "station's copy, answered_by \"copy\", else 503) or, with ?station=, the hub's staff",
         None, 200, _obj(["station", "date", "bookings", "answered_by", "as_of"], station=STR,
-                        date=STR, answered_by=STR, as_of=STR,
+                        date=STR, through=STR, answered_by=STR, as_of=STR,
                         bookings={"type": "array", "items": _obj(
-                            ["code", "time", "name", "phone", "state"], code=STR, time=STR,
-                            name=STR, phone=STR, item_code=NSTR, state=STR)})),
+                            ["code", "time", "name", "phone", "state"], code=STR, date=STR,
+                            time=STR, name=STR, phone=STR, item_code=NSTR, state=STR)})),
     ("/api/v1/hall/windows/<code>", "get"): (
         "A window's ticket called now and the count waiting in its area (its operators)",
         None, 200, _obj(["window", "area", "waiting", "current"], window=STR, area=STR,

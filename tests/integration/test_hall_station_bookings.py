@@ -1,17 +1,20 @@
 """A booking for a village station is made at the city's site and read at the station over
 real processes (hub, township, village): the village's agent sees the name, phone and time,
 asked up through the township, which vouches for its child; another station's bookings
-and anonymous callers are refused; with the township down the station's page says the
-bookings cannot be read now."""
+and anonymous callers are refused. The station keeps a copy, filled by its sync run and by
+each read: with the township down it answers from the copy, saying when it was taken, and a
+cancellation made meanwhile shows once the link is back; a day it holds no copy of cannot be
+read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
+from shared.domain.working_days import SHANGHAI
 from tests.integration.city import VILLAGE, city
 
 TIMEOUT = 30
@@ -66,6 +69,54 @@ def test_the_station_reads_its_bookings_from_the_hub_through_the_township(
         assert forged.status_code == 401
 
         tree.township.stop()
-        offline = agent.get(f"{tree.village.url}/hall/station-bookings",
-                            params={"date": day}, timeout=TIMEOUT)
-        assert offline.status_code == 503 and 'id="offline"' in offline.text
+        never_read = agent.get(f"{tree.village.url}/hall/station-bookings",
+                               params={"date": _day(100)}, timeout=TIMEOUT)
+        assert never_read.status_code == 503 and 'id="offline"' in never_read.text
+
+
+@pytest.mark.integration
+def test_the_station_answers_from_its_copy_while_the_link_is_down(tmp_path: Path) -> None:
+    with city(tmp_path, {}, depth=3) as tree:
+        day, time = _bookable(tree.hub.url)
+        booked = requests.post(f"{tree.hub.url}/api/v1/hall/bookings", timeout=TIMEOUT,
+                               json={"target": VILLAGE, "date": day, "time": time,
+                                     "name": "王小明", "phone": "13800138000"})
+        assert booked.status_code == 201, booked.text
+        code, state = booked.json()["code"], booked.json()["state"]
+        agent = tree.agent()
+        tree.sync("village")  # the sync run refreshes the copy: nobody has read the page yet
+
+        tree.township.stop()
+        api = f"{tree.village.url}/api/v1/hall/station-bookings"
+        offline = agent.get(api, params={"date": day}, timeout=TIMEOUT)
+        assert offline.status_code == 200, offline.text
+        body = offline.json()
+        assert body["answered_by"] == "copy" and body["date"] == day
+        assert [(b["name"], b["phone"], b["time"], b["code"], b["state"])
+                for b in body["bookings"]] == [("王小明", "13800138000", time, code, state)]
+        taken = datetime.fromisoformat(body["as_of"])
+        page = agent.get(f"{tree.village.url}/hall/station-bookings", params={"date": day},
+                         timeout=TIMEOUT)
+        shown = taken.astimezone(SHANGHAI).strftime("%H:%M")
+        assert page.status_code == 200 and 'id="copy"' in page.text
+        assert f"{shown}" in page.text and "王小明" in page.text
+        next_day = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+        other_day = agent.get(api, params={"date": next_day}, timeout=TIMEOUT).json()
+        assert other_day["answered_by"] == "copy" and other_day["bookings"] == []
+        never_read = agent.get(api, params={"date": _day(100)}, timeout=TIMEOUT)
+        assert never_read.status_code == 503
+
+        cancelled = requests.post(f"{tree.hub.url}/api/v1/hall/bookings/{code}/cancel",
+                                  json={"phone": "13800138000"}, timeout=TIMEOUT)
+        assert cancelled.status_code == 200, cancelled.text
+        still = agent.get(api, params={"date": day}, timeout=TIMEOUT).json()
+        assert [b["state"] for b in still["bookings"]] == [state]  # taken before the cancel
+
+        tree.township.start()
+        live = agent.get(api, params={"date": day}, timeout=TIMEOUT).json()
+        assert live["answered_by"] == "431000"
+        assert [b["state"] for b in live["bookings"]] == ["cancelled"]
+        tree.township.stop()
+        again = agent.get(api, params={"date": day}, timeout=TIMEOUT).json()
+        assert again["answered_by"] == "copy" and again["as_of"] > body["as_of"]
+        assert [(b["code"], b["state"]) for b in again["bookings"]] == [(code, "cancelled")]

@@ -29,6 +29,7 @@ NODE_TABLES = {
     "node_receipt_books",
     "node_receipts",
     "record_views",
+    "node_station_booking_copies",
 }
 
 
