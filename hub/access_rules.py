@@ -80,6 +80,7 @@ POLICY: Policy = {
     "hall.book_form": OPEN,
     "hall.book": OPEN,
     "hall.cancel_form": OPEN,
+    "online_hall.courier": OPEN,
     "hall.cancel": OPEN,
     "hall.kiosk": OPEN,
     "hall.take": OPEN,

@@ -13,6 +13,11 @@ so the hub's hooks route it, start its deadlines and put it under supervision li
 A supplement request (一次性告知) is answered online as a village agent answers it: each
 scan is a ``material_added`` event, and once every material asked for is here,
 ``supplement_provided`` follows; the hub's hooks carry both where the case is decided.
+
+A courier delivery needs the address the result is sent to (:func:`courier_problems`); it is
+recorded with the registration as a ``courier_address_given`` event of the applicant (its
+payload sealed at rest like every payload) and may be changed on the case's page until the
+result is issued (:func:`change_courier_address`): the last one given stands.
 """
 
 from __future__ import annotations
@@ -40,10 +45,11 @@ from shared.domain.application import (
 )
 from shared.domain.case_bundles import BundleRef
 from shared.domain.case_events import CaseEvent, EventActor, EventDraft, EventType, Role
-from shared.domain.case_state import CaseState, apply, fold
+from shared.domain.case_state import CaseState, apply, fold, refused_keys
 from shared.domain.catalogue import ServiceItem
 from shared.domain.certificates import check_reuse
 from shared.domain.composites import OneFormView
+from shared.domain.delivery import COURIER_FIELDS, courier_address, latest_courier_address
 from shared.domain.errors import InvalidInput, NotFound, Problems, StateConflict
 from shared.storage import sync_store
 from shared.storage.scan_uploads import CheckedFile
@@ -70,6 +76,8 @@ class Draft:
     and ``ref``, as the applicant ticked them."""
     consent: bool = False
     """The applicant agreed to the reuse (recorded with the registration)."""
+    courier: dict[str, str] = field(default_factory=dict)
+    """The courier address as typed (``name``, ``phone``, ``area``, ``address``)."""
 
     def held_codes(self) -> set[str]:
         return {str(m["code"]) for m in self.materials}
@@ -101,7 +109,8 @@ def load_draft(session: Session, hub: HubServices, account_id: int, item_code: s
     if not value:
         return Draft()
     return Draft(dict(value["form"]), str(value["delivery"]), list(value["materials"]),
-                 list(value.get("reuse", [])), bool(value.get("consent", False)))
+                 list(value.get("reuse", [])), bool(value.get("consent", False)),
+                 dict(value.get("courier", {})))
 
 
 def save_draft(session: Session, hub: HubServices, account_id: int, item_code: str,
@@ -110,13 +119,29 @@ def save_draft(session: Session, hub: HubServices, account_id: int, item_code: s
     key = _draft_key(account_id, item_code)
     value = {} if draft is None else {"form": draft.form, "delivery": draft.delivery,
                                       "materials": draft.materials, "reuse": draft.reuse,
-                                      "consent": draft.consent}
+                                      "consent": draft.consent, "courier": draft.courier}
     sync_store.write_state(session, key, hub.payload_sealer.seal(value, key))
 
 
 def store_scans(hub: HubServices, files: Sequence[CheckedFile]) -> None:
     for f in files:
         hub.blobs.put(f.data)
+
+
+NOT_BY_COURIER = "only when the result goes by courier: clear it, or choose the courier"
+
+
+def courier_problems(delivery: str, typed: Mapping[str, str]
+                     ) -> tuple[dict[str, str] | None, dict[str, str]]:
+    """The courier address the delivery needs, and every problem of it named
+    (``courier.<field>``): required with the courier, refused with any other delivery."""
+    if delivery == "courier":
+        try:
+            return courier_address(typed), {}
+        except Problems as exc:
+            return None, dict(exc.fields)
+    return None, {f"courier.{k}": NOT_BY_COURIER for k in COURIER_FIELDS
+                  if str(typed.get(k, "")).strip()}
 
 
 def precheck(hub: HubServices, item: ServiceItem, applicant: Mapping[str, Any], draft: Draft,
@@ -130,6 +155,7 @@ def precheck(hub: HubServices, item: ServiceItem, applicant: Mapping[str, Any], 
         problems["delivery"] = f"must be one of {', '.join(ONLINE_DELIVERIES)}"
     _, reuse_problems = check_reuse(item, draft.reuse, draft.consent, draft.held_codes())
     problems.update(reuse_problems)
+    problems.update(courier_problems(draft.delivery, draft.courier)[1])
     held = draft.held_codes() | {r["material_code"] for r in draft.reuse}
     for material in item.materials:
         if material.required and material.code not in held:
@@ -146,6 +172,7 @@ def precheck_one_form(hub: HubServices, view: OneFormView, applicant: Mapping[st
                                        draft.delivery, now)
     if draft.delivery not in ONLINE_DELIVERIES:
         problems["delivery"] = f"must be one of {', '.join(ONLINE_DELIVERIES)}"
+    problems.update(courier_problems(draft.delivery, draft.courier)[1])
     held = draft.held_codes()
     for material in view.materials:
         if material.required and material.code not in held:
@@ -189,6 +216,11 @@ def submit(session: Session, hub: HubServices, account_id: int, item: ServiceIte
         raise Problems(problems, "the application is not complete or not valid")
     try:
         parts = _write_parts(session, hub, checked, draft, account_id, now)
+        address, _ = courier_problems(draft.delivery, draft.courier)
+        if address is not None:  # checked by the pre-check above
+            for part in parts:
+                _record(session, hub, part.case_id, [_address_given(account_id, address, now)],
+                        now)
         for part in parts:
             session.add(OnlineCase(case_id=part.case_id, account_id=account_id,
                                    query_code=hub.payload_sealer.seal(
@@ -300,16 +332,64 @@ def provide_supplement(session: Session, hub: HubServices, account_id: int,
     for draft in drafts:
         state = apply(state, draft)  # a state that no longer allows it: StateConflict
     store_scans(hub, files)
-    site = hub.sync_site
     try:
-        events = sync_store.author_events(
-            session, site.key, site.sealer,
-            [sync_store.OwnEvent(case_id, d.actor.to_wire(), d.type.value, d.payload,
-                                 to_ms(d.at)) for d in drafts],
-            epoch=site.epoch, up=False, now_ms=to_ms(now))
-        site.hooks.events_arrived(session, events, now)
+        _record(session, hub, case_id, drafts, now)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return complete
+
+
+def _record(session: Session, hub: HubServices, case_id: uuid.UUID,
+            drafts: Sequence[EventDraft], now: datetime) -> None:
+    """Author the applicant's events as the hub's and hand them to the hub's hooks, which
+    carry them where the case is decided (not committed)."""
+    site = hub.sync_site
+    events = sync_store.author_events(
+        session, site.key, site.sealer,
+        [sync_store.OwnEvent(case_id, d.actor.to_wire(), d.type.value, d.payload,
+                             to_ms(d.at)) for d in drafts],
+        epoch=site.epoch, up=False, now_ms=to_ms(now))
+    site.hooks.events_arrived(session, events, now)
+
+
+def _address_given(account_id: int, address: Mapping[str, str], now: datetime) -> EventDraft:
+    return EventDraft(EventType.COURIER_ADDRESS_GIVEN, applicant_actor(account_id), now,
+                      {"recipient": dict(address)})
+
+
+def registered_delivery(events: Sequence[CaseEvent]) -> str:
+    """How the applicant chose to take the result, as registered."""
+    first = next((e for e in events if e.type is EventType.REGISTERED), None)
+    return str(first.payload.get("delivery", "")) if first is not None else ""
+
+
+def courier_address_of(events: Sequence[CaseEvent]) -> dict[str, str] | None:
+    """The address the result is to be sent to: the last one given and not refused."""
+    refused = refused_keys(events)
+    return latest_courier_address((e.type.value, e.payload) for e in events
+                                  if e.key not in refused)
+
+
+def change_courier_address(session: Session, hub: HubServices, account_id: int,
+                           case_id: uuid.UUID, typed: Mapping[str, str],
+                           now: datetime) -> dict[str, str]:
+    """Record a new courier address for the account's case; commits and returns it.
+    :class:`Problems` naming each bad field; :class:`StateConflict` when the result does not
+    go by courier or is issued already (the hand-over uses the address then)."""
+    case = own_case(session, hub, account_id, case_id)
+    if registered_delivery(case.events) != "courier":
+        raise StateConflict("delivery", "the result is not sent by courier")
+    address, problems = courier_problems("courier", typed)
+    if address is None:
+        raise Problems(problems, "the courier address is not complete")
+    draft = _address_given(account_id, address, now)
+    apply(case.state, draft)  # issued already: StateConflict, nothing written
+    try:
+        _record(session, hub, case_id, [draft], now)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return address

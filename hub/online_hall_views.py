@@ -54,12 +54,15 @@ from hub.online_hall_accounts import (
 from hub.online_hall_cases import (
     ONLINE_DELIVERIES,
     Draft,
+    change_courier_address,
+    courier_address_of,
     load_draft,
     own_case,
     own_cases,
     precheck,
     precheck_one_form,
     provide_supplement,
+    registered_delivery,
     save_draft,
     store_scans,
     submit,
@@ -72,6 +75,7 @@ from hub.services import services
 from shared.domain.catalogue import ServiceItem
 from shared.domain.certificates import holder_number
 from shared.domain.composites import OneFormView, one_form_view
+from shared.domain.delivery import COURIER_FIELDS
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.storage.scan_uploads import CheckedFile, check_upload, material_of
 from shared.web.error_responses import error_response
@@ -304,7 +308,18 @@ def _item(code: str) -> ServiceItem:
 
 
 def _draft_values(draft: Draft) -> dict[str, str]:
-    return {**{f"form.{k}": v for k, v in draft.form.items()}, "delivery": draft.delivery}
+    return {**{f"form.{k}": v for k, v in draft.form.items()}, "delivery": draft.delivery,
+            **{f"courier.{k}": v for k, v in draft.courier.items()}}
+
+
+def _typed_courier() -> dict[str, str]:
+    """The courier address's inputs as typed (``courier.<field>``), blanks left out."""
+    return {k: request.form.get(f"courier.{k}", "").strip() for k in COURIER_FIELDS
+            if request.form.get(f"courier.{k}", "").strip()}
+
+
+def _courier_labels() -> dict[str, str]:
+    return {f"courier.{k}": t(f"oh.courier_{k}") for k in COURIER_FIELDS}
 
 
 def _uploads(item: ServiceItem | OneFormView, errors: dict[str, str],
@@ -333,7 +348,7 @@ def _render_apply(item: ServiceItem | OneFormView, draft: Draft, problems: dict[
     lang = _lang()
     labels = {**{f"form.{f.key}": f.label.get(lang) for f in item.form.fields},
               **{f"file.{m.code}": m.name.get(lang) for m in item.materials},
-              "delivery": t("oh.delivery")}
+              "delivery": t("oh.delivery"), **_courier_labels()}
     return _page("online/apply.html", status, item=item, values=_draft_values(draft),
                  errors=problems, labels=labels, checked=checked, held=draft.materials,
                  in_store=(_in_store(item, identity)
@@ -345,6 +360,7 @@ def _render_apply(item: ServiceItem | OneFormView, draft: Draft, problems: dict[
                  submit_key=uuid.uuid4().hex,
                  one_form=item if isinstance(item, OneFormView) else None,
                  deliveries=ONLINE_DELIVERIES, applicant=identity,
+                 courier_fields=COURIER_FIELDS,
                  texts={"choose": t("oh.choose"), "yes": t("oh.yes"), "no": t("oh.no")})
 
 
@@ -415,6 +431,7 @@ def _apply(item: ServiceItem | OneFormView) -> ResponseReturnValue:
     draft.form = {f.key: request.form.get(f"form.{f.key}", "")
                   for f in item.form.fields if request.form.get(f"form.{f.key}", "").strip()}
     draft.delivery = request.form.get("delivery", draft.delivery)
+    draft.courier = _typed_courier()
     draft.reuse = [{"material_code": m.code, "ref": request.form.get(f"reuse.{m.code}", "")}
                    for m in item.materials if request.form.get(f"reuse.{m.code}", "")]
     draft.consent = request.form.get("reuse_consent") == "yes"
@@ -457,7 +474,7 @@ def case_page(case_id: uuid.UUID) -> ResponseReturnValue:
     return _render_case(case_id, {}, t(done) if done in _DONE else "")
 
 
-_DONE = ("oh.supplement_done", "oh.supplement_part")
+_DONE = ("oh.supplement_done", "oh.supplement_part", "oh.address_changed")
 
 
 def _render_case(case_id: uuid.UUID, errors: dict[str, str], message: str,
@@ -474,24 +491,33 @@ def _render_case(case_id: uuid.UUID, errors: dict[str, str], message: str,
                for code in state.missing] if state.stage == "awaiting_supplement" else []
     history = [(e.at, t(f"win.event.{e.type.value}")) for e in case.events
                if e.type.value in _SHOWN_EVENTS]
+    delivery = registered_delivery(case.events)
+    address = courier_address_of(case.events)
+    typed = (request.form if request.method == "POST" and request.endpoint ==
+             "online_hall.courier" else {})
     return _page("online/case.html", status, case=case, item=item, missing=missing,
                  history=history, stage=_stage(state.stage), errors=errors,
                  message=message, new=request.args.get("new") == "1",
                  due=from_ms(case.due_ms) if case.due_ms else None,
-                 delivery=_registered(case.events).get("delivery", ""),
+                 delivery=delivery, address=address,
+                 # the address may change until the result is issued (then it is used)
+                 address_open=delivery == "courier" and state.state.value not in _ADDRESS_FIXED,
+                 courier_fields=COURIER_FIELDS, labels=_courier_labels(),
+                 courier_values={f"courier.{k}": typed.get(f"courier.{k}", (address or {}).get(
+                     k, "")) for k in COURIER_FIELDS},
                  outcome=state.outcome.value if state.outcome else None)
 
 
+_ADDRESS_FIXED = frozenset({"result_issued", "handed_over", "withdrawn"})
+
+
 _SHOWN_EVENTS = frozenset({
-    "registered", "received", "routed", "accepted", "supplement_requested",
+    "registered", "courier_address_given", "received", "routed", "accepted",
+    "supplement_requested",
     "material_added", "supplement_provided", "copies_sent", "reviewed", "checked",
     "rejected", "reported_up", "external_decision_recorded", "deemed_approved",
     "result_issued", "result_handed_over", "withdrawn", "rated"})
 """What the applicant's timeline shows: the case's steps, not the hub's bookkeeping."""
-
-
-def _registered(events: list[Any]) -> Mapping[str, Any]:
-    return events[0].payload if events else {}
 
 
 @bp.post("/online/cases/<uuid:case_id>/supplement")
@@ -518,6 +544,22 @@ def supplement(case_id: uuid.UUID) -> ResponseReturnValue:
         return _render_case(case_id, {}, t("oh.no_supplement"), 409)
     message = "oh.supplement_done" if complete else "oh.supplement_part"
     return redirect(url_for("online_hall.case_page", case_id=case_id, done=message), 303)
+
+
+@bp.post("/online/cases/<uuid:case_id>/courier")
+@applicant_only
+def courier(case_id: uuid.UUID) -> ResponseReturnValue:
+    """A new address for the courier (快递地址), until the result is issued."""
+    hub = services()
+    try:
+        change_courier_address(get_session(), hub, _account().id, case_id,
+                               _typed_courier(), hub.clock())
+    except Problems as exc:
+        return _render_case(case_id, exc.fields, "", 400)
+    except StateConflict:
+        return _render_case(case_id, {}, t("oh.address_fixed"), 409)
+    return redirect(url_for("online_hall.case_page", case_id=case_id,
+                            done="oh.address_changed"), 303)
 
 
 # -- the API ---------------------------------------------------------------------------------

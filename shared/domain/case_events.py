@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain.consultations import check_answered, check_recorded
-from shared.domain.delivery import check_handover
+from shared.domain.delivery import check_courier_address, check_handover
 from shared.domain.errors import InvalidInput
 from shared.domain.fees import check_assessed, check_paid, check_receipt_no, check_refunded
 from shared.domain.rating import check_rated
@@ -78,6 +78,7 @@ class EventType(StrEnum):
     FEE_REFUNDED = "fee_refunded"  # a refund, with a reason and its approver
     CONSULTATION_RECORDED = "consultation_recorded"  # 咨询投诉: a question or complaint
     CONSULTATION_ANSWERED = "consultation_answered"  # the assigned department's answer
+    COURIER_ADDRESS_GIVEN = "courier_address_given"  # where the result goes by courier
 
 
 class Role(StrEnum):
@@ -580,6 +581,7 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.CONSULTATION_ANSWERED: check_answered,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
+    EventType.COURIER_ADDRESS_GIVEN: check_courier_address,
 
 
 def check_payload(event_type: EventType, payload: object) -> Payload:

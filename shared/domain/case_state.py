@@ -83,6 +83,8 @@ _BEFORE_ACCEPTANCE = {
     E.WITHDRAWN: S.WITHDRAWN,
 }
 _CLAIMS = {E.CLAIMED: None, E.CLAIM_RELEASED: None, E.REASSIGNED: None}
+_ADDRESS = {E.COURIER_ADDRESS_GIVEN: None}
+"""The applicant gives (or changes) the courier's address until the result is issued."""
 _RECTIFICATION = {E.RECTIFICATION_OPENED: None, E.RECTIFICATION_ANSWERED: None,
                   E.CALLBACK_RECORDED: None}
 """差评整改: a bad rating's rectification, opened, answered and called back after the result."""
@@ -90,20 +92,22 @@ _RECTIFICATION = {E.RECTIFICATION_OPENED: None, E.RECTIFICATION_ANSWERED: None,
 _TABLE: dict[Status, dict[EventType, Status | None]] = {
     S.NEW: {E.REGISTERED: S.REGISTERED},
     # 全城通办: the site that finds the competent office below it refers the case there
-    S.REGISTERED: {**_BEFORE_ACCEPTANCE, E.REFERRED: None, E.RECEIVED: S.RECEIVED,
+    S.REGISTERED: {**_BEFORE_ACCEPTANCE, **_ADDRESS, E.REFERRED: None, E.RECEIVED: S.RECEIVED,
                    E.ROUTED: S.ROUTED},
-    S.RECEIVED: {**_BEFORE_ACCEPTANCE, E.ROUTED: S.ROUTED},
+    S.RECEIVED: {**_BEFORE_ACCEPTANCE, **_ADDRESS, E.ROUTED: S.ROUTED},
     S.ROUTED: {
         **_BEFORE_ACCEPTANCE,
         **_CLAIMS,
+        **_ADDRESS,
         E.TRANSFERRED: S.ROUTED,
         E.ACCEPTED: S.ACCEPTED,
         E.SUPPLEMENT_REQUESTED: S.AWAITING_SUPPLEMENT,
         E.REJECTED: S.DECIDED,  # 不予受理, with a written reason
     },
-    S.AWAITING_SUPPLEMENT: {**_BEFORE_ACCEPTANCE, E.SUPPLEMENT_PROVIDED: S.ROUTED},
+    S.AWAITING_SUPPLEMENT: {**_BEFORE_ACCEPTANCE, **_ADDRESS, E.SUPPLEMENT_PROVIDED: S.ROUTED},
     S.ACCEPTED: {
         **_CLAIMS,
+        **_ADDRESS,
         E.MATERIAL_ADDED: None,
         E.WITHDRAWN: S.WITHDRAWN,
         E.TRANSFERRED: S.ROUTED,
@@ -114,12 +118,14 @@ _TABLE: dict[Status, dict[EventType, Status | None]] = {
         E.DEEMED_APPROVED: S.DECIDED,
     },
     S.PAUSED_FOR_SUPPLEMENT: {
+        **_ADDRESS,
         E.MATERIAL_ADDED: None,
         E.WITHDRAWN: S.WITHDRAWN,
         E.SUPPLEMENT_PROVIDED: S.ACCEPTED,
     },
     S.REVIEWED: {
         **_CLAIMS,
+        **_ADDRESS,
         E.MATERIAL_ADDED: None,
         E.WITHDRAWN: S.WITHDRAWN,
         E.CHECKED: S.DECIDED,
@@ -129,6 +135,7 @@ _TABLE: dict[Status, dict[EventType, Status | None]] = {
         E.DEEMED_APPROVED: S.DECIDED,
     },
     S.JOINT_APPROVAL: {
+        **_ADDRESS,
         E.MATERIAL_ADDED: None,
         E.WITHDRAWN: S.WITHDRAWN,
         E.CO_APPROVED: None,  # decided once every department has answered
@@ -137,11 +144,12 @@ _TABLE: dict[Status, dict[EventType, Status | None]] = {
     },
     S.REPORTED_UP: {
         **_CLAIMS,
+        **_ADDRESS,
         E.MATERIAL_ADDED: None,
         E.WITHDRAWN: S.WITHDRAWN,
         E.EXTERNAL_DECISION_RECORDED: S.DECIDED,
     },
-    S.DECIDED: {**_CLAIMS, E.RESULT_ISSUED: S.RESULT_ISSUED},
+    S.DECIDED: {**_CLAIMS, **_ADDRESS, E.RESULT_ISSUED: S.RESULT_ISSUED},
     # a closed case's personal data are erased once its retention period is over
     S.RESULT_ISSUED: {E.RESULT_HANDED_OVER: S.HANDED_OVER, E.RATED: None, E.ERASED: None,
                       **_RECTIFICATION},
@@ -272,6 +280,7 @@ EVENT_ROLES: Mapping[EventType, frozenset[Role]] = MappingProxyType(
         E.CONSULTATION_RECORDED: frozenset({*_PEOPLE_AT_ORIGIN, Role.SUPERVISOR,
                                             Role.DEPARTMENT_HEAD, Role.SYSTEM}),
         E.CONSULTATION_ANSWERED: frozenset({Role.WINDOW_OPERATOR, Role.DEPARTMENT_HEAD}),
+        E.COURIER_ADDRESS_GIVEN: frozenset({Role.APPLICANT}),  # online, on the case's page
     }
 )
 """The roles that may author each event type."""

@@ -5,6 +5,12 @@ hand-over form, a window's ``hand_over`` action): a courier hand-over names the 
 the tracking number and the address it was sent to. The public lookup shows the carrier,
 the tracking number and the day (:func:`courier_of`), never the address; erasure drops the
 address and the tracking number with the case's other personal data.
+
+An applicant who chooses the courier when applying online gives the address the result is
+to be sent to (:func:`courier_address`: the recipient's name and mobile, the area's
+administrative division code and the street address), checked with the same name and phone
+rules as the applicant; it travels with the case in a ``courier_address_given`` event
+(:func:`check_courier_address`), shown to whoever hands the result over.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.domain.errors import Problems
+from shared.domain.errors import InvalidInput, Problems
+from shared.domain.identity import PROVINCE_CODES, validate_name, validate_phone
+from shared.domain.sites import validate_site_code
 from sync_protocol.payload_digest import is_erased
 
 HANDOVER_METHODS = ("in_person", "proxy", "courier")
@@ -31,6 +39,10 @@ CARRIERS: Mapping[str, tuple[str, str]] = {
 TRACKING_NO = re.compile(r"[A-Z0-9]{8,30}")
 MAX_ADDRESS = 120
 MAX_RECEIVER = 100
+MIN_STREET = 4
+COURIER_FIELDS = ("name", "phone", "area", "address")
+"""What a courier address holds: the recipient, their mobile, the administrative division
+code of the place (6, 9 or 12 digits) and the street address within it."""
 
 
 def handover_payload(method: object, receiver_name: object, *, carrier: object = None,
@@ -81,4 +93,70 @@ def courier_of(events: Iterable[tuple[str, Mapping[str, Any], datetime]]
             found = {"carrier": str(payload.get("carrier", "")),
                      "tracking_no": str(payload.get("tracking_no", "")),
                      "at": at.isoformat()}
+    return found
+
+
+def _area_code(value: object, field: str) -> str:
+    text = value.strip() if isinstance(value, str) else value
+    code = validate_site_code(text, field)
+    if code[:2] not in PROVINCE_CODES:
+        raise InvalidInput(field, f"{code} is not an administrative division code: "
+                                  f"no province {code[:2]}")
+    return code
+
+
+def _street(value: object, field: str) -> str:
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(field, "required")
+    if len(text) < MIN_STREET or len(text) > MAX_ADDRESS:
+        raise InvalidInput(field, f"{MIN_STREET} to {MAX_ADDRESS} characters")
+    if any(not ch.isprintable() for ch in text):
+        raise InvalidInput(field, "contains a control or invisible character")
+    return text
+
+
+_COURIER_CHECKS = {"name": validate_name, "phone": validate_phone, "area": _area_code,
+                   "address": _street}
+
+
+def courier_address(value: object, prefix: str = "courier") -> dict[str, str]:
+    """The address a result is sent to by courier, tidied; :class:`Problems` naming every bad
+    field (``courier.name``, ``courier.phone``, ``courier.area``, ``courier.address``)."""
+    given = value if isinstance(value, Mapping) else {}
+    problems: dict[str, str] = {}
+    address: dict[str, str] = {}
+    for key, check in _COURIER_CHECKS.items():
+        field = f"{prefix}.{key}"
+        try:
+            address[key] = check(given.get(key, ""), field)
+        except InvalidInput as exc:
+            problems[field] = exc.reason
+    unknown = sorted(str(k) for k in given if k not in _COURIER_CHECKS)
+    for key in unknown:
+        problems[f"{prefix}.{key}"] = "unknown field"
+    if problems:
+        raise Problems(problems, "the courier address is not complete")
+    return address
+
+
+def check_courier_address(payload: Mapping[str, Any]) -> None:
+    """The ``courier_address_given`` event's rule: its ``recipient`` is a courier address
+    (an erased payload keeps none)."""
+    if is_erased(payload):
+        return
+    courier_address(payload.get("recipient"), "payload.recipient")
+
+
+def latest_courier_address(events: Iterable[tuple[str, Mapping[str, Any]]]
+                           ) -> dict[str, str] | None:
+    """The address the result is to go to: the last one given among the case's
+    ``(type, payload)`` in order (refused events left out by the caller); None when none was
+    given or it was erased."""
+    found: dict[str, str] | None = None
+    for kind, payload in events:
+        if kind == "courier_address_given":
+            recipient = payload.get("recipient")
+            found = ({k: str(recipient.get(k, "")) for k in COURIER_FIELDS}
+                     if isinstance(recipient, Mapping) else None)
     return found

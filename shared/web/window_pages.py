@@ -47,9 +47,11 @@ from shared.domain.case_events import (
     CaseEvent,
     EventType,
 )
-from shared.domain.case_state import CaseState, fold
+from shared.domain.case_state import CaseState, fold, refused_keys
 from shared.domain.catalogue import Catalogue, ServiceItem, SiteTier, Window
+from shared.domain.delivery import latest_courier_address
 from shared.domain.errors import DomainError, NotFound, Problems, StateConflict
+from shared.domain.identity import mask_phone
 from shared.domain.window_workflow import ActionRequest, ItemRules, allowed_actions
 from shared.domain.working_days import SHANGHAI, due_day
 from shared.pdf.fonts import find_fonts
@@ -671,6 +673,8 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         due=due_text,
         left=left,
         applicant=_applicant_rows(applicant, reveal) if isinstance(applicant, Mapping) else [],
+        delivery=name_of("delivery", str(registered.get("delivery", ""))),
+        courier=_courier(events, reveal),
         form_rows=_form_rows(item, form) if isinstance(form, Mapping) else [],
         materials=[(str(m.get("code", "")), _material_name(item, str(m.get("code", ""))),
                     str(m.get("media_type", "")), _size(m.get("size"))) for m in materials],
@@ -700,6 +704,17 @@ def _render_case(ctx: WindowContext, session: Session, case_id: uuid.UUID, *,
         refusal=refusal,
     )
     return page, refusal.status if refusal is not None else 200
+
+
+def _courier(events: Sequence[CaseEvent], reveal: bool) -> Mapping[str, str] | None:
+    """Where the result goes by courier, as the applicant last gave it (the phone masked
+    unless ``reveal``): what the hand-over sends it to."""
+    refused = refused_keys(events)
+    address = latest_courier_address((e.type.value, e.payload) for e in events
+                                     if e.key not in refused)
+    if address is not None and not reveal:
+        address["phone"] = mask_phone(address["phone"])
+    return address
 
 
 def _reuse_verdict(checks: Mapping[str, str | None] | None, code: str) -> str:

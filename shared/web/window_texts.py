@@ -27,6 +27,11 @@ MESSAGES: Messages = {
     "win.acceptance_no": ("受理编号", "Acceptance no."),
     "win.item": ("事项", "Item"),
     "win.kind": ("办件类型", "Kind"),
+    "win.delivery": ("送达方式", "Delivery"),
+    "win.delivery.village": ("村代办点领取", "collect at the village"),
+    "win.delivery.window": ("窗口领取", "collect at the window"),
+    "win.delivery.courier": ("快递送达", "by courier"),
+    "win.courier": ("快递地址", "Courier address"),
     "win.catalogue_version": ("受理时事项目录版本", "Catalogue version accepted under"),
     "win.catalogue_missing": ("本站缺少该版本,按最新版本办理", "not held here: decided by the "
                               "newest"),
@@ -206,6 +211,7 @@ MESSAGES: Messages = {
     f"win.event.{EventType.REFUSED}": ("拒收", "refused"),
     f"win.event.{EventType.CONSULTATION_RECORDED}": ("咨询投诉", "consultation or complaint"),
     f"win.event.{EventType.CONSULTATION_ANSWERED}": ("答复咨询投诉", "consultation answered"),
+    f"win.event.{EventType.COURIER_ADDRESS_GIVEN}": ("快递地址", "courier address given"),
     "win.cons.consultation": ("咨询", "question"),
     "win.cons.complaint": ("投诉", "complaint"),
 }

@@ -43,6 +43,11 @@ COMPANY: dict[str, Any] = {
     "legal_representative": {"name": "赵强", "id_number": "110105198001010016",
                              "phone": "13712345678"}}
 
+COURIER: dict[str, str] = {"name": "王芳", "phone": "13912345678", "area": "431002001",
+                           "address": "良田镇中心街 8 号 2 单元 301"}
+"""A courier address, as the online form takes it."""
+COURIER_FORM = {f"courier.{k}": v for k, v in COURIER.items()}
+
 
 @dataclass
 class SmsSink:
@@ -110,8 +115,9 @@ def hall_hub(tmp_path: Path, now: datetime, sink: SmsSink,
 
 
 def online_case_awaiting_supplement(hub: Hub, operator: str) -> tuple[int, uuid.UUID]:
-    """An online account (:data:`PERSON`) and a passport application it submitted, which
-    ``operator`` of W-GA-01 has asked to supplement with a new photo; (account id, case id).
+    """An online account (:data:`PERSON`) and a passport application it submitted, to be
+    sent by courier to :data:`COURIER`, which ``operator`` of W-GA-01 has asked to
+    supplement with a new photo; (account id, case id).
     Made through the hall's own functions, as its pages make them."""
     services = hub.services
     hall = OnlineHall(keys=services.data_keys, sealer=services.payload_sealer,
@@ -124,7 +130,7 @@ def online_case_awaiting_supplement(hub: Hub, operator: str) -> tuple[int, uuid.
         account = create_account(session, hall, applicant, hall.phone_index(PERSON["phone"]),
                                  now)
         session.commit()
-        draft = Draft({"purpose": "tourism"}, "window", [])
+        draft = Draft({"purpose": "tourism"}, "courier", [], courier=dict(COURIER))
         scans = [check_upload(material_of(item, code), io.BytesIO(data))
                  for code, data in (("ID_CARD", JPEG), ("PHOTO", PNG))]
         store_scans(services, scans)

@@ -28,7 +28,16 @@ from shared.deciding.receipt_books import NewBook, register_book
 from shared.domain.case_events import EventType
 from shared.storage.accounts import add_user
 from tests.hub.conftest import HUB, PASSWORD, Hub
-from tests.hub.online_hall_fixtures import COMPANY, JPEG, PERSON, PNG, SmsSink, hall_hub, sms_sink
+from tests.hub.online_hall_fixtures import (
+    COMPANY,
+    COURIER_FORM,
+    JPEG,
+    PERSON,
+    PNG,
+    SmsSink,
+    hall_hub,
+    sms_sink,
+)
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 REVIEW, CHECK, CASHIER = "ga-1", "ga-2", "ga-cashier"
@@ -100,7 +109,7 @@ def test_an_online_application_goes_through_a_supplement_round_to_its_result(
 
     # the scan kept from the first round is not uploaded again
     submitted = client.post(f"/online/apply/{ITEM}", data={
-        "form.purpose": "tourism", "delivery": "courier", "action": "submit",
+        "form.purpose": "tourism", "delivery": "courier", "action": "submit", **COURIER_FORM,
         "file.PHOTO": (io.BytesIO(PNG), "photo.png")}, content_type="multipart/form-data")
     assert submitted.status_code == 303, _page(submitted)
     case_id = uuid.UUID(re.search(r"/online/cases/([0-9a-f-]{36})",

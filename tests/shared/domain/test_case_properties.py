@@ -123,6 +123,9 @@ def payload_for(event_type: EventType, pick: Callable[[Sequence[Any]], Any]) -> 
         EventType.CONSULTATION_ANSWERED: {
             "consultation": {"origin": "431000", "epoch": 1, "seq": pick([1, 2])},
             "answer": REASON},
+        EventType.COURIER_ADDRESS_GIVEN: {"recipient": {
+            "name": "李四", "phone": "13800138000", "area": pick(["431002", "431002001"]),
+            "address": "良田镇中心街1号"}},
     }
     return payloads.get(event_type, {})
 
