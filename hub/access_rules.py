@@ -5,6 +5,7 @@ Every endpoint of the hub app is named here; one that is not is refused to every
 
 from __future__ import annotations
 
+from hub.desk_views import REGISTRARS
 from shared.web.access_policy import OPEN, Policy, roles
 from shared.web.shared_access_rules import (
     ADAPTOR_POLICY,
@@ -21,6 +22,7 @@ ADMIN_EDIT = roles("admin")
 HALL_BOOKINGS = roles("window_operator", "finance", "supervisor", "admin", "department_head",
                       "agent")
 """Who reads a window's or station's bookings (the view narrows it: hub.hall_site)."""
+DESK_REGISTRARS = roles(*REGISTRARS)
 CONSULTATION_READERS = roles("window_operator", "department_head", "supervisor", "admin")
 
 POLICY: Policy = {
@@ -52,6 +54,11 @@ POLICY: Policy = {
     "certificates.held": OPEN,
     "hub_front_desk.register_one_form": roles("agent", "admin"),
     "hub_front_desk.show_one_form": roles("agent", "admin", "supervisor"),
+    # its registration pages: the desk's agents, and each window's operators for their items
+    "desk.pick": DESK_REGISTRARS,
+    "desk.form": DESK_REGISTRARS,
+    "desk.submit": DESK_REGISTRARS,
+    "desk.done": DESK_REGISTRARS,
     # consultations and complaints (咨询投诉; the views narrow answering to the department)
     "consultations.record_api": roles("agent", "window_operator", "department_head",
                                       "supervisor"),

@@ -19,6 +19,7 @@ from hub import (
     catalogue_api,
     consultation_views,
     db_session,
+    desk_views,
     enrol_views,
     front_desk,
     guide_views,
@@ -86,6 +87,7 @@ def create_app(settings: HubSettings) -> Flask:
     app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)
     app.register_blueprint(front_desk.bp)
+    app.register_blueprint(desk_views.bp)
     app.register_blueprint(consultation_views.bp)
     app.register_blueprint(online_hall_views.bp)
     app.register_blueprint(status_blueprint(lambda: HubStatusSite(services()),

@@ -94,14 +94,25 @@ def load_body(schema: Schema) -> dict[str, Any]:
 def answer_given(session: Session, record_key: str, digest: str) -> Any:
     """The first answer to a repeated key (None the first time); :class:`StateConflict` when
     the key was used for a different application."""
-    held = sync_store.read_state(session, record_key)
-    if held is None:
+    first = recorded(session, record_key)
+    if first is None:
         return None
-    first = services().payload_sealer.open(held, record_key)
     if first["digest"] != digest:
         raise StateConflict("Idempotency-Key",
                             "this key was already used for a different application")
     return first["result"]
+
+
+def recorded(session: Session, record_key: str) -> Any:
+    """The record of a first answer (its ``digest`` and ``result``), or None."""
+    held = sync_store.read_state(session, record_key)
+    return None if held is None else services().payload_sealer.open(held, record_key)
+
+
+def recorded_answer(session: Session, record_key: str) -> Any:
+    """The answer given the first time under ``record_key``, or None."""
+    first = recorded(session, record_key)
+    return None if first is None else first["result"]
 
 
 def remember_answer(session: Session, record_key: str, digest: str, result: Any) -> None:
@@ -168,6 +179,26 @@ def write_walk_in(session: Session, checked: CheckedApplication, delivery: str, 
     return WalkIn(case_id, number, query_code, state.state.value)
 
 
+def check_walk_in(body: Mapping[str, Any], now: datetime, uploaded: Sequence[str] = ()
+                  ) -> tuple[CheckedApplication, list[Reuse]]:
+    """A walk-in's application checked as every desk checks it
+    (:func:`~shared.domain.application.check_application`, and the materials taken from the
+    certificate store; ``uploaded`` names the materials scanned with it), ready for
+    :func:`write_walk_in`. :class:`Problems` names every bad field. ``body`` has the
+    :class:`CaseBodySchema` keys."""
+    checked, problems = check_application(services().catalogue, body["item_code"],
+                                          body["applicant"], body["form"], body["delivery"],
+                                          now)
+    reuse: list[Reuse] = []
+    if checked is not None:
+        reuse, reuse_problems = check_reuse(checked.item, body.get("reuse", ()),
+                                            bool(body.get("reuse_consent", False)), uploaded)
+        problems.update(reuse_problems)
+    if checked is None or problems:
+        raise Problems(problems, "the application is not complete or not valid")
+    return checked, reuse
+
+
 @bp.post("/cases")
 @require_user("agent", "admin")
 def register_walk_in() -> tuple[Response, int]:
@@ -175,16 +206,7 @@ def register_walk_in() -> tuple[Response, int]:
     body = load_body(CaseBodySchema())
 
     def write(session: Session, now: datetime) -> dict[str, Any]:
-        checked, problems = check_application(services().catalogue, body["item_code"],
-                                              body["applicant"], body["form"],
-                                              body["delivery"], now)
-        reuse: list[Reuse] = []
-        if checked is not None:
-            reuse, reuse_problems = check_reuse(checked.item, body["reuse"],
-                                                body["reuse_consent"])
-            problems.update(reuse_problems)
-        if checked is None or problems:
-            raise Problems(problems, "the application is not complete or not valid")
+        checked, reuse = check_walk_in(body, now)
         return write_walk_in(session, checked, body["delivery"], f"agent:{g.claims.username}",
                              now, reuse=reuse).as_dict()
 
@@ -193,24 +215,37 @@ def register_walk_in() -> tuple[Response, int]:
                                  if body["reuse"] or k not in ("reuse", "reuse_consent")}, write)
 
 
-def registered_once(key: str, fingerprinted: Any,
-                    write: Callable[[Session, datetime], Any]) -> tuple[Response, int]:
-    """Answer ``write``'s registration (committed here) with 201, or the first answer again
-    (200) when this user's ``key`` was used for the same application before."""
-    session = get_session()
+def answer_once(session: Session, record_key: str, fingerprinted: Any,
+                write: Callable[[Session, datetime], Any]) -> tuple[Any, bool]:
+    """``write``'s answer, committed here with a record of it under ``record_key``, and
+    True; or the answer recorded the first time and False, when the same application came
+    with this key before. Submissions of one key are serialised (a lock row taken first), so
+    a double click that arrives while the first is being written waits for it and gets its
+    answer instead of writing a second case. :class:`StateConflict` when the key was used
+    for a different application; everything is rolled back when ``write`` raises."""
     digest = request_digest(fingerprinted)
-    record_key = f"idem:{g.claims.username}:{key}"
-    first = answer_given(session, record_key, digest)
-    if first is not None:
-        return jsonify(first), 200
     try:
+        sync_store.next_counter(session, f"once:{record_key}")  # held until the commit
+        first = answer_given(session, record_key, digest)
+        if first is not None:
+            session.rollback()
+            return first, False
         result = write(session, services().clock())
         remember_answer(session, record_key, digest, result)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return jsonify(result), 201
+    return result, True
+
+
+def registered_once(key: str, fingerprinted: Any,
+                    write: Callable[[Session, datetime], Any]) -> tuple[Response, int]:
+    """Answer ``write``'s registration (committed here) with 201, or the first answer again
+    (200) when this user's ``key`` was used for the same application before."""
+    result, new = answer_once(get_session(), f"idem:{g.claims.username}:{key}", fingerprinted,
+                              write)
+    return jsonify(result), 201 if new else 200
 
 
 class OneFormBodySchema(Schema):

@@ -14,6 +14,7 @@ from the slot's start for a booking, else from the moment it was taken.
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -298,18 +299,32 @@ def finish(session: Session, window: str, outcome: str, now: datetime) -> HubHal
     return ticket
 
 
-def link_case(session: Session, window: str, ticket_label: str, acceptance_no: str,
-              now: datetime) -> HubHallTicket:
-    """Record that the window's ticket of today led to the case ``acceptance_no``."""
+def called_ticket(session: Session, window: str, ticket_label: str,
+                  now: datetime) -> HubHallTicket:
+    """The ticket ``ticket_label`` the window called today; :class:`NotFound` naming
+    ``ticket`` else."""
     t = HubHallTicket
     ticket = session.scalar(select(t).where(t.window == window, t.label == ticket_label,
                                             t.day == today(now).isoformat()))
     if ticket is None:
         raise NotFound("ticket", f"no ticket {ticket_label} called at {window} today")
+    return ticket
+
+
+def link_case(session: Session, window: str, ticket_label: str, acceptance_no: str,
+              now: datetime) -> HubHallTicket:
+    """Record that the window's ticket of today led to the case ``acceptance_no`` (a case
+    registered elsewhere: the desk's page links the ticket it was opened for itself)."""
+    ticket = called_ticket(session, window, ticket_label, now)
     case_id = session.scalar(select(HubCase.case_id).where(
         HubCase.acceptance_no == acceptance_no.strip()))
     if case_id is None:
         raise NotFound("acceptance_no", "no case with this acceptance number")
+    return link_ticket(ticket, case_id)
+
+
+def link_ticket(ticket: HubHallTicket, case_id: uuid.UUID) -> HubHallTicket:
+    """Record that ``ticket`` led to the case ``case_id`` (in the caller's transaction)."""
     ticket.case_id = case_id
     return ticket
 

@@ -1,8 +1,9 @@
 """The city hall's pages: for citizens (no login) the hall's home, booking a time at a
 window or a village station, cancelling it, the kiosk that gives a queue ticket (or checks a
 booking in) and the ticket's own page (printable on an 80 mm roll, and followed on a phone);
-for the staff the calling page of a window (叫号) and the list of a window's or station's
-bookings. Plain HTML with a little inline CSS and no script, for 64 kbit/s links; every
+for the staff the calling page of a window (叫号), which opens the registration of the ticket
+being served (:mod:`hub.desk_views`), and the list of a window's or station's bookings.
+Plain HTML with a little inline CSS and no script, for 64 kbit/s links; every
 form carries the session's CSRF token; the public writes are limited as the API's are
 (:mod:`hub.hall_site`).
 """
@@ -19,12 +20,14 @@ from sqlalchemy import select
 from hub import hall_queue as queue
 from hub import hall_site
 from hub.db_session import get_session
+from hub.desk_views import REGISTRARS, registrable
 from hub.hall_models import HubHallBooking, HubHallTicket
 from hub.hall_texts import MESSAGES
-from hub.models import HubSite
+from hub.models import HubCase, HubSite
 from hub.services import services
 from shared.domain.catalogue import Catalogue
 from shared.domain.errors import DomainError, NotFound
+from shared.storage.accounts import Claims
 from shared.web.i18n import add_messages, locale_name
 from shared.web.pages import no_store, signed_in
 from shared.web.sign_in import require_user
@@ -224,17 +227,40 @@ def _call_page(window: str, problem: str | None = None, status: int = 200,
     if held is not None and held.booking_id is not None:
         booking = session.get(HubHallBooking, held.booking_id)
         booking_item = booking.item_code if booking else None
+    linked_no = None
+    if held is not None and held.case_id is not None:
+        linked_no = session.scalar(select(HubCase.acceptance_no).where(
+            HubCase.case_id == held.case_id))
     catalogue = services().catalogue
     items = [i for i in catalogue.items if i.window == window][:50]
     html = render_template(
         "hall/call.html", window=window, window_name=_window_name(catalogue, window),
         area=area, current=held, waiting=waiting.get(area.code, 0), me=claims,
         problem=problem, notice=notice, booking_item=booking_item, items=items,
+        linked_no=linked_no, register_url=_register_url(claims, window, held, booking_item),
         called_at=queue.local_time(held.called_ms) if held else "",
         waited=(round(held.waited_ms / 60_000, 1) if held and held.waited_ms is not None
                 else None),
         lang=locale_name())
     return html, status
+
+
+def _register_url(claims: Claims, window: str, held: HubHallTicket | None,
+                  booking_item: str | None) -> str | None:
+    """Where the calling page opens the registration of the ticket served: the booked
+    item's form (when the user may register it), else the pick of an item; None for a user
+    who does not register (:mod:`hub.desk_views`)."""
+    if held is None or claims.role not in REGISTRARS:
+        return None
+    args: dict[str, Any] = {"window": window, "ticket": held.label}
+    if booking_item:
+        try:
+            item = services().catalogue.item(booking_item)
+        except NotFound:
+            item = None
+        if item is not None and registrable(claims, item):
+            return url_for("desk.form", item_code=item.code, **args)
+    return url_for("desk.pick", **args)
 
 
 @bp.get("/call/<window>")
@@ -248,7 +274,8 @@ def call_page(window: str) -> ResponseReturnValue:
 @require_user(*ROLES)
 def call(window: str) -> ResponseReturnValue:
     """Call the next ticket, call the current one again, or end it (done, no show); or
-    record the acceptance number its registration got. Back to the page (303)."""
+    record the acceptance number of a case registered elsewhere (the registration page
+    opened from here links its ticket itself). Back to the page (303)."""
     claims = signed_in()
     hall_site.calling_window(claims, window)
     action = request.form.get("action", "")

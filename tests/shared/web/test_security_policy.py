@@ -310,6 +310,11 @@ def hub_site(
             return {"area": "A"}
         if endpoint == "hall.call":
             return {"action": "next"}
+        if endpoint == "desk.submit":  # a walk-in registered on the desk's page
+            return {"applicant.name": "李四", "applicant.id_number": "11010519491231002X",
+                    "applicant.phone": "13800138000", "form.org_name": "郴州市摄影家协会",
+                    "form.registered_funds": "30000", "form.member_count": "60",
+                    "form.business_scope": "摄影交流与培训"}
         return {}
 
     client = hub.login("city-admin")
@@ -330,7 +335,8 @@ def hub_site(
                (APPLICANT, "/online/apply/GA-3101"), (APPLICANT, f"/online/cases/{online_case}"),
                (APPLICANT, "/online/one/YJS-0003"),
                (None, f"/hall/book?target={WINDOW}&date=2025-03-04"), (None, "/hall/cancel"),
-               (None, "/hall/kiosk"), ("mz-review", f"/hall/call/{WINDOW}")],
+               (None, "/hall/kiosk"), ("mz-review", f"/hall/call/{WINDOW}"),
+               ("mz-review", "/desk/register/MZ-0520")],
     )
 
 
