@@ -6,7 +6,9 @@ case (so it shows in that case's history and travels with it), else as the first
 log of its own whose id derives from that event. Whatever site recorded it, the event reaches
 the hub through the exchange and :func:`keep` writes the ledger row in the same transaction,
 with the answer deadline in working days (:data:`shared.domain.consultations.ANSWER_DAYS`)
-by the hub's calendar. Answering authors ``consultation_answered`` on the same log.
+by the hub's calendar. Answering authors ``consultation_answered`` on the same log; an answer
+authored at a township's or county's own site (:mod:`node.consultation_desk`) comes up the
+exchange and is kept the same way: the first answer in the hub's order counts.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from shared.domain.catalogue import Catalogue
 from shared.domain.consultations import (
     Recorded,
     answer_due,
-    check_answered,
+    answered_key,
+    answered_payload,
     recorded_payload,
 )
 from shared.domain.errors import (
@@ -38,6 +41,7 @@ from shared.domain.errors import (
 )
 from shared.domain.working_days import WorkingDayCalendar
 from shared.exchange.site import SyncSite
+from shared.exchange.tree import send_all_down
 from shared.storage import sync_store
 from shared.storage.accounts import Claims
 from shared.storage.case_ids import reserve_case_id
@@ -55,15 +59,13 @@ def keep(session: Session, events: Sequence[Event], calendar: WorkingDayCalendar
         if event.type == RECORDED:
             _keep_recorded(session, event, calendar)
         elif event.type == ANSWERED:
-            ref = event.payload.get("consultation")
-            if not isinstance(ref, dict):
-                continue
-            row = session.get(HubConsultation,
-                              case_id_for(str(ref["origin"]), int(ref["epoch"]),
-                                          int(ref["seq"])))
-            at = to_ms(event.at)
-            if row is not None and (row.answered_ms is None or at < row.answered_ms):
-                row.answered_ms, row.answered_by = at, event.actor[:80]
+            key = answered_key(event.payload)
+            row = session.get(HubConsultation, case_id_for(*key)) if key else None
+            # the first answer in the hub's order counts (the hub's own, or one authored at
+            # a township's or county's site and come up); a second one authored elsewhere
+            # while the two were apart stays in the log, not counted again
+            if row is not None and row.answered_ms is None:
+                row.answered_ms, row.answered_by = to_ms(event.at), event.actor[:80]
 
 
 def _keep_recorded(session: Session, event: Event, calendar: WorkingDayCalendar) -> None:
@@ -109,6 +111,8 @@ def record(session: Session, site: SyncSite, catalogue: Catalogue,
         session, site.key, site.sealer, epoch=site.epoch, case_id=log_id, actor=actor,
         type=RECORDED, payload=payload, at_ms=to_ms(now), up=False, now_ms=to_ms(now))
     event = sync_store.as_event(row, site.sealer)
+    if case is not None:  # down the case's way, so the site deciding it holds it too
+        send_all_down(session, site, [(event, None)], now)
     site.hooks.events_arrived(session, [event], now)
     own = case_id_for(event.origin, event.epoch, event.seq)
     kept = session.get(HubConsultation, own)
@@ -138,15 +142,14 @@ def answer(session: Session, site: SyncSite, catalogue: Catalogue, consultation_
         raise NotFound("consultation", "no such consultation for your department")
     if row.answered_ms is not None:
         raise StateConflict("consultation", "answered already")
-    payload = {"consultation": {"origin": row.origin, "epoch": row.epoch, "seq": row.seq},
-               "answer": text.strip() if isinstance(text, str) else text}
-    check_answered(payload, prefix="")
-    # sent down toward the site that recorded it, so its station (and a deciding site on
-    # the way) holds the answer in the log too
+    payload = answered_payload(row.origin, row.epoch, row.seq, text)
+    # sent down toward the site that recorded it (about a case: the site that registered
+    # the case, the only node that records on its log), so its station and a deciding site
+    # on the way hold the answer in the log too
     draft = EventDraft(EventType.CONSULTATION_ANSWERED,
                        EventActor(claims.username, Role(claims.role)), now, payload)
     authored = case_work.append_drafts(session, site, row.log_id, [draft], now,
-                                       origin=row.origin)
+                                       origin=None if row.case_id is not None else row.origin)
     site.hooks.events_arrived(session, authored, now)
     return row
 
@@ -161,8 +164,8 @@ def details(session: Session, site: SyncSite, row: HubConsultation) -> dict[str,
         p = sync_store.open_payload(e, site.sealer)
         if (e.origin, e.epoch, e.seq) == (row.origin, row.epoch, row.seq):
             text, name, phone = p.get("text"), p.get("name"), p.get("phone")
-        elif e.type == ANSWERED and p.get("consultation") == {
-                "origin": row.origin, "epoch": row.epoch, "seq": row.seq}:
+        elif (e.type == ANSWERED and answer_text is None  # the first answer counts
+              and answered_key(p) == (row.origin, row.epoch, row.seq)):
             answer_text = p.get("answer")
     return {**summary(row), "text": text, "name": name, "phone": phone,
             "answer": answer_text}

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from hub import consultation_ledger as ledger
 from hub.consultation_models import HubConsultation
@@ -32,7 +32,7 @@ from shared.domain.application import request_digest
 from shared.domain.consultations import CHANNELS, KINDS, TEXT_MAX
 from shared.domain.errors import DomainError, NotFound
 from shared.domain.working_days import SHANGHAI
-from shared.web.consultation_forms import RecordSchema, blank_to_none
+from shared.web.consultation_forms import AnswerSchema, RecordSchema, blank_to_none
 from shared.web.error_responses import error_response, flatten_messages
 from shared.web.i18n import Messages, add_messages, pick
 from shared.web.rate_limit import FailureLimiter, failure_counts_of
@@ -59,13 +59,6 @@ class OnlineSchema(RecordSchema):
 class _OnlineFormSchema(OnlineSchema):
     class Meta:
         unknown = EXCLUDE  # the form token and the button
-
-
-class AnswerSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    answer = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
 
 
 def _limiter() -> FailureLimiter:

@@ -8,6 +8,8 @@ and of a deciding node's app is named here; one that is not is refused to everyo
 
 from __future__ import annotations
 
+from node.consultation_desk import ANSWERERS as CONSULTATION_ANSWERERS
+from node.consultation_desk import READERS as CONSULTATION_READERS
 from shared.web.access_policy import OPEN, SIGNED_IN, Policy, roles
 from shared.web.shared_access_rules import (
     ADAPTOR_POLICY,
@@ -57,6 +59,13 @@ POLICY: Policy = {
                                       "supervisor"),
     "consultations.record_page": roles("agent", "window_operator", "department_head",
                                        "supervisor"),
+    # the consultations held here: the agent's recorded here; at a township or county the
+    # department's staff answer theirs (node.consultation_desk scopes each one)
+    "consultation_desk.list_api": roles(*CONSULTATION_READERS),
+    "consultation_desk.show_api": roles(*CONSULTATION_READERS),
+    "consultation_desk.page": roles(*CONSULTATION_READERS),
+    "consultation_desk.answer_api": roles(*CONSULTATION_ANSWERERS),
+    "consultation_desk.answer_page": roles(*CONSULTATION_ANSWERERS),
     # the certificate store, asked up the tree: this site's agent or admin, or a child's
     # vouched-for agent (the view checks which; shared.web.certificate_lookup)
     "certificates.held": OPEN,

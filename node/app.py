@@ -20,6 +20,7 @@ from node import (
     api_views,
     auth,
     case_views,
+    consultation_desk,
     consultation_intake,
     db_session,
     enrol_views,
@@ -113,6 +114,8 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
                                                     base_url=settings.public_base_url))
     app.register_blueprint(api_views.bp)
     app.register_blueprint(consultation_intake.bp)
+    app.register_blueprint(consultation_desk.blueprint(
+        answering=str(settings.tier.value) in DECIDING_TIERS))
     app.register_blueprint(api_views.health_bp)
     app.register_blueprint(adaptor_blueprint(lambda: services().catalogue))
     app.register_blueprint(enrol_views.bp)

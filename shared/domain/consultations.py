@@ -108,6 +108,28 @@ def check_answered(p: Mapping[str, Any], prefix: str = "payload.") -> None:
         _text(p.get("answer"), f"{prefix}answer", least=ANSWER_MIN)
 
 
+def answered_payload(origin: str, epoch: int, seq: int, text: object) -> dict[str, Any]:
+    """The ``consultation_answered`` payload: the recording event it answers and the
+    answer's words, checked (:class:`InvalidInput` names ``answer``). The one builder of it,
+    wherever the department answers (the hub, a township's or county's own site)."""
+    payload = {"consultation": {"origin": origin, "epoch": epoch, "seq": seq},
+               "answer": text.strip() if isinstance(text, str) else text}
+    check_answered(payload, prefix="")
+    return payload
+
+
+def answered_key(p: Mapping[str, Any]) -> tuple[str, int, int] | None:
+    """The recording event ``(origin, epoch, seq)`` an answer's payload names (None when it
+    names none)."""
+    ref = p.get("consultation")
+    if not isinstance(ref, Mapping):
+        return None
+    origin, epoch, seq = ref.get("origin"), ref.get("epoch"), ref.get("seq")
+    if not isinstance(origin, str) or not isinstance(epoch, int) or not isinstance(seq, int):
+        return None
+    return origin, epoch, seq
+
+
 def assigned(catalogue: Catalogue, item_code: object, department: object
              ) -> tuple[str | None, str]:
     """``(item code, department)`` that answers: the item's department when it concerns an

@@ -1,6 +1,7 @@
 """The API shapes of consultations and complaints (咨询投诉) for the OpenAPI document
 (:mod:`shared.web.openapi` merges them into its contract): recording at the hub and at every
-node, the hub's list, one consultation and its answer, the hub's public online form."""
+node, the list, one consultation and its answer (at the hub and at a township or county), the
+hub's public online form."""
 
 from __future__ import annotations
 
@@ -36,15 +37,18 @@ CONSULTATION_CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]]
         "concerns a case or an item, else the one given",
         RECORD, 201, RECORDED),
     ("/api/v1/consultations", "get"): (
-        "The hub's consultations and complaints a user may see (?status=open|answered): a "
-        "supervisor every department's, a department's staff their own, newest first",
+        "The consultations and complaints a user may see (?status=open|answered), newest "
+        "first: at the hub a supervisor every department's, a department's staff their own; "
+        "at a node its agent those recorded there, and at a township or county a "
+        "department's staff there those of their department the site answers",
         None, 200, _obj(["consultations"], consultations={"type": "array", "items": SUMMARY})),
     ("/api/v1/consultations/{consultation_id}", "get"): (
         "One consultation with its words and answer (404 for another department's staff)",
         None, 200, DETAILS),
     ("/api/v1/consultations/{consultation_id}/answer", "post"): (
-        "The assigned department's answer (its window operators or head; 404 for anyone "
-        "else, 409 once answered)",
+        "The assigned department's answer, at the hub or at a township's or county's own "
+        "site (its window operators or head there; 404 for anyone else, 409 once the site "
+        "holds an answer)",
         _obj(["answer"], answer=STR), 200, SUMMARY),
     ("/api/v1/public/consultations", "post"): (
         "The public online form (no login; limited per client address, 429 past it)",

@@ -1,13 +1,13 @@
-"""The request body of recording a consultation or complaint (咨询投诉), read the same at the
-hub and at every node: lengths and choices here, the person's name and phone and the
-department by :mod:`shared.domain.consultations`."""
+"""The request bodies of recording a consultation or complaint (咨询投诉) and of answering
+it, read the same at the hub and at every node: lengths and choices here, the person's name
+and phone and the department by :mod:`shared.domain.consultations`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from shared.domain.consultations import CHANNELS, KINDS, TEXT_MAX
 
@@ -29,6 +29,16 @@ class RecordSchema(Schema):
                               validate=validate.Length(max=40))
     department = fields.String(load_default=None, allow_none=True,
                                validate=validate.Length(max=40))
+
+
+class AnswerSchema(Schema):
+    """A department's answer, at the hub and at a township's or county's own site (the form
+    token and the button of a page's form are left out)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    answer = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
 
 
 def blank_to_none(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -60,7 +60,8 @@ ROLES = ("agent", "window_operator", "finance", "supervisor", "admin")
 SAMPLE_ARGS: dict[str, Any] = {"case_id": uuid.uuid4(), "list_id": uuid.uuid4(), "index": 0,
                                "code": "W-T-01", "item_code": "MZ-0520", "sha256": "ab" * 32,
                                "filename": "missing.css", "period": "month",
-                               "day": "2026-03-02", "bundle_id": str(uuid.uuid4())}
+                               "day": "2026-03-02", "bundle_id": str(uuid.uuid4()),
+                               "consultation_id": str(uuid.uuid4())}
 
 
 def test_every_role_gets_what_the_table_says_on_every_endpoint_of_a_township(

@@ -450,14 +450,54 @@ def test_every_post_form_of_a_village_carries_the_token_and_is_refused_without_i
     assert walk(village_site) == html_post_endpoints(village_site.app)
 
 
-def test_a_township_has_no_form_the_walks_do_not_reach(tmp_path: Path, hub_site: Site,
-                                                       village_site: Site) -> None:
-    """A deciding node's forms are the village's and the window desk's, the same views and
-    templates the two walks above submit: it has no HTML POST route of its own."""
-    settings = replace(init_node(tmp_path / "township", site_code="431002001"),
+@pytest.fixture
+def township_site(tmp_path: Path) -> Site:
+    """An enrolled township with a complaint recorded at its desk for civil affairs, which
+    has a window here: its operator's consultations page shows the answer form."""
+    settings = replace(init_node(tmp_path / "township-walk", site_code="431002001"),
                        tier="township")
-    township = html_post_endpoints(create_node(settings))
-    walked = html_post_endpoints(hub_site.app) | html_post_endpoints(village_site.app)
+    app = create_node(settings)
+    app.test_client_class = FormClient
+    node = node_services(app)
+    node.clock = Clock(NOW)
+    node.sync_site.parent = "431002"
+    with node_session(app) as session:
+        add_user(session, username="t-desk", password=PASSWORD, role="agent",
+                 site="431002001", now=NOW)
+        add_user(session, username="t-mz", password=PASSWORD, role="window_operator",
+                 site="431002001", window="W-MZ-11", department="MZ", now=NOW)
+        session.commit()
+
+    def sign_in(user: str | None) -> FormClient:
+        client: FormClient = app.test_client()  # type: ignore[assignment]
+        if user is not None:
+            done = client.post("/login", data={"username": user, "password": PASSWORD})
+            assert done.status_code == 302, done.get_data(as_text=True)
+        return client
+
+    recorded = sign_in("t-desk").post("/api/v1/consultations", json={
+        "channel": "window", "kind": "complaint", "name": "王五", "phone": "13800138000",
+        "text": "救助申请一个月没消息", "item_code": "MZ-0305"})
+    assert recorded.status_code == 201, recorded.get_data(as_text=True)
+
+    def good(endpoint: str, form: Form) -> dict[str, Any]:
+        if endpoint == "consultation_desk.answer_page":
+            return {"answer": "已核实,本周内办结并电话告知"}
+        return {}
+
+    return Site(app=app, database=settings.data_dir / "node.sqlite", blobs=settings.blob_dir,
+                sign_in=sign_in, good=good, pages=[("t-mz", "/consultations")])
+
+
+def test_a_township_has_no_form_the_walks_do_not_reach(hub_site: Site, village_site: Site,
+                                                       township_site: Site) -> None:
+    """A deciding node's forms are the village's and the window desk's, the same views and
+    templates the two walks above submit, and its own answer to a consultation, walked
+    here."""
+    township = html_post_endpoints(township_site.app)
+    own = walk(township_site)
+    assert "consultation_desk.answer_page" in own
+    walked = html_post_endpoints(hub_site.app) | html_post_endpoints(village_site.app) | own
     assert "windows.act" in township
     assert township <= walked
 
