@@ -4,6 +4,8 @@
 checks as at a village (:mod:`shared.domain.application`), with an ``Idempotency-Key`` so a double
 submit makes one case. The ``registered`` event is the hub's own; the hub's sync hooks then
 route it like any case that arrived from below (received, routed to the authorised window).
+The desk's registration page (:mod:`hub.desk_views`) checks and writes through the same
+:func:`check_walk_in` and :func:`write_walk_in`, once per form with :func:`answer_once`.
 
 The ``Idempotency-Key`` record keeps the first answer (with the query code) to give it again
 on a repeat; it is sealed with the hub's data key like an event payload, bound to its key.

@@ -58,6 +58,7 @@ def _register(client: FlaskClient, data: dict[str, Any], query: str = "",
               key: str | None = None) -> TestResponse:
     page = client.get(f"/desk/register/{ITEM}{query}")
     assert page.status_code == 200, page.get_data(as_text=True)[:2000]
+    assert len(page.data) < 60_000 and b"<script" not in page.data
     body = {**data, "once_key": key or _once_key(page)}
     return client.post(f"/desk/register/{ITEM}", data=body,
                        content_type="multipart/form-data")
