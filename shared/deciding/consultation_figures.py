@@ -16,8 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from shared.deciding.case_projection import ProjectionModel
-
-CONSULTATION_FIGURES = ("received", "answered", "answered_on_time", "overdue")
+from shared.domain.consultations import CONSULTATION_FIGURES
 
 
 def consultation_figures(session: Session, model: ProjectionModel, lo: int, hi: int
@@ -59,3 +58,4 @@ def consultation_figures(session: Session, model: ProjectionModel, lo: int, hi: 
     for department, kind, n in session.execute(unanswered):
         row(department, kind)["overdue"] += int(n)
     return [rows[d] for d in sorted(rows)]
+

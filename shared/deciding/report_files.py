@@ -41,6 +41,6 @@ def write_closed_reports(session_factory: Callable[[], Session], model: Projecti
         replace_private(directory / f"{stem}.json",
                         json.dumps(body, ensure_ascii=False, indent=1).encode())
         replace_private(directory / f"{stem}.pdf", render_report(body, site_name, fonts()))
-        replace_private(done, csv_text(body["rows"]).encode())
+        replace_private(done, csv_text(body["rows"], body["consultations"]).encode())
         written.append(done)
     return written

@@ -31,13 +31,15 @@ so the hub, which holds the cases decided below it too, sees each township's loo
 
 ``consultations`` counts the consultations and complaints (咨询投诉) per department that owes
 the answer: received, answered, answered on time, overdue
-(:mod:`shared.deciding.consultation_figures`; empty at a site that keeps no ledger of them).
+(:mod:`shared.deciding.consultation_figures`; empty at a site that keeps no ledger of them);
+the CSV gives each department a line of its own after the windows' and the PDF a table.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -51,6 +53,7 @@ from shared.deciding.consultation_figures import consultation_figures
 from shared.deciding.hall_waiting import waiting_figures
 from shared.deciding.one_form_figures import one_form_figures
 from shared.domain.catalogue import Catalogue
+from shared.domain.consultations import CONSULTATION_COLUMNS, flat_figures
 from shared.domain.csv_cells import safe_cell
 from shared.domain.working_days import SHANGHAI
 from sync_protocol.times import to_ms
@@ -227,12 +230,17 @@ def report(session: Session, model: ProjectionModel, site: str, kind: str,
             "waiting": waiting_figures(session, model, period.from_ms, period.to_ms)}
 
 
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV, one line per window, the figures in :data:`FIGURES` order."""
+def csv_text(rows: list[dict[str, Any]],
+             consultations: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The rows as CSV, one line per window, the figures in :data:`FIGURES` order; then
+    one line per department with its consultations' and complaints' figures in the
+    columns after them (:data:`CONSULTATION_COLUMNS`; empty on a window's line, as the
+    window's columns are on a department's)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["window", *FIGURES], lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=["window", *FIGURES, *CONSULTATION_COLUMNS],
+                            lineterminator="\n")
     writer.writeheader()
-    for row in rows:
+    for row in [*rows, *flat_figures(consultations)]:
         writer.writerow({k: safe_cell(v) for k, v in row.items()})
     return out.getvalue()
 

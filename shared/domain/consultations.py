@@ -14,7 +14,7 @@ This module holds the figures and the checks every site shares; it imports no st
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +33,13 @@ ANSWER_DAYS: Mapping[str, int] = {"consultation": 5, "complaint": 15}
 place these figures live; docs/consultations.md quotes them)."""
 TEXT_MAX = 2000
 ANSWER_MIN = 5
+CONSULTATION_FIGURES = ("received", "answered", "answered_on_time", "overdue")
+"""A department's figures of each kind in the period reports (docs/consultations.md)."""
+CONSULTATION_COLUMNS = ("department", *(f"{kind}_{figure}" for kind in ("consultations",
+                                                                         "complaints")
+                                        for figure in CONSULTATION_FIGURES))
+"""The flat columns of a department's figures in the report's CSV and PDF
+(``consultations_received`` ... ``complaints_overdue``)."""
 
 
 def _text(value: object, field: str, *, least: int = 1) -> str:
@@ -191,3 +198,13 @@ class Recorded:
     def as_dict(self) -> dict[str, Any]:
         return {"id": str(self.id), "case_id": str(self.case_id) if self.case_id else None,
                 "department": self.department, "due": self.due.isoformat()}
+
+
+def flat_figures(figures: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A report's ``consultations`` rows (per department, a mapping of figures per kind)
+    with one column per kind and figure (:data:`CONSULTATION_COLUMNS`), as the CSV and the
+    PDF print them."""
+    return [{"department": row["department"],
+             **{f"{kind}_{figure}": row[kind][figure]
+                for kind in ("consultations", "complaints") for figure in CONSULTATION_FIGURES}}
+            for row in figures]

@@ -1,12 +1,14 @@
 """The printed report of a period (日清周结月评年报): an A4 landscape table of the figures per
 window and the site's total, then the bad ratings' rectifications (差评整改) per window and
-per deciding site, in Chinese, with the CJK fonts the result documents use."""
+per deciding site, and the consultations and complaints (咨询投诉) per department, in
+Chinese, with the CJK fonts the result documents use."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from shared.domain.consultations import flat_figures
 from shared.pdf.fonts import PdfFonts, add_fonts
 
 if TYPE_CHECKING:
@@ -26,6 +28,14 @@ ONE_FORM_COLUMNS = (("composite", "一件事", 30), ("applications", "申请件�
                     ("complete", "全部办结", 26), ("fields_spared", "少填字段", 26),
                     ("materials_spared", "少交材料", 26))
 """一表制: the parents registered in the period and what the one form spared."""
+CONSULTATION_TABLE = (("department", "答复部门", 30),
+                      *((f"{kind}_{figure}", f"{name}{label}", 26)
+                        for kind, name in (("consultations", "咨询"), ("complaints", "投诉"))
+                        for figure, label in (("received", "登记"), ("answered", "答复"),
+                                              ("answered_on_time", "按时答复"),
+                                              ("overdue", "超期"))))
+"""咨询投诉: per department, its consultations' and complaints' figures
+(:data:`shared.domain.consultations.CONSULTATION_COLUMNS`)."""
 WAITING_COLUMNS = (("called", "叫号数", 24), ("average_minutes", "平均等候(分钟)", 32),
                    ("max_minutes", "最长等候(分钟)", 32))
 """排队等候: the hall's waiting times per service area and per window (the hub only)."""
@@ -80,6 +90,12 @@ def render_report(report: Mapping[str, Any], site_name: str, fonts: PdfFonts) ->
         pdf.set_font("cjk", size=11)
         pdf.cell(0, 8, "一件事一次办(与逐项申请相比)", new_x="LMARGIN", new_y="NEXT")
         _table(pdf, ONE_FORM_COLUMNS, one_forms)
+    consultations = flat_figures(report.get("consultations") or [])
+    if consultations:  # 咨询投诉: per department that owes the answers
+        pdf.ln(4)
+        pdf.set_font("cjk", size=11)
+        pdf.cell(0, 8, "咨询投诉", new_x="LMARGIN", new_y="NEXT")
+        _table(pdf, CONSULTATION_TABLE, consultations)
     waiting = report.get("waiting") or {}
     if waiting.get("areas"):
         pdf.ln(4)
@@ -101,5 +117,6 @@ def _table(pdf: FPDF, columns: Sequence[tuple[str, str, int]],
     for row in rows:
         for key, _, width in columns:
             pdf.cell(width, 7, _cell(key, row.get(key)), border=1,
-                     align="L" if key in ("window", "site", "composite", "area") else "R")
+                     align="L" if key in ("window", "site", "composite", "area", "department")
+                     else "R")
         pdf.ln()

@@ -278,7 +278,8 @@ def supervision_blueprint(get_session: Callable[[], Session],
                     f'attachment; filename="report-{period}-{body["from"]}.pdf"'}))
         if args["format"] == "csv":
             name = f"report-{period}-{body['from']}.csv"
-            return _private(Response(csv_text(body["rows"]), mimetype="text/csv", headers={
+            text = csv_text(body["rows"], body["consultations"])
+            return _private(Response(text, mimetype="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{name}"'}))
         return _private(jsonify(body))
 
