@@ -8,7 +8,8 @@ with the data key under the station and the day. Every live answer replaces the 
 covered; after a sync run that reached the parent, :func:`refresh_copy` reads today to the
 hall's last bookable day in one relayed request (at most every :data:`COPY_EVERY`). Offline
 the station answers a day it holds from the copy (``answered_by: "copy"``, ``as_of`` the time
-that day was read); a day before today is deleted at the next read or refresh.
+that day was read); a day before today is never shown and is deleted at the next live read
+or sync run (one that fails too).
 """
 
 from __future__ import annotations
@@ -124,12 +125,14 @@ def purge_copy(session: Session, today: date) -> int:
     return int(getattr(done, "rowcount", 0) or 0)
 
 
-def refresh_copy(app: Flask, *, every: timedelta = COPY_EVERY) -> StationAnswer | None:
-    """At a village station whose data key is open: read today to the last bookable day from
-    the hub in one relayed request and keep it, unless the last refresh is younger than
-    ``every``; the answer, or None when nothing was asked. Days gone by are deleted."""
+def refresh_copy(app: Flask, *, reached: bool = True,
+                 every: timedelta = COPY_EVERY) -> StationAnswer | None:
+    """After a sync run at a village station: delete the days gone by and, when the run
+    ``reached`` the parent and the data key is open, read today to the last bookable day
+    from the hub in one relayed request and keep it, unless the last refresh is younger
+    than ``every``; the answer, or None when nothing was asked."""
     node = app.extensions["sanji_node"]
-    if node.settings.tier is not Tier.VILLAGE or node.data_key.locked:
+    if node.settings.tier is not Tier.VILLAGE:
         return None
     site = NodeStationBookings(node)
     now = site.clock()
@@ -137,6 +140,8 @@ def refresh_copy(app: Flask, *, every: timedelta = COPY_EVERY) -> StationAnswer 
     with app_session(app) as session:
         purge_copy(session, today)
         session.commit()
+        if not reached or node.data_key.locked:
+            return None
         last = sync_store.read_state(session, REFRESHED_KEY)
         if last is not None:
             try:

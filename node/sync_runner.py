@@ -26,8 +26,8 @@ from shared.storage import sync_store
 LOG = logging.getLogger("sanji.node.sync")
 _TRANSPORT_TIMEOUT = 180.0  # a parent applying a large batch on a busy machine
 AFTER_SYNC = "sanji_node_after_sync"
-"""``app.extensions`` key: what runs after a run that reached the parent, given the app
-(:func:`node.hall_station.refresh_copy`)."""
+"""``app.extensions`` key: what runs after each run, given the app and whether the run
+reached the parent (:func:`node.hall_station.refresh_copy`)."""
 MAX_ROUNDS = 400
 """Exchanges in one run while each still moves something: scans go about 32 KB per
 exchange at 64 kbit/s (4 s of the line each), so 20 photos of 200 KB take some 130; a
@@ -57,9 +57,8 @@ def sync_app(app: Flask, max_rounds: int = MAX_ROUNDS) -> list[SyncOutcome]:
                                            "bytes_up": outcome.bytes_up,
                                            "bytes_down": outcome.bytes_down,
                                            "error": outcome.error}})
-    if outcomes and outcomes[-1].ok:  # the link is up (a village refreshes its bookings copy)
-        for after in app.extensions.get(AFTER_SYNC, ()):
-            after(app)
+    for after in app.extensions.get(AFTER_SYNC, ()):
+        after(app, reached=bool(outcomes) and outcomes[-1].ok)
     return outcomes
 
 

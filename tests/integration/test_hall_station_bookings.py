@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from shared.domain.working_days import SHANGHAI
+from shared.storage.db import make_engine
 from tests.integration.city import VILLAGE, city
+from tests.integration.fault_city import set_sync_interval, wait_until
 
 TIMEOUT = 30
 
@@ -120,3 +123,39 @@ def test_the_station_answers_from_its_copy_while_the_link_is_down(tmp_path: Path
         again = agent.get(api, params={"date": day}, timeout=TIMEOUT).json()
         assert again["answered_by"] == "copy" and again["as_of"] > body["as_of"]
         assert [(b["code"], b["state"]) for b in again["bookings"]] == [(code, "cancelled")]
+
+
+def _copied_days(village_dir: Path, day: str) -> int:
+    """How many of the village's copy rows are for ``day`` (read from its SQLite file)."""
+    engine = make_engine(f"sqlite:///{village_dir / 'node.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(
+                "SELECT count(*) FROM node_station_booking_copies WHERE day = :day"),
+                {"day": day}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_the_background_sync_fills_the_copy_without_a_read(tmp_path: Path) -> None:
+    with city(tmp_path, {}, depth=3) as tree:
+        day, time = _bookable(tree.hub.url)
+        booked = requests.post(f"{tree.hub.url}/api/v1/hall/bookings", timeout=TIMEOUT,
+                               json={"target": VILLAGE, "date": day, "time": time,
+                                     "name": "李四", "phone": "13900139000"})
+        assert booked.status_code == 201, booked.text
+        tree.village.stop()
+        set_sync_interval(tree.village, 1)
+        tree.village.start()
+        agent = tree.agent()  # the restarted village is locked until its agent signs in
+        wait_until(lambda: _copied_days(tree.dirs["village"], day) == 1, 120,
+                   "the village's sync job to copy its bookings")
+
+        tree.township.stop()
+        offline = agent.get(f"{tree.village.url}/api/v1/hall/station-bookings",
+                            params={"date": day}, timeout=TIMEOUT)
+        assert offline.status_code == 200, offline.text
+        assert offline.json()["answered_by"] == "copy"
+        assert [(b["name"], b["code"]) for b in offline.json()["bookings"]] == [
+            ("李四", booked.json()["code"])]
