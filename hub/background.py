@@ -3,7 +3,8 @@ cards, :mod:`shared.deciding.signal_scan`) and the reports of periods that ended
 (:mod:`shared.deciding.report_files`) and the texts to citizens (:mod:`hub.notifications`),
 every minute, in every hub process; the
 archiving of closed cases (:mod:`hub.privacy.archive`) and the erasure of expired ones
-(:mod:`hub.privacy.erasure`), every few hours.
+(:mod:`hub.privacy.erasure`) with the online hall's abandoned drafts and unused accounts
+(:mod:`hub.online_hall_retention`), every few hours.
 
 Several processes may run it against one PostgreSQL database; the work is claimed row by
 row with ``FOR UPDATE SKIP LOCKED`` (:mod:`shared.deciding.deadline_timers`), so it is never done
@@ -23,6 +24,7 @@ from hub import db_session
 from hub.ingest import HUB_TIER
 from hub.models import HubCase
 from hub.notifications import SmsRun, run_sms
+from hub.online_hall_retention import OnlineRetention
 from hub.services import HubServices, services_of
 from shared.deciding.deadline_timers import TimerRun, run_due_timers
 from shared.deciding.report_files import write_closed_reports
@@ -98,6 +100,23 @@ def run_erasure(app: Flask) -> int:
     return len(done)
 
 
+def run_online_retention(app: Flask) -> OnlineRetention:
+    """One run of the online hall's retention: drafts left untouched, accounts unused."""
+    from hub.online_hall_retention import expire_online
+    from hub.privacy.retention_policy import load_policy
+
+    hub: HubServices = services_of(app)
+    return expire_online(db_session.session_factory(app),
+                         load_policy(hub.settings.data_dir), hub.clock())
+
+
+def _online_retention(app: Flask) -> int:
+    done = run_online_retention(app)
+    if done.drafts or done.accounts or done.codes:
+        LOG.info("online hall records removed", extra={"fields": done.as_fields()})
+    return done.drafts + done.accounts
+
+
 def _logged(done: str, field: str, run: Callable[[], int], *, failure: str = "") -> bool:
     """Run one scheduled job: its count logged when it did something, its failure logged
     (never raised: the scheduler keeps the next runs). True when it ran."""
@@ -126,6 +145,8 @@ def start_background(app: Flask, seconds: float = TIMER_SECONDS) -> BackgroundSc
                    failure="archiving failed"):
             _logged("expired cases erased", "erased", lambda: run_erasure(app),
                     failure="erasure failed")
+        _logged("online drafts and accounts removed", "removed",
+                lambda: _online_retention(app), failure="online hall retention failed")
 
     scheduler.add_job(tick, "interval", seconds=seconds, id="deadline-timers",
                       max_instances=1, coalesce=True)

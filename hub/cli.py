@@ -620,8 +620,10 @@ def verify_archive_command(data_dir: Path, case_id: Any) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
 def erase_expired_command(data_dir: Path) -> None:
     """Erase the personal data of every closed case whose retention period is over: an
-    ``erased`` event on the case, sent down the tree, and the data deleted here."""
+    ``erased`` event on the case, sent down the tree, and the data deleted here; then the
+    online hall's abandoned drafts and unused accounts."""
     from hub.app import create_app
+    from hub.online_hall_retention import expire_online
     from hub.privacy.erasure import erase_expired
     from hub.privacy.retention_policy import load_policy
     from hub.services import services_of
@@ -640,6 +642,10 @@ def erase_expired_command(data_dir: Path) -> None:
     for erasure in done:
         click.echo(f"{erasure.case_id}: erased ({erasure.policy})")
     click.echo(f"{len(done)} cases erased")
+    online = expire_online(session_factory(app), policy, hub.clock())
+    click.echo(f"{online.drafts} online drafts deleted (untouched {policy.online_draft_days} "
+               f"days), {online.accounts} online accounts anonymised (unused "
+               f"{policy.online_account_days} days), {online.codes} spent codes deleted")
 
 
 @hub_group.command("add-receipt-book")

@@ -201,7 +201,7 @@ def create_account(session: Session, hall: OnlineHall, applicant: Applicant, pho
         raise StateConflict("applicant.phone", "this phone has an account: sign in instead")
     account = OnlineAccount(phone_index=phone_index, kind=applicant.kind,
                             identity=hall.sealer.seal(applicant.to_dict(), phone_index),
-                            created_ms=to_ms(now))
+                            created_ms=to_ms(now), signed_in_ms=to_ms(now))
     session.add(account)
     session.flush()
     return account

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.front_desk import WalkIn, next_acceptance_no, write_walk_in
 from hub.models import HubCase
-from hub.online_hall_models import OnlineCase
+from hub.online_hall_models import OnlineCase, OnlineDraft
 from hub.services import HubServices
 from shared.deciding import case_work
 from shared.domain.application import (
@@ -95,8 +95,12 @@ class Draft:
         self.materials = [m for m in self.materials if m["code"] != code]
 
 
+DRAFT_PREFIX = "online_draft:"
+SUBMITTED_PREFIX = "online_submitted:"
+
+
 def _draft_key(account_id: int, item_code: str) -> str:
-    return f"online_draft:{account_id}:{item_code}"
+    return f"{DRAFT_PREFIX}{account_id}:{item_code}"
 
 
 def load_draft(session: Session, hub: HubServices, account_id: int, item_code: str, *,
@@ -114,13 +118,30 @@ def load_draft(session: Session, hub: HubServices, account_id: int, item_code: s
 
 
 def save_draft(session: Session, hub: HubServices, account_id: int, item_code: str,
-               draft: Draft | None) -> None:
-    """Keep the draft (sealed: it holds personal data); None empties it."""
+               draft: Draft | None, now: datetime) -> None:
+    """Keep the draft (sealed: it holds personal data) and when it was saved, which the
+    retention run counts from (:mod:`hub.online_hall_retention`); None deletes it."""
     key = _draft_key(account_id, item_code)
-    value = {} if draft is None else {"form": draft.form, "delivery": draft.delivery,
-                                      "materials": draft.materials, "reuse": draft.reuse,
-                                      "consent": draft.consent, "courier": draft.courier}
+    if draft is None:
+        delete_drafts(session, [(account_id, item_code)])
+        return
+    value = {"form": draft.form, "delivery": draft.delivery, "materials": draft.materials,
+             "reuse": draft.reuse, "consent": draft.consent, "courier": draft.courier}
     sync_store.write_state(session, key, hub.payload_sealer.seal(value, key))
+    touched = session.get(OnlineDraft, (account_id, item_code))
+    if touched is None:
+        session.add(OnlineDraft(account_id=account_id, code=item_code, touched_ms=to_ms(now)))
+    else:
+        touched.touched_ms = to_ms(now)
+
+
+def delete_drafts(session: Session, drafts: Sequence[tuple[int, str]]) -> None:
+    """Delete these ``(account id, item code)`` drafts and their record (not committed)."""
+    for account_id, code in drafts:
+        session.execute(delete(sync_store.SyncState).where(
+            sync_store.SyncState.key == _draft_key(account_id, code)))
+        session.execute(delete(OnlineDraft).where(OnlineDraft.account_id == account_id,
+                                                  OnlineDraft.code == code))
 
 
 def store_scans(hub: HubServices, files: Sequence[CheckedFile]) -> None:
@@ -181,7 +202,7 @@ def precheck_one_form(hub: HubServices, view: OneFormView, applicant: Mapping[st
 
 
 def _submitted_key(account_id: int, submit_key: str) -> str:
-    return f"online_submitted:{account_id}:{submit_key}"
+    return f"{SUBMITTED_PREFIX}{account_id}:{submit_key}"
 
 
 def submitted_case(session: Session, account_id: int, submit_key: str) -> uuid.UUID | None:
@@ -200,7 +221,7 @@ def submit(session: Session, hub: HubServices, account_id: int, item: ServiceIte
     is no draft (submitted already)."""
     draft = load_draft(session, hub, account_id, item.code, lock=True)
     if submit_key and submitted_case(session, account_id, submit_key) is not None:
-        save_draft(session, hub, account_id, item.code, None)  # the twin's copy
+        save_draft(session, hub, account_id, item.code, None, now)  # the twin's copy
         session.commit()
         raise StateConflict("submit_key", "this form was submitted already")
     if not draft.form and not draft.materials:
@@ -227,7 +248,7 @@ def submit(session: Session, hub: HubServices, account_id: int, item: ServiceIte
                                        part.query_code, f"online_case:{part.case_id}"),
                                    submitted_ms=to_ms(now)))
         written = parts[0]
-        save_draft(session, hub, account_id, item.code, None)
+        save_draft(session, hub, account_id, item.code, None, now)
         if submit_key:
             sync_store.write_state(session, _submitted_key(account_id, submit_key),
                                    written.case_id.bytes)

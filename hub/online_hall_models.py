@@ -29,6 +29,8 @@ class OnlineAccount(Base):
     identity: Mapped[bytes] = mapped_column(LargeBinary)
     """The applicant as ``validate_applicant`` takes it, sealed under ``phone_index``."""
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    signed_in_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """When its holder last signed in (or up): the retention run's clock (migration 0024)."""
 
 
 class OnlineCode(Base):
@@ -56,3 +58,16 @@ class OnlineCase(Base):
     account_id: Mapped[int] = mapped_column(Integer, index=True)
     query_code: Mapped[bytes] = mapped_column(LargeBinary)
     submitted_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OnlineDraft(Base):
+    """When an account's draft of an item (or one form) was last saved: the retention run
+    deletes a draft left untouched longer than the policy's ``online_draft_days`` (the draft
+    itself is a sealed ``sync_state`` record, :mod:`hub.online_hall_cases`)."""
+
+    __tablename__ = "hub_online_drafts"
+    __table_args__ = (Index("ix_hub_online_drafts_touched", "touched_ms"),)
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    touched_ms: Mapped[int] = mapped_column(BigInteger)

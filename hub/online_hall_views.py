@@ -69,6 +69,7 @@ from hub.online_hall_cases import (
     submitted_case,
 )
 from hub.online_hall_models import OnlineAccount
+from hub.online_hall_retention import is_anonymised
 from hub.online_hall_texts import MESSAGES
 from hub.privacy.certificates import Held, held_for
 from hub.services import services
@@ -84,7 +85,7 @@ from shared.web.public_status import STAGE_NAMES
 from shared.web.rate_limit import failure_counts_of
 from shared.web.security_policy import end_session, start_session
 from shared.web.sign_in import safe_next
-from sync_protocol.times import from_ms
+from sync_protocol.times import from_ms, to_ms
 
 bp = Blueprint("online_hall", __name__)
 ACCOUNT_KEY = "online_account"
@@ -112,7 +113,8 @@ def current_account() -> OnlineAccount | None:
     account_id = session.get(ACCOUNT_KEY)
     if not isinstance(account_id, int):
         return None
-    return get_session().get(OnlineAccount, account_id)
+    account = get_session().get(OnlineAccount, account_id)
+    return None if account is None or is_anonymised(account) else account
 
 
 def applicant_only(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
@@ -260,6 +262,8 @@ def sign_in() -> ResponseReturnValue:
         context["message"] = t("oh.too_many").format(seconds=exc.retry_after)
         return _page("online/sign_in.html", 429, **context)
     account = account_by_phone(db, index)
+    if account is not None:  # the retention run counts from the last sign-in
+        account.signed_in_ms = to_ms(services().clock())
     db.commit()  # the code is used either way
     if account is None:
         context.update(code_sent=False, message=t("oh.no_account"))
@@ -441,7 +445,7 @@ def _apply(item: ServiceItem | OneFormView) -> ResponseReturnValue:
         draft.drop(code)
     store_scans(hub, files)
     draft.add(files)
-    save_draft(db, hub, account.id, item.code, draft)
+    save_draft(db, hub, account.id, item.code, draft, now)
     db.commit()
     applicant = identity_of(hall(), account)
     _, problems = (precheck_one_form(hub, item, applicant, draft, now)

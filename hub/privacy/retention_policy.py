@@ -17,7 +17,13 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.domain.errors import Problems
-from shared.domain.retention import DEFAULT_CASE_YEARS, MIN_AUDIT_DAYS, RetentionPolicy
+from shared.domain.retention import (
+    DEFAULT_CASE_YEARS,
+    MIN_AUDIT_DAYS,
+    ONLINE_ACCOUNT_DAYS,
+    ONLINE_DRAFT_DAYS,
+    RetentionPolicy,
+)
 from shared.web.error_responses import flatten_messages
 
 POLICY_FILE = "retention.json"
@@ -39,6 +45,10 @@ class RetentionSchema(Schema):
     audit_log_days = fields.Integer(strict=True,
                                     validate=validate.Range(min=MIN_AUDIT_DAYS, max=36500))
     archive_after_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650))
+    # the online hall (网上服务大厅): abandoned drafts, and accounts no longer used
+    online_draft_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
+    online_account_days = fields.Integer(strict=True,
+                                         validate=validate.Range(min=30, max=36500))
 
     @validates_schema
     def _every_outcome(self, data: dict[str, Any], **_: Any) -> None:
@@ -61,6 +71,8 @@ def policy_from(data: object) -> RetentionPolicy:
         scan_years=loaded.get("scan_years"),
         audit_log_days=loaded.get("audit_log_days", 3 * 365),
         archive_after_days=loaded.get("archive_after_days", 90),
+        online_draft_days=loaded.get("online_draft_days", ONLINE_DRAFT_DAYS),
+        online_account_days=loaded.get("online_account_days", ONLINE_ACCOUNT_DAYS),
     )
 
 

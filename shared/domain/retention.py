@@ -31,6 +31,13 @@ refusal may be challenged (10 years); a withdrawal decides nothing (3 years)."""
 MIN_AUDIT_DAYS = 180
 """网络安全法 art. 21: logs of a network's operation are kept at least six months."""
 
+ONLINE_DRAFT_DAYS = 30
+"""An online application's draft left untouched this long is abandoned: it goes (its
+answers name the applicant)."""
+ONLINE_ACCOUNT_DAYS = 2 * DAYS_PER_YEAR
+"""An online account with no case open and no sign-in this long serves no application:
+its phone and identity go (signing up again takes a minute)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
@@ -42,6 +49,8 @@ class RetentionPolicy:
     scan_years: int | None = None
     audit_log_days: int = 3 * DAYS_PER_YEAR
     archive_after_days: int = 90
+    online_draft_days: int = ONLINE_DRAFT_DAYS
+    online_account_days: int = ONLINE_ACCOUNT_DAYS
 
     def case_period(self, item_code: str, outcome: str) -> timedelta:
         """How long a case of ``item_code`` closed with ``outcome`` is kept."""

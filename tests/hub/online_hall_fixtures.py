@@ -135,7 +135,7 @@ def online_case_awaiting_supplement(hub: Hub, operator: str) -> tuple[int, uuid.
                  for code, data in (("ID_CARD", JPEG), ("PHOTO", PNG))]
         store_scans(services, scans)
         draft.add(scans)
-        save_draft(session, services, account.id, item.code, draft)
+        save_draft(session, services, account.id, item.code, draft, now)
         session.commit()
         case_id = submit(session, services, account.id, item, applicant.to_dict(), now).case_id
         account_id = account.id
