@@ -6,7 +6,11 @@ answers them; the answer goes up to the hub and down to the village.
 
 The question is answered at the hub too while the two are apart: the log keeps both answers,
 the hub's ledger and report count it once (the first answer in the hub's order), and the
-complaint's answer from the township counts as answered once as well."""
+complaint's answer from the township counts as answered once as well.
+
+A complaint recorded at the hub about a case the township decides comes down to the township
+with the case's events; the township answers it there, and the village that registered the
+case holds both in the case's history."""
 
 from __future__ import annotations
 
@@ -20,9 +24,15 @@ import requests
 from tests.integration.city import HUB, TOWNSHIP, VILLAGE, city, signed_in
 from tests.integration.test_consultations_up_the_tree import PERSON
 from tests.integration.test_rectification_up_the_tree import requests_json
-from tests.integration.test_three_tiers import _token, supervisor_token
+from tests.integration.test_three_tiers import (
+    TOWNSHIP_FORM,
+    TOWNSHIP_ITEM,
+    _register,
+    _token,
+    supervisor_token,
+)
 
-ITEM = "MZ-0305"
+ITEM = TOWNSHIP_ITEM  # 临时救助申请, decided at the township window W-MZ-11
 
 
 @pytest.mark.integration
@@ -41,6 +51,7 @@ def test_a_complaint_recorded_at_the_village_is_answered_at_the_township_and_cou
             assert made.json()["department"] == "MZ"
             ids[kind] = made.json()["id"]
         complaint, question = ids["complaint"], ids["consultation"]
+        case = _register(tree.village, "relief-1", TOWNSHIP_ITEM, TOWNSHIP_FORM)
 
         tree.sync("village")  # up to the township, which holds them now
         town = tree.township.url
@@ -65,6 +76,14 @@ def test_a_complaint_recorded_at_the_village_is_answered_at_the_township_and_cou
                                json={"answer": "带身份证和户口本到乡镇民政窗口"}, headers=hub_mz,
                                timeout=10)
         assert at_hub.status_code == 200, at_hub.text
+        # and a 9618 call about the case the township decides is recorded at the hub
+        about_case = requests.post(f"{tree.hub.url}/api/v1/consultations", headers=hub_mz,
+                                   timeout=10, json={
+                                       "channel": "phone", "kind": "complaint", **PERSON,
+                                       "acceptance_no": case["acceptance_no"],
+                                       "text": "临时救助审批太慢"})
+        assert about_case.status_code == 201, about_case.text
+        on_case = about_case.json()["id"]
 
         for consultation, words in ((complaint, "已核实,本周内办结并电话告知"),
                                     (question, "身份证、户口本和收入证明")):
@@ -76,7 +95,16 @@ def test_a_complaint_recorded_at_the_village_is_answered_at_the_township_and_cou
                           json={"answer": "再答复一次"})
         assert again.status_code == 409
 
-        tree.settle()  # the answers up to the hub, the hub's down, all down to the village
+        # the answers go up; the hub's answer and the complaint about the case come down
+        tree.sync("township")
+        held = t_mz.get(f"{town}/api/v1/consultations?status=open", timeout=10).json()
+        assert [(c["id"], c["origin"], c["case_id"]) for c in held["consultations"]] == [
+            (on_case, HUB, case["case_id"])]
+        done = t_mz.post(f"{town}/api/v1/consultations/{on_case}/answer", timeout=10,
+                         json={"answer": "已加快审核,三日内办结"})
+        assert done.status_code == 200, done.text
+
+        tree.settle()  # the answers up to the hub, all down to the village
 
         ledger = {c["id"]: c for c in requests_json(
             tree.hub.url, "/api/v1/consultations", hub_mz)["consultations"]}
@@ -84,14 +112,15 @@ def test_a_complaint_recorded_at_the_village_is_answered_at_the_township_and_cou
             "answered", "window_operator:t-mz")
         # the hub's own answer came first in the hub's order: it counts, the other is kept
         assert ledger[question]["answered_by"] == "window_operator:mz-1"
+        assert ledger[on_case]["answered_by"] == "window_operator:t-mz"
         shown = requests_json(tree.hub.url, f"/api/v1/consultations/{complaint}", hub_mz)
         assert shown["answer"] == "已核实,本周内办结并电话告知"
         lead = supervisor_token(tree)
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
         report = requests_json(tree.hub.url, "/api/v1/reports/day", lead, date=today)
         figures = {r["department"]: r for r in report["consultations"]}
-        assert figures["MZ"]["complaints"] == {"received": 1, "answered": 1,
-                                               "answered_on_time": 1, "overdue": 0}
+        assert figures["MZ"]["complaints"] == {"received": 2, "answered": 2,
+                                               "answered_on_time": 2, "overdue": 0}
         assert figures["MZ"]["consultations"] == {"received": 1, "answered": 1,
                                                   "answered_on_time": 1, "overdue": 0}
 
@@ -102,6 +131,10 @@ def test_a_complaint_recorded_at_the_village_is_answered_at_the_township_and_cou
             "answered", "已核实,本周内办结并电话告知")
         assert agent.get(f"{tree.village.url}/api/v1/consultations/{question}",
                          timeout=10).json()["status"] == "answered"
+        history = agent.get(f"{tree.village.url}/api/v1/cases/{case['case_id']}",
+                            timeout=10).json()["events"]
+        assert [(e["type"], e["origin"]) for e in history if e["type"].startswith("consult")
+                ] == [("consultation_recorded", HUB), ("consultation_answered", TOWNSHIP)]
         # and the township holds the hub's answer to the question beside its own
         assert t_mz.get(f"{town}/api/v1/consultations?status=open", timeout=10).json() == {
             "consultations": []}
