@@ -4,11 +4,14 @@ on 127.0.0.1.
 
 An applicant signs up: a wrong ID number is named on the page, the code arrives by text and
 signs them in. They open the passport item, pick the purpose and courier delivery, upload the
-ID card and save: the pre-check says the photo is still missing. They upload the photo and
-submit; the case page shows the acceptance number, the query code and that the case is at the
-window, and "my applications" lists it. The public status lookup opens it with the pair.
-The window then asks for a new photo (一次性告知); the applicant's page shows the request with
-a file input, the applicant uploads the photo and the case is back at the window."""
+ID card and save: the pre-check says the photo and the courier address are still missing.
+They upload the photo and give an address with a wrong area code, which is named; corrected,
+they submit; the case page shows the acceptance number, the query code, the courier address
+and that the case is at the window, and "my applications" lists it. The public status lookup
+opens it with the pair. The applicant changes the address on the case page, and the window's
+case page shows the new one. The window then asks for a new photo (一次性告知); the
+applicant's page shows the request with a file input, the applicant uploads the photo and the
+case is back at the window."""
 
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from hub.settings import HubSettings
-from tests.hub.online_hall_fixtures import JPEG, PERSON, PNG, SmsSink, sms_sink
-from tests.integration.city import HUB, add_operators, signed_in
+from tests.hub.online_hall_fixtures import COURIER, JPEG, PERSON, PNG, SmsSink, sms_sink
+from tests.integration.city import HUB, PASSWORD, add_operators, signed_in
 from tests.integration.processes import Site, free_port, sanji
 from tests.node.test_browser_intake import CHROMIUM, CHROMIUM_ARGS
 
@@ -80,11 +83,19 @@ def test_an_applicant_signs_up_and_submits_an_application_online(
         page.click("#check")
         expect(page.locator("#precheck li[data-field='file.PHOTO']")).to_be_visible()
         expect(page.locator("#precheck li[data-field='file.ID_CARD']")).to_have_count(0)
+        expect(page.locator("#precheck li[data-field='courier.address']")).to_be_visible()
         page.set_input_files("[name='file.PHOTO']", str(photo))
+        for key, value in {**COURIER, "area": "991002001"}.items():  # no province 99
+            page.fill(f"[name='courier.{key}']", value)
+        page.click("#submit")
+        expect(page.locator("#err-courier\\.area")).to_be_visible()
+        expect(page.locator("#err-courier\\.address")).to_have_count(0)
+        page.fill("[name='courier.area']", COURIER["area"])
         page.click("#submit")
 
         expect(page.locator("#submitted")).to_be_visible()
         expect(page.locator("#stage")).to_have_text("窗口办理中")
+        expect(page.locator("#courier-address")).to_contain_text(COURIER["address"])
         number = page.locator("#acceptance-no").inner_text()
         code = page.locator("#query-code").inner_text()
         assert number.startswith("431000-") and len(code) == 8
@@ -96,8 +107,23 @@ def test_an_applicant_signs_up_and_submits_an_application_online(
                                  params={"acceptance_no": number, "query_code": code})
         assert looked_up.status_code == 200 and looked_up.json()["stage"] == "at_window"
 
-        window = signed_in(site, OPERATOR)
+        # the applicant moves: the new address is the one the window sees
+        page.goto(case_url)
+        page.fill("#change-address [name='courier.address']", "华塘镇新村路 3 号")
+        page.click("#send-address")
+        expect(page.locator("#message")).to_be_visible()
+        expect(page.locator("#courier-address")).to_contain_text("华塘镇新村路 3 号")
         case_id = case_url.rsplit("/", 1)[1]
+        desk = browser.new_context(locale="zh-CN").new_page()
+        desk.set_default_timeout(20_000)
+        desk.goto(f"{site.url}/login")
+        desk.fill("#username", OPERATOR)
+        desk.fill("#password", PASSWORD)
+        desk.click("button[type=submit]")
+        desk.goto(f"{site.url}/windows/cases/{case_id}")
+        expect(desk.locator("#courier-address")).to_contain_text("华塘镇新村路 3 号")
+
+        window = signed_in(site, OPERATOR)
         for body in ({"action": "claim"}, {"action": "request_supplement",
                                            "missing": ["PHOTO"], "reason": "照片背景不符合要求"}):
             done = window.post(f"{site.url}/api/v1/cases/{case_id}/actions", json=body,
