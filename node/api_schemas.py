@@ -29,6 +29,9 @@ class CaseCreateSchema(Schema):
     # materials taken from the certificate store by reference (证照库), with consent
     reuse = reuse_field()
     reuse_consent = consent_field()
+    # 全城通办: a station of the competent area, where the applicant collects the result
+    handover_station = fields.String(load_default=None, allow_none=True,
+                                     validate=validate.Length(max=12))
 
 
 class OneFormCreateSchema(Schema):

@@ -76,6 +76,7 @@ def create_case() -> tuple[Response, int]:
             delivery=body["delivery"],
             reuse=body["reuse"],
             reuse_consent=body["reuse_consent"],
+            handover_station=body["handover_station"] or None,
         ),
         idempotency_key=header["key"],
         actor=current_actor(),

@@ -25,7 +25,7 @@ from node.case_progress import (
     SUPPLEMENT_PROVIDED,
     is_decided,
 )
-from node.case_summary import missing_materials
+from node.case_summary import missing_materials, referral_of
 from node.materials import CheckedFile
 from node.models import NodeCase, NodeMaterial
 from shared.domain.delivery import handover_payload
@@ -115,6 +115,10 @@ def record_handover(
         raise StateConflict("case", "the result was already handed over")
     if not is_decided(case.stage):
         raise StateConflict("case", "no result has arrived for this case yet")
+    referral = referral_of(session, case, site.sealer)
+    chosen = referral.get("handover") if referral is not None else None
+    if chosen and chosen != site.code:  # 全城通办: the applicant collects it near home
+        raise StateConflict("case", f"the applicant collects the result at station {chosen}")
     _commit_event(session, case, NewEvent(RESULT_HANDED_OVER, actor, payload), site, now)
 
 

@@ -127,8 +127,9 @@ def refresh_progress(session: Session, case: NodeCase, *, now: datetime) -> None
         .where(SyncEvent.case_id == case.case_id)
         .order_by(SyncEvent.id)
     ).all()
-    registered_acked = any(
-        r.type == "registered" and r.origin == case.site_code and r.state == ACKED for r in rows
+    registered_acked = any(  # a registration that came down (全城通办) was sent up long ago
+        r.type == "registered" and r.origin == case.site_code and r.state in (ACKED, None)
+        for r in rows
     )
     types: list[str] = []
     for r in rows:

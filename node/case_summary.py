@@ -105,13 +105,17 @@ def outcome_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str |
 
 
 def referral_of(session: Session, case: NodeCase, sealer: PayloadSealer
-                ) -> dict[str, str] | None:
+                ) -> dict[str, str | None] | None:
     """Where the case was sent to be decided when its item follows the applicant's area
     (全城通办): the office's site code and the reason; None when decided on this branch."""
     found = _latest_payload(session, case, sealer, frozenset({"referred"}))
     if found is None:
         return None
-    return {"to": str(found[1].get("to", "")), "reason": str(found[1].get("reason", ""))}
+    handover = found[1].get("handover")
+    return {"to": str(found[1].get("to", "")), "reason": str(found[1].get("reason", "")),
+            # the station of the applicant's area that hands the result over (else null:
+            # the registering station)
+            "handover": handover if isinstance(handover, str) else None}
 
 
 def deadline_of(session: Session, case: NodeCase, sealer: PayloadSealer) -> str | None:

@@ -34,8 +34,10 @@ from node.case_summary import (
     outcome_of,
     query_code_of,
     receipt_data,
+    referral_of,
     reused_materials,
 )
+from node.collected_here import is_collected_here
 from node.db_session import get_session
 from node.i18n import locale_name
 from node.materials import check_upload, material_of
@@ -120,6 +122,9 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         missing = missing_materials(session, case, node.sealer)
     events = case_events(session, case.case_id)
     rated = any(e.type == RATED for e in events)
+    referral = referral_of(session, case, node.sealer)
+    collected_here = is_collected_here(case, node.settings.site_code)
+    elsewhere = referral.get("handover") if referral is not None else None
     page = render_template(
         "case.html",
         case=case,
@@ -138,7 +143,10 @@ def _page(case: NodeCase, *, error: str = "", status: int = 200) -> tuple[str, i
         deemed=any(e.type == "deemed_approved" for e in events),
         deadline=deadline_of(session, case, node.sealer),
         hub_receipt=arrival(session, case),
-        can_hand_over=is_decided(case.stage) and case.stage != "handed_over",
+        referral=referral,
+        collected_here=collected_here,
+        can_hand_over=(is_decided(case.stage) and case.stage != "handed_over"
+                       and elsewhere in (None, node.settings.site_code)),
         can_rate=is_decided(case.stage) and not rated,
         methods=HANDOVER_METHODS,
         carriers=CARRIERS,
@@ -246,6 +254,9 @@ def receipt(case_id: uuid.UUID) -> Response:
     if layout not in LAYOUTS:
         abort(400)
     node = services()
+    if is_collected_here(case, node.settings.site_code):
+        # the query code never leaves the registering station: its receipt is printed there
+        abort(409, description="the receipt is printed at the station that registered it")
     data = receipt_data(
         get_session(),
         case,

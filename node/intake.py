@@ -36,7 +36,7 @@ from shared.domain.application import (
 from shared.domain.case_bundles import BundleRef
 from shared.domain.catalogue import Catalogue
 from shared.domain.certificates import Reuse, check_reuse, consent_record, reuse_entries
-from shared.domain.competence import competent_area
+from shared.domain.competence import HANDOVER_STATION, competent_area, handover_station_problem
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
 from shared.domain.working_days import local_date
 from shared.exchange.site import SyncSite
@@ -63,6 +63,8 @@ class IntakeRequest:
     reuse: Sequence[Mapping[str, Any]] = ()
     """Materials taken from the certificate store: ``{material_code, ref}`` each (证照库)."""
     reuse_consent: bool = False
+    handover_station: str | None = None
+    """全城通办: the station of the competent area the applicant collects the result at."""
 
     def digest(self) -> str:
         """A fingerprint of the request, to notice an Idempotency-Key reused for another."""
@@ -77,6 +79,8 @@ class IntakeRequest:
             body["reuse"] = sorted((str(r.get("material_code")), str(r.get("ref")))
                                    for r in self.reuse)
             body["reuse_consent"] = self.reuse_consent
+        if self.handover_station:
+            body[HANDOVER_STATION] = self.handover_station
         return request_digest(body)
 
     def reused(self) -> list[Reuse]:
@@ -119,6 +123,13 @@ def check_request(ctx: IntakeContext, request: IntakeRequest, now: datetime) -> 
                 problems[f"files.{index}.material_code"] = exc.reason
         problems.update(check_reuse(checked.item, request.reuse, request.reuse_consent,
                                     [f.material_code for f in request.files])[1])
+        if request.handover_station:
+            problem = handover_station_problem(
+                checked.item, {"form": checked.form, "applicant": checked.applicant.to_dict(),
+                               "delivery": request.delivery},
+                ctx.site_code, request.handover_station)
+            if problem is not None:
+                problems[HANDOVER_STATION] = problem
     if problems or checked is None:
         raise Problems(problems, "the application is not complete or not valid")
     return checked
@@ -282,6 +293,8 @@ def write_case(
     area = competent_area(item, payload)
     if area is not None:  # 全城通办: the area whose office decides, as registered
         payload["competent_area"] = area
+        if request.handover_station:  # and where the applicant collects the result
+            payload[HANDOVER_STATION] = request.handover_station
     row = append_local_event(
         session, case, NewEvent(REGISTERED, actor, payload), site=ctx.sync_site, now=now
     )

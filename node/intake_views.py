@@ -177,6 +177,7 @@ def submit(item_code: str) -> Response | tuple[str, int]:
         files=files,
         reuse=reuse_from_form(item, values),
         reuse_consent=values.get("reuse_consent") == "yes",
+        handover_station=values.get("handover_station", "").strip()[:12] or None,
     )
     if errors:
         try:

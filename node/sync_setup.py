@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from node.case_log import record_receipt, refresh_progress
+from node.collected_here import keep_collected_cases
 from node.enrolment_setup import GRANT_FILE, SITE_KEY_FILE, site_key
 from node.erasure import erase_arrived
 from node.models import NodeCase, NodeWindowCase
@@ -59,6 +60,7 @@ class NodeHooks:
             self.deciding.events_arrived(session, events, now)
         if self.site is not None:
             erase_arrived(session, self.site, events)
+            keep_collected_cases(session, self.site_code, self.site.sealer, events, now)
         self._refresh(session, {e.case_id for e in events}, now)
 
     def receipts_arrived(self, session: Session, receipts: Sequence[Receipt],

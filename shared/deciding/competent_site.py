@@ -13,7 +13,10 @@ sites below it (the certificates it holds), so:
 - the hub, which knows the whole tree, falls back to the registering site's rule when no
   office of the city serves the area (an applicant from another city).
 
-Once the log holds a ``referred`` event, every site takes its ``to`` as the owner.
+Once the log holds a ``referred`` event, every site takes its ``to`` as the owner. When
+the applicant chose a station of the competent area to collect the result at
+(``handover_station`` in the registration), the referral names it (``handover``) if it is
+a station below the owner, and the case's events go there too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from typing import Any
 
 from shared.domain.case_events import CaseEvent, EventType
 from shared.domain.catalogue import ServiceItem
-from shared.domain.competence import TIER_DIGITS, candidate_sites, competent_area
+from shared.domain.competence import (
+    HANDOVER_STATION,
+    TIER_DIGITS,
+    candidate_sites,
+    competent_area,
+)
 from shared.exchange.tree import child_toward
 
 
@@ -72,8 +80,15 @@ def place(site_code: str, is_root: bool, item: ServiceItem, events: Sequence[Cas
         owner == site_code or origin_side != child_toward(parents, site_code, owner))
     if not changes_branch:
         return Placement(owner)  # a site below this one records the referral
-    return Placement(owner, {"to": owner, "area": area, "reason": _reason(item, area, owner,
-                                                                          candidates)})
+    referral: dict[str, Any] = {"to": owner, "area": area,
+                                "reason": _reason(item, area, owner, candidates)}
+    station = events[0].payload.get(HANDOVER_STATION)
+    if isinstance(station, str) and station:
+        if child_toward(parents, owner, station) is not None:
+            referral["handover"] = station  # the applicant collects it near home
+        else:
+            referral["reason"] += f";交付站点 {station} 不在 {owner} 辖区,结果在受理站点交付"
+    return Placement(owner, referral)
 
 
 def _in_region(area: str, hub_code: str) -> bool:

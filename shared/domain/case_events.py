@@ -334,6 +334,8 @@ def _referred(p: Mapping[str, Any]) -> None:
     check_site_code(p.get("to"), "payload.to")
     check_site_code(p.get("area"), "payload.area")
     _text(p, "reason")
+    if p.get("handover") is not None:  # the station the applicant collects the result at
+        check_site_code(p.get("handover"), "payload.handover")
 
 
 def _routed(p: Mapping[str, Any]) -> None:

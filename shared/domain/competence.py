@@ -29,6 +29,10 @@ AREA_CODE = re.compile(r"\d{6}(?:\d{3}){0,2}")
 TIER_DIGITS: Mapping[str, int] = {"county": 6, "township": 9}
 """How many digits of an area code name the site of each tier (the city is the hub)."""
 _KEYS = ("by", "field")
+HANDOVER_STATION = "handover_station"
+"""The registration's key for the station of the competent area the applicant chose to
+collect the result at (a 12-digit village code), instead of the registering station."""
+STATION_CODE = re.compile(r"\d{12}")
 
 
 def parse_competence(entry: Entry) -> Competence:
@@ -107,3 +111,26 @@ def candidate_sites(area: str, tier: str) -> list[str]:
     if digits is None or len(area) < digits:
         return []
     return [area[:d] for d in sorted(TIER_DIGITS.values(), reverse=True) if d <= digits]
+
+
+def handover_station_problem(item: ServiceItem, registration: Mapping[str, Any],
+                             registering_site: str, station: str) -> str | None:
+    """Why ``station`` cannot hand over the result of this registration, or None when it
+    can: it must be a station (12 digits) of the competent area's office, on another branch
+    than the registering station's (only a case that changes branch can be collected
+    elsewhere), and the result must be collected in person."""
+    if not STATION_CODE.fullmatch(station):
+        return "a station's 12-digit code"
+    if registration.get("delivery") != "village":
+        return "only a result collected at a station can be collected elsewhere"
+    area = competent_area(item, registration)
+    candidates = candidate_sites(area, str(item.tier)) if area is not None else []
+    if area is None or not candidates:
+        return ("this item is decided on this station's branch: the result is handed over "
+                "at this station")
+    office = candidates[0]
+    if registering_site.startswith(office):
+        return "the applicant's own office is this station's: the result is handed over here"
+    if not station.startswith(office):
+        return f"choose a station of the competent area {office}"
+    return None

@@ -82,14 +82,15 @@ def send_all_down(session: Session, site: SyncSite,
     held here yet is kept until the case arrives (:func:`send_parked_down`), when this
     site has children. Returns how many were queued.
 
-    An event also goes toward the office its case was referred to (全城通办), and never
-    back into the branch below this site that authored it: that branch holds it already.
+    An event also goes toward the office its case was referred to (全城通办) and the station
+    chosen to hand its result over, and never back into the branch below this site that
+    authored it: that branch holds it already.
     A case referred here for the first time sends its earlier events after it too."""
     parents = site_parents(session)
     events = [i for i, _ in items if isinstance(i, Event)]
     unknown = {i.case_id for i, o in items if o is None and isinstance(i, Event)}
     registered = store.case_origins(session, unknown) if unknown else {}
-    owners = store.referred_owners(session, site.sealer, {e.case_id for e in events})
+    owners = store.referred_destinations(session, site.sealer, {e.case_id for e in events})
     queued: list[tuple[str, Event | Receipt]] = []
     unrouted: list[Event] = []
     for item, origin in items:
@@ -106,7 +107,7 @@ def send_all_down(session: Session, site: SyncSite,
                 queued.append((child, item))
             continue
         queued.extend((child, item) for child in _children_for(
-            parents, site.code, item, (origin, owners.get(item.case_id))))
+            parents, site.code, item, (origin, *owners.get(item.case_id, ()))))
     # a referred case's earlier events go first: a site's log starts with the registration
     queued[:0] = _referred_backlog(session, site, parents, events, owners)
     if park and unrouted and site.code in parents.values():
@@ -133,22 +134,24 @@ def _children_for(parents: Mapping[str, str | None], here: str, event: Event,
 
 
 def _referred_backlog(session: Session, site: SyncSite, parents: Mapping[str, str | None],
-                      events: Sequence[Event], owners: Mapping[uuid.UUID, str]
+                      events: Sequence[Event], owners: Mapping[uuid.UUID, tuple[str, ...]]
                       ) -> list[tuple[str, Event | Receipt]]:
     """When a case's ``referred`` event passes here, the case's earlier events held here go
-    toward the office it names too (those not among ``events``, queued already)."""
+    toward the office it names (and the hand-over station) too: those not among
+    ``events``, queued already."""
     referred = {e.case_id for e in events if e.type == "referred"}
     sending = {(e.origin, e.epoch, e.seq) for e in events}
     backlog: list[tuple[str, Event | Receipt]] = []
     for case_id in sorted(referred):
-        owner = owners.get(case_id)
-        if owner is None or child_toward(parents, site.code, owner) is None:
+        below = tuple(d for d in owners.get(case_id, ())
+                      if child_toward(parents, site.code, d) is not None)
+        if not below:
             continue
         for held in store.case_events_held(session, site.sealer, case_id):
             if (held.origin, held.epoch, held.seq) in sending:
                 continue
             backlog.extend((child, held) for child in _children_for(
-                parents, site.code, held, (owner,)))
+                parents, site.code, held, below))
     return backlog
 
 

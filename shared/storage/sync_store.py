@@ -485,12 +485,14 @@ def branch_crossing_cases(session: Session, sealer: PayloadSealer,
     return found
 
 
-def referred_owners(session: Session, sealer: PayloadSealer,
-                    case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The office each case held here was referred to (全城通办: its last ``referred``
-    event's ``to``), in one query per chunk; cases never referred are absent."""
+def referred_destinations(session: Session, sealer: PayloadSealer,
+                          case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+    """Where each case held here goes besides its origin (全城通办): the office its last
+    ``referred`` event names (``to``) and, when the applicant chose one, the station of
+    that office's area that hands the result over (``handover``); one query per chunk.
+    Cases never referred are absent."""
     wanted = sorted(set(case_ids))
-    found: dict[uuid.UUID, str] = {}
+    found: dict[uuid.UUID, tuple[str, ...]] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         rows = session.scalars(select(SyncEvent).where(
             SyncEvent.type == "referred", SyncEvent.case_id.in_(wanted[start:start + _IN_CHUNK]))
@@ -498,7 +500,8 @@ def referred_owners(session: Session, sealer: PayloadSealer,
         for row in rows:
             payload = sealer.open(row.payload, event_context(row.origin, row.epoch, row.seq))
             if isinstance(payload, dict) and isinstance(payload.get("to"), str):
-                found[row.case_id] = payload["to"]
+                found[row.case_id] = tuple(
+                    str(payload[k]) for k in ("to", "handover") if isinstance(payload.get(k), str))
     return found
 
 

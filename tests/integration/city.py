@@ -66,6 +66,11 @@ class Tree:
         self.sync("village", *middle, *reversed(middle), "village")
 
 
+def agent_of(station: str) -> str:
+    """The agent's username at a village beyond the first township (``their_villages``)."""
+    return f"agent-{station}"
+
+
 def signed_in(site: Site, username: str) -> requests.Session:
     """A ``requests`` session carrying a token ``site`` issued to ``username``."""
     response = requests.post(f"{site.url}/api/v1/auth/token", timeout=10,
@@ -83,14 +88,17 @@ def _add_site(hub_dir: Path, code: str, name: str, tier: str, parent: str) -> st
     return code_line["code"]
 
 
-def add_operators(hub_dir: Path, operators: Mapping[str, Sequence[tuple[str, str]]]) -> None:
-    """Window operators ``{site: [(username, window), ...]}``, all with :data:`PASSWORD`."""
+def add_operators(hub_dir: Path, operators: Mapping[str, Sequence[tuple[str, str]]],
+                  agents: Mapping[str, str] | None = None) -> None:
+    """Window operators ``{site: [(username, window), ...]}`` and more stations' agents
+    ``{username: site}``, all with :data:`PASSWORD`."""
     from shared.domain.catalogue_loader import load_sample_catalogue
 
     catalogue = load_sample_catalogue()
     engine = make_engine(HubSettings.load(hub_dir).database_url)
     with Session(engine) as session:
-        for username, site in ((AGENT, VILLAGE), (TOWNSHIP_AGENT, TOWNSHIP)):
+        for username, site in ((AGENT, VILLAGE), (TOWNSHIP_AGENT, TOWNSHIP),
+                               *(agents or {}).items()):
             if session.get(UserAccount, username) is None:
                 add_user(session, username=username, password=PASSWORD, role="agent",
                          site=site, now=datetime.now(UTC))
@@ -118,13 +126,15 @@ def _start_node(tmp_path: Path, dirs: dict[str, Path], name: str, parent: Site,
 def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
          depth: int = 3, other_villages: Sequence[str] = (),
          other_townships: Sequence[str] = (),
+         their_villages: Sequence[str] = (),
          hub_database_url: str = "") -> Iterator[Tree]:
     """Hub, township and village (``depth`` 4: a county centre between hub and township;
     ``other_villages``: more village codes under the same township; ``other_townships``:
-    more township codes beside it, with no villages; ``hub_database_url``: the hub's
-    database, SQLite in its data directory when empty)."""
+    more township codes beside it; ``their_villages``: village codes under those townships
+    (each with the agent :func:`agent_of`); ``hub_database_url``: the hub's database,
+    SQLite in its data directory when empty)."""
     dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village", *other_villages,
-                                      *other_townships)}
+                                      *other_townships, *their_villages)}
     sanji("hub", "init", "--data-dir", str(dirs["hub"]),
           *(["--database-url", hub_database_url] if hub_database_url else []))
     top = HUB
@@ -138,10 +148,12 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
                    for code in other_villages}
     town_codes = {code: _add_site(dirs["hub"], code, f"便民服务中心{code[-3:]}", "township", top)
                   for code in other_townships}
+    far_codes = {code: _add_site(dirs["hub"], code, f"代办点{code[-3:]}", "village", code[:9])
+                 for code in their_villages}
     engine = make_engine(HubSettings.load(dirs["hub"]).database_url)
     MIGRATIONS.upgrade(engine)
     engine.dispose()
-    add_operators(dirs["hub"], operators)
+    add_operators(dirs["hub"], operators, {agent_of(code): code for code in their_villages})
     hub = Site("hub", ["hub", "run", "--data-dir", str(dirs["hub"])], free_port(),
                tmp_path / "hub.log").start()
     sites: list[Site] = [hub]
@@ -157,6 +169,8 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
                   for code, enrol_code in other_codes.items()}
         others.update({code: _start_node(tmp_path, dirs, code, parent, enrol_code, sites)
                        for code, enrol_code in town_codes.items()})
+        others.update({code: _start_node(tmp_path, dirs, code, others[code[:9]], enrol_code,
+                                         sites) for code, enrol_code in far_codes.items()})
         yield Tree(hub, township, village, dirs, county, others=others)
     finally:
         for site in reversed(sites):

@@ -28,6 +28,7 @@ from tests.integration.city import (
     PASSWORD,
     TOWNSHIP,
     Tree,
+    agent_of,
     city,
     signed_in,
 )
@@ -35,6 +36,7 @@ from tests.integration.test_depth_four import APPLICANT, _work
 from tests.integration.test_three_tiers import supervisor_token
 
 TOWNSHIP_A = "431002002"
+A_VILLAGE = "431002002201"
 NO_CENTRE = "431002009"
 WINDOW = "W-MZ-11"
 FORM = {"hardship_type": "emergency", "hardship_date": "2025-02-20",
@@ -42,12 +44,12 @@ FORM = {"hardship_type": "emergency", "hardship_date": "2025-02-20",
         "bank_account": "6217001234567890123"}
 
 
-def _register(tree: Tree, key: str, area: str) -> dict[str, Any]:
+def _register(tree: Tree, key: str, area: str, **more: str) -> dict[str, Any]:
     answer = tree.agent().post(f"{tree.village.url}/api/v1/cases", timeout=30,
                                headers={"Idempotency-Key": key},
                                json={"item_code": "MZ-0305", "applicant": APPLICANT,
                                      "form": {**FORM, "residence_area": area},
-                                     "delivery": "village"})
+                                     "delivery": "village", **more})
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -170,3 +172,70 @@ def test_the_demos_case_crosses_at_the_hub_where_two_townships_meet(tmp_path: Pa
     assert next(e for e in case["events"] if e["type"] == "referred")["origin"] == HUB
     assert case["referred"]["to"] == TOWNSHIP_A
     assert case["stage"] == "decided"
+
+
+@pytest.mark.integration
+def test_the_applicant_collects_the_result_at_a_station_of_their_home_area(
+        tmp_path: Path) -> None:
+    """Registered at the B village, decided at A, handed over at A's own village, which the
+    applicant chose: that station holds the case from its registration on, hands the result
+    over and answers the lookup; the B village shows where it went and cannot hand it over
+    too; every site holds each event once."""
+    operators = {TOWNSHIP_A: [("a-mz-1", WINDOW), ("a-mz-2", WINDOW)]}
+    with city(tmp_path, operators, depth=4, other_townships=(TOWNSHIP_A,),
+              their_villages=(A_VILLAGE,)) as tree:
+        assert tree.county is not None
+        township_a, a_village = tree.others[TOWNSHIP_A], tree.others[A_VILLAGE]
+        # accounts come down; A's village introduces itself, and A tells the county of it
+        tree.sync(TOWNSHIP_A, A_VILLAGE, TOWNSHIP_A)
+        refused = tree.agent().post(
+            f"{tree.village.url}/api/v1/cases", timeout=30,
+            headers={"Idempotency-Key": "anywhere-stray"},
+            json={"item_code": "MZ-0305", "applicant": APPLICANT, "delivery": "village",
+                  "form": {**FORM, "residence_area": TOWNSHIP_A},
+                  "handover_station": "431002003201"})
+        assert refused.status_code == 400, refused.text
+        assert "handover_station" in refused.json()["error"]["fields"]
+        case = _register(tree, "anywhere-3", TOWNSHIP_A, handover_station=A_VILLAGE)
+        case_id = case["case_id"]
+        tree.sync("village", "township", TOWNSHIP_A, A_VILLAGE)
+        decided = _work(township_a.url, WINDOW, case_id, ("a-mz-1", "a-mz-2"))
+        assert decided["outcome"] == "approved"
+        tree.sync(TOWNSHIP_A, A_VILLAGE, "township", "village")
+
+        a_agent = signed_in(a_village, agent_of(A_VILLAGE))
+        held = a_agent.get(f"{a_village.url}/api/v1/cases/{case_id}", timeout=10)
+        assert held.status_code == 200, held.text
+        assert held.json()["acceptance_no"] == case["acceptance_no"]
+        assert held.json()["referred"]["handover"] == A_VILLAGE
+        assert Counter(e["type"] for e in held.json()["events"])["registered"] == 1
+        receipt = a_agent.get(f"{a_village.url}/cases/{case_id}/receipt.pdf", timeout=10)
+        assert receipt.status_code == 409  # the query code stays where it was registered
+
+        b_page = f"{tree.village.url}/cases/{case_id}"
+        at_b = tree.agent().post(f"{b_page}/handover", timeout=10, allow_redirects=False,
+                                 data={"method": "in_person", "receiver_name": "王小明"})
+        assert at_b.status_code == 409, at_b.text
+        assert A_VILLAGE in at_b.text
+        handed = a_agent.post(f"{a_village.url}/cases/{case_id}/handover", timeout=10,
+                              allow_redirects=False,
+                              data={"method": "in_person", "receiver_name": "王小明"})
+        assert handed.status_code == 303, handed.text
+        status = requests.get(f"{a_village.url}/api/v1/public/status", timeout=10, params={
+            "acceptance_no": case["acceptance_no"], "query_code": case["query_code"]})
+        assert status.status_code == 200, status.text
+
+        tree.sync(A_VILLAGE, TOWNSHIP_A, "county", "township", "village")
+        for site, session in ((tree.village, tree.agent()), (a_village, a_agent)):
+            events = _events(site.url, session, case_id)
+            _once_each(events)
+            kinds = Counter(e["type"] for e in events)
+            assert (kinds["referred"], kinds["result_issued"],
+                    kinds["result_handed_over"]) == (1, 1, 1), site.name
+        b_case = tree.agent().get(f"{tree.village.url}/api/v1/cases/{case_id}",
+                                  timeout=10).json()
+        assert b_case["stage"] == "handed_over"
+        tree.sync("county")
+        at_hub = _events(tree.hub.url, _session(supervisor_token(tree)), case_id)
+        _once_each(at_hub)
+        assert Counter(e["type"] for e in at_hub)["result_handed_over"] == 1

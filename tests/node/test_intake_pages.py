@@ -170,3 +170,25 @@ def test_a_company_with_a_proxy_registers_through_the_form(
     refused = client.post("/intake/MZ-0305", data=bad).get_data(as_text=True)
     block = refused.split('id="applicant.proxy.id_number"', 1)[1].split("</div>", 1)[0]
     assert "the proxy must be someone other than the applicant" in block
+
+
+def test_a_station_of_the_home_area_is_chosen_for_the_hand_over(
+    client: FlaskClient, settings: NodeSettings
+) -> None:
+    """全城通办: the applicant of another township may collect the result at a station of
+    their own area; a station elsewhere is named as the problem and nothing is written."""
+    page = client.get("/intake/MZ-0305").get_data(as_text=True)
+    assert 'name="handover_station"' in page
+    assert 'name="handover_station"' not in client.get("/intake/MZ-0101").get_data(
+        as_text=True)  # decided on this station's branch: nothing to choose
+    stray = client.post("/intake/MZ-0305", data=_form_data(
+        "home-1", **{"form.residence_area": "431002002", "handover_station": "431002003201"}))
+    assert stray.status_code == 400
+    block = stray.get_data(as_text=True).split('id="handover_station"', 1)[1]
+    assert '<div class="err">' in block.split("</div>", 1)[0]
+    assert "431002002" in block
+    assert _cases(settings) == 0
+    chosen = client.post("/intake/MZ-0305", data=_form_data(
+        "home-2", **{"form.residence_area": "431002002", "handover_station": "431002002201"}))
+    assert chosen.status_code == 303
+    assert _cases(settings) == 1

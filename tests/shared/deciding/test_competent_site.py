@@ -15,21 +15,25 @@ from shared.domain.catalogue_loader import load_sample_catalogue
 
 HUB, COUNTY, OTHER_COUNTY = "431000", "431002", "431021"
 TOWN_B, TOWN_A = "431002001", "431002002"
-VILLAGE = "431002001201"
+VILLAGE, A_VILLAGE = "431002001201", "431002002201"
 PARENTS: dict[str, str | None] = {HUB: None, COUNTY: HUB, OTHER_COUNTY: HUB,
-                                  TOWN_B: COUNTY, TOWN_A: COUNTY, VILLAGE: TOWN_B}
+                                  TOWN_B: COUNTY, TOWN_A: COUNTY, VILLAGE: TOWN_B,
+                                  A_VILLAGE: TOWN_A}
 AT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 ITEM = load_sample_catalogue().item("MZ-0305")
 
 
-def _case(area: str | None, referred_to: str | None = None) -> list[CaseEvent]:
+def _case(area: str | None, referred_to: str | None = None,
+          handover: str | None = None) -> list[CaseEvent]:
     case_id = str(uuid.uuid4())
     form: dict[str, Any] = {"residence_area": area} if area else {}
+    registration = {"item_code": "MZ-0305", "window": "W-MZ-11", "kind": "promised",
+                    "applicant": {"name": "王小明", "id_number": "431002198001010017"},
+                    "form": form}
+    if handover is not None:
+        registration["handover_station"] = handover
     events = [CaseEvent(case_id, VILLAGE, 1, 1, EventType.REGISTERED,
-                        EventActor("agent", Role.AGENT), AT,
-                        {"item_code": "MZ-0305", "window": "W-MZ-11", "kind": "promised",
-                         "applicant": {"name": "王小明", "id_number": "431002198001010017"},
-                         "form": form})]
+                        EventActor("agent", Role.AGENT), AT, registration)]
     if referred_to is not None:
         events.append(CaseEvent(case_id, COUNTY, 1, 1, EventType.REFERRED,
                                 EventActor("system", Role.SYSTEM), AT,
@@ -93,3 +97,14 @@ def test_the_hub_places_what_no_county_knows_and_leaves_other_cities_alone() -> 
     at_hub = _seen_from(HUB, no_county)
     assert at_hub is not None and at_hub.owner == HUB and at_hub.referral is not None
     assert _seen_from(HUB, _case("110105001")) is None  # another city: where registered
+
+
+def test_the_referral_names_the_station_of_the_area_the_applicant_collects_at() -> None:
+    at_county = _seen_from(COUNTY, _case(TOWN_A, handover=A_VILLAGE))
+    assert at_county is not None and at_county.referral is not None
+    assert at_county.referral["handover"] == A_VILLAGE
+    # a station outside the owner's area is not taken: the registering station hands over
+    stray = _seen_from(COUNTY, _case(TOWN_A, handover="431002001299"))
+    assert stray is not None and stray.referral is not None
+    assert "handover" not in stray.referral
+    assert "431002001299" in stray.referral["reason"]

@@ -12,7 +12,11 @@ import yaml
 
 from shared.domain.catalogue import CompetenceBy
 from shared.domain.catalogue_loader import load_sample_catalogue, parse_catalogue
-from shared.domain.competence import candidate_sites, competent_area
+from shared.domain.competence import (
+    candidate_sites,
+    competent_area,
+    handover_station_problem,
+)
 from shared.domain.errors import Problems
 
 PERSON = {"name": "王小明", "id_number": "431021198001010019", "phone": "13800138000"}
@@ -77,3 +81,22 @@ def test_the_loader_names_each_bad_rule(sample_data: dict[str, Any]) -> None:
     city_item = _problems(_with_rule(sample_data, "MZ-0520", "residence"))
     assert any(key.endswith("competence.by") and "only township and county" in reason
                for key, reason in city_item.items())
+
+
+def test_a_station_of_the_competent_area_may_hand_the_result_over() -> None:
+    item = load_sample_catalogue().item("MZ-0305")
+    home = {"form": {"residence_area": "431002002"}, "applicant": PERSON,
+            "delivery": "village"}
+    here = "431002001201"
+    assert handover_station_problem(item, home, here, "431002002201") is None
+    wrong_area = handover_station_problem(item, home, here, "431002003201")
+    assert wrong_area is not None and "431002002" in wrong_area
+    assert handover_station_problem(item, home, here, "4310020022") is not None
+    courier = handover_station_problem(item, {**home, "delivery": "courier"}, here,
+                                       "431002002201")
+    assert courier is not None and "station" in courier
+    # the applicant's own township is this station's: nothing to collect elsewhere
+    own = {**home, "form": {"residence_area": "431002001"}}
+    assert handover_station_problem(item, own, here, "431002001202") is not None
+    other_item = load_sample_catalogue().item("MZ-0203")
+    assert handover_station_problem(other_item, home, here, "431002002201") is not None
