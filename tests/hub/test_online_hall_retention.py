@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
 
 from hub.background import run_online_retention
 from hub.cli import hub_group
-from hub.db_session import app_session
+from hub.db_session import MIGRATIONS, app_session
 from hub.online_hall_accounts import OnlineHall, account_by_phone, check_sign_up, create_account
 from hub.online_hall_cases import Draft, load_draft, save_draft, store_scans, submit
 from hub.online_hall_models import OnlineAccount, OnlineCase, OnlineCode, OnlineDraft
@@ -200,3 +201,19 @@ def test_the_erase_expired_command_reports_the_online_figures(hub: Hub) -> None:
     assert ("1 online drafts deleted (untouched 30 days), 0 online accounts anonymised "
             "(unused 730 days)") in result.output
     assert _state_keys(hub, "online_draft:") == []
+
+
+def test_drafts_kept_before_the_upgrade_start_their_period_at_it(db_engine: Engine) -> None:
+    MIGRATIONS.upgrade(db_engine, "0023")
+    with db_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO sync_state (key, value, counter) VALUES "
+            "('online_draft:7:GA-3101', :v, 0), ('online_draft:7:YJS-0003', :v, 0), "
+            "('online_submitted:7:0123', :v, 0)"), {"v": b"sealed"})
+    before = int(datetime.now(UTC).timestamp() * 1000)
+    MIGRATIONS.upgrade(db_engine)
+    with db_engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT account_id, code, touched_ms FROM hub_online_drafts ORDER BY code")).all()
+    assert [(r[0], r[1]) for r in rows] == [(7, "GA-3101"), (7, "YJS-0003")]
+    assert all(r[2] >= before for r in rows)
