@@ -170,7 +170,13 @@ def test_the_exchanges_of_one_sync_share_one_connection_with_a_lean_head() -> No
         return Response(FRAME, content_type=CONTENT_TYPE)
 
     server = create_server(app, host="127.0.0.1", port=0)  # the server sanji runs
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve() -> None:  # waitress's own loop, one pass at a time, so it can end cleanly
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     http = frame_session()
     try:
@@ -179,8 +185,9 @@ def test_the_exchanges_of_one_sync_share_one_connection_with_a_lean_head() -> No
             assert post(f"http://127.0.0.1:{server.effective_port}", b"request") == FRAME
     finally:
         http.close()
-        server.close()
+        stop.set()
         thread.join(timeout=10)
+        server.close()  # after its loop ended: no select on a closed socket
     assert len(seen) == 3
     assert len({port for port, _ in seen}) == 1, "each exchange opened a new connection"
     assert seen[0][1] == ["Content-Length", "Content-Type", "Host", "User-Agent"]
