@@ -80,6 +80,7 @@ POLICY: Policy = {
     "online_hall.one_form_submit": OPEN,
     "online_hall.case_page": OPEN,
     "online_hall.supplement": OPEN,
+    "online_hall.courier": OPEN,
     "online_hall.code_api": OPEN,
     "online_hall.account_api": OPEN,
     # the city hall (政务大厅): bookings, tickets and calls (docs/hall.md)
@@ -87,7 +88,6 @@ POLICY: Policy = {
     "hall.book_form": OPEN,
     "hall.book": OPEN,
     "hall.cancel_form": OPEN,
-    "online_hall.courier": OPEN,
     "hall.cancel": OPEN,
     "hall.kiosk": OPEN,
     "hall.take": OPEN,

@@ -581,9 +581,9 @@ PAYLOAD_RULES: Mapping[EventType, Any] = {
     EventType.FEE_REFUNDED: _fee_refunded,
     EventType.CONSULTATION_RECORDED: check_recorded,
     EventType.CONSULTATION_ANSWERED: check_answered,
+    EventType.COURIER_ADDRESS_GIVEN: check_courier_address,
 }
 """What each event type's payload must hold; checked whenever a record or draft is built."""
-    EventType.COURIER_ADDRESS_GIVEN: check_courier_address,
 
 
 def check_payload(event_type: EventType, payload: object) -> Payload:
