@@ -74,8 +74,10 @@ def _value(r: random.Random, f: FormField) -> object:
 
 
 def filled_form(r: random.Random, item: ServiceItem) -> dict[str, str | int | bool]:
-    """A form for ``item`` that its own definition accepts (optional fields mostly filled)."""
-    raw = {f.key: _value(r, f) for f in item.form.fields if f.required or r.random() < 0.7}
+    """A form for ``item`` that its own definition accepts (optional fields mostly filled;
+    an optional field with a pattern, such as an area code, left empty)."""
+    raw = {f.key: _value(r, f) for f in item.form.fields
+           if f.required or (f.pattern is None and r.random() < 0.7)}
     return form_json_values(validate_form(item.form, raw, today=TODAY))
 
 

@@ -52,6 +52,8 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -571,12 +573,21 @@ def hub_process(data_dir: Path, threads: int, env: dict[str, str] | None = None
 
 
 @contextmanager
-def statement_count(engine: Engine) -> Iterator[list[int]]:
-    """How many statements the engine sends inside the block (one counter, no timing)."""
+def statement_count(engine: Engine, kinds: Counter[str] | None = None
+                    ) -> Iterator[list[int]]:
+    """How many statements the engine sends inside the block (one counter, no timing);
+    ``kinds`` (``--sql``): also counted by their first words and the product's function
+    that sent them, to see what a request costs."""
     count = [0]
 
-    def bump(*_args: object) -> None:
+    def bump(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         count[0] += 1
+        if kinds is not None:
+            sender = next((f"{f.filename.rsplit('/', 2)[-2]}/{f.name}"
+                           for f in reversed(traceback.extract_stack())
+                           if "/site-packages/" not in f.filename
+                           and "/bench/" not in f.filename), "?")
+            kinds[f"{' '.join(statement.split())[:70]} @ {sender}"] += 1
 
     event.listen(engine, "before_cursor_execute", bump)
     try:
@@ -650,6 +661,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=2,
                         help="hub processes on one database for the replayed parallel run "
                              "(0: skip it)")
+    parser.add_argument("--sql", action="store_true",
+                        help="list the in-process run's statements by kind, per request")
     parser.add_argument("--profile", action="store_true",
                         help="print the hub side's hottest functions in the in-process run "
                              "(slower) and keep "
@@ -699,7 +712,8 @@ def main(argv: list[str] | None = None) -> None:
             deadline = time.monotonic() + args.seconds
             backend = backend_pid(setup.engine)
             db_cpu = cpu_seconds(backend)
-            with statement_count(setup.engine) as statements:
+            kinds: Counter[str] | None = Counter() if args.sql else None
+            with statement_count(setup.engine, kinds) as statements:
                 run = ingest(setup.relays, send, args.batch, "in-process answer_child",
                              deadline, keep_frames=True)
             if backend_pid(setup.engine) == backend:  # one pooled connection did all the work
@@ -714,6 +728,8 @@ def main(argv: list[str] | None = None) -> None:
             sql = statements[0]
             print(f"  SQL: {sql:,} statements, {sql / len(run.latencies_ms):,.0f} per request, "
                   f"{sql / max(1, run.events):.1f} per event")
+            for text, times in (kinds or Counter()).most_common(40):
+                print(f"    {times / len(run.latencies_ms):5.1f} per request  {text}")
             print(f"  held: {counts.events_from_below:,} events from below, "
                   f"{counts.events_by_hub:,} authored by the hub (received + routed), "
                   f"{counts.cases:,} cases projected, {counts.down_items:,} down items")

@@ -21,7 +21,12 @@ from shared.exchange.account_events import account_destination
 from shared.exchange.scans import note_blobs, receive_blobs
 from shared.exchange.site import DOWN_LIMIT, WIRE_VERSION, SyncSite, blob_store_of
 from shared.exchange.status import child_ack, child_info_key
-from shared.exchange.tree import children_of, send_all_down, send_parked_down
+from shared.exchange.tree import (
+    children_of,
+    send_all_down,
+    send_parked_down,
+    send_referred_down,
+)
 from shared.storage import sync_store as store
 from shared.storage.case_erasure import erase_down_copies, erased_cases
 from shared.storage.hand_back import own_chains
@@ -148,7 +153,7 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
         send_parked_down(session, site, stored, now)
     # 全城通办: a case referred to another branch below this site goes on down there, and
     # what its office decides comes back down toward the branch that registered it
-    send_all_down(session, site, [(e, None) for e in stored], now)
+    send_referred_down(session, site, stored, now)
     link_key, link_value = child_link_record(ex.stored())
     if site.is_root:
         _issue_receipts(session, site, sender, stored, now)

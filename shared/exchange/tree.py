@@ -155,6 +155,18 @@ def _referred_backlog(session: Session, site: SyncSite, parents: Mapping[str, st
     return backlog
 
 
+def send_referred_down(session: Session, site: SyncSite, arrived: Sequence[Event],
+                       now: datetime) -> int:
+    """What came up from a child for a referred case (全城通办) goes on down the other
+    branches it concerns: toward the office it was referred to, the registering station
+    and the hand-over station. One query finds the referred cases among ``arrived``; the
+    events of a case decided on its own branch never go down another, so nothing else is
+    looked up for them. Returns how many items were queued."""
+    owners = store.referred_destinations(session, site.sealer, {e.case_id for e in arrived})
+    crossing = [(e, None) for e in arrived if e.case_id in owners]
+    return send_all_down(session, site, crossing, now) if crossing else 0
+
+
 def send_parked_down(session: Session, site: SyncSite, arrived: Sequence[Event],
                      now: datetime) -> int:
     """The cases registered in ``arrived`` are held now: what came down for them before
