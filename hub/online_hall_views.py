@@ -78,7 +78,7 @@ from shared.domain.certificates import holder_number
 from shared.domain.composites import OneFormView, one_form_view
 from shared.domain.delivery import COURIER_FIELDS
 from shared.domain.errors import DomainError, InvalidInput, NotFound, Problems, StateConflict
-from shared.storage.scan_uploads import CheckedFile, check_upload, material_of
+from shared.web.application_form import applicant_from_form, scans_from_form
 from shared.web.error_responses import error_response
 from shared.web.i18n import add_messages, locale_name, t
 from shared.web.public_status import STAGE_NAMES
@@ -148,23 +148,6 @@ def _sign_in_as(account: OnlineAccount) -> None:
 
 
 # -- signing up and in ---------------------------------------------------------------------
-
-_PERSON = ("name", "id_number", "phone")
-
-
-def applicant_from_form(values: Mapping[str, str]) -> dict[str, Any]:
-    """The applicant as ``validate_applicant`` takes it, from ``applicant.*`` inputs."""
-    kind = "company" if values.get("applicant.kind") == "company" else "person"
-
-    def person(prefix: str) -> dict[str, str]:
-        return {k: values.get(f"{prefix}.{k}", "").strip() for k in _PERSON}
-
-    if kind == "company":
-        return {"kind": kind, "name": values.get("applicant.name", "").strip(),
-                "uscc": values.get("applicant.uscc", "").strip(),
-                "legal_representative": person("applicant.legal_representative")}
-    return {"kind": kind, **person("applicant")}
-
 
 def _code_message(exc: CodeNotAccepted) -> str:
     return t(f"oh.code_{exc.reason}")
@@ -326,24 +309,6 @@ def _courier_labels() -> dict[str, str]:
     return {f"courier.{k}": t(f"oh.courier_{k}") for k in COURIER_FIELDS}
 
 
-def _uploads(item: ServiceItem | OneFormView, errors: dict[str, str],
-             allowed: set[str] | None = None) -> list[CheckedFile]:
-    """The scans the request carries (``file.<material code>`` inputs), each checked; a bad
-    one is named in ``errors`` and left out."""
-    checked: list[CheckedFile] = []
-    for name, upload in request.files.items(multi=True):
-        if not name.startswith("file.") or not upload.filename:
-            continue
-        try:
-            code = name.removeprefix("file.")
-            if allowed is not None and code not in allowed:
-                raise InvalidInput(name, "this material was not asked for")
-            checked.append(check_upload(material_of(item, code, name), upload.stream, name))
-        except DomainError as exc:
-            errors[name] = exc.reason
-    return checked
-
-
 def _render_apply(item: ServiceItem | OneFormView, draft: Draft, problems: dict[str, str], *,
                   checked: bool, status: int = 200) -> ResponseReturnValue:
     """The application form; the certificate store is asked (and the question logged) only
@@ -440,7 +405,7 @@ def _apply(item: ServiceItem | OneFormView) -> ResponseReturnValue:
                    for m in item.materials if request.form.get(f"reuse.{m.code}", "")]
     draft.consent = request.form.get("reuse_consent") == "yes"
     upload_errors: dict[str, str] = {}
-    files = _uploads(item, upload_errors)
+    files = scans_from_form(item, request.files, upload_errors)
     for code in request.form.getlist("drop"):
         draft.drop(code)
     store_scans(hub, files)
@@ -537,7 +502,7 @@ def supplement(case_id: uuid.UUID) -> ResponseReturnValue:
     except DomainError:
         return _render_case(case_id, {"file": t("oh.item_gone")}, "", 409)
     errors: dict[str, str] = {}
-    files = _uploads(item, errors, set(case.state.missing))
+    files = scans_from_form(item, request.files, errors, set(case.state.missing))
     if errors:
         return _render_case(case_id, errors, "", 400)
     try:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
-from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from node.api_schemas import IDEMPOTENCY_KEY
@@ -24,7 +22,6 @@ from node.db_session import get_session
 from node.i18n import t
 from node.id_reader import ReaderUnavailable
 from node.intake import IntakeRequest, check_request, register_case
-from node.materials import CheckedFile, check_upload, material_of
 from node.services import services
 from shared.domain.application import DELIVERIES
 from shared.domain.catalogue import ServiceItem, search_items
@@ -32,6 +29,7 @@ from shared.domain.certificates import holder_number
 from shared.domain.composites import search_composites
 from shared.domain.errors import DomainError, NotFound, Problems
 from shared.web.adaptor_views import families_of, render_wizard
+from shared.web.application_form import applicant_from_form, form_from_form, scans_from_form
 from shared.web.certificate_lookup import ask_parent
 
 bp = Blueprint("intake", __name__)
@@ -108,49 +106,6 @@ def form(item_code: str) -> tuple[str, int]:
     return _render(item, values={}, errors={}, key=uuid.uuid4().hex, kind=kind)
 
 
-def applicant_from_form(values: MultiDict[str, str]) -> dict[str, Any]:
-    """The applicant as ``validate_applicant`` takes it, from ``applicant.*`` inputs."""
-    kind = values.get("applicant.kind", "person")
-    applicant: dict[str, Any] = {"kind": kind}
-
-    def person(prefix: str) -> dict[str, str]:
-        return {k: values.get(f"{prefix}.{k}", "").strip() for k in ("name", "id_number", "phone")}
-
-    if kind == "company":
-        applicant["name"] = values.get("applicant.name", "").strip()
-        applicant["uscc"] = values.get("applicant.uscc", "").strip()
-        applicant["legal_representative"] = person("applicant.legal_representative")
-    else:
-        applicant.update(person("applicant"))
-    proxy = person("applicant.proxy")
-    if any(proxy.values()):
-        applicant["proxy"] = proxy
-    return applicant
-
-
-def form_from_form(item: ServiceItem, values: MultiDict[str, str]) -> dict[str, str]:
-    """The item's form fields from ``form.<key>`` inputs; blanks are left out."""
-    found: dict[str, str] = {}
-    for field in item.form.fields:
-        value = values.get(f"form.{field.key}", "")
-        if value.strip():
-            found[field.key] = value
-    return found
-
-
-def _uploads(item: ServiceItem, errors: dict[str, str]) -> list[CheckedFile]:
-    checked: list[CheckedFile] = []
-    for name, upload in request.files.items(multi=True):
-        if not name.startswith("file.") or not upload.filename:
-            continue
-        try:
-            material = material_of(item, name.removeprefix("file."), name)
-            checked.append(check_upload(material, upload.stream, name))
-        except DomainError as exc:
-            errors[name] = exc.reason
-    return checked
-
-
 @bp.post("/intake/<item_code>")
 def submit(item_code: str) -> Response | tuple[str, int]:
     item = _item(item_code)
@@ -168,7 +123,7 @@ def submit(item_code: str) -> Response | tuple[str, int]:
     if values.get("action") == "find_held":
         return _find_held(item, kept, key, kind)
     errors: dict[str, str] = {}
-    files = _uploads(item, errors)
+    files = scans_from_form(item, request.files, errors)
     intake = IntakeRequest(
         item_code=item.code,
         applicant=applicant_from_form(values),

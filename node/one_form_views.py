@@ -27,8 +27,6 @@ from node.bundle_intake import (
 )
 from node.case_summary import query_code_of
 from node.db_session import get_session
-from node.intake_views import applicant_from_form
-from node.materials import CheckedFile, check_upload
 from node.models import NodeCase
 from node.services import services
 from shared.deciding.parent_cases import parent_status, parse_bundle_id
@@ -36,6 +34,7 @@ from shared.domain.application import DELIVERIES
 from shared.domain.catalogue import Bilingual
 from shared.domain.composites import OneFormView, one_form_view
 from shared.domain.errors import DomainError, NotFound, Problems
+from shared.web.application_form import applicant_from_form, scans_from_form
 from shared.web.i18n import locale_name
 
 bp = Blueprint("one_form", __name__)
@@ -65,20 +64,6 @@ def form(code: str) -> tuple[str, int]:
     return _render(page, values={}, errors={}, key=uuid.uuid4().hex, kind=kind)
 
 
-def _uploads(page: OneFormView, errors: dict[str, str]) -> list[CheckedFile]:
-    checked: list[CheckedFile] = []
-    for material in page.materials:
-        name = f"file.{material.code}"
-        for upload in request.files.getlist(name):
-            if not upload.filename:
-                continue
-            try:
-                checked.append(check_upload(material, upload.stream, name))
-            except DomainError as exc:
-                errors[name] = exc.reason
-    return checked
-
-
 @bp.post("/intake/one/<code>")
 def submit(code: str) -> Response | tuple[str, int]:
     page = _page(code)
@@ -92,7 +77,7 @@ def submit(code: str) -> Response | tuple[str, int]:
         key = uuid.uuid4().hex
     kept = {k: v for k, v in values.items() if k != "idempotency_key"}
     errors: dict[str, str] = {}
-    files = _uploads(page, errors)
+    files = scans_from_form(page, request.files, errors)
     answers = {f.key: value for f in page.form.fields
                if (value := values.get(f"form.{f.key}", "").strip())}
     intake = OneFormRequest(page.code, applicant_from_form(values), answers,

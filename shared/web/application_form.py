@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from shared.domain.catalogue import ServiceItem
 from shared.domain.composites import OneFormView
-from shared.domain.errors import DomainError
+from shared.domain.errors import DomainError, InvalidInput
 from shared.storage.scan_uploads import CheckedFile, check_upload, material_of
 
 _PERSON = ("name", "id_number", "phone")
@@ -51,16 +51,21 @@ def form_from_form(item: ServiceItem, values: Mapping[str, str]) -> dict[str, st
 
 
 def scans_from_form(item: ServiceItem | OneFormView, files: MultiDict[str, FileStorage],
-                    errors: dict[str, str]) -> list[CheckedFile]:
+                    errors: dict[str, str], allowed: set[str] | None = None
+                    ) -> list[CheckedFile]:
     """The scans of ``file.<material code>`` inputs, each checked
-    (:func:`shared.storage.scan_uploads.check_upload`); a bad one is named in ``errors``
-    (by its input) and left out. Inputs left empty are skipped."""
+    (:func:`shared.storage.scan_uploads.check_upload`); a bad one, one naming no material
+    of the item, or one outside ``allowed`` (a supplement's missing materials) is named in
+    ``errors`` (by its input) and left out. Inputs left empty are skipped."""
     checked: list[CheckedFile] = []
     for name, upload in files.items(multi=True):
         if not name.startswith("file.") or not upload.filename:
             continue
         try:
-            material = material_of(item, name.removeprefix("file."), name)
+            code = name.removeprefix("file.")
+            if allowed is not None and code not in allowed:
+                raise InvalidInput(name, "this material was not asked for")
+            material = material_of(item, code, name)
             checked.append(check_upload(material, upload.stream, name))
         except DomainError as exc:
             errors[name] = exc.reason

@@ -7,6 +7,7 @@ account both parts need once; each part's case keeps only the answers its own fo
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Flask
@@ -17,7 +18,7 @@ from node.models import NodeCase
 from shared.deciding import case_work
 from shared.domain.case_bundles import bundle_of
 from shared.storage.sync_store import count_pending_up
-from tests.node.conftest import node_services, person
+from tests.node.conftest import PNG, node_services, person
 
 ONE_FORM = {
     "household_size": 3, "monthly_income": "1200.00", "residence_type": "rural",
@@ -112,3 +113,24 @@ def test_an_unknown_parent_is_404(client: FlaskClient) -> None:
         assert answer.status_code == 404
         assert answer.get_json()["error"]["fields"] == {
             "bundle_id": "no one-form application with this id at this site"}
+
+
+def test_the_one_form_page_refuses_a_scan_of_no_material_it_asks_for(
+        client: FlaskClient, app: Flask) -> None:
+    """The page reads scans as the single-item intake does: a ``file.<code>`` naming no
+    material of the one form is refused (the form comes back), and nothing is written."""
+    data: dict[str, Any] = {
+        "idempotency_key": "one-page-1", "applicant.kind": "person", "action": "register",
+        "applicant.name": "王𠮷祥", "applicant.id_number": "431002198001010017",
+        "applicant.phone": "13800138000", "delivery": "village",
+        **{f"form.{k}": str(v).lower() if isinstance(v, bool) else str(v)
+           for k, v in ONE_FORM.items()},
+        "file.NOT_ASKED": (io.BytesIO(PNG), "scan.png")}
+    answer = client.post("/intake/one/YJS-0002", data=data,
+                         content_type="multipart/form-data")
+    assert answer.status_code == 400
+    with node_services(app).session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(NodeCase)) == 0
+    del data["file.NOT_ASKED"]
+    data["idempotency_key"] = "one-page-2"
+    assert client.post("/intake/one/YJS-0002", data=data).status_code == 303
