@@ -27,6 +27,7 @@ from hub.privacy.id_indexing import index_events
 from hub.sites import paths_up
 from shared.deciding import case_work
 from shared.deciding.case_projection import DecidingHooks, ProjectionStore
+from shared.domain.case_events import EventType
 from shared.domain.catalogue import Catalogue, ServiceItem
 from shared.domain.catalogue_versions import CatalogueVersions
 from shared.domain.live_deadline import DEFAULT_WARNING_SHARE
@@ -46,12 +47,16 @@ class HubHooks(DecidingHooks):
         self._keys = keys
 
     def events_arrived(self, session: Session, events: Sequence[Event], now: datetime) -> None:
-        super().events_arrived(session, events, now)
+        # the touched cases' logs are read once, by the projection, for every hook below
+        arrival = self.project(session, events, now)
         index_events(session, self._keys(), events)
         # the certificate store: what the cases give their holders, the references checked
-        record_events(session, self._keys(), self._catalogue(), self._site().sealer, events)
+        record_events(session, self._keys(), self._catalogue(), self._site().sealer, events,
+                      logs=arrival.logs_now(), items=arrival.items)
         # an erased case's events that come up again are erased at once (and unindexed)
-        erase_again(session, self._site(), events, self._keys())
+        erase_again(session, self._site(), events, self._keys(), erased={
+            case_id for case_id, log in arrival.logs.items()
+            if any(e.type is EventType.ERASED for e in log)})
         # consultations and complaints (咨询投诉) recorded or answered anywhere
         keep_consultations(session, events, self._calendar() if self._calendar is not None
                            else WorkingDayCalendar.standard())

@@ -14,7 +14,7 @@ or not (a case is never refused for it: the window asks for an untrusted one on 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,13 +61,18 @@ def _write_holdings(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def record_events(session: Session, keys: DataKeys, catalogue: Catalogue,
-                  sealer: sync_store.PayloadSealer, events: Sequence[Event]) -> int:
+                  sealer: sync_store.PayloadSealer, events: Sequence[Event], *,
+                  logs: Mapping[uuid.UUID, list[CaseEvent]] | None = None,
+                  items: Mapping[uuid.UUID, str] | None = None) -> int:
     """Fill the store from the arrived ``events`` and check the references their
-    registrations carry; the number of holdings offered."""
-    touched = _may_give(session, catalogue, events)
+    registrations carry; the number of holdings offered. ``logs``: the touched cases' logs
+    when the caller read them already (:func:`many_case_events` of ``events``, this
+    transaction's events included); ``items``: the item of the cases just projected."""
+    touched = _may_give(session, catalogue, events, items or {})
     if not touched:
         return 0
-    logs = many_case_events(session, sealer, [e for e in events if e.case_id in touched])
+    if logs is None:
+        logs = many_case_events(session, sealer, [e for e in events if e.case_id in touched])
     holdings = [h for case_id in touched for h in holdings_of(logs.get(case_id, []), catalogue)]
     _write_holdings(session, _holding_rows(keys, holdings))
     for event in events:
@@ -77,18 +82,22 @@ def record_events(session: Session, keys: DataKeys, catalogue: Catalogue,
     return len(holdings)
 
 
-def _may_give(session: Session, catalogue: Catalogue, events: Sequence[Event]
-              ) -> set[uuid.UUID]:
+def _may_give(session: Session, catalogue: Catalogue, events: Sequence[Event],
+              projected: Mapping[uuid.UUID, str]) -> set[uuid.UUID]:
     """The cases whose arrived events may give someone a holding: each registration, and a
     late scan or an issued result only of an item that keeps that scan or issues a
-    certificate (read from the projection, so most results open no log)."""
+    certificate (read from the projection, so most results open no log; ``projected``:
+    the items of the cases projected in this transaction, not read again)."""
     touched = {e.case_id for e in events if e.type == "registered"}
     later = {e.case_id for e in events
              if e.type in ("material_added", "result_issued") and e.case_id not in touched}
     if not later:
         return touched
-    items = {case_id: item_code for case_id, item_code in session.execute(
-        select(HubCase.case_id, HubCase.item_code).where(HubCase.case_id.in_(later))).all()}
+    items = {case_id: projected[case_id] for case_id in later if case_id in projected}
+    unknown = later - items.keys()
+    if unknown:
+        items.update(session.execute(select(HubCase.case_id, HubCase.item_code)
+                                     .where(HubCase.case_id.in_(unknown))).tuples().all())
     for event in events:
         if event.case_id not in later:
             continue

@@ -25,7 +25,7 @@ the data back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -161,15 +161,19 @@ def erase_expired(factory: Any, site: SyncSite, keys: DataKeys, blobs: BlobStore
 
 
 def erase_again(session: Session, site: SyncSite, events: Sequence[Event],
-                keys: DataKeys | None = None) -> int:
+                keys: DataKeys | None = None, *,
+                erased: Collection[uuid.UUID] | None = None) -> int:
     """Erase the payloads of ``events`` (just stored) that belong to an erased case, and of
     every event of a case whose erasure by this hub is among them (handed back to a hub
     restored from a backup older than it); the scans they name are forgotten and their
     files deleted after the commit (those another live case of the same person lists, found
-    through the blind index with ``keys``, are kept). The number of payloads erased."""
+    through the blind index with ``keys``, are kept). The number of payloads erased.
+    ``erased``: the erased cases among the events', when the caller read their logs already
+    (not looked up again)."""
     if not events:
         return 0
-    erased = erased_cases(session, list({e.case_id for e in events}))
+    erased = (set(erased) if erased is not None
+              else erased_cases(session, list({e.case_id for e in events})))
     arrived = {(e.origin, e.epoch, e.seq) for e in events if e.case_id in erased}
     whole = {e.case_id for e in events if e.type == ERASED and e.origin == site.code}
     if not arrived:

@@ -12,7 +12,7 @@ registry of the tree, a node compares the item's tier with its own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, cast
@@ -452,6 +452,11 @@ class DecidingHooks(NoHooks):
         """Everything an exchange's events need here, in a few statements for the batch:
         the touched cases' logs read in one query, each folded once, the owner's own
         events (refusals, routing) authored as one run, the projection written at once."""
+        self.project(session, events, now)
+
+    def project(self, session: Session, events: Sequence[Event], now: datetime) -> Arrival:
+        """:meth:`events_arrived`, returning what it read and wrote, so a site's further
+        hooks in the same transaction need not read the touched cases' logs again."""
         site = self._site()
         arrived: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
         touched: dict[uuid.UUID, set[tuple[str, int, int]]] = {}
@@ -480,10 +485,12 @@ class DecidingHooks(NoHooks):
                 row for (case_id, events, _), o in zip(registered, outcomes, strict=True)
                 for row in signal_rows(case_id, events, o.projection)])
         # authored last: it holds the lock on this site's chain until the commit
-        case_work.append_all(session, site, [o.drafts for o in outcomes if o.drafts.drafts],
-                             now)
+        authored = case_work.append_all(session, site,
+                                        [o.drafts for o in outcomes if o.drafts.drafts], now)
         if self._also is not None:
             self._also(session, set(arrived), now)
+        return Arrival(events, logs, authored,
+                       {o.drafts.case_id: str(o.projection["item_code"]) for o in outcomes})
 
     def _placements(self, session: Session, site: SyncSite,
                     registered: Sequence[tuple[uuid.UUID, list[CaseEvent], ServiceItem]]
@@ -564,6 +571,31 @@ class DecidingHooks(NoHooks):
                 drafts.append(card)
         return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
                         projection_values(case_id, [*events, *drafts], state, owner, now))
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What :meth:`DecidingHooks.project` read and wrote for an exchange's ``events``: each
+    touched case's log as it was folded (this site's events of the batch not yet in it),
+    the events this site authored in answer, and the item of each case projected."""
+
+    events: Sequence[Event]
+    logs: Mapping[uuid.UUID, list[CaseEvent]]
+    authored: Sequence[Event]
+    items: Mapping[uuid.UUID, str]
+
+    def logs_now(self) -> dict[uuid.UUID, list[CaseEvent]]:
+        """Each touched case's log as :func:`case_work.many_case_events` would read it now:
+        a case registered in the batch as it arrived, any other with this site's events of
+        the batch after what was read."""
+        first: dict[uuid.UUID, str] = {}
+        for event in self.events:
+            first.setdefault(event.case_id, event.type)
+        own: dict[uuid.UUID, list[CaseEvent]] = {}
+        for event in self.authored:
+            if first.get(event.case_id, EventType.REGISTERED.value) != EventType.REGISTERED.value:
+                own.setdefault(event.case_id, []).extend(case_work.as_case_events([event]))
+        return {case_id: [*log, *own.get(case_id, [])] for case_id, log in self.logs.items()}
 
 
 @dataclass(frozen=True, slots=True)

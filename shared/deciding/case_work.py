@@ -80,11 +80,16 @@ def many_case_events(session: Session, sealer: sync_store.PayloadSealer,
     logs = {case_id: _domain_events(rows, sealer) for case_id, rows in
             sync_store.case_logs(session, [c for c in by_case if c not in fresh]).items()}
     for case_id in fresh:
-        logs[case_id] = [
-            CaseEvent.from_store(str(e.case_id), e.origin, e.epoch, e.seq, EventType(e.type),
-                                 _actor(e.actor), e.at, dict(e.payload))
-            for e in by_case[case_id] if e.type in _KNOWN_TYPES]
+        logs[case_id] = as_case_events(by_case[case_id])
     return logs
+
+
+def as_case_events(events: Iterable[Event]) -> list[CaseEvent]:
+    """Events as they were stored (payloads in the clear) as the domain's events, as
+    :func:`case_events` would read them back."""
+    return [CaseEvent.from_store(str(e.case_id), e.origin, e.epoch, e.seq, EventType(e.type),
+                                 _actor(e.actor), e.at, dict(e.payload))
+            for e in events if e.type in _KNOWN_TYPES]
 
 
 def _domain_events(rows: Iterable[Any], sealer: sync_store.PayloadSealer) -> list[CaseEvent]:
