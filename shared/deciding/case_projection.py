@@ -485,8 +485,9 @@ class DecidingHooks(NoHooks):
                 row for (case_id, events, _), o in zip(registered, outcomes, strict=True)
                 for row in signal_rows(case_id, events, o.projection)])
         # authored last: it holds the lock on this site's chain until the commit
-        authored = case_work.append_all(session, site,
-                                        [o.drafts for o in outcomes if o.drafts.drafts], now)
+        authored = case_work.append_all(
+            session, site, [o.drafts for o in outcomes if o.drafts.drafts], now,
+            referred=_maybe_referred(logs, [o.drafts for o in outcomes]))
         if self._also is not None:
             self._also(session, set(arrived), now)
         return Arrival(events, logs, authored,
@@ -571,6 +572,16 @@ class DecidingHooks(NoHooks):
                 drafts.append(card)
         return _Outcome(case_work.CaseDrafts(case_id, drafts, events[0].origin),
                         projection_values(case_id, [*events, *drafts], state, owner, now))
+
+
+def _maybe_referred(logs: Mapping[uuid.UUID, Sequence[CaseEvent]],
+                    drafted: Sequence[case_work.CaseDrafts]) -> set[uuid.UUID]:
+    """The cases that may go down another branch (全城通办): those whose log, as read for
+    the batch, or drafts hold a ``referred`` event. No other case has one held here."""
+    return ({case_id for case_id, log in logs.items()
+             if any(e.type is EventType.REFERRED for e in log)}
+            | {d.case_id for d in drafted
+               if any(draft.type is EventType.REFERRED for draft in d.drafts)})
 
 
 @dataclass(frozen=True, slots=True)

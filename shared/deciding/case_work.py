@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,16 +168,20 @@ def append_drafts(session: Session, site: SyncSite, case_id: uuid.UUID,
 
 
 def append_all(session: Session, site: SyncSite, cases: Sequence[CaseDrafts],
-               now: datetime) -> list[Event]:
+               now: datetime, *, referred: Collection[uuid.UUID] | None = None
+               ) -> list[Event]:
     """:func:`append_drafts` for many cases at once: one run of the site's chain, written
-    and queued down in a few statements whatever the number of events."""
+    and queued down in a few statements whatever the number of events. ``referred``: the
+    only cases that may hold a ``referred`` event, when the caller knows (no look-up for
+    the others; None: every case is looked up)."""
     own = [sync_store.OwnEvent(c.case_id, d.actor.to_wire(), d.type.value, d.payload,
                                to_ms(d.at))
            for c in cases for d in c.drafts]
     authored = sync_store.author_events(session, site.key, site.sealer, own, epoch=site.epoch,
                                         up=not site.is_root, now_ms=to_ms(now))
     origins = [c.origin for c in cases for _ in c.drafts]
-    send_all_down(session, site, list(zip(authored, origins, strict=True)), now)
+    send_all_down(session, site, list(zip(authored, origins, strict=True)), now,
+                  referred=referred)
     return authored
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import cbor2
@@ -75,7 +75,7 @@ def send_down(session: Session, site: SyncSite, item: Event | Receipt, origin: s
 
 def send_all_down(session: Session, site: SyncSite,
                   items: Sequence[tuple[Event | Receipt, str | None]], now: datetime, *,
-                  park: bool = False) -> int:
+                  park: bool = False, referred: Collection[uuid.UUID] | None = None) -> int:
     """Queue each ``(item, origin)`` toward the child on the way to ``origin`` (an event's
     origin None: the site that registered its case, looked up); items bound for this site
     or for no site below it are left. ``park``: what came from the parent for a case not
@@ -85,12 +85,15 @@ def send_all_down(session: Session, site: SyncSite,
     An event also goes toward the office its case was referred to (全城通办) and the station
     chosen to hand its result over, and never back into the branch below this site that
     authored it: that branch holds it already.
-    A case referred here for the first time sends its earlier events after it too."""
+    A case referred here for the first time sends its earlier events after it too.
+    ``referred``: the only cases that may hold a ``referred`` event, when the caller knows
+    (the others are not looked up; None: every case is)."""
     parents = site_parents(session)
     events = [i for i, _ in items if isinstance(i, Event)]
     unknown = {i.case_id for i, o in items if o is None and isinstance(i, Event)}
     registered = store.case_origins(session, unknown) if unknown else {}
-    owners = store.referred_destinations(session, site.sealer, {e.case_id for e in events})
+    owners = store.referred_destinations(session, site.sealer, {
+        e.case_id for e in events if referred is None or e.case_id in referred})
     queued: list[tuple[str, Event | Receipt]] = []
     unrouted: list[Event] = []
     for item, origin in items:
