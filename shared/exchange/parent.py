@@ -28,7 +28,7 @@ from shared.exchange.tree import (
     send_referred_down,
 )
 from shared.storage import sync_store as store
-from shared.storage.case_erasure import erase_down_copies, erased_cases
+from shared.storage.case_erasure import PENDING_DOWN, erase_down_copies, erased_cases
 from shared.storage.hand_back import own_chains
 from shared.storage.link_state import (
     child_link_record,
@@ -89,10 +89,10 @@ def held_histories(session: Session, child: str) -> list[ZstdDictionary]:
     return found
 
 
-def _keep_history(session: Session, child: str, body: bytes) -> dict[str, bytes]:
-    """The records that make ``body`` the newer history and the newer one the older: the
-    new body goes into the older slot, so a request costs one body's write, not two."""
-    marker = store.read_state(session, history_key(child))
+def _keep_history(child: str, body: bytes, marker: bytes | None) -> dict[str, bytes]:
+    """The records that make ``body`` the newer history and the newer one the older (the
+    held ``marker`` names the newer): the new body goes into the older slot, so a request
+    costs one body's write, not two."""
     slot = 1 - cbor2.loads(marker) if marker else 0
     return {_slot_key(child, slot): history_dictionary(body).data,
             history_key(child): cbor2.dumps(slot)}
@@ -165,6 +165,10 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
     # Last: a deciding site's hooks author its own events, which locks its chain's counter
     # until the commit; other processes answering other children wait only for the tail.
     site.hooks.events_arrived(session, [*stored, *handed], now)
+    # the child's history marker and the erased copies still on their way: one read
+    keeps_history = incoming.history is not None and LINK_HISTORY in incoming.features
+    held = store.read_states(session, [PENDING_DOWN, *([history_key(sender)]
+                                                       if keeps_history else [])])
     store.write_states(session, {
         link_key: link_value,  # the link row is locked since load_child_link: written once
         child_info_key(sender): json.dumps({
@@ -172,11 +176,12 @@ def answer_child(session: Session, site: SyncSite, data: bytes, now: datetime) -
             "wire_version": WIRE_VERSION, "releases_known": dict(incoming.releases_known),
         }).encode(),
         f"child_ack:{sender}": cbor2.dumps([incoming.down_ack.epoch, incoming.down_ack.seq]),
-        **(_keep_history(session, sender, incoming.history)
-           if incoming.history is not None and LINK_HISTORY in incoming.features else {}),
+        **(_keep_history(sender, incoming.history, held.get(history_key(sender)))
+           if keeps_history and incoming.history is not None else {}),
     })
     # copies of an erased case that were on their way when it was erased, now delivered
-    erase_down_copies(session, lambda child: child_ack(session, child))
+    erase_down_copies(session, lambda child: child_ack(session, child),
+                      pending_record=held.get(PENDING_DOWN), read=False)
     down = store.down_after(session, sender, incoming.down_ack, DOWN_LIMIT + 1)
     down_more = len(down) > DOWN_LIMIT
     down = down[:DOWN_LIMIT]

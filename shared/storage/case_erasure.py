@@ -80,11 +80,15 @@ were stored here (their copies are rewritten as they are acknowledged)."""
 
 
 def erase_down_copies(session: Session, delivered: Callable[[str], LinkPosition],
-                      cases: Mapping[uuid.UUID, Sequence[int]] | None = None) -> int:
+                      cases: Mapping[uuid.UUID, Sequence[int]] | None = None, *,
+                      pending_record: bytes | None = b"", read: bool = True) -> int:
     """Rewrite the copies of the erased ``cases`` (case id -> the times its events were
     stored here) that the children already received, and those of earlier erasures that
-    were still on their way; remember what is still waiting. Returns the copies rewritten."""
-    if not cases and not _pending(session):
+    were still on their way; remember what is still waiting. Returns the copies rewritten.
+    ``read=False``: the caller read the record of those on their way (:data:`PENDING_DOWN`)
+    in this transaction already, ``pending_record`` (None: not held)."""
+    waiting_before = _decoded(pending_record) if not read else _pending(session)
+    if not cases and not waiting_before:
         return 0  # the common case: one read, no lock
     # locked from here to the commit: another process erasing or answering a child at the
     # same time must not write back an older list
@@ -106,7 +110,10 @@ def erase_down_copies(session: Session, delivered: Callable[[str], LinkPosition]
 
 
 def _pending(session: Session, *, lock: bool = False) -> dict[uuid.UUID, list[int]]:
-    held = sync_store.read_state(session, PENDING_DOWN, lock=lock)
+    return _decoded(sync_store.read_state(session, PENDING_DOWN, lock=lock))
+
+
+def _decoded(held: bytes | None) -> dict[uuid.UUID, list[int]]:
     return {uuid.UUID(bytes=bytes(k)): [int(t) for t in v]
             for k, v in (cbor2.loads(held) if held else {}).items()}
 

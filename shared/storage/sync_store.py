@@ -271,6 +271,20 @@ def read_state(session: Session, key: str, *, lock: bool = False) -> bytes | Non
     return bytes(value) if sealer is None else sealer.open(bytes(value), f"state:{key}")
 
 
+def read_states(session: Session, keys: Iterable[str]) -> dict[str, bytes]:
+    """The records among ``keys`` that are held, in one statement (none locked)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    found: dict[str, bytes] = {}
+    for key, value in session.execute(select(SyncState.key, SyncState.value)
+                                      .where(SyncState.key.in_(wanted))).tuples():
+        sealer = _record_sealer(session) if _sealed_record(key) else None
+        found[key] = (bytes(value) if sealer is None
+                      else sealer.open(bytes(value), f"state:{key}"))
+    return found
+
+
 def write_state(session: Session, key: str, value: bytes) -> None:
     """Set the record ``key`` (created with counter 0)."""
     write_states(session, {key: value})
