@@ -240,10 +240,14 @@ class Desk:
              ) -> HeldConsultation:
         """One consultation ``claims`` may see; :class:`NotFound` otherwise (the same for
         one that does not exist)."""
-        # its id derives from the recording event: read the columns, open one payload
-        keys = session.execute(select(SyncEvent.id, SyncEvent.origin, SyncEvent.epoch,
-                                      SyncEvent.seq).where(SyncEvent.type == RECORDED))
-        match = next((k.id for k in keys
+        # its id derives from the recording event. One about no case opens a log of its
+        # own under that id (an indexed look-up); one on a case's log is found by reading
+        # the recording events' columns and opening one payload
+        own_log = select(SyncEvent.id, SyncEvent.origin, SyncEvent.epoch, SyncEvent.seq).where(
+            SyncEvent.type == RECORDED, SyncEvent.case_id == consultation_id)
+        every = select(SyncEvent.id, SyncEvent.origin, SyncEvent.epoch, SyncEvent.seq).where(
+            SyncEvent.type == RECORDED)
+        match = next((k.id for query in (own_log, every) for k in session.execute(query)
                       if case_id_for(k.origin, k.epoch, k.seq) == consultation_id), None)
         row = session.get(SyncEvent, match) if match is not None else None
         held = _held(session, self.site.sealer, self.calendar, [row]) if row else []
