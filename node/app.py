@@ -38,6 +38,7 @@ from node.services import init_app as init_services
 from node.services import services, services_of
 from node.settings import NodeSettings
 from node.status_lookup import NodeStatusSite
+from node.sync_runner import AFTER_SYNC
 from node.sync_setup import DECIDING_TIERS
 from shared.storage.accounts import TOKEN_SECRET_FILE, load_or_create_secret
 from shared.storage.sealing import DataKeys
@@ -108,7 +109,7 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
                                                  db_session.get_session))
     app.register_blueprint(station_bookings_blueprint(lambda: NodeStationBookings(services()),
                                                       db_session.get_session))
-    app.extensions["sanji_node_after_sync"] = [refresh_copy]  # node.sync_runner.AFTER_SYNC
+    app.extensions[AFTER_SYNC] = [refresh_copy]
     app.register_blueprint(document_check_blueprint(lambda: NodeDocumentSite(services()),
                                                     db_session.get_session,
                                                     base_url=settings.public_base_url))
