@@ -91,7 +91,8 @@ def booking_dict(b: HubHallBooking, *, personal: bool = False) -> dict[str, Any]
                             "date": b.day, "time": queue.local_time(b.slot_ms),
                             "item_code": b.item_code, "state": b.state}
     if personal:
-        body.update(name=b.name, phone=b.phone)
+        found = hall_site.personal_of(b)
+        body.update(name=found.name, phone=found.phone)
     return body
 
 

@@ -23,12 +23,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.hall_config import Area, HallConfig, area_of_window
-from hub.hall_models import HubHallBooking, HubHallTicket
+from hub.hall_models import (
+    HubHallBooking,
+    HubHallTicket,
+    phone_index,
+    phone_indexes,
+    seal_personal,
+)
 from hub.models import HubCase, HubSite
 from shared.domain.errors import CalendarMissing, InvalidInput, NotFound, StateConflict
 from shared.domain.identity import validate_name, validate_phone
 from shared.domain.working_days import SHANGHAI, WorkingDayCalendar
 from shared.storage import sync_store
+from shared.storage.sealing import DataKeys
 from shared.storage.sync_store import SyncState
 from sync_protocol.times import from_ms, to_ms
 
@@ -129,11 +136,21 @@ class BookingRequest:
     item_code: str | None = None
 
 
+def _hub_keys(keys: DataKeys | None) -> DataKeys:
+    if keys is not None:
+        return keys
+    from hub.services import services  # the running hub's keys (in an app context)
+
+    return services().data_keys
+
+
 def book(session: Session, config: HallConfig, areas: Sequence[Area],
-         calendar: WorkingDayCalendar, wanted: BookingRequest, now: datetime
-         ) -> HubHallBooking:
+         calendar: WorkingDayCalendar, wanted: BookingRequest, now: datetime,
+         keys: DataKeys | None = None) -> HubHallBooking:
     """Take one place of a slot; :class:`StateConflict` when the slot is full (the caller
-    rolls back, which gives the place back), :class:`InvalidInput` naming a bad field."""
+    rolls back, which gives the place back), :class:`InvalidInput` naming a bad field.
+    The name and phone are sealed with ``keys`` (the running hub's by default)."""
+    keys = _hub_keys(keys)
     name = validate_name(wanted.name, "name")
     phone = validate_phone(wanted.phone, "phone")
     target = target_of(session, config, areas, wanted.target)
@@ -146,7 +163,8 @@ def book(session: Session, config: HallConfig, areas: Sequence[Area],
         raise InvalidInput("slot", f"bookings are taken for working days up to "
                                    f"{config.days_ahead} days ahead")
     held = session.scalar(select(func.count()).select_from(HubHallBooking).where(
-        HubHallBooking.phone == phone, HubHallBooking.state == "booked",
+        HubHallBooking.phone_index.in_(phone_indexes(keys, phone)),
+        HubHallBooking.state == "booked",
         HubHallBooking.slot_ms > to_ms(now)))
     if int(held or 0) >= config.bookings_per_phone:
         raise StateConflict("phone", f"this phone number holds {config.bookings_per_phone} "
@@ -158,24 +176,30 @@ def book(session: Session, config: HallConfig, areas: Sequence[Area],
                                     "pick another time")
     booking = HubHallBooking(
         code=new_code(), target_kind=target.kind, target=target.code,
-        day=start.date().isoformat(), slot_ms=start_ms, name=name, phone=phone,
+        day=start.date().isoformat(), slot_ms=start_ms, phone_index=phone_index(keys, phone),
         item_code=wanted.item_code, state="booked", created_ms=to_ms(now))
     session.add(booking)
+    session.flush()  # the id the sealed name and phone are bound to
+    booking.personal = seal_personal(keys, booking.id, name, phone)
     session.flush()
     return booking
 
 
-def _booking(session: Session, code: str, phone: str) -> HubHallBooking:
-    found = session.scalar(select(HubHallBooking).where(
-        HubHallBooking.code == code.strip().upper()).with_for_update())
-    if found is None or found.phone != phone:
+def _booking(session: Session, keys: DataKeys | None, code: str, phone: str
+             ) -> HubHallBooking:
+    b = HubHallBooking
+    found = session.scalar(select(b).where(
+        b.code == code.strip().upper(),
+        b.phone_index.in_(phone_indexes(_hub_keys(keys), phone))).with_for_update())
+    if found is None:
         raise NotFound("code", "no booking with this code and phone number")
     return found
 
 
-def cancel(session: Session, code: str, phone: object, now: datetime) -> HubHallBooking:
+def cancel(session: Session, code: str, phone: object, now: datetime,
+           keys: DataKeys | None = None) -> HubHallBooking:
     """Cancel a booking that has not begun, giving its place back."""
-    booking = _booking(session, code, validate_phone(phone, "phone"))
+    booking = _booking(session, keys, code, validate_phone(phone, "phone"))
     if booking.state != "booked":
         raise StateConflict("code", f"this booking is {booking.state} and cannot be cancelled")
     booking.state = "cancelled"
@@ -204,10 +228,10 @@ def take_ticket(areas: Sequence[Area], session: Session, area_code: str,
 
 
 def check_in(session: Session, areas: Sequence[Area], code: str, phone: object,
-             now: datetime) -> HubHallTicket:
+             now: datetime, keys: DataKeys | None = None) -> HubHallTicket:
     """The ticket of a booking for today at a city window (the same ticket again when
     it was checked in already)."""
-    booking = _booking(session, code, validate_phone(phone, "phone"))
+    booking = _booking(session, keys, code, validate_phone(phone, "phone"))
     if booking.target_kind != "window":
         raise InvalidInput("code", "this booking is for a village station, not the hall")
     if booking.day != today(now).isoformat():
@@ -384,12 +408,13 @@ def parse_slot(day: str, at: str) -> datetime:
         raise InvalidInput("slot", "a date as YYYY-MM-DD and a time as HH:MM") from None
 
 
-
 def forget_past_bookings(session: Session, now: datetime) -> int:
-    """Blank the name and phone of bookings whose day is :data:`KEEP_PERSONAL_DAYS` past
-    (not committed); how many were blanked."""
+    """Delete the sealed name and phone, and the phone's index, of bookings whose day is
+    :data:`KEEP_PERSONAL_DAYS` past (not committed); how many were blanked."""
     cutoff = (today(now) - timedelta(days=KEEP_PERSONAL_DAYS)).isoformat()
     b = HubHallBooking
-    done = session.execute(update(b).where(b.day < cutoff, b.phone != "")
-                           .values(name="", phone=""))
+    done = session.execute(update(b).where(
+        b.day < cutoff, b.personal.is_not(None) | b.phone_index.is_not(None))
+        .values(personal=None, phone_index=None))
     return int(done.rowcount)  # type: ignore[attr-defined]
+

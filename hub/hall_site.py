@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from hub.db_session import get_session
 from hub.hall_config import Area, HallConfig, area_of_window
 from hub.hall_config import load as load_config
-from hub.hall_models import HubHallBooking
+from hub.hall_models import HubHallBooking, Personal, open_personal
 from hub.hall_queue import HallBoard, board, local_time
 from hub.services import services
 from shared.domain.errors import NotFound, NotPermitted
@@ -119,6 +119,11 @@ def hall_board(session: Session, now: datetime) -> HallBoard:
     return board(session, areas(), now)
 
 
+def personal_of(booking: HubHallBooking) -> Personal:
+    """The booking's name and phone, opened with the hub's data keys (retired ones too)."""
+    return open_personal(services().data_keys, booking)
+
+
 def text_booking(booking: HubHallBooking, place: str) -> None:
     """Text the booking's code and time to its phone (after the commit: the booking stands
     and the page shows the code even when the gateway is down, which is only logged)."""
@@ -126,6 +131,6 @@ def text_booking(booking: HubHallBooking, place: str) -> None:
     text = (f"【{hub.settings.site_name}】您已预约 {booking.day} {local_time(booking.slot_ms)} "
             f"{place}，预约码 {booking.code}，签到取号或取消预约时使用。")
     try:
-        hub.sms.gateway.send(f"hall-booking-{booking.code}", booking.phone, text)
+        hub.sms.gateway.send(f"hall-booking-{booking.code}", personal_of(booking).phone, text)
     except GatewayError:
         LOG.warning("the booking's text was not sent", extra={"fields": {"code": booking.code}})

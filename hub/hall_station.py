@@ -12,10 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.hall_config import load as load_config
-from hub.hall_models import HubHallBooking
+from hub.hall_models import HubHallBooking, open_personal
 from hub.hall_queue import local_time, today
 from hub.relay_site import HubRelaySite
+from shared.storage.sealing import DataKeys
 from shared.web.hall_station_bookings import StationAnswer
+
+
+def _personal(keys: DataKeys, booking: HubHallBooking) -> dict[str, str]:
+    found = open_personal(keys, booking)
+    return {"name": found.name, "phone": found.phone}
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,9 @@ class HubStationBookings(HubRelaySite):
         found = session.scalars(select(b).where(
             b.target == station, b.target_kind == "station", b.day >= first.isoformat(),
             b.day <= last.isoformat()).order_by(b.day, b.slot_ms, b.id))
-        return [{"code": x.code, "date": x.day, "time": local_time(x.slot_ms), "name": x.name,
-                 "phone": x.phone, "item_code": x.item_code, "state": x.state}
+        keys = self.hub.data_keys
+        return [{"code": x.code, "date": x.day, "time": local_time(x.slot_ms),
+                 **_personal(keys, x), "item_code": x.item_code, "state": x.state}
                 for x in found], last
 
     def keep(self, session: Session, station: str, first: date,

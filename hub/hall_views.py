@@ -309,5 +309,6 @@ def bookings() -> ResponseReturnValue:
         day = queue.today(services().clock())
     hall_site.may_read_bookings(claims, target)
     found = queue.bookings_of(get_session(), target, day)
-    rows: list[dict[str, Any]] = [{"b": b, "time": queue.local_time(b.slot_ms)} for b in found]
+    rows: list[dict[str, Any]] = [{"b": b, "time": queue.local_time(b.slot_ms),
+                                   "who": hall_site.personal_of(b)} for b in found]
     return render_template("hall/bookings.html", target=target, day=day, rows=rows, me=claims)

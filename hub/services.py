@@ -260,12 +260,15 @@ def _check_data_key(app: Flask, hub: HubServices) -> None:
 def _seal_clear_data(app: Flask, hub: HubServices) -> None:
     """Seal the event payloads, sync records and scans an earlier release kept in clear
     (the database from where the last start stopped: a hub that sealed everything reads
-    only what came since; the scans once)."""
+    only what came since; the scans once), and the hall's bookings an upgrade kept so."""
+    from hub.hall_models import seal_clear_bookings
+
     hub.blobs.seal_clear_files()
     try:
         with db_session.app_session(app) as session:
             sealed = seal_clear_payloads(session, hub.payload_sealer)
             sealed += seal_clear_records(session, SealedRecords(hub.data_keys))
+            sealed += seal_clear_bookings(session, hub.data_keys)  # hub revision 0025
             session.commit()
             if sealed and session.get_bind().dialect.name == "sqlite":
                 # the clear pages the WAL still holds go into the database (where secure

@@ -8,6 +8,9 @@ uses for its sealing keys, under a purpose of its own. Without the data key the 
 nobody: 18-digit numbers are few enough to enumerate, so an unkeyed hash would not protect
 them. After the data key is rotated, :func:`blind_indexes` gives one index per key still
 held, so the index written under a retired key still finds its cases until it is rebuilt.
+
+:func:`keyed_index` and :func:`keyed_indexes` make the same kind of index of any other
+value under a purpose of its own (the city hall's phone numbers: :mod:`hub.hall_models`).
 """
 
 from __future__ import annotations
@@ -29,24 +32,34 @@ def normalise_id_number(value: str) -> str:
     return "".join(value.split()).upper()
 
 
-def index_key(data_key: bytes) -> bytes:
-    """The HMAC key for the blind index, derived from one data key."""
+def index_key(data_key: bytes, purpose: str = PURPOSE) -> bytes:
+    """The HMAC key for the blind index of ``purpose``, derived from one data key."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=f"sanji.{PURPOSE}.v1".encode()).derive(data_key)
+                info=f"sanji.{purpose}.v1".encode()).derive(data_key)
+
+
+def keyed_index(keys: DataKeys, purpose: str, value: str) -> str:
+    """The index (64 hex characters) of ``value`` (as given) under the current data key."""
+    return _mac(index_key(keys.current, purpose), value)
+
+
+def keyed_indexes(keys: DataKeys, purpose: str, value: str) -> list[str]:
+    """The index of ``value`` under every data key held, current first."""
+    return [_mac(index_key(key, purpose), value) for key in (keys.current, *keys.retired)]
 
 
 def blind_index(keys: DataKeys, id_number: str) -> str:
     """The index (64 hex characters) of ``id_number`` under the current data key."""
-    return _mac(index_key(keys.current), id_number)
+    return keyed_index(keys, PURPOSE, normalise_id_number(id_number))
 
 
 def blind_indexes(keys: DataKeys, id_number: str) -> list[str]:
     """The index of ``id_number`` under every data key held, current first."""
-    return [_mac(index_key(key), id_number) for key in (keys.current, *keys.retired)]
+    return keyed_indexes(keys, PURPOSE, normalise_id_number(id_number))
 
 
-def _mac(key: bytes, id_number: str) -> str:
-    return hmac.new(key, normalise_id_number(id_number).encode(), hashlib.sha256).hexdigest()
+def _mac(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def id_numbers_of(applicant: object) -> set[str]:

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 
 from hub.background import run_erasure
 from hub.db_session import app_session
-from hub.hall_models import HubHallBooking
+from hub.hall_models import HubHallBooking, Personal, open_personal
 from hub.models import HubSite
 from shared.storage.accounts import add_user
 from tests.hub.conftest import PASSWORD, WINDOW, Hub, User, hub_maker
@@ -340,14 +340,16 @@ def test_the_background_erasure_blanks_names_and_phones_a_month_after_the_day(hu
     assert _book(hub, "13800138001").status_code == 201
     hub.clock.now = at(9, 0) + timedelta(days=30)
     run_erasure(hub.app)
+    keys = hub.services.data_keys
     with app_session(hub.app) as session:
         kept = session.query(HubHallBooking).one()
-        assert (kept.name, kept.phone) == ("张三", "13800138001")
+        assert open_personal(keys, kept) == Personal("张三", "13800138001")
     hub.clock.now = at(9, 0) + timedelta(days=31)
     run_erasure(hub.app)
     with app_session(hub.app) as session:
         blanked = session.query(HubHallBooking).one()
-        assert (blanked.name, blanked.phone, blanked.day) == ("", "", DAY)
+        assert (blanked.personal, blanked.phone_index, blanked.day) == (None, None, DAY)
+        assert open_personal(keys, blanked) == Personal("", "")
 
 
 @pytest.mark.postgres
