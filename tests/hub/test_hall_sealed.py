@@ -2,7 +2,7 @@
 PostgreSQL): neither is in the database's rows or file, yet the staff's list shows them,
 one phone still holds a limited number of bookings, a check-in by code and phone still
 finds its booking, also after the data key is rotated; and the upgrade (hub revision 0025)
-turns a clear booking into one the hub seals at its start, and the downgrade back."""
+turns a clear booking into one the hub seals when it starts, and the downgrade back."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from alembic import command
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
+from hub.app import create_app
 from hub.db_session import MIGRATIONS, app_session
 from hub.hall_models import (
     HubHallBooking,
@@ -22,6 +23,7 @@ from hub.hall_models import (
     phone_index,
     seal_clear_bookings,
 )
+from shared.storage.db import make_engine
 from shared.storage.sealing import DataKeys, is_sealed_payload
 from tests.hub.conftest import WINDOW, Hub, hub_maker
 from tests.hub.test_hall import DAY, USERS, _book, _hall, at
@@ -163,3 +165,22 @@ def test_the_upgrade_turns_a_clear_booking_into_a_sealed_one_and_back(
         assert row.personal is not None and not is_sealed_payload(row.personal)
 
 
+
+
+def test_a_hub_started_after_the_upgrade_seals_the_clear_bookings(hub: Hub) -> None:
+    settings = hub.services.settings
+    engine = make_engine(settings.database_url)
+    try:
+        _migrate(engine, "0024", down=True)  # a hub of the release before, with a booking
+        _insert_clear(engine)
+        _migrate(engine, "head")
+    finally:
+        engine.dispose()
+    started = create_app(settings)
+    keys = started.extensions["sanji_hub"].data_keys
+    with app_session(started) as session:
+        row = session.scalars(select(HubHallBooking)).one()
+        assert row.personal is not None and is_sealed_payload(row.personal)
+        assert row.phone_index == phone_index(keys, PHONE)
+        assert open_personal(keys, row) == Personal(NAME, PHONE)
+    assert PHONE not in _stored_text(hub) and NAME not in _stored_text(hub)
