@@ -52,6 +52,9 @@ POLICY: Policy = {
     # the certificate store: a signed-in agent or admin, or a child's vouched-for agent
     # (the view checks which; shared.web.certificate_lookup)
     "certificates.held": OPEN,
+    # a scan for a child's window user, vouched for by the child's signature; the view
+    # answers 404 to anyone else (shared.web.scan_fetch)
+    "materials.relayed_scan": OPEN,
     "hub_front_desk.register_one_form": roles("agent", "admin"),
     "hub_front_desk.show_one_form": roles("agent", "admin", "supervisor"),
     # its registration pages: the desk's agents, and each window's operators for their items

@@ -38,6 +38,7 @@ from hub.identity import token_secret
 from hub.models import HubCase
 from hub.online_rating import HubRatingSite
 from hub.public_status import HubStatusSite
+from hub.relay_site import HubRelaySite
 from hub.services import init_app as init_services
 from hub.services import services
 from hub.settings import HubSettings
@@ -105,7 +106,8 @@ def create_app(settings: HubSettings) -> Flask:
                                               lambda: services().sync_site,
                                               lambda: services().clock()))
     app.register_blueprint(blob_blueprint(db_session.get_session, lambda: services().sync_site,
-                                          hub.blobs))
+                                          hub.blobs,
+                                          scan_site=lambda: HubRelaySite(services())))
     app.register_blueprint(window_blueprint(db_session.get_session,
                                             lambda: services().windows))
     app.register_blueprint(window_views.bp)

@@ -69,6 +69,9 @@ POLICY: Policy = {
     # the certificate store, asked up the tree: this site's agent or admin, or a child's
     # vouched-for agent (the view checks which; shared.web.certificate_lookup)
     "certificates.held": OPEN,
+    # a scan for a child's window user, vouched for by the child's signature; the view
+    # answers 404 to anyone else (shared.web.scan_fetch)
+    "materials.relayed_scan": OPEN,
     # a village station's bookings, kept at the hub and asked up the tree: this site's agent,
     # or a child's vouched-for agent (shared.web.hall_station_bookings)
     "hall_station.bookings_api": OPEN,

@@ -34,6 +34,7 @@ from node.certificates import NodeCertificateSite
 from node.document_check import NodeDocumentSite
 from node.hall_station import NodeStationBookings, refresh_copy
 from node.models import NodeWindowCase
+from node.relay_site import NodeRelaySite
 from node.services import init_app as init_services
 from node.services import services, services_of
 from node.settings import NodeSettings
@@ -128,7 +129,8 @@ def create_app(settings: NodeSettings, opened_keys: DataKeys | None = None) -> F
     )
     app.register_blueprint(
         blob_blueprint(db_session.get_session, lambda: services().sync_site,
-                       services_of(app).blobs, views=str(settings.tier.value) in DECIDING_TIERS)
+                       services_of(app).blobs, views=str(settings.tier.value) in DECIDING_TIERS,
+                       scan_site=lambda: NodeRelaySite(services()))
     )
     app.config["SECRET_KEY"] = load_or_create_secret(settings.key_dir / TOKEN_SECRET_FILE).hex()
     app.register_blueprint(

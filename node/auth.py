@@ -41,6 +41,8 @@ OPEN_PATHS = (
     # a child's agent asking for its station's bookings, vouched for the same way
     # (shared.web.hall_station_bookings)
     "/api/v1/hall/station-bookings",
+    # a child's window user opening a scan, vouched for the same way (shared.web.scan_fetch)
+    "/api/v1/scans/",
     "/board",  # the hall's board at a deciding node: today's figures, no case, no person
 )
 

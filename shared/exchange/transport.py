@@ -148,3 +148,29 @@ def post_json(url: str, *, body: dict[str, object], headers: dict[str, str],
         found = None
     return JsonReply(response.status_code, _retry_after(response.headers.get("Retry-After")),
                      found)
+
+
+@dataclass(frozen=True, slots=True)
+class BytesReply:
+    """A parent's answer to :func:`get_bytes`: its status and body, ``None`` when the body
+    ran past the limit (nothing more was read)."""
+
+    status: int
+    data: bytes | None
+
+
+def get_bytes(url: str, *, params: dict[str, str], headers: dict[str, str],
+              verify: str | bool, timeout: tuple[float, float], limit: int) -> BytesReply:
+    """One GET of a file from a parent, read up to ``limit`` bytes; raises
+    :class:`TransportError` when the parent cannot be reached or stops answering."""
+    try:
+        with frame_session(verify) as http, http.get(url, params=params, headers=headers,
+                                                     timeout=timeout, stream=True) as response:
+            data = bytearray()
+            for piece in response.iter_content(64 << 10):
+                data += piece
+                if len(data) > limit:
+                    return BytesReply(response.status_code, None)
+            return BytesReply(response.status_code, bytes(data))
+    except requests.RequestException as exc:
+        raise TransportError(f"{exc.__class__.__name__}") from None

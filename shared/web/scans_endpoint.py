@@ -9,7 +9,14 @@
   how much has arrived (a small page that reloads itself, or JSON); 404 if no event held
   here names it;
 - ``GET /materials/case/<case_id>/<n>``: the ``n``-th material of the case's registration
-  (what the window case page lists), redirected to its ``/materials/<sha256>``.
+  (what the window case page lists), redirected to its ``/materials/<sha256>?case=<case_id>``;
+- ``GET /api/v1/scans/<sha256>?case=<case_id>``: a scan for a child that vouches for its
+  window user, when the case goes down toward that child (:mod:`shared.web.scan_fetch`).
+
+A scan of a case registered outside this site's branch (applied for online, or referred
+here across branches) never comes up from below: the first view fetches it from the parent
+(:func:`shared.web.scan_fetch.fetch_scan`), 503 with ``Retry-After`` when that cannot be
+done now.
 
 A case is routed and worked on while its scans are still arriving (decision 5), so "not here
 yet" is a normal answer, not an error.
@@ -31,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from shared.deciding import case_work
 from shared.domain.case_events import CaseEvent, EventType
+from shared.exchange.lookup_relay import HEADER, relayed_client
 from shared.exchange.site import SyncSite, use_blob_store
 from shared.storage import sync_store as store
 from shared.storage.blob_store import ACCEPTED_TYPES, BlobStore, is_sha256_hex, sniff_media_type
@@ -38,6 +46,15 @@ from shared.web.error_responses import error_response
 from shared.web.record_audit import audit_view, engine_of_session
 from shared.web.record_scope import case_in_reach
 from shared.web.request_db import engine_of
+from shared.web.scan_fetch import (
+    API_PATH,
+    RETRY_AFTER,
+    ScanSite,
+    fetch_scan,
+    relay_pair,
+    scan_for_child,
+    wanted_here,
+)
 from shared.web.sign_in import require_user
 
 VIEW_ROLES = ("window_operator", "supervisor", "admin")
@@ -50,8 +67,10 @@ _PAGE = (
 
 
 def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], SyncSite],
-                   blobs: BlobStore, *, views: bool = True) -> Blueprint:
-    """Attach ``blobs`` to the app's engine; with ``views``, serve the material pages."""
+                   blobs: BlobStore, *, views: bool = True,
+                   scan_site: Callable[[], ScanSite] | None = None) -> Blueprint:
+    """Attach ``blobs`` to the app's engine; with ``views``, serve the material pages; with
+    ``scan_site`` too, fetch a scan from the parent and serve one to a child."""
     bp = Blueprint("materials", __name__)
 
     def _attach(state: BlueprintSetupState) -> None:
@@ -67,13 +86,15 @@ def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], Sy
     @require_user(*VIEW_ROLES)
     def material_page(sha256: str) -> ResponseReturnValue:
         """The scan, or a page saying how much of it has arrived."""
-        return _material(get_session(), blobs, sha256, api=False)
+        return _material(get_session(), blobs, sha256, api=False,
+                         fetch=_fetcher(scan_site, blobs, sha256))
 
     @bp.get("/api/v1/materials/<sha256>")
     @require_user(*VIEW_ROLES)
     def material_api(sha256: str) -> ResponseReturnValue:
         """The scan, or 202 with how much of it has arrived."""
-        return _material(get_session(), blobs, sha256, api=True)
+        return _material(get_session(), blobs, sha256, api=True,
+                         fetch=_fetcher(scan_site, blobs, sha256))
 
     @bp.get("/materials/case/<uuid:case_id>/<int:index>")
     @require_user(*VIEW_ROLES)
@@ -91,9 +112,63 @@ def blob_blueprint(get_session: Callable[[], Session], get_site: Callable[[], Sy
         sha256 = materials[index].get("sha256") if 0 <= index < len(materials) else None
         if not isinstance(sha256, str):
             return _not_found(api=False)
-        return redirect(url_for(".material_page", sha256=sha256))
+        return redirect(url_for(".material_page", sha256=sha256, case=case_id))
+
+    if scan_site is not None:
+        @bp.get(API_PATH)
+        def relayed_scan(sha256: str) -> ResponseReturnValue:
+            """A scan for a child's window user (the child's signature checked); 404 for
+            anyone else and for a case that does not go down toward that child."""
+            session, site = get_session(), scan_site()
+            case_id = _case_arg()
+            client = None
+            if case_id is not None and is_sha256_hex(sha256):
+                client = relayed_client(session, site.sync_site, request.headers.get(HEADER),
+                                        *relay_pair(sha256, case_id), site.clock())
+            if case_id is None or client is None:
+                return _not_found(api=True)
+            found = scan_for_child(session, site, blobs, sha256, case_id, client)
+            if found.status == 404:
+                return _not_found(api=True)
+            if found.status != 200:
+                return _unavailable(found.message, api=True)
+            return _send(blobs, sha256, "")
 
     return bp
+
+
+Fetcher = Callable[[Session], ResponseReturnValue | None]
+
+
+def _case_arg() -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.args.get("case", ""))
+    except ValueError:
+        return None
+
+
+def _fetcher(scan_site: Callable[[], ScanSite] | None, blobs: BlobStore,
+             sha256: str) -> Fetcher | None:
+    """What fetches a scan this site lacks from its parent for the signed-in user, when it
+    will not come up from below; None at a site that fetches nothing."""
+    if scan_site is None:
+        return None
+
+    def fetch(session: Session) -> ResponseReturnValue | None:
+        site = scan_site()
+        wanted = wanted_here(session, site.sync_site, sha256, _case_arg())
+        if wanted is None:
+            return None
+        claims = g.claims
+        found = fetch_scan(session, site, blobs, sha256, wanted,
+                           f"{claims.role}:{claims.username}")
+        if found.status == 200:
+            return _send(blobs, sha256, wanted.media_type)
+        api = request.path.startswith("/api/")
+        return _not_found(api=api) if found.status == 404 else _unavailable(found.message,
+                                                                             api=api)
+
+    return fetch
 
 
 def case_scans(events: Sequence[CaseEvent]) -> list[Mapping[str, Any]]:
@@ -116,13 +191,30 @@ def _not_found(*, api: bool) -> ResponseReturnValue:
     return Response(page, status=404, mimetype="text/html")
 
 
+def _unavailable(message: str, *, api: bool) -> Response:
+    """503 with ``Retry-After``: the parent cannot give the scan now."""
+    if api:
+        response = error_response(503, "unavailable", message)
+    else:
+        response = Response(_PAGE.format(
+            refresh="", title="503 暂时无法取得 Not available now",
+            text=escape("此材料现在无法从上级中心取得,请稍后再试。" + message)),
+            status=503, mimetype="text/html")
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _material(session: Session, blobs: BlobStore, sha256: str, *,
-              api: bool) -> ResponseReturnValue:
+              api: bool, fetch: Fetcher | None = None) -> ResponseReturnValue:
     if not is_sha256_hex(sha256):
         return _not_found(api=api)
     record = store.blob_record(session, sha256)
     if blobs.has(sha256):
         return _send(blobs, sha256, record.media_type if record is not None else "")
+    fetched = fetch(session) if fetch is not None else None
+    if fetched is not None:
+        return fetched
     if record is None:
         return _not_found(api=api)
     received = blobs.received(sha256)
