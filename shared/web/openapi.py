@@ -334,6 +334,15 @@ CONTRACT: dict[tuple[str, str], tuple[str, JSON | None, int, JSON]] = {
                  source={"enum": ["received", "issued"]}, valid_until=NSTR,
                  recorded_at=STR)}),
     ),
+    ("/api/v1/scans/<sha256>", "get"): (
+        "A scan (the file's bytes) for a child site's window user, vouched for by the child "
+        "in X-Sanji-Relay over the scan and ?case=; only when the case goes down toward "
+        "that child, 404 otherwise; relayed up while not held; 503 when the parent cannot "
+        "be asked",
+        None,
+        200,
+        {"type": "string", "format": "binary"},
+    ),
     ("/api/v1/public/status", "get"): (
         "A citizen's status lookup by acceptance number and query code (no login; a wrong "
         "pair is 404, too many tries 429)",
