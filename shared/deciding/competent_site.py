@@ -76,8 +76,11 @@ def place(site_code: str, is_root: bool, item: ServiceItem, events: Sequence[Cas
     if owner == usual:
         return Placement(owner)  # the registering branch's own office is the competent one
     origin_side = child_toward(parents, site_code, origin)
-    changes_branch = origin_side is not None and (
-        owner == site_code or origin_side != child_toward(parents, site_code, owner))
+    if origin == site_code:  # registered at this site's own desk (the hub's: online too)
+        changes_branch = owner != site_code  # and decided below it: sent down from here
+    else:
+        changes_branch = origin_side is not None and (
+            owner == site_code or origin_side != child_toward(parents, site_code, owner))
     if not changes_branch:
         return Placement(owner)  # a site below this one records the referral
     referral: dict[str, Any] = {"to": owner, "area": area,

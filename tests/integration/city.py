@@ -127,11 +127,13 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
          depth: int = 3, other_villages: Sequence[str] = (),
          other_townships: Sequence[str] = (),
          their_villages: Sequence[str] = (),
+         hub_agents: Mapping[str, str] | None = None,
          hub_database_url: str = "") -> Iterator[Tree]:
     """Hub, township and village (``depth`` 4: a county centre between hub and township;
     ``other_villages``: more village codes under the same township; ``other_townships``:
     more township codes beside it; ``their_villages``: village codes under those townships
-    (each with the agent :func:`agent_of`); ``hub_database_url``: the hub's database,
+    (each with the agent :func:`agent_of`); ``hub_agents``: more agents ``{username:
+    site}``, e.g. at the city's own desk; ``hub_database_url``: the hub's database,
     SQLite in its data directory when empty)."""
     dirs = {n: tmp_path / n for n in ("hub", "county", "township", "village", *other_villages,
                                       *other_townships, *their_villages)}
@@ -153,7 +155,8 @@ def city(tmp_path: Path, operators: Mapping[str, Sequence[tuple[str, str]]], *,
     engine = make_engine(HubSettings.load(dirs["hub"]).database_url)
     MIGRATIONS.upgrade(engine)
     engine.dispose()
-    add_operators(dirs["hub"], operators, {agent_of(code): code for code in their_villages})
+    add_operators(dirs["hub"], operators, {**{agent_of(code): code for code in their_villages},
+                                           **(hub_agents or {})})
     hub = Site("hub", ["hub", "run", "--data-dir", str(dirs["hub"])], free_port(),
                tmp_path / "hub.log").start()
     sites: list[Site] = [hub]

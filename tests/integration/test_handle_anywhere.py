@@ -239,3 +239,34 @@ def test_the_applicant_collects_the_result_at_a_station_of_their_home_area(
         at_hub = _events(tree.hub.url, _session(supervisor_token(tree)), case_id)
         _once_each(at_hub)
         assert Counter(e["type"] for e in at_hub)["result_handed_over"] == 1
+
+
+@pytest.mark.integration
+def test_a_case_applied_for_at_the_citys_desk_goes_down_to_the_applicants_township(
+        tmp_path: Path) -> None:
+    """Registered at the hub itself (its desk; the online hall writes the same way) for an
+    applicant of township A: the hub records the referral and sends the case down, A's
+    window decides it, and the hub sees the decision."""
+    operators = {TOWNSHIP_A: [("a-mz-1", WINDOW), ("a-mz-2", WINDOW)]}
+    with city(tmp_path, operators, other_townships=(TOWNSHIP_A,),
+              hub_agents={"city-desk": HUB}) as tree:
+        township_a = tree.others[TOWNSHIP_A]
+        tree.sync(TOWNSHIP_A)  # its operators' accounts come down
+        desk = signed_in(tree.hub, "city-desk")
+        answer = desk.post(f"{tree.hub.url}/api/v1/cases", timeout=30,
+                           headers={"Idempotency-Key": "city-desk-1"},
+                           json={"item_code": "MZ-0305", "applicant": APPLICANT,
+                                 "form": {**FORM, "residence_area": TOWNSHIP_A},
+                                 "delivery": "window"})
+        assert answer.status_code == 201, answer.text
+        case_id = answer.json()["case_id"]
+        tree.sync(TOWNSHIP_A)  # the hub's down stream brings it to A
+        decided = _work(township_a.url, WINDOW, case_id, ("a-mz-1", "a-mz-2"))
+        assert decided["outcome"] == "approved"
+        tree.sync(TOWNSHIP_A)
+        at_hub = _events(tree.hub.url, _session(supervisor_token(tree)), case_id)
+        _once_each(at_hub)
+        kinds = Counter(e["type"] for e in at_hub)
+        assert (kinds["referred"], kinds["routed"], kinds["result_issued"]) == (1, 1, 1)
+        assert next(e for e in at_hub if e["type"] == "referred")["origin"] == HUB
+        assert next(e for e in at_hub if e["type"] == "routed")["origin"] == TOWNSHIP_A

@@ -24,7 +24,7 @@ ITEM = load_sample_catalogue().item("MZ-0305")
 
 
 def _case(area: str | None, referred_to: str | None = None,
-          handover: str | None = None) -> list[CaseEvent]:
+          handover: str | None = None, origin: str = VILLAGE) -> list[CaseEvent]:
     case_id = str(uuid.uuid4())
     form: dict[str, Any] = {"residence_area": area} if area else {}
     registration = {"item_code": "MZ-0305", "window": "W-MZ-11", "kind": "promised",
@@ -32,7 +32,7 @@ def _case(area: str | None, referred_to: str | None = None,
                     "form": form}
     if handover is not None:
         registration["handover_station"] = handover
-    events = [CaseEvent(case_id, VILLAGE, 1, 1, EventType.REGISTERED,
+    events = [CaseEvent(case_id, origin, 1, 1, EventType.REGISTERED,
                         EventActor("agent", Role.AGENT), AT, registration)]
     if referred_to is not None:
         events.append(CaseEvent(case_id, COUNTY, 1, 1, EventType.REFERRED,
@@ -108,3 +108,17 @@ def test_the_referral_names_the_station_of_the_area_the_applicant_collects_at() 
     assert stray is not None and stray.referral is not None
     assert "handover" not in stray.referral
     assert "431002001299" in stray.referral["reason"]
+
+
+def test_a_case_registered_at_a_desk_above_the_office_is_referred_down_from_there() -> None:
+    """Applied for at the hub (its desk, or online) or at the county's desk by an applicant
+    of township A: the registering site itself records the referral and sends it down."""
+    at_hub = _seen_from(HUB, _case(TOWN_A, origin=HUB))
+    assert at_hub is not None and at_hub.owner == TOWN_A
+    assert at_hub.referral is not None and at_hub.referral["to"] == TOWN_A
+    at_county = _seen_from(COUNTY, _case(TOWN_A, origin=COUNTY))
+    assert at_county is not None and at_county.referral is not None
+    assert at_county.referral["to"] == TOWN_A
+    # an office that is the registering site itself refers nothing
+    own = _seen_from(COUNTY, _case("431002009", origin=COUNTY))  # no centre: the county
+    assert own == Placement(COUNTY)
