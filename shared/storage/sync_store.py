@@ -278,7 +278,7 @@ def read_states(session: Session, keys: Iterable[str]) -> dict[str, bytes]:
         return {}
     found: dict[str, bytes] = {}
     for key, value in session.execute(select(SyncState.key, SyncState.value)
-                                      .where(SyncState.key.in_(wanted))).tuples():
+                                      .where(SyncState.key.in_(wanted))):
         sealer = _record_sealer(session) if _sealed_record(key) else None
         found[key] = (bytes(value) if sealer is None
                       else sealer.open(bytes(value), f"state:{key}"))

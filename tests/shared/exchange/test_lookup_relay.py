@@ -5,46 +5,19 @@ counts against the address that sent it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import cast
 
 import pytest
-from sqlalchemy import Table
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shared.exchange.lookup_relay import relay_header, relayed_client
 from shared.exchange.site import BlobSettings, SyncSite
 from shared.storage import sync_store as store
-from shared.storage.db import Base
 from shared.storage.failure_counts import MAX_ADDRESS_LENGTH
-from sync_protocol import SiteKey, generate_key, issue_certificate
+from sync_protocol import SiteKey, generate_key
 from tests.shared.exchange.test_tree import HUB, NOW, OTHER_TOWNSHIP, TOWNSHIP, VILLAGE
 
 NUMBER, CODE = "431002001201-20261205-0001", "QTCM7K2P"
-
-
-@pytest.fixture
-def keys() -> dict[str, SiteKey]:
-    return {code: generate_key(code) for code in (HUB, TOWNSHIP, OTHER_TOWNSHIP, VILLAGE)}
-
-
-@pytest.fixture
-def session(db_engine: Engine, keys: dict[str, SiteKey]) -> Iterator[Session]:
-    """The township's database: the certificates of hub → (township, other township) and
-    township → village."""
-    Base.metadata.create_all(db_engine,
-                             tables=[cast(Table, t.__table__) for t in store.SYNC_TABLES])
-    with Session(db_engine) as s:
-        store.add_credentials(s, [
-            issue_certificate(keys[HUB], site=code, parent=parent, tier=tier,
-                              public_raw=keys[code].public_raw, now=NOW)
-            for code, parent, tier in ((TOWNSHIP, HUB, "township"),
-                                       (OTHER_TOWNSHIP, HUB, "township"),
-                                       (VILLAGE, TOWNSHIP, "village"))], forward=False)
-        s.commit()
-        yield s
 
 
 def _township(keys: dict[str, SiteKey]) -> SyncSite:

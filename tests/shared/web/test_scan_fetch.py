@@ -12,21 +12,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from flask import Flask, Response
-from sqlalchemy import Table
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from shared.exchange.site import BlobSettings, SyncSite
 from shared.storage import sync_store as store
 from shared.storage.blob_store import BlobStore
-from shared.storage.db import Base
 from shared.web.scan_fetch import MISMATCH, Fetched, fetch_scan, scan_for_child, wanted_here
-from sync_protocol import Event, SiteKey, generate_key, issue_certificate
+from sync_protocol import Event, SiteKey
 from sync_protocol.times import to_ms
 from tests.shared.exchange.test_tree import HUB, NOW, OTHER_TOWNSHIP, TOWNSHIP, VILLAGE
 
@@ -54,28 +51,6 @@ class Parent:
     url: str
     body: bytes = b""
     asked: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def keys() -> dict[str, SiteKey]:
-    return {code: generate_key(code) for code in (HUB, TOWNSHIP, OTHER_TOWNSHIP, VILLAGE)}
-
-
-@pytest.fixture
-def session(db_engine: Engine, keys: dict[str, SiteKey]) -> Iterator[Session]:
-    """A database holding the certificates of hub → (township, other township) and
-    township → village."""
-    Base.metadata.create_all(db_engine,
-                             tables=[cast(Table, t.__table__) for t in store.SYNC_TABLES])
-    with Session(db_engine) as s:
-        store.add_credentials(s, [
-            issue_certificate(keys[HUB], site=code, parent=parent, tier=tier,
-                              public_raw=keys[code].public_raw, now=NOW)
-            for code, parent, tier in ((TOWNSHIP, HUB, "township"),
-                                       (OTHER_TOWNSHIP, HUB, "township"),
-                                       (VILLAGE, TOWNSHIP, "village"))], forward=False)
-        s.commit()
-        yield s
 
 
 @pytest.fixture
